@@ -1,0 +1,73 @@
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""Make an object look as desired, writing only when it differs: the heart of idempotence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+
+FIELD_MANAGER = "dpf-hcp-provisioner"
+
+
+def is_subset(desired: Any, actual: Any) -> bool:
+    """True when every field set in ``desired`` has the same value in ``actual``.
+
+    Maps compare key by key (the server may add fields); lists compare item by item with
+    the same length, so a removed entry counts as a difference.
+    """
+    if isinstance(desired, dict):
+        return isinstance(actual, dict) and all(k in actual and is_subset(v, actual[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        return (isinstance(actual, list) and len(desired) == len(actual)
+                and all(is_subset(d, a) for d, a in zip(desired, actual, strict=True)))
+    return desired == actual
+
+
+@dataclass
+class ApplyResult:
+    changed: bool
+    action: str  # created | updated | unchanged
+    object: dict[str, Any]
+    before: dict[str, Any] | None
+
+
+def apply(client: KubeClient, desired: dict[str, Any], check_mode: bool = False,
+          field_manager: str = FIELD_MANAGER) -> ApplyResult:
+    """Create the object, or server-side apply it when a field we own differs.
+
+    Check mode runs the same write as a server-side dry run: the API server validates
+    it and answers what would be stored, and nothing is stored.
+    """
+    res = client.resource(desired["apiVersion"], desired["kind"])
+    meta = desired["metadata"]
+    current = client.get_or_none(res, meta["name"], meta.get("namespace"))
+    if current is None:
+        try:
+            created = client.create(res, desired, dry_run=check_mode)
+        except ApiError as exc:
+            if not exc.conflict:
+                raise
+            # Created meanwhile by someone else: fall through to an update.
+            current = client.get(res, meta["name"], meta.get("namespace"))
+        else:
+            return ApplyResult(True, "created", created, None)
+    if is_subset(desired, current):
+        return ApplyResult(False, "unchanged", current, current)
+    updated = client.patch(res, meta["name"], desired, meta.get("namespace"), kind="apply",
+                           dry_run=check_mode, field_manager=field_manager, force=True)
+    return ApplyResult(True, "updated", updated, current)
+
+
+def strip_server_fields(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The object without the bookkeeping the server adds, for diffs a user reads."""
+    if obj is None:
+        return None
+    out = dict(obj)
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items()
+            if k not in ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")}
+    out["metadata"] = meta
+    out.pop("status", None)
+    return out

@@ -1,0 +1,70 @@
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""The Kubernetes resources the provisioner reads and writes, by kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where a kind lives in the REST API."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{name}"
+            if subresource:
+                base += f"/{subresource}"
+        return base
+
+
+SECRET = Resource("", "v1", "secrets", "Secret")
+CONFIGMAP = Resource("", "v1", "configmaps", "ConfigMap")
+NAMESPACE = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
+EVENT = Resource("", "v1", "events", "Event")
+NODE = Resource("", "v1", "nodes", "Node", namespaced=False)
+LEASE = Resource("coordination.k8s.io", "v1", "leases", "Lease")
+CSR = Resource("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False)
+CRD = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False)
+CLUSTER_ROLE_BINDING = Resource(
+    "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
+)
+VALIDATING_WEBHOOK = Resource(
+    "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+    "ValidatingWebhookConfiguration", False,
+)
+PROVISIONER = Resource("provisioning.dpu.hcp.io", "v1alpha1", "dpfhcpprovisioners", "DPFHCPProvisioner")
+HOSTED_CLUSTER = Resource("hypershift.openshift.io", "v1beta1", "hostedclusters", "HostedCluster")
+NODE_POOL = Resource("hypershift.openshift.io", "v1beta1", "nodepools", "NodePool")
+DPU_CLUSTER = Resource("provisioning.dpu.nvidia.com", "v1alpha1", "dpuclusters", "DPUCluster")
+DPU = Resource("provisioning.dpu.nvidia.com", "v1alpha1", "dpus", "DPU")
+IP_ADDRESS_POOL = Resource("metallb.io", "v1beta1", "ipaddresspools", "IPAddressPool")
+L2_ADVERTISEMENT = Resource("metallb.io", "v1beta1", "l2advertisements", "L2Advertisement")
+
+KNOWN: dict[tuple[str, str], Resource] = {
+    (r.api_version, r.kind): r
+    for r in (
+        SECRET, CONFIGMAP, NAMESPACE, EVENT, NODE, LEASE, CSR, CRD, CLUSTER_ROLE_BINDING,
+        VALIDATING_WEBHOOK, PROVISIONER, HOSTED_CLUSTER, NODE_POOL, DPU_CLUSTER, DPU,
+        IP_ADDRESS_POOL, L2_ADVERTISEMENT,
+    )
+}
+
+# Labels on every object the provisioner creates: ownerReferences cannot cross namespaces.
+LABEL_NAME = "dpfhcpprovisioner.dpu.hcp.io/name"
+LABEL_NAMESPACE = "dpfhcpprovisioner.dpu.hcp.io/namespace"

@@ -1,0 +1,114 @@
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""A DPFHCPProvisioner's status: HostedCluster conditions mirrored, Ready and phase computed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import (
+    Condition,
+    condition,
+    find,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
+    DPUCLUSTER_IN_USE,
+    DPUCLUSTER_MISSING,
+)
+
+# HyperShift's condition type -> ours. Only the first three are renamed.
+MIRRORED: dict[str, str] = {
+    "Available": "HostedClusterAvailable",
+    "Progressing": "HostedClusterProgressing",
+    "Degraded": "HostedClusterDegraded",
+    "InfrastructureReady": "InfrastructureReady",
+    "KubeAPIServerAvailable": "KubeAPIServerAvailable",
+    "EtcdAvailable": "EtcdAvailable",
+    "ValidReleaseInfo": "ValidReleaseInfo",
+    "ValidReleaseImage": "ValidReleaseImage",
+    "IgnitionEndpointAvailable": "IgnitionEndpointAvailable",
+    "IgnitionServerValidReleaseInfo": "IgnitionServerValidReleaseInfo",
+    "EtcdRecoveryActive": "EtcdRecoveryActive",
+    "HostedClusterRestoredFromBackup": "HostedClusterRestoredFromBackup",
+    "DataPlaneConnectionAvailable": "DataPlaneConnectionAvailable",
+}
+READY = "Ready"
+# Conditions whose True means something is wrong.
+NEGATIVE = {DPUCLUSTER_MISSING, DPUCLUSTER_IN_USE, "HostedClusterDegraded", "EtcdRecoveryActive"}
+# Our own step conditions: when a step has reported, it must be True for Ready.
+STEP_CONDITIONS = ("KubeConfigInjected", "MetalLBConfigured", "IgnitionConfigured")
+VALIDATION_PASS = {"SecretsValid": "True", "BlueFieldImageResolved": "True", DPUCLUSTER_MISSING: "False",
+                   "ClusterTypeValid": "True", DPUCLUSTER_IN_USE: "False"}
+
+PHASE_PENDING = "Pending"
+PHASE_PROVISIONING = "Provisioning"
+PHASE_READY = "Ready"
+PHASE_FAILED = "Failed"
+PHASE_DELETING = "Deleting"
+PHASE_UPGRADING = "Upgrading"
+
+
+def mirror_hosted_cluster(hosted_cluster: dict[str, Any] | None) -> list[Condition]:
+    """Our copies of the HostedCluster's conditions; Unknown for those it does not report yet."""
+    reported = {}
+    for c in ((hosted_cluster or {}).get("status") or {}).get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") in MIRRORED:
+            reported[c["type"]] = c
+    out = []
+    for theirs, ours in MIRRORED.items():
+        c = reported.get(theirs)
+        status = c.get("status") if c else None
+        if status not in ("True", "False", "Unknown"):
+            out.append(condition(ours, None, "NotReported",
+                                 f"HostedCluster has not reported {theirs} yet" if hosted_cluster
+                                 else "The HostedCluster does not exist yet"))
+            continue
+        reason = str(c.get("reason") or "AsExpected")
+        reason = reason if reason.isidentifier() else "Reported"
+        out.append(condition(ours, status, reason, str(c.get("message") or "")[:2000]))
+    return out
+
+
+def validation_failures(conditions: list[Condition]) -> list[Condition]:
+    return [c for c in conditions if c["type"] in VALIDATION_PASS and c["status"] != VALIDATION_PASS[c["type"]]]
+
+
+def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> Condition:
+    """Ready is True when the input is valid, the HostedCluster is Available and not Degraded,
+    and every step that reported a condition succeeded."""
+    failed = validation_failures(conditions)
+    if failed:
+        first = failed[0]
+        return condition(READY, False, "ValidationFailed", f"{first['type']}: {first['message']}")
+    if not hosted_cluster_exists:
+        return condition(READY, False, "HostedClusterNotCreated", "The HostedCluster is being created")
+    degraded = find(conditions, "HostedClusterDegraded")
+    if degraded and degraded["status"] == "True":
+        return condition(READY, False, "HostedClusterDegraded", f"HostedCluster is degraded: {degraded['message']}")
+    available = find(conditions, "HostedClusterAvailable")
+    if not available or available["status"] != "True":
+        return condition(READY, False, "HostedClusterNotAvailable",
+                         "Waiting for the HostedCluster's control plane to become available")
+    for step in STEP_CONDITIONS:
+        c = find(conditions, step)
+        if c and c["status"] != "True":
+            return condition(READY, False, f"{step}Pending" if c["status"] == "Unknown" else f"{step}Failed",
+                             f"{step}: {c['message']}")
+    return condition(READY, True, "Ready", "The hosted cluster is available and every step succeeded")
+
+
+def compute_phase(conditions: list[Condition], deleting: bool, hosted_cluster_exists: bool,
+                  upgrading: bool = False) -> str:
+    if deleting:
+        return PHASE_DELETING
+    if validation_failures(conditions):
+        return PHASE_FAILED
+    ready = find(conditions, READY)
+    if ready and ready["status"] == "True":
+        return PHASE_UPGRADING if upgrading else PHASE_READY
+    degraded = find(conditions, "HostedClusterDegraded")
+    if degraded and degraded["status"] == "True":
+        return PHASE_FAILED
+    if upgrading:
+        return PHASE_UPGRADING
+    return PHASE_PROVISIONING if hosted_cluster_exists else PHASE_PENDING

@@ -1,0 +1,104 @@
+#!/usr/bin/python
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""Map an OCP release image to its BlueField image."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bluefield_image
+short_description: Resolve the BlueField image for an OCP release image
+version_added: "0.1.0"
+description:
+  - Reads the OCP version from the release image tag (after the last C(:), without an
+    architecture suffix such as C(-x86_64) or C(-multi)) and looks it up in the
+    C(ocp-bluefield-images) ConfigMap.
+  - Returns the C(BlueFieldImageResolved) condition. An unmapped version is a failed
+    condition whose message lists the versions that are mapped.
+  - Reads only, so check mode behaves the same.
+extends_documentation_fragment:
+  - dpf_hcp.provisioner.k8s_auth
+options:
+  release_image:
+    description: The OCP release image, e.g. C(quay.io/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64).
+    type: str
+    required: true
+  configmap_name:
+    description: Name of the ConfigMap mapping OCP versions to BlueField images.
+    type: str
+    default: ocp-bluefield-images
+  configmap_namespace:
+    description: Namespace of that ConfigMap, usually the operator's.
+    type: str
+    required: true
+attributes:
+  check_mode:
+    support: full
+author:
+  - dpf_hcp.provisioner contributors
+"""
+
+EXAMPLES = r"""
+- name: Resolve the BlueField image
+  dpf_hcp.provisioner.bluefield_image:
+    release_image: quay.io/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64
+    configmap_namespace: dpf-hcp-provisioner-system
+  register: bluefield
+"""
+
+RETURN = r"""
+ok:
+  description: Whether an image was resolved.
+  returned: always
+  type: bool
+ocp_version:
+  description: The OCP version read from the release image tag, empty when it could not be read.
+  returned: always
+  type: str
+  sample: 4.19.0-ec.5
+image:
+  description: The BlueField image, empty when not resolved.
+  returned: always
+  type: str
+conditions:
+  description: The BlueFieldImageResolved condition.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+    client_from_params,
+    run_module,
+    with_auth,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
+    BLUEFIELD_CONFIGMAP,
+    resolve_bluefield_image,
+)
+
+ARGUMENT_SPEC = with_auth({
+    "release_image": {"type": "str", "required": True},
+    "configmap_name": {"type": "str", "default": BLUEFIELD_CONFIGMAP},
+    "configmap_namespace": {"type": "str", "required": True},
+})
+
+
+def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    client = client_from_params(params)
+    configmap = client.get_or_none(CONFIGMAP, params["configmap_name"], params["configmap_namespace"])
+    check = resolve_bluefield_image(params["release_image"], configmap, params["configmap_namespace"],
+                                    params["configmap_name"])
+    return {"changed": False, "ok": check.ok, "conditions": check.conditions,
+            "ocp_version": check.facts.get("ocp_version", ""), "image": check.facts.get("bluefield_image", "")}
+
+
+def main() -> None:
+    run_module(ARGUMENT_SPEC, execute)
+
+
+if __name__ == "__main__":
+    main()

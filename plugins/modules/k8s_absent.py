@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""Delete Kubernetes objects by name or label, and tell which are still there."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_absent
+short_description: Delete objects by name or label selector and report what remains
+version_added: "0.1.0"
+description:
+  - Deletes the named object, or every object of the kind matching I(label_selector).
+  - Does not wait; returns the objects that still exist (for example while a finalizer of
+    another controller runs), so the caller decides whether to come back later.
+  - A kind whose API is not installed counts as absent.
+  - In check mode the deletes are server-side dry runs.
+extends_documentation_fragment:
+  - dpf_hcp.provisioner.k8s_auth
+options:
+  api_version:
+    description: The objects' apiVersion.
+    type: str
+    required: true
+  kind:
+    description: The objects' kind.
+    type: str
+    required: true
+  namespace:
+    description: The namespace, for namespaced kinds.
+    type: str
+  name:
+    description: One object's name. Either this or I(label_selector).
+    type: str
+  label_selector:
+    description: A label selector choosing the objects to delete.
+    type: str
+attributes:
+  check_mode:
+    support: full
+author:
+  - dpf_hcp.provisioner contributors
+"""
+
+EXAMPLES = r"""
+- name: Delete the HostedCluster
+  dpf_hcp.provisioner.k8s_absent:
+    api_version: hypershift.openshift.io/v1beta1
+    kind: HostedCluster
+    namespace: clusters
+    name: prod
+  register: hc_gone
+"""
+
+RETURN = r"""
+deleted:
+  description: Names deleted by this call.
+  returned: always
+  type: list
+  elements: str
+remaining:
+  description: Names still present after the call (being deleted, or blocked by a finalizer).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+    client_from_params,
+    run_module,
+    with_auth,
+)
+
+ARGUMENT_SPEC = with_auth({
+    "api_version": {"type": "str", "required": True},
+    "kind": {"type": "str", "required": True},
+    "namespace": {"type": "str"},
+    "name": {"type": "str"},
+    "label_selector": {"type": "str"},
+})
+
+
+def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    if bool(params.get("name")) == bool(params.get("label_selector")):
+        raise ValueError("give exactly one of name and label_selector")
+    client = client_from_params(params)
+    try:
+        res = client.resource(params["api_version"], params["kind"])
+    except ApiError as exc:
+        if exc.not_found:
+            return {"changed": False, "deleted": [], "remaining": []}
+        raise
+    ns = params.get("namespace")
+    try:
+        if params.get("name"):
+            found = [o for o in [client.get_or_none(res, params["name"], ns)] if o]
+        else:
+            found = client.list(res, ns, label_selector=params["label_selector"]).get("items", [])
+    except ApiError as exc:
+        if exc.not_found:  # the kind's CRD is gone
+            return {"changed": False, "deleted": [], "remaining": []}
+        raise
+    deleted, remaining = [], []
+    for obj in found:
+        meta = obj["metadata"]
+        if not meta.get("deletionTimestamp"):
+            client.delete(res, meta["name"], meta.get("namespace"), dry_run=check_mode)
+            deleted.append(meta["name"])
+        if client.get_or_none(res, meta["name"], meta.get("namespace")) is not None and not check_mode:
+            remaining.append(meta["name"])
+    return {"changed": bool(deleted), "deleted": deleted, "remaining": remaining}
+
+
+def main() -> None:
+    run_module(ARGUMENT_SPEC, execute)
+
+
+if __name__ == "__main__":
+    main()

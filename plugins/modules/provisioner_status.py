@@ -1,0 +1,164 @@
+#!/usr/bin/python
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""Write a DPFHCPProvisioner's status: conditions, mirrored HostedCluster health, Ready, phase."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: provisioner_status
+short_description: Update a DPFHCPProvisioner's status, only when it changes
+version_added: "0.1.0"
+description:
+  - Merges the given conditions into the provisioner's status, keeping C(lastTransitionTime)
+    unless a condition's status changes, and sets C(observedGeneration).
+  - When I(hosted_cluster) is given, mirrors the HostedCluster's thirteen health conditions
+    under the provisioner's names (HyperShift's C(Available) becomes C(HostedClusterAvailable), ...).
+  - Computes C(Ready) and C(phase) (Pending, Provisioning, Ready, Failed, Deleting, Upgrading).
+  - Writes through the status subresource only when something differs, and records a
+    Kubernetes Event for every condition whose status or reason changed.
+  - In check mode reports what would change and writes nothing.
+extends_documentation_fragment:
+  - dpf_hcp.provisioner.k8s_auth
+options:
+  provisioner:
+    description: The DPFHCPProvisioner (metadata.name and metadata.namespace are used; it is read fresh).
+    type: dict
+    required: true
+  conditions:
+    description: Conditions to set, each with type, status, reason and message.
+    type: list
+    elements: dict
+    default: []
+  hosted_cluster:
+    description: The HostedCluster to mirror (C(namespace), C(name)); omit before it exists.
+    type: dict
+  fields:
+    description: Further status fields to set, e.g. C(hostedClusterRef), C(blueFieldContainerImage).
+    type: dict
+    default: {}
+  upgrading:
+    description: Whether a release upgrade is under way (phase Upgrading).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+author:
+  - dpf_hcp.provisioner contributors
+"""
+
+EXAMPLES = r"""
+- name: Publish the status
+  dpf_hcp.provisioner.provisioner_status:
+    provisioner: "{{ dpfhcp_provisioner }}"
+    conditions: "{{ dpfhcp_conditions }}"
+    hosted_cluster: {namespace: clusters, name: prod}
+    fields:
+      hostedClusterRef: {namespace: clusters, name: prod}
+"""
+
+RETURN = r"""
+phase:
+  description: The phase written.
+  returned: always
+  type: str
+ready:
+  description: Whether Ready is True.
+  returned: always
+  type: bool
+transitions:
+  description: Conditions whose status or reason changed.
+  returned: always
+  type: list
+  elements: dict
+status:
+  description: The status as written (or as it would be, in check mode).
+  returned: always
+  type: dict
+"""
+
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import conditions as conds
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import events
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import status as st
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+    PROVISIONER_ARG_SPEC,
+    client_from_params,
+    provisioner_identity,
+    run_module,
+    with_auth,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import HOSTED_CLUSTER, PROVISIONER
+
+ARGUMENT_SPEC = with_auth({
+    **PROVISIONER_ARG_SPEC,
+    "conditions": {"type": "list", "elements": "dict", "default": []},
+    "hosted_cluster": {"type": "dict"},
+    "fields": {"type": "dict", "default": {}},
+    "upgrading": {"type": "bool", "default": False},
+})
+
+
+def desired_status(current: dict[str, Any], updates: list[dict[str, Any]], hosted_cluster: dict[str, Any] | None,
+                   hc_known: bool, fields: dict[str, Any], upgrading: bool) -> dict[str, Any]:
+    """The status ``current`` should have, given this run's findings."""
+    old = current.get("status") or {}
+    generation = current["metadata"].get("generation")
+    found = [conds.condition(u["type"], u["status"], u["reason"], u.get("message", "")) for u in updates]
+    if hc_known:
+        found += st.mirror_hosted_cluster(hosted_cluster)
+    merged = conds.merge(old.get("conditions"), found, generation)
+    ready = st.compute_ready(merged, hosted_cluster is not None)
+    merged = conds.merge(merged, [ready], generation)
+    deleting = bool(current["metadata"].get("deletionTimestamp"))
+    new = {**old, **{k: v for k, v in fields.items() if v is not None}}
+    for k in [k for k, v in fields.items() if v is None]:
+        new.pop(k, None)
+    new.update(conditions=merged, observedGeneration=generation,
+               phase=st.compute_phase(merged, deleting, hosted_cluster is not None, upgrading))
+    return new
+
+
+def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    namespace, name = provisioner_identity(params["provisioner"])
+    client = client_from_params(params)
+    for _attempt in range(5):
+        current = client.get(PROVISIONER, name, namespace)
+        hc_ref = params.get("hosted_cluster")
+        hosted_cluster = (client.get_or_none(HOSTED_CLUSTER, hc_ref["name"], hc_ref["namespace"])
+                          if hc_ref else None)
+        old = current.get("status") or {}
+        new = desired_status(current, params["conditions"], hosted_cluster, bool(hc_ref), params["fields"],
+                             params["upgrading"])
+        changes = conds.transitions(old.get("conditions"), new["conditions"])
+        result = {"phase": new["phase"], "ready": conds.is_true(new["conditions"], st.READY),
+                  "transitions": changes, "status": new}
+        if new == old:
+            return {"changed": False, **result}
+        if check_mode:
+            return {"changed": True, **result}
+        body = {**current, "status": new}
+        try:
+            client.replace(PROVISIONER, body, subresource="status")
+        except ApiError as exc:
+            if exc.conflict:
+                continue
+            raise
+        for c in changes:
+            negative = c["type"] in st.NEGATIVE
+            bad = (c["status"] == "True") if negative else (c["status"] == "False")
+            events.record(client, current, "Warning" if bad else "Normal", c["reason"],
+                          f"{c['type']}={c['status']}: {c['message']}")
+        return {"changed": True, **result}
+    raise ApiError(409, "Conflict", f"status of {namespace}/{name} kept changing under us; will retry")
+
+
+def main() -> None:
+    run_module(ARGUMENT_SPEC, execute)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+#!/usr/bin/python
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""Check the DPUCluster a DPFHCPProvisioner points at."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: validate_dpucluster
+short_description: Check that a DPFHCPProvisioner's DPUCluster exists, is supported and is its alone
+version_added: "0.1.0"
+description:
+  - Reads the DPUCluster named by C(spec.dpuClusterRef) and every DPFHCPProvisioner in the cluster.
+  - Returns the conditions C(DPUClusterMissing), C(ClusterTypeValid) and C(DPUClusterInUse).
+  - A DPUCluster of type C(kamaji) is not supported. When two provisioners reference one
+    DPUCluster, the older keeps it and the newer is refused.
+  - A DPUCluster that disappears after the provisioner had used it is reported as
+    C(DPUClusterDeleted); the hosted cluster is kept.
+  - Reads only, so check mode behaves the same.
+extends_documentation_fragment:
+  - dpf_hcp.provisioner.k8s_auth
+options:
+  provisioner:
+    description: The DPFHCPProvisioner object (metadata, spec and status).
+    type: dict
+    required: true
+attributes:
+  check_mode:
+    support: full
+author:
+  - dpf_hcp.provisioner contributors
+"""
+
+EXAMPLES = r"""
+- name: Check the referenced DPUCluster
+  dpf_hcp.provisioner.validate_dpucluster:
+    provisioner: "{{ dpfhcp_provisioner }}"
+  register: dpucluster_check
+"""
+
+RETURN = r"""
+ok:
+  description: Whether the DPUCluster exists, is of a supported type and is not used by another provisioner.
+  returned: always
+  type: bool
+conditions:
+  description: DPUClusterMissing, ClusterTypeValid and DPUClusterInUse.
+  returned: always
+  type: list
+  elements: dict
+dpucluster:
+  description: The DPUCluster's namespace, name and type, when it exists.
+  returned: always
+  type: dict
+"""
+
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+    PROVISIONER_ARG_SPEC,
+    client_from_params,
+    provisioner_identity,
+    run_module,
+    with_auth,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER, PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import check_dpucluster
+
+ARGUMENT_SPEC = with_auth(PROVISIONER_ARG_SPEC)
+
+
+def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    provisioner = params["provisioner"]
+    provisioner_identity(provisioner)
+    ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
+    if not ref.get("name") or not ref.get("namespace"):
+        raise ValueError("spec.dpuClusterRef needs name and namespace")
+    client = client_from_params(params)
+    dpucluster = client.get_or_none(DPU_CLUSTER, ref["name"], ref["namespace"])
+    others = client.list(PROVISIONER).get("items", [])
+    status = provisioner.get("status") or {}
+    previously_seen = bool(status.get("hostedClusterRef"))
+    check = check_dpucluster(provisioner, dpucluster, others, previously_seen=previously_seen)
+    summary = {}
+    if dpucluster:
+        summary = {"namespace": ref["namespace"], "name": ref["name"],
+                   "type": (dpucluster.get("spec") or {}).get("type")}
+    return {"changed": False, "ok": check.ok, "conditions": check.conditions, "dpucluster": summary}
+
+
+def main() -> None:
+    run_module(ARGUMENT_SPEC, execute)
+
+
+if __name__ == "__main__":
+    main()
