@@ -60,7 +60,17 @@ def merge(existing: list[Condition] | None, updates: list[Condition], generation
 
 
 def transitions(before: list[Condition] | None, after: list[Condition]) -> list[Condition]:
-    """Conditions in ``after`` whose status or reason differ from ``before``."""
+    """Conditions in ``after`` whose status or reason differ from ``before``.
+
+    A condition that appears as Unknown is not a transition: nothing has happened yet.
+    """
     old = {c.get("type"): c for c in before or []}
-    return [c for c in after
-            if (o := old.get(c["type"])) is None or o.get("status") != c["status"] or o.get("reason") != c["reason"]]
+    out = []
+    for c in after:
+        o = old.get(c["type"])
+        if o is None:
+            if c["status"] != "Unknown":
+                out.append(c)
+        elif o.get("status") != c["status"] or o.get("reason") != c["reason"]:
+            out.append(c)
+    return out

@@ -14,6 +14,7 @@ description:
     unless a condition's status changes, and sets C(observedGeneration).
   - When I(hosted_cluster) is given, mirrors the HostedCluster's thirteen health conditions
     under the provisioner's names (HyperShift's C(Available) becomes C(HostedClusterAvailable), ...).
+  - Sets C(hostedClusterRef) once the HostedCluster exists.
   - Computes C(Ready) and C(phase) (Pending, Provisioning, Ready, Failed, Deleting, Upgrading).
   - Writes through the status subresource only when something differs, and records a
     Kubernetes Event for every condition whose status or reason changed.
@@ -115,6 +116,9 @@ def desired_status(current: dict[str, Any], updates: list[dict[str, Any]], hoste
     merged = conds.merge(merged, [ready], generation)
     deleting = bool(current["metadata"].get("deletionTimestamp"))
     new = {**old, **{k: v for k, v in fields.items() if v is not None}}
+    if hosted_cluster is not None:
+        hc_meta = hosted_cluster["metadata"]
+        new["hostedClusterRef"] = {"namespace": hc_meta["namespace"], "name": hc_meta["name"]}
     for k in [k for k, v in fields.items() if v is None]:
         new.pop(k, None)
     new.update(conditions=merged, observedGeneration=generation,
