@@ -28,6 +28,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
 
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 USER_AGENT = "dpf-hcp-provisioner/0.1"
+# Ask for PartialObjectMetadata: watch a kind's metadata without its data (e.g. Secrets).
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+METADATA_ONLY_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
 
 class ApiError(Exception):
@@ -164,22 +167,23 @@ class KubeClient:
         self._pool.clear()
 
     # -- raw requests -------------------------------------------------------
-    def _headers(self, content_type: str) -> dict[str, str]:
-        headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": USER_AGENT}
+    def _headers(self, content_type: str, accept: str = "application/json") -> dict[str, str]:
+        headers = {"Accept": accept, "Content-Type": content_type, "User-Agent": USER_AGENT}
         token = self.creds.bearer()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
     def request(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
-                content_type: str = "application/json", timeout: float | None = None) -> dict[str, Any]:
+                content_type: str = "application/json", timeout: float | None = None,
+                accept: str = "application/json") -> dict[str, Any]:
         url = self.creds.server + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         if query:
             url += "?" + urlencode(query)
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         try:
-            resp = self._pool.request(method, url, body=data, headers=self._headers(content_type),
+            resp = self._pool.request(method, url, body=data, headers=self._headers(content_type, accept),
                                       timeout=timeout or self.timeout)
         except urllib3.exceptions.HTTPError as exc:
             raise ApiError(0, "Unreachable", f"{method} {self.creds.server}: {exc}") from exc
@@ -222,10 +226,11 @@ class KubeClient:
             raise
 
     def list(self, res: Resource, namespace: str | None = None, label_selector: str | None = None,
-             field_selector: str | None = None, resource_version: str | None = None) -> dict[str, Any]:
+             field_selector: str | None = None, resource_version: str | None = None,
+             metadata_only: bool = False) -> dict[str, Any]:
         return self.request("GET", res.path(namespace), params={
             "labelSelector": label_selector, "fieldSelector": field_selector,
-            "resourceVersion": resource_version})
+            "resourceVersion": resource_version}, accept=METADATA_ONLY if metadata_only else "application/json")
 
     def create(self, res: Resource, body: dict[str, Any], namespace: str | None = None,
                dry_run: bool = False) -> dict[str, Any]:
@@ -265,13 +270,16 @@ class KubeClient:
             raise
 
     def watch(self, res: Resource, namespace: str | None = None, resource_version: str | None = None,
-              timeout_seconds: int = 300, label_selector: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+              timeout_seconds: int = 300, label_selector: str | None = None, field_selector: str | None = None,
+              metadata_only: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield (type, object) from a watch until the server ends it. 410 Gone raises ApiError."""
         params = {"watch": "1", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
-                  "timeoutSeconds": str(timeout_seconds), "labelSelector": label_selector}
+                  "timeoutSeconds": str(timeout_seconds), "labelSelector": label_selector,
+                  "fieldSelector": field_selector}
         url = self.creds.server + res.path(namespace) + "?" + urlencode({k: v for k, v in params.items() if v})
         try:
-            resp = self._pool.request("GET", url, headers=self._headers("application/json"),
+            accept = METADATA_ONLY_ITEM if metadata_only else "application/json"
+            resp = self._pool.request("GET", url, headers=self._headers("application/json", accept),
                                       preload_content=False,
                                       timeout=urllib3.Timeout(connect=10, read=timeout_seconds + 30))
         except urllib3.exceptions.HTTPError as exc:

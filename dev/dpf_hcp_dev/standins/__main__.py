@@ -1,0 +1,63 @@
+"""`python -m dpf_hcp_dev.standins`: run the HyperShift and DPF stand-ins against the local clusters."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP, DPU_CLUSTER, HOSTED_CLUSTER
+from dpf_hcp_operator.informers import Informer
+
+from dpf_hcp_dev.standins import config as cfg
+from dpf_hcp_dev.standins.dpf import DPFStandin
+from dpf_hcp_dev.standins.hypershift import HyperShiftStandin
+
+LOG = logging.getLogger("standins")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="standins", description=__doc__)
+    p.add_argument("--kubeconfig", required=True, help="management cluster (admin)")
+    p.add_argument("--hosted-kubeconfig", required=True, type=Path,
+                   help="the hosted cluster's admin kubeconfig, published as <hc>-admin-kubeconfig")
+    p.add_argument("--tick", type=float, default=0.2, help="seconds between passes")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s standins %(levelname)s %(message)s")
+    client = KubeClient.from_kubeconfig(args.kubeconfig, maxsize=8)
+    hypershift = HyperShiftStandin(client, args.hosted_kubeconfig.read_text())
+    dpf = DPFStandin(client)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    hcs = Informer(client, HOSTED_CLUSTER)
+    clusters = Informer(client, DPU_CLUSTER)
+    settings = Informer(client, CONFIGMAP, namespace=cfg.NAMESPACE, field_selector=f"metadata.name={cfg.NAME}")
+    wake = threading.Event()
+    for inf in (hcs, clusters, settings):
+        inf.add_handler(lambda *_: wake.set())
+        inf.start(stop)
+    LOG.info("running")
+    while not stop.is_set():
+        wake.wait(args.tick)
+        wake.clear()
+        conf = cfg.StandinConfig.from_configmap(settings.get((cfg.NAMESPACE, cfg.NAME)))
+        for hc in hcs.items():
+            try:
+                hypershift.reconcile(hc, conf)
+            except ApiError as exc:
+                LOG.warning("HostedCluster %s/%s: %s", hc["metadata"]["namespace"], hc["metadata"]["name"], exc)
+        for cluster in clusters.items():
+            try:
+                dpf.reconcile_dpucluster(cluster, conf)
+            except ApiError as exc:
+                LOG.warning("DPUCluster %s: %s", cluster["metadata"]["name"], exc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Stand-in behaviour, read from the ConfigMap `standins` in namespace `dpf-hcp-standins` so
+tests change it through the API like anything else.
+
+Keys (all optional):
+  availableAfterSeconds   seconds from HostedCluster creation to Available=True (default 2)
+  deleteAfterSeconds      seconds from deletion request to the HostedCluster being gone (default 1)
+  <ns>.<name>.degraded    "true": that HostedCluster reports Degraded=True, Available=False
+  <ns>.<name>.stuckDeletion  "true": that HostedCluster never finishes deleting
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+NAMESPACE = "dpf-hcp-standins"
+NAME = "standins"
+
+
+@dataclass
+class StandinConfig:
+    data: dict[str, str]
+
+    @classmethod
+    def from_configmap(cls, cm: dict[str, Any] | None) -> StandinConfig:
+        return cls(dict((cm or {}).get("data") or {}))
+
+    def number(self, key: str, default: float) -> float:
+        try:
+            return float(self.data.get(key, default))
+        except ValueError:
+            return default
+
+    def flag(self, namespace: str, name: str, what: str) -> bool:
+        return self.data.get(f"{namespace}.{name}.{what}", "").lower() == "true"
+
+    @property
+    def available_after(self) -> float:
+        return self.number("availableAfterSeconds", 2.0)
+
+    @property
+    def delete_after(self) -> float:
+        return self.number("deleteAfterSeconds", 1.0)

@@ -1,0 +1,131 @@
+"""A HyperShift stand-in: gives HostedClusters the status HyperShift would, over time, and
+finishes their deletion, acting only through the management API server."""
+
+from __future__ import annotations
+
+import base64
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import HOSTED_CLUSTER, NAMESPACE, SECRET
+
+from dpf_hcp_dev.standins.config import StandinConfig
+
+FINALIZER = "hypershift.openshift.io/finalizer"
+HEALTHY = {
+    "Available": ("True", "AsExpected", "The hosted control plane is available"),
+    "Progressing": ("False", "AsExpected", "HostedCluster is at expected version"),
+    "Degraded": ("False", "AsExpected", "The hosted cluster is not degraded"),
+    "InfrastructureReady": ("True", "AsExpected", "Configuration passes validation"),
+    "KubeAPIServerAvailable": ("True", "AsExpected", "Kube APIServer deployment is available"),
+    "EtcdAvailable": ("True", "QuorumAvailable", "Etcd has quorum"),
+    "ValidReleaseInfo": ("True", "AsExpected", "All is well"),
+    "ValidReleaseImage": ("True", "AsExpected", "Release image is valid"),
+    "IgnitionEndpointAvailable": ("True", "AsExpected", "Ignition server deployment is available"),
+    "IgnitionServerValidReleaseInfo": ("True", "AsExpected", "All is well"),
+    "EtcdRecoveryActive": ("False", "AsExpected", "Etcd recovery is not active"),
+    "HostedClusterRestoredFromBackup": ("False", "AsExpected", "Not restored from a backup"),
+    "DataPlaneConnectionAvailable": ("True", "AsExpected", "All is well"),
+}
+STARTING = {
+    "Available": ("False", "WaitingForAvailable", "Waiting for the hosted control plane to be available"),
+    "Progressing": ("True", "Progressing", "HostedCluster is deploying"),
+    "Degraded": ("False", "AsExpected", "The hosted cluster is not degraded"),
+    "ValidReleaseImage": ("True", "AsExpected", "Release image is valid"),
+    "InfrastructureReady": ("True", "AsExpected", "Configuration passes validation"),
+}
+DEGRADED = {
+    "Available": ("False", "KubeAPIServerUnavailable", "The kube-apiserver deployment has no available replicas"),
+    "Degraded": ("True", "UnavailableReplicas", "kube-apiserver deployment has 0 of 3 replicas available"),
+    "KubeAPIServerAvailable": ("False", "DeploymentUnavailable", "Kube APIServer deployment is not available"),
+}
+
+
+def _age(stamp: str | None) -> float:
+    if not stamp:
+        return 0.0
+    return time.time() - datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def _ocp_version(image: str) -> str:
+    tag = image.rsplit(":", 1)[-1]
+    for suffix in ("-x86_64", "-amd64", "-arm64", "-aarch64", "-multi"):
+        tag = tag.removesuffix(suffix)
+    return tag
+
+
+class HyperShiftStandin:
+    def __init__(self, client: KubeClient, hosted_admin_kubeconfig: str):
+        self.client = client
+        self.kubeconfig = hosted_admin_kubeconfig
+
+    def desired_status(self, hc: dict[str, Any], config: StandinConfig) -> dict[str, Any]:
+        meta, spec = hc["metadata"], hc.get("spec") or {}
+        status = dict(hc.get("status") or {})
+        image = (spec.get("release") or {}).get("image", "")
+        up = _age(meta.get("creationTimestamp")) >= config.available_after
+        degraded = config.flag(meta["namespace"], meta["name"], "degraded")
+        table = dict(HEALTHY) if up else dict(STARTING)
+        if degraded:
+            table.update(DEGRADED)
+        history = list((status.get("version") or {}).get("history") or [])
+        if up and not degraded:
+            if not history or history[0].get("image") != image:
+                now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                history.insert(0, {"state": "Completed", "image": image, "version": _ocp_version(image),
+                                   "startedTime": now, "completionTime": now, "verified": True})
+            status["kubeconfig"] = {"name": f"{meta['name']}-admin-kubeconfig"}
+            status["ignitionEndpoint"] = f"ignition-server-{meta['namespace']}-{meta['name']}.apps.example.com"
+            status["controlPlaneEndpoint"] = {"host": f"api.{meta['name']}.example.com", "port": 6443}
+        status["version"] = {"desired": {"image": image, "version": _ocp_version(image)}, "history": history,
+                             "observedGeneration": meta.get("generation", 1)}
+        updates = [{"type": t, "status": s, "reason": r, "message": m} for t, (s, r, m) in table.items()]
+        status["conditions"] = merge(status.get("conditions"), updates, meta.get("generation"))
+        return status
+
+    def reconcile(self, hc: dict[str, Any], config: StandinConfig) -> None:
+        meta = hc["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        if meta.get("deletionTimestamp"):
+            if config.flag(ns, name, "stuckDeletion") or _age(meta["deletionTimestamp"]) < config.delete_after:
+                return
+            self.client.delete(SECRET, f"{name}-admin-kubeconfig", ns)
+            self.client.delete(NAMESPACE, f"{ns}-{name}")
+            self._drop_finalizer(hc)
+            return
+        if FINALIZER not in (meta.get("finalizers") or []):
+            self.client.patch(HOSTED_CLUSTER, name, {"metadata": {"finalizers": [*(meta.get("finalizers") or []),
+                                                                                 FINALIZER]}}, ns)
+            return
+        status = self.desired_status(hc, config)
+        if status != (hc.get("status") or {}):
+            if status.get("kubeconfig"):
+                self._ensure_control_plane(hc)
+            try:
+                self.client.replace(HOSTED_CLUSTER, {**hc, "status": status}, subresource="status")
+            except ApiError as exc:
+                if not (exc.conflict or exc.not_found):
+                    raise
+
+    def _ensure_control_plane(self, hc: dict[str, Any]) -> None:
+        """The hosted control plane namespace and the admin kubeconfig secret HyperShift publishes."""
+        ns, name = hc["metadata"]["namespace"], hc["metadata"]["name"]
+        apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{ns}-{name}"}})
+        apply(self.client, {"apiVersion": "v1", "kind": "Secret",
+                            "metadata": {"name": f"{name}-admin-kubeconfig", "namespace": ns},
+                            "data": {"kubeconfig": base64.b64encode(self.kubeconfig.encode()).decode()}})
+
+    def _drop_finalizer(self, hc: dict[str, Any]) -> None:
+        meta = hc["metadata"]
+        rest = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+        try:
+            self.client.patch(HOSTED_CLUSTER, meta["name"], [
+                {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+                {"op": "replace", "path": "/metadata/finalizers", "value": rest}], meta["namespace"], kind="json")
+        except ApiError as exc:
+            if not (exc.not_found or exc.status in (409, 422)):
+                raise

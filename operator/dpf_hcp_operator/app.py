@@ -1,0 +1,94 @@
+"""Wiring: client, watches, controllers, informers, workers, probes; and an orderly stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+
+from dpf_hcp_operator import health, logs, watches
+from dpf_hcp_operator.controller import Controller
+from dpf_hcp_operator.logs import log
+from dpf_hcp_operator.runner import PlaybookRunner, default_collections_path
+
+LOG = logging.getLogger("dpf_hcp_operator")
+
+
+@dataclass
+class Config:
+    kubeconfig: str | None
+    watches_file: Path
+    operator_namespace: str
+    work_dir: Path
+    max_workers: int = 2
+    max_batch: int = 20
+    keep_artifacts: int = 10
+    health_address: str = ":8081"
+    metrics_address: str = ":8080"
+    log_level: str = "info"
+    ansible_verbosity: int = 0
+
+
+def run(config: Config, stop: threading.Event | None = None) -> int:
+    logs.setup(config.log_level)
+    stop = stop or threading.Event()
+    try:
+        watch_list = watches.load(config.watches_file)
+        client = KubeClient.from_kubeconfig(config.kubeconfig, maxsize=32)
+    except (watches.WatchesError, ValueError) as exc:
+        log(LOG, logging.ERROR, "cannot start", error=str(exc))
+        return 2
+    env = {"POD_NAMESPACE": config.operator_namespace}
+    if config.kubeconfig:
+        env["K8S_AUTH_KUBECONFIG"] = str(Path(config.kubeconfig).resolve())
+    runner = PlaybookRunner(config.work_dir, default_collections_path(), env, config.keep_artifacts,
+                            forks=config.max_batch, verbosity=config.ansible_verbosity)
+    controllers = [Controller(client, w, runner, config.operator_namespace, config.max_batch) for w in watch_list]
+    informers = [i for c in controllers for i in c.informers]
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log(LOG, logging.INFO, "stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+    threads = [i.start(stop) for i in informers]
+    workers = []
+    for c in controllers:
+        for n in range(config.max_workers):
+            t = threading.Thread(target=c.work, args=(stop, f"{c.watch.kind.lower()}-{n}"),
+                                 name=f"worker-{c.watch.kind}-{n}", daemon=True)
+            t.start()
+            workers.append(t)
+
+    def healthz() -> tuple[bool, str]:
+        dead = [t.name for t in threads + workers if not t.is_alive()]
+        return (not dead, "ok" if not dead else f"stopped threads: {dead}")
+
+    def readyz() -> tuple[bool, str]:
+        waiting = [i.name for i in informers if not i.synced.is_set()]
+        return (not waiting, "ok" if not waiting else f"caches not synced: {waiting}")
+
+    servers = [health.serve(config.health_address, {"/healthz": healthz, "/readyz": readyz},
+                            with_metrics=config.metrics_address == config.health_address)]
+    if config.metrics_address not in ("0", "", config.health_address):
+        servers.append(health.serve(config.metrics_address, {}, with_metrics=True))
+    log(LOG, logging.INFO, "started", watches=[w.gvk for w in watch_list], namespace=config.operator_namespace,
+        workers=config.max_workers, max_batch=config.max_batch, pid=os.getpid())
+    stop.wait()
+    for c in controllers:
+        c.queue.shutdown()
+    for t in workers:
+        t.join(timeout=60)  # a run in progress finishes; its object is reconciled again by the next leader
+    for s in servers:
+        s.shutdown()
+    log(LOG, logging.INFO, "stopped")
+    return 0

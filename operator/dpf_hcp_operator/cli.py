@@ -1,0 +1,55 @@
+"""`dpf-hcp-operator`: flags -> configuration -> the running operator."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from dpf_hcp_operator.app import Config, run
+
+
+def collection_root() -> Path:
+    import ansible_collections.dpf_hcp.provisioner as collection
+
+    return Path(next(iter(collection.__path__)))
+
+
+def parse(argv: list[str] | None = None) -> Config:
+    p = argparse.ArgumentParser(prog="dpf-hcp-operator", description="Runs the dpf_hcp.provisioner playbooks "
+                                "for DPFHCPProvisioner resources, as watches.yaml says.")
+    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"),
+                   help="management cluster kubeconfig (default: $KUBECONFIG, else in-cluster)")
+    p.add_argument("--watches-file", type=Path, default=os.environ.get("WATCHES_FILE"),
+                   help="watches.yaml (default: $WATCHES_FILE, else the collection's watches.yaml)")
+    p.add_argument("--operator-namespace", default=os.environ.get("POD_NAMESPACE", "dpf-hcp-provisioner-system"),
+                   help="namespace of the operator and its ocp-bluefield-images ConfigMap (default: $POD_NAMESPACE)")
+    p.add_argument("--work-dir", type=Path, default=None, help="ansible-runner folders and artifacts")
+    p.add_argument("--max-workers", type=int, default=2, help="ansible runs at once per kind")
+    p.add_argument("--max-batch", type=int, default=20, help="objects one ansible run may serve")
+    p.add_argument("--keep-artifacts", type=int, default=10, help="ansible-runner artifact folders kept per worker")
+    p.add_argument("--health-probe-bind-address", default=":8081", help="/healthz and /readyz")
+    p.add_argument("--metrics-bind-address", default=":8080", help="/metrics; '0' disables")
+    p.add_argument("--log-level", choices=["debug", "info", "error"], default=os.environ.get("LOG_LEVEL", "info"))
+    p.add_argument("--ansible-verbosity", type=int, default=0)
+    a = p.parse_args(argv)
+    watches = a.watches_file or (collection_root() / "watches.yaml")
+    work_dir = a.work_dir or Path(tempfile.gettempdir()) / "dpf-hcp-operator"
+    return Config(kubeconfig=a.kubeconfig, watches_file=Path(watches), operator_namespace=a.operator_namespace,
+                  work_dir=work_dir, max_workers=a.max_workers, max_batch=a.max_batch,
+                  keep_artifacts=a.keep_artifacts, health_address=a.health_probe_bind_address,
+                  metrics_address=a.metrics_bind_address, log_level=a.log_level,
+                  ansible_verbosity=a.ansible_verbosity)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return run(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""The loop: informers feed a work queue; workers take batches, skip what has not changed,
+add the finalizer, run one playbook for the whole batch, and act on each object's result."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+
+from dpf_hcp_operator import metrics
+from dpf_hcp_operator.dependencies import ProvisionerDependencies
+from dpf_hcp_operator.informers import Informer, Key
+from dpf_hcp_operator.logs import log
+from dpf_hcp_operator.queue import WorkQueue
+from dpf_hcp_operator.runner import PlaybookRunner, RunResult
+from dpf_hcp_operator.watches import Watch
+
+LOG = logging.getLogger("dpf_hcp_operator.controller")
+
+
+@dataclass
+class Outcome:
+    result: str  # success | failed | requeued | skipped
+    detail: str = ""
+    changed: int = 0
+
+
+class Controller:
+    """Reconciles one watched kind."""
+
+    def __init__(self, client: KubeClient, watch: Watch, runner: PlaybookRunner, operator_namespace: str,
+                 max_batch: int = 20, extravars: dict[str, Any] | None = None):
+        self.client = client
+        self.watch = watch
+        self.runner = runner
+        self.max_batch = max_batch
+        self.extravars = {**(extravars or {}), **watch.vars}
+        self.queue = WorkQueue()
+        self.res = client.resource(watch.api_version, watch.kind)
+        self.informer = Informer(client, self.res, label_selector=watch.selector,
+                                 resync_seconds=watch.reconcile_period)
+        self.informer.add_handler(self._on_object)
+        self.dependencies: ProvisionerDependencies | None = None
+        if watch.watch_dependent_resources and watch.kind == "DPFHCPProvisioner":
+            self.dependencies = ProvisionerDependencies(client, operator_namespace, self.informer, self.queue.add)
+        self._last_ok: dict[Key, tuple[Any, ...]] = {}
+        self._state_lock = threading.Lock()
+
+    @property
+    def informers(self) -> list[Informer]:
+        return [self.informer] + (self.dependencies.informers if self.dependencies else [])
+
+    # -- events -------------------------------------------------------------
+    def _on_object(self, kind: str, _old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        obj = new or _old
+        if obj is None:
+            return
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        if kind == "RESYNC":
+            self._invalidate(key)
+        self.queue.add(key)
+
+    def _invalidate(self, key: Key) -> None:
+        with self._state_lock:
+            self._last_ok.pop(key, None)
+
+    def fingerprint(self, obj: dict[str, Any]) -> tuple[Any, ...]:
+        """What the outcome of a run depends on; equal fingerprints mean a run would change nothing."""
+        meta = obj["metadata"]
+        own = (meta.get("generation"), bool(meta.get("deletionTimestamp")), meta.get("uid"))
+        return own + (self.dependencies.fingerprint(obj) if self.dependencies else ())
+
+    # -- workers ------------------------------------------------------------
+    def work(self, stop: threading.Event, slot: str) -> None:
+        while not stop.is_set():
+            batch = self.queue.get_batch(self.max_batch, timeout=0.5)
+            metrics.QUEUE_DEPTH.labels(self.watch.kind).set(len(self.queue))
+            if not batch:
+                continue
+            started = time.monotonic()
+            try:
+                outcomes = self.process(batch, slot)
+            except Exception as exc:  # never lose keys: retry the batch with backoff
+                LOG.exception("batch failed", extra={"fields": {"keys": [f"{k[0]}/{k[1]}" for k in batch]}})
+                outcomes = {k: Outcome("failed", str(exc)) for k in batch}
+                for key in batch:
+                    self._retry(key)
+            duration = time.monotonic() - started
+            for key in batch:
+                self.queue.done(key)
+                outcome = outcomes.get(key, Outcome("skipped", "gone"))
+                metrics.RECONCILES.labels(self.watch.kind, outcome.result).inc()
+                if outcome.result != "skipped":
+                    metrics.RECONCILE_DURATION.labels(self.watch.kind).observe(duration)
+                    log(LOG, logging.INFO if outcome.result != "failed" else logging.WARNING, "reconciled",
+                        namespace=key[0], name=key[1], kind=self.watch.kind, result=outcome.result,
+                        duration=round(duration, 3), changed=outcome.changed, batch=len(batch),
+                        detail=outcome.detail)
+                else:
+                    log(LOG, logging.DEBUG, "skipped", namespace=key[0], name=key[1], detail=outcome.detail)
+
+    def _retry(self, key: Key) -> None:
+        delay = self.queue.add_rate_limited(key)
+        metrics.RETRIES.labels(self.watch.kind).inc()
+        metrics.BACKOFF_SECONDS.labels(self.watch.kind).observe(delay)
+
+    def process(self, batch: list[Key], slot: str) -> dict[Key, Outcome]:
+        outcomes: dict[Key, Outcome] = {}
+        to_reconcile: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
+        to_finalize: list[dict[str, Any]] = []
+        finalizer = self.watch.finalizer.name if self.watch.finalizer else None
+        for key in batch:
+            obj = self.informer.get(key)
+            if obj is None:
+                self._invalidate(key)
+                outcomes[key] = Outcome("skipped", "object is gone")
+                continue
+            meta = obj["metadata"]
+            if meta.get("deletionTimestamp"):
+                if finalizer and finalizer in (meta.get("finalizers") or []) and self.watch.finalizer.playbook:
+                    to_finalize.append(obj)
+                else:
+                    outcomes[key] = Outcome("skipped", "being deleted; not ours to finalize")
+                continue
+            fp = self.fingerprint(obj)
+            with self._state_lock:
+                unchanged = self._last_ok.get(key) == fp
+            if unchanged:
+                outcomes[key] = Outcome("skipped", "nothing changed")
+                continue
+            if finalizer and finalizer not in (meta.get("finalizers") or []):
+                try:
+                    obj = self._add_finalizer(obj, finalizer)
+                except ApiError as exc:
+                    outcomes[key] = Outcome("failed", f"adding finalizer: {exc}")
+                    self._retry(key)
+                    continue
+            to_reconcile.append((obj, fp))
+        if to_reconcile:
+            objs = [o for o, _ in to_reconcile]
+            result = self.runner.run(self.watch.playbook, objs, self.watch.object_var, self.extravars,
+                                     self.watch.snake_case_parameters, slot)
+            for obj, fp in to_reconcile:
+                outcomes[_key(obj)] = self._after_reconcile(obj, fp, result)
+        if to_finalize:
+            fin = self.watch.finalizer
+            result = self.runner.run(fin.playbook, to_finalize, self.watch.object_var, {**self.extravars, **fin.vars},
+                                     self.watch.snake_case_parameters, slot)
+            for obj in to_finalize:
+                outcomes[_key(obj)] = self._after_finalize(obj, result)
+        return outcomes
+
+    def _after_reconcile(self, obj: dict[str, Any], fp: tuple[Any, ...], result: RunResult) -> Outcome:
+        key = _key(obj)
+        host = result.for_object(obj)
+        if self.watch.manage_status:
+            self._write_managed_status(obj, host.ok, host.message)
+        if not host.ok:
+            self._invalidate(key)
+            self._retry(key)
+            return Outcome("failed", f"{host.failed_task}: {host.message}", host.changed)
+        self.queue.forget(key)
+        if host.requeue_after is not None:
+            self._invalidate(key)
+            self.queue.add_after(key, host.requeue_after)
+            return Outcome("requeued", f"requeue after {host.requeue_after}s", host.changed)
+        with self._state_lock:
+            self._last_ok[key] = fp
+        return Outcome("success", "", host.changed)
+
+    def _after_finalize(self, obj: dict[str, Any], result: RunResult) -> Outcome:
+        key = _key(obj)
+        host = result.for_object(obj)
+        if not host.ok:
+            self._retry(key)
+            return Outcome("failed", f"finalizer: {host.failed_task}: {host.message}", host.changed)
+        if host.requeue_after is not None:
+            self.queue.add_after(key, host.requeue_after)
+            return Outcome("requeued", f"cleanup in progress; again in {host.requeue_after}s", host.changed)
+        try:
+            self._remove_finalizer(obj, self.watch.finalizer.name)
+        except ApiError as exc:
+            if exc.not_found:
+                return Outcome("success", "already gone")
+            self._retry(key)
+            return Outcome("failed", f"removing finalizer: {exc}")
+        self.queue.forget(key)
+        self._invalidate(key)
+        return Outcome("success", "finalized", host.changed)
+
+    # -- writes the operator itself makes -------------------------------------------
+    def _add_finalizer(self, obj: dict[str, Any], finalizer: str) -> dict[str, Any]:
+        meta = obj["metadata"]
+        ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/resourceVersion",
+                                      "value": meta["resourceVersion"]}]
+        if meta.get("finalizers"):
+            ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": finalizer})
+        else:
+            ops.append({"op": "add", "path": "/metadata/finalizers", "value": [finalizer]})
+        try:
+            return self.client.patch(self.res, meta["name"], ops, meta.get("namespace"), kind="json")
+        except ApiError as exc:
+            if exc.status not in (409, 422):
+                raise
+            fresh = self.client.get(self.res, meta["name"], meta.get("namespace"))
+            if finalizer in (fresh["metadata"].get("finalizers") or []):
+                return fresh
+            return self._add_finalizer(fresh, finalizer)
+
+    def _remove_finalizer(self, obj: dict[str, Any], finalizer: str) -> None:
+        for _attempt in range(5):
+            meta = obj["metadata"]
+            finalizers = meta.get("finalizers") or []
+            if finalizer not in finalizers:
+                return
+            idx = finalizers.index(finalizer)
+            ops = [{"op": "test", "path": f"/metadata/finalizers/{idx}", "value": finalizer},
+                   {"op": "remove", "path": f"/metadata/finalizers/{idx}"}]
+            try:
+                self.client.patch(self.res, meta["name"], ops, meta.get("namespace"), kind="json")
+                return
+            except ApiError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                obj = self.client.get(self.res, meta["name"], meta.get("namespace"))
+        raise ApiError(409, "Conflict", "finalizer list kept changing")
+
+    def _write_managed_status(self, obj: dict[str, Any], ok: bool, message: str) -> None:
+        """operator-sdk's manageStatus: a Successful or Failure condition after each run."""
+        meta = obj["metadata"]
+        try:
+            fresh = self.client.get(self.res, meta["name"], meta.get("namespace"))
+            status = dict(fresh.get("status") or {})
+            update = ({"type": "Successful", "status": "True", "reason": "LastReconcileSucceeded", "message": ""}
+                      if ok else {"type": "Failure", "status": "True", "reason": "LastReconcileFailed",
+                                  "message": message})
+            other = {"type": "Failure" if ok else "Successful", "status": "False",
+                     "reason": "LastReconcileSucceeded" if ok else "LastReconcileFailed", "message": ""}
+            status["conditions"] = merge(status.get("conditions"), [update, other], meta.get("generation"))
+            if status != (fresh.get("status") or {}):
+                self.client.replace(self.res, {**fresh, "status": status}, subresource="status")
+        except ApiError as exc:
+            log(LOG, logging.WARNING, "could not write managed status", namespace=meta.get("namespace"),
+                name=meta["name"], error=str(exc))
+
+
+def _key(obj: dict[str, Any]) -> Key:
+    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+

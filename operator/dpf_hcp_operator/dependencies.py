@@ -1,0 +1,133 @@
+"""What a DPFHCPProvisioner's outcome depends on, so the operator runs it again when, and only
+when, one of those objects changes: its secrets, its DPUCluster, the BlueField image map, the
+HostedCluster and NodePool it owns, and the other provisioners on the same DPUCluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CONFIGMAP,
+    DPU_CLUSTER,
+    HOSTED_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+    NODE_POOL,
+    SECRET,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP
+
+from dpf_hcp_operator.informers import Informer, Key
+
+Enqueue = Callable[[Key], None]
+
+
+class ProvisionerDependencies:
+    """Informers for the objects provisioners depend on, and the map back to provisioners."""
+
+    def __init__(self, client: KubeClient, operator_namespace: str, provisioners: Informer, enqueue: Enqueue,
+                 resync_seconds: float = 0.0):
+        self.provisioners = provisioners
+        self.enqueue = enqueue
+        self.operator_namespace = operator_namespace
+        owned = f"{LABEL_NAME},{LABEL_NAMESPACE}"
+        self.secrets = Informer(client, SECRET, metadata_only=True)
+        self.dpuclusters = Informer(client, DPU_CLUSTER, metadata_only=True)
+        self.configmaps = Informer(client, CONFIGMAP, namespace=operator_namespace, metadata_only=True,
+                                   field_selector=f"metadata.name={BLUEFIELD_CONFIGMAP}")
+        self.hosted_clusters = Informer(client, HOSTED_CLUSTER, label_selector=owned, metadata_only=True)
+        self.node_pools = Informer(client, NODE_POOL, label_selector=owned, metadata_only=True)
+        self.secrets.add_handler(self._on_secret)
+        self.dpuclusters.add_handler(self._on_dpucluster)
+        self.configmaps.add_handler(lambda *_: self._all())
+        self.hosted_clusters.add_handler(self._on_owned)
+        self.node_pools.add_handler(self._on_owned)
+        provisioners.add_handler(self._on_provisioner)
+
+    @property
+    def informers(self) -> list[Informer]:
+        return [self.secrets, self.dpuclusters, self.configmaps, self.hosted_clusters, self.node_pools]
+
+    # -- which provisioners does a change concern --------------------------------------
+    @staticmethod
+    def _refs(cr: dict[str, Any]) -> tuple[str, set[str], tuple[str, str]]:
+        spec = cr.get("spec") or {}
+        secrets = {(spec.get(f) or {}).get("name") for f in ("pullSecretRef", "sshKeySecretRef")}
+        ref = spec.get("dpuClusterRef") or {}
+        return cr["metadata"]["namespace"], {s for s in secrets if s}, (ref.get("namespace", ""), ref.get("name", ""))
+
+    def _matching(self, pred: Callable[[dict[str, Any]], bool]) -> None:
+        for cr in self.provisioners.items():
+            if pred(cr):
+                self.enqueue((cr["metadata"]["namespace"], cr["metadata"]["name"]))
+
+    def _all(self) -> None:
+        self._matching(lambda _cr: True)
+
+    def _on_secret(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        meta = (new or old or {})["metadata"]
+        key = (meta.get("namespace"), meta["name"])
+        labels = meta.get("labels") or {}
+        if LABEL_NAME in labels:  # a copy we made: its owner
+            self.enqueue((labels.get(LABEL_NAMESPACE, ""), labels[LABEL_NAME]))
+            return
+        self._matching(lambda cr: (self._refs(cr)[0], key[1]) == key and key[1] in self._refs(cr)[1])
+
+    def _on_dpucluster(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        meta = (new or old or {})["metadata"]
+        ref = (meta.get("namespace", ""), meta["name"])
+        self._matching(lambda cr: self._refs(cr)[2] == ref)
+
+    def _on_owned(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        labels = (new or old or {})["metadata"].get("labels") or {}
+        if LABEL_NAME in labels:
+            self.enqueue((labels.get(LABEL_NAMESPACE, ""), labels[LABEL_NAME]))
+
+    def _on_provisioner(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """A provisioner appearing, going or moving frees or takes a DPUCluster: tell the others."""
+        refs = set()
+        for obj in (old, new):
+            if obj is not None:
+                refs.add(self._refs(obj)[2])
+        if kind == "MODIFIED" and old is not None and new is not None:
+            gone = bool(new["metadata"].get("deletionTimestamp")) and not old["metadata"].get("deletionTimestamp")
+            if not gone and self._refs(old)[2] == self._refs(new)[2]:
+                return
+        elif kind not in ("ADDED", "DELETED"):
+            return
+        this = (new or old or {})["metadata"]
+        for cr in self.provisioners.items():
+            if (cr["metadata"]["namespace"], cr["metadata"]["name"]) != (this.get("namespace"), this["name"]) \
+                    and self._refs(cr)[2] in refs:
+                self.enqueue((cr["metadata"]["namespace"], cr["metadata"]["name"]))
+
+    # -- what a provisioner's outcome depends on, for the skip check ----------------------
+    def fingerprint(self, cr: dict[str, Any]) -> tuple[Any, ...]:
+        namespace, secrets, dpucluster = self._refs(cr)
+        name = cr["metadata"]["name"]
+
+        def rv(informer: Informer, key: tuple[str, str]) -> str | None:
+            obj = informer.get(key)
+            return obj["metadata"].get("resourceVersion") if obj else None
+
+        def owned(informer: Informer) -> tuple[tuple[str, str], ...]:
+            """resourceVersions of what carries this provisioner's labels (found by label, not by name)."""
+            return tuple(sorted(
+                (o["metadata"]["name"], o["metadata"].get("resourceVersion", "")) for o in informer.items()
+                if (o["metadata"].get("labels") or {}).get(LABEL_NAME) == name
+                and (o["metadata"].get("labels") or {}).get(LABEL_NAMESPACE) == namespace))
+
+        others = sorted(
+            (o["metadata"]["namespace"], o["metadata"]["name"], bool(o["metadata"].get("deletionTimestamp")))
+            for o in self.provisioners.items()
+            if self._refs(o)[2] == dpucluster and (o["metadata"]["namespace"], o["metadata"]["name"]) != (namespace, name))
+        return (
+            tuple(sorted((s, rv(self.secrets, (namespace, s))) for s in secrets)),
+            rv(self.dpuclusters, dpucluster),
+            rv(self.configmaps, (self.operator_namespace, BLUEFIELD_CONFIGMAP)),
+            owned(self.hosted_clusters),
+            owned(self.node_pools),
+            tuple(others),
+        )

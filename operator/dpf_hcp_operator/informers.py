@@ -1,0 +1,138 @@
+"""List+watch per kind into a local cache; handlers hear every change. Relists on 410 Gone,
+reconnects with backoff when the API server goes away, and resyncs on a period."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import Resource
+
+from dpf_hcp_operator import metrics
+from dpf_hcp_operator.logs import log
+
+Key = tuple[str, str]
+Handler = Callable[[str, dict[str, Any] | None, dict[str, Any] | None], None]
+LOG = logging.getLogger("dpf_hcp_operator.informers")
+
+
+def key_of(obj: dict[str, Any]) -> Key:
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace") or "", meta["name"]
+
+
+class Informer:
+    def __init__(self, client: KubeClient, res: Resource, *, namespace: str | None = None,
+                 label_selector: str | None = None, field_selector: str | None = None,
+                 metadata_only: bool = False, resync_seconds: float = 0.0, watch_timeout: int = 300):
+        self.client = client
+        self.res = res
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.metadata_only = metadata_only
+        self.resync_seconds = resync_seconds
+        self.watch_timeout = watch_timeout
+        self.handlers: list[Handler] = []
+        self.synced = threading.Event()
+        self._cache: dict[Key, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._resource_version: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.res.plural
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        with self._lock:
+            return self._cache.get(key)
+
+    def items(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._cache.values())
+
+    def _emit(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        for handler in self.handlers:
+            try:
+                handler(kind, old, new)
+            except Exception:
+                LOG.exception("informer handler failed", extra={"fields": {"informer": self.name}})
+
+    def _relist(self) -> None:
+        listing = self.client.list(self.res, self.namespace, self.label_selector, self.field_selector,
+                                   metadata_only=self.metadata_only)
+        fresh = {key_of(o): o for o in listing.get("items", [])}
+        with self._lock:
+            old = self._cache
+            self._cache = fresh
+        self._resource_version = listing["metadata"]["resourceVersion"]
+        for key, obj in fresh.items():
+            before = old.get(key)
+            if before is None:
+                self._emit("ADDED", None, obj)
+            elif before["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
+                self._emit("MODIFIED", before, obj)
+        for key, obj in old.items():
+            if key not in fresh:
+                self._emit("DELETED", obj, None)
+        self.synced.set()
+
+    def _apply(self, kind: str, obj: dict[str, Any]) -> None:
+        if kind == "BOOKMARK":
+            self._resource_version = obj["metadata"]["resourceVersion"]
+            return
+        key = key_of(obj)
+        with self._lock:
+            before = self._cache.get(key)
+            if kind == "DELETED":
+                self._cache.pop(key, None)
+            else:
+                self._cache[key] = obj
+        self._resource_version = obj["metadata"].get("resourceVersion", self._resource_version)
+        self._emit(kind, before, None if kind == "DELETED" else obj)
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.2
+        need_list = True
+        next_resync = time.monotonic() + self.resync_seconds if self.resync_seconds else None
+        while not stop.is_set():
+            try:
+                if need_list:
+                    self._relist()
+                    need_list = False
+                    backoff = 0.2
+                timeout = self.watch_timeout
+                if next_resync is not None:
+                    timeout = max(1, min(timeout, int(next_resync - time.monotonic()) + 1))
+                for kind, obj in self.client.watch(self.res, self.namespace, self._resource_version, timeout,
+                                                   self.label_selector, self.field_selector, self.metadata_only):
+                    self._apply(kind, obj)
+                    metrics.WATCH_EVENTS.labels(self.name, kind).inc()
+                    if stop.is_set():
+                        return
+                if next_resync is not None and time.monotonic() >= next_resync:
+                    for obj in self.items():
+                        self._emit("RESYNC", obj, obj)
+                    next_resync = time.monotonic() + self.resync_seconds
+            except ApiError as exc:
+                if exc.status == 410:  # our resourceVersion is too old: start from a fresh list
+                    need_list = True
+                    continue
+                need_list = True
+                metrics.WATCH_ERRORS.labels(self.name).inc()
+                log(LOG, logging.WARNING, "watch failed; retrying", informer=self.name, error=str(exc),
+                    retry_in=round(backoff, 2))
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(stop,), name=f"informer-{self.name}", daemon=True)
+        thread.start()
+        return thread

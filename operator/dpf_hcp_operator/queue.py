@@ -1,0 +1,116 @@
+"""A work queue in client-go's manner: one entry per key however many events, per-key
+exponential backoff on failure, delayed re-adds, and a key never handed out twice at once."""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Hashable
+
+
+class WorkQueue:
+    def __init__(self, base_delay: float = 0.5, max_delay: float = 300.0):
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._cond = threading.Condition()
+        self._ready: list[Hashable] = []       # FIFO of keys ready now
+        self._queued: set[Hashable] = set()    # keys in _ready
+        self._processing: set[Hashable] = set()
+        self._dirty: set[Hashable] = set()     # added while processing: re-queue when done
+        self._delayed: list[tuple[float, int, Hashable]] = []
+        self._seq = 0
+        self._failures: dict[Hashable, int] = {}
+        self._shutdown = False
+
+    # -- adding -------------------------------------------------------------
+    def add(self, key: Hashable) -> None:
+        with self._cond:
+            if key in self._processing:
+                self._dirty.add(key)
+                return
+            if key not in self._queued:
+                self._queued.add(key)
+                self._ready.append(key)
+                self._cond.notify()
+
+    def add_after(self, key: Hashable, delay: float) -> None:
+        if delay <= 0:
+            self.add(key)
+            return
+        with self._cond:
+            self._seq += 1
+            heapq.heappush(self._delayed, (time.monotonic() + delay, self._seq, key))
+            self._cond.notify()
+
+    def add_rate_limited(self, key: Hashable) -> float:
+        """Re-add after a failure: base * 2^failures, capped. Returns the delay."""
+        with self._cond:
+            n = self._failures.get(key, 0)
+            self._failures[key] = n + 1
+        delay = min(self.max_delay, self.base_delay * (2 ** n))
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: Hashable) -> None:
+        """The key succeeded: its backoff starts over."""
+        with self._cond:
+            self._failures.pop(key, None)
+
+    def failures(self, key: Hashable) -> int:
+        with self._cond:
+            return self._failures.get(key, 0)
+
+    # -- taking -------------------------------------------------------------
+    def _promote_due(self) -> float | None:
+        now = time.monotonic()
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, key = heapq.heappop(self._delayed)
+            if key in self._processing:
+                self._dirty.add(key)
+            elif key not in self._queued:
+                self._queued.add(key)
+                self._ready.append(key)
+        return self._delayed[0][0] - now if self._delayed else None
+
+    def get_batch(self, max_items: int, timeout: float | None = None) -> list[Hashable]:
+        """Up to ``max_items`` ready keys, marked as processing; [] on timeout or shutdown."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                wait = self._promote_due()
+                if self._ready or self._shutdown:
+                    break
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return []
+                    wait = left if wait is None else min(wait, left)
+                self._cond.wait(wait)
+            if self._shutdown:
+                return []
+            batch = self._ready[:max_items]
+            del self._ready[:max_items]
+            for key in batch:
+                self._queued.discard(key)
+                self._processing.add(key)
+            return batch
+
+    def done(self, key: Hashable) -> None:
+        with self._cond:
+            self._processing.discard(key)
+            if key in self._dirty:
+                self._dirty.discard(key)
+                if key not in self._queued:
+                    self._queued.add(key)
+                    self._ready.append(key)
+                    self._cond.notify()
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._ready) + len(self._delayed)
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._shutdown = True
+            self._cond.notify_all()

@@ -1,0 +1,158 @@
+"""Run a playbook for a batch of objects through ansible-runner: each object an inventory host."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from dpf_hcp_operator import metrics
+from dpf_hcp_operator.logs import log, redact
+
+LOG = logging.getLogger("dpf_hcp_operator.runner")
+REQUEUE_ACTIONS = {"dpf_hcp.provisioner.requeue_after", "requeue_after", "operator_sdk.util.requeue_after"}
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def host_name(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return f"{meta.get('namespace') or '_cluster'}/{meta['name']}"
+
+
+def host_vars(obj: dict[str, Any], object_var: str, snake: bool) -> dict[str, Any]:
+    """operator-sdk's variables for one object, as host vars so one run can serve many."""
+    meta = obj["metadata"]
+    out: dict[str, Any] = {
+        "ansible_operator_meta": {"name": meta["name"], "namespace": meta.get("namespace", "")},
+        object_var: obj,
+        f"{object_var}_spec": obj.get("spec") or {},
+    }
+    if snake:
+        out.update({snake_case(k): v for k, v in (obj.get("spec") or {}).items()})
+    return out
+
+
+@dataclass
+class HostResult:
+    ok: bool = True
+    failed_task: str = ""
+    message: str = ""
+    requeue_after: float | None = None
+    changed: int = 0
+
+
+@dataclass
+class RunResult:
+    status: str
+    duration: float
+    hosts: dict[str, HostResult] = field(default_factory=dict)
+
+    def for_object(self, obj: dict[str, Any]) -> HostResult:
+        return self.hosts.get(host_name(obj), HostResult(ok=self.status == "successful",
+                                                         message=f"ansible run {self.status}"))
+
+
+class PlaybookRunner:
+    """One ansible-runner invocation per batch; each slot keeps the artifacts of its last ``keep_artifacts`` runs."""
+
+    def __init__(self, work_dir: Path, collections_path: str, env: dict[str, str], keep_artifacts: int = 20,
+                 forks: int = 10, verbosity: int = 0):
+        self.work_dir = work_dir
+        self.collections_path = collections_path
+        self.env = env
+        self.keep_artifacts = keep_artifacts
+        self.forks = forks
+        self.verbosity = verbosity
+
+    def run(self, playbook: Path, objects: list[dict[str, Any]], object_var: str, extravars: dict[str, Any],
+            snake: bool = True, slot: str = "0") -> RunResult:
+        """Run ``playbook`` once for ``objects``. ``slot`` names the worker: each has its own
+        private data dir, since ansible-runner writes the inventory and env files there."""
+        hosts = {host_name(o): host_vars(o, object_var, snake) for o in objects}
+        results: dict[str, HostResult] = {h: HostResult() for h in hosts}
+        ident = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+        def on_event(event: dict[str, Any]) -> bool:
+            data = event.get("event_data") or {}
+            host = data.get("host")
+            if host not in results:
+                return False
+            res = data.get("res") or {}
+            name = event.get("event")
+            if name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+                r = results[host]
+                r.ok = False
+                r.failed_task = data.get("task", "")
+                r.message = redact(str(res.get("msg") or res.get("reason") or "task failed"))[:2000]
+            elif name == "runner_on_ok":
+                if res.get("changed"):
+                    results[host].changed += 1
+                if data.get("task_action") in REQUEUE_ACTIONS and "requeue_after" in res:
+                    results[host].requeue_after = float(res["requeue_after"])
+            return False  # do not keep event data in memory
+
+        private = self.work_dir / f"runner-{slot}"
+        private.mkdir(parents=True, exist_ok=True)
+        env = {
+            **self.env,
+            "PATH": interpreter_path(),
+            "ANSIBLE_COLLECTIONS_PATH": self.collections_path,
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORKS": str(max(1, min(self.forks, len(hosts)))),
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        }
+        start = time.monotonic()
+        runner = ansible_runner.run(
+            private_data_dir=str(private), ident=ident, playbook=str(playbook),
+            inventory={"all": {"hosts": hosts}}, extravars=extravars, envvars=env, quiet=True,
+            event_handler=on_event, rotate_artifacts=self.keep_artifacts, verbosity=self.verbosity,
+            suppress_env_files=True,
+        )
+        duration = time.monotonic() - start
+        playbook_name = playbook.stem
+        metrics.ANSIBLE_RUNS.labels(playbook_name, runner.status).inc()
+        metrics.ANSIBLE_RUN_DURATION.labels(playbook_name).observe(duration)
+        metrics.ANSIBLE_BATCH_SIZE.labels(playbook_name).observe(len(hosts))
+        if runner.status != "successful" and all(r.ok for r in results.values()):
+            # The run failed before any task (syntax, missing collection): every host failed.
+            tail = ""
+            try:
+                tail = redact(runner.stdout.read()[-1500:])
+            except (OSError, AttributeError):
+                pass
+            for r in results.values():
+                r.ok = False
+                r.message = f"ansible-playbook {runner.status} (rc={runner.rc}): {tail}"
+        log(LOG, logging.DEBUG, "ansible run finished", playbook=playbook_name, hosts=len(hosts),
+            status=runner.status, duration=round(duration, 3), ident=ident)
+        return RunResult(runner.status, duration, results)
+
+
+def interpreter_path() -> str:
+    """PATH with this interpreter's bin first: ansible-playbook is installed beside it, and a
+    venv's bin need not be on the operator's PATH."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
+
+
+def default_collections_path() -> str:
+    """Where ansible finds dpf_hcp.provisioner: $ANSIBLE_COLLECTIONS_PATH, else where Python imports it from."""
+    if os.environ.get("ANSIBLE_COLLECTIONS_PATH"):
+        return os.environ["ANSIBLE_COLLECTIONS_PATH"]
+    import ansible_collections.dpf_hcp.provisioner as collection
+
+    location = Path(next(iter(collection.__path__)))  # .../ansible_collections/dpf_hcp/provisioner
+    return str(location.parent.parent.parent)
