@@ -11,7 +11,6 @@ from pathlib import Path
 from types import FrameType
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-
 from dpf_hcp_operator import health, logs, watches
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.logs import log
@@ -47,8 +46,14 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     env = {"POD_NAMESPACE": config.operator_namespace}
     if config.kubeconfig:
         env["K8S_AUTH_KUBECONFIG"] = str(Path(config.kubeconfig).resolve())
-    runner = PlaybookRunner(config.work_dir, default_collections_path(), env, config.keep_artifacts,
-                            forks=config.max_batch, verbosity=config.ansible_verbosity)
+    runner = PlaybookRunner(
+        config.work_dir,
+        default_collections_path(),
+        env,
+        config.keep_artifacts,
+        forks=config.max_batch,
+        verbosity=config.ansible_verbosity,
+    )
     controllers = [Controller(client, w, runner, config.operator_namespace, config.max_batch) for w in watch_list]
     informers = [i for c in controllers for i in c.informers]
 
@@ -64,8 +69,12 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     workers = []
     for c in controllers:
         for n in range(config.max_workers):
-            t = threading.Thread(target=c.work, args=(stop, f"{c.watch.kind.lower()}-{n}"),
-                                 name=f"worker-{c.watch.kind}-{n}", daemon=True)
+            t = threading.Thread(
+                target=c.work,
+                args=(stop, f"{c.watch.kind.lower()}-{n}"),
+                name=f"worker-{c.watch.kind}-{n}",
+                daemon=True,
+            )
             t.start()
             workers.append(t)
 
@@ -77,12 +86,25 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         waiting = [i.name for i in informers if not i.synced.is_set()]
         return (not waiting, "ok" if not waiting else f"caches not synced: {waiting}")
 
-    servers = [health.serve(config.health_address, {"/healthz": healthz, "/readyz": readyz},
-                            with_metrics=config.metrics_address == config.health_address)]
+    servers = [
+        health.serve(
+            config.health_address,
+            {"/healthz": healthz, "/readyz": readyz},
+            with_metrics=config.metrics_address == config.health_address,
+        )
+    ]
     if config.metrics_address not in ("0", "", config.health_address):
         servers.append(health.serve(config.metrics_address, {}, with_metrics=True))
-    log(LOG, logging.INFO, "started", watches=[w.gvk for w in watch_list], namespace=config.operator_namespace,
-        workers=config.max_workers, max_batch=config.max_batch, pid=os.getpid())
+    log(
+        LOG,
+        logging.INFO,
+        "started",
+        watches=[w.gvk for w in watch_list],
+        namespace=config.operator_namespace,
+        workers=config.max_workers,
+        max_batch=config.max_batch,
+        pid=os.getpid(),
+    )
     stop.wait()
     for c in controllers:
         c.queue.shutdown()

@@ -9,24 +9,35 @@ import sys
 import tempfile
 from pathlib import Path
 
+import ansible_collections.dpf_hcp.provisioner as collection
 from dpf_hcp_operator.app import Config, run
 
 
 def collection_root() -> Path:
-    import ansible_collections.dpf_hcp.provisioner as collection
-
     return Path(next(iter(collection.__path__)))
 
 
 def parse(argv: list[str] | None = None) -> Config:
-    p = argparse.ArgumentParser(prog="dpf-hcp-operator", description="Runs the dpf_hcp.provisioner playbooks "
-                                "for DPFHCPProvisioner resources, as watches.yaml says.")
-    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"),
-                   help="management cluster kubeconfig (default: $KUBECONFIG, else in-cluster)")
-    p.add_argument("--watches-file", type=Path, default=os.environ.get("WATCHES_FILE"),
-                   help="watches.yaml (default: $WATCHES_FILE, else the collection's watches.yaml)")
-    p.add_argument("--operator-namespace", default=os.environ.get("POD_NAMESPACE", "dpf-hcp-provisioner-system"),
-                   help="namespace of the operator and its ocp-bluefield-images ConfigMap (default: $POD_NAMESPACE)")
+    p = argparse.ArgumentParser(
+        prog="dpf-hcp-operator",
+        description="Runs the dpf_hcp.provisioner playbooks for DPFHCPProvisioner resources, as watches.yaml says.",
+    )
+    p.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG"),
+        help="management cluster kubeconfig (default: $KUBECONFIG, else in-cluster)",
+    )
+    p.add_argument(
+        "--watches-file",
+        type=Path,
+        default=os.environ.get("WATCHES_FILE"),
+        help="watches.yaml (default: $WATCHES_FILE, else the collection's watches.yaml)",
+    )
+    p.add_argument(
+        "--operator-namespace",
+        default=os.environ.get("POD_NAMESPACE", "dpf-hcp-provisioner-system"),
+        help="namespace of the operator and its ocp-bluefield-images ConfigMap (default: $POD_NAMESPACE)",
+    )
     p.add_argument("--work-dir", type=Path, default=None, help="ansible-runner folders and artifacts")
     p.add_argument("--max-workers", type=int, default=2, help="ansible runs at once per kind")
     p.add_argument("--max-batch", type=int, default=20, help="objects one ansible run may serve")
@@ -38,11 +49,19 @@ def parse(argv: list[str] | None = None) -> Config:
     a = p.parse_args(argv)
     watches = a.watches_file or (collection_root() / "watches.yaml")
     work_dir = a.work_dir or Path(tempfile.gettempdir()) / "dpf-hcp-operator"
-    return Config(kubeconfig=a.kubeconfig, watches_file=Path(watches), operator_namespace=a.operator_namespace,
-                  work_dir=work_dir, max_workers=a.max_workers, max_batch=a.max_batch,
-                  keep_artifacts=a.keep_artifacts, health_address=a.health_probe_bind_address,
-                  metrics_address=a.metrics_bind_address, log_level=a.log_level,
-                  ansible_verbosity=a.ansible_verbosity)
+    return Config(
+        kubeconfig=a.kubeconfig,
+        watches_file=Path(watches),
+        operator_namespace=a.operator_namespace,
+        work_dir=work_dir,
+        max_workers=a.max_workers,
+        max_batch=a.max_batch,
+        keep_artifacts=a.keep_artifacts,
+        health_address=a.health_probe_bind_address,
+        metrics_address=a.metrics_bind_address,
+        log_level=a.log_level,
+        ansible_verbosity=a.ansible_verbosity,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

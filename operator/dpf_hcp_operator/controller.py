@@ -11,7 +11,6 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-
 from dpf_hcp_operator import metrics
 from dpf_hcp_operator.dependencies import ProvisionerDependencies
 from dpf_hcp_operator.informers import Informer, Key
@@ -33,8 +32,15 @@ class Outcome:
 class Controller:
     """Reconciles one watched kind."""
 
-    def __init__(self, client: KubeClient, watch: Watch, runner: PlaybookRunner, operator_namespace: str,
-                 max_batch: int = 20, extravars: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        client: KubeClient,
+        watch: Watch,
+        runner: PlaybookRunner,
+        operator_namespace: str,
+        max_batch: int = 20,
+        extravars: dict[str, Any] | None = None,
+    ):
         self.client = client
         self.watch = watch
         self.runner = runner
@@ -42,8 +48,7 @@ class Controller:
         self.extravars = {**(extravars or {}), **watch.vars}
         self.queue = WorkQueue()
         self.res = client.resource(watch.api_version, watch.kind)
-        self.informer = Informer(client, self.res, label_selector=watch.selector,
-                                 resync_seconds=watch.reconcile_period)
+        self.informer = Informer(client, self.res, label_selector=watch.selector, resync_seconds=watch.reconcile_period)
         self.informer.add_handler(self._on_object)
         self.dependencies: ProvisionerDependencies | None = None
         if watch.watch_dependent_resources and watch.kind == "DPFHCPProvisioner":
@@ -97,10 +102,19 @@ class Controller:
                 metrics.RECONCILES.labels(self.watch.kind, outcome.result).inc()
                 if outcome.result != "skipped":
                     metrics.RECONCILE_DURATION.labels(self.watch.kind).observe(duration)
-                    log(LOG, logging.INFO if outcome.result != "failed" else logging.WARNING, "reconciled",
-                        namespace=key[0], name=key[1], kind=self.watch.kind, result=outcome.result,
-                        duration=round(duration, 3), changed=outcome.changed, batch=len(batch),
-                        detail=outcome.detail)
+                    log(
+                        LOG,
+                        logging.INFO if outcome.result != "failed" else logging.WARNING,
+                        "reconciled",
+                        namespace=key[0],
+                        name=key[1],
+                        kind=self.watch.kind,
+                        result=outcome.result,
+                        duration=round(duration, 3),
+                        changed=outcome.changed,
+                        batch=len(batch),
+                        detail=outcome.detail,
+                    )
                 else:
                     log(LOG, logging.DEBUG, "skipped", namespace=key[0], name=key[1], detail=outcome.detail)
 
@@ -143,14 +157,26 @@ class Controller:
             to_reconcile.append((obj, fp))
         if to_reconcile:
             objs = [o for o, _ in to_reconcile]
-            result = self.runner.run(self.watch.playbook, objs, self.watch.object_var, self.extravars,
-                                     self.watch.snake_case_parameters, slot)
+            result = self.runner.run(
+                self.watch.playbook,
+                objs,
+                self.watch.object_var,
+                self.extravars,
+                self.watch.snake_case_parameters,
+                slot,
+            )
             for obj, fp in to_reconcile:
                 outcomes[_key(obj)] = self._after_reconcile(obj, fp, result)
         if to_finalize:
             fin = self.watch.finalizer
-            result = self.runner.run(fin.playbook, to_finalize, self.watch.object_var, {**self.extravars, **fin.vars},
-                                     self.watch.snake_case_parameters, slot)
+            result = self.runner.run(
+                fin.playbook,
+                to_finalize,
+                self.watch.object_var,
+                {**self.extravars, **fin.vars},
+                self.watch.snake_case_parameters,
+                slot,
+            )
             for obj in to_finalize:
                 outcomes[_key(obj)] = self._after_finalize(obj, result)
         return outcomes
@@ -196,8 +222,9 @@ class Controller:
     # -- writes the operator itself makes -------------------------------------------
     def _add_finalizer(self, obj: dict[str, Any], finalizer: str) -> dict[str, Any]:
         meta = obj["metadata"]
-        ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/resourceVersion",
-                                      "value": meta["resourceVersion"]}]
+        ops: list[dict[str, Any]] = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]}
+        ]
         if meta.get("finalizers"):
             ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": finalizer})
         else:
@@ -219,8 +246,10 @@ class Controller:
             if finalizer not in finalizers:
                 return
             idx = finalizers.index(finalizer)
-            ops = [{"op": "test", "path": f"/metadata/finalizers/{idx}", "value": finalizer},
-                   {"op": "remove", "path": f"/metadata/finalizers/{idx}"}]
+            ops = [
+                {"op": "test", "path": f"/metadata/finalizers/{idx}", "value": finalizer},
+                {"op": "remove", "path": f"/metadata/finalizers/{idx}"},
+            ]
             try:
                 self.client.patch(self.res, meta["name"], ops, meta.get("namespace"), kind="json")
                 return
@@ -236,19 +265,35 @@ class Controller:
         try:
             fresh = self.client.get(self.res, meta["name"], meta.get("namespace"))
             status = dict(fresh.get("status") or {})
-            update = ({"type": "Successful", "status": "True", "reason": "LastReconcileSucceeded", "message": ""}
-                      if ok else {"type": "Failure", "status": "True", "reason": "LastReconcileFailed",
-                                  "message": message})
-            other = {"type": "Failure" if ok else "Successful", "status": "False",
-                     "reason": "LastReconcileSucceeded" if ok else "LastReconcileFailed", "message": ""}
+            update = (
+                {"type": "Successful", "status": "True", "reason": "LastReconcileSucceeded", "message": ""}
+                if ok
+                else {
+                    "type": "Failure",
+                    "status": "True",
+                    "reason": "LastReconcileFailed",
+                    "message": message,
+                }
+            )
+            other = {
+                "type": "Failure" if ok else "Successful",
+                "status": "False",
+                "reason": "LastReconcileSucceeded" if ok else "LastReconcileFailed",
+                "message": "",
+            }
             status["conditions"] = merge(status.get("conditions"), [update, other], meta.get("generation"))
             if status != (fresh.get("status") or {}):
                 self.client.replace(self.res, {**fresh, "status": status}, subresource="status")
         except ApiError as exc:
-            log(LOG, logging.WARNING, "could not write managed status", namespace=meta.get("namespace"),
-                name=meta["name"], error=str(exc))
+            log(
+                LOG,
+                logging.WARNING,
+                "could not write managed status",
+                namespace=meta.get("namespace"),
+                name=meta["name"],
+                error=str(exc),
+            )
 
 
 def _key(obj: dict[str, Any]) -> Key:
     return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
-

@@ -18,7 +18,6 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     SECRET,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP
-
 from dpf_hcp_operator.informers import Informer, Key
 
 Enqueue = Callable[[Key], None]
@@ -27,16 +26,27 @@ Enqueue = Callable[[Key], None]
 class ProvisionerDependencies:
     """Informers for the objects provisioners depend on, and the map back to provisioners."""
 
-    def __init__(self, client: KubeClient, operator_namespace: str, provisioners: Informer, enqueue: Enqueue,
-                 resync_seconds: float = 0.0):
+    def __init__(
+        self,
+        client: KubeClient,
+        operator_namespace: str,
+        provisioners: Informer,
+        enqueue: Enqueue,
+        resync_seconds: float = 0.0,
+    ):
         self.provisioners = provisioners
         self.enqueue = enqueue
         self.operator_namespace = operator_namespace
         owned = f"{LABEL_NAME},{LABEL_NAMESPACE}"
         self.secrets = Informer(client, SECRET, metadata_only=True)
         self.dpuclusters = Informer(client, DPU_CLUSTER, metadata_only=True)
-        self.configmaps = Informer(client, CONFIGMAP, namespace=operator_namespace, metadata_only=True,
-                                   field_selector=f"metadata.name={BLUEFIELD_CONFIGMAP}")
+        self.configmaps = Informer(
+            client,
+            CONFIGMAP,
+            namespace=operator_namespace,
+            metadata_only=True,
+            field_selector=f"metadata.name={BLUEFIELD_CONFIGMAP}",
+        )
         self.hosted_clusters = Informer(client, HOSTED_CLUSTER, label_selector=owned, metadata_only=True)
         self.node_pools = Informer(client, NODE_POOL, label_selector=owned, metadata_only=True)
         self.secrets.add_handler(self._on_secret)
@@ -56,7 +66,11 @@ class ProvisionerDependencies:
         spec = cr.get("spec") or {}
         secrets = {(spec.get(f) or {}).get("name") for f in ("pullSecretRef", "sshKeySecretRef")}
         ref = spec.get("dpuClusterRef") or {}
-        return cr["metadata"]["namespace"], {s for s in secrets if s}, (ref.get("namespace", ""), ref.get("name", ""))
+        return (
+            cr["metadata"]["namespace"],
+            {s for s in secrets if s},
+            (ref.get("namespace", ""), ref.get("name", "")),
+        )
 
     def _matching(self, pred: Callable[[dict[str, Any]], bool]) -> None:
         for cr in self.provisioners.items():
@@ -99,8 +113,10 @@ class ProvisionerDependencies:
             return
         this = (new or old or {})["metadata"]
         for cr in self.provisioners.items():
-            if (cr["metadata"]["namespace"], cr["metadata"]["name"]) != (this.get("namespace"), this["name"]) \
-                    and self._refs(cr)[2] in refs:
+            if (cr["metadata"]["namespace"], cr["metadata"]["name"]) != (
+                this.get("namespace"),
+                this["name"],
+            ) and self._refs(cr)[2] in refs:
                 self.enqueue((cr["metadata"]["namespace"], cr["metadata"]["name"]))
 
     # -- what a provisioner's outcome depends on, for the skip check ----------------------
@@ -114,15 +130,21 @@ class ProvisionerDependencies:
 
         def owned(informer: Informer) -> tuple[tuple[str, str], ...]:
             """resourceVersions of what carries this provisioner's labels (found by label, not by name)."""
-            return tuple(sorted(
-                (o["metadata"]["name"], o["metadata"].get("resourceVersion", "")) for o in informer.items()
-                if (o["metadata"].get("labels") or {}).get(LABEL_NAME) == name
-                and (o["metadata"].get("labels") or {}).get(LABEL_NAMESPACE) == namespace))
+            return tuple(
+                sorted(
+                    (o["metadata"]["name"], o["metadata"].get("resourceVersion", ""))
+                    for o in informer.items()
+                    if (o["metadata"].get("labels") or {}).get(LABEL_NAME) == name
+                    and (o["metadata"].get("labels") or {}).get(LABEL_NAMESPACE) == namespace
+                )
+            )
 
         others = sorted(
             (o["metadata"]["namespace"], o["metadata"]["name"], bool(o["metadata"].get("deletionTimestamp")))
             for o in self.provisioners.items()
-            if self._refs(o)[2] == dpucluster and (o["metadata"]["namespace"], o["metadata"]["name"]) != (namespace, name))
+            if self._refs(o)[2] == dpucluster
+            and (o["metadata"]["namespace"], o["metadata"]["name"]) != (namespace, name)
+        )
         return (
             tuple(sorted((s, rv(self.secrets, (namespace, s))) for s in secrets)),
             rv(self.dpuclusters, dpucluster),

@@ -9,18 +9,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 
-def serve(address: str, checks: dict[str, Callable[[], tuple[bool, str]]], with_metrics: bool = False
-          ) -> ThreadingHTTPServer:
+def serve(
+    address: str, checks: dict[str, Callable[[], tuple[bool, str]]], with_metrics: bool = False
+) -> ThreadingHTTPServer:
     """Serve ``checks`` (path -> check) on ``host:port``; a check returns (ok, detail)."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             path = self.path.split("?")[0]
             if with_metrics and path == "/metrics":
                 body, status, ctype = generate_latest(), 200, CONTENT_TYPE_LATEST
             elif path in checks:
                 ok, detail = checks[path]()
-                body, status, ctype = (detail or ("ok" if ok else "failed")).encode(), 200 if ok else 500, "text/plain"
+                body, status, ctype = (
+                    (detail or ("ok" if ok else "failed")).encode(),
+                    200 if ok else 500,
+                    "text/plain",
+                )
             else:
                 body, status, ctype = b"not found", 404, "text/plain"
             self.send_response(status)
@@ -29,7 +34,7 @@ def serve(address: str, checks: dict[str, Callable[[], tuple[bool, str]]], with_
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence access logs
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     host, _, port = address.rpartition(":")

@@ -11,7 +11,6 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import Resource
-
 from dpf_hcp_operator import metrics
 from dpf_hcp_operator.logs import log
 
@@ -26,9 +25,18 @@ def key_of(obj: dict[str, Any]) -> Key:
 
 
 class Informer:
-    def __init__(self, client: KubeClient, res: Resource, *, namespace: str | None = None,
-                 label_selector: str | None = None, field_selector: str | None = None,
-                 metadata_only: bool = False, resync_seconds: float = 0.0, watch_timeout: int = 300):
+    def __init__(
+        self,
+        client: KubeClient,
+        res: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        metadata_only: bool = False,
+        resync_seconds: float = 0.0,
+        watch_timeout: int = 300,
+    ):
         self.client = client
         self.res = res
         self.namespace = namespace
@@ -66,13 +74,18 @@ class Informer:
                 LOG.exception("informer handler failed", extra={"fields": {"informer": self.name}})
 
     def _relist(self) -> None:
-        listing = self.client.list(self.res, self.namespace, self.label_selector, self.field_selector,
-                                   metadata_only=self.metadata_only)
-        fresh = {key_of(o): o for o in listing.get("items", [])}
+        listing = self.client.list(
+            self.res,
+            self.namespace,
+            self.label_selector,
+            self.field_selector,
+            metadata_only=self.metadata_only,
+        )
+        fresh = {key_of(o): o for o in listing.get("items") or []}
         with self._lock:
             old = self._cache
             self._cache = fresh
-        self._resource_version = listing["metadata"]["resourceVersion"]
+        self._resource_version = (listing.get("metadata") or {}).get("resourceVersion")
         for key, obj in fresh.items():
             before = old.get(key)
             if before is None:
@@ -111,8 +124,15 @@ class Informer:
                 timeout = self.watch_timeout
                 if next_resync is not None:
                     timeout = max(1, min(timeout, int(next_resync - time.monotonic()) + 1))
-                for kind, obj in self.client.watch(self.res, self.namespace, self._resource_version, timeout,
-                                                   self.label_selector, self.field_selector, self.metadata_only):
+                for kind, obj in self.client.watch(
+                    self.res,
+                    self.namespace,
+                    self._resource_version,
+                    timeout,
+                    self.label_selector,
+                    self.field_selector,
+                    self.metadata_only,
+                ):
                     self._apply(kind, obj)
                     metrics.WATCH_EVENTS.labels(self.name, kind).inc()
                     if stop.is_set():
@@ -122,13 +142,27 @@ class Informer:
                         self._emit("RESYNC", obj, obj)
                     next_resync = time.monotonic() + self.resync_seconds
             except ApiError as exc:
+                need_list = True
                 if exc.status == 410:  # our resourceVersion is too old: start from a fresh list
-                    need_list = True
                     continue
+                metrics.WATCH_ERRORS.labels(self.name).inc()
+                log(
+                    LOG,
+                    logging.WARNING,
+                    "watch failed; retrying",
+                    informer=self.name,
+                    error=str(exc),
+                    retry_in=round(backoff, 2),
+                )
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+            except Exception:  # a malformed answer must not end the informer: relist later
                 need_list = True
                 metrics.WATCH_ERRORS.labels(self.name).inc()
-                log(LOG, logging.WARNING, "watch failed; retrying", informer=self.name, error=str(exc),
-                    retry_in=round(backoff, 2))
+                LOG.exception(
+                    "informer error; relisting",
+                    extra={"fields": {"informer": self.name, "retry_in": round(backoff, 2)}},
+                )
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 

@@ -12,7 +12,8 @@ from typing import Any
 # key=value or "key": "value" where the key names a credential.
 _SECRET = re.compile(
     r"""(?i)(["']?(?:token|password|passwd|secret|auth|authorization|bearer|dockerconfigjson|"""
-    r"""client-key-data|id_rsa|kubeconfig)["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,}]+)""")
+    r"""client-key-data|id_rsa|kubeconfig)["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,}]+)"""
+)
 _PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
 
 
@@ -24,7 +25,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
         }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:

@@ -4,19 +4,39 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-RECONCILES = Counter("dpfhcp_reconciles_total", "Reconciles by kind and result "
-                     "(success, failed, skipped, requeued)", ["kind", "result"])
-RECONCILE_DURATION = Histogram("dpfhcp_reconcile_duration_seconds", "Time from taking a key to finishing it",
-                               ["kind"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120))
+RECONCILES = Counter(
+    "dpfhcp_reconciles_total",
+    "Reconciles by kind and result (success, failed, skipped, requeued)",
+    ["kind", "result"],
+)
+RECONCILE_DURATION = Histogram(
+    "dpfhcp_reconcile_duration_seconds",
+    "Time from taking a key to finishing it",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120),
+)
 QUEUE_DEPTH = Gauge("dpfhcp_queue_depth", "Keys waiting in the work queue (ready or delayed)", ["kind"])
 RETRIES = Counter("dpfhcp_retries_total", "Keys re-queued with backoff after a failure", ["kind"])
-BACKOFF_SECONDS = Histogram("dpfhcp_retry_backoff_seconds", "Backoff delays chosen after failures", ["kind"],
-                            buckets=(0.5, 1, 2, 4, 8, 16, 32, 64, 128, 300))
-ANSIBLE_RUNS = Counter("dpfhcp_ansible_runs_total", "ansible-runner runs by playbook and status",
-                       ["playbook", "status"])
-ANSIBLE_RUN_DURATION = Histogram("dpfhcp_ansible_run_duration_seconds", "Duration of one ansible-runner run",
-                                 ["playbook"], buckets=(0.5, 1, 1.5, 2, 3, 5, 8, 13, 21, 34, 60))
-ANSIBLE_BATCH_SIZE = Histogram("dpfhcp_ansible_batch_size", "Objects served by one ansible-runner run",
-                               ["playbook"], buckets=(1, 2, 5, 10, 20, 50, 100))
+BACKOFF_SECONDS = Histogram(
+    "dpfhcp_retry_backoff_seconds",
+    "Backoff delays chosen after failures",
+    ["kind"],
+    buckets=(0.5, 1, 2, 4, 8, 16, 32, 64, 128, 300),
+)
+ANSIBLE_RUNS = Counter(
+    "dpfhcp_ansible_runs_total", "ansible-runner runs by playbook and status", ["playbook", "status"]
+)
+ANSIBLE_RUN_DURATION = Histogram(
+    "dpfhcp_ansible_run_duration_seconds",
+    "Duration of one ansible-runner run",
+    ["playbook"],
+    buckets=(0.5, 1, 1.5, 2, 3, 5, 8, 13, 21, 34, 60),
+)
+ANSIBLE_BATCH_SIZE = Histogram(
+    "dpfhcp_ansible_batch_size",
+    "Objects served by one ansible-runner run",
+    ["playbook"],
+    buckets=(1, 2, 5, 10, 20, 50, 100),
+)
 WATCH_EVENTS = Counter("dpfhcp_watch_events_total", "Watch events by informer and type", ["informer", "type"])
 WATCH_ERRORS = Counter("dpfhcp_watch_errors_total", "Watches that failed and were restarted", ["informer"])

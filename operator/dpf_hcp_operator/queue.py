@@ -14,10 +14,10 @@ class WorkQueue:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._cond = threading.Condition()
-        self._ready: list[Hashable] = []       # FIFO of keys ready now
-        self._queued: set[Hashable] = set()    # keys in _ready
+        self._ready: list[Hashable] = []  # FIFO of keys ready now
+        self._queued: set[Hashable] = set()  # keys in _ready
         self._processing: set[Hashable] = set()
-        self._dirty: set[Hashable] = set()     # added while processing: re-queue when done
+        self._dirty: set[Hashable] = set()  # added while processing: re-queue when done
         self._delayed: list[tuple[float, int, Hashable]] = []
         self._seq = 0
         self._failures: dict[Hashable, int] = {}
@@ -48,7 +48,7 @@ class WorkQueue:
         with self._cond:
             n = self._failures.get(key, 0)
             self._failures[key] = n + 1
-        delay = min(self.max_delay, self.base_delay * (2 ** n))
+        delay = min(self.max_delay, self.base_delay * (2**n))
         self.add_after(key, delay)
         return delay
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -14,6 +15,7 @@ from typing import Any
 
 import ansible_runner
 
+import ansible_collections.dpf_hcp.provisioner as collection
 from dpf_hcp_operator import metrics
 from dpf_hcp_operator.logs import log, redact
 
@@ -59,15 +61,23 @@ class RunResult:
     hosts: dict[str, HostResult] = field(default_factory=dict)
 
     def for_object(self, obj: dict[str, Any]) -> HostResult:
-        return self.hosts.get(host_name(obj), HostResult(ok=self.status == "successful",
-                                                         message=f"ansible run {self.status}"))
+        return self.hosts.get(
+            host_name(obj), HostResult(ok=self.status == "successful", message=f"ansible run {self.status}")
+        )
 
 
 class PlaybookRunner:
     """One ansible-runner invocation per batch; each slot keeps the artifacts of its last ``keep_artifacts`` runs."""
 
-    def __init__(self, work_dir: Path, collections_path: str, env: dict[str, str], keep_artifacts: int = 20,
-                 forks: int = 10, verbosity: int = 0):
+    def __init__(
+        self,
+        work_dir: Path,
+        collections_path: str,
+        env: dict[str, str],
+        keep_artifacts: int = 20,
+        forks: int = 10,
+        verbosity: int = 0,
+    ):
         self.work_dir = work_dir
         self.collections_path = collections_path
         self.env = env
@@ -75,8 +85,15 @@ class PlaybookRunner:
         self.forks = forks
         self.verbosity = verbosity
 
-    def run(self, playbook: Path, objects: list[dict[str, Any]], object_var: str, extravars: dict[str, Any],
-            snake: bool = True, slot: str = "0") -> RunResult:
+    def run(
+        self,
+        playbook: Path,
+        objects: list[dict[str, Any]],
+        object_var: str,
+        extravars: dict[str, Any],
+        snake: bool = True,
+        slot: str = "0",
+    ) -> RunResult:
         """Run ``playbook`` once for ``objects``. ``slot`` names the worker: each has its own
         private data dir, since ansible-runner writes the inventory and env files there."""
         hosts = {host_name(o): host_vars(o, object_var, snake) for o in objects}
@@ -117,9 +134,16 @@ class PlaybookRunner:
         }
         start = time.monotonic()
         runner = ansible_runner.run(
-            private_data_dir=str(private), ident=ident, playbook=str(playbook),
-            inventory={"all": {"hosts": hosts}}, extravars=extravars, envvars=env, quiet=True,
-            event_handler=on_event, rotate_artifacts=self.keep_artifacts, verbosity=self.verbosity,
+            private_data_dir=str(private),
+            ident=ident,
+            playbook=str(playbook),
+            inventory={"all": {"hosts": hosts}},
+            extravars=extravars,
+            envvars=env,
+            quiet=True,
+            event_handler=on_event,
+            rotate_artifacts=self.keep_artifacts,
+            verbosity=self.verbosity,
             suppress_env_files=True,
         )
         duration = time.monotonic() - start
@@ -130,15 +154,21 @@ class PlaybookRunner:
         if runner.status != "successful" and all(r.ok for r in results.values()):
             # The run failed before any task (syntax, missing collection): every host failed.
             tail = ""
-            try:
+            with contextlib.suppress(OSError, AttributeError):
                 tail = redact(runner.stdout.read()[-1500:])
-            except (OSError, AttributeError):
-                pass
             for r in results.values():
                 r.ok = False
                 r.message = f"ansible-playbook {runner.status} (rc={runner.rc}): {tail}"
-        log(LOG, logging.DEBUG, "ansible run finished", playbook=playbook_name, hosts=len(hosts),
-            status=runner.status, duration=round(duration, 3), ident=ident)
+        log(
+            LOG,
+            logging.DEBUG,
+            "ansible run finished",
+            playbook=playbook_name,
+            hosts=len(hosts),
+            status=runner.status,
+            duration=round(duration, 3),
+            ident=ident,
+        )
         return RunResult(runner.status, duration, results)
 
 
@@ -152,7 +182,5 @@ def default_collections_path() -> str:
     """Where ansible finds dpf_hcp.provisioner: $ANSIBLE_COLLECTIONS_PATH, else where Python imports it from."""
     if os.environ.get("ANSIBLE_COLLECTIONS_PATH"):
         return os.environ["ANSIBLE_COLLECTIONS_PATH"]
-    import ansible_collections.dpf_hcp.provisioner as collection
-
     location = Path(next(iter(collection.__path__)))  # .../ansible_collections/dpf_hcp/provisioner
     return str(location.parent.parent.parent)

@@ -9,9 +9,24 @@ from typing import Any
 
 import yaml
 
-KNOWN_KEYS = {"version", "group", "kind", "playbook", "role", "vars", "reconcilePeriod", "manageStatus",
-              "watchDependentResources", "watchClusterScopedResources", "finalizer", "selector",
-              "maxConcurrentReconciles", "snakeCaseParameters", "markUnsafe", "blacklist"}
+KNOWN_KEYS = {
+    "version",
+    "group",
+    "kind",
+    "playbook",
+    "role",
+    "vars",
+    "reconcilePeriod",
+    "manageStatus",
+    "watchDependentResources",
+    "watchClusterScopedResources",
+    "finalizer",
+    "selector",
+    "maxConcurrentReconciles",
+    "snakeCaseParameters",
+    "markUnsafe",
+    "blacklist",
+}
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -128,14 +143,20 @@ def load(path: Path) -> list[Watch]:
                 raise WatchesError(f"{where}.finalizer.role: give a playbook")
             fpath = _path(base, fin["playbook"], f"{where}.finalizer.playbook") if fin.get("playbook") else None
             finalizer = Finalizer(fin["name"], fpath, dict(fin.get("vars") or {}))
-        watches.append(Watch(
-            group=entry.get("group", ""), version=entry["version"], kind=entry["kind"],
-            playbook=_path(base, entry.get("playbook"), f"{where}.playbook"), vars=dict(entry.get("vars") or {}),
-            reconcile_period=parse_duration(entry.get("reconcilePeriod"), f"{where}.reconcilePeriod"),
-            manage_status=bool(entry.get("manageStatus", True)),
-            watch_dependent_resources=bool(entry.get("watchDependentResources", True)),
-            finalizer=finalizer, selector=selector_string(entry.get("selector"), f"{where}.selector"),
-            max_concurrent_reconciles=entry.get("maxConcurrentReconciles"),
-            snake_case_parameters=bool(entry.get("snakeCaseParameters", True)),
-        ))
+        watches.append(
+            Watch(
+                group=entry.get("group", ""),
+                version=entry["version"],
+                kind=entry["kind"],
+                playbook=_path(base, entry.get("playbook"), f"{where}.playbook"),
+                vars=dict(entry.get("vars") or {}),
+                reconcile_period=parse_duration(entry.get("reconcilePeriod"), f"{where}.reconcilePeriod"),
+                manage_status=bool(entry.get("manageStatus", True)),
+                watch_dependent_resources=bool(entry.get("watchDependentResources", True)),
+                finalizer=finalizer,
+                selector=selector_string(entry.get("selector"), f"{where}.selector"),
+                max_concurrent_reconciles=entry.get("maxConcurrentReconciles"),
+                snake_case_parameters=bool(entry.get("snakeCaseParameters", True)),
+            )
+        )
     return watches

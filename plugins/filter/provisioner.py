@@ -8,7 +8,10 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import ReleaseImageError, ocp_version
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
+    ReleaseImageError,
+    ocp_version,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
 
 
@@ -38,9 +41,14 @@ def owner_reference(provisioner: dict[str, Any]) -> dict[str, Any]:
     meta = _meta(provisioner)
     if not meta.get("uid"):
         raise AnsibleFilterError("the provisioner has no metadata.uid; pass the object as read from the API")
-    return {"apiVersion": provisioner.get("apiVersion", "provisioning.dpu.hcp.io/v1alpha1"),
-            "kind": provisioner.get("kind", "DPFHCPProvisioner"), "name": meta["name"], "uid": meta["uid"],
-            "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": provisioner.get("apiVersion", "provisioning.dpu.hcp.io/v1alpha1"),
+        "kind": provisioner.get("kind", "DPFHCPProvisioner"),
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def hosted_cluster_ref(provisioner: dict[str, Any]) -> dict[str, str]:
@@ -51,5 +59,9 @@ def hosted_cluster_ref(provisioner: dict[str, Any]) -> dict[str, str]:
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"release_version": release_version, "provisioner_labels": provisioner_labels,
-                "owner_reference": owner_reference, "hosted_cluster_ref": hosted_cluster_ref}
+        return {
+            "release_version": release_version,
+            "provisioner_labels": provisioner_labels,
+            "owner_reference": owner_reference,
+            "hosted_cluster_ref": hosted_cluster_ref,
+        }

@@ -21,8 +21,11 @@ def is_subset(desired: Any, actual: Any) -> bool:
     if isinstance(desired, dict):
         return isinstance(actual, dict) and all(k in actual and is_subset(v, actual[k]) for k, v in desired.items())
     if isinstance(desired, list):
-        return (isinstance(actual, list) and len(desired) == len(actual)
-                and all(is_subset(d, a) for d, a in zip(desired, actual, strict=True)))
+        return (
+            isinstance(actual, list)
+            and len(desired) == len(actual)
+            and all(is_subset(d, a) for d, a in zip(desired, actual, strict=True))
+        )
     return desired == actual
 
 
@@ -34,8 +37,9 @@ class ApplyResult:
     before: dict[str, Any] | None
 
 
-def apply(client: KubeClient, desired: dict[str, Any], check_mode: bool = False,
-          field_manager: str = FIELD_MANAGER) -> ApplyResult:
+def apply(
+    client: KubeClient, desired: dict[str, Any], check_mode: bool = False, field_manager: str = FIELD_MANAGER
+) -> ApplyResult:
     """Create the object, or server-side apply it when a field we own differs.
 
     Check mode runs the same write as a server-side dry run: the API server validates
@@ -56,8 +60,16 @@ def apply(client: KubeClient, desired: dict[str, Any], check_mode: bool = False,
             return ApplyResult(True, "created", created, None)
     if is_subset(desired, current):
         return ApplyResult(False, "unchanged", current, current)
-    updated = client.patch(res, meta["name"], desired, meta.get("namespace"), kind="apply",
-                           dry_run=check_mode, field_manager=field_manager, force=True)
+    updated = client.patch(
+        res,
+        meta["name"],
+        desired,
+        meta.get("namespace"),
+        kind="apply",
+        dry_run=check_mode,
+        field_manager=field_manager,
+        force=True,
+    )
     return ApplyResult(True, "updated", updated, current)
 
 
@@ -66,8 +78,11 @@ def strip_server_fields(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     if obj is None:
         return None
     out = dict(obj)
-    meta = {k: v for k, v in (obj.get("metadata") or {}).items()
-            if k not in ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")}
+    meta = {
+        k: v
+        for k, v in (obj.get("metadata") or {}).items()
+        if k not in ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
+    }
     out["metadata"] = meta
     out.pop("status", None)
     return out

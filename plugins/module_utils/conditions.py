@@ -36,8 +36,9 @@ def is_true(conditions: list[Condition] | None, type_: str) -> bool:
     return bool(found and found.get("status") == "True")
 
 
-def merge(existing: list[Condition] | None, updates: list[Condition], generation: int | None,
-          now: str | None = None) -> list[Condition]:
+def merge(
+    existing: list[Condition] | None, updates: list[Condition], generation: int | None, now: str | None = None
+) -> list[Condition]:
     """Existing conditions with ``updates`` applied, ordered by type.
 
     ``lastTransitionTime`` changes only when a condition's status changes;
@@ -47,10 +48,15 @@ def merge(existing: list[Condition] | None, updates: list[Condition], generation
     by_type = {c["type"]: dict(c) for c in existing or [] if isinstance(c, dict) and c.get("type")}
     for upd in updates:
         old = by_type.get(upd["type"])
-        new = {"type": upd["type"], "status": upd["status"], "reason": upd["reason"],
-               "message": upd.get("message", "")}
+        new = {
+            "type": upd["type"],
+            "status": upd["status"],
+            "reason": upd["reason"],
+            "message": upd.get("message", ""),
+        }
         new["lastTransitionTime"] = (
-            old["lastTransitionTime"] if old and old.get("status") == new["status"] and old.get("lastTransitionTime")
+            old["lastTransitionTime"]
+            if old and old.get("status") == new["status"] and old.get("lastTransitionTime")
             else upd.get("lastTransitionTime") or stamp
         )
         if generation is not None:

@@ -19,13 +19,27 @@ def record(client: KubeClient, obj: dict[str, Any], event_type: str, reason: str
     meta = obj["metadata"]
     stamp = now_rfc3339()
     digest = hashlib.sha256(f"{meta['uid']}{reason}{message}{stamp}".encode()).hexdigest()[:10]
-    client.create(EVENT, {
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": f"{meta['name']}.{digest}", "namespace": meta["namespace"]},
-        "involvedObject": {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"],
-                           "namespace": meta["namespace"], "uid": meta["uid"],
-                           "resourceVersion": meta.get("resourceVersion", "")},
-        "reason": reason, "message": message[:1024], "type": event_type,
-        "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
-        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
-    })
+    client.create(
+        EVENT,
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{digest}", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": obj["apiVersion"],
+                "kind": obj["kind"],
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+                "resourceVersion": meta.get("resourceVersion", ""),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": event_type,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        },
+    )

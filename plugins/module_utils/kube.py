@@ -89,8 +89,9 @@ def _materialise(data_b64: str, name: str, creds: Credentials) -> str:
     return path
 
 
-def credentials_from_kubeconfig_dict(config: dict[str, Any], context: str | None = None,
-                                     base_dir: str = ".") -> Credentials:
+def credentials_from_kubeconfig_dict(
+    config: dict[str, Any], context: str | None = None, base_dir: str = "."
+) -> Credentials:
     """Credentials from a parsed kubeconfig (the current context unless one is named)."""
     ctx_name = context or config.get("current-context")
     contexts = {c["name"]: c["context"] for c in config.get("contexts") or []}
@@ -103,8 +104,7 @@ def credentials_from_kubeconfig_dict(config: dict[str, Any], context: str | None
     def rel(p: str) -> str:
         return p if os.path.isabs(p) else os.path.join(base_dir, p)
 
-    creds = Credentials(server=cluster["server"].rstrip("/"),
-                        insecure=bool(cluster.get("insecure-skip-tls-verify")))
+    creds = Credentials(server=cluster["server"].rstrip("/"), insecure=bool(cluster.get("insecure-skip-tls-verify")))
     if cluster.get("certificate-authority-data"):
         creds.ca_file = _materialise(cluster["certificate-authority-data"], "ca.crt", creds)
     elif cluster.get("certificate-authority"):
@@ -126,8 +126,12 @@ def credentials_from_kubeconfig_dict(config: dict[str, Any], context: str | None
 
 def load_credentials(kubeconfig: str | None = None, context: str | None = None) -> Credentials:
     """Kubeconfig file (argument, $K8S_AUTH_KUBECONFIG, $KUBECONFIG, ~/.kube/config) or in-cluster."""
-    path = (kubeconfig or os.environ.get("K8S_AUTH_KUBECONFIG") or os.environ.get("KUBECONFIG")
-            or os.path.expanduser("~/.kube/config"))
+    path = (
+        kubeconfig
+        or os.environ.get("K8S_AUTH_KUBECONFIG")
+        or os.environ.get("KUBECONFIG")
+        or os.path.expanduser("~/.kube/config")
+    )
     path = path.split(os.pathsep)[0]
     if os.path.exists(path):
         with open(path, encoding="utf-8") as fh:
@@ -136,8 +140,11 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
     host = os.environ.get("KUBERNETES_SERVICE_HOST")
     if host and os.path.exists(os.path.join(IN_CLUSTER_DIR, "token")):
         port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-        return Credentials(server=f"https://{host}:{port}", ca_file=os.path.join(IN_CLUSTER_DIR, "ca.crt"),
-                           token_file=os.path.join(IN_CLUSTER_DIR, "token"))
+        return Credentials(
+            server=f"https://{host}:{port}",
+            ca_file=os.path.join(IN_CLUSTER_DIR, "ca.crt"),
+            token_file=os.path.join(IN_CLUSTER_DIR, "token"),
+        )
     raise ValueError(f"no kubeconfig at {path!r} and not running in a cluster: set KUBECONFIG or kubeconfig")
 
 
@@ -152,7 +159,8 @@ class KubeClient:
     def __init__(self, creds: Credentials, timeout: float = 30.0, maxsize: int = 8):
         self.creds = creds
         self.timeout = timeout
-        ctx = ssl.create_default_context(cafile=creds.ca_file) if not creds.insecure else ssl._create_unverified_context()  # noqa: S323
+        # An unverified context only when the kubeconfig says insecure-skip-tls-verify.
+        ctx = ssl._create_unverified_context() if creds.insecure else ssl.create_default_context(cafile=creds.ca_file)  # noqa: S323
         if creds.cert_file:
             ctx.load_cert_chain(creds.cert_file, creds.key_file)
         self._pool = urllib3.PoolManager(ssl_context=ctx, maxsize=maxsize, block=False, retries=False)
@@ -174,17 +182,29 @@ class KubeClient:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
-    def request(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
-                content_type: str = "application/json", timeout: float | None = None,
-                accept: str = "application/json") -> dict[str, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+        accept: str = "application/json",
+    ) -> dict[str, Any]:
         url = self.creds.server + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         if query:
             url += "?" + urlencode(query)
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         try:
-            resp = self._pool.request(method, url, body=data, headers=self._headers(content_type, accept),
-                                      timeout=timeout or self.timeout)
+            resp = self._pool.request(
+                method,
+                url,
+                body=data,
+                headers=self._headers(content_type, accept),
+                timeout=timeout or self.timeout,
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise ApiError(0, "Unreachable", f"{method} {self.creds.server}: {exc}") from exc
         payload: dict[str, Any] = {}
@@ -225,63 +245,118 @@ class KubeClient:
                 return None
             raise
 
-    def list(self, res: Resource, namespace: str | None = None, label_selector: str | None = None,
-             field_selector: str | None = None, resource_version: str | None = None,
-             metadata_only: bool = False) -> dict[str, Any]:
-        return self.request("GET", res.path(namespace), params={
-            "labelSelector": label_selector, "fieldSelector": field_selector,
-            "resourceVersion": resource_version}, accept=METADATA_ONLY if metadata_only else "application/json")
+    def list(
+        self,
+        res: Resource,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        metadata_only: bool = False,
+    ) -> dict[str, Any]:
+        return self.request(
+            "GET",
+            res.path(namespace),
+            params={
+                "labelSelector": label_selector,
+                "fieldSelector": field_selector,
+                "resourceVersion": resource_version,
+            },
+            accept=METADATA_ONLY if metadata_only else "application/json",
+        )
 
-    def create(self, res: Resource, body: dict[str, Any], namespace: str | None = None,
-               dry_run: bool = False) -> dict[str, Any]:
+    def create(
+        self, res: Resource, body: dict[str, Any], namespace: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
         ns = namespace or body.get("metadata", {}).get("namespace")
         return self.request("POST", res.path(ns), body, params={"dryRun": "All" if dry_run else None})
 
-    def replace(self, res: Resource, body: dict[str, Any], subresource: str | None = None,
-                dry_run: bool = False) -> dict[str, Any]:
+    def replace(
+        self, res: Resource, body: dict[str, Any], subresource: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
         meta = body["metadata"]
-        return self.request("PUT", res.path(meta.get("namespace"), meta["name"], subresource), body,
-                            params={"dryRun": "All" if dry_run else None})
+        return self.request(
+            "PUT",
+            res.path(meta.get("namespace"), meta["name"], subresource),
+            body,
+            params={"dryRun": "All" if dry_run else None},
+        )
 
-    def patch(self, res: Resource, name: str, patch: Any, namespace: str | None = None,
-              kind: str = "merge", subresource: str | None = None, dry_run: bool = False,
-              field_manager: str | None = None, force: bool = False) -> dict[str, Any]:
+    def patch(
+        self,
+        res: Resource,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        kind: str = "merge",
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
         content_type = {
             "merge": "application/merge-patch+json",
             "json": "application/json-patch+json",
             "strategic": "application/strategic-merge-patch+json",
             "apply": "application/apply-patch+yaml",
         }[kind]
-        params = {"dryRun": "All" if dry_run else None, "fieldManager": field_manager,
-                  "force": "true" if force else None}
-        return self.request("PATCH", res.path(namespace, name, subresource), patch, params=params,
-                            content_type=content_type)
+        params = {
+            "dryRun": "All" if dry_run else None,
+            "fieldManager": field_manager,
+            "force": "true" if force else None,
+        }
+        return self.request(
+            "PATCH", res.path(namespace, name, subresource), patch, params=params, content_type=content_type
+        )
 
-    def delete(self, res: Resource, name: str, namespace: str | None = None,
-               propagation: str = "Background", dry_run: bool = False) -> dict[str, Any] | None:
+    def delete(
+        self,
+        res: Resource,
+        name: str,
+        namespace: str | None = None,
+        propagation: str = "Background",
+        dry_run: bool = False,
+    ) -> dict[str, Any] | None:
         """Delete; None when it was already gone."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         try:
-            return self.request("DELETE", res.path(namespace, name), body,
-                                params={"dryRun": "All" if dry_run else None})
+            return self.request(
+                "DELETE", res.path(namespace, name), body, params={"dryRun": "All" if dry_run else None}
+            )
         except ApiError as exc:
             if exc.not_found:
                 return None
             raise
 
-    def watch(self, res: Resource, namespace: str | None = None, resource_version: str | None = None,
-              timeout_seconds: int = 300, label_selector: str | None = None, field_selector: str | None = None,
-              metadata_only: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
+    def watch(
+        self,
+        res: Resource,
+        namespace: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 300,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        metadata_only: bool = False,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield (type, object) from a watch until the server ends it. 410 Gone raises ApiError."""
-        params = {"watch": "1", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
-                  "timeoutSeconds": str(timeout_seconds), "labelSelector": label_selector,
-                  "fieldSelector": field_selector}
+        params = {
+            "watch": "1",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+            "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+        }
         url = self.creds.server + res.path(namespace) + "?" + urlencode({k: v for k, v in params.items() if v})
         try:
             accept = METADATA_ONLY_ITEM if metadata_only else "application/json"
-            resp = self._pool.request("GET", url, headers=self._headers("application/json", accept),
-                                      preload_content=False,
-                                      timeout=urllib3.Timeout(connect=10, read=timeout_seconds + 30))
+            resp = self._pool.request(
+                "GET",
+                url,
+                headers=self._headers("application/json", accept),
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=10, read=timeout_seconds + 30),
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise ApiError(0, "Unreachable", f"watch {res.plural}: {exc}") from exc
         try:
@@ -299,8 +374,12 @@ class KubeClient:
                     event = json.loads(line)
                     if event.get("type") == "ERROR":
                         status = event.get("object", {})
-                        raise ApiError(status.get("code", 500), status.get("reason", "Error"),
-                                       status.get("message", ""), status)
+                        raise ApiError(
+                            status.get("code", 500),
+                            status.get("reason", "Error"),
+                            status.get("message", ""),
+                            status,
+                        )
                     yield event["type"], event["object"]
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ApiError(0, "Unreachable", f"watch {res.plural} ended: {exc}") from exc

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 
 AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {
     "kubeconfig": {"type": "path"},
@@ -36,10 +38,6 @@ def provisioner_identity(provisioner: dict[str, Any]) -> tuple[str, str]:
 
 def run_module(argument_spec: dict[str, dict[str, Any]], execute: Any) -> None:
     """The ``main()`` of every module: parse arguments, run ``execute``, report."""
-    from ansible.module_utils.basic import AnsibleModule
-
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         module.exit_json(**execute(module.params, module.check_mode))

@@ -26,13 +26,16 @@ def ocp_version(release_image: str) -> str:
     ``quay.io/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64`` -> ``4.19.0-ec.5``.
     """
     if not isinstance(release_image, str) or not release_image.strip():
-        raise ReleaseImageError("spec.ocpReleaseImage is empty; set it to a release image such as "
-                                "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64")
+        raise ReleaseImageError(
+            "spec.ocpReleaseImage is empty; set it to a release image such as "
+            "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64"
+        )
     match = IMAGE_REF.match(release_image.strip())
     if not match or not match.group("tag"):
         raise ReleaseImageError(
             f"spec.ocpReleaseImage {release_image!r} has no tag to read the OCP version from; "
-            "use a tagged release image such as quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64")
+            "use a tagged release image such as quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64"
+        )
     tag = match.group("tag")
     for suffix in ARCH_SUFFIXES:
         if tag.endswith(suffix):
@@ -41,7 +44,8 @@ def ocp_version(release_image: str) -> str:
     if not VERSION.match(tag):
         raise ReleaseImageError(
             f"spec.ocpReleaseImage {release_image!r}: tag {match.group('tag')!r} is not an OCP version "
-            "(expected X.Y.Z with an optional pre-release and arch suffix, e.g. 4.19.0-ec.5-x86_64)")
+            "(expected X.Y.Z with an optional pre-release and arch suffix, e.g. 4.19.0-ec.5-x86_64)"
+        )
     return tag
 
 

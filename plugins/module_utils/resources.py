@@ -41,12 +41,13 @@ NODE = Resource("", "v1", "nodes", "Node", namespaced=False)
 LEASE = Resource("coordination.k8s.io", "v1", "leases", "Lease")
 CSR = Resource("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False)
 CRD = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False)
-CLUSTER_ROLE_BINDING = Resource(
-    "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
-)
+CLUSTER_ROLE_BINDING = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False)
 VALIDATING_WEBHOOK = Resource(
-    "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-    "ValidatingWebhookConfiguration", False,
+    "admissionregistration.k8s.io",
+    "v1",
+    "validatingwebhookconfigurations",
+    "ValidatingWebhookConfiguration",
+    False,
 )
 PROVISIONER = Resource("provisioning.dpu.hcp.io", "v1alpha1", "dpfhcpprovisioners", "DPFHCPProvisioner")
 HOSTED_CLUSTER = Resource("hypershift.openshift.io", "v1beta1", "hostedclusters", "HostedCluster")
@@ -59,9 +60,23 @@ L2_ADVERTISEMENT = Resource("metallb.io", "v1beta1", "l2advertisements", "L2Adve
 KNOWN: dict[tuple[str, str], Resource] = {
     (r.api_version, r.kind): r
     for r in (
-        SECRET, CONFIGMAP, NAMESPACE, EVENT, NODE, LEASE, CSR, CRD, CLUSTER_ROLE_BINDING,
-        VALIDATING_WEBHOOK, PROVISIONER, HOSTED_CLUSTER, NODE_POOL, DPU_CLUSTER, DPU,
-        IP_ADDRESS_POOL, L2_ADVERTISEMENT,
+        SECRET,
+        CONFIGMAP,
+        NAMESPACE,
+        EVENT,
+        NODE,
+        LEASE,
+        CSR,
+        CRD,
+        CLUSTER_ROLE_BINDING,
+        VALIDATING_WEBHOOK,
+        PROVISIONER,
+        HOSTED_CLUSTER,
+        NODE_POOL,
+        DPU_CLUSTER,
+        DPU,
+        IP_ADDRESS_POOL,
+        L2_ADVERTISEMENT,
     )
 }
 

@@ -37,8 +37,13 @@ READY = "Ready"
 NEGATIVE = {DPUCLUSTER_MISSING, DPUCLUSTER_IN_USE, "HostedClusterDegraded", "EtcdRecoveryActive"}
 # Our own step conditions: when a step has reported, it must be True for Ready.
 STEP_CONDITIONS = ("KubeConfigInjected", "MetalLBConfigured", "IgnitionConfigured")
-VALIDATION_PASS = {"SecretsValid": "True", "BlueFieldImageResolved": "True", DPUCLUSTER_MISSING: "False",
-                   "ClusterTypeValid": "True", DPUCLUSTER_IN_USE: "False"}
+VALIDATION_PASS = {
+    "SecretsValid": "True",
+    "BlueFieldImageResolved": "True",
+    DPUCLUSTER_MISSING: "False",
+    "ClusterTypeValid": "True",
+    DPUCLUSTER_IN_USE: "False",
+}
 
 PHASE_PENDING = "Pending"
 PHASE_PROVISIONING = "Provisioning"
@@ -59,9 +64,16 @@ def mirror_hosted_cluster(hosted_cluster: dict[str, Any] | None) -> list[Conditi
         c = reported.get(theirs)
         status = c.get("status") if c else None
         if status not in ("True", "False", "Unknown"):
-            out.append(condition(ours, None, "NotReported",
-                                 f"HostedCluster has not reported {theirs} yet" if hosted_cluster
-                                 else "The HostedCluster does not exist yet"))
+            out.append(
+                condition(
+                    ours,
+                    None,
+                    "NotReported",
+                    f"HostedCluster has not reported {theirs} yet"
+                    if hosted_cluster
+                    else "The HostedCluster does not exist yet",
+                )
+            )
             continue
         reason = str(c.get("reason") or "AsExpected")
         reason = reason if reason.isidentifier() else "Reported"
@@ -87,18 +99,27 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
         return condition(READY, False, "HostedClusterDegraded", f"HostedCluster is degraded: {degraded['message']}")
     available = find(conditions, "HostedClusterAvailable")
     if not available or available["status"] != "True":
-        return condition(READY, False, "HostedClusterNotAvailable",
-                         "Waiting for the HostedCluster's control plane to become available")
+        return condition(
+            READY,
+            False,
+            "HostedClusterNotAvailable",
+            "Waiting for the HostedCluster's control plane to become available",
+        )
     for step in STEP_CONDITIONS:
         c = find(conditions, step)
         if c and c["status"] != "True":
-            return condition(READY, False, f"{step}Pending" if c["status"] == "Unknown" else f"{step}Failed",
-                             f"{step}: {c['message']}")
+            return condition(
+                READY,
+                False,
+                f"{step}Pending" if c["status"] == "Unknown" else f"{step}Failed",
+                f"{step}: {c['message']}",
+            )
     return condition(READY, True, "Ready", "The hosted cluster is available and every step succeeded")
 
 
-def compute_phase(conditions: list[Condition], deleting: bool, hosted_cluster_exists: bool,
-                  upgrading: bool = False) -> str:
+def compute_phase(
+    conditions: list[Condition], deleting: bool, hosted_cluster_exists: bool, upgrading: bool = False
+) -> str:
     if deleting:
         return PHASE_DELETING
     if validation_failures(conditions):

@@ -21,7 +21,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import
     sort_versions,
 )
 
-PULL_SECRET_KEY = ".dockerconfigjson"
+PULL_SECRET_KEY = ".dockerconfigjson"  # noqa: S105 - a key name
 SSH_KEY_KEY = "id_rsa.pub"
 BLUEFIELD_CONFIGMAP = "ocp-bluefield-images"
 UNSUPPORTED_CLUSTER_TYPES = ("kamaji",)
@@ -31,8 +31,13 @@ BLUEFIELD_IMAGE_RESOLVED = "BlueFieldImageResolved"
 DPUCLUSTER_MISSING = "DPUClusterMissing"
 CLUSTER_TYPE_VALID = "ClusterTypeValid"
 DPUCLUSTER_IN_USE = "DPUClusterInUse"
-VALIDATION_CONDITIONS = (SECRETS_VALID, BLUEFIELD_IMAGE_RESOLVED, DPUCLUSTER_MISSING, CLUSTER_TYPE_VALID,
-                         DPUCLUSTER_IN_USE)
+VALIDATION_CONDITIONS = (
+    SECRETS_VALID,
+    BLUEFIELD_IMAGE_RESOLVED,
+    DPUCLUSTER_MISSING,
+    CLUSTER_TYPE_VALID,
+    DPUCLUSTER_IN_USE,
+)
 
 
 @dataclass
@@ -54,37 +59,73 @@ def _decoded(secret: dict[str, Any], key: str) -> str | None:
         return None
 
 
-def check_secrets(namespace: str, pull_secret_name: str, pull_secret: dict[str, Any] | None,
-                  ssh_secret_name: str, ssh_secret: dict[str, Any] | None) -> Check:
+def check_secrets(
+    namespace: str,
+    pull_secret_name: str,
+    pull_secret: dict[str, Any] | None,
+    ssh_secret_name: str,
+    ssh_secret: dict[str, Any] | None,
+) -> Check:
     """Both secrets exist in the provisioner's namespace and carry their keys."""
     problems: list[tuple[str, str]] = []
     for field_path, name, secret, key, create in (
-        ("spec.pullSecretRef.name", pull_secret_name, pull_secret, PULL_SECRET_KEY,
-         f"kubectl create secret generic {pull_secret_name} -n {namespace} "
-         f"--from-file={PULL_SECRET_KEY}=pull-secret.json"),
-        ("spec.sshKeySecretRef.name", ssh_secret_name, ssh_secret, SSH_KEY_KEY,
-         f"kubectl create secret generic {ssh_secret_name} -n {namespace} --from-file={SSH_KEY_KEY}=id_rsa.pub"),
+        (
+            "spec.pullSecretRef.name",
+            pull_secret_name,
+            pull_secret,
+            PULL_SECRET_KEY,
+            f"kubectl create secret generic {pull_secret_name} -n {namespace} "
+            f"--from-file={PULL_SECRET_KEY}=pull-secret.json",
+        ),
+        (
+            "spec.sshKeySecretRef.name",
+            ssh_secret_name,
+            ssh_secret,
+            SSH_KEY_KEY,
+            f"kubectl create secret generic {ssh_secret_name} -n {namespace} --from-file={SSH_KEY_KEY}=id_rsa.pub",
+        ),
     ):
         what = "pull secret" if key == PULL_SECRET_KEY else "SSH key secret"
         reason_prefix = "PullSecret" if key == PULL_SECRET_KEY else "SSHKeySecret"
         if secret is None:
-            problems.append((f"{reason_prefix}NotFound",
-                             f"{field_path}: {what} {namespace}/{name} not found; create it: {create}"))
+            problems.append(
+                (
+                    f"{reason_prefix}NotFound",
+                    f"{field_path}: {what} {namespace}/{name} not found; create it: {create}",
+                )
+            )
             continue
         value = _decoded(secret, key)
         if value is None:
             keys = sorted(set(secret.get("data") or {}) | set(secret.get("stringData") or {}))
-            problems.append((f"{reason_prefix}KeyMissing",
-                             f"{field_path}: {what} {namespace}/{name} has no key {key!r} "
-                             f"(it has {keys or 'no keys'}); add the key {key!r}"))
+            problems.append(
+                (
+                    f"{reason_prefix}KeyMissing",
+                    f"{field_path}: {what} {namespace}/{name} has no key {key!r} "
+                    f"(it has {keys or 'no keys'}); add the key {key!r}",
+                )
+            )
         elif not value.strip():
-            problems.append((f"{reason_prefix}KeyMissing",
-                             f"{field_path}: {what} {namespace}/{name} key {key!r} is empty; put the "
-                             f"{'pull secret JSON' if key == PULL_SECRET_KEY else 'public SSH key'} in it"))
+            problems.append(
+                (
+                    f"{reason_prefix}KeyMissing",
+                    f"{field_path}: {what} {namespace}/{name} key {key!r} is empty; put the "
+                    f"{'pull secret JSON' if key == PULL_SECRET_KEY else 'public SSH key'} in it",
+                )
+            )
     if problems:
         return Check([condition(SECRETS_VALID, False, problems[0][0], " ".join(m for _, m in problems))], False)
-    return Check([condition(SECRETS_VALID, True, "SecretsValid",
-                            f"pull secret {pull_secret_name} and SSH key secret {ssh_secret_name} are valid")], True)
+    return Check(
+        [
+            condition(
+                SECRETS_VALID,
+                True,
+                "SecretsValid",
+                f"pull secret {pull_secret_name} and SSH key secret {ssh_secret_name} are valid",
+            )
+        ],
+        True,
+    )
 
 
 def _sort_key(obj: dict[str, Any]) -> tuple[str, str, str]:
@@ -113,8 +154,12 @@ def other_users(provisioner: dict[str, Any], all_provisioners: list[dict[str, An
     return sorted(holders, key=_sort_key)
 
 
-def check_dpucluster(provisioner: dict[str, Any], dpucluster: dict[str, Any] | None,
-                     all_provisioners: list[dict[str, Any]], previously_seen: bool = False) -> Check:
+def check_dpucluster(
+    provisioner: dict[str, Any],
+    dpucluster: dict[str, Any] | None,
+    all_provisioners: list[dict[str, Any]],
+    previously_seen: bool = False,
+) -> Check:
     """The referenced DPUCluster exists, is of a supported type and is not another provisioner's."""
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
     where = f"{ref.get('namespace')}/{ref.get('name')}"
@@ -123,45 +168,74 @@ def check_dpucluster(provisioner: dict[str, Any], dpucluster: dict[str, Any] | N
         message = (
             f"spec.dpuClusterRef: DPUCluster {where} was deleted; the HostedCluster is kept. "
             "Recreate the DPUCluster to resume, or delete this DPFHCPProvisioner to tear the hosted cluster down"
-            if previously_seen else
-            f"spec.dpuClusterRef: DPUCluster {where} not found; create it or point spec.dpuClusterRef "
+            if previously_seen
+            else f"spec.dpuClusterRef: DPUCluster {where} not found; create it or point spec.dpuClusterRef "
             "at an existing DPUCluster (kubectl get dpuclusters -A)"
         )
         unknown = "the DPUCluster is missing"
-        return Check([
-            condition(DPUCLUSTER_MISSING, True, reason, message),
-            condition(CLUSTER_TYPE_VALID, None, "DPUClusterMissing", f"Cannot check the type: {unknown}"),
-            condition(DPUCLUSTER_IN_USE, None, "DPUClusterMissing", f"Cannot check who uses it: {unknown}"),
-        ], False)
+        return Check(
+            [
+                condition(DPUCLUSTER_MISSING, True, reason, message),
+                condition(CLUSTER_TYPE_VALID, None, "DPUClusterMissing", f"Cannot check the type: {unknown}"),
+                condition(DPUCLUSTER_IN_USE, None, "DPUClusterMissing", f"Cannot check who uses it: {unknown}"),
+            ],
+            False,
+        )
     conds = [condition(DPUCLUSTER_MISSING, False, "DPUClusterFound", f"DPUCluster {where} exists")]
     ok = True
     cluster_type = (dpucluster.get("spec") or {}).get("type")
     if not isinstance(cluster_type, str) or not cluster_type or cluster_type in UNSUPPORTED_CLUSTER_TYPES:
         ok = False
-        conds.append(condition(
-            CLUSTER_TYPE_VALID, False, "UnsupportedClusterType",
-            f"DPUCluster {where} spec.type is {cluster_type!r}; a HyperShift-backed DPUCluster must be of type "
-            "'static' (or a vendor type 'vendor/...'); 'kamaji' clusters are managed by Kamaji, not by this "
-            "operator"))
+        conds.append(
+            condition(
+                CLUSTER_TYPE_VALID,
+                False,
+                "UnsupportedClusterType",
+                f"DPUCluster {where} spec.type is {cluster_type!r}; a HyperShift-backed DPUCluster must be of type "
+                "'static' (or a vendor type 'vendor/...'); 'kamaji' clusters are managed by Kamaji, not by this "
+                "operator",
+            )
+        )
     else:
-        conds.append(condition(CLUSTER_TYPE_VALID, True, "SupportedClusterType",
-                               f"DPUCluster {where} is of type {cluster_type!r}"))
+        conds.append(
+            condition(
+                CLUSTER_TYPE_VALID,
+                True,
+                "SupportedClusterType",
+                f"DPUCluster {where} is of type {cluster_type!r}",
+            )
+        )
     holders = other_users(provisioner, all_provisioners)
     if holders:
         ok = False
         names = ", ".join(f"{h['metadata'].get('namespace')}/{h['metadata']['name']}" for h in holders)
-        conds.append(condition(
-            DPUCLUSTER_IN_USE, True, "InUseByAnotherProvisioner",
-            f"spec.dpuClusterRef: DPUCluster {where} is already used by DPFHCPProvisioner {names}; "
-            "a DPUCluster serves one provisioner: point spec.dpuClusterRef at another DPUCluster"))
+        conds.append(
+            condition(
+                DPUCLUSTER_IN_USE,
+                True,
+                "InUseByAnotherProvisioner",
+                f"spec.dpuClusterRef: DPUCluster {where} is already used by DPFHCPProvisioner {names}; "
+                "a DPUCluster serves one provisioner: point spec.dpuClusterRef at another DPUCluster",
+            )
+        )
     else:
-        conds.append(condition(DPUCLUSTER_IN_USE, False, "NotInUse",
-                               f"DPUCluster {where} is used by no other DPFHCPProvisioner"))
+        conds.append(
+            condition(
+                DPUCLUSTER_IN_USE,
+                False,
+                "NotInUse",
+                f"DPUCluster {where} is used by no other DPFHCPProvisioner",
+            )
+        )
     return Check(conds, ok)
 
 
-def resolve_bluefield_image(release_image: str, configmap: dict[str, Any] | None,
-                            configmap_namespace: str, configmap_name: str = BLUEFIELD_CONFIGMAP) -> Check:
+def resolve_bluefield_image(
+    release_image: str,
+    configmap: dict[str, Any] | None,
+    configmap_namespace: str,
+    configmap_name: str = BLUEFIELD_CONFIGMAP,
+) -> Check:
     """The BlueField image mapped to the release's OCP version in the ConfigMap."""
     where = f"ConfigMap {configmap_namespace}/{configmap_name}"
     try:
@@ -169,25 +243,61 @@ def resolve_bluefield_image(release_image: str, configmap: dict[str, Any] | None
     except ReleaseImageError as exc:
         return Check([condition(BLUEFIELD_IMAGE_RESOLVED, False, "InvalidReleaseImage", str(exc))], False)
     if configmap is None:
-        return Check([condition(
-            BLUEFIELD_IMAGE_RESOLVED, False, "ConfigMapNotFound",
-            f"{where} not found; create it with a key {version!r} whose value is the BlueField image "
-            "(the chart's blueFieldImages value does this)")], False, {"ocp_version": version})
+        return Check(
+            [
+                condition(
+                    BLUEFIELD_IMAGE_RESOLVED,
+                    False,
+                    "ConfigMapNotFound",
+                    f"{where} not found; create it with a key {version!r} whose value is the BlueField image "
+                    "(the chart's blueFieldImages value does this)",
+                )
+            ],
+            False,
+            {"ocp_version": version},
+        )
     data = configmap.get("data") or {}
     mapped = sort_versions([k for k in data if isinstance(k, str)])
     if version not in data:
-        return Check([condition(
-            BLUEFIELD_IMAGE_RESOLVED, False, "VersionNotMapped",
-            f"spec.ocpReleaseImage {release_image!r} is OCP {version}, which {where} does not map to a "
-            f"BlueField image; mapped versions: {', '.join(mapped) if mapped else 'none'}. Add {version!r} "
-            f"to the ConfigMap or use a mapped release")], False, {"ocp_version": version})
+        return Check(
+            [
+                condition(
+                    BLUEFIELD_IMAGE_RESOLVED,
+                    False,
+                    "VersionNotMapped",
+                    f"spec.ocpReleaseImage {release_image!r} is OCP {version}, which {where} does not map to a "
+                    f"BlueField image; mapped versions: {', '.join(mapped) if mapped else 'none'}. Add {version!r} "
+                    f"to the ConfigMap or use a mapped release",
+                )
+            ],
+            False,
+            {"ocp_version": version},
+        )
     image = data[version]
     if not is_image_reference(image):
-        return Check([condition(
-            BLUEFIELD_IMAGE_RESOLVED, False, "InvalidImageMapping",
-            f"{where} maps {version!r} to {image!r}, which is not an image reference; set it to the "
-            "BlueField container image (registry/repository:tag)")], False, {"ocp_version": version})
+        return Check(
+            [
+                condition(
+                    BLUEFIELD_IMAGE_RESOLVED,
+                    False,
+                    "InvalidImageMapping",
+                    f"{where} maps {version!r} to {image!r}, which is not an image reference; set it to the "
+                    "BlueField container image (registry/repository:tag)",
+                )
+            ],
+            False,
+            {"ocp_version": version},
+        )
     image = image.strip()
-    return Check([condition(BLUEFIELD_IMAGE_RESOLVED, True, "ImageResolved",
-                            f"OCP {version} maps to BlueField image {image}")],
-                 True, {"ocp_version": version, "bluefield_image": image})
+    return Check(
+        [
+            condition(
+                BLUEFIELD_IMAGE_RESOLVED,
+                True,
+                "ImageResolved",
+                f"OCP {version} maps to BlueField image {image}",
+            )
+        ],
+        True,
+        {"ocp_version": version, "bluefield_image": image},
+    )

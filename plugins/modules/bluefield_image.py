@@ -80,20 +80,28 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation imp
     resolve_bluefield_image,
 )
 
-ARGUMENT_SPEC = with_auth({
-    "release_image": {"type": "str", "required": True},
-    "configmap_name": {"type": "str", "default": BLUEFIELD_CONFIGMAP},
-    "configmap_namespace": {"type": "str", "required": True},
-})
+ARGUMENT_SPEC = with_auth(
+    {
+        "release_image": {"type": "str", "required": True},
+        "configmap_name": {"type": "str", "default": BLUEFIELD_CONFIGMAP},
+        "configmap_namespace": {"type": "str", "required": True},
+    }
+)
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     client = client_from_params(params)
     configmap = client.get_or_none(CONFIGMAP, params["configmap_name"], params["configmap_namespace"])
-    check = resolve_bluefield_image(params["release_image"], configmap, params["configmap_namespace"],
-                                    params["configmap_name"])
-    return {"changed": False, "ok": check.ok, "conditions": check.conditions,
-            "ocp_version": check.facts.get("ocp_version", ""), "image": check.facts.get("bluefield_image", "")}
+    check = resolve_bluefield_image(
+        params["release_image"], configmap, params["configmap_namespace"], params["configmap_name"]
+    )
+    return {
+        "changed": False,
+        "ok": check.ok,
+        "conditions": check.conditions,
+        "ocp_version": check.facts.get("ocp_version", ""),
+        "image": check.facts.get("bluefield_image", ""),
+    }
 
 
 def main() -> None:

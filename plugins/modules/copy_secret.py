@@ -80,14 +80,16 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args im
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import SECRET
 
-ARGUMENT_SPEC = with_auth({
-    "source": {"type": "dict", "required": True},
-    "dest": {"type": "dict", "required": True},
-    "keys": {"type": "raw", "required": True, "no_log": False},
-    "type": {"type": "str", "default": "Opaque"},
-    "labels": {"type": "dict", "default": {}},
-    "owner": {"type": "dict"},
-})
+ARGUMENT_SPEC = with_auth(
+    {
+        "source": {"type": "dict", "required": True},
+        "dest": {"type": "dict", "required": True},
+        "keys": {"type": "raw", "required": True, "no_log": False},
+        "type": {"type": "str", "default": "Opaque"},
+        "labels": {"type": "dict", "default": {}},
+        "owner": {"type": "dict"},
+    }
+)
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -99,13 +101,23 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     data = source.get("data") or {}
     missing = sorted(k for k in mapping if k not in data)
     if missing:
-        return {"changed": False, "action": "unchanged", "missing_keys": missing,
-                "failed": True, "msg": f"secret {src['namespace']}/{src['name']} has no key(s) {missing}"}
+        return {
+            "changed": False,
+            "action": "unchanged",
+            "missing_keys": missing,
+            "failed": True,
+            "msg": f"secret {src['namespace']}/{src['name']} has no key(s) {missing}",
+        }
     meta: dict[str, Any] = {"name": dst["name"], "namespace": dst["namespace"], "labels": params["labels"]}
     if params.get("owner"):
         meta["ownerReferences"] = [params["owner"]]
-    desired = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": params["type"],
-               "data": {dk: data[sk] for sk, dk in mapping.items()}}
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": params["type"],
+        "data": {dk: data[sk] for sk, dk in mapping.items()},
+    }
     res = apply(client, desired, check_mode=check_mode)
     return {"changed": res.changed, "action": res.action, "missing_keys": []}
 

@@ -74,13 +74,15 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args im
     with_auth,
 )
 
-ARGUMENT_SPEC = with_auth({
-    "api_version": {"type": "str", "required": True},
-    "kind": {"type": "str", "required": True},
-    "namespace": {"type": "str"},
-    "name": {"type": "str"},
-    "label_selector": {"type": "str"},
-})
+ARGUMENT_SPEC = with_auth(
+    {
+        "api_version": {"type": "str", "required": True},
+        "kind": {"type": "str", "required": True},
+        "namespace": {"type": "str"},
+        "name": {"type": "str"},
+        "label_selector": {"type": "str"},
+    }
+)
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -98,7 +100,7 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         if params.get("name"):
             found = [o for o in [client.get_or_none(res, params["name"], ns)] if o]
         else:
-            found = client.list(res, ns, label_selector=params["label_selector"]).get("items", [])
+            found = client.list(res, ns, label_selector=params["label_selector"]).get("items") or []
     except ApiError as exc:
         if exc.not_found:  # the kind's CRD is gone
             return {"changed": False, "deleted": [], "remaining": []}

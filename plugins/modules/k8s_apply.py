@@ -92,8 +92,15 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         res = apply(client, obj, check_mode=check_mode)
         changed = changed or res.changed
         meta = res.object.get("metadata") or {}
-        results.append({"action": res.action, "kind": obj["kind"], "name": meta.get("name", ""),
-                        "namespace": meta.get("namespace", ""), "uid": meta.get("uid", "")})
+        results.append(
+            {
+                "action": res.action,
+                "kind": obj["kind"],
+                "name": meta.get("name", ""),
+                "namespace": meta.get("namespace", ""),
+                "uid": meta.get("uid", ""),
+            }
+        )
         if res.changed and obj["kind"] != "Secret":
             before.append(strip_server_fields(res.before))
             after.append(strip_server_fields(res.object))

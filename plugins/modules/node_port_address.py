@@ -65,16 +65,18 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     for candidate in params["preferred"]:
         if candidate and candidate.strip():
             return {"changed": False, "address": candidate.strip(), "source": "preferred"}
-    nodes = client_from_params(params).list(NODE).get("items", [])
+    nodes = client_from_params(params).list(NODE).get("items") or []
     for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
         status = node.get("status") or {}
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         internal = [a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]
         if ready and internal:
             return {"changed": False, "address": internal[0], "source": f"node/{node['metadata']['name']}"}
-    raise ValueError("NodePort publishing needs a management cluster address and no Ready Node with an "
-                     "InternalIP was found: set spec.virtualIP (LoadBalancer publishing) or the role variable "
-                     "hosted_cluster_node_port_address")
+    raise ValueError(
+        "NodePort publishing needs a management cluster address and no Ready Node with an "
+        "InternalIP was found: set spec.virtualIP (LoadBalancer publishing) or the role variable "
+        "hosted_cluster_node_port_address"
+    )
 
 
 def main() -> None:

@@ -94,17 +94,25 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args im
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import HOSTED_CLUSTER, PROVISIONER
 
-ARGUMENT_SPEC = with_auth({
-    **PROVISIONER_ARG_SPEC,
-    "conditions": {"type": "list", "elements": "dict", "default": []},
-    "hosted_cluster": {"type": "dict"},
-    "fields": {"type": "dict", "default": {}},
-    "upgrading": {"type": "bool", "default": False},
-})
+ARGUMENT_SPEC = with_auth(
+    {
+        **PROVISIONER_ARG_SPEC,
+        "conditions": {"type": "list", "elements": "dict", "default": []},
+        "hosted_cluster": {"type": "dict"},
+        "fields": {"type": "dict", "default": {}},
+        "upgrading": {"type": "bool", "default": False},
+    }
+)
 
 
-def desired_status(current: dict[str, Any], updates: list[dict[str, Any]], hosted_cluster: dict[str, Any] | None,
-                   hc_known: bool, fields: dict[str, Any], upgrading: bool) -> dict[str, Any]:
+def desired_status(
+    current: dict[str, Any],
+    updates: list[dict[str, Any]],
+    hosted_cluster: dict[str, Any] | None,
+    hc_known: bool,
+    fields: dict[str, Any],
+    upgrading: bool,
+) -> dict[str, Any]:
     """The status ``current`` should have, given this run's findings."""
     old = current.get("status") or {}
     generation = current["metadata"].get("generation")
@@ -121,8 +129,11 @@ def desired_status(current: dict[str, Any], updates: list[dict[str, Any]], hoste
         new["hostedClusterRef"] = {"namespace": hc_meta["namespace"], "name": hc_meta["name"]}
     for k in [k for k, v in fields.items() if v is None]:
         new.pop(k, None)
-    new.update(conditions=merged, observedGeneration=generation,
-               phase=st.compute_phase(merged, deleting, hosted_cluster is not None, upgrading))
+    new.update(
+        conditions=merged,
+        observedGeneration=generation,
+        phase=st.compute_phase(merged, deleting, hosted_cluster is not None, upgrading),
+    )
     return new
 
 
@@ -132,14 +143,18 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     for _attempt in range(5):
         current = client.get(PROVISIONER, name, namespace)
         hc_ref = params.get("hosted_cluster")
-        hosted_cluster = (client.get_or_none(HOSTED_CLUSTER, hc_ref["name"], hc_ref["namespace"])
-                          if hc_ref else None)
+        hosted_cluster = client.get_or_none(HOSTED_CLUSTER, hc_ref["name"], hc_ref["namespace"]) if hc_ref else None
         old = current.get("status") or {}
-        new = desired_status(current, params["conditions"], hosted_cluster, bool(hc_ref), params["fields"],
-                             params["upgrading"])
+        new = desired_status(
+            current, params["conditions"], hosted_cluster, bool(hc_ref), params["fields"], params["upgrading"]
+        )
         changes = conds.transitions(old.get("conditions"), new["conditions"])
-        result = {"phase": new["phase"], "ready": conds.is_true(new["conditions"], st.READY),
-                  "transitions": changes, "status": new}
+        result = {
+            "phase": new["phase"],
+            "ready": conds.is_true(new["conditions"], st.READY),
+            "transitions": changes,
+            "status": new,
+        }
         if new == old:
             return {"changed": False, **result}
         if check_mode:
@@ -154,8 +169,13 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         for c in changes:
             negative = c["type"] in st.NEGATIVE
             bad = (c["status"] == "True") if negative else (c["status"] == "False")
-            events.record(client, current, "Warning" if bad else "Normal", c["reason"],
-                          f"{c['type']}={c['status']}: {c['message']}")
+            events.record(
+                client,
+                current,
+                "Warning" if bad else "Normal",
+                c["reason"],
+                f"{c['type']}={c['status']}: {c['message']}",
+            )
         return {"changed": True, **result}
     raise ApiError(409, "Conflict", f"status of {namespace}/{name} kept changing under us; will retry")
 

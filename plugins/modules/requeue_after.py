@@ -12,8 +12,8 @@ version_added: "0.1.0"
 description:
   - Returns C(requeue_after); the operator reads it from the run's events and queues the
     object (the inventory host) again after that many seconds.
-  - In a finalizer run it also means "not done yet": the finalizer stays until a run ends
-    without asking to be requeued.
+  - In a finalizer run it also means that the teardown is not done yet; the finalizer stays
+    until a run ends without asking to be requeued.
   - Outside the operator it only reports the wish.
 options:
   seconds:

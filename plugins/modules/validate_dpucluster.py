@@ -77,14 +77,17 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         raise ValueError("spec.dpuClusterRef needs name and namespace")
     client = client_from_params(params)
     dpucluster = client.get_or_none(DPU_CLUSTER, ref["name"], ref["namespace"])
-    others = client.list(PROVISIONER).get("items", [])
+    others = client.list(PROVISIONER).get("items") or []
     status = provisioner.get("status") or {}
     previously_seen = bool(status.get("hostedClusterRef"))
     check = check_dpucluster(provisioner, dpucluster, others, previously_seen=previously_seen)
     summary = {}
     if dpucluster:
-        summary = {"namespace": ref["namespace"], "name": ref["name"],
-                   "type": (dpucluster.get("spec") or {}).get("type")}
+        summary = {
+            "namespace": ref["namespace"],
+            "name": ref["name"],
+            "type": (dpucluster.get("spec") or {}).get("type"),
+        }
     return {"changed": False, "ok": check.ok, "conditions": check.conditions, "dpucluster": summary}
 
 

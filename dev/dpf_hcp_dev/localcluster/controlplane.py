@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import signal
@@ -14,14 +15,18 @@ from pathlib import Path
 
 import yaml
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from dpf_hcp_dev.localcluster import pki
 
 REPO = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = REPO / "dev" / "bootstrap" / "kube-binaries.sh"
 
 BOOTSTRAPPER = "system:serviceaccount:openshift-machine-config-operator:node-bootstrapper"
-BOOTSTRAPPER_GROUPS = ["system:serviceaccounts:openshift-machine-config-operator", "system:serviceaccounts",
-                       "system:authenticated"]
+BOOTSTRAPPER_GROUPS = [
+    "system:serviceaccounts:openshift-machine-config-operator",
+    "system:serviceaccounts",
+    "system:authenticated",
+]
 
 
 def kube_binaries() -> Path:
@@ -52,8 +57,7 @@ def default_users(node_names: list[str]) -> list[User]:
         User(BOOTSTRAPPER, "uid-bootstrapper", BOOTSTRAPPER_GROUPS),
         User("intruder", "uid-intruder", ["system:authenticated"]),
     ]
-    users += [User(f"system:node:{n}", f"uid-node-{n}", ["system:nodes", "system:authenticated"])
-              for n in node_names]
+    users += [User(f"system:node:{n}", f"uid-node-{n}", ["system:nodes", "system:authenticated"]) for n in node_names]
     return users
 
 
@@ -83,7 +87,9 @@ class ControlPlane:
     def kubeconfig_text(self, user: str = "admin") -> str:
         ca = base64.b64encode((self.directory / "pki" / "ca.crt").read_bytes()).decode()
         cfg = {
-            "apiVersion": "v1", "kind": "Config", "current-context": self.name,
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": self.name,
             "clusters": [{"name": self.name, "cluster": {"server": self.server, "certificate-authority-data": ca}}],
             "users": [{"name": user, "user": {"token": self.token(user)}}],
             "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": user}}],
@@ -97,8 +103,9 @@ class ControlPlane:
         (d / "logs").mkdir(exist_ok=True)
         (d / "kubeconfigs").mkdir(exist_ok=True)
         ca_crt, ca_key = pki.make_ca(d / "pki", f"{self.name}-ca")
-        serving_crt, serving_key = pki.make_serving_cert(d / "pki", ca_crt, ca_key, "apiserver",
-                                                         ["127.0.0.1", "localhost"])
+        serving_crt, serving_key = pki.make_serving_cert(
+            d / "pki", ca_crt, ca_key, "apiserver", ["127.0.0.1", "localhost"]
+        )
         sa_pub, sa_key = pki.make_service_account_keys(d / "pki")
         self.users = default_users(node_names)
         tokens = d / "pki" / "tokens.csv"
@@ -110,31 +117,71 @@ class ControlPlane:
             path.write_text(self.kubeconfig_text(u.name))
             path.chmod(0o600)
         peer = f"http://127.0.0.1:{self.etcd_peer_port}"
-        self._spawn("etcd", ["etcd", "--name", "default", "--data-dir", str(d / "etcd"),
-                             "--listen-client-urls", f"http://127.0.0.1:{self.etcd_port}",
-                             "--advertise-client-urls", f"http://127.0.0.1:{self.etcd_port}",
-                             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                             "--initial-cluster", f"default={peer}", "--log-level", "warn"],
-                    env={"ETCD_UNSUPPORTED_ARCH": "", **os.environ})
-        self._spawn("kube-apiserver", [
-            str(bin_dir / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.api_port}",
-            "--insecure-port=0", f"--cert-dir={d / 'pki'}", f"--tls-cert-file={serving_crt}",
-            f"--tls-private-key-file={serving_key}", f"--client-ca-file={ca_crt}",
-            f"--token-auth-file={tokens}", "--authorization-mode=RBAC",
-            "--service-account-issuer=https://kubernetes.default.svc", f"--service-account-key-file={sa_pub}",
-            f"--service-account-signing-key-file={sa_key}", "--service-cluster-ip-range=10.0.0.0/24",
-            "--enable-priority-and-fairness=false", "--v=1",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                "etcd",
+                "--name",
+                "default",
+                "--data-dir",
+                str(d / "etcd"),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{self.etcd_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{self.etcd_port}",
+                "--listen-peer-urls",
+                peer,
+                "--initial-advertise-peer-urls",
+                peer,
+                "--initial-cluster",
+                f"default={peer}",
+                "--log-level",
+                "warn",
+            ],
+            env={"ETCD_UNSUPPORTED_ARCH": "", **os.environ},
+        )
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(bin_dir / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                "--insecure-port=0",
+                f"--cert-dir={d / 'pki'}",
+                f"--tls-cert-file={serving_crt}",
+                f"--tls-private-key-file={serving_key}",
+                f"--client-ca-file={ca_crt}",
+                f"--token-auth-file={tokens}",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                f"--service-account-key-file={sa_pub}",
+                f"--service-account-signing-key-file={sa_key}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--enable-priority-and-fairness=false",
+                "--v=1",
+            ],
+        )
         self.wait_ready()
-        self._spawn("kube-controller-manager", [
-            str(bin_dir / "kube-controller-manager"), f"--kubeconfig={self.kubeconfig_path('system:kube-controller-manager')}",
-            "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0", "--port=0",
-            # csrapproving would approve kubelet CSRs by RBAC alone; approval is the operator's job here.
-            "--controllers=*,-csrapproving,-nodeipam,-nodelifecycle,-serviceaccount-token",
-            f"--cluster-signing-cert-file={ca_crt}", f"--cluster-signing-key-file={ca_key}",
-            f"--service-account-private-key-file={sa_key}", "--concurrent-gc-syncs=5", "--v=1",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(bin_dir / "kube-controller-manager"),
+                f"--kubeconfig={self.kubeconfig_path('system:kube-controller-manager')}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                "--secure-port=0",
+                "--port=0",
+                # csrapproving would approve kubelet CSRs by RBAC alone; approval is the operator's job here.
+                "--controllers=*,-csrapproving,-nodeipam,-nodelifecycle,-serviceaccount-token",
+                f"--cluster-signing-cert-file={ca_crt}",
+                f"--cluster-signing-key-file={ca_key}",
+                f"--service-account-private-key-file={sa_key}",
+                "--concurrent-gc-syncs=5",
+                "--v=1",
+            ],
+        )
 
     def _spawn(self, what: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = open(self.directory / "logs" / f"{what}.log", "ab")  # noqa: SIM115 - owned by the child
@@ -142,8 +189,6 @@ class ControlPlane:
         self.pids[what] = proc.pid
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-
         client = KubeClient.from_kubeconfig(str(self.kubeconfig_path()))
         deadline = time.monotonic() + timeout
         while True:
@@ -195,7 +240,5 @@ def terminate(pid: int, grace: float = 10.0) -> None:
     while time.monotonic() < deadline and alive(pid):
         time.sleep(0.05)
     if alive(pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

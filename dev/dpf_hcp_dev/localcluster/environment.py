@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CRD
 from dpf_hcp_dev.localcluster.controlplane import BOOTSTRAPPER, ControlPlane, kube_binaries
 
 REPO = Path(__file__).resolve().parents[3]
@@ -30,8 +35,9 @@ class Environment:
         return self.directory / "state.json"
 
     def save(self) -> None:
-        self.state_file.write_text(json.dumps(
-            {"management": self.management.to_dict(), "hosted": self.hosted.to_dict()}, indent=2))
+        self.state_file.write_text(
+            json.dumps({"management": self.management.to_dict(), "hosted": self.hosted.to_dict()}, indent=2)
+        )
         self.state_file.chmod(0o600)
 
     @classmethod
@@ -41,10 +47,19 @@ class Environment:
 
     @classmethod
     def up(cls, directory: Path, install_fixture_crds: bool = True) -> Environment:
-        directory.mkdir(parents=True, exist_ok=True)
         bin_dir = kube_binaries()
-        env = cls(directory, ControlPlane("management", directory / "management"),
-                  ControlPlane("hosted", directory / "hosted"))
+        for stale in ("management", "hosted", "state.json"):  # a new environment starts empty
+            path = directory / stale
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        directory.mkdir(parents=True, exist_ok=True)
+        env = cls(
+            directory,
+            ControlPlane("management", directory / "management"),
+            ControlPlane("hosted", directory / "hosted"),
+        )
         try:
             env.management.start(bin_dir, [])
             env.hosted.start(bin_dir, NODE_NAMES)
@@ -61,15 +76,13 @@ class Environment:
         if self.state_file.exists():
             self.state_file.unlink()
 
-    def client(self, cluster: str = "management", user: str = "admin"):  # noqa: ANN201
-        from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+    def client(self, cluster: str = "management", user: str = "admin"):
 
         cp = self.management if cluster == "management" else self.hosted
         return KubeClient.from_kubeconfig(str(cp.kubeconfig_path(user)))
 
     def bootstrap(self, install_fixture_crds: bool) -> None:
         """RBAC for the token users, the operator namespace, and the CRDs."""
-        from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 
         mgmt = self.client("management")
         apply(mgmt, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}})
@@ -84,29 +97,30 @@ class Environment:
             install_crds(mgmt, sorted(FIXTURE_CRDS.glob("*.yaml")))
 
     def describe(self) -> str:
-        return "\n".join([
-            f"management cluster: {self.management.server}",
-            f"  KUBECONFIG={self.management.kubeconfig_path()}",
-            f"  operator identity: {self.management.kubeconfig_path('dpf-hcp-operator')}",
-            f"hosted cluster:     {self.hosted.server}",
-            f"  KUBECONFIG={self.hosted.kubeconfig_path()}",
-            f"logs: {self.directory}/*/logs",
-        ])
+        return "\n".join(
+            [
+                f"management cluster: {self.management.server}",
+                f"  KUBECONFIG={self.management.kubeconfig_path()}",
+                f"  operator identity: {self.management.kubeconfig_path('dpf-hcp-operator')}",
+                f"hosted cluster:     {self.hosted.server}",
+                f"  KUBECONFIG={self.hosted.kubeconfig_path()}",
+                f"logs: {self.directory}/*/logs",
+            ]
+        )
 
 
 def _binding(name: str, role: str, subject_kind: str, subject: str) -> dict:  # type: ignore[type-arg]
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": subject_kind, "name": subject}]}
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": subject_kind, "name": subject}],
+    }
 
 
-def install_crds(client, paths: list[Path], timeout: float = 30.0) -> list[str]:  # noqa: ANN001
+def install_crds(client, paths: list[Path], timeout: float = 30.0) -> list[str]:
     """Create or update CRDs from files and wait until they are Established."""
-    import time
-
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CRD
 
     names = []
     version = client.request("GET", "/version")
@@ -133,7 +147,7 @@ def default_directory() -> Path:
     return Path(os.environ.get("DPF_HCP_LOCALCLUSTER_DIR", REPO / ".build" / "localcluster"))
 
 
-def without_cel(node):  # noqa: ANN001, ANN201
+def without_cel(node):
     """The CRD without CEL rules, for API servers older than 1.25 (the webhook enforces them there)."""
     if isinstance(node, dict):
         return {k: without_cel(v) for k, v in node.items() if k != "x-kubernetes-validations"}

@@ -9,22 +9,48 @@ import sys
 import threading
 from pathlib import Path
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP, DPU_CLUSTER, HOSTED_CLUSTER
-from dpf_hcp_operator.informers import Informer
-
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CONFIGMAP,
+    DPU_CLUSTER,
+    HOSTED_CLUSTER,
+)
 from dpf_hcp_dev.standins import config as cfg
 from dpf_hcp_dev.standins.dpf import DPFStandin
 from dpf_hcp_dev.standins.hypershift import HyperShiftStandin
+from dpf_hcp_operator.informers import Informer
 
 LOG = logging.getLogger("standins")
+
+
+def ensure_settings(client: KubeClient) -> None:
+    """The stand-ins' ConfigMap with its defaults, unless someone already wrote one."""
+    apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": cfg.NAMESPACE}})
+    try:
+        client.create(
+            CONFIGMAP,
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": cfg.NAME, "namespace": cfg.NAMESPACE},
+                "data": {"availableAfterSeconds": "2", "deleteAfterSeconds": "1"},
+            },
+        )
+    except ApiError as exc:
+        if not exc.conflict:
+            raise
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="standins", description=__doc__)
     p.add_argument("--kubeconfig", required=True, help="management cluster (admin)")
-    p.add_argument("--hosted-kubeconfig", required=True, type=Path,
-                   help="the hosted cluster's admin kubeconfig, published as <hc>-admin-kubeconfig")
+    p.add_argument(
+        "--hosted-kubeconfig",
+        required=True,
+        type=Path,
+        help="the hosted cluster's admin kubeconfig, published as <hc>-admin-kubeconfig",
+    )
     p.add_argument("--tick", type=float, default=0.2, help="seconds between passes")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s standins %(levelname)s %(message)s")
@@ -34,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ensure_settings(client)
     hcs = Informer(client, HOSTED_CLUSTER)
     clusters = Informer(client, DPU_CLUSTER)
     settings = Informer(client, CONFIGMAP, namespace=cfg.NAMESPACE, field_selector=f"metadata.name={cfg.NAME}")

@@ -7,7 +7,6 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER
-
 from dpf_hcp_dev.standins.config import StandinConfig
 
 
@@ -22,11 +21,18 @@ class DPFStandin:
         status = dict(cluster.get("status") or {})
         ready = bool(spec.get("kubeconfig"))
         status["phase"] = "Ready" if ready else "Pending"
-        status["conditions"] = merge(status.get("conditions"), [{
-            "type": "Ready", "status": "True" if ready else "False",
-            "reason": "KubeconfigProvided" if ready else "WaitingForKubeconfig",
-            "message": "The cluster's kubeconfig is set" if ready else "spec.kubeconfig is not set yet"}],
-            cluster["metadata"].get("generation"))
+        status["conditions"] = merge(
+            status.get("conditions"),
+            [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "reason": "KubeconfigProvided" if ready else "WaitingForKubeconfig",
+                    "message": "The cluster's kubeconfig is set" if ready else "spec.kubeconfig is not set yet",
+                }
+            ],
+            cluster["metadata"].get("generation"),
+        )
         if status != (cluster.get("status") or {}):
             try:
                 self.client.replace(DPU_CLUSTER, {**cluster, "status": status}, subresource="status")

@@ -11,8 +11,11 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import HOSTED_CLUSTER, NAMESPACE, SECRET
-
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    HOSTED_CLUSTER,
+    NAMESPACE,
+    SECRET,
+)
 from dpf_hcp_dev.standins.config import StandinConfig
 
 FINALIZER = "hypershift.openshift.io/finalizer"
@@ -39,9 +42,17 @@ STARTING = {
     "InfrastructureReady": ("True", "AsExpected", "Configuration passes validation"),
 }
 DEGRADED = {
-    "Available": ("False", "KubeAPIServerUnavailable", "The kube-apiserver deployment has no available replicas"),
+    "Available": (
+        "False",
+        "KubeAPIServerUnavailable",
+        "The kube-apiserver deployment has no available replicas",
+    ),
     "Degraded": ("True", "UnavailableReplicas", "kube-apiserver deployment has 0 of 3 replicas available"),
-    "KubeAPIServerAvailable": ("False", "DeploymentUnavailable", "Kube APIServer deployment is not available"),
+    "KubeAPIServerAvailable": (
+        "False",
+        "DeploymentUnavailable",
+        "Kube APIServer deployment is not available",
+    ),
 }
 
 
@@ -76,13 +87,25 @@ class HyperShiftStandin:
         if up and not degraded:
             if not history or history[0].get("image") != image:
                 now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                history.insert(0, {"state": "Completed", "image": image, "version": _ocp_version(image),
-                                   "startedTime": now, "completionTime": now, "verified": True})
+                history.insert(
+                    0,
+                    {
+                        "state": "Completed",
+                        "image": image,
+                        "version": _ocp_version(image),
+                        "startedTime": now,
+                        "completionTime": now,
+                        "verified": True,
+                    },
+                )
             status["kubeconfig"] = {"name": f"{meta['name']}-admin-kubeconfig"}
             status["ignitionEndpoint"] = f"ignition-server-{meta['namespace']}-{meta['name']}.apps.example.com"
             status["controlPlaneEndpoint"] = {"host": f"api.{meta['name']}.example.com", "port": 6443}
-        status["version"] = {"desired": {"image": image, "version": _ocp_version(image)}, "history": history,
-                             "observedGeneration": meta.get("generation", 1)}
+        status["version"] = {
+            "desired": {"image": image, "version": _ocp_version(image)},
+            "history": history,
+            "observedGeneration": meta.get("generation", 1),
+        }
         updates = [{"type": t, "status": s, "reason": r, "message": m} for t, (s, r, m) in table.items()]
         status["conditions"] = merge(status.get("conditions"), updates, meta.get("generation"))
         return status
@@ -98,8 +121,12 @@ class HyperShiftStandin:
             self._drop_finalizer(hc)
             return
         if FINALIZER not in (meta.get("finalizers") or []):
-            self.client.patch(HOSTED_CLUSTER, name, {"metadata": {"finalizers": [*(meta.get("finalizers") or []),
-                                                                                 FINALIZER]}}, ns)
+            self.client.patch(
+                HOSTED_CLUSTER,
+                name,
+                {"metadata": {"finalizers": [*(meta.get("finalizers") or []), FINALIZER]}},
+                ns,
+            )
             return
         status = self.desired_status(hc, config)
         if status != (hc.get("status") or {}):
@@ -115,17 +142,30 @@ class HyperShiftStandin:
         """The hosted control plane namespace and the admin kubeconfig secret HyperShift publishes."""
         ns, name = hc["metadata"]["namespace"], hc["metadata"]["name"]
         apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{ns}-{name}"}})
-        apply(self.client, {"apiVersion": "v1", "kind": "Secret",
-                            "metadata": {"name": f"{name}-admin-kubeconfig", "namespace": ns},
-                            "data": {"kubeconfig": base64.b64encode(self.kubeconfig.encode()).decode()}})
+        apply(
+            self.client,
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": f"{name}-admin-kubeconfig", "namespace": ns},
+                "data": {"kubeconfig": base64.b64encode(self.kubeconfig.encode()).decode()},
+            },
+        )
 
     def _drop_finalizer(self, hc: dict[str, Any]) -> None:
         meta = hc["metadata"]
         rest = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         try:
-            self.client.patch(HOSTED_CLUSTER, meta["name"], [
-                {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
-                {"op": "replace", "path": "/metadata/finalizers", "value": rest}], meta["namespace"], kind="json")
+            self.client.patch(
+                HOSTED_CLUSTER,
+                meta["name"],
+                [
+                    {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+                    {"op": "replace", "path": "/metadata/finalizers", "value": rest},
+                ],
+                meta["namespace"],
+                kind="json",
+            )
         except ApiError as exc:
             if not (exc.not_found or exc.status in (409, 422)):
                 raise

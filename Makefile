@@ -1,0 +1,49 @@
+# Entry points. The first two are the README's: `make demo` and `make test`.
+SHELL := /bin/bash
+REPO := $(abspath .)
+VENV := $(REPO)/.venv
+PY := $(VENV)/bin/python
+export ANSIBLE_COLLECTIONS_PATH := $(VENV)/collections
+DEMO_DIR ?= $(REPO)/.build/demo
+PYTEST_ARGS ?=
+
+.PHONY: help venv kube demo demo-down test lint unit integration cluster-up cluster-down clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+venv:  ## the Python environment (pinned), apt packages, the collection linked for Ansible
+	@dev/bootstrap/venv.sh
+
+kube: venv  ## build (once, cached in ~/.cache/dpf-hcp) Kubernetes v1.20.2 from Debian's source
+	@dev/bootstrap/kube-binaries.sh >/dev/null
+
+demo: kube  ## local control plane + stand-ins + operator + a sample going to Ready
+	@$(PY) -m dpf_hcp_dev.demo up --dir $(DEMO_DIR)
+
+demo-down:  ## stop what `make demo` started
+	@$(PY) -m dpf_hcp_dev.demo down --dir $(DEMO_DIR)
+
+test: kube lint  ## everything: lint, unit, integration (real API servers), conformance
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv  ## ruff, yamllint, ansible-lint (profile production)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/yamllint -s .
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
+
+unit: venv  ## unit tests only
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: kube  ## integration tests only
+	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+cluster-up: kube  ## just the management and hosted control planes
+	@$(VENV)/bin/dpf-hcp-localcluster up
+
+cluster-down:  ## stop them
+	@$(VENV)/bin/dpf-hcp-localcluster down
+
+clean: demo-down cluster-down  ## remove build state (keeps the cached Kubernetes build)
+	rm -rf .build
