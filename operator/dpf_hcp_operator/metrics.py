@@ -26,6 +26,7 @@ BACKOFF_SECONDS = Histogram(
 ANSIBLE_RUNS = Counter(
     "dpfhcp_ansible_runs_total", "ansible-runner runs by playbook and status", ["playbook", "status"]
 )
+ANSIBLE_RUNS_IN_PROGRESS = Gauge("dpfhcp_ansible_runs_in_progress", "ansible-runner runs under way", ["playbook"])
 ANSIBLE_RUN_DURATION = Histogram(
     "dpfhcp_ansible_run_duration_seconds",
     "Duration of one ansible-runner run",

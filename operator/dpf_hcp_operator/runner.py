@@ -133,19 +133,24 @@ class PlaybookRunner:
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
         }
         start = time.monotonic()
-        runner = ansible_runner.run(
-            private_data_dir=str(private),
-            ident=ident,
-            playbook=str(playbook),
-            inventory={"all": {"hosts": hosts}},
-            extravars=extravars,
-            envvars=env,
-            quiet=True,
-            event_handler=on_event,
-            rotate_artifacts=self.keep_artifacts,
-            verbosity=self.verbosity,
-            suppress_env_files=True,
-        )
+        in_progress = metrics.ANSIBLE_RUNS_IN_PROGRESS.labels(playbook.stem)
+        in_progress.inc()
+        try:
+            runner = ansible_runner.run(
+                private_data_dir=str(private),
+                ident=ident,
+                playbook=str(playbook),
+                inventory={"all": {"hosts": hosts}},
+                extravars=extravars,
+                envvars=env,
+                quiet=True,
+                event_handler=on_event,
+                rotate_artifacts=self.keep_artifacts,
+                verbosity=self.verbosity,
+                suppress_env_files=True,
+            )
+        finally:
+            in_progress.dec()
         duration = time.monotonic() - start
         playbook_name = playbook.stem
         metrics.ANSIBLE_RUNS.labels(playbook_name, runner.status).inc()

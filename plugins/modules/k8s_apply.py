@@ -67,6 +67,8 @@ results:
 
 from typing import Any
 
+import yaml
+
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import (
     apply,
     strip_server_fields,
@@ -87,7 +89,7 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         if not isinstance(obj, dict) or not {"apiVersion", "kind", "metadata"} <= set(obj):
             raise ValueError("definition: every object needs apiVersion, kind and metadata")
     client = client_from_params(params)
-    results, before, after, changed = [], [], [], False
+    results, diffs, changed = [], [], False
     for obj in objects:
         res = apply(client, obj, check_mode=check_mode)
         changed = changed or res.changed
@@ -102,9 +104,20 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
             }
         )
         if res.changed and obj["kind"] != "Secret":
-            before.append(strip_server_fields(res.before))
-            after.append(strip_server_fields(res.object))
-    return {"changed": changed, "results": results, "diff": {"before": before, "after": after}}
+            header = f"{obj['kind']} {meta.get('namespace', '')}/{meta.get('name', '')}".replace(" /", " ")
+            diffs.append(
+                {
+                    "before_header": header,
+                    "after_header": header,
+                    "before": _yaml(strip_server_fields(res.before)),
+                    "after": _yaml(strip_server_fields(res.object)),
+                }
+            )
+    return {"changed": changed, "results": results, "diff": diffs}
+
+
+def _yaml(obj: dict[str, Any] | None) -> str:
+    return "" if obj is None else yaml.safe_dump(obj, sort_keys=False)
 
 
 def main() -> None:

@@ -1,0 +1,83 @@
+"""Session fixtures: a management and a hosted kube-apiserver on loopback, the stand-ins, the operator."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import BLUEFIELD_IMAGES
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from dpf_hcp_dev.localcluster.controlplane import terminate
+from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment
+from dpf_hcp_dev.processes import start_operator, start_standins, wait_ready
+
+
+@dataclass
+class Operator:
+    health_port: int
+    metrics_port: int
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
+    environment = Environment.up(tmp_path_factory.mktemp("env"))
+    try:
+        apply(
+            environment.client(),
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "ocp-bluefield-images", "namespace": OPERATOR_NAMESPACE},
+                "data": BLUEFIELD_IMAGES,
+            },
+        )
+        yield environment
+    finally:
+        environment.down()
+
+
+@pytest.fixture(scope="session")
+def mgmt(env: Environment) -> KubeClient:
+    return env.client()
+
+
+@pytest.fixture(scope="session")
+def standins(env: Environment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    proc = start_standins(env, tmp_path_factory.mktemp("logs") / "standins.log")
+    yield
+    terminate(proc.pid)
+
+
+@pytest.fixture(scope="session")
+def operator(env: Environment, standins: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    logs = tmp_path_factory.mktemp("operator")
+    log = logs / "operator.log"
+    proc, health, metrics = start_operator(env, logs / "work", log, "--log-level", "debug")
+    try:
+        wait_ready(health, proc, log)
+        yield Operator(health, metrics, log)
+    finally:
+        terminate(proc.pid)
+        if os.environ.get("DPF_HCP_SHOW_OPERATOR_LOG"):
+            print(log.read_text())
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)

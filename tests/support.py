@@ -1,0 +1,182 @@
+"""Helpers for tests against the real API servers: inputs, waits, ansible runs, metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
+
+REPO = Path(__file__).resolve().parents[1]
+RELEASE = "quay.io/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64"
+BLUEFIELD_IMAGES = {
+    "4.19.0-ec.5": "quay.io/example/bluefield:4.19.0-ec.5",
+    "4.18.0": "quay.io/example/bluefield:4.18.0",
+}
+PULL_SECRET_VALUE = '{"auths":{"quay.io":{"auth":"c2VjcmV0LXB1bGwtdmFsdWU="}}}'
+SSH_KEY_VALUE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIsecretsshkeyvalue test@example"
+
+
+def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1) -> Any:
+    """Poll until ``predicate`` returns something truthy; fail naming ``what`` and the last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def namespace(client: KubeClient, name: str) -> str:
+    apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    return name
+
+
+def secrets(
+    client: KubeClient,
+    ns: str,
+    pull: dict[str, str] | None = None,
+    ssh: dict[str, str] | None = None,
+    names: tuple[str, str] = ("pull-secret", "ssh-key"),
+) -> None:
+    pull = {".dockerconfigjson": PULL_SECRET_VALUE} if pull is None else pull
+    ssh = {"id_rsa.pub": SSH_KEY_VALUE} if ssh is None else ssh
+    for name, data in zip(names, (pull, ssh), strict=True):
+        apply(
+            client,
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "stringData": data},
+        )
+
+
+def dpucluster(client: KubeClient, ns: str, name: str, cluster_type: str = "static") -> dict[str, Any]:
+    return apply(
+        client,
+        {
+            "apiVersion": "provisioning.dpu.nvidia.com/v1alpha1",
+            "kind": "DPUCluster",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"type": cluster_type, "maxNodes": 10},
+        },
+    ).object
+
+
+def provisioner_body(ns: str, name: str, dpu_ns: str, dpu_name: str, **spec: Any) -> dict[str, Any]:
+    body = {
+        "apiVersion": "provisioning.dpu.hcp.io/v1alpha1",
+        "kind": "DPFHCPProvisioner",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "baseDomain": "clusters.example.com",
+            "dpuClusterRef": {"name": dpu_name, "namespace": dpu_ns},
+            "ocpReleaseImage": RELEASE,
+            "pullSecretRef": {"name": "pull-secret"},
+            "sshKeySecretRef": {"name": "ssh-key"},
+            "virtualIP": "192.168.1.100",
+            "controlPlaneAvailabilityPolicy": "HighlyAvailable",
+        },
+    }
+    body["spec"].update(spec)
+    return body
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if c["type"] == type_:
+            return c
+    return None
+
+
+def wait_condition(
+    client: KubeClient, ns: str, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 60.0
+) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        obj = client.get_or_none(PROVISIONER, name, ns)
+        c = condition(obj, type_)
+        if c and c["status"] == status and (reason is None or c["reason"] == reason):
+            return obj
+        return None
+
+    return wait_for(f"{ns}/{name} {type_}={status} {reason or ''}", check, timeout)
+
+
+def run_playbook(
+    playbook: str,
+    objects: list[dict[str, Any]],
+    kubeconfig: Path,
+    tmp: Path,
+    extra_vars: dict[str, Any] | None = None,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook with each object an inventory host, as the operator runs it."""
+    inventory = {
+        "all": {
+            "hosts": {
+                f"{o['metadata']['namespace']}/{o['metadata']['name']}": {
+                    "_provisioning_dpu_hcp_io_dpfhcpprovisioner": o
+                }
+                for o in objects
+            }
+        }
+    }
+    inv = tmp / f"inventory-{uuid.uuid4().hex[:6]}.json"
+    inv.write_text(json.dumps(inventory))
+    env = {
+        **os.environ,
+        "K8S_AUTH_KUBECONFIG": str(kubeconfig),
+        "POD_NAMESPACE": "dpf-hcp-provisioner-system",
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".venv" / "collections"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+    }
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inv), str(REPO / "playbooks" / playbook)]
+    if extra_vars:
+        argv += ["-e", json.dumps(extra_vars)]
+    if check:
+        argv += ["--check", "--diff"]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def metric(port: int, name: str, labels: dict[str, str] | None = None) -> float:
+    """Sum of a Prometheus metric's samples whose labels include ``labels``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in head for k, v in (labels or {}).items()):
+            total += float(value)
+    return total
+
+
+def wait_idle(metrics_port: int, quiet: float = 1.5, timeout: float = 60.0) -> float:
+    """Wait until the operator has run no Ansible for ``quiet`` seconds and its queue is empty;
+    returns the Ansible run count then."""
+    deadline = time.monotonic() + timeout
+    runs = metric(metrics_port, "dpfhcp_ansible_runs_total")
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = metric(metrics_port, "dpfhcp_ansible_runs_total")
+        if now != runs or metric(metrics_port, "dpfhcp_queue_depth") > 0:
+            runs, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return runs
+    raise AssertionError(f"operator still busy after {timeout}s")
