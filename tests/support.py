@@ -175,7 +175,8 @@ def wait_idle(metrics_port: int, quiet: float = 1.5, timeout: float = 60.0) -> f
     while time.monotonic() < deadline:
         time.sleep(0.1)
         now = metric(metrics_port, "dpfhcp_ansible_runs_total")
-        if now != runs or metric(metrics_port, "dpfhcp_queue_depth") > 0:
+        busy = metric(metrics_port, "dpfhcp_queue_depth") + metric(metrics_port, "dpfhcp_ansible_runs_in_progress")
+        if now != runs or busy > 0:
             runs, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet:
             return runs

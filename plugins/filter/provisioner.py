@@ -1,25 +1,31 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
-"""Small pure functions the roles' templates use."""
+"""Small pure functions the roles' templates use (the rules live in module_utils)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
-    ReleaseImageError,
-    ocp_version,
-)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import ReleaseImageError, ocp_version
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
 
 
-def _meta(provisioner: Any) -> dict[str, Any]:
-    meta = (provisioner or {}).get("metadata") if isinstance(provisioner, dict) else None
-    if not meta or not meta.get("name") or not meta.get("namespace"):
-        raise AnsibleFilterError("expected a DPFHCPProvisioner object with metadata.name and metadata.namespace")
-    return meta
+def _as_filter(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Report bad input as a filter error that names the filter."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AnsibleFilterError(f"dpf_hcp.provisioner.{func.__name__}: {exc}") from exc
+
+    return wrapper
 
 
 def release_version(release_image: str) -> str:
@@ -32,15 +38,15 @@ def release_version(release_image: str) -> str:
 
 def provisioner_labels(provisioner: dict[str, Any]) -> dict[str, str]:
     """The labels that mark an object as created for this provisioner."""
-    meta = _meta(provisioner)
-    return {LABEL_NAME: meta["name"], LABEL_NAMESPACE: meta["namespace"]}
+    ref = naming.hosted_cluster_ref(provisioner)
+    return {LABEL_NAME: ref["name"], LABEL_NAMESPACE: ref["namespace"]}
 
 
 def owner_reference(provisioner: dict[str, Any]) -> dict[str, Any]:
     """An ownerReference to the provisioner (for objects in its namespace)."""
-    meta = _meta(provisioner)
+    meta = provisioner["metadata"]
     if not meta.get("uid"):
-        raise AnsibleFilterError("the provisioner has no metadata.uid; pass the object as read from the API")
+        raise ValueError("the provisioner has no metadata.uid; pass the object as read from the API")
     return {
         "apiVersion": provisioner.get("apiVersion", "provisioning.dpu.hcp.io/v1alpha1"),
         "kind": provisioner.get("kind", "DPFHCPProvisioner"),
@@ -51,17 +57,22 @@ def owner_reference(provisioner: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def hosted_cluster_ref(provisioner: dict[str, Any]) -> dict[str, str]:
-    """Where the provisioner's HostedCluster (and NodePool) live: its namespace, its name."""
-    meta = _meta(provisioner)
-    return {"namespace": meta["namespace"], "name": meta["name"]}
+def label_selector(labels: dict[str, str]) -> str:
+    """``{a: 1, b: 2}`` -> ``a=1,b=2``."""
+    return ",".join(f"{k}={v}" for k, v in labels.items())
 
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "release_version": release_version,
-            "provisioner_labels": provisioner_labels,
-            "owner_reference": owner_reference,
-            "hosted_cluster_ref": hosted_cluster_ref,
+            "provisioner_labels": _as_filter(provisioner_labels),
+            "owner_reference": _as_filter(owner_reference),
+            "label_selector": _as_filter(label_selector),
+            "hosted_cluster_ref": _as_filter(naming.hosted_cluster_ref),
+            "control_plane_namespace": _as_filter(naming.control_plane_namespace),
+            "admin_kubeconfig_secret": _as_filter(naming.admin_kubeconfig_secret),
+            "injected_kubeconfig_ref": _as_filter(naming.injected_kubeconfig_ref),
+            "metallb_pool_name": _as_filter(naming.metallb_pool_name),
+            "exposes_load_balancer": _as_filter(naming.exposes_load_balancer),
         }

@@ -234,6 +234,17 @@ class KubeClient:
                 raise ApiError(404, "NotFound", f"the server has no kind {kind} in {api_version}")
         return self._discovered[key]
 
+    def serves(self, res: Resource) -> bool:
+        """Whether the server serves this kind now (asks discovery; e.g. is a CRD installed)."""
+        path = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+        try:
+            listing = self.request("GET", path)
+        except ApiError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return any(r.get("name") == res.plural for r in listing.get("resources") or [])
+
     def get(self, res: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
         return self.request("GET", res.path(namespace, name))
 

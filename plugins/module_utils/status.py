@@ -81,6 +81,36 @@ def mirror_hosted_cluster(hosted_cluster: dict[str, Any] | None) -> list[Conditi
     return out
 
 
+UPGRADING = "HostedClusterUpgrading"
+
+
+def upgrade_condition(hosted_cluster: dict[str, Any] | None) -> Condition | None:
+    """HostedClusterUpgrading from the HostedCluster's release and version history.
+
+    An upgrade runs from the moment spec.release.image differs from the newest history
+    entry until that entry is the same image and Completed. The first install is not one.
+    """
+    if hosted_cluster is None:
+        return None
+    desired = ((hosted_cluster.get("spec") or {}).get("release") or {}).get("image", "")
+    history = (((hosted_cluster.get("status") or {}).get("version") or {}).get("history")) or []
+    history = [h for h in history if isinstance(h, dict)]
+    completed = [h for h in history if h.get("state") == "Completed"]
+    if not completed:
+        return condition(UPGRADING, False, "InitialInstall", "The hosted cluster has not completed an install yet")
+    top = history[0]
+    if top.get("image") == desired and top.get("state") == "Completed":
+        return condition(
+            UPGRADING, False, "AtDesiredVersion", f"The hosted cluster runs {top.get('version') or desired}"
+        )
+    return condition(
+        UPGRADING,
+        True,
+        "UpgradeInProgress",
+        f"Upgrading from {completed[0].get('version') or completed[0].get('image')} to {desired}",
+    )
+
+
 def validation_failures(conditions: list[Condition]) -> list[Condition]:
     return [c for c in conditions if c["type"] in VALIDATION_PASS and c["status"] != VALIDATION_PASS[c["type"]]]
 
@@ -111,7 +141,7 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
             return condition(
                 READY,
                 False,
-                f"{step}Pending" if c["status"] == "Unknown" else f"{step}Failed",
+                c["reason"],
                 f"{step}: {c['message']}",
             )
     return condition(READY, True, "Ready", "The hosted cluster is available and every step succeeded")

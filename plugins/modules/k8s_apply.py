@@ -26,6 +26,20 @@ options:
         (and metadata.namespace for namespaced kinds).
     type: raw
     required: true
+  missing_kinds:
+    description:
+      - What to do when the API server does not serve an object's kind (its CRD is not installed).
+      - C(fail) fails the task; C(skip) skips those objects and lists them in RV(missing_kinds).
+    type: str
+    choices: [fail, skip]
+    default: fail
+  missing_namespaces:
+    description:
+      - What to do when an object's namespace does not exist.
+      - C(fail) fails the task; C(skip) skips those objects and lists the namespaces in RV(missing_namespaces).
+    type: str
+    choices: [fail, skip]
+    default: fail
 attributes:
   check_mode:
     support: full
@@ -42,6 +56,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+missing_namespaces:
+  description: Namespaces that do not exist, whose objects were skipped.
+  returned: always
+  type: list
+  elements: str
+missing_kinds:
+  description: apiVersion/kind of the objects skipped because the server does not serve their kind.
+  returned: always
+  type: list
+  elements: str
 results:
   description: One entry per object, in the order given.
   returned: always
@@ -73,13 +97,21 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import (
     apply,
     strip_server_fields,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
     client_from_params,
     run_module,
     with_auth,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NAMESPACE
 
-ARGUMENT_SPEC = with_auth({"definition": {"type": "raw", "required": True}})
+ARGUMENT_SPEC = with_auth(
+    {
+        "definition": {"type": "raw", "required": True},
+        "missing_kinds": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
+        "missing_namespaces": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
+    }
+)
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -89,9 +121,21 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         if not isinstance(obj, dict) or not {"apiVersion", "kind", "metadata"} <= set(obj):
             raise ValueError("definition: every object needs apiVersion, kind and metadata")
     client = client_from_params(params)
-    results, diffs, changed = [], [], False
+    results, diffs, missing, missing_ns, changed = [], [], [], [], False
     for obj in objects:
-        res = apply(client, obj, check_mode=check_mode)
+        try:
+            res = apply(client, obj, check_mode=check_mode)
+        except ApiError as exc:
+            if not exc.not_found:
+                raise
+            namespace = obj["metadata"].get("namespace")
+            if params["missing_kinds"] == "skip" and _kind_missing(client, obj):
+                missing.append(f"{obj['apiVersion']}/{obj['kind']}")
+            elif params["missing_namespaces"] == "skip" and namespace and not client.get_or_none(NAMESPACE, namespace):
+                missing_ns.append(namespace)
+            else:
+                raise
+            continue
         changed = changed or res.changed
         meta = res.object.get("metadata") or {}
         results.append(
@@ -113,7 +157,20 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
                     "after": _yaml(strip_server_fields(res.object)),
                 }
             )
-    return {"changed": changed, "results": results, "diff": diffs}
+    return {
+        "changed": changed,
+        "results": results,
+        "diff": diffs,
+        "missing_kinds": sorted(set(missing)),
+        "missing_namespaces": sorted(set(missing_ns)),
+    }
+
+
+def _kind_missing(client: Any, obj: dict[str, Any]) -> bool:
+    try:
+        return not client.serves(client.resource(obj["apiVersion"], obj["kind"]))
+    except ApiError as exc:
+        return exc.not_found
 
 
 def _yaml(obj: dict[str, Any] | None) -> str:

@@ -15,6 +15,8 @@ description:
   - When I(hosted_cluster) is given, mirrors the HostedCluster's thirteen health conditions
     under the provisioner's names (HyperShift's C(Available) becomes C(HostedClusterAvailable), ...).
   - Sets C(hostedClusterRef) once the HostedCluster exists.
+  - Sets C(HostedClusterUpgrading) from the HostedCluster's release and version history: True from
+    a release change until the newest history entry is that release and Completed (phase Upgrading).
   - Computes C(Ready) and C(phase) (Pending, Provisioning, Ready, Failed, Deleting, Upgrading).
   - Writes through the status subresource only when something differs, and records a
     Kubernetes Event for every condition whose status or reason changed.
@@ -38,10 +40,6 @@ options:
     description: Further status fields to set, e.g. C(hostedClusterRef), C(blueFieldContainerImage).
     type: dict
     default: {}
-  upgrading:
-    description: Whether a release upgrade is under way (phase Upgrading).
-    type: bool
-    default: false
 attributes:
   check_mode:
     support: full
@@ -100,7 +98,6 @@ ARGUMENT_SPEC = with_auth(
         "conditions": {"type": "list", "elements": "dict", "default": []},
         "hosted_cluster": {"type": "dict"},
         "fields": {"type": "dict", "default": {}},
-        "upgrading": {"type": "bool", "default": False},
     }
 )
 
@@ -111,14 +108,18 @@ def desired_status(
     hosted_cluster: dict[str, Any] | None,
     hc_known: bool,
     fields: dict[str, Any],
-    upgrading: bool,
 ) -> dict[str, Any]:
     """The status ``current`` should have, given this run's findings."""
     old = current.get("status") or {}
     generation = current["metadata"].get("generation")
     found = [conds.condition(u["type"], u["status"], u["reason"], u.get("message", "")) for u in updates]
+    upgrading = False
     if hc_known:
         found += st.mirror_hosted_cluster(hosted_cluster)
+        upgrade = st.upgrade_condition(hosted_cluster)
+        if upgrade is not None:
+            found.append(upgrade)
+            upgrading = upgrade["status"] == "True"
     merged = conds.merge(old.get("conditions"), found, generation)
     ready = st.compute_ready(merged, hosted_cluster is not None)
     merged = conds.merge(merged, [ready], generation)
@@ -145,9 +146,7 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         hc_ref = params.get("hosted_cluster")
         hosted_cluster = client.get_or_none(HOSTED_CLUSTER, hc_ref["name"], hc_ref["namespace"]) if hc_ref else None
         old = current.get("status") or {}
-        new = desired_status(
-            current, params["conditions"], hosted_cluster, bool(hc_ref), params["fields"], params["upgrading"]
-        )
+        new = desired_status(current, params["conditions"], hosted_cluster, bool(hc_ref), params["fields"])
         changes = conds.transitions(old.get("conditions"), new["conditions"])
         result = {
             "phase": new["phase"],

@@ -85,7 +85,8 @@ class Environment:
         """RBAC for the token users, the operator namespace, and the CRDs."""
 
         mgmt = self.client("management")
-        apply(mgmt, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}})
+        for ns in (OPERATOR_NAMESPACE, "metallb-system"):  # MetalLB's namespace: its fixture CRDs are installed
+            apply(mgmt, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         # The operator's identity: cluster-admin until the chart's least-privilege RBAC binds it.
         apply(mgmt, _binding("dpf-hcp-operator-admin", "cluster-admin", "Group", "dpf-hcp:operators"))
         hosted = self.client("hosted")

@@ -4,6 +4,7 @@ tests change it through the API like anything else.
 Keys (all optional):
   availableAfterSeconds   seconds from HostedCluster creation to Available=True (default 2)
   deleteAfterSeconds      seconds from deletion request to the HostedCluster being gone (default 1)
+  upgradeAfterSeconds     seconds a release change stays Partial before it is Completed (default 3)
   <ns>.<name>.degraded    "true": that HostedCluster reports Degraded=True, Available=False
   <ns>.<name>.stuckDeletion  "true": that HostedCluster never finishes deleting
 """
@@ -41,3 +42,7 @@ class StandinConfig:
     @property
     def delete_after(self) -> float:
         return self.number("deleteAfterSeconds", 1.0)
+
+    @property
+    def upgrade_after(self) -> float:
+        return self.number("upgradeAfterSeconds", 3.0)

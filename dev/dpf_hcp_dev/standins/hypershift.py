@@ -83,21 +83,18 @@ class HyperShiftStandin:
         table = dict(HEALTHY) if up else dict(STARTING)
         if degraded:
             table.update(DEGRADED)
-        history = list((status.get("version") or {}).get("history") or [])
+        history = [dict(h) for h in (status.get("version") or {}).get("history") or []]
         if up and not degraded:
-            if not history or history[0].get("image") != image:
-                now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                history.insert(
-                    0,
-                    {
-                        "state": "Completed",
-                        "image": image,
-                        "version": _ocp_version(image),
-                        "startedTime": now,
-                        "completionTime": now,
-                        "verified": True,
-                    },
-                )
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            entry = {"image": image, "version": _ocp_version(image), "startedTime": now, "verified": True}
+            if not history:  # the first install completes with availability
+                history.insert(0, {**entry, "state": "Completed", "completionTime": now})
+            elif history[0].get("image") != image:  # a release change: an upgrade starts
+                history.insert(0, {**entry, "state": "Partial"})
+            elif history[0].get("state") == "Partial" and _age(history[0].get("startedTime")) >= config.upgrade_after:
+                history[0].update(state="Completed", completionTime=now)
+            if history[0].get("state") == "Partial":
+                table["Progressing"] = ("True", "Upgrading", f"Upgrading to {_ocp_version(image)}")
             status["kubeconfig"] = {"name": f"{meta['name']}-admin-kubeconfig"}
             status["ignitionEndpoint"] = f"ignition-server-{meta['namespace']}-{meta['name']}.apps.example.com"
             status["controlPlaneEndpoint"] = {"host": f"api.{meta['name']}.example.com", "port": 6443}
