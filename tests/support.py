@@ -23,6 +23,7 @@ BLUEFIELD_IMAGES = {
     "4.19.0-ec.5": "quay.io/example/bluefield:4.19.0-ec.5",
     "4.18.0": "quay.io/example/bluefield:4.18.0",
 }
+CLEANUP_TIMEOUT = 6  # the test operator's cleanup_timeout_seconds
 PULL_SECRET_VALUE = '{"auths":{"quay.io":{"auth":"c2VjcmV0LXB1bGwtdmFsdWU="}}}'
 SSH_KEY_VALUE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIsecretsshkeyvalue test@example"
 
@@ -181,3 +182,10 @@ def wait_idle(metrics_port: int, quiet: float = 1.5, timeout: float = 60.0) -> f
         elif time.monotonic() - since >= quiet:
             return runs
     raise AssertionError(f"operator still busy after {timeout}s")
+
+
+def standin_settings(client: KubeClient, **data: str) -> None:
+    """Set keys of the stand-ins' ConfigMap (see dev/dpf_hcp_dev/standins/config.py); "" removes one."""
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP
+
+    client.patch(CONFIGMAP, "standins", {"data": {k: (v or None) for k, v in data.items()}}, "dpf-hcp-standins")

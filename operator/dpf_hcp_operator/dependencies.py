@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
@@ -38,7 +39,7 @@ class ProvisionerDependencies:
         self.enqueue = enqueue
         self.operator_namespace = operator_namespace
         owned = f"{LABEL_NAME},{LABEL_NAMESPACE}"
-        self.secrets = Informer(client, SECRET, metadata_only=True)
+        self.secrets = Informer(client, SECRET, metadata_only=True, index=owner_of)
         self.dpuclusters = Informer(client, DPU_CLUSTER, metadata_only=True)
         self.configmaps = Informer(
             client,
@@ -47,8 +48,10 @@ class ProvisionerDependencies:
             metadata_only=True,
             field_selector=f"metadata.name={BLUEFIELD_CONFIGMAP}",
         )
-        self.hosted_clusters = Informer(client, HOSTED_CLUSTER, label_selector=owned, metadata_only=True)
-        self.node_pools = Informer(client, NODE_POOL, label_selector=owned, metadata_only=True)
+        self.hosted_clusters = Informer(
+            client, HOSTED_CLUSTER, label_selector=owned, metadata_only=True, index=owner_of
+        )
+        self.node_pools = Informer(client, NODE_POOL, label_selector=owned, metadata_only=True, index=owner_of)
         self.secrets.add_handler(self._on_secret)
         self.dpuclusters.add_handler(self._on_dpucluster)
         self.configmaps.add_handler(lambda *_: self._all())
@@ -83,11 +86,11 @@ class ProvisionerDependencies:
     def _on_secret(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         meta = (new or old or {})["metadata"]
         key = (meta.get("namespace"), meta["name"])
-        labels = meta.get("labels") or {}
-        if LABEL_NAME in labels:  # a copy we made: its owner
-            self.enqueue((labels.get(LABEL_NAMESPACE, ""), labels[LABEL_NAME]))
+        owner = owner_of(new or old or {})
+        if owner is not None:  # a copy we made, or the kubeconfig we handed to DPF: its owner
+            self.enqueue(owner)
             return
-        self._matching(lambda cr: (self._refs(cr)[0], key[1]) == key and key[1] in self._refs(cr)[1])
+        self._matching(lambda cr: key in self._input_secrets(cr))
 
     def _on_dpucluster(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         meta = (new or old or {})["metadata"]
@@ -95,9 +98,9 @@ class ProvisionerDependencies:
         self._matching(lambda cr: self._refs(cr)[2] == ref)
 
     def _on_owned(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        labels = (new or old or {})["metadata"].get("labels") or {}
-        if LABEL_NAME in labels:
-            self.enqueue((labels.get(LABEL_NAMESPACE, ""), labels[LABEL_NAME]))
+        owner = owner_of(new or old or {})
+        if owner is not None:
+            self.enqueue(owner)
 
     def _on_provisioner(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         """A provisioner appearing, going or moving frees or takes a DPUCluster: tell the others."""
@@ -120,36 +123,51 @@ class ProvisionerDependencies:
                 self.enqueue((cr["metadata"]["namespace"], cr["metadata"]["name"]))
 
     # -- what a provisioner's outcome depends on, for the skip check ----------------------
+    def _input_secrets(self, cr: dict[str, Any]) -> set[tuple[str, str]]:
+        """Secrets whose content the playbook reads: the referenced ones and HyperShift's kubeconfig."""
+        namespace, secrets, _ = self._refs(cr)
+        return {(namespace, s) for s in secrets} | {(namespace, naming.admin_kubeconfig_secret(cr))}
+
     def fingerprint(self, cr: dict[str, Any]) -> tuple[Any, ...]:
-        namespace, secrets, dpucluster = self._refs(cr)
-        name = cr["metadata"]["name"]
+        namespace, _, dpucluster = self._refs(cr)
+        me = (namespace, cr["metadata"]["name"])
 
         def rv(informer: Informer, key: tuple[str, str]) -> str | None:
             obj = informer.get(key)
             return obj["metadata"].get("resourceVersion") if obj else None
 
-        def owned(informer: Informer) -> tuple[tuple[str, str], ...]:
+        def owned(informer: Informer) -> tuple[tuple[str, str, str], ...]:
             """resourceVersions of what carries this provisioner's labels (found by label, not by name)."""
             return tuple(
                 sorted(
-                    (o["metadata"]["name"], o["metadata"].get("resourceVersion", ""))
-                    for o in informer.items()
-                    if (o["metadata"].get("labels") or {}).get(LABEL_NAME) == name
-                    and (o["metadata"].get("labels") or {}).get(LABEL_NAMESPACE) == namespace
+                    (
+                        o["metadata"].get("namespace", ""),
+                        o["metadata"]["name"],
+                        o["metadata"].get("resourceVersion", ""),
+                    )
+                    for o in informer.indexed(me)
                 )
             )
 
         others = sorted(
             (o["metadata"]["namespace"], o["metadata"]["name"], bool(o["metadata"].get("deletionTimestamp")))
             for o in self.provisioners.items()
-            if self._refs(o)[2] == dpucluster
-            and (o["metadata"]["namespace"], o["metadata"]["name"]) != (namespace, name)
+            if self._refs(o)[2] == dpucluster and (o["metadata"]["namespace"], o["metadata"]["name"]) != me
         )
         return (
-            tuple(sorted((s, rv(self.secrets, (namespace, s))) for s in secrets)),
+            tuple(sorted((key, rv(self.secrets, key)) for key in self._input_secrets(cr))),
+            owned(self.secrets),
             rv(self.dpuclusters, dpucluster),
             rv(self.configmaps, (self.operator_namespace, BLUEFIELD_CONFIGMAP)),
             owned(self.hosted_clusters),
             owned(self.node_pools),
             tuple(others),
         )
+
+
+def owner_of(obj: dict[str, Any]) -> tuple[str, str] | None:
+    """The provisioner (namespace, name) an object was created for, from its labels."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if LABEL_NAME in labels and LABEL_NAMESPACE in labels:
+        return labels[LABEL_NAMESPACE], labels[LABEL_NAME]
+    return None

@@ -16,6 +16,7 @@ from dpf_hcp_operator.logs import log
 
 Key = tuple[str, str]
 Handler = Callable[[str, dict[str, Any] | None, dict[str, Any] | None], None]
+IndexFn = Callable[[dict[str, Any]], Key | None]
 LOG = logging.getLogger("dpf_hcp_operator.informers")
 
 
@@ -36,6 +37,7 @@ class Informer:
         metadata_only: bool = False,
         resync_seconds: float = 0.0,
         watch_timeout: int = 300,
+        index: IndexFn | None = None,
     ):
         self.client = client
         self.res = res
@@ -48,6 +50,8 @@ class Informer:
         self.handlers: list[Handler] = []
         self.synced = threading.Event()
         self._cache: dict[Key, dict[str, Any]] = {}
+        self._index_fn = index
+        self._index: dict[Key, set[Key]] = {}
         self._lock = threading.Lock()
         self._resource_version: str | None = None
 
@@ -61,6 +65,22 @@ class Informer:
     def get(self, key: Key) -> dict[str, Any] | None:
         with self._lock:
             return self._cache.get(key)
+
+    def indexed(self, index_key: Key) -> list[dict[str, Any]]:
+        """Cached objects whose index function gave ``index_key``."""
+        with self._lock:
+            return [self._cache[k] for k in self._index.get(index_key, ()) if k in self._cache]
+
+    def _reindex(self, key: Key, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """Keep the index in step with one cache change (call with the lock held)."""
+        if self._index_fn is None:
+            return
+        before = self._index_fn(old) if old is not None else None
+        after = self._index_fn(new) if new is not None else None
+        if before is not None and before != after:
+            self._index.get(before, set()).discard(key)
+        if after is not None:
+            self._index.setdefault(after, set()).add(key)
 
     def items(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -85,6 +105,9 @@ class Informer:
         with self._lock:
             old = self._cache
             self._cache = fresh
+            self._index = {}
+            for key, obj in fresh.items():
+                self._reindex(key, None, obj)
         self._resource_version = (listing.get("metadata") or {}).get("resourceVersion")
         for key, obj in fresh.items():
             before = old.get(key)
@@ -106,8 +129,10 @@ class Informer:
             before = self._cache.get(key)
             if kind == "DELETED":
                 self._cache.pop(key, None)
+                self._reindex(key, before, None)
             else:
                 self._cache[key] = obj
+                self._reindex(key, before, obj)
         self._resource_version = obj["metadata"].get("resourceVersion", self._resource_version)
         self._emit(kind, before, None if kind == "DELETED" else obj)
 

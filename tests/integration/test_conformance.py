@@ -12,6 +12,15 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CRD,
+    HOSTED_CLUSTER,
+    NODE_POOL,
+    PROVISIONER,
+)
+from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment, install_crds
 from support import (
     BLUEFIELD_IMAGES,
     REPO,
@@ -22,15 +31,6 @@ from support import (
     run_playbook,
     secrets,
 )
-
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CRD,
-    HOSTED_CLUSTER,
-    NODE_POOL,
-    PROVISIONER,
-)
-from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment, install_crds
 
 SHARED = REPO.parent / "shared"
 UPSTREAM_CRDS = SHARED / "conformance" / "crds"

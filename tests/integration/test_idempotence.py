@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    HOSTED_CLUSTER,
+    NODE_POOL,
+    PROVISIONER,
+    SECRET,
+)
 from support import (
     dpucluster,
     metric,
@@ -15,13 +21,6 @@ from support import (
     wait_condition,
     wait_for,
     wait_idle,
-)
-
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    HOSTED_CLUSTER,
-    NODE_POOL,
-    PROVISIONER,
-    SECRET,
 )
 
 

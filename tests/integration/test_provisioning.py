@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    HOSTED_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+    NODE,
+    NODE_POOL,
+    PROVISIONER,
+    SECRET,
+)
 from support import (
     BLUEFIELD_IMAGES,
     condition,
@@ -12,16 +21,6 @@ from support import (
     unique,
     wait_condition,
     wait_for,
-)
-
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    HOSTED_CLUSTER,
-    LABEL_NAME,
-    LABEL_NAMESPACE,
-    NODE,
-    NODE_POOL,
-    PROVISIONER,
-    SECRET,
 )
 
 FINALIZER = "provisioning.dpu.hcp.io/finalizer"
