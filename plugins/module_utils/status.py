@@ -115,9 +115,17 @@ def validation_failures(conditions: list[Condition]) -> list[Condition]:
     return [c for c in conditions if c["type"] in VALIDATION_PASS and c["status"] != VALIDATION_PASS[c["type"]]]
 
 
+# Step reasons that mean "not yet" rather than "something is wrong".
+WAITING_REASONS = {"WaitingForKubeconfig", "HostedClusterNotCreated"}
+
+
 def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> Condition:
     """Ready is True when the input is valid, the HostedCluster is Available and not Degraded,
-    and every step that reported a condition succeeded."""
+    and every step that reported a condition succeeded.
+
+    When it is not, the reason is the most useful one: bad input, then a broken hosted cluster
+    or a step that failed (something to act on), then what is still on its way.
+    """
     failed = validation_failures(conditions)
     if failed:
         first = failed[0]
@@ -127,6 +135,10 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
     degraded = find(conditions, "HostedClusterDegraded")
     if degraded and degraded["status"] == "True":
         return condition(READY, False, "HostedClusterDegraded", f"HostedCluster is degraded: {degraded['message']}")
+    steps = [c for step in STEP_CONDITIONS if (c := find(conditions, step)) and c["status"] != "True"]
+    broken = [c for c in steps if c["reason"] not in WAITING_REASONS]
+    if broken:
+        return condition(READY, False, broken[0]["reason"], f"{broken[0]['type']}: {broken[0]['message']}")
     available = find(conditions, "HostedClusterAvailable")
     if not available or available["status"] != "True":
         return condition(
@@ -135,15 +147,8 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
             "HostedClusterNotAvailable",
             "Waiting for the HostedCluster's control plane to become available",
         )
-    for step in STEP_CONDITIONS:
-        c = find(conditions, step)
-        if c and c["status"] != "True":
-            return condition(
-                READY,
-                False,
-                c["reason"],
-                f"{step}: {c['message']}",
-            )
+    if steps:
+        return condition(READY, False, steps[0]["reason"], f"{steps[0]['type']}: {steps[0]['message']}")
     return condition(READY, True, "Ready", "The hosted cluster is available and every step succeeded")
 
 

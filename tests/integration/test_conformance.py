@@ -16,7 +16,10 @@ import pytest
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CRD,
+    DPU_CLUSTER,
     HOSTED_CLUSTER,
+    IP_ADDRESS_POOL,
+    L2_ADVERTISEMENT,
     NODE_POOL,
     PROVISIONER,
 )
@@ -30,6 +33,7 @@ from support import (
     provisioner_body,
     run_playbook,
     secrets,
+    wait_for,
 )
 
 SHARED = REPO.parent / "shared"
@@ -116,3 +120,61 @@ def test_hosted_cluster_and_nodepool_are_accepted_by_upstream_crds(upstream, pol
     assert condition(status, "SecretsValid")["status"] == "True"
     assert status["status"]["hostedClusterRef"] == {"namespace": ns, "name": "hcp"}
     assert upstream_schema_has(client, "hostedclusters.hypershift.openshift.io", "services")
+
+
+def test_metallb_objects_and_dpucluster_kubeconfig_are_accepted_by_upstream_crds(upstream, tmp: Path):
+    client = upstream.client()
+    ns = namespace(client, "conf-inject")
+    dpu_ns = namespace(client, "conf-inject-dpus")
+    secrets(client, ns)
+    dpucluster(client, dpu_ns, "dpucluster")
+    cr = client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster", virtualIP="10.20.30.40"))
+    assert run_playbook("reconcile.yml", [cr], upstream.management.kubeconfig_path(), tmp).returncode == 0
+    # HyperShift publishes the admin kubeconfig (no HyperShift here: the test does what it would).
+    apply(
+        client,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "hcp-admin-kubeconfig", "namespace": ns},
+            "stringData": {"kubeconfig": upstream.hosted.kubeconfig_text()},
+        },
+    )
+    hc = client.get(HOSTED_CLUSTER, "hcp", ns)
+    client.replace(
+        HOSTED_CLUSTER, {**hc, "status": {"kubeconfig": {"name": "hcp-admin-kubeconfig"}}}, subresource="status"
+    )
+    result = run_playbook(
+        "reconcile.yml", [client.get(PROVISIONER, "hcp", ns)], upstream.management.kubeconfig_path(), tmp
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    pool = client.get(IP_ADDRESS_POOL, f"dpfhcp-{ns}-hcp", "metallb-system")
+    assert pool["spec"]["addresses"] == ["10.20.30.40/32"]
+    assert pool["spec"]["serviceAllocation"]["namespaces"] == [f"{ns}-hcp"]
+    assert client.get(L2_ADVERTISEMENT, f"dpfhcp-{ns}-hcp", "metallb-system")["spec"]["ipAddressPools"] == [
+        f"dpfhcp-{ns}-hcp"
+    ]
+    assert client.get(DPU_CLUSTER, "dpucluster", dpu_ns)["spec"]["kubeconfig"] == "dpucluster-admin-kubeconfig"
+    assert condition(client.get(PROVISIONER, "hcp", ns), "KubeConfigInjected")["status"] == "True"
+
+
+def test_missing_metallb_crds_are_a_condition_not_a_failure(upstream, tmp: Path):
+    """Runs last in this module: it removes the upstream MetalLB CRDs."""
+    client = upstream.client()
+    for crd in ("ipaddresspools.metallb.io", "l2advertisements.metallb.io"):
+        client.delete(CRD, crd)
+    wait_for("MetalLB CRDs gone", lambda: not client.serves(IP_ADDRESS_POOL), timeout=30)
+    ns = namespace(client, "conf-nometallb")
+    dpu_ns = namespace(client, "conf-nometallb-dpus")
+    secrets(client, ns)
+    dpucluster(client, dpu_ns, "dpucluster")
+    cr = client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    result = run_playbook("reconcile.yml", [cr], upstream.management.kubeconfig_path(), tmp)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "requeue_after" in result.stdout or "Check again later" in result.stdout
+    obj = client.get(PROVISIONER, "hcp", ns)
+    cond = condition(obj, "MetalLBConfigured")
+    assert (cond["status"], cond["reason"]) == ("False", "MetalLBNotInstalled")
+    assert "metallb.io/v1beta1/IPAddressPool" in cond["message"]
+    assert condition(obj, "Ready")["reason"] == "MetalLBNotInstalled"
+    assert client.get_or_none(HOSTED_CLUSTER, "hcp", ns) is not None  # the rest went ahead

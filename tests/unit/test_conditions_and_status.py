@@ -88,3 +88,39 @@ def test_phase_follows_validation_creation_readiness_and_deletion():
     assert compute_phase(ready, False, True, upgrading=True) == "Upgrading"
     degraded = [*VALID, condition("HostedClusterDegraded", True, "X", "")]
     assert compute_phase(degraded, False, True) == "Failed"
+
+
+def test_a_failed_step_explains_ready_before_waiting_for_availability():
+    waiting = [
+        *VALID,
+        condition("HostedClusterAvailable", False, "WaitingForAvailable", ""),
+        condition("KubeConfigInjected", False, "WaitingForKubeconfig", "not yet"),
+    ]
+    assert compute_ready(waiting, True)["reason"] == "HostedClusterNotAvailable"
+    broken = [*waiting, condition("MetalLBConfigured", False, "MetalLBNotInstalled", "install MetalLB")]
+    ready = compute_ready(broken, True)
+    assert (ready["reason"], ready["message"]) == ("MetalLBNotInstalled", "MetalLBConfigured: install MetalLB")
+    available = [
+        *VALID,
+        condition("HostedClusterAvailable", True, "AsExpected", ""),
+        condition("KubeConfigInjected", False, "WaitingForKubeconfig", "not yet"),
+    ]
+    assert compute_ready(available, True)["reason"] == "WaitingForKubeconfig"
+
+
+def test_upgrade_condition_follows_release_and_history():
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import upgrade_condition
+
+    def hc(image, history):
+        return {"spec": {"release": {"image": image}}, "status": {"version": {"history": history}}}
+
+    done = {"image": "r:4.18", "version": "4.18.0", "state": "Completed"}
+    assert upgrade_condition(None) is None
+    assert upgrade_condition(hc("r:4.18", []))["reason"] == "InitialInstall"
+    assert upgrade_condition(hc("r:4.18", [done]))["reason"] == "AtDesiredVersion"
+    started = upgrade_condition(hc("r:4.19", [done]))
+    assert (started["status"], started["reason"]) == ("True", "UpgradeInProgress")
+    assert "from 4.18.0 to r:4.19" in started["message"]
+    partial = {"image": "r:4.19", "version": "4.19.0", "state": "Partial"}
+    assert upgrade_condition(hc("r:4.19", [partial, done]))["status"] == "True"
+    assert upgrade_condition(hc("r:4.19", [{**partial, "state": "Completed"}, done]))["status"] == "False"
