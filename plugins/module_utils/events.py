@@ -8,7 +8,7 @@ import hashlib
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import now_rfc3339
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import EVENT
 
 COMPONENT = "dpf-hcp-provisioner"
@@ -43,3 +43,40 @@ def record(client: KubeClient, obj: dict[str, Any], event_type: str, reason: str
             "count": 1,
         },
     )
+
+
+def record_once(client: KubeClient, obj: dict[str, Any], event_type: str, reason: str, message: str, key: str) -> bool:
+    """Record an Event only the first time for ``key`` (its name derives from it); False if already there."""
+    meta = obj["metadata"]
+    digest = hashlib.sha256((meta["uid"] + key).encode()).hexdigest()[:16]
+    name = f"{meta['name']}.{digest}"
+    stamp = now_rfc3339()
+    try:
+        client.create(
+            EVENT,
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name, "namespace": meta["namespace"]},
+                "involvedObject": {
+                    "apiVersion": obj["apiVersion"],
+                    "kind": obj["kind"],
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "uid": meta["uid"],
+                },
+                "reason": reason,
+                "message": message[:1024],
+                "type": event_type,
+                "source": {"component": COMPONENT},
+                "reportingComponent": COMPONENT,
+                "firstTimestamp": stamp,
+                "lastTimestamp": stamp,
+                "count": 1,
+            },
+        )
+    except ApiError as exc:
+        if exc.conflict:
+            return False
+        raise
+    return True

@@ -1,0 +1,103 @@
+#!/usr/bin/python
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""Approve the CSRs of DPUs joining a provisioner's hosted cluster, and only theirs."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: csr_approve
+short_description: Approve the kubelet CSRs of a DPFHCPProvisioner's joining DPUs, and only those
+version_added: "0.1.0"
+description:
+  - Reaches the hosted cluster through the kubeconfig HyperShift published, and approves a pending
+    CertificateSigningRequest only when it is a DPU kubelet's, requested the way a kubelet does.
+  - A bootstrap (client) CSR needs signer C(kubernetes.io/kube-apiserver-client-kubelet), the
+    node-bootstrapper with exactly its groups, usages digital signature and client auth (key
+    encipherment allowed), a request with O=system:nodes, CN=system:node:<name> and no SANs,
+    a DPU of that name in the DPUCluster's namespace (and of that DPUCluster) in phase
+    C(DPU Cluster Config), and no active Node of that name.
+  - A serving CSR needs signer C(kubernetes.io/kubelet-serving), the node itself as requester, CN
+    equal to it, O containing system:nodes, SANs that are only the node's own names and addresses
+    (never loopback, multicast, link-local or unspecified), the Node present and the DPU joined.
+  - A client renewal by the node itself is approved while its DPU and Node exist.
+  - Nothing is approved while more CSRs are pending than DPUs + 100. CSRs older than
+    I(max_age_seconds) are left alone.
+  - What is not approved stays pending; the reason is returned and recorded once as an Event on
+    the provisioner.
+  - Returns the C(CSRAutoApprovalActive) condition.
+  - In check mode reports what it would approve and changes nothing.
+extends_documentation_fragment:
+  - dpf_hcp.provisioner.k8s_auth
+options:
+  provisioner:
+    description: The DPFHCPProvisioner object (metadata and spec).
+    type: dict
+    required: true
+  max_age_seconds:
+    description: CSRs older than this are not approved (a kubelet asks again).
+    type: float
+    default: 3600
+attributes:
+  check_mode:
+    support: full
+author:
+  - dpf_hcp.provisioner contributors
+"""
+
+EXAMPLES = r"""
+- name: Approve the CSRs of joining DPUs
+  dpf_hcp.provisioner.csr_approve:
+    provisioner: "{{ dpfhcp_provisioner }}"
+  register: approval
+"""
+
+RETURN = r"""
+approved:
+  description: CSRs approved (or that would be, in check mode), with the node and the reason.
+  returned: always
+  type: list
+  elements: dict
+refused:
+  description: Pending CSRs left pending, with the reason and a message.
+  returned: always
+  type: list
+  elements: dict
+conditions:
+  description: The CSRAutoApprovalActive condition.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_approval import approval_pass
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+    PROVISIONER_ARG_SPEC,
+    client_from_params,
+    provisioner_identity,
+    run_module,
+    with_auth,
+)
+
+ARGUMENT_SPEC = with_auth({**PROVISIONER_ARG_SPEC, "max_age_seconds": {"type": "float", "default": 3600}})
+
+
+def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    provisioner_identity(params["provisioner"])
+    result = approval_pass(client_from_params(params), params["provisioner"], check_mode, params["max_age_seconds"])
+    return {
+        "changed": bool(result.approved),
+        "approved": result.approved,
+        "refused": result.refused,
+        "conditions": [result.condition],
+    }
+
+
+def main() -> None:
+    run_module(ARGUMENT_SPEC, execute)
+
+
+if __name__ == "__main__":
+    main()
