@@ -14,7 +14,10 @@ import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CSR,
+    DPU,
     HOSTED_CLUSTER,
+    NODE,
     NODE_POOL,
     PROVISIONER,
 )
@@ -57,6 +60,10 @@ def up(directory: Path, timeout: float) -> int:
     for doc in docs:
         apply(client, doc)
     ok = watch(client, ns, name, created, timeout)
+    dpus = [d for d in docs if d["kind"] == "DPU"]
+    if ok and dpus:
+        print(f"{BOLD}DPUs joining{RESET} (their CSRs approved by the operator, their Nodes in the hosted cluster)")
+        ok = watch_dpus(client, env.client("hosted"), dpus, created, timeout)
     kubeconfig = env.management.kubeconfig_path()
     print(f"""
 {BOLD}Look around{RESET}
@@ -64,6 +71,7 @@ def up(directory: Path, timeout: float) -> int:
   kubectl get dpfhcp -A                       # Phase, Ready, HostedCluster
   kubectl describe dpfhcp -n {ns} {name}       # conditions and events
   kubectl get hostedcluster,nodepool,secret -n {ns}
+  kubectl get dpus -A; KUBECONFIG={env.hosted.kubeconfig_path()} kubectl get csr,nodes
   kubectl edit configmap -n dpf-hcp-standins standins   # inject faults (see dev/dpf_hcp_dev/standins/config.py)
   operator log: {logs / "operator.log"}
   metrics:      curl -s http://127.0.0.1:{metrics}/metrics | grep dpfhcp_
@@ -114,6 +122,39 @@ def watch(client, ns: str, name: str, created: float, timeout: float) -> bool:
             return True
         time.sleep(0.1)
     print(f"{RED}not Ready after {timeout:.0f}s{RESET}; see the operator log")
+    return False
+
+
+def watch_dpus(client, hosted, dpus: list[dict], created: float, timeout: float) -> bool:
+    """Print each DPU's phase, its approved CSRs and its Node as they appear; True when all are Ready."""
+    seen: set[tuple[str, str]] = set()
+    deadline = created + timeout
+    while time.monotonic() < deadline:
+        now = time.monotonic() - created
+        phases = {}
+        for d in dpus:
+            obj = client.get_or_none(DPU, d["metadata"]["name"], d["metadata"]["namespace"]) or {}
+            phases[d["metadata"]["name"]] = phase = (obj.get("status") or {}).get("phase", "Initializing")
+            if (d["metadata"]["name"], phase) not in seen:
+                seen.add((d["metadata"]["name"], phase))
+                print(f"  {now:6.2f}s  DPU {d['metadata']['name']}: {phase}")
+        for csr in hosted.list(CSR).get("items") or []:
+            approved = any(c.get("type") == "Approved" for c in (csr.get("status") or {}).get("conditions") or [])
+            if approved and (csr["metadata"]["name"], "approved") not in seen:
+                seen.add((csr["metadata"]["name"], "approved"))
+                print(
+                    f"  {now:6.2f}s  {GREEN}CSR {csr['metadata']['name']} approved{RESET} "
+                    f"{DIM}({csr['spec']['signerName']}){RESET}"
+                )
+        for node in hosted.list(NODE).get("items") or []:
+            if (node["metadata"]["name"], "node") not in seen:
+                seen.add((node["metadata"]["name"], "node"))
+                print(f"  {now:6.2f}s  {GREEN}Node {node['metadata']['name']} joined the hosted cluster{RESET}")
+        if all(p == "Ready" for p in phases.values()):
+            print(f"\n{GREEN}{BOLD}All {len(dpus)} DPUs joined{RESET} in {now:.2f}s after the CR was created")
+            return True
+        time.sleep(0.1)
+    print(f"{RED}DPUs not all Ready after {timeout:.0f}s{RESET}; see the operator and stand-in logs")
     return False
 
 

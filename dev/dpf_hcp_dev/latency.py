@@ -15,7 +15,14 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import HOSTED_CLUSTER, PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CSR,
+    DPU,
+    HOSTED_CLUSTER,
+    PROVISIONER,
+)
+from dpf_hcp_dev.certificates import request_pem
+from dpf_hcp_dev.localcluster.controlplane import BOOTSTRAPPER
 from dpf_hcp_dev.localcluster.environment import REPO, Environment
 
 RELEASE = "quay.io/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64"
@@ -67,6 +74,72 @@ def watch(client: KubeClient, stamps: Stamps, stop: threading.Event) -> None:
     threading.Thread(target=run, args=(PROVISIONER, "cr", {"ready": lambda o: _true(o, "Ready")}), daemon=True).start()
 
 
+def csr_latencies(env: Environment, client: KubeClient, ns: str, count: int) -> list[float]:
+    """Bootstrap CSRs for DPUs held in `DPU Cluster Config` of the provisioner in ``ns``, one at a
+    time; seconds from the create call to the Approved condition seen by a watch."""
+    hosted = env.client("hosted")
+    bootstrapper = KubeClient.from_kubeconfig(str(env.hosted.kubeconfig_path(BOOTSTRAPPER)))
+    names = [f"lat-dpu-{uuid.uuid4().hex[:6]}-{i}" for i in range(count)]
+    for name in names:
+        obj = client.create(
+            DPU,
+            {
+                "apiVersion": "provisioning.dpu.nvidia.com/v1alpha1",
+                "kind": "DPU",
+                "metadata": {"name": name, "namespace": ns, "annotations": {"standins.dpf-hcp.dev/hold": "true"}},
+                "spec": {
+                    "bfb": "b",
+                    "dpuDeviceName": "d",
+                    "dpuFlavor": "f",
+                    "dpuNodeName": name,
+                    "serialNumber": name,
+                    "nodeEffect": {"noEffect": True},
+                    "cluster": {"name": "dpus", "namespace": ns},
+                },
+            },
+        )
+        client.replace(DPU, {**obj, "status": {"phase": "DPU Cluster Config"}}, subresource="status")
+    time.sleep(1.0)  # the operator's DPU cache sees them
+    approved_at: dict[str, float] = {}
+    stop = threading.Event()
+    rv = hosted.list(CSR)["metadata"]["resourceVersion"]
+
+    def watch_csrs() -> None:
+        for event, obj in hosted.watch(CSR, resource_version=rv, timeout_seconds=120):
+            if event == "MODIFIED" and any(
+                c.get("type") == "Approved" for c in (obj.get("status") or {}).get("conditions") or []
+            ):
+                approved_at.setdefault(obj["metadata"]["name"], time.monotonic())
+            if stop.is_set():
+                return
+
+    threading.Thread(target=watch_csrs, daemon=True).start()
+    latencies = []
+    for name in names:
+        started = time.monotonic()
+        bootstrapper.create(
+            CSR,
+            {
+                "apiVersion": "certificates.k8s.io/v1",
+                "kind": "CertificateSigningRequest",
+                "metadata": {"name": name},
+                "spec": {
+                    "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
+                    "request": request_pem(f"system:node:{name}", ["system:nodes"]),
+                    "usages": ["digital signature", "key encipherment", "client auth"],
+                },
+            },
+        )
+        deadline = started + 10
+        while name not in approved_at and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if name in approved_at:
+            latencies.append(approved_at[name] - started)
+        time.sleep(0.2)
+    stop.set()
+    return latencies
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -77,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", type=Path, default=REPO / ".build" / "demo" / "cluster", help="a running environment")
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--gap", type=float, default=3.0, help="seconds between creations (one at a time)")
+    p.add_argument(
+        "--csrs",
+        type=int,
+        default=0,
+        help="also time N bootstrap CSRs from creation to approval (DPUs held in DPU Cluster Config)",
+    )
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
     env = Environment.load(a.dir)
@@ -156,6 +235,21 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{label:45s} n={f['n']:3d}"
             + (f"  p50 {f['p50']:.2f}s  p95 {f['p95']:.2f}s  max {f['max']:.2f}s" if values else "  (none completed)")
+        )
+    if a.csrs:
+        values = csr_latencies(env, client, f"lat-{run}-0", a.csrs)
+        label = "CSR created -> approved"
+        figures[label] = {
+            "n": len(values),
+            "p50": percentile(values, 0.5),
+            "p95": percentile(values, 0.95),
+            "max": max(values),
+            "mean": statistics.mean(values),
+        }
+        f = figures[label]
+        print(
+            f"{label:45s} n={f['n']:3d}  p50 {f['p50'] * 1000:.0f}ms  p95 {f['p95'] * 1000:.0f}ms  "
+            f"max {f['max'] * 1000:.0f}ms"
         )
     if a.json:
         a.json.write_text(json.dumps(figures, indent=2))

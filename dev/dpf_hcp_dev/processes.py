@@ -28,6 +28,8 @@ def start_standins(env: Environment, log_path: Path) -> subprocess.Popen[bytes]:
             str(env.management.kubeconfig_path()),
             "--hosted-kubeconfig",
             str(env.hosted.kubeconfig_path()),
+            "--hosted-kubeconfigs",
+            str(env.hosted.kubeconfig_path().parent),
         ],
         log_path,
     )

@@ -108,6 +108,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     stop.wait()
     for c in controllers:
         c.queue.shutdown()
+        c.close()
     for t in workers:
         t.join(timeout=60)  # a run in progress finishes; its object is reconciled again by the next leader
     for s in servers:

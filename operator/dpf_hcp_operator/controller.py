@@ -12,6 +12,7 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from dpf_hcp_operator import metrics
+from dpf_hcp_operator.csr_approvals import CSRApprovals
 from dpf_hcp_operator.dependencies import ProvisionerDependencies
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
@@ -51,14 +52,23 @@ class Controller:
         self.informer = Informer(client, self.res, label_selector=watch.selector, resync_seconds=watch.reconcile_period)
         self.informer.add_handler(self._on_object)
         self.dependencies: ProvisionerDependencies | None = None
+        self.csr_approvals: CSRApprovals | None = None
         if watch.watch_dependent_resources and watch.kind == "DPFHCPProvisioner":
             self.dependencies = ProvisionerDependencies(client, operator_namespace, self.informer, self.queue.add)
+            self.csr_approvals = CSRApprovals(client)
         self._last_ok: dict[Key, tuple[Any, ...]] = {}
         self._state_lock = threading.Lock()
 
     @property
     def informers(self) -> list[Informer]:
-        return [self.informer] + (self.dependencies.informers if self.dependencies else [])
+        extra = (self.dependencies.informers if self.dependencies else []) + (
+            self.csr_approvals.informers if self.csr_approvals else []
+        )
+        return [self.informer, *extra]
+
+    def close(self) -> None:
+        if self.csr_approvals:
+            self.csr_approvals.close()
 
     # -- events -------------------------------------------------------------
     def _on_object(self, kind: str, _old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
@@ -98,6 +108,8 @@ class Controller:
             duration = time.monotonic() - started
             for key in batch:
                 self.queue.done(key)
+                if self.csr_approvals:
+                    self.csr_approvals.sync(key, self.informer.get(key))
                 outcome = outcomes.get(key, Outcome("skipped", "gone"))
                 metrics.RECONCILES.labels(self.watch.kind, outcome.result).inc()
                 if outcome.result != "skipped":

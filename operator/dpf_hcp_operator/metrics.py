@@ -41,3 +41,5 @@ ANSIBLE_BATCH_SIZE = Histogram(
 )
 WATCH_EVENTS = Counter("dpfhcp_watch_events_total", "Watch events by informer and type", ["informer", "type"])
 WATCH_ERRORS = Counter("dpfhcp_watch_errors_total", "Watches that failed and were restarted", ["informer"])
+CSR_DECISIONS = Counter("dpfhcp_csr_decisions_total", "CSR decisions by result and reason", ["result", "reason"])
+CSR_HOSTED_CLUSTERS = Gauge("dpfhcp_csr_hosted_clusters_watched", "Hosted clusters whose CSRs are watched")

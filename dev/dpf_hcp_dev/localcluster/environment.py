@@ -92,6 +92,8 @@ class Environment:
         hosted = self.client("hosted")
         apply(hosted, _binding("dpf-hcp-operator-admin", "cluster-admin", "Group", "dpf-hcp:operators"))
         apply(hosted, _binding("node-bootstrapper", "system:node-bootstrapper", "User", BOOTSTRAPPER))
+        # Someone allowed to ask for certificates who is not the bootstrapper (a tenant workload, say).
+        apply(hosted, _binding("intruder-csr", "system:node-bootstrapper", "User", "intruder"))
         apply(hosted, _binding("nodes", "system:node", "Group", "system:nodes"))
         install_crds(mgmt, sorted(OUR_CRDS.glob("*.yaml")))
         if install_fixture_crds:

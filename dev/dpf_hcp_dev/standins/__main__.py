@@ -13,12 +13,14 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import a
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
+    DPU,
     DPU_CLUSTER,
     HOSTED_CLUSTER,
 )
 from dpf_hcp_dev.standins import config as cfg
 from dpf_hcp_dev.standins.dpf import DPFStandin
 from dpf_hcp_dev.standins.hypershift import HyperShiftStandin
+from dpf_hcp_dev.standins.kubelet import DPUWalker
 from dpf_hcp_operator.informers import Informer
 
 LOG = logging.getLogger("standins")
@@ -51,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="the hosted cluster's admin kubeconfig, published as <hc>-admin-kubeconfig",
     )
+    p.add_argument(
+        "--hosted-kubeconfigs",
+        type=Path,
+        help="folder of the hosted cluster's per-user kubeconfigs (node-bootstrapper, nodes); "
+        "without it DPUs are not walked",
+    )
     p.add_argument("--tick", type=float, default=0.2, help="seconds between passes")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s standins %(levelname)s %(message)s")
@@ -63,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     ensure_settings(client)
     hcs = Informer(client, HOSTED_CLUSTER)
     clusters = Informer(client, DPU_CLUSTER)
+    dpus = Informer(client, DPU)
+    walker = DPUWalker(client, args.hosted_kubeconfigs) if args.hosted_kubeconfigs else None
     settings = Informer(client, CONFIGMAP, namespace=cfg.NAMESPACE, field_selector=f"metadata.name={cfg.NAME}")
     wake = threading.Event()
-    for inf in (hcs, clusters, settings):
+    for inf in (hcs, clusters, settings, dpus):
         inf.add_handler(lambda *_: wake.set())
         inf.start(stop)
     LOG.info("running")
@@ -83,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
                 dpf.reconcile_dpucluster(cluster, conf)
             except ApiError as exc:
                 LOG.warning("DPUCluster %s: %s", cluster["metadata"]["name"], exc)
+        if walker is not None:
+            for index, dpu in enumerate(sorted(dpus.items(), key=lambda d: d["metadata"]["name"])):
+                try:
+                    walker.reconcile(dpu, index)
+                except ApiError as exc:
+                    LOG.warning("DPU %s: %s", dpu["metadata"]["name"], exc)
     return 0
 
 
