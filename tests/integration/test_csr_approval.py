@@ -225,3 +225,25 @@ def test_joining_dpus_are_approved_and_forged_csrs_stay_pending(env, mgmt, opera
         assert f": {spec[-1]}:" in seen[f"{tag}-{short}"], (short, seen[f"{tag}-{short}"])
     # And the legitimate ones were not disturbed by the flood of forgeries.
     assert all(approved(hosted.get(CSR, f"{n}-serving")) for n in legit)
+
+
+def test_approval_resumes_after_the_hosted_api_server_restarts(env, mgmt, operator):
+    ns = namespace(mgmt, unique("tenant"))
+    dpu_ns = namespace(mgmt, unique("dpus"))
+    secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    obj = wait_condition(mgmt, ns, "hcp", "CSRAutoApprovalActive", "True")
+    message = next(c["message"] for c in obj["status"]["conditions"] if c["type"] == "CSRAutoApprovalActive")
+    assert f"{dpu_ns}/dpucluster" in message
+
+    env.hosted.restart("kube-apiserver", down_seconds=2)  # the operator's watches break and must come back
+    mgmt.create(DPU, dpu(dpu_ns, "dpu-node-16"))
+    wait_for(
+        "DPU dpu-node-16 Ready after the restart",
+        lambda: (mgmt.get(DPU, "dpu-node-16", dpu_ns).get("status") or {}).get("phase") == "Ready",
+        timeout=90,
+    )
+    hosted = env.client("hosted")
+    assert approved(hosted.get(CSR, "dpu-node-16-bootstrap"))
+    assert approved(hosted.get(CSR, "dpu-node-16-serving"))

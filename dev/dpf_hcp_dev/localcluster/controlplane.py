@@ -71,6 +71,7 @@ class ControlPlane:
     etcd_peer_port: int = 0
     api_port: int = 0
     pids: dict[str, int] = field(default_factory=dict)
+    argv: dict[str, list[str]] = field(default_factory=dict)
     users: list[User] = field(default_factory=list)
 
     @property
@@ -187,6 +188,7 @@ class ControlPlane:
         log = open(self.directory / "logs" / f"{what}.log", "ab")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         self.pids[what] = proc.pid
+        self.argv[what] = argv
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         client = KubeClient.from_kubeconfig(str(self.kubeconfig_path()))
@@ -202,6 +204,15 @@ class ControlPlane:
             except TimeoutError:
                 if time.monotonic() > deadline:
                     raise
+
+    def restart(self, what: str = "kube-apiserver", down_seconds: float = 0.0) -> None:
+        """Stop one process and start it again as it was (same port, certificates and data):
+        what clients see when an API server goes away and comes back."""
+        terminate(self.pids[what])
+        time.sleep(down_seconds)
+        self._spawn(what, self.argv[what])
+        if what == "kube-apiserver":
+            self.wait_ready()
 
     def stop(self) -> None:
         for pid in self.pids.values():
