@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,40 @@ def standin_settings(client: KubeClient, **data: str) -> None:
     from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP
 
     client.patch(CONFIGMAP, "standins", {"data": {k: (v or None) for k, v in data.items()}}, "dpf-hcp-standins")
+
+
+def bluefield_configmap(client: KubeClient) -> None:
+    """The ocp-bluefield-images ConfigMap the tests' releases map through."""
+    apply(
+        client,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "ocp-bluefield-images", "namespace": "dpf-hcp-provisioner-system"},
+            "data": BLUEFIELD_IMAGES,
+        },
+    )
+
+
+@contextlib.contextmanager
+def management_node(client: KubeClient, address: str) -> Iterator[str]:
+    """A Ready management cluster Node with an InternalIP, registered as a kubelet would; removed after."""
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NODE
+
+    name = unique("mgmt-node")
+    client.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+    client.patch(
+        NODE,
+        name,
+        {
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok"}],
+                "addresses": [{"type": "InternalIP", "address": address}],
+            }
+        },
+        subresource="status",
+    )
+    try:
+        yield name
+    finally:
+        client.delete(NODE, name)

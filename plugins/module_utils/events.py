@@ -14,67 +14,47 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
 COMPONENT = "dpf-hcp-provisioner"
 
 
-def record(client: KubeClient, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
-    """Create an Event on ``obj`` (a core/v1 Event, readable by every kubectl)."""
+def _event(obj: dict[str, Any], name: str, event_type: str, reason: str, message: str) -> dict[str, Any]:
+    """A core/v1 Event about ``obj`` (readable by every kubectl)."""
     meta = obj["metadata"]
     stamp = now_rfc3339()
-    digest = hashlib.sha256(f"{meta['uid']}{reason}{message}{stamp}".encode()).hexdigest()[:10]
-    client.create(
-        EVENT,
-        {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{digest}", "namespace": meta["namespace"]},
-            "involvedObject": {
-                "apiVersion": obj["apiVersion"],
-                "kind": obj["kind"],
-                "name": meta["name"],
-                "namespace": meta["namespace"],
-                "uid": meta["uid"],
-                "resourceVersion": meta.get("resourceVersion", ""),
-            },
-            "reason": reason,
-            "message": message[:1024],
-            "type": event_type,
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
         },
-    )
+        "reason": reason,
+        "message": message[:1024],
+        "type": event_type,
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+
+
+def _name(obj: dict[str, Any], seed: str, length: int) -> str:
+    meta = obj["metadata"]
+    return f"{meta['name']}.{hashlib.sha256((meta['uid'] + seed).encode()).hexdigest()[:length]}"
+
+
+def record(client: KubeClient, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+    """Record an Event on ``obj``."""
+    name = _name(obj, f"{reason}{message}{now_rfc3339()}", 10)
+    client.create(EVENT, _event(obj, name, event_type, reason, message))
 
 
 def record_once(client: KubeClient, obj: dict[str, Any], event_type: str, reason: str, message: str, key: str) -> bool:
     """Record an Event only the first time for ``key`` (its name derives from it); False if already there."""
-    meta = obj["metadata"]
-    digest = hashlib.sha256((meta["uid"] + key).encode()).hexdigest()[:16]
-    name = f"{meta['name']}.{digest}"
-    stamp = now_rfc3339()
     try:
-        client.create(
-            EVENT,
-            {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {"name": name, "namespace": meta["namespace"]},
-                "involvedObject": {
-                    "apiVersion": obj["apiVersion"],
-                    "kind": obj["kind"],
-                    "name": meta["name"],
-                    "namespace": meta["namespace"],
-                    "uid": meta["uid"],
-                },
-                "reason": reason,
-                "message": message[:1024],
-                "type": event_type,
-                "source": {"component": COMPONENT},
-                "reportingComponent": COMPONENT,
-                "firstTimestamp": stamp,
-                "lastTimestamp": stamp,
-                "count": 1,
-            },
-        )
+        client.create(EVENT, _event(obj, _name(obj, key, 16), event_type, reason, message))
     except ApiError as exc:
         if exc.conflict:
             return False

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from dpf_hcp_dev.localcluster.controlplane import terminate
-from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment
+from dpf_hcp_dev.localcluster.environment import Environment
 from dpf_hcp_dev.processes import start_operator, start_standins, wait_ready
-from support import BLUEFIELD_IMAGES, CLEANUP_TIMEOUT, REPO
+from support import CLEANUP_TIMEOUT, REPO, bluefield_configmap
 
 
 @dataclass
@@ -33,15 +32,7 @@ class Operator:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
     environment = Environment.up(tmp_path_factory.mktemp("env"))
     try:
-        apply(
-            environment.client(),
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "ocp-bluefield-images", "namespace": OPERATOR_NAMESPACE},
-                "data": BLUEFIELD_IMAGES,
-            },
-        )
+        bluefield_configmap(environment.client())
         yield environment
     finally:
         environment.down()

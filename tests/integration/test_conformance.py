@@ -23,10 +23,10 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     NODE_POOL,
     PROVISIONER,
 )
-from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment, install_crds
+from dpf_hcp_dev.localcluster.environment import Environment, install_crds
 from support import (
-    BLUEFIELD_IMAGES,
     REPO,
+    bluefield_configmap,
     condition,
     dpucluster,
     namespace,
@@ -59,15 +59,7 @@ def upstream(tmp_path_factory: pytest.TempPathFactory):
         names = install_crds(client, [path])
         assert "hostedclusters.hypershift.openshift.io" in names
         assert "dpuclusters.provisioning.dpu.nvidia.com" in names
-        apply(
-            client,
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "ocp-bluefield-images", "namespace": OPERATOR_NAMESPACE},
-                "data": BLUEFIELD_IMAGES,
-            },
-        )
+        bluefield_configmap(client)
         yield environment
     finally:
         environment.down()

@@ -22,6 +22,7 @@ from support import (
     CLEANUP_TIMEOUT,
     condition,
     dpucluster,
+    management_node,
     namespace,
     provisioner_body,
     secrets,
@@ -70,26 +71,10 @@ def test_single_replica_node_port_needs_no_metallb(mgmt, operator):
     body = provisioner_body(node_ns, "hcp", dpu_ns, "dpucluster", controlPlaneAvailabilityPolicy="SingleReplica")
     del body["spec"]["virtualIP"]
     mgmt.create(PROVISIONER, body)
-    # Without a Ready management Node the NodePort address is unknown: a failed run, retried with backoff.
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NODE
-
-    node = unique("mgmt-node")
-    mgmt.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
-    mgmt.patch(
-        NODE,
-        node,
-        {
-            "status": {
-                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok"}],
-                "addresses": [{"type": "InternalIP", "address": "10.9.8.6"}],
-            }
-        },
-        subresource="status",
-    )
-    try:
+    # Without a Ready management Node the NodePort address is unknown: a failed run, retried with backoff,
+    # until a kubelet registers one.
+    with management_node(mgmt, "10.9.8.6"):
         obj = wait_condition(mgmt, node_ns, "hcp", "Ready", "True", timeout=90)
-    finally:
-        mgmt.delete(NODE, node)
     assert condition(obj, "MetalLBConfigured")["reason"] == "NotRequired"
     assert labelled(mgmt, IP_ADDRESS_POOL, "metallb-system", node_ns) == []
     assert labelled(mgmt, L2_ADVERTISEMENT, "metallb-system", node_ns) == []

@@ -6,7 +6,6 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
-    NODE,
     NODE_POOL,
     PROVISIONER,
     SECRET,
@@ -15,6 +14,7 @@ from support import (
     BLUEFIELD_IMAGES,
     condition,
     dpucluster,
+    management_node,
     namespace,
     provisioner_body,
     secrets,
@@ -102,33 +102,18 @@ def test_provisioner_becomes_ready_with_hosted_cluster_nodepool_and_status(mgmt,
 
 
 def test_single_replica_without_vip_publishes_node_ports_at_a_management_node(mgmt, operator):
-    node = unique("mgmt-node")
-    mgmt.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
-    mgmt.patch(
-        NODE,
-        node,
-        {
-            "status": {
-                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok"}],
-                "addresses": [{"type": "InternalIP", "address": "10.9.8.7"}],
-            }
-        },
-        subresource="status",
-    )
-    try:
+    with management_node(mgmt, "10.9.8.7"):
         spec = {"controlPlaneAvailabilityPolicy": "SingleReplica"}
         ns, _, body = setup_inputs(mgmt, **spec)
         del body["spec"]["virtualIP"]
         mgmt.create(PROVISIONER, body)
         wait_condition(mgmt, ns, "hcp", "Ready", "True")
-        hc = mgmt.get(HOSTED_CLUSTER, "hcp", ns)
-        services = {s["service"]: s["servicePublishingStrategy"] for s in hc["spec"]["services"]}
-        assert set(services) == {"APIServer", "OAuthServer", "OIDC", "Konnectivity", "Ignition"}
-        for strategy in services.values():
-            assert strategy == {"type": "NodePort", "nodePort": {"address": "10.9.8.7"}}
-        assert hc["spec"]["controllerAvailabilityPolicy"] == "SingleReplica"
-    finally:
-        mgmt.delete(NODE, node)
+    hc = mgmt.get(HOSTED_CLUSTER, "hcp", ns)
+    services = {s["service"]: s["servicePublishingStrategy"] for s in hc["spec"]["services"]}
+    assert set(services) == {"APIServer", "OAuthServer", "OIDC", "Konnectivity", "Ignition"}
+    for strategy in services.values():
+        assert strategy == {"type": "NodePort", "nodePort": {"address": "10.9.8.7"}}
+    assert hc["spec"]["controllerAvailabilityPolicy"] == "SingleReplica"
 
 
 def test_missing_pull_secret_fails_then_recovers_when_created(mgmt, operator):
