@@ -45,13 +45,25 @@ def up(directory: Path, timeout: float) -> int:
     logs = directory / "logs"
     print(f"{BOLD}2/4 stand-ins{RESET}: HyperShift and DPF controllers acting through the management API")
     standins = start_standins(env, logs / "standins.log")
-    print(f"{BOLD}3/4 operator{RESET}: dpf-hcp-operator as its own identity (token user dpf-hcp-operator)")
-    operator, health, metrics = start_operator(env, directory / "operator", logs / "operator.log")
-    state.write_text(
-        json.dumps({"standins": standins.pid, "operator": operator.pid, "health": health, "metrics": metrics})
+    print(
+        f"{BOLD}3/4 operator{RESET}: dpf-hcp-operator as its own identity (token user dpf-hcp-operator), "
+        "with its admission webhook"
     )
-    wait_ready(health, operator, logs / "operator.log")
+    operator = start_operator(env, directory / "operator", logs / "operator.log")
+    metrics = operator.metrics_port
+    state.write_text(
+        json.dumps(
+            {
+                "standins": standins.pid,
+                "operator": operator.process.pid,
+                "health": operator.health_port,
+                "metrics": metrics,
+            }
+        )
+    )
+    wait_ready(operator.health_port, operator.process, logs / "operator.log")
     client = env.client()
+    apply(client, operator.webhook_configuration())  # bad input is refused before it is stored
     docs = [d for d in yaml.safe_load_all(SAMPLE.read_text()) if d]
     cr = next(d for d in docs if d["kind"] == "DPFHCPProvisioner")
     ns, name = cr["metadata"]["namespace"], cr["metadata"]["name"]

@@ -140,6 +140,38 @@ def csr_latencies(env: Environment, client: KubeClient, ns: str, count: int) -> 
     return latencies
 
 
+def admission_latencies(client: KubeClient, ns: str, count: int) -> list[float]:
+    """Seconds per server-side dry-run create of a valid provisioner: the API server calls the webhook."""
+    apply(
+        client,
+        {
+            "apiVersion": "provisioning.dpu.nvidia.com/v1alpha1",
+            "kind": "DPUCluster",
+            "metadata": {"name": "free", "namespace": ns},
+            "spec": {"type": "static"},
+        },
+    )
+    body = {
+        "apiVersion": "provisioning.dpu.hcp.io/v1alpha1",
+        "kind": "DPFHCPProvisioner",
+        "metadata": {"name": "admission-probe", "namespace": ns},
+        "spec": {
+            "baseDomain": "example.com",
+            "dpuClusterRef": {"name": "free", "namespace": ns},
+            "ocpReleaseImage": RELEASE,
+            "pullSecretRef": {"name": "pull-secret"},
+            "sshKeySecretRef": {"name": "ssh-key"},
+            "virtualIP": "10.77.1.1",
+        },
+    }
+    values = []
+    for _ in range(count):
+        started = time.monotonic()
+        client.create(PROVISIONER, body, dry_run=True)
+        values.append(time.monotonic() - started)
+    return values
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -155,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="also time N bootstrap CSRs from creation to approval (DPUs held in DPU Cluster Config)",
+    )
+    p.add_argument(
+        "--admission",
+        type=int,
+        default=0,
+        help="also time N server-side dry-run creates of a valid provisioner (through the webhook)",
     )
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
@@ -250,6 +288,21 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{label:45s} n={f['n']:3d}  p50 {f['p50'] * 1000:.0f}ms  p95 {f['p95'] * 1000:.0f}ms  "
             f"max {f['max'] * 1000:.0f}ms"
+        )
+    if a.admission:
+        values = admission_latencies(client, f"lat-{run}-0", a.admission)
+        label = "admission (dry-run create via the API server)"
+        figures[label] = {
+            "n": len(values),
+            "p50": percentile(values, 0.5),
+            "p95": percentile(values, 0.95),
+            "max": max(values),
+            "mean": statistics.mean(values),
+        }
+        f = figures[label]
+        print(
+            f"{label:45s} n={f['n']:3d}  p50 {f['p50'] * 1000:.1f}ms  p95 {f['p95'] * 1000:.1f}ms  "
+            f"max {f['max'] * 1000:.1f}ms"
         )
     if a.json:
         a.json.write_text(json.dumps(figures, indent=2))

@@ -6,10 +6,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from dpf_hcp_dev.localcluster.controlplane import free_port
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment
+from dpf_hcp_operator import webhook
 
 
 def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -35,11 +37,26 @@ def start_standins(env: Environment, log_path: Path) -> subprocess.Popen[bytes]:
     )
 
 
+@dataclass
+class OperatorProcess:
+    process: subprocess.Popen[bytes]
+    health_port: int
+    metrics_port: int
+    webhook_port: int
+    webhook_ca: Path  # the self-signed CA: the webhook configuration's caBundle
+
+    def webhook_configuration(self, object_selector: dict | None = None) -> dict:  # type: ignore[type-arg]
+        return webhook.configuration(
+            self.webhook_ca.read_bytes(), url=f"https://127.0.0.1:{self.webhook_port}", object_selector=object_selector
+        )
+
+
 def start_operator(
     env: Environment, work_dir: Path, log_path: Path, *extra: str, identity: str = "dpf-hcp-operator"
-) -> tuple[subprocess.Popen[bytes], int, int]:
-    """The operator as its own identity (token user); returns (process, health port, metrics port)."""
-    health, metrics = free_port(), free_port()
+) -> OperatorProcess:
+    """The operator as its own identity (token user), with its admission webhook on loopback."""
+    health, metrics, hook = free_port(), free_port(), free_port()
+    certs = work_dir / "webhook"
     proc = spawn(
         [
             sys.executable,
@@ -55,11 +72,17 @@ def start_operator(
             f"127.0.0.1:{health}",
             "--metrics-bind-address",
             f"127.0.0.1:{metrics}",
+            "--webhook-bind-address",
+            f"127.0.0.1:{hook}",
+            "--webhook-cert-dir",
+            str(certs),
+            "--webhook-self-signed-hosts",
+            "127.0.0.1,localhost",
             *extra,
         ],
         log_path,
     )
-    return proc, health, metrics
+    return OperatorProcess(proc, health, metrics, hook, certs / "ca.crt")
 
 
 def wait_ready(port: int, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 30.0) -> None:

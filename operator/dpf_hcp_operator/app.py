@@ -6,12 +6,12 @@ import logging
 import os
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from dpf_hcp_operator import health, logs, watches
+from dpf_hcp_operator import health, logs, watches, webhook
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.runner import PlaybookRunner, default_collections_path
@@ -32,6 +32,9 @@ class Config:
     metrics_address: str = ":8080"
     log_level: str = "info"
     ansible_verbosity: int = 0
+    webhook_address: str = ""
+    webhook_cert_dir: Path | None = None
+    webhook_self_signed_hosts: list[str] = field(default_factory=list)
 
 
 def run(config: Config, stop: threading.Event | None = None) -> int:
@@ -86,6 +89,14 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         waiting = [i.name for i in informers if not i.synced.is_set()]
         return (not waiting, "ok" if not waiting else f"caches not synced: {waiting}")
 
+    webhook_server = None
+    if config.webhook_address and config.webhook_cert_dir:
+        if config.webhook_self_signed_hosts:
+            webhook.ensure_self_signed(config.webhook_cert_dir, config.webhook_self_signed_hosts)
+        provisioners = next((c.informer for c in controllers if c.watch.kind == "DPFHCPProvisioner"), None)
+        reviewer = webhook.Reviewer(client, config.operator_namespace, provisioners)
+        webhook_server = webhook.serve(config.webhook_address, reviewer, config.webhook_cert_dir, stop)
+
     servers = [
         health.serve(
             config.health_address,
@@ -93,6 +104,8 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             with_metrics=config.metrics_address == config.health_address,
         )
     ]
+    if webhook_server is not None:
+        servers.append(webhook_server)
     if config.metrics_address not in ("0", "", config.health_address):
         servers.append(health.serve(config.metrics_address, {}, with_metrics=True))
     log(

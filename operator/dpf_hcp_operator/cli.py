@@ -46,6 +46,23 @@ def parse(argv: list[str] | None = None) -> Config:
     p.add_argument("--metrics-bind-address", default=":8080", help="/metrics; '0' disables")
     p.add_argument("--log-level", choices=["debug", "info", "error"], default=os.environ.get("LOG_LEVEL", "info"))
     p.add_argument("--ansible-verbosity", type=int, default=0)
+    p.add_argument(
+        "--webhook-bind-address",
+        default="",
+        help="serve the admission webhook here, e.g. :9443 (HTTPS; off when empty)",
+    )
+    p.add_argument(
+        "--webhook-cert-dir",
+        type=Path,
+        default=None,
+        help="tls.crt and tls.key for the webhook, reloaded when they change (default: <work-dir>/webhook)",
+    )
+    p.add_argument(
+        "--webhook-self-signed-hosts",
+        default="",
+        help="comma-separated names and IPs: make a self-signed certificate for them in the cert dir "
+        "when none is there (ca.crt is the caBundle)",
+    )
     a = p.parse_args(argv)
     watches = a.watches_file or (collection_root() / "watches.yaml")
     work_dir = a.work_dir or Path(tempfile.gettempdir()) / "dpf-hcp-operator"
@@ -61,6 +78,9 @@ def parse(argv: list[str] | None = None) -> Config:
         metrics_address=a.metrics_bind_address,
         log_level=a.log_level,
         ansible_verbosity=a.ansible_verbosity,
+        webhook_address=a.webhook_bind_address,
+        webhook_cert_dir=a.webhook_cert_dir or work_dir / "webhook",
+        webhook_self_signed_hosts=[h for h in a.webhook_self_signed_hosts.split(",") if h],
     )
 
 

@@ -43,3 +43,9 @@ WATCH_EVENTS = Counter("dpfhcp_watch_events_total", "Watch events by informer an
 WATCH_ERRORS = Counter("dpfhcp_watch_errors_total", "Watches that failed and were restarted", ["informer"])
 CSR_DECISIONS = Counter("dpfhcp_csr_decisions_total", "CSR decisions by result and reason", ["result", "reason"])
 CSR_HOSTED_CLUSTERS = Gauge("dpfhcp_csr_hosted_clusters_watched", "Hosted clusters whose CSRs are watched")
+ADMISSION_REVIEWS = Counter("dpfhcp_admission_reviews_total", "Admission reviews by result", ["result"])
+ADMISSION_DURATION = Histogram(
+    "dpfhcp_admission_duration_seconds",
+    "Time to answer one admission review",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)

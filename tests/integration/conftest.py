@@ -14,7 +14,7 @@ import yaml
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import Environment
-from dpf_hcp_dev.processes import start_operator, start_standins, wait_ready
+from dpf_hcp_dev.processes import OperatorProcess, start_operator, start_standins, wait_ready
 from support import CLEANUP_TIMEOUT, REPO, bluefield_configmap
 
 
@@ -23,6 +23,7 @@ class Operator:
     health_port: int
     metrics_port: int
     log: Path
+    process: OperatorProcess
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -55,14 +56,12 @@ def operator(env: Environment, standins: None, tmp_path_factory: pytest.TempPath
     logs = tmp_path_factory.mktemp("operator")
     log = logs / "operator.log"
     watches = test_watches(logs)
-    proc, health, metrics = start_operator(
-        env, logs / "work", log, "--log-level", "debug", "--watches-file", str(watches)
-    )
+    started = start_operator(env, logs / "work", log, "--log-level", "debug", "--watches-file", str(watches))
     try:
-        wait_ready(health, proc, log)
-        yield Operator(health, metrics, log)
+        wait_ready(started.health_port, started.process, log)
+        yield Operator(started.health_port, started.metrics_port, log, started)
     finally:
-        terminate(proc.pid)
+        terminate(started.process.pid)
         if os.environ.get("DPF_HCP_SHOW_OPERATOR_LOG"):
             print(log.read_text())
 

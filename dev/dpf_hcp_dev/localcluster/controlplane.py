@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from dpf_hcp_dev.localcluster import pki
+from dpf_hcp_operator import pki
 
 REPO = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = REPO / "dev" / "bootstrap" / "kube-binaries.sh"

@@ -1,4 +1,5 @@
-"""Certificates and keys for a local control plane, made with `cryptography`."""
+"""Certificates and keys made with `cryptography`: the webhook's self-signed serving certificate,
+and the local control plane's CA and server certificates."""
 
 from __future__ import annotations
 

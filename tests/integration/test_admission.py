@@ -1,0 +1,304 @@
+"""The validating webhook, through the real API server: bad input is refused before it is stored,
+with a message naming the field, the value and what is accepted; good input passes; the webhook
+being unreachable makes writes fail closed."""
+
+from __future__ import annotations
+
+import copy
+import json
+import ssl
+import urllib.request
+
+import pytest
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER, VALIDATING_WEBHOOK
+from dpf_hcp_operator import webhook
+from support import dpucluster, namespace, provisioner_body, secrets, unique, wait_for
+
+SELECTOR = {"matchLabels": {"dpfhcp-test/webhook": "on"}}  # this module's objects only; see conftest
+
+
+@pytest.fixture(scope="module")
+def admission(mgmt, operator):
+    """The webhook configuration, pointing at the session operator's webhook."""
+    apply(mgmt, operator.process.webhook_configuration(SELECTOR))
+    ns = namespace(mgmt, unique("adm"))
+    dpu_ns = namespace(mgmt, unique("adm-dpus"))
+    secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    dpucluster(mgmt, dpu_ns, "kamaji", cluster_type="kamaji")
+    dpucluster(mgmt, dpu_ns, "taken")
+    holder = provisioner_body(ns, "holder", dpu_ns, "taken")
+    holder["metadata"]["labels"] = dict(SELECTOR["matchLabels"])
+    # The admission path can be slow to notice a new configuration: wait until it answers.
+    wait_for("the webhook to be consulted", lambda: _try_create(mgmt, holder), timeout=30)
+    yield ns, dpu_ns
+    mgmt.delete(VALIDATING_WEBHOOK, "dpf-hcp-provisioner")
+
+
+def _try_create(mgmt, body):
+    try:
+        return mgmt.create(PROVISIONER, body, dry_run=True) and mgmt.create(PROVISIONER, body)
+    except ApiError:
+        return None
+
+
+def body(ns, dpu_ns, name="p", **spec):
+    b = provisioner_body(ns, name, dpu_ns, "dpucluster")
+    b["metadata"]["labels"] = dict(SELECTOR["matchLabels"])
+    b["spec"].update(spec)
+    return b
+
+
+def without(b, *path):
+    b = copy.deepcopy(b)
+    node = b["spec"]
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return b
+
+
+def refused(mgmt, b, field):
+    """Refused by the API server, by the CRD's schema (checked first) or by the webhook; the message names
+    the field either way. Returns the message and whether the webhook gave it."""
+    with pytest.raises(ApiError) as err:
+        mgmt.create(PROVISIONER, b)
+    message = err.value.message
+    assert field in message, (field, message)
+    return message, 'admission webhook "vdpfhcpprovisioner.provisioning.dpu.hcp.io" denied the request' in message
+
+
+def review(operator, obj, old=None):
+    """Ask the webhook directly, over HTTPS verified against its CA, as the API server does."""
+    request = {
+        "uid": "test",
+        "operation": "UPDATE" if old else "CREATE",
+        "kind": {"kind": "DPFHCPProvisioner"},
+        "object": obj,
+        **({"oldObject": old} if old else {}),
+    }
+    data = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}).encode()
+    context = ssl.create_default_context(cafile=str(operator.process.webhook_ca))
+    url = f"https://127.0.0.1:{operator.process.webhook_port}{webhook.PATH}"
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, context=context, timeout=5) as resp:  # noqa: S310
+        return json.loads(resp.read())["response"]
+
+
+CREATE_CORPUS = [
+    # (id, how to break the valid body, fragments the message must carry)
+    ("no-baseDomain", lambda b: without(b, "baseDomain"), ["spec.baseDomain: is required"]),
+    ("no-dpuClusterRef", lambda b: without(b, "dpuClusterRef"), ["spec.dpuClusterRef: is required"]),
+    ("no-release", lambda b: without(b, "ocpReleaseImage"), ["spec.ocpReleaseImage: is required"]),
+    ("no-pullSecretRef", lambda b: without(b, "pullSecretRef"), ["spec.pullSecretRef: is required"]),
+    ("no-sshKeySecretRef", lambda b: without(b, "sshKeySecretRef"), ["spec.sshKeySecretRef: is required"]),
+    (
+        "baseDomain-not-dns",
+        lambda b: {**b, "spec": {**b["spec"], "baseDomain": "Not_A_Domain"}},
+        ["spec.baseDomain", "'Not_A_Domain'", "DNS name"],
+    ),
+    ("baseDomain-too-short", lambda b: {**b, "spec": {**b["spec"], "baseDomain": "a.b"}}, ["spec.baseDomain", "'a.b'"]),
+    (
+        "virtualIP-not-ip",
+        lambda b: {**b, "spec": {**b["spec"], "virtualIP": "300.1.1.1"}},
+        ["spec.virtualIP", "'300.1.1.1'", "IPv4 or IPv6"],
+    ),
+    (
+        "release-no-tag",
+        lambda b: {**b, "spec": {**b["spec"], "ocpReleaseImage": "quay.io/ocp/release"}},
+        ["spec.ocpReleaseImage", "'quay.io/ocp/release'", "tag or digest"],
+    ),
+    (
+        "release-garbage",
+        lambda b: {**b, "spec": {**b["spec"], "ocpReleaseImage": "not an image!"}},
+        ["spec.ocpReleaseImage", "'not an image!'"],
+    ),
+    (
+        "policy-enum",
+        lambda b: {**b, "spec": {**b["spec"], "controlPlaneAvailabilityPolicy": "Sometimes"}},
+        ["spec.controlPlaneAvailabilityPolicy", "'Sometimes'", "SingleReplica"],
+    ),
+    (
+        "infra-policy-enum",
+        lambda b: {**b, "spec": {**b["spec"], "infrastructureAvailabilityPolicy": "Always"}},
+        ["spec.infrastructureAvailabilityPolicy", "'Always'"],
+    ),
+    (
+        "ha-without-vip",
+        lambda b: without(b, "virtualIP"),
+        ["spec.virtualIP: is required when spec.controlPlaneAvailabilityPolicy is HighlyAvailable"],
+    ),
+    (
+        "dpuClusterRef-bad-name",
+        lambda b: {**b, "spec": {**b["spec"], "dpuClusterRef": {"name": "Bad_Name", "namespace": "x"}}},
+        ["spec.dpuClusterRef.name", "'Bad_Name'"],
+    ),
+    (
+        "dpuClusterRef-no-namespace",
+        lambda b: {**b, "spec": {**b["spec"], "dpuClusterRef": {"name": "x"}}},
+        ["spec.dpuClusterRef.namespace", "None"],
+    ),
+    (
+        "pullSecretRef-empty-name",
+        lambda b: {**b, "spec": {**b["spec"], "pullSecretRef": {"name": ""}}},
+        ["spec.pullSecretRef.name", "''"],
+    ),
+    (
+        "networking-not-cidr",
+        lambda b: {**b, "spec": {**b["spec"], "networking": {"serviceNetwork": "10.0.0.0/99"}}},
+        ["spec.networking.serviceNetwork", "'10.0.0.0/99'", "CIDR"],
+    ),
+    (
+        "too-many-node-selector-keys",
+        lambda b: {**b, "spec": {**b["spec"], "nodeSelector": {f"k{i}": "v" for i in range(21)}}},
+        ["spec.nodeSelector", "at most 20"],
+    ),
+    (
+        "unmapped-version",
+        lambda b: {
+            **b,
+            "spec": {**b["spec"], "ocpReleaseImage": "quay.io/openshift-release-dev/ocp-release:4.55.0-x86_64"},
+        },
+        ["spec.ocpReleaseImage", "4.55.0", "ocp-bluefield-images", "4.18.0, 4.19.0-ec.5", "BlueFieldImageResolved"],
+    ),
+    (
+        "kamaji-dpucluster",
+        lambda b: {**b, "spec": {**b["spec"], "dpuClusterRef": {**b["spec"]["dpuClusterRef"], "name": "kamaji"}}},
+        ["spec.dpuClusterRef", "'kamaji'", "'static'"],
+    ),
+    (
+        "dpucluster-in-use",
+        lambda b: {**b, "spec": {**b["spec"], "dpuClusterRef": {**b["spec"]["dpuClusterRef"], "name": "taken"}}},
+        ["spec.dpuClusterRef", "already used by DPFHCPProvisioner", "/holder"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "breaker", "fragments"), CREATE_CORPUS, ids=[c[0] for c in CREATE_CORPUS])
+def test_bad_object_is_refused_with_field_value_and_fix(mgmt, operator, admission, case, breaker, fragments):
+    ns, dpu_ns = admission
+    bad = breaker(body(ns, dpu_ns, name=f"bad-{case.lower()}"))
+    field = fragments[0].split(":")[0]
+    message, by_webhook = refused(mgmt, bad, field)
+    assert mgmt.get_or_none(PROVISIONER, bad["metadata"]["name"], ns) is None  # nothing was stored
+    if by_webhook:
+        for fragment in fragments:
+            assert fragment in message, (fragment, message)
+    # The webhook refuses it on its own too (it is what enforces the rules where the schema cannot).
+    answer = review(operator, bad)
+    assert answer["allowed"] is False
+    for fragment in fragments:
+        assert fragment in answer["status"]["message"], (fragment, answer["status"]["message"])
+
+
+WEBHOOK_ONLY = (
+    "ha-without-vip",
+    "release-no-tag",
+    "release-garbage",
+    "unmapped-version",
+    "kamaji-dpucluster",
+    "dpucluster-in-use",
+)
+
+
+def test_rules_the_schema_cannot_express_on_1_20_are_the_webhooks(mgmt, admission):
+    """CEL and cross-object rules: here the API server's refusal is the webhook's message."""
+    ns, dpu_ns = admission
+    for case, breaker, fragments in CREATE_CORPUS:
+        if case not in WEBHOOK_ONLY:
+            continue
+        message, by_webhook = refused(mgmt, breaker(body(ns, dpu_ns, name=f"wh-{case}")), fragments[0].split(":")[0])
+        assert by_webhook, (case, message)
+        for fragment in fragments:
+            assert fragment in message, (case, fragment, message)
+
+
+IMMUTABLE_CHANGES = [
+    ("baseDomain", "other.example.com"),
+    ("dpuClusterRef", {"name": "other", "namespace": "elsewhere"}),
+    ("pullSecretRef", {"name": "another"}),
+    ("sshKeySecretRef", {"name": "another"}),
+    ("virtualIP", "192.168.1.200"),
+    ("controlPlaneAvailabilityPolicy", "SingleReplica"),
+    ("etcdStorageClass", "slow"),
+    ("flannelEnabled", False),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), IMMUTABLE_CHANGES, ids=[c[0] for c in IMMUTABLE_CHANGES])
+def test_changing_an_immutable_field_is_refused(mgmt, admission, field, value):
+    ns, dpu_ns = admission
+    name = f"imm-{field.lower()}"
+    mgmt.create(PROVISIONER, body(ns, dpu_ns, name=name, dpuClusterRef={"name": name, "namespace": dpu_ns}))
+    with pytest.raises(ApiError) as err:
+        mgmt.patch(PROVISIONER, name, {"spec": {field: value}}, ns)
+    assert 'admission webhook "vdpfhcpprovisioner.provisioning.dpu.hcp.io" denied the request' in err.value.message
+    assert f"spec.{field}: is immutable" in err.value.message
+    assert "create a new DPFHCPProvisioner" in err.value.message
+
+
+def test_valid_objects_pass_with_warnings_for_what_comes_later(mgmt, admission):
+    ns, dpu_ns = admission
+    ok = mgmt.create(
+        PROVISIONER,
+        body(
+            ns,
+            dpu_ns,
+            name="fine",
+            pullSecretRef={"name": "not-yet"},
+            dpuClusterRef={"name": "later", "namespace": dpu_ns},
+        ),
+    )
+    assert ok["metadata"]["name"] == "fine"
+    # An upgrade to a mapped release and metadata edits pass too.
+    mgmt.patch(
+        PROVISIONER,
+        "fine",
+        {"spec": {"ocpReleaseImage": "quay.io/openshift-release-dev/ocp-release:4.18.0-x86_64"}},
+        ns,
+    )
+    mgmt.patch(PROVISIONER, "fine", {"metadata": {"labels": {"team": "edge"}}}, ns)
+    reviewer = webhook.Reviewer(mgmt, "dpf-hcp-provisioner-system")
+    answer = reviewer.review(
+        {
+            "uid": "u",
+            "operation": "CREATE",
+            "kind": {"kind": "DPFHCPProvisioner"},
+            "object": body(
+                ns,
+                dpu_ns,
+                name="again",
+                pullSecretRef={"name": "not-yet"},
+                dpuClusterRef={"name": "later2", "namespace": dpu_ns},
+            ),
+        }
+    )
+    assert answer["allowed"] is True
+    assert any("secret" in w and "not-yet" in w and "does not exist yet" in w for w in answer["warnings"])
+    assert any("DPUCluster" in w and "later2" in w for w in answer["warnings"])
+
+
+def test_unreachable_webhook_fails_closed_and_recovers(mgmt, admission, operator):
+    ns, dpu_ns = admission
+    config = operator.process.webhook_configuration(SELECTOR)
+    down = copy.deepcopy(config)
+    down["webhooks"][0]["clientConfig"]["url"] = "https://127.0.0.1:9/validate-dpfhcpprovisioner"  # nothing there
+    apply(mgmt, down)
+    try:
+        b = body(ns, dpu_ns, name="closed", dpuClusterRef={"name": "closed", "namespace": dpu_ns})
+        wait_for("creates to fail closed", lambda: _refused_by_unreachable(mgmt, b), timeout=30)
+        assert mgmt.get_or_none(PROVISIONER, "closed", ns) is None
+    finally:
+        apply(mgmt, config)
+    wait_for("creates to pass again", lambda: _try_create(mgmt, b), timeout=30)
+
+
+def _refused_by_unreachable(mgmt, b):
+    try:
+        mgmt.create(PROVISIONER, b, dry_run=True)
+    except ApiError as exc:
+        return "failed calling webhook" in exc.message
+    return False
