@@ -172,6 +172,26 @@ def admission_latencies(client: KubeClient, ns: str, count: int) -> list[float]:
     return values
 
 
+def summarize(label: str, values: list[float], milliseconds: bool = False) -> dict[str, float]:
+    """n, p50, p95, max and mean of ``values`` (seconds), printed as one line of the table."""
+    if not values:
+        print(f"{label:45s} n=  0  (none completed)")
+        return {"n": 0}
+    figures = {
+        "n": len(values),
+        "p50": percentile(values, 0.5),
+        "p95": percentile(values, 0.95),
+        "max": max(values),
+        "mean": statistics.mean(values),
+    }
+    scale, unit, digits = (1000, "ms", 1) if milliseconds else (1, "s", 2)
+    print(
+        f"{label:45s} n={len(values):3d}  "
+        + "  ".join(f"{k} {figures[k] * scale:.{digits}f}{unit}" for k in ("p50", "p95", "max"))
+    )
+    return figures
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -253,57 +273,16 @@ def main(argv: list[str] | None = None) -> int:
         for ns in created
         if stamps.get("cr", ns, "hcp", "ready") and stamps.get("hc", ns, "hcp", "available")
     ]
-    figures = {}
-    for label, values in (
-        ("CR created -> HostedCluster exists", to_hc),
-        ("HostedCluster Available=True -> Ready=True", to_ready),
-    ):
-        figures[label] = (
-            {
-                "n": len(values),
-                "p50": percentile(values, 0.5),
-                "p95": percentile(values, 0.95),
-                "max": max(values),
-                "mean": statistics.mean(values),
-            }
-            if values
-            else {"n": 0}
-        )
-        f = figures[label]
-        print(
-            f"{label:45s} n={f['n']:3d}"
-            + (f"  p50 {f['p50']:.2f}s  p95 {f['p95']:.2f}s  max {f['max']:.2f}s" if values else "  (none completed)")
-        )
+    figures = {
+        "CR created -> HostedCluster exists": summarize("CR created -> HostedCluster exists", to_hc),
+        "HostedCluster Available=True -> Ready=True": summarize("HostedCluster Available=True -> Ready=True", to_ready),
+    }
     if a.csrs:
-        values = csr_latencies(env, client, f"lat-{run}-0", a.csrs)
         label = "CSR created -> approved"
-        figures[label] = {
-            "n": len(values),
-            "p50": percentile(values, 0.5),
-            "p95": percentile(values, 0.95),
-            "max": max(values),
-            "mean": statistics.mean(values),
-        }
-        f = figures[label]
-        print(
-            f"{label:45s} n={f['n']:3d}  p50 {f['p50'] * 1000:.0f}ms  p95 {f['p95'] * 1000:.0f}ms  "
-            f"max {f['max'] * 1000:.0f}ms"
-        )
+        figures[label] = summarize(label, csr_latencies(env, client, f"lat-{run}-0", a.csrs), milliseconds=True)
     if a.admission:
-        values = admission_latencies(client, f"lat-{run}-0", a.admission)
         label = "admission (dry-run create via the API server)"
-        figures[label] = {
-            "n": len(values),
-            "p50": percentile(values, 0.5),
-            "p95": percentile(values, 0.95),
-            "max": max(values),
-            "mean": statistics.mean(values),
-        }
-        f = figures[label]
-        print(
-            f"{label:45s} n={f['n']:3d}  p50 {f['p50'] * 1000:.1f}ms  p95 {f['p95'] * 1000:.1f}ms  "
-            f"max {f['max'] * 1000:.1f}ms"
-        )
+        figures[label] = summarize(label, admission_latencies(client, f"lat-{run}-0", a.admission), milliseconds=True)
     if a.json:
         a.json.write_text(json.dumps(figures, indent=2))
     return 0 if len(to_ready) == a.count else 1
