@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import ssl
 import urllib.request
 
@@ -302,3 +303,26 @@ def _refused_by_unreachable(mgmt, b):
     except ApiError as exc:
         return "failed calling webhook" in exc.message
     return False
+
+
+def served_certificate(port: int) -> bytes:
+    """The DER certificate the webhook presents now (no verification: we only look at it)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, context.wrap_socket(raw) as tls:
+        return tls.getpeercert(binary_form=True)
+
+
+def test_new_certificate_files_are_served_without_a_restart(mgmt, operator, admission, tmp_path):
+    ns, dpu_ns = admission
+    port, cert_dir = operator.process.webhook_port, operator.process.webhook_ca.parent
+    before = served_certificate(port)
+    fresh = tmp_path / "new"
+    webhook.ensure_self_signed(fresh, ["127.0.0.1", "localhost"])
+    for name in ("tls.key", "tls.crt", "ca.crt"):  # as a Secret volume or cert-manager would renew them
+        (cert_dir / name).write_bytes((fresh / name).read_bytes())
+    wait_for("the webhook to serve the new certificate", lambda: served_certificate(port) != before, timeout=30)
+    apply(mgmt, operator.process.webhook_configuration(SELECTOR))  # caBundle: the new CA
+    b = body(ns, dpu_ns, name="after-rotation", dpuClusterRef={"name": "after-rotation", "namespace": dpu_ns})
+    wait_for("admission to work with the new certificate", lambda: _try_create(mgmt, b), timeout=30)
