@@ -55,7 +55,8 @@ class Controller:
         self.csr_approvals: CSRApprovals | None = None
         if watch.watch_dependent_resources and watch.kind == "DPFHCPProvisioner":
             self.dependencies = ProvisionerDependencies(client, operator_namespace, self.informer, self.queue.add)
-            self.csr_approvals = CSRApprovals(client)
+            secrets = self.dependencies.secrets
+            self.csr_approvals = CSRApprovals(client, lambda ns, name: _version(secrets.get((ns, name))))
         self._last_ok: dict[Key, tuple[Any, ...]] = {}
         self._state_lock = threading.Lock()
 
@@ -309,3 +310,7 @@ class Controller:
 
 def _key(obj: dict[str, Any]) -> Key:
     return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def _version(obj: dict[str, Any] | None) -> str | None:
+    return obj["metadata"].get("resourceVersion") if obj else None

@@ -7,9 +7,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_approval, csr_policy
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_approval, csr_policy, naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, NODE
 from dpf_hcp_operator.informers import Informer, Key
@@ -109,8 +110,12 @@ class HostedApprover:
 class CSRApprovals:
     """Keeps one HostedApprover per live provisioner whose hosted cluster has published a kubeconfig."""
 
-    def __init__(self, mgmt: KubeClient):
+    def __init__(self, mgmt: KubeClient, secret_version: Callable[[str, str], str | None] | None = None):
+        """``secret_version(namespace, name)`` gives a Secret's resourceVersion from a cache, so the
+        hosted kubeconfig is read only when it changed; without it, it is read on every sync."""
         self.mgmt = mgmt
+        self.secret_version = secret_version
+        self._seen: dict[Key, str | None] = {}
         self.dpus = Informer(mgmt, DPU)
         self.dpus.add_handler(self._on_dpu)
         self.approvers: dict[Key, HostedApprover] = {}
@@ -133,6 +138,15 @@ class CSRApprovals:
         """Start, refresh or stop the approver for ``key`` to match the provisioner as it is now."""
         live = provisioner is not None and not provisioner["metadata"].get("deletionTimestamp")
         kubeconfig = None
+        version = None
+        if live and self.secret_version is not None:
+            version = self.secret_version(key[0], naming.admin_kubeconfig_secret(provisioner))
+            with self.lock:
+                current = self.approvers.get(key)
+                if version is not None and current is not None and self._seen.get(key) == version:
+                    current.provisioner = provisioner  # nothing new to read: keep watching
+                    current.wake.set()
+                    return
         if live:
             try:
                 kubeconfig = csr_approval.hosted_kubeconfig(self.mgmt, provisioner)
@@ -149,6 +163,7 @@ class CSRApprovals:
         with self.lock:
             current = self.approvers.get(key)
             if kubeconfig is None:
+                self._seen.pop(key, None)
                 if current:
                     current.close()
                     del self.approvers[key]
@@ -170,6 +185,7 @@ class CSRApprovals:
                     self.approvers.pop(key, None)
                     return
                 self.approvers[key] = approver
+                self._seen[key] = version
                 approver.start()
                 log(
                     LOG,
@@ -180,6 +196,7 @@ class CSRApprovals:
                     server=approver.hosted.creds.server,
                 )
             else:
+                self._seen[key] = version
                 current.provisioner = provisioner  # a spec change (e.g. its DPUCluster) applies at once
                 current.wake.set()
             CSR_HOSTED_CLUSTERS.set(len(self.approvers))
