@@ -9,10 +9,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from dpf_hcp_operator import health, logs, watches, webhook
+from dpf_hcp_operator import health, logs, metrics, watches, webhook
 from dpf_hcp_operator.controller import Controller
+from dpf_hcp_operator.leader import LeaderElector
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.runner import PlaybookRunner, default_collections_path
 
@@ -35,6 +37,12 @@ class Config:
     webhook_address: str = ""
     webhook_cert_dir: Path | None = None
     webhook_self_signed_hosts: list[str] = field(default_factory=list)
+    leader_elect: bool = False
+    leader_election_namespace: str = ""
+    leader_election_id: str = "dpf-hcp-provisioner-leader"
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
 
 
 def run(config: Config, stop: threading.Event | None = None) -> int:
@@ -59,6 +67,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     )
     controllers = [Controller(client, w, runner, config.operator_namespace, config.max_batch) for w in watch_list]
     informers = [i for c in controllers for i in c.informers]
+    threads: list[threading.Thread] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log(LOG, logging.INFO, "stopping", signal=signal.Signals(signum).name)
@@ -68,7 +77,53 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
 
-    threads = [i.start(stop) for i in informers]
+    elector = None
+    if config.leader_elect:
+        elector = LeaderElector(
+            client,
+            config.leader_election_namespace or config.operator_namespace,
+            config.leader_election_id,
+            config.lease_duration,
+            config.renew_deadline,
+            config.retry_period,
+        )
+
+    def healthz() -> tuple[bool, str]:
+        dead = [t.name for t in threads if not t.is_alive()]
+        return (not dead, "ok" if not dead else f"stopped threads: {dead}")
+
+    def readyz() -> tuple[bool, str]:
+        if elector is not None and not elector.leading.is_set():
+            return True, "ok (standby: another replica leads; the webhook is served here too)"
+        waiting = [i.name for i in informers if not i.synced.is_set()]
+        return (not waiting, "ok" if not waiting else f"caches not synced: {waiting}")
+
+    servers = [
+        health.serve(
+            config.health_address,
+            {"/healthz": healthz, "/readyz": readyz},
+            with_metrics=config.metrics_address == config.health_address,
+        )
+    ]
+    if config.metrics_address not in ("0", "", config.health_address):
+        servers.append(health.serve(config.metrics_address, {}, with_metrics=True))
+    if config.webhook_address and config.webhook_cert_dir:  # every replica answers admission
+        if config.webhook_self_signed_hosts:
+            webhook.ensure_self_signed(config.webhook_cert_dir, config.webhook_self_signed_hosts)
+        provisioners = next((c.informer for c in controllers if c.watch.kind == "DPFHCPProvisioner"), None)
+        reviewer = webhook.Reviewer(client, config.operator_namespace, provisioners)
+        servers.append(webhook.serve(config.webhook_address, reviewer, config.webhook_cert_dir, stop))
+
+    lost = threading.Event()
+    if elector is not None:
+        if not elector.acquire(stop):
+            return _shutdown(servers, controllers, [], None, 0)
+        keeper = threading.Thread(target=elector.keep, args=(stop, lost), name="leader-lease", daemon=True)
+        keeper.start()
+    else:
+        metrics.LEADER.set(1)
+
+    threads += [i.start(stop) for i in informers]
     workers = []
     for c in controllers:
         for n in range(config.max_workers):
@@ -80,34 +135,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             )
             t.start()
             workers.append(t)
-
-    def healthz() -> tuple[bool, str]:
-        dead = [t.name for t in threads + workers if not t.is_alive()]
-        return (not dead, "ok" if not dead else f"stopped threads: {dead}")
-
-    def readyz() -> tuple[bool, str]:
-        waiting = [i.name for i in informers if not i.synced.is_set()]
-        return (not waiting, "ok" if not waiting else f"caches not synced: {waiting}")
-
-    webhook_server = None
-    if config.webhook_address and config.webhook_cert_dir:
-        if config.webhook_self_signed_hosts:
-            webhook.ensure_self_signed(config.webhook_cert_dir, config.webhook_self_signed_hosts)
-        provisioners = next((c.informer for c in controllers if c.watch.kind == "DPFHCPProvisioner"), None)
-        reviewer = webhook.Reviewer(client, config.operator_namespace, provisioners)
-        webhook_server = webhook.serve(config.webhook_address, reviewer, config.webhook_cert_dir, stop)
-
-    servers = [
-        health.serve(
-            config.health_address,
-            {"/healthz": healthz, "/readyz": readyz},
-            with_metrics=config.metrics_address == config.health_address,
-        )
-    ]
-    if webhook_server is not None:
-        servers.append(webhook_server)
-    if config.metrics_address not in ("0", "", config.health_address):
-        servers.append(health.serve(config.metrics_address, {}, with_metrics=True))
+    threads += workers
     log(
         LOG,
         logging.INFO,
@@ -116,15 +144,31 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         namespace=config.operator_namespace,
         workers=config.max_workers,
         max_batch=config.max_batch,
+        leader_election=config.leader_elect,
         pid=os.getpid(),
     )
-    stop.wait()
+    while not stop.wait(0.5):
+        if lost.is_set():  # another replica may lead already: stop reconciling now, as controller-runtime does
+            stop.set()
+            return _shutdown(servers, controllers, workers, None, 1)
+    return _shutdown(servers, controllers, workers, elector, 0)
+
+
+def _shutdown(
+    servers: list[Any],
+    controllers: list[Controller],
+    workers: list[threading.Thread],
+    elector: LeaderElector | None,
+    code: int,
+) -> int:
     for c in controllers:
         c.queue.shutdown()
         c.close()
     for t in workers:
-        t.join(timeout=60)  # a run in progress finishes; its object is reconciled again by the next leader
+        t.join(timeout=60)  # a run in progress finishes; the next leader reconciles its object again
+    if elector is not None:
+        elector.release()
     for s in servers:
         s.shutdown()
-    log(LOG, logging.INFO, "stopped")
-    return 0
+    log(LOG, logging.INFO, "stopped", code=code)
+    return code

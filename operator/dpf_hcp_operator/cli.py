@@ -63,6 +63,21 @@ def parse(argv: list[str] | None = None) -> Config:
         help="comma-separated names and IPs: make a self-signed certificate for them in the cert dir "
         "when none is there (ca.crt is the caBundle)",
     )
+    p.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="reconcile only while holding a Lease "
+        "(for more than one replica); the webhook and probes are served by every replica",
+    )
+    p.add_argument(
+        "--leader-election-namespace", default="", help="namespace of the Lease (default: the operator namespace)"
+    )
+    p.add_argument("--leader-election-id", default="dpf-hcp-provisioner-leader", help="name of the Lease")
+    p.add_argument("--lease-duration", type=float, default=15.0, help="seconds a Lease is valid without renewal")
+    p.add_argument(
+        "--renew-deadline", type=float, default=10.0, help="give up leading after failing to renew for this long"
+    )
+    p.add_argument("--retry-period", type=float, default=2.0, help="seconds between acquire and renew attempts")
     a = p.parse_args(argv)
     watches = a.watches_file or (collection_root() / "watches.yaml")
     work_dir = a.work_dir or Path(tempfile.gettempdir()) / "dpf-hcp-operator"
@@ -81,6 +96,12 @@ def parse(argv: list[str] | None = None) -> Config:
         webhook_address=a.webhook_bind_address,
         webhook_cert_dir=a.webhook_cert_dir or work_dir / "webhook",
         webhook_self_signed_hosts=[h for h in a.webhook_self_signed_hosts.split(",") if h],
+        leader_elect=a.leader_elect,
+        leader_election_namespace=a.leader_election_namespace,
+        leader_election_id=a.leader_election_id,
+        lease_duration=a.lease_duration,
+        renew_deadline=a.renew_deadline,
+        retry_period=a.retry_period,
     )
 
 

@@ -49,3 +49,4 @@ ADMISSION_DURATION = Histogram(
     "Time to answer one admission review",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
+LEADER = Gauge("dpfhcp_leader", "1 while this replica holds the leader Lease (or runs without leader election)")

@@ -52,6 +52,8 @@ def test_renders_and_the_deployment_uses_only_real_flags(helm, values):
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert "--leader-elect" in container["args"]
+    assert ("Role", "dpfhcp-leader-election") in objs
     assert ("ClusterRole", "dpfhcp") in objs
     rules = objs[("ClusterRole", "dpfhcp")]["rules"]
     assert all("*" not in r.get("verbs", []) and "*" not in r.get("resources", []) for r in rules)
