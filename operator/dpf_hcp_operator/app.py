@@ -110,6 +110,16 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     if config.webhook_address and config.webhook_cert_dir:  # every replica answers admission
         if config.webhook_self_signed_hosts:
             webhook.ensure_self_signed(config.webhook_cert_dir, config.webhook_self_signed_hosts)
+        if not (config.webhook_cert_dir / "tls.crt").exists() or not (config.webhook_cert_dir / "tls.key").exists():
+            log(
+                LOG,
+                logging.ERROR,
+                "cannot start",
+                error=f"--webhook-bind-address is set but "
+                f"{config.webhook_cert_dir} has no tls.crt and tls.key: mount the serving certificate there "
+                "(--webhook-cert-dir) or pass --webhook-self-signed-hosts to make one",
+            )
+            return _shutdown(servers, controllers, [], None, 2)
         provisioners = next((c.informer for c in controllers if c.watch.kind == "DPFHCPProvisioner"), None)
         reviewer = webhook.Reviewer(client, config.operator_namespace, provisioners)
         servers.append(webhook.serve(config.webhook_address, reviewer, config.webhook_cert_dir, stop))

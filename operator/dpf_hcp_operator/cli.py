@@ -79,8 +79,21 @@ def parse(argv: list[str] | None = None) -> Config:
     )
     p.add_argument("--retry-period", type=float, default=2.0, help="seconds between acquire and renew attempts")
     a = p.parse_args(argv)
+    if not 0 < a.retry_period < a.renew_deadline < a.lease_duration:
+        p.error(
+            f"leader election timings must satisfy 0 < --retry-period ({a.retry_period}) < --renew-deadline "
+            f"({a.renew_deadline}) < --lease-duration ({a.lease_duration}); e.g. 2, 10 and 15"
+        )
+    for flag, value in (
+        ("--max-workers", a.max_workers),
+        ("--max-batch", a.max_batch),
+        ("--keep-artifacts", a.keep_artifacts),
+    ):
+        if value < 1:
+            p.error(f"{flag} must be at least 1, not {value}")
     watches = a.watches_file or (collection_root() / "watches.yaml")
     work_dir = a.work_dir or Path(tempfile.gettempdir()) / "dpf-hcp-operator"
+    cert_dir = a.webhook_cert_dir or work_dir / "webhook"
     return Config(
         kubeconfig=a.kubeconfig,
         watches_file=Path(watches),
@@ -94,7 +107,7 @@ def parse(argv: list[str] | None = None) -> Config:
         log_level=a.log_level,
         ansible_verbosity=a.ansible_verbosity,
         webhook_address=a.webhook_bind_address,
-        webhook_cert_dir=a.webhook_cert_dir or work_dir / "webhook",
+        webhook_cert_dir=cert_dir,
         webhook_self_signed_hosts=[h for h in a.webhook_self_signed_hosts.split(",") if h],
         leader_elect=a.leader_elect,
         leader_election_namespace=a.leader_election_namespace,

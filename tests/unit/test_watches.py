@@ -1,3 +1,5 @@
+import logging
+import signal
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,50 @@ def test_bad_duration_and_operator_are_refused():
         parse_duration("ten minutes", "w")
     with pytest.raises(WatchesError, match="selector operator"):
         selector_string({"matchExpressions": [{"key": "a", "operator": "Gt"}]}, "w")
+
+
+def test_cli_refuses_bad_flags_naming_the_flag_and_the_fix(tmp_path, capsys):
+    from dpf_hcp_operator.cli import parse
+
+    for argv, fragment in (
+        (["--lease-duration", "5", "--renew-deadline", "10"], "--renew-deadline (10.0) < --lease-duration (5.0)"),
+        (["--max-batch", "0"], "--max-batch must be at least 1, not 0"),
+    ):
+        with pytest.raises(SystemExit):
+            parse(argv)
+        assert fragment in capsys.readouterr().err
+
+
+def test_webhook_without_certificate_files_stops_with_the_fix(tmp_path, capsys):
+    from dpf_hcp_operator.app import run
+    from dpf_hcp_operator.cli import parse
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: https://127.0.0.1:1}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    config = parse(
+        [
+            "--kubeconfig",
+            str(kubeconfig),
+            "--webhook-bind-address",
+            "127.0.0.1:0",
+            "--webhook-cert-dir",
+            str(tmp_path / "none"),
+            "--health-probe-bind-address",
+            "127.0.0.1:0",
+            "--metrics-bind-address",
+            "0",
+            "--work-dir",
+            str(tmp_path / "work"),
+        ]
+    )
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), logging.getLogger().handlers[:]
+    try:
+        assert run(config) == 2
+    finally:  # run() installs signal handlers and a log handler for the process: give pytest its own back
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+        logging.getLogger().handlers[:] = handlers[2]
+    assert "--webhook-self-signed-hosts to make one" in capsys.readouterr().err
