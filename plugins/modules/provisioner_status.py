@@ -15,7 +15,7 @@ description:
   - When I(hosted_cluster) is given, mirrors the HostedCluster's thirteen health conditions
     under the provisioner's names (HyperShift's C(Available) becomes C(HostedClusterAvailable), ...).
   - Sets C(hostedClusterRef) once the HostedCluster exists.
-  - Sets C(HostedClusterUpgrading) from the HostedCluster's release and version history: True from
+  - Sets C(HostedClusterUpgrading) from the HostedCluster's release and version history, True from
     a release change until the newest history entry is that release and Completed (phase Upgrading).
   - Computes C(Ready) and C(phase) (Pending, Provisioning, Ready, Failed, Deleting, Upgrading).
   - Writes through the status subresource only when something differs, and records a
