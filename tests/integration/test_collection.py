@@ -34,7 +34,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
     }
-    # --no-deps: kubernetes.core comes from Galaxy, which this machine cannot reach; the roles do not use it.
+    # --no-deps: nothing is needed from Galaxy (unreachable here); dependencies are declared empty anyway.
     subprocess.run(
         [BIN / "ansible-galaxy", "collection", "install", "--no-deps", "-p", target, tarball],
         check=True,
