@@ -78,6 +78,24 @@ def dpucluster(client: KubeClient, ns: str, name: str, cluster_type: str = "stat
     ).object
 
 
+def dpu(ns: str, name: str, cluster: str = "dpucluster", annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """A DPF DPU of ``cluster`` (in the same namespace); the stand-in kubelet walks it through its join."""
+    return {
+        "apiVersion": "provisioning.dpu.nvidia.com/v1alpha1",
+        "kind": "DPU",
+        "metadata": {"name": name, "namespace": ns, "annotations": annotations or {}},
+        "spec": {
+            "bfb": "bfb",
+            "dpuDeviceName": "bf3",
+            "dpuFlavor": "flavor",
+            "dpuNodeName": f"host-{name}",
+            "serialNumber": name,
+            "nodeEffect": {"noEffect": True},
+            "cluster": {"name": cluster, "namespace": ns},
+        },
+    }
+
+
 def provisioner_body(ns: str, name: str, dpu_ns: str, dpu_name: str, **spec: Any) -> dict[str, Any]:
     body = {
         "apiVersion": "provisioning.dpu.hcp.io/v1alpha1",

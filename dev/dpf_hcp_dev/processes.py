@@ -52,18 +52,26 @@ class OperatorProcess:
 
 
 def start_operator(
-    env: Environment, work_dir: Path, log_path: Path, *extra: str, identity: str = "dpf-hcp-operator"
+    env: Environment,
+    work_dir: Path,
+    log_path: Path,
+    *extra: str,
+    identity: str = "dpf-hcp-operator",
+    kubeconfig: Path | None = None,
+    python: str = sys.executable,
+    environ: dict[str, str] | None = None,
 ) -> OperatorProcess:
-    """The operator as its own identity (token user), with its admission webhook on loopback."""
+    """The operator as its own identity (a token user, or whoever ``kubeconfig`` names), with its
+    admission webhook on loopback; ``python`` and ``environ`` run another installation of it."""
     health, metrics, hook = free_port(), free_port(), free_port()
     certs = work_dir / "webhook"
     proc = spawn(
         [
-            sys.executable,
+            python,
             "-m",
             "dpf_hcp_operator.cli",
             "--kubeconfig",
-            str(env.management.kubeconfig_path(identity)),
+            str(kubeconfig or env.management.kubeconfig_path(identity)),
             "--operator-namespace",
             OPERATOR_NAMESPACE,
             "--work-dir",
@@ -81,6 +89,7 @@ def start_operator(
             *extra,
         ],
         log_path,
+        environ,
     )
     return OperatorProcess(proc, health, metrics, hook, certs / "ca.crt")
 

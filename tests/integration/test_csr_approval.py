@@ -21,28 +21,11 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     PROVISIONER,
 )
 from dpf_hcp_dev.certificates import request_pem
-from support import dpucluster, namespace, provisioner_body, secrets, unique, wait_condition, wait_for
+from support import dpu, dpucluster, namespace, provisioner_body, secrets, unique, wait_condition, wait_for
 
 CLIENT = ["digital signature", "key encipherment", "client auth"]
 SERVING = ["digital signature", "key encipherment", "server auth"]
 HOLD = {"standins.dpf-hcp.dev/hold": "true"}
-
-
-def dpu(ns, name, cluster="dpucluster", annotations=None):
-    return {
-        "apiVersion": "provisioning.dpu.nvidia.com/v1alpha1",
-        "kind": "DPU",
-        "metadata": {"name": name, "namespace": ns, "annotations": annotations or {}},
-        "spec": {
-            "bfb": "bfb",
-            "dpuDeviceName": "bf3",
-            "dpuFlavor": "flavor",
-            "dpuNodeName": f"host-{name}",
-            "serialNumber": name,
-            "nodeEffect": {"noEffect": True},
-            "cluster": {"name": cluster, "namespace": ns},
-        },
-    }
 
 
 def held(mgmt, ns, name, phase, cluster="dpucluster"):

@@ -85,14 +85,15 @@ class ControlPlane:
     def token(self, user: str) -> str:
         return next(u.token for u in self.users if u.name == user)
 
-    def kubeconfig_text(self, user: str = "admin") -> str:
+    def kubeconfig_text(self, user: str = "admin", token: str | None = None) -> str:
+        """A kubeconfig for one of the token users, or for ``user`` holding ``token`` (a ServiceAccount's, say)."""
         ca = base64.b64encode((self.directory / "pki" / "ca.crt").read_bytes()).decode()
         cfg = {
             "apiVersion": "v1",
             "kind": "Config",
             "current-context": self.name,
             "clusters": [{"name": self.name, "cluster": {"server": self.server, "certificate-authority-data": ca}}],
-            "users": [{"name": user, "user": {"token": self.token(user)}}],
+            "users": [{"name": user, "user": {"token": token or self.token(user)}}],
             "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": user}}],
         }
         return yaml.safe_dump(cfg, sort_keys=False)
