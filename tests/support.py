@@ -156,15 +156,23 @@ def run_playbook(
     }
     inv = tmp / f"inventory-{uuid.uuid4().hex[:6]}.json"
     inv.write_text(json.dumps(inventory))
+    return ansible_playbook(playbook, kubeconfig, "-i", str(inv), extra_vars=extra_vars, check=check)
+
+
+def ansible_playbook(
+    playbook: str, kubeconfig: Path, *args: str, extra_vars: dict[str, Any] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """One of the collection's playbooks, as a user runs it: the cluster in $KUBECONFIG."""
     env = {
         **os.environ,
-        "K8S_AUTH_KUBECONFIG": str(kubeconfig),
+        "KUBECONFIG": str(kubeconfig),
         "POD_NAMESPACE": "dpf-hcp-provisioner-system",
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".venv" / "collections"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
     }
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inv), str(REPO / "playbooks" / playbook)]
+    env.pop("K8S_AUTH_KUBECONFIG", None)
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), *args, str(REPO / "playbooks" / playbook)]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     if check:

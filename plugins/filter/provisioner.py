@@ -10,7 +10,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, naming, status
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import ReleaseImageError, ocp_version
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
 
@@ -42,19 +42,26 @@ def provisioner_labels(provisioner: dict[str, Any]) -> dict[str, str]:
     return {LABEL_NAME: ref["name"], LABEL_NAMESPACE: ref["namespace"]}
 
 
-def owner_reference(provisioner: dict[str, Any]) -> dict[str, Any]:
-    """An ownerReference to the provisioner (for objects in its namespace)."""
+def owner_references(provisioner: dict[str, Any]) -> list[dict[str, Any]]:
+    """A controller ownerReference to the provisioner, or none when it is not stored in the API."""
     meta = provisioner["metadata"]
     if not meta.get("uid"):
-        raise ValueError("the provisioner has no metadata.uid; pass the object as read from the API")
-    return {
-        "apiVersion": provisioner.get("apiVersion", "provisioning.dpu.hcp.io/v1alpha1"),
-        "kind": provisioner.get("kind", "DPFHCPProvisioner"),
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+        return []
+    return [
+        {
+            "apiVersion": provisioner.get("apiVersion", "provisioning.dpu.hcp.io/v1alpha1"),
+            "kind": provisioner.get("kind", "DPFHCPProvisioner"),
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+def spec_problems(spec: Any) -> list[str]:
+    """What the admission webhook would refuse in a DPFHCPProvisioner spec, one line per field."""
+    return [str(p) for p in admission.check_spec(spec)]
 
 
 def label_selector(labels: dict[str, str]) -> str:
@@ -67,7 +74,9 @@ class FilterModule:
         return {
             "release_version": release_version,
             "provisioner_labels": _as_filter(provisioner_labels),
-            "owner_reference": _as_filter(owner_reference),
+            "owner_references": _as_filter(owner_references),
+            "spec_problems": spec_problems,
+            "validation_failures": status.validation_failures,
             "label_selector": _as_filter(label_selector),
             "hosted_cluster_ref": _as_filter(naming.hosted_cluster_ref),
             "control_plane_namespace": _as_filter(naming.control_plane_namespace),

@@ -9,6 +9,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import Resource
 
 AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {
     "kubeconfig": {"type": "path"},
@@ -20,12 +21,41 @@ PROVISIONER_ARG_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
+# Which objects k8s_info and k8s_absent act on (doc fragment dpf_hcp.provisioner.k8s_selection).
+SELECTION_ARG_SPEC: dict[str, dict[str, Any]] = {
+    "api_version": {"type": "str", "required": True},
+    "kind": {"type": "str", "required": True},
+    "namespace": {"type": "str"},
+    "name": {"type": "str"},
+    "label_selector": {"type": "str"},
+}
+
+
 def with_auth(spec: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {**AUTH_ARG_SPEC, **spec}
 
 
 def client_from_params(params: dict[str, Any]) -> KubeClient:
     return KubeClient.from_kubeconfig(params.get("kubeconfig"), params.get("context"))
+
+
+def selected_objects(client: KubeClient, params: dict[str, Any]) -> tuple[Resource, list[dict[str, Any]]] | None:
+    """The objects SELECTION_ARG_SPEC's parameters name (one by name, else by label selector, else
+    all), each with apiVersion and kind; None when the server does not serve the kind."""
+    if params.get("name") and params.get("label_selector"):
+        raise ValueError("give name or label_selector, not both")
+    ns = params.get("namespace") or None
+    try:
+        res = client.resource(params["api_version"], params["kind"])
+        if params.get("name"):
+            return res, [o for o in [client.get_or_none(res, params["name"], ns)] if o]
+        listed = client.list(res, ns, label_selector=params.get("label_selector") or None)
+    except ApiError as exc:
+        if exc.not_found:  # the kind's API is not installed
+            return None
+        raise
+    typed = {"apiVersion": params["api_version"], "kind": params["kind"]}  # items of a list carry neither
+    return res, [{**typed, **o} for o in listed.get("items") or []]
 
 
 def provisioner_identity(provisioner: dict[str, Any]) -> tuple[str, str]:

@@ -10,31 +10,15 @@ module: k8s_absent
 short_description: Delete objects by name or label selector and report what remains
 version_added: "0.1.0"
 description:
-  - Deletes the named object, or every object of the kind matching I(label_selector).
+  - Deletes the named object, or every object of the kind matching I(label_selector); one of
+    the two is required.
   - Does not wait; returns the objects that still exist (for example while a finalizer of
     another controller runs), so the caller decides whether to come back later.
   - A kind whose API is not installed counts as absent.
   - In check mode the deletes are server-side dry runs.
 extends_documentation_fragment:
   - dpf_hcp.provisioner.k8s_auth
-options:
-  api_version:
-    description: The objects' apiVersion.
-    type: str
-    required: true
-  kind:
-    description: The objects' kind.
-    type: str
-    required: true
-  namespace:
-    description: The namespace, for namespaced kinds.
-    type: str
-  name:
-    description: One object's name. Either this or I(label_selector).
-    type: str
-  label_selector:
-    description: A label selector choosing the objects to delete.
-    type: str
+  - dpf_hcp.provisioner.k8s_selection
 attributes:
   check_mode:
     support: full
@@ -67,44 +51,25 @@ remaining:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+    SELECTION_ARG_SPEC,
     client_from_params,
     run_module,
+    selected_objects,
     with_auth,
 )
 
-ARGUMENT_SPEC = with_auth(
-    {
-        "api_version": {"type": "str", "required": True},
-        "kind": {"type": "str", "required": True},
-        "namespace": {"type": "str"},
-        "name": {"type": "str"},
-        "label_selector": {"type": "str"},
-    }
-)
+ARGUMENT_SPEC = with_auth(SELECTION_ARG_SPEC)
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
-    if bool(params.get("name")) == bool(params.get("label_selector")):
-        raise ValueError("give exactly one of name and label_selector")
+    if not params.get("name") and not params.get("label_selector"):
+        raise ValueError("give name or label_selector: k8s_absent does not delete every object of a kind")
     client = client_from_params(params)
-    try:
-        res = client.resource(params["api_version"], params["kind"])
-    except ApiError as exc:
-        if exc.not_found:
-            return {"changed": False, "deleted": [], "remaining": []}
-        raise
-    ns = params.get("namespace")
-    try:
-        if params.get("name"):
-            found = [o for o in [client.get_or_none(res, params["name"], ns)] if o]
-        else:
-            found = client.list(res, ns, label_selector=params["label_selector"]).get("items") or []
-    except ApiError as exc:
-        if exc.not_found:  # the kind's CRD is gone
-            return {"changed": False, "deleted": [], "remaining": []}
-        raise
+    selected = selected_objects(client, params)
+    if selected is None:  # the kind's API is not installed: nothing of it exists
+        return {"changed": False, "deleted": [], "remaining": []}
+    res, found = selected
     deleted, remaining = [], []
     for obj in found:
         meta = obj["metadata"]

@@ -56,6 +56,7 @@ dpucluster:
 
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
     PROVISIONER_ARG_SPEC,
     client_from_params,
@@ -77,7 +78,12 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         raise ValueError("spec.dpuClusterRef needs name and namespace")
     client = client_from_params(params)
     dpucluster = client.get_or_none(DPU_CLUSTER, ref["name"], ref["namespace"])
-    others = client.list(PROVISIONER).get("items") or []
+    try:
+        others = client.list(PROVISIONER).get("items") or []
+    except ApiError as exc:
+        if not exc.not_found:
+            raise
+        others = []  # the CRD is not installed, so no provisioner holds the DPUCluster (a one-off run)
     status = provisioner.get("status") or {}
     previously_seen = bool(status.get("hostedClusterRef"))
     check = check_dpucluster(provisioner, dpucluster, others, previously_seen=previously_seen)
