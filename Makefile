@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(VENV)/collections
 DEMO_DIR ?= $(REPO)/.build/demo
 PYTEST_ARGS ?=
 
-.PHONY: help venv kube tools demo demo-down test lint unit integration cluster-up cluster-down clean
+.PHONY: help venv kube tools demo demo-down test lint unit integration molecule cluster-up cluster-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,11 @@ unit: venv  ## unit tests only
 
 integration: kube tools  ## integration tests only
 	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+molecule: venv  ## Molecule's default scenario against `make demo`'s cluster (run `make demo` first)
+	cd $(REPO) && KUBECONFIG=$(DEMO_DIR)/cluster/management/kubeconfigs/admin.kubeconfig \
+	  PATH=$(VENV)/bin:$$PATH MOLECULE_EPHEMERAL_DIRECTORY=$(REPO)/.build/molecule \
+	  sh -c '$(VENV)/bin/molecule reset && $(VENV)/bin/molecule test'
 
 cluster-up: kube  ## just the management and hosted control planes
 	@$(VENV)/bin/dpf-hcp-localcluster up
