@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(VENV)/collections
 DEMO_DIR ?= $(REPO)/.build/demo
 PYTEST_ARGS ?=
 
-.PHONY: help venv kube tools demo demo-down test lint unit integration molecule cluster-up cluster-down clean
+.PHONY: help venv kube tools demo demo-down test lint sanity unit integration molecule cluster-up cluster-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,7 +27,7 @@ demo: kube  ## local control plane + stand-ins + operator + a sample going to Re
 demo-down:  ## stop what `make demo` started
 	@$(PY) -m dpf_hcp_dev.demo down --dir $(DEMO_DIR)
 
-test: kube tools lint  ## everything: lint, unit, integration (real API servers), conformance
+test: kube tools lint sanity  ## everything: lint, ansible-test sanity, unit, integration (real API servers), conformance
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv tools  ## ruff, yamllint, ansible-lint (profile production), helm lint
@@ -36,6 +36,9 @@ lint: venv tools  ## ruff, yamllint, ansible-lint (profile production), helm lin
 	$(VENV)/bin/yamllint -s .
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
 	$$(dev/bootstrap/helm.sh) lint --quiet helm/dpf-hcp-provisioner-operator
+
+sanity: venv  ## ansible-test sanity on the built collection (its tests' venvs come from PyPI)
+	@dev/ansible-test-sanity.sh
 
 unit: venv  ## unit tests only
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)

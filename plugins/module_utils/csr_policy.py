@@ -15,8 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
+try:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID, NameOID
+except ImportError as exc:  # csr_approve names it in the task's error (see libraries.py)
+    IMPORT_ERROR: ImportError | None = exc
+else:
+    IMPORT_ERROR = None
 
 CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
 SERVING_SIGNER = "kubernetes.io/kubelet-serving"

@@ -21,10 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import urllib3
-import yaml
-
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import KNOWN, Resource
+
+try:
+    import urllib3
+    import yaml
+except ImportError as exc:  # named in the task's error when a client is needed (see libraries.py)
+    IMPORT_ERROR: ImportError | None = exc
+else:
+    IMPORT_ERROR = None
 
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 USER_AGENT = "dpf-hcp-provisioner/0.1"
@@ -133,6 +139,7 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
         or os.path.expanduser("~/.kube/config")
     )
     path = path.split(os.pathsep)[0]
+    require(IMPORT_ERROR)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as fh:
             config = yaml.safe_load(fh)
@@ -150,6 +157,7 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
 
 def credentials_from_kubeconfig_text(text: str) -> Credentials:
     """Credentials from kubeconfig content, e.g. a HostedCluster's admin kubeconfig secret."""
+    require(IMPORT_ERROR)
     return credentials_from_kubeconfig_dict(yaml.safe_load(text))
 
 
@@ -157,6 +165,7 @@ class KubeClient:
     """JSON requests against one API server; one connection pool, safe to share across threads."""
 
     def __init__(self, creds: Credentials, timeout: float = 30.0, maxsize: int = 8):
+        require(IMPORT_ERROR)
         self.creds = creds
         self.timeout = timeout
         # An unverified context only when the kubeconfig says insecure-skip-tls-verify.
@@ -224,7 +233,7 @@ class KubeClient:
         if key in KNOWN:
             return KNOWN[key]
         if key not in self._discovered:
-            group, _, version = api_version.rpartition("/")
+            group, _sep, version = api_version.rpartition("/")
             path = f"/apis/{api_version}" if group else f"/api/{version}"
             for r in self.request("GET", path).get("resources", []):
                 if r.get("kind") == kind and "/" not in r["name"]:

@@ -57,7 +57,7 @@ def sort_versions(versions: list[str]) -> list[str]:
     """Versions in numeric order (4.9 before 4.10), pre-releases by text."""
 
     def key(v: str) -> tuple[tuple[int, ...], str]:
-        core, _, pre = v.partition("-")
+        core, _sep, pre = v.partition("-")
         nums = tuple(int(p) if p.isdigit() else -1 for p in core.split("."))
         return nums, pre
 

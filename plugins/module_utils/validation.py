@@ -114,7 +114,9 @@ def check_secrets(
                 )
             )
     if problems:
-        return Check([condition(SECRETS_VALID, False, problems[0][0], " ".join(m for _, m in problems))], False)
+        return Check(
+            [condition(SECRETS_VALID, False, problems[0][0], "; ".join(problem[1] for problem in problems))], False
+        )
     return Check(
         [
             condition(

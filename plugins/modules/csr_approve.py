@@ -41,8 +41,9 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Writes become server-side dry runs or are skipped; the result tells what would change.
 author:
-  - dpf_hcp.provisioner contributors
+  - dpf_hcp.provisioner contributors (@dpf-hcp)
 """
 
 EXAMPLES = r"""
@@ -72,7 +73,9 @@ conditions:
 
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_policy
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_approval import approval_pass
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
     PROVISIONER_ARG_SPEC,
     client_from_params,
@@ -86,6 +89,7 @@ ARGUMENT_SPEC = with_auth({**PROVISIONER_ARG_SPEC, "max_age_seconds": {"type": "
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     provisioner_identity(params["provisioner"])
+    require(csr_policy.IMPORT_ERROR)
     result = approval_pass(client_from_params(params), params["provisioner"], check_mode, params["max_age_seconds"])
     return {
         "changed": bool(result.approved),

@@ -22,8 +22,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    description: Writes become server-side dry runs or are skipped; the result tells what would change.
 author:
-  - dpf_hcp.provisioner contributors
+  - dpf_hcp.provisioner contributors (@dpf-hcp)
 """
 
 EXAMPLES = r"""

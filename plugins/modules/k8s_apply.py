@@ -43,10 +43,12 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Writes become server-side dry runs or are skipped; the result tells what would change.
   diff_mode:
     support: full
+    description: Shows each changed object before and after, as YAML; Secrets are never shown.
 author:
-  - dpf_hcp.provisioner contributors
+  - dpf_hcp.provisioner contributors (@dpf-hcp)
 """
 
 EXAMPLES = r"""
@@ -91,7 +93,7 @@ results:
 
 from typing import Any
 
-import yaml
+from ansible.module_utils.common.yaml import yaml_dump
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import (
     apply,
@@ -174,7 +176,7 @@ def _kind_missing(client: Any, obj: dict[str, Any]) -> bool:
 
 
 def _yaml(obj: dict[str, Any] | None) -> str:
-    return "" if obj is None else yaml.safe_dump(obj, sort_keys=False)
+    return "" if obj is None else yaml_dump(obj, sort_keys=False)
 
 
 def main() -> None:

@@ -22,8 +22,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    description: Only reads, so it runs the same in check mode.
 author:
-  - dpf_hcp.provisioner contributors
+  - dpf_hcp.provisioner contributors (@dpf-hcp)
 """
 
 EXAMPLES = r"""

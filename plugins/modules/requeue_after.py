@@ -27,8 +27,9 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Only reads, so it runs the same in check mode.
 author:
-  - dpf_hcp.provisioner contributors
+  - dpf_hcp.provisioner contributors (@dpf-hcp)
 """
 
 EXAMPLES = r"""

@@ -25,8 +25,9 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Only reads, so it runs the same in check mode.
 author:
-  - dpf_hcp.provisioner contributors
+  - dpf_hcp.provisioner contributors (@dpf-hcp)
 """
 
 EXAMPLES = r"""
@@ -65,7 +66,7 @@ ARGUMENT_SPEC = with_auth(PROVISIONER_ARG_SPEC)
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     provisioner = params["provisioner"]
-    namespace, _ = provisioner_identity(provisioner)
+    namespace = provisioner_identity(provisioner)[0]
     spec = provisioner.get("spec") or {}
     pull_name = (spec.get("pullSecretRef") or {}).get("name") or ""
     ssh_name = (spec.get("sshKeySecretRef") or {}).get("name") or ""
