@@ -163,3 +163,18 @@ def test_chart_crd_is_the_one_source():
 
     assert [p.name for p in (CHART / "crds").glob("*.yaml")] == ["provisioning.dpu.hcp.io_dpfhcpprovisioners.yaml"]
     assert OUR_CRDS == CHART / "crds"  # the tests and the demo install it from the chart
+
+
+def leaf_keys(values: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        keys += leaf_keys(value, f"{path}.") if isinstance(value, dict) and value else [path]
+    return keys
+
+
+def test_the_chart_readme_documents_every_value():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    readme = (CHART / "README.md").read_text()
+    missing = [key for key in leaf_keys(values) if f"| `{key}` |" not in readme]
+    assert not missing, f"helm/dpf-hcp-provisioner-operator/README.md lacks {missing}"

@@ -162,3 +162,28 @@ def test_a_playbook_elsewhere_uses_the_installed_collection(installed, env, mgmt
         check=True,
     ).stdout
     assert installed["target"] in listed  # the copy used is the installed one
+
+
+def test_the_installed_provision_playbook_runs_by_fqcn_in_check_mode(installed, env, mgmt, tmp_path):
+    ns = namespace(mgmt, unique("galaxy"))
+    dpu_ns = namespace(mgmt, unique("galaxy-dpus"))
+    secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    variables = yaml.safe_load((REPO / "examples" / "provision-vars.yml").read_text())
+    variables.update(dpfhcp_namespace=ns)
+    variables["dpfhcp_spec"].update(
+        dpuClusterRef={"name": "dpucluster", "namespace": dpu_ns},
+        pullSecretRef={"name": "pull-secret"},
+        sshKeySecretRef={"name": "ssh-key"},
+    )
+    (tmp_path / "my-cluster.yml").write_text(yaml.safe_dump(variables))
+    out = subprocess.run(
+        [BIN / "ansible-playbook", "dpf_hcp.provisioner.provision", "-e", "@my-cluster.yml", "--check"],
+        cwd=tmp_path,
+        env={**installed["env"], "KUBECONFIG": str(env.management.kubeconfig_path())},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "Check mode: nothing was changed" in out.stdout
