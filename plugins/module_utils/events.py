@@ -45,14 +45,23 @@ def _name(obj: dict[str, Any], seed: str, length: int) -> str:
     return f"{meta['name']}.{hashlib.sha256((meta['uid'] + seed).encode()).hexdigest()[:length]}"
 
 
+def _stored(obj: dict[str, Any]) -> bool:
+    """Events need an object in the API; one built from variables (provision.yml) tells its story in the task output."""
+    return bool(obj["metadata"].get("uid"))
+
+
 def record(client: KubeClient, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
     """Record an Event on ``obj``."""
+    if not _stored(obj):
+        return
     name = _name(obj, f"{reason}{message}{now_rfc3339()}", 10)
     client.create(EVENT, _event(obj, name, event_type, reason, message))
 
 
 def record_once(client: KubeClient, obj: dict[str, Any], event_type: str, reason: str, message: str, key: str) -> bool:
     """Record an Event only the first time for ``key`` (its name derives from it); False if already there."""
+    if not _stored(obj):
+        return False
     try:
         client.create(EVENT, _event(obj, _name(obj, key, 16), event_type, reason, message))
     except ApiError as exc:

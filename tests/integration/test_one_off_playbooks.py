@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CSR,
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     IP_ADDRESS_POOL,
@@ -14,6 +16,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     NODE_POOL,
     SECRET,
 )
+from dpf_hcp_dev.certificates import request_pem
 from support import RELEASE, ansible_playbook, dpucluster, namespace, secrets, unique
 
 
@@ -78,8 +81,26 @@ def test_provision_waits_reports_and_deprovision_removes_everything(env, mgmt, s
     kubeconfig = env.management.kubeconfig_path()
     variables = one_off_vars(ns, dpu_ns)
 
+    # A CSR no DPU of this provisioner asked for: judged and refused, with no Event (no object to hang it on).
+    intruder = KubeClient.from_kubeconfig(str(env.hosted.kubeconfig_path("intruder")))
+    csr_name = unique("oneoff-forged")
+    intruder.create(
+        CSR,
+        {
+            "apiVersion": "certificates.k8s.io/v1",
+            "kind": "CertificateSigningRequest",
+            "metadata": {"name": csr_name},
+            "spec": {
+                "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
+                "request": request_pem("system:node:dpu-node-40", ["system:nodes"]),
+                "usages": ["digital signature", "client auth"],
+            },
+        },
+    )
+
     result = ansible_playbook("provision.yml", kubeconfig, extra_vars=variables)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert not (env.client("hosted").get(CSR, csr_name).get("status") or {}).get("conditions")  # still pending
     assert "Wait for the HostedCluster to be Available" in result.stdout
     assert f"HostedCluster {ns}/hcp: Available=True" in result.stdout  # the report
     assert "KubeConfigInjected=True" in result.stdout and "MetalLBConfigured=True" in result.stdout
