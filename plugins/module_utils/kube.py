@@ -337,12 +337,15 @@ class KubeClient:
         propagation: str = "Background",
         dry_run: bool = False,
     ) -> dict[str, Any] | None:
-        """Delete; None when it was already gone."""
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        """Delete; None when it was already gone.
+
+        A DELETE with a body takes its options from the body only (query parameters are then
+        ignored), so dryRun goes in the DeleteOptions."""
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if dry_run:
+            body["dryRun"] = ["All"]
         try:
-            return self.request(
-                "DELETE", res.path(namespace, name), body, params={"dryRun": "All" if dry_run else None}
-            )
+            return self.request("DELETE", res.path(namespace, name), body)
         except ApiError as exc:
             if exc.not_found:
                 return None

@@ -122,6 +122,7 @@ def test_provision_waits_reports_and_deprovision_removes_everything(env, mgmt, s
     assert preview.returncode == 0, preview.stdout + preview.stderr
     assert "Check mode: nothing was deleted" in preview.stdout
     assert made(mgmt, ns, dpu_ns)["HostedCluster"] == ["hcp"]
+    assert "deletionTimestamp" not in mgmt.get(HOSTED_CLUSTER, "hcp", ns)["metadata"]  # a dry run deletes nothing
 
     gone = ansible_playbook("deprovision.yml", kubeconfig, extra_vars=variables)
     assert gone.returncode == 0, gone.stdout + gone.stderr
