@@ -209,7 +209,13 @@ class Controller:
             self.queue.add_after(key, host.requeue_after)
             return Outcome("requeued", f"requeue after {host.requeue_after}s", host.changed)
         with self._state_lock:
-            self._last_ok[key] = fp
+            if host.changed:
+                # The run's own writes moved the world away from ``fp``; were it stored, a later
+                # return to ``fp`` (someone deleting what the run made) would look done. The run
+                # that follows its own writes confirms, changing nothing, and stores then.
+                self._last_ok.pop(key, None)
+            else:
+                self._last_ok[key] = fp
         return Outcome("success", "", host.changed)
 
     def _after_finalize(self, obj: dict[str, Any], result: RunResult) -> Outcome:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import CA_SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
@@ -52,16 +53,26 @@ class ProvisionerDependencies:
             client, HOSTED_CLUSTER, label_selector=owned, metadata_only=True, index=owner_of
         )
         self.node_pools = Informer(client, NODE_POOL, label_selector=owned, metadata_only=True, index=owner_of)
+        # The MachineConfig ConfigMap and DPF's bf.cfg template: recreated when deleted.
+        self.owned_configmaps = Informer(client, CONFIGMAP, label_selector=owned, metadata_only=True, index=owner_of)
         self.secrets.add_handler(self._on_secret)
         self.dpuclusters.add_handler(self._on_dpucluster)
         self.configmaps.add_handler(lambda *_: self._all())
         self.hosted_clusters.add_handler(self._on_owned)
         self.node_pools.add_handler(self._on_owned)
+        self.owned_configmaps.add_handler(self._on_owned)
         provisioners.add_handler(self._on_provisioner)
 
     @property
     def informers(self) -> list[Informer]:
-        return [self.secrets, self.dpuclusters, self.configmaps, self.hosted_clusters, self.node_pools]
+        return [
+            self.secrets,
+            self.dpuclusters,
+            self.configmaps,
+            self.hosted_clusters,
+            self.node_pools,
+            self.owned_configmaps,
+        ]
 
     # -- which provisioners does a change concern --------------------------------------
     @staticmethod
@@ -90,7 +101,7 @@ class ProvisionerDependencies:
         if owner is not None:  # a copy we made, or the kubeconfig we handed to DPF: its owner
             self.enqueue(owner)
             return
-        self._matching(lambda cr: key in self._input_secrets(cr))
+        self._matching(lambda cr: key in self._input_secrets(cr) or self._is_ignition_secret(cr, key))
 
     def _on_dpucluster(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         meta = (new or old or {})["metadata"]
@@ -128,6 +139,25 @@ class ProvisionerDependencies:
         namespace, secrets, _ = self._refs(cr)
         return {(namespace, s) for s in secrets} | {(namespace, naming.admin_kubeconfig_secret(cr))}
 
+    @staticmethod
+    def _is_ignition_secret(cr: dict[str, Any], key: tuple[str, str]) -> bool:
+        """HyperShift's ignition server CA or the NodePool's token, in the control plane namespace."""
+        namespace, name = key
+        return namespace == naming.control_plane_namespace(cr) and (
+            name == CA_SECRET or name.startswith(naming.ignition_token_prefix(cr))
+        )
+
+    def _ignition_secrets(self, cr: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+        control_plane = naming.control_plane_namespace(cr)
+        return tuple(
+            sorted(
+                (o["metadata"]["namespace"], o["metadata"]["name"], o["metadata"].get("resourceVersion", ""))
+                for o in self.secrets.items()
+                if o["metadata"].get("namespace") == control_plane
+                and self._is_ignition_secret(cr, (control_plane, o["metadata"]["name"]))
+            )
+        )
+
     def fingerprint(self, cr: dict[str, Any]) -> tuple[Any, ...]:
         namespace, _, dpucluster = self._refs(cr)
         me = (namespace, cr["metadata"]["name"])
@@ -161,6 +191,8 @@ class ProvisionerDependencies:
             rv(self.configmaps, (self.operator_namespace, BLUEFIELD_CONFIGMAP)),
             owned(self.hosted_clusters),
             owned(self.node_pools),
+            owned(self.owned_configmaps),
+            self._ignition_secrets(cr),
             tuple(others),
         )
 

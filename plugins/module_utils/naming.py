@@ -53,3 +53,19 @@ def exposes_load_balancer(spec: dict[str, Any]) -> bool:
     return spec.get("controlPlaneAvailabilityPolicy", "HighlyAvailable") == "HighlyAvailable" or bool(
         spec.get("virtualIP")
     )
+
+
+def machineconfig_configmap_name(provisioner: dict[str, Any]) -> str:
+    """The ConfigMap (key ``config``) holding the BlueField OS MachineConfig, named by NodePool.spec.config."""
+    return f"{hosted_cluster_ref(provisioner)['name']}-bluefield-os"
+
+
+def bfcfg_configmap_ref(provisioner: dict[str, Any]) -> dict[str, str]:
+    """DPF's bf.cfg template ConfigMap for the DPUCluster, in the DPUCluster's namespace."""
+    ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
+    return {"namespace": ref.get("namespace", ""), "name": f"bfcfg-{ref.get('name', '')}.cfg"}
+
+
+def ignition_token_prefix(provisioner: dict[str, Any]) -> str:
+    """HyperShift's NodePool token secrets, in the control plane namespace: token-<nodepool>-<hash>."""
+    return f"token-{hosted_cluster_ref(provisioner)['name']}-"

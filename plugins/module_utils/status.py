@@ -116,7 +116,7 @@ def validation_failures(conditions: list[Condition]) -> list[Condition]:
 
 
 # Step reasons that mean "not yet" rather than "something is wrong".
-WAITING_REASONS = {"WaitingForKubeconfig", "HostedClusterNotCreated"}
+WAITING_REASONS = {"WaitingForKubeconfig", "HostedClusterNotCreated", "WaitingForIgnitionEndpoint"}
 
 
 def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> Condition:

@@ -20,6 +20,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
 from dpf_hcp_dev.standins import config as cfg
 from dpf_hcp_dev.standins.dpf import DPFStandin
 from dpf_hcp_dev.standins.hypershift import HyperShiftStandin
+from dpf_hcp_dev.standins.ignition import IgnitionServer
 from dpf_hcp_dev.standins.kubelet import DPUWalker
 from dpf_hcp_operator.informers import Informer
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s standins %(levelname)s %(message)s")
     client = KubeClient.from_kubeconfig(args.kubeconfig, maxsize=8)
-    hypershift = HyperShiftStandin(client, args.hosted_kubeconfig.read_text())
+    hypershift = HyperShiftStandin(client, args.hosted_kubeconfig.read_text(), IgnitionServer())
     dpf = DPFStandin(client)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

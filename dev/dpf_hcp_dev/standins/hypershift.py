@@ -4,12 +4,14 @@ finishes their deletion, acting only through the management API server."""
 from __future__ import annotations
 
 import base64
+import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import CA_SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     HOSTED_CLUSTER,
@@ -17,6 +19,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     SECRET,
 )
 from dpf_hcp_dev.standins.config import StandinConfig
+from dpf_hcp_dev.standins.ignition import IgnitionServer
 
 FINALIZER = "hypershift.openshift.io/finalizer"
 HEALTHY = {
@@ -70,9 +73,12 @@ def _ocp_version(image: str) -> str:
 
 
 class HyperShiftStandin:
-    def __init__(self, client: KubeClient, hosted_admin_kubeconfig: str):
+    def __init__(self, client: KubeClient, hosted_admin_kubeconfig: str, ignition: IgnitionServer | None = None):
         self.client = client
         self.kubeconfig = hosted_admin_kubeconfig
+        self.ignition = ignition
+        self._published: dict[str, float] = {}  # HostedCluster uid -> when its control plane secrets were checked
+        self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
 
     def desired_status(self, hc: dict[str, Any], config: StandinConfig) -> dict[str, Any]:
         meta, spec = hc["metadata"], hc.get("spec") or {}
@@ -96,7 +102,11 @@ class HyperShiftStandin:
             if history[0].get("state") == "Partial":
                 table["Progressing"] = ("True", "Upgrading", f"Upgrading to {_ocp_version(image)}")
             status["kubeconfig"] = {"name": f"{meta['name']}-admin-kubeconfig"}
-            status["ignitionEndpoint"] = f"ignition-server-{meta['namespace']}-{meta['name']}.apps.example.com"
+            status["ignitionEndpoint"] = (
+                self.ignition.endpoint
+                if self.ignition
+                else f"ignition-server-{meta['namespace']}-{meta['name']}.apps.example.com"
+            )
             status["controlPlaneEndpoint"] = {"host": f"api.{meta['name']}.example.com", "port": 6443}
         status["version"] = {
             "desired": {"image": image, "version": _ocp_version(image)},
@@ -126,9 +136,15 @@ class HyperShiftStandin:
             )
             return
         status = self.desired_status(hc, config)
+        uid = hc["metadata"]["uid"]
+        if status.get("kubeconfig") and time.monotonic() - self._published.get(uid, -1.0) >= 1.0:
+            # The control plane's namespace and secrets before the status that announces them;
+            # checked again every second, so a deleted one comes back.
+            self._ensure_control_plane(hc)
+            if self.ignition is not None:
+                self._ensure_ignition(hc)
+            self._published[uid] = time.monotonic()
         if status != (hc.get("status") or {}):
-            if status.get("kubeconfig"):
-                self._ensure_control_plane(hc)
             try:
                 self.client.replace(HOSTED_CLUSTER, {**hc, "status": status}, subresource="status")
             except ApiError as exc:
@@ -139,15 +155,50 @@ class HyperShiftStandin:
         """The hosted control plane namespace and the admin kubeconfig secret HyperShift publishes."""
         ns, name = hc["metadata"]["namespace"], hc["metadata"]["name"]
         apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{ns}-{name}"}})
-        apply(
-            self.client,
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": f"{name}-admin-kubeconfig", "namespace": ns},
-                "data": {"kubeconfig": base64.b64encode(self.kubeconfig.encode()).decode()},
-            },
-        )
+        if self.client.get_or_none(SECRET, f"{name}-admin-kubeconfig", ns) is None:  # created, never overwritten
+            self._create_secret(ns, f"{name}-admin-kubeconfig", {"kubeconfig": self.kubeconfig})
+
+    def _ensure_ignition(self, hc: dict[str, Any]) -> None:
+        """The ignition server's CA and the NodePool's token in the control plane namespace, created
+        when missing (never overwritten), and the tokens found there served."""
+        assert self.ignition is not None
+        meta = hc["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        control_plane = f"{ns}-{name}"
+        release = ((hc.get("spec") or {}).get("release") or {}).get("image", "")
+        if self.client.get_or_none(SECRET, CA_SECRET, control_plane) is None:
+            self._create_secret(control_plane, CA_SECRET, {"tls.crt": self.ignition.ca_pem})
+        prefix = f"token-{name}-"
+        tokens = [
+            s
+            for s in self.client.list(SECRET, control_plane).get("items") or []
+            if s["metadata"]["name"].startswith(prefix)
+        ]
+        if not tokens:
+            value = secrets.token_hex(16)
+            self.ignition.register(value, name, release)
+            self._create_secret(control_plane, f"{prefix}{secrets.token_hex(3)}", {"token": value})
+        for secret in tokens:  # tokens issued before a restart; a token edited later is not trusted
+            uid = secret["metadata"]["uid"]
+            value = base64.b64decode(((secret.get("data") or {}).get("token")) or "").decode()
+            if value and uid not in self._token_secrets:
+                self._token_secrets.add(uid)
+                self.ignition.register(value, name, release)
+
+    def _create_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        try:
+            self.client.create(
+                SECRET,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "stringData": data,
+                },
+            )
+        except ApiError as exc:
+            if not exc.conflict:
+                raise
 
     def _drop_finalizer(self, hc: dict[str, Any]) -> None:
         meta = hc["metadata"]

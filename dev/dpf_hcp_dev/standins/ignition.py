@@ -1,0 +1,103 @@
+"""The HyperShift stand-in's ignition server: HTTPS on 127.0.0.1 with its own CA, answering
+``GET /ignition`` for a NodePool's bearer token, the way HyperShift's ignition server does, with
+the rendered MachineConfig encapsulated in the payload (gzip, base64 data URL)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import logging
+import ssl
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import ENCAPSULATED_PATH
+from dpf_hcp_operator.pki import make_ca, make_serving_cert
+
+LOG = logging.getLogger("standins.ignition")
+
+
+def default_os_image(release_image: str) -> str:
+    """The RHCOS image a release would carry (a digest derived from the release, for the stand-in)."""
+    return "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + hashlib.sha256(release_image.encode()).hexdigest()
+
+
+def payload(nodepool: str, release_image: str) -> dict[str, Any]:
+    """An ignition v3 config as HyperShift serves it for a NodePool."""
+    machine_config = {
+        "apiVersion": "machineconfiguration.openshift.io/v1",
+        "kind": "MachineConfig",
+        "metadata": {"name": f"rendered-{nodepool}"},
+        "spec": {"osImageURL": default_os_image(release_image), "config": {"ignition": {"version": "3.2.0"}}},
+    }
+    encapsulated = gzip.compress(json.dumps(machine_config).encode(), mtime=0)
+    return {
+        "ignition": {"version": "3.2.0"},
+        "passwd": {"users": [{"name": "core"}]},
+        "storage": {
+            "files": [
+                {
+                    "path": ENCAPSULATED_PATH,
+                    "mode": 420,
+                    "overwrite": True,
+                    "contents": {
+                        "compression": "gzip",
+                        "source": "data:;base64," + base64.b64encode(encapsulated).decode(),
+                    },
+                },
+                {"path": "/etc/hostname", "mode": 420, "contents": {"source": "data:,dpu"}},
+            ]
+        },
+        "systemd": {"units": [{"name": "kubelet.service", "enabled": True}]},
+    }
+
+
+class IgnitionServer:
+    """One HTTPS server for every HostedCluster; each NodePool token maps to what it is served."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="standin-ignition-"))
+        ca_crt, ca_key = make_ca(self.directory, "ignition-server-ca")
+        crt, key = make_serving_cert(self.directory, ca_crt, ca_key, "server", ["127.0.0.1", "localhost"])
+        self.ca_pem = ca_crt.read_text()
+        self.tokens: dict[str, tuple[str, str]] = {}  # token -> (nodepool, release image)
+        self._lock = threading.Lock()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(crt, key)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+                with server._lock:
+                    found = server.tokens.get(token)
+                if self.path != "/ignition" or found is None:
+                    self.send_response(404 if self.path != "/ignition" else 401)
+                    self.end_headers()
+                    return
+                body = json.dumps(payload(*found)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                LOG.debug(fmt, *args)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.endpoint = f"127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, name="ignition-server", daemon=True).start()
+
+    def register(self, token: str, nodepool: str, release_image: str) -> None:
+        with self._lock:
+            self.tokens[token] = (nodepool, release_image)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()

@@ -1,0 +1,114 @@
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""DPF's bf.cfg template for a provisioner's DPUCluster: the ignition HyperShift serves for the
+NodePool, with the BlueField OS image in its MachineConfig, as ConfigMap ``bfcfg-<dpucluster>.cfg``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
+    BFCFG_KEY,
+    BFCFG_LABEL,
+    CA_SECRET,
+    IgnitionError,
+    fetch_ignition,
+    override_os_image,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    HOSTED_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+    SECRET,
+)
+
+IGNITION_CONFIGURED = "IgnitionConfigured"
+WAITING = "WaitingForIgnitionEndpoint"
+
+
+@dataclass
+class Generation:
+    condition: Condition
+    changed: bool = False
+    configmap_ref: dict[str, str] | None = None
+
+
+def _not_yet(reason: str, message: str) -> Generation:
+    return Generation(condition(IGNITION_CONFIGURED, False, reason, message))
+
+
+def _secret_text(secret: dict[str, Any] | None, key: str) -> str:
+    value = ((secret or {}).get("data") or {}).get(key)
+    return base64.b64decode(value).decode() if value else ""
+
+
+def _token(client: KubeClient, provisioner: dict[str, Any]) -> str:
+    """The newest ``token-<nodepool>-*`` secret's token in the control plane namespace."""
+    prefix = naming.ignition_token_prefix(provisioner)
+    secrets = client.list(SECRET, naming.control_plane_namespace(provisioner)).get("items") or []
+    candidates = sorted(
+        (s for s in secrets if s["metadata"]["name"].startswith(prefix) and _secret_text(s, "token")),
+        key=lambda s: s["metadata"].get("creationTimestamp", ""),
+    )
+    return _secret_text(candidates[-1], "token") if candidates else ""
+
+
+def generate(client: KubeClient, provisioner: dict[str, Any], image: str, check_mode: bool = False) -> Generation:
+    """Fetch, rewrite and store the ignition; a condition says how far it got and why."""
+    ref = naming.hosted_cluster_ref(provisioner)
+    target = naming.bfcfg_configmap_ref(provisioner)
+    if not image:
+        return _not_yet(
+            "ImageMissing",
+            "No BlueField image for the release: map its OCP version in the ocp-bluefield-images ConfigMap "
+            "(see BlueFieldImageResolved) or set spec.machineOSURL",
+        )
+    hosted_cluster = client.get_or_none(HOSTED_CLUSTER, ref["name"], ref["namespace"])
+    endpoint = ((hosted_cluster or {}).get("status") or {}).get("ignitionEndpoint")
+    if not endpoint:
+        return _not_yet(WAITING, f"HostedCluster {ref['namespace']}/{ref['name']} has no status.ignitionEndpoint yet")
+    control_plane = naming.control_plane_namespace(provisioner)
+    ca_pem = _secret_text(client.get_or_none(SECRET, CA_SECRET, control_plane), "tls.crt")
+    token = _token(client, provisioner)
+    if not ca_pem or not token:
+        missing = (
+            f"secret {control_plane}/{CA_SECRET} (key tls.crt)"
+            if not ca_pem
+            else (f"a secret {control_plane}/{naming.ignition_token_prefix(provisioner)}* (key token)")
+        )
+        return _not_yet(WAITING, f"HyperShift has not published {missing} yet")
+    try:
+        ignition = override_os_image(fetch_ignition(endpoint, token, ca_pem), image)
+    except IgnitionError as exc:
+        return _not_yet(exc.reason, str(exc))
+    labels = {
+        BFCFG_LABEL: "true",
+        LABEL_NAME: ref["name"],
+        LABEL_NAMESPACE: ref["namespace"],
+    }
+    desired = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": target["name"], "namespace": target["namespace"], "labels": labels},
+        "data": {BFCFG_KEY: json.dumps(ignition, sort_keys=True, separators=(",", ":"))},
+    }
+    result = apply(client, desired, check_mode=check_mode)
+    return Generation(
+        condition(
+            IGNITION_CONFIGURED,
+            True,
+            "Generated",
+            f"The NodePool boots {image}: MachineConfig ConfigMap {ref['namespace']}/"
+            f"{naming.machineconfig_configmap_name(provisioner)}, and DPF's bf.cfg template "
+            f"{target['namespace']}/{target['name']} carries the rewritten ignition",
+        ),
+        changed=result.changed,
+        configmap_ref=target,
+    )

@@ -1,0 +1,146 @@
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""The BlueField OS image in what the DPUs boot with, two ways.
+
+- HyperShift's own: a MachineConfig whose ``osImageURL`` is the image, in a ConfigMap (key
+  ``config``) that ``NodePool.spec.config`` names; HyperShift merges it into the ignition.
+- DPF's: the ignition HyperShift's ignition server hands out, with the ``osImageURL`` of the
+  MachineConfig it carries (the file ``/etc/ignition-machine-config-encapsulated.json``)
+  rewritten, stored for DPF's provisioning controller as a bf.cfg template ConfigMap.
+
+Pure functions, except ``fetch_ignition`` (HTTPS, verified against the ignition server's CA).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import gzip
+import json
+import ssl
+import tempfile
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
+
+try:
+    import urllib3
+except ImportError as exc:  # the module names it in the task's error (see libraries.py)
+    IMPORT_ERROR: ImportError | None = exc
+else:
+    IMPORT_ERROR = None
+
+ENCAPSULATED_PATH = "/etc/ignition-machine-config-encapsulated.json"
+MACHINE_CONFIG_NAME = "99-dpf-hcp-bluefield-os"
+BFCFG_KEY = "BF_CFG_TEMPLATE"
+BFCFG_LABEL = "provisioning.dpu.nvidia.com/bfcfg-template"
+CA_SECRET = "ignition-server-ca-cert"  # noqa: S105 - the name of HyperShift's secret, not a secret
+
+
+class IgnitionError(ValueError):
+    """The ignition cannot be fetched or does not carry what we rewrite; ``reason`` is the condition's."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def machine_config(image: str) -> dict[str, Any]:
+    """The MachineConfig that sets the OS image of the NodePool's machines (the DPUs)."""
+    return {
+        "apiVersion": "machineconfiguration.openshift.io/v1",
+        "kind": "MachineConfig",
+        "metadata": {
+            "name": MACHINE_CONFIG_NAME,
+            "labels": {"machineconfiguration.openshift.io/role": "worker"},
+        },
+        "spec": {"osImageURL": image},
+    }
+
+
+def _decode_source(source: str, compression: str | None) -> bytes:
+    """The bytes of an ignition ``data:`` URL (base64 or percent-encoded, optionally gzip)."""
+    if not source.startswith("data:") or "," not in source:
+        raise IgnitionError("InvalidIgnition", f"{ENCAPSULATED_PATH} is not inline (source {source[:40]!r}...)")
+    header, payload = source[5:].split(",", 1)
+    raw = base64.b64decode(payload) if header.endswith(";base64") else unquote_to_bytes(payload)
+    return gzip.decompress(raw) if compression == "gzip" else raw
+
+
+def _encode_source(data: bytes) -> str:
+    return "data:;base64," + base64.b64encode(data).decode()
+
+
+def override_os_image(ignition: dict[str, Any], image: str) -> dict[str, Any]:
+    """A copy of ``ignition`` whose encapsulated MachineConfig boots ``image``."""
+    out = copy.deepcopy(ignition)
+    files = ((out.get("storage") or {}).get("files")) or []
+    entry = next((f for f in files if isinstance(f, dict) and f.get("path") == ENCAPSULATED_PATH), None)
+    if entry is None:
+        raise IgnitionError(
+            "InvalidIgnition", f"the ignition carries no MachineConfig ({ENCAPSULATED_PATH} is missing)"
+        )
+    contents = entry.get("contents") or {}
+    try:
+        config = json.loads(_decode_source(str(contents.get("source", "")), contents.get("compression")))
+    except (ValueError, OSError) as exc:
+        raise IgnitionError("InvalidIgnition", f"{ENCAPSULATED_PATH} is not a MachineConfig: {exc}") from exc
+    if not isinstance(config, dict):
+        raise IgnitionError("InvalidIgnition", f"{ENCAPSULATED_PATH} is not a MachineConfig")
+    config.setdefault("spec", {})["osImageURL"] = image
+    entry["contents"] = {k: v for k, v in contents.items() if k not in ("source", "compression", "verification")} | {
+        "source": _encode_source(json.dumps(config, separators=(",", ":")).encode())
+    }
+    return out
+
+
+def os_image(ignition: dict[str, Any]) -> str:
+    """The ``osImageURL`` of the MachineConfig an ignition carries."""
+    files = ((ignition.get("storage") or {}).get("files")) or []
+    for entry in files:
+        if isinstance(entry, dict) and entry.get("path") == ENCAPSULATED_PATH:
+            contents = entry.get("contents") or {}
+            config = json.loads(_decode_source(str(contents.get("source", "")), contents.get("compression")))
+            return str((config.get("spec") or {}).get("osImageURL", ""))
+    raise IgnitionError("InvalidIgnition", f"the ignition carries no MachineConfig ({ENCAPSULATED_PATH} is missing)")
+
+
+def fetch_ignition(endpoint: str, token: str, ca_pem: str, timeout: float = 10.0) -> dict[str, Any]:
+    """GET ``https://<endpoint>/ignition`` with the NodePool's token, the server verified against ``ca_pem``."""
+    require(IMPORT_ERROR)
+    url = f"https://{endpoint.removeprefix('https://').rstrip('/')}/ignition"
+    with tempfile.NamedTemporaryFile("w", suffix=".crt") as ca_file:
+        ca_file.write(ca_pem)
+        ca_file.flush()
+        try:
+            context = ssl.create_default_context(cafile=ca_file.name)
+        except ssl.SSLError as exc:
+            raise IgnitionError(
+                "EndpointUnreachable", f"the CA in secret {CA_SECRET} is not a certificate: {exc}"
+            ) from exc
+    pool = urllib3.PoolManager(ssl_context=context, retries=False, timeout=timeout)
+    try:
+        resp = pool.request("GET", url, headers={"Authorization": f"Bearer {token}"})
+    except urllib3.exceptions.SSLError as exc:
+        raise IgnitionError(
+            "EndpointUnreachable",
+            f"{url}: the server's certificate does not verify against secret {CA_SECRET}: {exc}",
+        ) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise IgnitionError("EndpointUnreachable", f"{url}: {exc}") from exc
+    finally:
+        pool.clear()
+    if resp.status in (401, 403):
+        raise IgnitionError(
+            "EndpointUnreachable", f"{url} refused the NodePool's token (HTTP {resp.status}); HyperShift rotates it"
+        )
+    if resp.status != 200:
+        raise IgnitionError("EndpointUnreachable", f"{url} answered HTTP {resp.status}")
+    try:
+        payload = json.loads(resp.data)
+    except ValueError as exc:
+        raise IgnitionError("InvalidIgnition", f"{url} did not return an ignition JSON: {exc}") from exc
+    if not isinstance(payload, dict) or "ignition" not in payload:
+        raise IgnitionError("InvalidIgnition", f"{url} did not return an ignition config")
+    return payload

@@ -1,0 +1,92 @@
+#!/usr/bin/python
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""Write DPF's bf.cfg template: HyperShift's ignition for the NodePool with the BlueField OS image."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ignition_bfcfg
+short_description: Store the NodePool's ignition, booting the BlueField OS image, as DPF's bf.cfg template
+version_added: "0.1.0"
+description:
+  - Fetches C(https://<status.ignitionEndpoint>/ignition) of the provisioner's HostedCluster with
+    the NodePool's token (secret C(token-<nodepool>-*), key C(token), in the control plane
+    namespace C(<namespace>-<name>)), verifying the server against the CA in secret
+    C(ignition-server-ca-cert) (key C(tls.crt)). TLS verification is never skipped.
+  - Rewrites C(spec.osImageURL) of the MachineConfig the ignition carries
+    (C(/etc/ignition-machine-config-encapsulated.json)) to I(image).
+  - Stores the result in ConfigMap C(bfcfg-<dpucluster>.cfg), key C(BF_CFG_TEMPLATE), label
+    C(provisioning.dpu.nvidia.com/bfcfg-template=true), in the DPUCluster's namespace; writes only
+    when it differs.
+  - Returns the C(IgnitionConfigured) condition; an unreachable endpoint, a refused token, a
+    certificate that does not verify or a missing image is a condition, not a task failure.
+  - Never returns the token or the ignition.
+extends_documentation_fragment:
+  - dpf_hcp.provisioner.k8s_auth
+options:
+  provisioner:
+    description: The DPFHCPProvisioner object (metadata and spec).
+    type: dict
+    required: true
+  image:
+    description:
+      - The OS image the DPUs boot, usually the BlueField image resolved by the validate role,
+        or C(spec.machineOSURL) when set. Empty gives reason C(ImageMissing).
+    type: str
+    default: ""
+attributes:
+  check_mode:
+    support: full
+    description: Writes become server-side dry runs or are skipped; the result tells what would change.
+author:
+  - dpf_hcp.provisioner contributors (@dpf-hcp)
+"""
+
+EXAMPLES = r"""
+- name: Give DPF the ignition that boots the BlueField image
+  dpf_hcp.provisioner.ignition_bfcfg:
+    provisioner: "{{ dpfhcp_provisioner }}"
+    image: quay.io/example/bluefield-rhcos:4.19.0-ec.5
+  register: bfcfg
+"""
+
+RETURN = r"""
+conditions:
+  description: The IgnitionConfigured condition (reasons Generated, ImageMissing, WaitingForIgnitionEndpoint,
+    EndpointUnreachable, InvalidIgnition).
+  returned: always
+  type: list
+  elements: dict
+configmap_ref:
+  description: Namespace and name of the bf.cfg template ConfigMap, once written.
+  returned: always
+  type: dict
+"""
+
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import generate
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+    PROVISIONER_ARG_SPEC,
+    client_from_params,
+    provisioner_identity,
+    run_module,
+    with_auth,
+)
+
+ARGUMENT_SPEC = with_auth({**PROVISIONER_ARG_SPEC, "image": {"type": "str", "default": ""}})
+
+
+def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    provisioner_identity(params["provisioner"])
+    result = generate(client_from_params(params), params["provisioner"], params["image"], check_mode)
+    return {"changed": result.changed, "conditions": [result.condition], "configmap_ref": result.configmap_ref or {}}
+
+
+def main() -> None:
+    run_module(ARGUMENT_SPEC, execute)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Rewriting the OS image of the MachineConfig an ignition carries (pure logic)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from urllib.parse import quote
+
+import pytest
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
+    ENCAPSULATED_PATH,
+    IgnitionError,
+    machine_config,
+    os_image,
+    override_os_image,
+)
+
+MC = {"kind": "MachineConfig", "spec": {"osImageURL": "quay.io/rhcos@sha256:abc", "config": {"ignition": {}}}}
+
+
+def ignition(source: str, compression: str | None = None) -> dict:
+    contents = {"source": source} | ({"compression": compression} if compression else {})
+    files = [
+        {"path": "/etc/hostname", "contents": {"source": "data:,x"}},
+        {"path": ENCAPSULATED_PATH, "contents": contents},
+    ]
+    return {"ignition": {"version": "3.2.0"}, "storage": {"files": files}}
+
+
+@pytest.mark.parametrize(
+    "source,compression",
+    [
+        ("data:;base64," + base64.b64encode(gzip.compress(json.dumps(MC).encode())).decode(), "gzip"),
+        ("data:;base64," + base64.b64encode(json.dumps(MC).encode()).decode(), None),
+        ("data:," + quote(json.dumps(MC)), None),
+    ],
+    ids=["gzip-base64", "base64", "percent-encoded"],
+)
+def test_the_encapsulated_machine_config_boots_the_new_image_and_nothing_else_changes(source, compression):
+    original = ignition(source, compression)
+    rewritten = override_os_image(original, "quay.io/example/bluefield:4.19")
+    assert os_image(rewritten) == "quay.io/example/bluefield:4.19"
+    assert os_image(original) == "quay.io/rhcos@sha256:abc"  # the input is not modified
+    assert rewritten["storage"]["files"][0] == original["storage"]["files"][0]
+    entry = rewritten["storage"]["files"][1]["contents"]
+    config = json.loads(base64.b64decode(entry["source"].split(",", 1)[1]))
+    assert config["spec"]["config"] == MC["spec"]["config"] and "compression" not in entry
+
+
+def test_an_ignition_without_a_machine_config_is_invalid_not_a_crash():
+    with pytest.raises(IgnitionError) as err:
+        override_os_image({"ignition": {"version": "3.2.0"}}, "img")
+    assert err.value.reason == "InvalidIgnition" and ENCAPSULATED_PATH in str(err.value)
+    with pytest.raises(IgnitionError):
+        override_os_image(ignition("https://example.com/mc.json"), "img")
+    with pytest.raises(IgnitionError):
+        override_os_image(ignition("data:;base64,bm90IGpzb24="), "img")
+
+
+def test_the_machine_config_for_nodepool_spec_config():
+    mc = machine_config("quay.io/example/bluefield:4.19")
+    assert mc["spec"] == {"osImageURL": "quay.io/example/bluefield:4.19"}
+    assert mc["metadata"]["labels"] == {"machineconfiguration.openshift.io/role": "worker"}
