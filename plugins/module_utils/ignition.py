@@ -18,7 +18,6 @@ import copy
 import gzip
 import json
 import ssl
-import tempfile
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -72,10 +71,9 @@ def _encode_source(data: bytes) -> str:
     return "data:;base64," + base64.b64encode(data).decode()
 
 
-def override_os_image(ignition: dict[str, Any], image: str) -> dict[str, Any]:
-    """A copy of ``ignition`` whose encapsulated MachineConfig boots ``image``."""
-    out = copy.deepcopy(ignition)
-    files = ((out.get("storage") or {}).get("files")) or []
+def _encapsulated(ignition: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ignition's file entry for the encapsulated MachineConfig, and that MachineConfig."""
+    files = ((ignition.get("storage") or {}).get("files")) or []
     entry = next((f for f in files if isinstance(f, dict) and f.get("path") == ENCAPSULATED_PATH), None)
     if entry is None:
         raise IgnitionError(
@@ -88,37 +86,33 @@ def override_os_image(ignition: dict[str, Any], image: str) -> dict[str, Any]:
         raise IgnitionError("InvalidIgnition", f"{ENCAPSULATED_PATH} is not a MachineConfig: {exc}") from exc
     if not isinstance(config, dict):
         raise IgnitionError("InvalidIgnition", f"{ENCAPSULATED_PATH} is not a MachineConfig")
+    return entry, config
+
+
+def override_os_image(ignition: dict[str, Any], image: str) -> dict[str, Any]:
+    """A copy of ``ignition`` whose encapsulated MachineConfig boots ``image``."""
+    out = copy.deepcopy(ignition)
+    entry, config = _encapsulated(out)
     config.setdefault("spec", {})["osImageURL"] = image
-    entry["contents"] = {k: v for k, v in contents.items() if k not in ("source", "compression", "verification")} | {
-        "source": _encode_source(json.dumps(config, separators=(",", ":")).encode())
-    }
+    replaced = ("source", "compression", "verification")
+    kept = {k: v for k, v in (entry.get("contents") or {}).items() if k not in replaced}
+    entry["contents"] = kept | {"source": _encode_source(json.dumps(config, separators=(",", ":")).encode())}
     return out
 
 
 def os_image(ignition: dict[str, Any]) -> str:
     """The ``osImageURL`` of the MachineConfig an ignition carries."""
-    files = ((ignition.get("storage") or {}).get("files")) or []
-    for entry in files:
-        if isinstance(entry, dict) and entry.get("path") == ENCAPSULATED_PATH:
-            contents = entry.get("contents") or {}
-            config = json.loads(_decode_source(str(contents.get("source", "")), contents.get("compression")))
-            return str((config.get("spec") or {}).get("osImageURL", ""))
-    raise IgnitionError("InvalidIgnition", f"the ignition carries no MachineConfig ({ENCAPSULATED_PATH} is missing)")
+    return str((_encapsulated(ignition)[1].get("spec") or {}).get("osImageURL", ""))
 
 
 def fetch_ignition(endpoint: str, token: str, ca_pem: str, timeout: float = 10.0) -> dict[str, Any]:
     """GET ``https://<endpoint>/ignition`` with the NodePool's token, the server verified against ``ca_pem``."""
     require(IMPORT_ERROR)
     url = f"https://{endpoint.removeprefix('https://').rstrip('/')}/ignition"
-    with tempfile.NamedTemporaryFile("w", suffix=".crt") as ca_file:
-        ca_file.write(ca_pem)
-        ca_file.flush()
-        try:
-            context = ssl.create_default_context(cafile=ca_file.name)
-        except ssl.SSLError as exc:
-            raise IgnitionError(
-                "EndpointUnreachable", f"the CA in secret {CA_SECRET} is not a certificate: {exc}"
-            ) from exc
+    try:
+        context = ssl.create_default_context(cadata=ca_pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise IgnitionError("EndpointUnreachable", f"the CA in secret {CA_SECRET} is not a certificate: {exc}") from exc
     pool = urllib3.PoolManager(ssl_context=context, retries=False, timeout=timeout)
     try:
         resp = pool.request("GET", url, headers={"Authorization": f"Bearer {token}"})

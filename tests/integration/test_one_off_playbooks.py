@@ -150,3 +150,10 @@ def test_bad_input_stops_before_anything_is_made_and_names_the_fix(env, mgmt, st
     assert result.returncode != 0
     assert "4.99.1" in result.stdout and "ocp-bluefield-images" in result.stdout
     assert made(mgmt, ns, dpu_ns) == NOTHING
+
+
+def test_missing_variables_are_named_before_anything_is_read(tmp_path):
+    for playbook in ("provision.yml", "deprovision.yml"):
+        result = ansible_playbook(playbook, tmp_path / "no-cluster.kubeconfig", extra_vars={"dpfhcp_name": "hcp"})
+        assert result.returncode != 0
+        assert "missing or wrong: dpfhcp_namespace, dpfhcp_spec" in result.stdout, result.stdout[-2000:]
