@@ -29,11 +29,8 @@ description:
   - In check mode reports what it would approve and changes nothing.
 extends_documentation_fragment:
   - dpf_hcp.provisioner.k8s_auth
+  - dpf_hcp.provisioner.provisioner
 options:
-  provisioner:
-    description: The DPFHCPProvisioner object (metadata and spec).
-    type: dict
-    required: true
   max_age_seconds:
     description: CSRs older than this are not approved (a kubelet asks again).
     type: float

@@ -24,11 +24,8 @@ description:
   - Never returns the token or the ignition.
 extends_documentation_fragment:
   - dpf_hcp.provisioner.k8s_auth
+  - dpf_hcp.provisioner.provisioner
 options:
-  provisioner:
-    description: The DPFHCPProvisioner object (metadata and spec).
-    type: dict
-    required: true
   image:
     description:
       - The OS image the DPUs boot, usually the BlueField image resolved by the validate role,

@@ -21,11 +21,8 @@ description:
   - In check mode the writes are server-side dry runs.
 extends_documentation_fragment:
   - dpf_hcp.provisioner.k8s_auth
+  - dpf_hcp.provisioner.provisioner
 options:
-  provisioner:
-    description: The DPFHCPProvisioner object (metadata and spec).
-    type: dict
-    required: true
   key:
     description: Key of the kubeconfig in the injected secret. DPF up to v25.4 reads C(admin.conf).
     type: str

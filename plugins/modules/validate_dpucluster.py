@@ -19,11 +19,7 @@ description:
   - Reads only, so check mode behaves the same.
 extends_documentation_fragment:
   - dpf_hcp.provisioner.k8s_auth
-options:
-  provisioner:
-    description: The DPFHCPProvisioner object (metadata, spec and status).
-    type: dict
-    required: true
+  - dpf_hcp.provisioner.provisioner
 attributes:
   check_mode:
     support: full

@@ -17,11 +17,7 @@ description:
   - Never returns secret content. Reads only, so check mode behaves the same.
 extends_documentation_fragment:
   - dpf_hcp.provisioner.k8s_auth
-options:
-  provisioner:
-    description: The DPFHCPProvisioner object (metadata and spec).
-    type: dict
-    required: true
+  - dpf_hcp.provisioner.provisioner
 attributes:
   check_mode:
     support: full
