@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(VENV)/collections
 DEMO_DIR ?= $(REPO)/.build/demo
 PYTEST_ARGS ?=
 
-.PHONY: help venv kube tools demo demo-down test lint sanity unit integration molecule cluster-up cluster-down clean
+.PHONY: help venv kube tools demo demo-down bench test lint sanity unit integration molecule cluster-up cluster-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,6 +26,11 @@ demo: kube  ## local control plane + stand-ins + operator + a sample going to Re
 
 demo-down:  ## stop what `make demo` started
 	@$(PY) -m dpf_hcp_dev.demo down --dir $(DEMO_DIR)
+
+BENCH_JSON ?= $(REPO)/.build/bench/bench.json
+BENCH_ARGS ?=
+bench: kube  ## the benchmark: operator vs floor (no Ansible) vs naive (one run per event); JSON to BENCH_JSON
+	@$(PY) -m dpf_hcp_dev.bench --json $(BENCH_JSON) $(BENCH_ARGS)
 
 test: kube tools lint sanity  ## everything: lint, ansible-test sanity, unit, integration (real API servers), conformance
 	@$(PY) -m pytest $(PYTEST_ARGS)

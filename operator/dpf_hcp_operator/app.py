@@ -29,6 +29,8 @@ class Config:
     work_dir: Path
     max_workers: int = 2
     max_batch: int = 20
+    skip_unchanged: bool = True
+    csr_watch: bool = True
     keep_artifacts: int = 10
     health_address: str = ":8081"
     metrics_address: str = ":8080"
@@ -47,6 +49,7 @@ class Config:
 
 def run(config: Config, stop: threading.Event | None = None) -> int:
     logs.setup(config.log_level)
+    metrics.count_api_requests()
     stop = stop or threading.Event()
     try:
         watch_list = watches.load(config.watches_file)
@@ -65,7 +68,18 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         forks=config.max_batch,
         verbosity=config.ansible_verbosity,
     )
-    controllers = [Controller(client, w, runner, config.operator_namespace, config.max_batch) for w in watch_list]
+    controllers = [
+        Controller(
+            client,
+            w,
+            runner,
+            config.operator_namespace,
+            config.max_batch,
+            skip_unchanged=config.skip_unchanged,
+            csr_watch=config.csr_watch,
+        )
+        for w in watch_list
+    ]
     informers = [i for c in controllers for i in c.informers]
     threads: list[threading.Thread] = []
 
@@ -154,6 +168,8 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         namespace=config.operator_namespace,
         workers=config.max_workers,
         max_batch=config.max_batch,
+        skip_unchanged=config.skip_unchanged,
+        csr_watch=config.csr_watch,
         leader_election=config.leader_elect,
         pid=os.getpid(),
     )

@@ -41,6 +41,20 @@ def parse(argv: list[str] | None = None) -> Config:
     p.add_argument("--work-dir", type=Path, default=None, help="ansible-runner folders and artifacts")
     p.add_argument("--max-workers", type=int, default=2, help="ansible runs at once per kind")
     p.add_argument("--max-batch", type=int, default=20, help="objects one ansible run may serve")
+    p.add_argument(
+        "--skip-unchanged",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="skip the playbook for an object when nothing it depends on changed since its last good run "
+        "(--no-skip-unchanged: run it on every event, as operator-sdk's Ansible operator does)",
+    )
+    p.add_argument(
+        "--csr-watch",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="watch each hosted cluster's CSRs and approve joining DPUs' at once "
+        "(--no-csr-watch: only when the playbook runs)",
+    )
     p.add_argument("--keep-artifacts", type=int, default=10, help="ansible-runner artifact folders kept per worker")
     p.add_argument("--health-probe-bind-address", default=":8081", help="/healthz and /readyz")
     p.add_argument("--metrics-bind-address", default=":8080", help="/metrics; '0' disables")
@@ -101,6 +115,8 @@ def parse(argv: list[str] | None = None) -> Config:
         work_dir=work_dir,
         max_workers=a.max_workers,
         max_batch=a.max_batch,
+        skip_unchanged=a.skip_unchanged,
+        csr_watch=a.csr_watch,
         keep_artifacts=a.keep_artifacts,
         health_address=a.health_probe_bind_address,
         metrics_address=a.metrics_bind_address,

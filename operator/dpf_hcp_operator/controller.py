@@ -13,7 +13,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions imp
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from dpf_hcp_operator import metrics
 from dpf_hcp_operator.csr_approvals import CSRApprovals
-from dpf_hcp_operator.dependencies import ProvisionerDependencies
+from dpf_hcp_operator.dependencies import Fingerprint, ProvisionerDependencies
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.queue import WorkQueue
@@ -41,11 +41,15 @@ class Controller:
         operator_namespace: str,
         max_batch: int = 20,
         extravars: dict[str, Any] | None = None,
+        *,
+        skip_unchanged: bool = True,
+        csr_watch: bool = True,
     ):
         self.client = client
         self.watch = watch
         self.runner = runner
         self.max_batch = max_batch
+        self.skip_unchanged = skip_unchanged
         self.extravars = {**(extravars or {}), **watch.vars}
         self.queue = WorkQueue()
         self.res = client.resource(watch.api_version, watch.kind)
@@ -56,8 +60,9 @@ class Controller:
         if watch.watch_dependent_resources and watch.kind == "DPFHCPProvisioner":
             self.dependencies = ProvisionerDependencies(client, operator_namespace, self.informer, self.queue.add)
             secrets = self.dependencies.secrets
-            self.csr_approvals = CSRApprovals(client, lambda ns, name: _version(secrets.get((ns, name))))
-        self._last_ok: dict[Key, tuple[Any, ...]] = {}
+            if csr_watch:
+                self.csr_approvals = CSRApprovals(client, lambda ns, name: _version(secrets.get((ns, name))))
+        self._last_ok: dict[Key, Fingerprint] = {}
         self._state_lock = threading.Lock()
 
     @property
@@ -85,11 +90,15 @@ class Controller:
         with self._state_lock:
             self._last_ok.pop(key, None)
 
-    def fingerprint(self, obj: dict[str, Any]) -> tuple[Any, ...]:
+    def fingerprint(self, obj: dict[str, Any]) -> Fingerprint:
         """What the outcome of a run depends on; equal fingerprints mean a run would change nothing."""
         meta = obj["metadata"]
-        own = (meta.get("generation"), bool(meta.get("deletionTimestamp")), meta.get("uid"))
-        return own + (self.dependencies.fingerprint(obj) if self.dependencies else ())
+        own: Fingerprint = {
+            ("", "", "generation"): str(meta.get("generation")),
+            ("", "", "deleting"): str(bool(meta.get("deletionTimestamp"))),
+            ("", "", "uid"): meta.get("uid"),
+        }
+        return {**own, **(self.dependencies.fingerprint(obj) if self.dependencies else {})}
 
     # -- workers ------------------------------------------------------------
     def work(self, stop: threading.Event, slot: str) -> None:
@@ -138,7 +147,7 @@ class Controller:
 
     def process(self, batch: list[Key], slot: str) -> dict[Key, Outcome]:
         outcomes: dict[Key, Outcome] = {}
-        to_reconcile: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
+        to_reconcile: list[tuple[dict[str, Any], Fingerprint]] = []
         to_finalize: list[dict[str, Any]] = []
         finalizer = self.watch.finalizer.name if self.watch.finalizer else None
         for key in batch:
@@ -157,7 +166,7 @@ class Controller:
             fp = self.fingerprint(obj)
             with self._state_lock:
                 unchanged = self._last_ok.get(key) == fp
-            if unchanged:
+            if unchanged and self.skip_unchanged:
                 outcomes[key] = Outcome("skipped", "nothing changed")
                 continue
             if finalizer and finalizer not in (meta.get("finalizers") or []):
@@ -194,7 +203,7 @@ class Controller:
                 outcomes[_key(obj)] = self._after_finalize(obj, result)
         return outcomes
 
-    def _after_reconcile(self, obj: dict[str, Any], fp: tuple[Any, ...], result: RunResult) -> Outcome:
+    def _after_reconcile(self, obj: dict[str, Any], fp: Fingerprint, result: RunResult) -> Outcome:
         key = _key(obj)
         host = result.for_object(obj)
         if self.watch.manage_status:
@@ -209,13 +218,15 @@ class Controller:
             self.queue.add_after(key, host.requeue_after)
             return Outcome("requeued", f"requeue after {host.requeue_after}s", host.changed)
         with self._state_lock:
-            if host.changed:
-                # The run's own writes moved the world away from ``fp``; were it stored, a later
-                # return to ``fp`` (someone deleting what the run made) would look done. The run
-                # that follows its own writes confirms, changing nothing, and stores then.
-                self._last_ok.pop(key, None)
-            else:
+            if not host.changed:
                 self._last_ok[key] = fp
+            elif self.dependencies is not None:
+                # The run's own writes move the world away from ``fp``: what is stored is ``fp``
+                # with them, so their echo is skipped, while anyone else's change (or deleting what
+                # the run made) differs from it and runs the playbook again.
+                self._last_ok[key] = self.dependencies.expected_after(obj, fp, host.writes)
+            else:
+                self._last_ok.pop(key, None)  # the next run confirms
         return Outcome("success", "", host.changed)
 
     def _after_finalize(self, obj: dict[str, Any], result: RunResult) -> Outcome:

@@ -23,6 +23,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation imp
 from dpf_hcp_operator.informers import Informer, Key
 
 Enqueue = Callable[[Key], None]
+Fingerprint = dict[tuple[str, str, str], str | None]
 
 
 class ProvisionerDependencies:
@@ -55,6 +56,12 @@ class ProvisionerDependencies:
         self.node_pools = Informer(client, NODE_POOL, label_selector=owned, metadata_only=True, index=owner_of)
         # The MachineConfig ConfigMap and DPF's bf.cfg template: recreated when deleted.
         self.owned_configmaps = Informer(client, CONFIGMAP, label_selector=owned, metadata_only=True, index=owner_of)
+        self._owned = {  # kinds found by this provisioner's labels
+            "Secret": self.secrets,
+            "HostedCluster": self.hosted_clusters,
+            "NodePool": self.node_pools,
+            "ConfigMap": self.owned_configmaps,
+        }
         self.secrets.add_handler(self._on_secret)
         self.dpuclusters.add_handler(self._on_dpucluster)
         self.configmaps.add_handler(lambda *_: self._all())
@@ -147,54 +154,53 @@ class ProvisionerDependencies:
             name == CA_SECRET or name.startswith(naming.ignition_token_prefix(cr))
         )
 
-    def _ignition_secrets(self, cr: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    def _ignition_secrets(self, cr: dict[str, Any]) -> list[tuple[str, str]]:
         control_plane = naming.control_plane_namespace(cr)
-        return tuple(
-            sorted(
-                (o["metadata"]["namespace"], o["metadata"]["name"], o["metadata"].get("resourceVersion", ""))
-                for o in self.secrets.items()
-                if o["metadata"].get("namespace") == control_plane
-                and self._is_ignition_secret(cr, (control_plane, o["metadata"]["name"]))
-            )
-        )
+        return [
+            (control_plane, o["metadata"]["name"])
+            for o in self.secrets.items()
+            if o["metadata"].get("namespace") == control_plane
+            and self._is_ignition_secret(cr, (control_plane, o["metadata"]["name"]))
+        ]
 
-    def fingerprint(self, cr: dict[str, Any]) -> tuple[Any, ...]:
+    def fingerprint(self, cr: dict[str, Any]) -> Fingerprint:
+        """(kind, namespace, name) -> resourceVersion (None: absent) of every object the playbook's
+        outcome for ``cr`` depends on; and, for the other provisioners on its DPUCluster, whether
+        they are being deleted."""
         namespace, _, dpucluster = self._refs(cr)
         me = (namespace, cr["metadata"]["name"])
+        fp: Fingerprint = {}
 
-        def rv(informer: Informer, key: tuple[str, str]) -> str | None:
+        def add(kind: str, informer: Informer, key: tuple[str, str]) -> None:
             obj = informer.get(key)
-            return obj["metadata"].get("resourceVersion") if obj else None
+            fp[(kind, *key)] = obj["metadata"].get("resourceVersion") if obj else None
 
-        def owned(informer: Informer) -> tuple[tuple[str, str, str], ...]:
-            """resourceVersions of what carries this provisioner's labels (found by label, not by name)."""
-            return tuple(
-                sorted(
-                    (
-                        o["metadata"].get("namespace", ""),
-                        o["metadata"]["name"],
-                        o["metadata"].get("resourceVersion", ""),
-                    )
-                    for o in informer.indexed(me)
+        for key in [*self._input_secrets(cr), *self._ignition_secrets(cr)]:
+            add("Secret", self.secrets, key)
+        add("DPUCluster", self.dpuclusters, dpucluster)
+        add("ConfigMap", self.configmaps, (self.operator_namespace, BLUEFIELD_CONFIGMAP))
+        for kind, informer in self._owned.items():  # found by label, not by name
+            for o in informer.indexed(me):
+                fp[(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"])] = o["metadata"].get(
+                    "resourceVersion"
                 )
-            )
+        for o in self.provisioners.items():
+            other = (o["metadata"]["namespace"], o["metadata"]["name"])
+            if other != me and self._refs(o)[2] == dpucluster:
+                fp[("DPFHCPProvisioner", *other)] = "deleting" if o["metadata"].get("deletionTimestamp") else "live"
+        return fp
 
-        others = sorted(
-            (o["metadata"]["namespace"], o["metadata"]["name"], bool(o["metadata"].get("deletionTimestamp")))
-            for o in self.provisioners.items()
-            if self._refs(o)[2] == dpucluster and (o["metadata"]["namespace"], o["metadata"]["name"]) != me
-        )
-        return (
-            tuple(sorted((key, rv(self.secrets, key)) for key in self._input_secrets(cr))),
-            owned(self.secrets),
-            rv(self.dpuclusters, dpucluster),
-            rv(self.configmaps, (self.operator_namespace, BLUEFIELD_CONFIGMAP)),
-            owned(self.hosted_clusters),
-            owned(self.node_pools),
-            owned(self.owned_configmaps),
-            self._ignition_secrets(cr),
-            tuple(others),
-        )
+    def expected_after(self, cr: dict[str, Any], before: Fingerprint, writes: list[dict[str, Any]]) -> Fingerprint:
+        """The fingerprint the world will show once the informers have seen a run's own ``writes``:
+        ``before`` with each written object's resourceVersion, for the objects the fingerprint
+        follows (already in it, or carrying this provisioner's labels in a kind followed by label)."""
+        me = (cr["metadata"]["namespace"], cr["metadata"]["name"])
+        expected = dict(before)
+        for w in writes:
+            key = (w["kind"], w["namespace"], w["name"])
+            if key in before or (w["kind"] in self._owned and owner_of({"metadata": {"labels": w["labels"]}}) == me):
+                expected[key] = w["resourceVersion"]
+        return expected
 
 
 def owner_of(obj: dict[str, Any]) -> tuple[str, str] | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+
 RECONCILES = Counter(
     "dpfhcp_reconciles_total",
     "Reconciles by kind and result (success, failed, skipped, requeued)",
@@ -50,3 +52,14 @@ ADMISSION_DURATION = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
 LEADER = Gauge("dpfhcp_leader", "1 while this replica holds the leader Lease (or runs without leader election)")
+API_REQUESTS = Counter(
+    "dpfhcp_api_requests_total",
+    "Requests this process made to API servers (management and hosted), by method and HTTP status (0: no answer); "
+    "WATCH counts watches opened. Requests of Ansible runs are not counted here.",
+    ["method", "code"],
+)
+
+
+def count_api_requests() -> None:
+    """Count every KubeClient request of this process in API_REQUESTS."""
+    KubeClient.observer = lambda method, status: API_REQUESTS.labels(method, str(status)).inc()

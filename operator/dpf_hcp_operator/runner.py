@@ -52,6 +52,7 @@ class HostResult:
     message: str = ""
     requeue_after: float | None = None
     changed: int = 0
+    writes: list[dict[str, Any]] = field(default_factory=list)  # objects the run wrote (api_writes)
 
 
 @dataclass
@@ -113,6 +114,7 @@ class PlaybookRunner:
                 r.failed_task = data.get("task", "")
                 r.message = redact(str(res.get("msg") or res.get("reason") or "task failed"))[:2000]
             elif name == "runner_on_ok":
+                results[host].writes.extend(res.get("api_writes") or [])
                 if res.get("changed"):
                     results[host].changed += 1
                 if data.get("task_action") in REQUEUE_ACTIONS and "requeue_after" in res:
@@ -130,6 +132,8 @@ class PlaybookRunner:
             "ANSIBLE_FORKS": str(max(1, min(self.forks, len(hosts)))),
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
             "ANSIBLE_LOCALHOST_WARNING": "0",
+            # The collection's code imported once before Ansible forks a worker per task and host.
+            "ANSIBLE_CALLBACKS_ENABLED": "dpf_hcp.provisioner.preload",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
         }
         start = time.monotonic()

@@ -16,7 +16,7 @@ import shutil
 import ssl
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -130,6 +130,39 @@ def credentials_from_kubeconfig_dict(
     return creds
 
 
+_CREDENTIALS: dict[tuple[Any, ...], Credentials] = {}
+_SSL_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+
+
+def _file_key(path: str | None) -> tuple[Any, ...]:
+    if not path:
+        return (None,)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (path,)
+    return (path, stat.st_mtime_ns, stat.st_size)
+
+
+def ssl_context(creds: Credentials) -> ssl.SSLContext:
+    """The TLS context for ``creds``, built once per process for the same files (loading a CA and a
+    client key costs milliseconds; an Ansible run asks for it once per task and host)."""
+    key = (creds.insecure, _file_key(creds.ca_file), _file_key(creds.cert_file), _file_key(creds.key_file))
+    if key not in _SSL_CONTEXTS:
+        # An unverified context only when the kubeconfig says insecure-skip-tls-verify.
+        ctx = (
+            ssl._create_unverified_context()  # noqa: S323
+            if creds.insecure
+            else ssl.create_default_context(cafile=creds.ca_file)
+        )
+        if creds.cert_file:
+            ctx.load_cert_chain(creds.cert_file, creds.key_file)
+        if len(_SSL_CONTEXTS) >= 64:  # e.g. many hosted kubeconfigs over a long life: start over
+            _SSL_CONTEXTS.clear()
+        _SSL_CONTEXTS[key] = ctx
+    return _SSL_CONTEXTS[key]
+
+
 def load_credentials(kubeconfig: str | None = None, context: str | None = None) -> Credentials:
     """Kubeconfig file (argument, $K8S_AUTH_KUBECONFIG, $KUBECONFIG, ~/.kube/config) or in-cluster."""
     path = (
@@ -141,9 +174,14 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
     path = path.split(os.pathsep)[0]
     require(IMPORT_ERROR)
     if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            config = yaml.safe_load(fh)
-        return credentials_from_kubeconfig_dict(config, context, os.path.dirname(os.path.abspath(path)))
+        stat = os.stat(path)
+        key = (os.path.abspath(path), context, stat.st_mtime_ns, stat.st_size)
+        if key not in _CREDENTIALS:  # parsed once per process (and inherited by forked workers)
+            with open(path, encoding="utf-8") as fh:
+                config = yaml.safe_load(fh)
+            base_dir = os.path.dirname(os.path.abspath(path))
+            _CREDENTIALS[key] = credentials_from_kubeconfig_dict(config, context, base_dir)
+        return _CREDENTIALS[key]
     host = os.environ.get("KUBERNETES_SERVICE_HOST")
     if host and os.path.exists(os.path.join(IN_CLUSTER_DIR, "token")):
         port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
@@ -164,15 +202,19 @@ def credentials_from_kubeconfig_text(text: str) -> Credentials:
 class KubeClient:
     """JSON requests against one API server; one connection pool, safe to share across threads."""
 
+    #: Called as ``observer(method, status)`` after every request of every client in the process
+    #: (status 0: no answer; method WATCH for a watch opened); the operator counts them in a metric.
+    observer: Callable[[str, int], None] | None = None
+    #: When a list, every object a request of this process wrote (created, replaced or patched;
+    #: dry runs excepted) is recorded in it as kind, namespace, name, resourceVersion and labels,
+    #: so the operator knows which changes it will see were its own (plugin_utils/local_module.py).
+    journal: list[dict[str, Any]] | None = None
+
     def __init__(self, creds: Credentials, timeout: float = 30.0, maxsize: int = 8):
         require(IMPORT_ERROR)
         self.creds = creds
         self.timeout = timeout
-        # An unverified context only when the kubeconfig says insecure-skip-tls-verify.
-        ctx = ssl._create_unverified_context() if creds.insecure else ssl.create_default_context(cafile=creds.ca_file)  # noqa: S323
-        if creds.cert_file:
-            ctx.load_cert_chain(creds.cert_file, creds.key_file)
-        self._pool = urllib3.PoolManager(ssl_context=ctx, maxsize=maxsize, block=False, retries=False)
+        self._pool = urllib3.PoolManager(ssl_context=ssl_context(creds), maxsize=maxsize, block=False, retries=False)
         self._discovered: dict[tuple[str, str], Resource] = {}
 
     @classmethod
@@ -184,6 +226,11 @@ class KubeClient:
         self._pool.clear()
 
     # -- raw requests -------------------------------------------------------
+    @classmethod
+    def _observe(cls, method: str, status: int) -> None:
+        if cls.observer is not None:
+            cls.observer(method, status)
+
     def _headers(self, content_type: str, accept: str = "application/json") -> dict[str, str]:
         headers = {"Accept": accept, "Content-Type": content_type, "User-Agent": USER_AGENT}
         token = self.creds.bearer()
@@ -215,7 +262,9 @@ class KubeClient:
                 timeout=timeout or self.timeout,
             )
         except urllib3.exceptions.HTTPError as exc:
+            self._observe(method, 0)
             raise ApiError(0, "Unreachable", f"{method} {self.creds.server}: {exc}") from exc
+        self._observe(method, resp.status)
         payload: dict[str, Any] = {}
         if resp.data:
             try:
@@ -224,7 +273,23 @@ class KubeClient:
                 payload = {"message": resp.data.decode(errors="replace")[:500]}
         if resp.status >= 300:
             raise ApiError(resp.status, payload.get("reason", "Error"), payload.get("message", ""), payload)
+        if KubeClient.journal is not None and method in ("POST", "PUT", "PATCH") and not query.get("dryRun"):
+            self._record_write(payload)
         return payload
+
+    @staticmethod
+    def _record_write(obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") and meta.get("name") and meta.get("resourceVersion") and KubeClient.journal is not None:
+            KubeClient.journal.append(
+                {
+                    "kind": obj["kind"],
+                    "namespace": meta.get("namespace", ""),
+                    "name": meta["name"],
+                    "resourceVersion": meta["resourceVersion"],
+                    "labels": dict(meta.get("labels") or {}),
+                }
+            )
 
     # -- typed helpers ------------------------------------------------------
     def resource(self, api_version: str, kind: str) -> Resource:
@@ -381,7 +446,9 @@ class KubeClient:
                 timeout=urllib3.Timeout(connect=10, read=timeout_seconds + 30),
             )
         except urllib3.exceptions.HTTPError as exc:
+            self._observe("WATCH", 0)
             raise ApiError(0, "Unreachable", f"watch {res.plural}: {exc}") from exc
+        self._observe("WATCH", resp.status)
         try:
             if resp.status >= 300:
                 data = resp.read()

@@ -6,6 +6,10 @@ Each module of this collection exposes ``ARGUMENT_SPEC`` and ``execute(params, c
 As a module (``main()``) it runs them through AnsibleModule; through the action plugin of
 the same name it runs them here, in the controller, which costs milliseconds instead of
 the start-up, imports and client set-up of a fresh interpreter per task.
+
+The result also lists, as ``api_writes``, each object the task wrote (kind, namespace, name,
+resourceVersion, labels): the operator tells its own changes from others' with it, and does
+not run a provisioner's playbook again only to see the echo of its last run.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 
 MODULES = "ansible_collections.dpf_hcp.provisioner.plugins.modules."
 
@@ -36,10 +40,15 @@ class LocalModuleAction(ActionBase):
         if validated.error_messages:
             result.update(failed=True, msg="; ".join(validated.error_messages))
             return result
+        KubeClient.journal = []
         try:
             result.update(module.execute(validated.validated_parameters, bool(self._task.check_mode)))
         except (ApiError, ValueError) as exc:
             result.update(failed=True, msg=f"{self.module_name}: {exc}")
+        finally:
+            if KubeClient.journal:
+                result["api_writes"] = KubeClient.journal
+            KubeClient.journal = None
         if not self._task.diff:
             result.pop("diff", None)
         return result

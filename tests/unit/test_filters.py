@@ -67,3 +67,19 @@ def test_spec_problems_are_the_webhook_rules_one_line_per_field():
     problems = spec_problems({**spec, "controlPlaneAvailabilityPolicy": "HighlyAvailable"})
     assert len(problems) == 1 and problems[0].startswith("spec.virtualIP: ")
     assert spec_problems(None) == ["spec: is required"]
+
+
+def test_preload_callback_imports_every_plugin_module() -> None:
+    import sys
+
+    from ansible_collections.dpf_hcp.provisioner.plugins.callback.preload import preload
+
+    names = preload()
+    for expected in (
+        "ansible_collections.dpf_hcp.provisioner.plugins.modules.k8s_apply",
+        "ansible_collections.dpf_hcp.provisioner.plugins.action.k8s_apply",
+        "ansible_collections.dpf_hcp.provisioner.plugins.filter.provisioner",
+        "ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube",
+    ):
+        assert expected in names
+        assert expected in sys.modules

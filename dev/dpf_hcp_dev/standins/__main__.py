@@ -16,10 +16,11 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     DPU,
     DPU_CLUSTER,
     HOSTED_CLUSTER,
+    SECRET,
 )
 from dpf_hcp_dev.standins import config as cfg
 from dpf_hcp_dev.standins.dpf import DPFStandin
-from dpf_hcp_dev.standins.hypershift import HyperShiftStandin
+from dpf_hcp_dev.standins.hypershift import HyperShiftStandin, by_namespace
 from dpf_hcp_dev.standins.ignition import IgnitionServer
 from dpf_hcp_dev.standins.kubelet import DPUWalker
 from dpf_hcp_operator.informers import Informer
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s standins %(levelname)s %(message)s")
     client = KubeClient.from_kubeconfig(args.kubeconfig, maxsize=8)
-    hypershift = HyperShiftStandin(client, args.hosted_kubeconfig.read_text(), IgnitionServer())
+    secrets = Informer(client, SECRET, index=by_namespace)
+    hypershift = HyperShiftStandin(client, args.hosted_kubeconfig.read_text(), secrets, IgnitionServer())
     dpf = DPFStandin(client)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -76,9 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     walker = DPUWalker(client, args.hosted_kubeconfigs) if args.hosted_kubeconfigs else None
     settings = Informer(client, CONFIGMAP, namespace=cfg.NAMESPACE, field_selector=f"metadata.name={cfg.NAME}")
     wake = threading.Event()
-    for inf in (hcs, clusters, settings, dpus):
+    for inf in (hcs, clusters, settings, dpus, secrets):
         inf.add_handler(lambda *_: wake.set())
         inf.start(stop)
+    for inf in (hcs, clusters, settings, dpus, secrets):  # what is missing is judged from full caches
+        while not inf.synced.wait(0.2) and not stop.is_set():
+            pass
     LOG.info("running")
     while not stop.is_set():
         wake.wait(args.tick)

@@ -20,6 +20,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
 )
 from dpf_hcp_dev.standins.config import StandinConfig
 from dpf_hcp_dev.standins.ignition import IgnitionServer
+from dpf_hcp_operator.informers import Informer
 
 FINALIZER = "hypershift.openshift.io/finalizer"
 HEALTHY = {
@@ -72,12 +73,29 @@ def _ocp_version(image: str) -> str:
     return tag
 
 
+def by_namespace(obj: dict[str, Any]) -> tuple[str, str]:
+    return obj["metadata"].get("namespace", ""), ""
+
+
 class HyperShiftStandin:
-    def __init__(self, client: KubeClient, hosted_admin_kubeconfig: str, ignition: IgnitionServer | None = None):
+    """``secrets`` is an informer of all Secrets indexed with ``by_namespace``: the control plane's
+    secrets are checked in it on every pass (none is polled from the API server), and created
+    when missing, never overwritten."""
+
+    GRACE = 3.0  # seconds a created secret may take to reach the cache before it is created again
+
+    def __init__(
+        self,
+        client: KubeClient,
+        hosted_admin_kubeconfig: str,
+        secrets: Informer,
+        ignition: IgnitionServer | None = None,
+    ):
         self.client = client
         self.kubeconfig = hosted_admin_kubeconfig
+        self.secrets = secrets
         self.ignition = ignition
-        self._published: dict[str, float] = {}  # HostedCluster uid -> when its control plane secrets were checked
+        self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
 
     def desired_status(self, hc: dict[str, Any], config: StandinConfig) -> dict[str, Any]:
@@ -136,14 +154,12 @@ class HyperShiftStandin:
             )
             return
         status = self.desired_status(hc, config)
-        uid = hc["metadata"]["uid"]
-        if status.get("kubeconfig") and time.monotonic() - self._published.get(uid, -1.0) >= 1.0:
+        if status.get("kubeconfig"):
             # The control plane's namespace and secrets before the status that announces them;
-            # checked again every second, so a deleted one comes back.
+            # a deleted one comes back.
             self._ensure_control_plane(hc)
             if self.ignition is not None:
                 self._ensure_ignition(hc)
-            self._published[uid] = time.monotonic()
         if status != (hc.get("status") or {}):
             try:
                 self.client.replace(HOSTED_CLUSTER, {**hc, "status": status}, subresource="status")
@@ -154,8 +170,8 @@ class HyperShiftStandin:
     def _ensure_control_plane(self, hc: dict[str, Any]) -> None:
         """The hosted control plane namespace and the admin kubeconfig secret HyperShift publishes."""
         ns, name = hc["metadata"]["namespace"], hc["metadata"]["name"]
-        apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{ns}-{name}"}})
-        if self.client.get_or_none(SECRET, f"{name}-admin-kubeconfig", ns) is None:  # created, never overwritten
+        if self._missing(ns, f"{name}-admin-kubeconfig"):
+            apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{ns}-{name}"}})
             self._create_secret(ns, f"{name}-admin-kubeconfig", {"kubeconfig": self.kubeconfig})
 
     def _ensure_ignition(self, hc: dict[str, Any]) -> None:
@@ -166,18 +182,18 @@ class HyperShiftStandin:
         ns, name = meta["namespace"], meta["name"]
         control_plane = f"{ns}-{name}"
         release = ((hc.get("spec") or {}).get("release") or {}).get("image", "")
-        if self.client.get_or_none(SECRET, CA_SECRET, control_plane) is None:
-            self._create_secret(control_plane, CA_SECRET, {"tls.crt": self.ignition.ca_pem})
         prefix = f"token-{name}-"
-        tokens = [
-            s
-            for s in self.client.list(SECRET, control_plane).get("items") or []
-            if s["metadata"]["name"].startswith(prefix)
-        ]
-        if not tokens:
+        in_namespace = self.secrets.indexed((control_plane, ""))
+        tokens = [s for s in in_namespace if s["metadata"]["name"].startswith(prefix)]
+        if self._missing(control_plane, CA_SECRET) or (not tokens and self._missing(control_plane, prefix, tokens)):
+            apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": control_plane}})
+        if self._missing(control_plane, CA_SECRET):
+            self._create_secret(control_plane, CA_SECRET, {"tls.crt": self.ignition.ca_pem})
+        if not tokens and self._missing(control_plane, prefix, tokens):
             value = secrets.token_hex(16)
             self.ignition.register(value, name, release)
             self._create_secret(control_plane, f"{prefix}{secrets.token_hex(3)}", {"token": value})
+            self._created[(control_plane, prefix)] = time.monotonic()
         for secret in tokens:  # tokens issued before a restart; a token edited later is not trusted
             uid = secret["metadata"]["uid"]
             value = base64.b64decode(((secret.get("data") or {}).get("token")) or "").decode()
@@ -185,7 +201,13 @@ class HyperShiftStandin:
                 self._token_secrets.add(uid)
                 self.ignition.register(value, name, release)
 
+    def _missing(self, namespace: str, name: str, found: list[dict[str, Any]] | None = None) -> bool:
+        """Not in the cache (``found``: what matched a prefix), and not created moments ago."""
+        present = bool(found) if found is not None else self.secrets.get((namespace, name)) is not None
+        return not present and time.monotonic() - self._created.get((namespace, name), -self.GRACE) >= self.GRACE
+
     def _create_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        self._created[(namespace, name)] = time.monotonic()
         try:
             self.client.create(
                 SECRET,

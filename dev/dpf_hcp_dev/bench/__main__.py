@@ -1,0 +1,247 @@
+"""`make bench`: the operator's speed on a real local control plane with the stand-ins, next to two
+reference points measured in the same run:
+
+  floor     the same objects written by a plain Python client, no Ansible (dpf_hcp_dev.bench.floor);
+  operator  the operator as shipped;
+  naive     the operator with nothing skipped or batched: one ansible-runner run per reconcile
+            request, CSRs approved only by the playbook, on a 30 s poll (operator-sdk's manner).
+
+Each mode gets a fresh management and hosted control plane. Prints a table; --json writes every
+figure. Nothing here asserts: the targets are printed next to the figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
+from dpf_hcp_dev.bench import floor, report, workloads
+from dpf_hcp_dev.localcluster.controlplane import free_port, terminate
+from dpf_hcp_dev.localcluster.environment import REPO, Environment
+from dpf_hcp_dev.processes import spawn, start_operator, start_standins, wait_ready
+from dpf_hcp_dev.standins import config as standin_config
+
+WATCHES = REPO / "watches.yaml"
+
+
+def watches_file(directory: Path, reconcile_period: str) -> Path:
+    """The collection's watches.yaml with another reconcilePeriod, its paths made absolute."""
+    docs = yaml.safe_load(WATCHES.read_text())
+    for doc in docs:
+        doc["reconcilePeriod"] = reconcile_period
+        doc["playbook"] = str(REPO / doc["playbook"])
+        if doc.get("finalizer", {}).get("playbook"):
+            doc["finalizer"]["playbook"] = str(REPO / doc["finalizer"]["playbook"])
+    path = directory / "watches.yaml"
+    path.write_text(yaml.safe_dump(docs))
+    return path
+
+
+class Mode:
+    """One controller on a fresh environment: start, measure, stop."""
+
+    def __init__(self, name: str, directory: Path, args: argparse.Namespace, snapshot: dict[str, Any] | None):
+        self.name, self.dir, self.args = name, directory, args
+        self.env = Environment.up(directory / "cluster")
+        self.client = self.env.client()
+        logs = directory / "logs"
+        sample = [d for d in yaml.safe_load_all((REPO / "examples" / "sample.yaml").read_text()) if d]
+        apply(self.client, next(d for d in sample if d["kind"] == "ConfigMap" and "ocp" in d["metadata"]["name"]))
+        apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": standin_config.NAMESPACE}})
+        apply(  # HyperShift reports Available at once: (b) measures the operator, not the stand-in's delay
+            self.client,
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": standin_config.NAME, "namespace": standin_config.NAMESPACE},
+                "data": {"availableAfterSeconds": "0", "deleteAfterSeconds": "0"},
+            },
+        )
+        self.standins = start_standins(self.env, logs / "standins.log")
+        self.metrics_port = 0
+        if name == "floor":
+            assert snapshot is not None
+            path = directory / "snapshot.json"
+            path.write_text(json.dumps(snapshot))
+            self.metrics_port = free_port()
+            self.process = spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "dpf_hcp_dev.bench.floor",
+                    "--kubeconfig",
+                    str(self.env.management.kubeconfig_path("dpf-hcp-operator")),
+                    "--hosted-kubeconfig",
+                    str(self.env.hosted.kubeconfig_path()),
+                    "--snapshot",
+                    str(path),
+                    "--metrics-port",
+                    str(self.metrics_port),
+                ],
+                logs / "floor.log",
+            )
+            time.sleep(2.0)
+        else:
+            extra = ["--watches-file", str(watches_file(directory, args.resync if name == "operator" else "30s"))]
+            if name == "naive":
+                extra += ["--no-skip-unchanged", "--max-batch", "1", "--no-csr-watch"]
+            operator = start_operator(self.env, directory / "operator", logs / "operator.log", *extra)
+            wait_ready(operator.health_port, operator.process, logs / "operator.log", timeout=60)
+            apply(self.client, operator.webhook_configuration())
+            self.process, self.metrics_port = operator.process, operator.metrics_port
+        self.stop = threading.Event()
+        self.stamps = workloads.Stamps(self.client, self.stop)
+        self.names = workloads.Namespaces()
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def close(self) -> None:
+        self.stop.set()
+        for proc in (self.process, self.standins):
+            if proc.poll() is None:
+                terminate(proc.pid)
+        self.env.down()
+
+    def steady(self, seconds: float) -> dict[str, Any]:
+        """Nothing changes for ``seconds``: what the controller spends meanwhile."""
+        series = ("dpfhcp_ansible_runs_total", "dpfhcp_api_requests_total")
+        settled_for, last = 0.0, None
+        for _ in range(120):  # settle: no Ansible run started for 10 s (the bursts' tails end)
+            runs = workloads.scrape(self.metrics_url, series)["dpfhcp_ansible_runs_total"]
+            settled_for = settled_for + 1 if runs == last else 0.0
+            last = runs
+            if settled_for >= 10:
+                break
+            time.sleep(1)
+        ready = sum(1 for o in self.client.list(PROVISIONER)["items"] if workloads._true(o, "Ready"))
+        before, cpu0, server0 = (
+            workloads.scrape(self.metrics_url, series),
+            workloads.cpu_seconds(self.process.pid),
+            workloads.apiserver_requests(self.client),
+        )
+        time.sleep(seconds)
+        after, cpu1, server1 = (
+            workloads.scrape(self.metrics_url, series),
+            workloads.cpu_seconds(self.process.pid),
+            workloads.apiserver_requests(self.client),
+        )
+        minutes = seconds / 60
+        return {
+            "seconds": seconds,
+            "ready_provisioners": ready,
+            "ansible_runs": after["dpfhcp_ansible_runs_total"] - before["dpfhcp_ansible_runs_total"],
+            "cpu_seconds": cpu1 - cpu0,
+            "peak_rss_mib": workloads.peak_rss_mib(self.process.pid),
+            "own_api_requests_per_minute": (after["dpfhcp_api_requests_total"] - before["dpfhcp_api_requests_total"])
+            / minutes,
+            # every client of the management API server, stand-ins and the controller manager included
+            "apiserver_requests_per_minute": (server1 - server0 - 2) / minutes,  # minus our two scrapes
+        }
+
+
+def measure(mode: Mode, a: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    reference = mode.name != "operator"
+    count = a.naive_count if mode.name == "naive" else a.count
+    say(mode, f"(a, b) {count} provisioners, one at a time")
+    to_hc, to_ready = workloads.one_at_a_time(mode.client, mode.stamps, mode.names.take("one", count))
+    out["a_cr_to_hosted_cluster"] = report.stats(to_hc)
+    out["b_cr_to_ready"] = report.stats(to_ready)
+    first_ns = f"bench-{mode.names.run}-one-000"
+    if mode.name == "operator":
+        out["snapshot"] = floor.snapshot(mode.client, mode.client.get(PROVISIONER, workloads.NAME, first_ns))
+    csrs = a.naive_csrs if mode.name == "naive" else a.csrs
+    say(mode, f"(c) {csrs} CSRs" + (" at once (approved by the playbook's poll)" if mode.name == "naive" else ""))
+    out["c_csr_to_approved"] = report.stats(
+        workloads.csr_latencies(mode.env, mode.client, first_ns, csrs, at_once=mode.name == "naive", timeout=45)
+    )
+    if mode.name != "naive":  # the naive mode serves the same webhook
+        say(mode, f"(f) {a.admission} admission reviews")
+        out["f_admission"] = report.stats(
+            workloads.admission_latencies(mode.client, f"bench-{mode.names.run}-admission", a.admission)
+        )
+    sizes = a.naive_sizes if mode.name == "naive" else a.sizes
+    out["d_g_bursts"] = []
+    for size in sizes:
+        say(mode, f"(d, g) {size} provisioners at once")
+        result = workloads.burst(mode.client, mode.stamps, mode.names.take(f"burst{size}", size), a.burst_timeout)
+        say(mode, f"    {json.dumps(result)}")
+        out["d_g_bursts"].append(result)
+    seconds = a.reference_steady if reference else a.steady
+    say(mode, f"(e) steady state for {seconds:.0f}s")
+    out["e_steady"] = mode.steady(seconds)
+    say(mode, f"    {json.dumps(out['e_steady'])}")
+    return out
+
+
+def say(mode: Mode, text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {mode.name:8s} {text}", flush=True)
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg()
+    return {
+        "cpus": os.cpu_count(),
+        "loadavg_1_5_15": [round(x, 2) for x in load],
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "commit": subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", type=Path, default=REPO / ".build" / "bench" / "bench.json", help="write the figures here")
+    p.add_argument("--dir", type=Path, default=REPO / ".build" / "bench", help="environments and logs")
+    p.add_argument("--modes", default="operator,floor,naive", help="operator first: the floor copies what it made")
+    p.add_argument("--count", type=int, default=20, help="(a, b) provisioners created one at a time")
+    p.add_argument("--csrs", type=int, default=50, help="(c) CSRs, one at a time")
+    p.add_argument("--admission", type=int, default=200, help="(f) dry-run creates through the webhook")
+    p.add_argument("--sizes", default="10,30,100", help="(d, g) burst sizes, in this order")
+    p.add_argument("--burst-timeout", type=float, default=600.0)
+    p.add_argument("--steady", type=float, default=300.0, help="(e) seconds of steady state for the operator")
+    p.add_argument("--reference-steady", type=float, default=60.0, help="(e) seconds for floor and naive")
+    p.add_argument("--resync", default="1h", help="the operator's reconcilePeriod (the naive mode polls every 30s)")
+    p.add_argument("--naive-count", type=int, default=5, help="(a, b) for the naive mode")
+    p.add_argument("--naive-csrs", type=int, default=3, help="(c) for the naive mode, created at once")
+    p.add_argument("--naive-sizes", default="10", help="(d, g) burst sizes for the naive mode")
+    a = p.parse_args(argv)
+    a.sizes = [int(x) for x in a.sizes.split(",") if x]
+    a.naive_sizes = [int(x) for x in a.naive_sizes.split(",") if x]
+    modes = [m for m in a.modes.split(",") if m]
+    results: dict[str, Any] = {"machine_before": machine(), "settings": {k: str(v) for k, v in vars(a).items()}}
+    snapshot = None
+    started = time.monotonic()
+    for name in modes:
+        mode = Mode(name, a.dir / name, a, snapshot)
+        try:
+            results[name] = measure(mode, a)
+        finally:
+            mode.close()
+        snapshot = results[name].pop("snapshot", snapshot)
+    results["machine_after"] = machine()
+    results["bench_seconds"] = time.monotonic() - started
+    a.json.parent.mkdir(parents=True, exist_ok=True)
+    a.json.write_text(json.dumps(results, indent=2))
+    print(report.table(results))
+    print(f"figures: {a.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Percentiles, and the table `make bench` prints: each figure for the floor, the operator and
+the naive mode, the ratios operator/floor and naive/operator, and the issue's target."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    """n, p50, p95, max and mean of ``values`` (seconds); {"n": 0} for none."""
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 0.5),
+        "p95": percentile(values, 0.95),
+        "max": max(values),
+        "mean": statistics.mean(values),
+    }
+
+
+Getter = Callable[[dict[str, Any]], float | None]
+
+
+def _get(*path: Any) -> Getter:
+    def get(mode: dict[str, Any]) -> float | None:
+        node: Any = mode
+        for step in path:
+            if isinstance(step, int) and isinstance(node, list):
+                node = node[step] if step < len(node) else None
+            elif isinstance(node, dict):
+                node = node.get(step)
+            else:
+                node = None
+            if node is None:
+                return None
+        return float(node)
+
+    return get
+
+
+def _burst(size: int, field: str) -> Getter:
+    def get(mode: dict[str, Any]) -> float | None:
+        for b in mode.get("d_g_bursts") or []:
+            if b["count"] == size:
+                return b.get(field)
+        return None
+
+    return get
+
+
+def _growth(mode: dict[str, Any]) -> float | None:
+    """t(largest burst) / t(smallest burst) divided by the count ratio: <= 1 is linear or better."""
+    bursts = [b for b in mode.get("d_g_bursts") or [] if b.get("all_ready_seconds")]
+    if len(bursts) < 2:
+        return None
+    small, large = bursts[0], bursts[-1]
+    return (large["all_ready_seconds"] / small["all_ready_seconds"]) / (large["count"] / small["count"])
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, Getter, str, float | None, str]]:
+    """(label, getter, unit, target, 'max'|'min') for every figure."""
+    sizes = sorted(
+        {b["count"] for m in ("floor", "operator", "naive") for b in results.get(m, {}).get("d_g_bursts", [])}
+    )
+    out: list[tuple[str, Getter, str, float | None, str]] = [
+        ("(a) CR -> HostedCluster p50", _get("a_cr_to_hosted_cluster", "p50"), "s", 1.5, "max"),
+        ("(a) CR -> HostedCluster p95", _get("a_cr_to_hosted_cluster", "p95"), "s", None, ""),
+        ("(a) CR -> HostedCluster max", _get("a_cr_to_hosted_cluster", "max"), "s", None, ""),
+        ("(b) CR -> Ready p50", _get("b_cr_to_ready", "p50"), "s", None, ""),
+        ("(b) CR -> Ready p95", _get("b_cr_to_ready", "p95"), "s", None, ""),
+        ("(c) CSR -> approved p50", _get("c_csr_to_approved", "p50"), "ms", None, ""),
+        ("(c) CSR -> approved p95", _get("c_csr_to_approved", "p95"), "ms", 1.0, "max"),
+    ]
+    for size in sizes:
+        target_hc, target_ready = (60.0, 90.0) if size == 100 else (None, None)
+        out.append(
+            (
+                f"(d) {size} at once: all HostedClusters",
+                _burst(size, "all_hosted_clusters_seconds"),
+                "s",
+                target_hc,
+                "max",
+            )
+        )
+        out.append((f"(d) {size} at once: all Ready", _burst(size, "all_ready_seconds"), "s", target_ready, "max"))
+    out += [
+        ("(g) growth: t(largest)/t(smallest) per CR", _growth, "x", 1.0, "max"),
+        ("(e) steady: Ready provisioners", _get("e_steady", "ready_provisioners"), "", None, ""),
+        ("(e) steady: Ansible runs", _get("e_steady", "ansible_runs"), "", 0.0, "max"),
+        ("(e) steady: CPU seconds per minute", _per_minute("cpu_seconds"), "s", None, ""),
+        ("(e) steady: peak RSS", _get("e_steady", "peak_rss_mib"), "MiB", 250.0, "max"),
+        ("(e) steady: own API requests/min", _get("e_steady", "own_api_requests_per_minute"), "", None, ""),
+        ("(e) steady: API server requests/min (all)", _get("e_steady", "apiserver_requests_per_minute"), "", None, ""),
+        ("(f) admission p50", _get("f_admission", "p50"), "ms", None, ""),
+        ("(f) admission p95", _get("f_admission", "p95"), "ms", 0.05, "max"),
+    ]
+    return out
+
+
+def _per_minute(field: str) -> Getter:
+    def get(mode: dict[str, Any]) -> float | None:
+        steady = mode.get("e_steady") or {}
+        if not steady.get("seconds"):
+            return None
+        return steady[field] / (steady["seconds"] / 60)
+
+    return get
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return f"{value * 1000:.1f}ms"
+    if unit in ("s", "x"):
+        return f"{value:.2f}{unit}"
+    return f"{value:.1f}{unit}" if unit else f"{value:.0f}"
+
+
+def _ratio(num: float | None, den: float | None) -> str:
+    if num is None or den is None or den == 0:
+        return "-"
+    return f"{num / den:.1f}x"
+
+
+def table(results: dict[str, Any]) -> str:
+    head = f"{'figure':44s} {'floor':>10s} {'operator':>10s} {'naive':>10s} {'op/floor':>9s} {'naive/op':>9s}  target"
+    lines = [head, "-" * len(head)]
+    for label, get, unit, target, kind in rows(results):
+        floor, op, naive = (get(results[m]) if m in results else None for m in ("floor", "operator", "naive"))
+        goal = ""
+        if target is not None and kind == "max":
+            met = op is not None and op <= target
+            goal = f"<= {_fmt(target, unit)} {'met' if met else 'NOT MET'}"
+        lines.append(
+            f"{label:44s} {_fmt(floor, unit):>10s} {_fmt(op, unit):>10s} {_fmt(naive, unit):>10s} "
+            f"{_ratio(op, floor):>9s} {_ratio(naive, op):>9s}  {goal}"
+        )
+    before, after = results.get("machine_before", {}), results.get("machine_after", {})
+    lines.append(
+        f"machine: {before.get('cpus')} CPUs, load {before.get('loadavg_1_5_15')} before, "
+        f"{after.get('loadavg_1_5_15')} after; commit {before.get('commit')}; "
+        f"bench took {results.get('bench_seconds', 0):.0f}s"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,37 @@
+"""`make bench`'s arithmetic: percentiles, growth, ratios and the targets in the table."""
+
+from __future__ import annotations
+
+from dpf_hcp_dev.bench import report
+
+
+def test_stats_and_percentiles() -> None:
+    figures = report.stats([0.1 * i for i in range(1, 21)])
+    assert figures["n"] == 20
+    assert round(figures["p50"], 2) == 1.1
+    assert round(figures["p95"], 2) == 1.9
+    assert report.stats([]) == {"n": 0}
+
+
+def _results(op_hc_p50: float, op_ready_100: float) -> dict:
+    bursts = [
+        {"count": 10, "all_hosted_clusters_seconds": 5.0, "all_ready_seconds": 8.0},
+        {"count": 100, "all_hosted_clusters_seconds": 50.0, "all_ready_seconds": op_ready_100},
+    ]
+    return {
+        "floor": {"a_cr_to_hosted_cluster": {"p50": 0.1}, "d_g_bursts": bursts},
+        "operator": {"a_cr_to_hosted_cluster": {"p50": op_hc_p50}, "d_g_bursts": bursts},
+        "machine_before": {"cpus": 2},
+    }
+
+
+def test_table_shows_ratios_and_targets() -> None:
+    text = report.table(_results(1.2, 70.0))
+    line = next(x for x in text.splitlines() if x.startswith("(a) CR -> HostedCluster p50"))
+    assert "12.0x" in line and "met" in line and "NOT MET" not in line
+    assert "NOT MET" in next(x for x in report.table(_results(2.0, 70.0)).splitlines() if "HostedCluster p50" in x)
+
+
+def test_growth_is_per_provisioner() -> None:
+    assert report._growth(_results(1, 70.0)["operator"]) == (70.0 / 8.0) / 10  # better than linear
+    assert report._growth(_results(1, 160.0)["operator"]) == 2.0  # twice linear
