@@ -13,7 +13,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions imp
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from dpf_hcp_operator import metrics
 from dpf_hcp_operator.csr_approvals import CSRApprovals
-from dpf_hcp_operator.dependencies import Fingerprint, ProvisionerDependencies
+from dpf_hcp_operator.dependencies import Change, Fingerprint, ProvisionerDependencies
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.queue import WorkQueue
@@ -179,16 +179,22 @@ class Controller:
             to_reconcile.append((obj, fp))
         if to_reconcile:
             objs = [o for o, _ in to_reconcile]
-            result = self.runner.run(
-                self.watch.playbook,
-                objs,
-                self.watch.object_var,
-                self.extravars,
-                self.watch.snake_case_parameters,
-                slot,
-            )
+            keys = [_key(o) for o in objs]
+            if self.dependencies is not None:
+                self.dependencies.track(keys)
+            try:
+                result = self.runner.run(
+                    self.watch.playbook,
+                    objs,
+                    self.watch.object_var,
+                    self.extravars,
+                    self.watch.snake_case_parameters,
+                    slot,
+                )
+            finally:
+                seen = {k: self.dependencies.untrack(k) if self.dependencies is not None else [] for k in keys}
             for obj, fp in to_reconcile:
-                outcomes[_key(obj)] = self._after_reconcile(obj, fp, result)
+                outcomes[_key(obj)] = self._after_reconcile(obj, fp, result, seen[_key(obj)])
         if to_finalize:
             fin = self.watch.finalizer
             result = self.runner.run(
@@ -203,7 +209,7 @@ class Controller:
                 outcomes[_key(obj)] = self._after_finalize(obj, result)
         return outcomes
 
-    def _after_reconcile(self, obj: dict[str, Any], fp: Fingerprint, result: RunResult) -> Outcome:
+    def _after_reconcile(self, obj: dict[str, Any], fp: Fingerprint, result: RunResult, seen: list[Change]) -> Outcome:
         key = _key(obj)
         host = result.for_object(obj)
         if self.watch.manage_status:
@@ -220,13 +226,16 @@ class Controller:
         with self._state_lock:
             if not host.changed:
                 self._last_ok[key] = fp
-            elif self.dependencies is not None:
+            else:
                 # The run's own writes move the world away from ``fp``: what is stored is ``fp``
                 # with them, so their echo is skipped, while anyone else's change (or deleting what
-                # the run made) differs from it and runs the playbook again.
-                self._last_ok[key] = self.dependencies.expected_after(obj, fp, host.writes)
-            else:
-                self._last_ok.pop(key, None)  # the next run confirms
+                # the run made) differs from it and runs the playbook again. When someone else
+                # changed something during the run, nothing is stored: the next run confirms.
+                expected = self.dependencies.expected_after(obj, fp, host.writes, seen) if self.dependencies else None
+                if expected is None:
+                    self._last_ok.pop(key, None)
+                else:
+                    self._last_ok[key] = expected
         return Outcome("success", "", host.changed)
 
     def _after_finalize(self, obj: dict[str, Any], result: RunResult) -> Outcome:

@@ -29,8 +29,8 @@ class HostedApprover:
         self.dpus = dpus
         self.fingerprint = hashlib.sha256(kubeconfig.encode()).hexdigest()
         self.hosted = csr_approval.hosted_client(kubeconfig)
-        self.csrs = Informer(self.hosted, CSR, watch_timeout=120)
-        self.nodes = Informer(self.hosted, NODE, watch_timeout=120)
+        self.csrs = Informer(self.hosted, CSR)
+        self.nodes = Informer(self.hosted, NODE)
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.reported: set[tuple[str, str]] = set()

@@ -4,6 +4,7 @@ HostedCluster and NodePool it owns, and the other provisioners on the same DPUCl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from dpf_hcp_operator.informers import Informer, Key
 
 Enqueue = Callable[[Key], None]
 Fingerprint = dict[tuple[str, str, str], str | None]
+Change = tuple[str, str, str, str | None]  # kind, namespace, name, resourceVersion (None: deleted)
 
 
 class ProvisionerDependencies:
@@ -62,12 +64,14 @@ class ProvisionerDependencies:
             "NodePool": self.node_pools,
             "ConfigMap": self.owned_configmaps,
         }
+        self._tracked: dict[Key, list[Change]] = {}  # provisioners in a run: the changes seen meanwhile
+        self._tracked_lock = threading.Lock()
         self.secrets.add_handler(self._on_secret)
         self.dpuclusters.add_handler(self._on_dpucluster)
-        self.configmaps.add_handler(lambda *_: self._all())
-        self.hosted_clusters.add_handler(self._on_owned)
-        self.node_pools.add_handler(self._on_owned)
-        self.owned_configmaps.add_handler(self._on_owned)
+        self.configmaps.add_handler(lambda _k, old, new: self._matching(lambda _cr: True, "ConfigMap", old, new))
+        self.hosted_clusters.add_handler(lambda _k, old, new: self._on_owned("HostedCluster", old, new))
+        self.node_pools.add_handler(lambda _k, old, new: self._on_owned("NodePool", old, new))
+        self.owned_configmaps.add_handler(lambda _k, old, new: self._on_owned("ConfigMap", old, new))
         provisioners.add_handler(self._on_provisioner)
 
     @property
@@ -93,32 +97,58 @@ class ProvisionerDependencies:
             (ref.get("namespace", ""), ref.get("name", "")),
         )
 
-    def _matching(self, pred: Callable[[dict[str, Any]], bool]) -> None:
+    # -- changes seen while a provisioner's playbook runs -----------------------------------
+    def track(self, keys: list[Key]) -> None:
+        """Start recording the changes that concern ``keys`` (their playbook is about to run)."""
+        with self._tracked_lock:
+            for key in keys:
+                self._tracked[key] = []
+
+    def untrack(self, key: Key) -> list[Change]:
+        """Stop recording for ``key``; the changes seen since ``track``."""
+        with self._tracked_lock:
+            return self._tracked.pop(key, [])
+
+    def _enqueue(self, key: Key, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """Queue provisioner ``key`` for a change of a ``kind`` object; a deletion has no resourceVersion."""
+        meta = (new or old or {}).get("metadata") or {}
+        with self._tracked_lock:
+            if key in self._tracked:
+                rv = (new or {}).get("metadata", {}).get("resourceVersion")
+                self._tracked[key].append((kind, meta.get("namespace", ""), meta.get("name", ""), rv))
+        self.enqueue(key)
+
+    def _matching(
+        self,
+        pred: Callable[[dict[str, Any]], bool],
+        kind: str,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+    ) -> None:
         for cr in self.provisioners.items():
             if pred(cr):
-                self.enqueue((cr["metadata"]["namespace"], cr["metadata"]["name"]))
-
-    def _all(self) -> None:
-        self._matching(lambda _cr: True)
+                self._enqueue((cr["metadata"]["namespace"], cr["metadata"]["name"]), kind, old, new)
 
     def _on_secret(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         meta = (new or old or {})["metadata"]
         key = (meta.get("namespace"), meta["name"])
         owner = owner_of(new or old or {})
         if owner is not None:  # a copy we made, or the kubeconfig we handed to DPF: its owner
-            self.enqueue(owner)
+            self._enqueue(owner, "Secret", old, new)
             return
-        self._matching(lambda cr: key in self._input_secrets(cr) or self._is_ignition_secret(cr, key))
+        self._matching(
+            lambda cr: key in self._input_secrets(cr) or self._is_ignition_secret(cr, key), "Secret", old, new
+        )
 
     def _on_dpucluster(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         meta = (new or old or {})["metadata"]
         ref = (meta.get("namespace", ""), meta["name"])
-        self._matching(lambda cr: self._refs(cr)[2] == ref)
+        self._matching(lambda cr: self._refs(cr)[2] == ref, "DPUCluster", old, new)
 
-    def _on_owned(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+    def _on_owned(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         owner = owner_of(new or old or {})
         if owner is not None:
-            self.enqueue(owner)
+            self._enqueue(owner, kind, old, new)
 
     def _on_provisioner(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         """A provisioner appearing, going or moving frees or takes a DPUCluster: tell the others."""
@@ -138,7 +168,7 @@ class ProvisionerDependencies:
                 this.get("namespace"),
                 this["name"],
             ) and self._refs(cr)[2] in refs:
-                self.enqueue((cr["metadata"]["namespace"], cr["metadata"]["name"]))
+                self._enqueue((cr["metadata"]["namespace"], cr["metadata"]["name"]), "DPFHCPProvisioner", old, None)
 
     # -- what a provisioner's outcome depends on, for the skip check ----------------------
     def _input_secrets(self, cr: dict[str, Any]) -> set[tuple[str, str]]:
@@ -190,10 +220,17 @@ class ProvisionerDependencies:
                 fp[("DPFHCPProvisioner", *other)] = "deleting" if o["metadata"].get("deletionTimestamp") else "live"
         return fp
 
-    def expected_after(self, cr: dict[str, Any], before: Fingerprint, writes: list[dict[str, Any]]) -> Fingerprint:
+    def expected_after(
+        self, cr: dict[str, Any], before: Fingerprint, writes: list[dict[str, Any]], seen: list[Change]
+    ) -> Fingerprint | None:
         """The fingerprint the world will show once the informers have seen a run's own ``writes``:
         ``before`` with each written object's resourceVersion, for the objects the fingerprint
-        follows (already in it, or carrying this provisioner's labels in a kind followed by label)."""
+        follows (already in it, or carrying this provisioner's labels in a kind followed by label).
+        None when a change ``seen`` during the run was not one of its writes: the run may not
+        have read it (a later write of ours would hide it), so the playbook runs again."""
+        ours = {(w["kind"], w["namespace"], w["name"], w["resourceVersion"]) for w in writes}
+        if any(change not in ours for change in seen):
+            return None
         me = (cr["metadata"]["namespace"], cr["metadata"]["name"])
         expected = dict(before)
         for w in writes:

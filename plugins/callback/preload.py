@@ -14,6 +14,9 @@ description:
     host and task.
   - This callback imports the collection's modules, action plugins, filters and their
     C(module_utils) when the run starts, so every worker inherits them already imported.
+  - When the play starts it also reads the default kubeconfig and builds its TLS context once,
+    and freezes the objects the controller holds (C(gc.freeze)), so the workers' garbage
+    collector does not copy the controller's memory page by page.
   - It changes no output and no result. The operator enables it for its runs; enable it for
     one-off runs that serve many hosts with C(callbacks_enabled = dpf_hcp.provisioner.preload).
 author:
@@ -22,13 +25,25 @@ requirements:
   - enabled in C(callbacks_enabled) (C(ANSIBLE_CALLBACKS_ENABLED))
 """
 
+import contextlib
+import gc
 import importlib
 import pkgutil
+from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import load_credentials, ssl_context
+
 PACKAGES = ("module_utils", "plugin_utils", "modules", "action", "filter")
 ROOT = "ansible_collections.dpf_hcp.provisioner.plugins"
+
+
+def warm_default_credentials() -> None:
+    """Parse the default kubeconfig ($K8S_AUTH_KUBECONFIG, $KUBECONFIG, ...) and build its TLS
+    context; a task naming another kubeconfig builds its own. Nothing to warm without one."""
+    with contextlib.suppress(ValueError, OSError, ImportError):
+        ssl_context(load_credentials())
 
 
 def preload() -> list[str]:
@@ -52,3 +67,12 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.preloaded = preload()
+
+    def v2_playbook_on_play_start(self, play: Any) -> None:
+        """The play is loaded: what the controller holds now is what every worker inherits.
+        Freezing it keeps the workers' garbage collector off those objects (each visit would
+        copy the page it is on into the worker), and the default kubeconfig's credentials and TLS
+        context are made once here instead of once per task and host."""
+        warm_default_credentials()
+        gc.collect()
+        gc.freeze()

@@ -118,12 +118,13 @@ class Mode:
     def steady(self, seconds: float) -> dict[str, Any]:
         """Nothing changes for ``seconds``: what the controller spends meanwhile."""
         series = ("dpfhcp_ansible_runs_total", "dpfhcp_api_requests_total")
-        settled_for, last = 0.0, None
-        for _ in range(120):  # settle: no Ansible run started for 10 s (the bursts' tails end)
-            runs = workloads.scrape(self.metrics_url, series)["dpfhcp_ansible_runs_total"]
-            settled_for = settled_for + 1 if runs == last else 0.0
+        quiet_for, last = 0, None
+        for _ in range(180):  # settle: no Ansible run under way or started for 10 s (the bursts' tails end)
+            now = workloads.scrape(self.metrics_url, (*series, "dpfhcp_ansible_runs_in_progress"))
+            runs = (now["dpfhcp_ansible_runs_total"], now["dpfhcp_ansible_runs_in_progress"])
+            quiet_for = quiet_for + 1 if runs == last and runs[1] == 0 else 0
             last = runs
-            if settled_for >= 10:
+            if quiet_for >= 10:
                 break
             time.sleep(1)
         ready = sum(1 for o in self.client.list(PROVISIONER)["items"] if workloads._true(o, "Ready"))
