@@ -77,6 +77,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             config.max_batch,
             skip_unchanged=config.skip_unchanged,
             csr_watch=config.csr_watch,
+            workers=config.max_workers,
         )
         for w in watch_list
     ]

@@ -40,7 +40,7 @@ def parse(argv: list[str] | None = None) -> Config:
     )
     p.add_argument("--work-dir", type=Path, default=None, help="ansible-runner folders and artifacts")
     p.add_argument("--max-workers", type=int, default=2, help="ansible runs at once per kind")
-    p.add_argument("--max-batch", type=int, default=20, help="objects one ansible run may serve")
+    p.add_argument("--max-batch", type=int, default=50, help="objects one ansible run may serve")
     p.add_argument(
         "--skip-unchanged",
         action=argparse.BooleanOptionalAction,

@@ -44,12 +44,14 @@ class Controller:
         *,
         skip_unchanged: bool = True,
         csr_watch: bool = True,
+        workers: int = 1,
     ):
         self.client = client
         self.watch = watch
         self.runner = runner
         self.max_batch = max_batch
         self.skip_unchanged = skip_unchanged
+        self.workers = workers
         self.extravars = {**(extravars or {}), **watch.vars}
         self.queue = WorkQueue()
         self.res = client.resource(watch.api_version, watch.kind)
@@ -103,7 +105,7 @@ class Controller:
     # -- workers ------------------------------------------------------------
     def work(self, stop: threading.Event, slot: str) -> None:
         while not stop.is_set():
-            batch = self.queue.get_batch(self.max_batch, timeout=0.5)
+            batch = self.queue.get_batch(self.max_batch, timeout=0.5, share=self.workers)
             metrics.QUEUE_DEPTH.labels(self.watch.kind).set(len(self.queue))
             if not batch:
                 continue
@@ -231,7 +233,7 @@ class Controller:
                 # with them, so their echo is skipped, while anyone else's change (or deleting what
                 # the run made) differs from it and runs the playbook again. When someone else
                 # changed something during the run, nothing is stored: the next run confirms.
-                expected = self.dependencies.expected_after(obj, fp, host.writes, seen) if self.dependencies else None
+                expected = self.dependencies.expected_after(obj, fp, host.journal, seen) if self.dependencies else None
                 if expected is None:
                     self._last_ok.pop(key, None)
                 else:

@@ -4,6 +4,7 @@ HostedCluster and NodePool it owns, and the other provisioners on the same DPUCl
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -22,10 +23,14 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP
 from dpf_hcp_operator.informers import Informer, Key
+from dpf_hcp_operator.logs import log
+
+LOG = logging.getLogger("dpf_hcp_operator.dependencies")
 
 Enqueue = Callable[[Key], None]
 Fingerprint = dict[tuple[str, str, str], str | None]
-Change = tuple[str, str, str, str | None]  # kind, namespace, name, resourceVersion (None: deleted)
+# kind, namespace, name, resourceVersion (None: deleted), generation
+Change = tuple[str, str, str, str | None, int | None]
 
 
 class ProvisionerDependencies:
@@ -114,8 +119,9 @@ class ProvisionerDependencies:
         meta = (new or old or {}).get("metadata") or {}
         with self._tracked_lock:
             if key in self._tracked:
-                rv = (new or {}).get("metadata", {}).get("resourceVersion")
-                self._tracked[key].append((kind, meta.get("namespace", ""), meta.get("name", ""), rv))
+                now = (new or {}).get("metadata") or {}
+                change = (kind, meta.get("namespace", ""), meta.get("name", ""), now.get("resourceVersion"))
+                self._tracked[key].append((*change, now.get("generation")))
         self.enqueue(key)
 
     def _matching(
@@ -221,23 +227,77 @@ class ProvisionerDependencies:
         return fp
 
     def expected_after(
-        self, cr: dict[str, Any], before: Fingerprint, writes: list[dict[str, Any]], seen: list[Change]
+        self, cr: dict[str, Any], before: Fingerprint, journal: list[dict[str, Any]], seen: list[Change]
     ) -> Fingerprint | None:
-        """The fingerprint the world will show once the informers have seen a run's own ``writes``:
-        ``before`` with each written object's resourceVersion, for the objects the fingerprint
-        follows (already in it, or carrying this provisioner's labels in a kind followed by label).
-        None when a change ``seen`` during the run was not one of its writes: the run may not
-        have read it (a later write of ours would hide it), so the playbook runs again."""
+        """The fingerprint the world will show once the informers have seen a run's own work:
+        ``before`` with the resourceVersion of each object the run wrote (``journal``, in order,
+        holds what it read and wrote), for the objects the fingerprint follows (already in it, or
+        carrying this provisioner's labels in a kind followed by label).
+
+        A change someone else made during the run (``seen``) is taken in only when the run read
+        its result and nothing older: every read of the object (after the run's last write of it)
+        returned that last version, and if the run wrote the object the change left its generation
+        alone (status or metadata: HyperShift reporting on a HostedCluster the run created, say;
+        a spec edit must be applied over again). The modules read what their outcome depends on,
+        and a read finding nothing is recorded too. Otherwise None: the run may have missed the
+        change (a later write of ours could even hide it), so the playbook runs again."""
+        writes = [j for j in journal if j.get("op", "write") == "write"]
         ours = {(w["kind"], w["namespace"], w["name"], w["resourceVersion"]) for w in writes}
-        if any(change not in ours for change in seen):
-            return None
+        others: dict[tuple[str, str, str], list[Change]] = {}
+        for change in seen:
+            if change[:4] not in ours:
+                others.setdefault(change[:3], []).append(change)
         me = (cr["metadata"]["namespace"], cr["metadata"]["name"])
         expected = dict(before)
         for w in writes:
             key = (w["kind"], w["namespace"], w["name"])
             if key in before or (w["kind"] in self._owned and owner_of({"metadata": {"labels": w["labels"]}}) == me):
                 expected[key] = w["resourceVersion"]
+        for key, changes in others.items():  # each key a change was seen for is one the fingerprint follows
+            if not _read_after_last_write(key, changes, journal):
+                log(
+                    LOG,
+                    logging.DEBUG,
+                    "a change during the run was not seen by it: the next run confirms",
+                    namespace=me[0],
+                    name=me[1],
+                    object="/".join(key),
+                    versions=[c[3] for c in changes],
+                )
+                return None
+            expected[key] = changes[-1][3]
         return expected
+
+
+def _as_read(entry: dict[str, Any], key: tuple[str, str, str]) -> dict[str, Any] | None:
+    """``entry`` of a run's journal as what it saw of ``key``; None if it says nothing of it. A
+    list shows an object or, when it had no selector and covered the namespace, its absence."""
+    kind, namespace, name = key
+    if entry.get("op") != "list":
+        return entry if (entry["kind"], entry["namespace"], entry["name"]) == key else None
+    if entry["kind"] != kind or entry["namespace"] not in ("", namespace):
+        return None
+    items = entry.get("items") or {}
+    if f"{namespace}/{name}" in items:
+        return {"op": "read", "resourceVersion": items[f"{namespace}/{name}"]}
+    return None if entry.get("selector") else {"op": "read", "resourceVersion": None}
+
+
+def _read_after_last_write(key: tuple[str, str, str], changes: list[Change], journal: list[dict[str, Any]]) -> bool:
+    """Whether the run saw the last of ``changes`` to ``key`` and nothing before it: every read
+    after the run's last write of it (or every read, if the run did not write it) returned that
+    version; and a change to an object the run wrote left its generation alone."""
+    entries = [e for e in (_as_read(j, key) for j in journal) if e is not None]
+    writes = [i for i, j in enumerate(entries) if j.get("op", "write") == "write"]
+    if any(c[3] is None for c in changes):
+        return False  # deleted meanwhile
+    if writes:
+        generation = entries[writes[-1]].get("generation")
+        if generation is None or any(c[4] != generation for c in changes):
+            return False
+        entries = entries[writes[-1] + 1 :]
+    reads = [j["resourceVersion"] for j in entries]
+    return bool(reads) and all(rv == changes[-1][3] for rv in reads)
 
 
 def owner_of(obj: dict[str, Any]) -> tuple[str, str] | None:

@@ -73,8 +73,10 @@ class WorkQueue:
                 self._ready.append(key)
         return self._delayed[0][0] - now if self._delayed else None
 
-    def get_batch(self, max_items: int, timeout: float | None = None) -> list[Hashable]:
-        """Up to ``max_items`` ready keys, marked as processing; [] on timeout or shutdown."""
+    def get_batch(self, max_items: int, timeout: float | None = None, share: int = 1) -> list[Hashable]:
+        """Up to ``max_items`` ready keys, marked as processing; [] on timeout or shutdown. With
+        ``share`` workers taking from the queue, one takes no more than its share of what is ready,
+        so a burst is split evenly across them rather than filling one batch after another."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
@@ -89,8 +91,9 @@ class WorkQueue:
                 self._cond.wait(wait)
             if self._shutdown:
                 return []
-            batch = self._ready[:max_items]
-            del self._ready[:max_items]
+            size = min(max_items, max(1, -(-len(self._ready) // max(1, share))))
+            batch = self._ready[:size]
+            del self._ready[:size]
             for key in batch:
                 self._queued.discard(key)
                 self._processing.add(key)

@@ -52,7 +52,7 @@ class HostResult:
     message: str = ""
     requeue_after: float | None = None
     changed: int = 0
-    writes: list[dict[str, Any]] = field(default_factory=list)  # objects the run wrote (api_writes)
+    journal: list[dict[str, Any]] = field(default_factory=list)  # objects the run read or wrote (api_objects)
 
 
 @dataclass
@@ -114,7 +114,7 @@ class PlaybookRunner:
                 r.failed_task = data.get("task", "")
                 r.message = redact(str(res.get("msg") or res.get("reason") or "task failed"))[:2000]
             elif name == "runner_on_ok":
-                results[host].writes.extend(res.get("api_writes") or [])
+                results[host].journal.extend(res.get("api_objects") or [])
                 if res.get("changed"):
                     results[host].changed += 1
                 if data.get("task_action") in REQUEUE_ACTIONS and "requeue_after" in res:

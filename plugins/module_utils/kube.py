@@ -205,9 +205,11 @@ class KubeClient:
     #: Called as ``observer(method, status)`` after every request of every client in the process
     #: (status 0: no answer; method WATCH for a watch opened); the operator counts them in a metric.
     observer: Callable[[str, int], None] | None = None
-    #: When a list, every object a request of this process wrote (created, replaced or patched;
-    #: dry runs excepted) is recorded in it as kind, namespace, name, resourceVersion and labels,
-    #: so the operator knows which changes it will see were its own (plugin_utils/local_module.py).
+    #: When a list, every object a request of this process read (GET by name) or wrote (created,
+    #: replaced or patched; dry runs excepted) is recorded in it, in order, as op (read or write),
+    #: kind, namespace, name, resourceVersion, generation and labels: so the operator knows which
+    #: changes it will see were its own, and which version of an object a run last saw
+    #: (plugin_utils/local_module.py).
     journal: list[dict[str, Any]] | None = None
 
     def __init__(self, creds: Credentials, timeout: float = 30.0, maxsize: int = 8):
@@ -273,20 +275,25 @@ class KubeClient:
                 payload = {"message": resp.data.decode(errors="replace")[:500]}
         if resp.status >= 300:
             raise ApiError(resp.status, payload.get("reason", "Error"), payload.get("message", ""), payload)
-        if KubeClient.journal is not None and method in ("POST", "PUT", "PATCH") and not query.get("dryRun"):
-            self._record_write(payload)
+        if KubeClient.journal is not None and not query.get("dryRun"):
+            if method in ("POST", "PUT", "PATCH"):
+                self._record("write", payload)
+            elif method == "GET" and not str(payload.get("kind", "")).endswith("List"):
+                self._record("read", payload)
         return payload
 
     @staticmethod
-    def _record_write(obj: dict[str, Any]) -> None:
+    def _record(op: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         if obj.get("kind") and meta.get("name") and meta.get("resourceVersion") and KubeClient.journal is not None:
             KubeClient.journal.append(
                 {
+                    "op": op,
                     "kind": obj["kind"],
                     "namespace": meta.get("namespace", ""),
                     "name": meta["name"],
                     "resourceVersion": meta["resourceVersion"],
+                    "generation": meta.get("generation"),
                     "labels": dict(meta.get("labels") or {}),
                 }
             )
@@ -327,6 +334,18 @@ class KubeClient:
             return self.get(res, name, namespace)
         except ApiError as exc:
             if exc.not_found:
+                if KubeClient.journal is not None:  # seen absent: a read without a version
+                    KubeClient.journal.append(
+                        {
+                            "op": "read",
+                            "kind": res.kind,
+                            "namespace": namespace or "",
+                            "name": name,
+                            "resourceVersion": None,
+                            "generation": None,
+                            "labels": {},
+                        }
+                    )
                 return None
             raise
 
@@ -339,7 +358,7 @@ class KubeClient:
         resource_version: str | None = None,
         metadata_only: bool = False,
     ) -> dict[str, Any]:
-        return self.request(
+        listed = self.request(
             "GET",
             res.path(namespace),
             params={
@@ -349,6 +368,22 @@ class KubeClient:
             },
             accept=METADATA_ONLY if metadata_only else "application/json",
         )
+        if KubeClient.journal is not None:  # what was there, and (without a selector) what was not
+            versions = {}
+            for item in listed.get("items") or []:
+                meta = item.get("metadata") or {}
+                versions[meta.get("namespace", "") + "/" + meta.get("name", "")] = meta.get("resourceVersion")
+            KubeClient.journal.append(
+                {
+                    "op": "list",
+                    "kind": res.kind,
+                    "namespace": namespace or "",
+                    "name": "",
+                    "selector": bool(label_selector or field_selector),
+                    "items": versions,  # "namespace/name": resourceVersion
+                }
+            )
+        return listed
 
     def create(
         self, res: Resource, body: dict[str, Any], namespace: str | None = None, dry_run: bool = False

@@ -7,9 +7,10 @@ As a module (``main()``) it runs them through AnsibleModule; through the action 
 the same name it runs them here, in the controller, which costs milliseconds instead of
 the start-up, imports and client set-up of a fresh interpreter per task.
 
-The result also lists, as ``api_writes``, each object the task wrote (kind, namespace, name,
-resourceVersion, labels): the operator tells its own changes from others' with it, and does
-not run a provisioner's playbook again only to see the echo of its last run.
+The result also lists, as ``api_objects``, each object the task read or wrote, in order (op,
+kind, namespace, name, resourceVersion, generation, labels): the operator tells its own changes
+from others' with it, and does not run a provisioner's playbook again only to see the echo of
+its last run.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class LocalModuleAction(ActionBase):
             result.update(failed=True, msg=f"{self.module_name}: {exc}")
         finally:
             if KubeClient.journal:
-                result["api_writes"] = KubeClient.journal
+                result["api_objects"] = KubeClient.journal
             KubeClient.journal = None
         if not self._task.diff:
             result.pop("diff", None)

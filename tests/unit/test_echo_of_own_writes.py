@@ -16,13 +16,20 @@ from dpf_hcp_operator.informers import Informer
 OWNER = {LABEL_NAME: "hcp", LABEL_NAMESPACE: "team"}
 
 
-def _obj(kind: str, name: str, rv: str, labels: dict[str, str] | None = None, namespace: str = "team") -> dict:
-    return {"kind": kind, "metadata": {"name": name, "namespace": namespace, "resourceVersion": rv, "labels": labels}}
+def _obj(
+    kind: str, name: str, rv: str, labels: dict[str, str] | None = None, namespace: str = "team", generation: int = 0
+) -> dict:
+    meta = {"name": name, "namespace": namespace, "resourceVersion": rv, "labels": labels}
+    if generation:
+        meta["generation"] = generation
+    return {"kind": kind, "metadata": meta}
 
 
-def _write(obj: dict[str, Any]) -> dict[str, Any]:
+def _write(obj: dict[str, Any], op: str = "write") -> dict[str, Any]:
     meta = obj["metadata"]
     return {
+        "op": op,
+        "generation": meta.get("generation"),
         "kind": obj["kind"],
         "namespace": meta["namespace"],
         "name": meta["name"],
@@ -103,7 +110,7 @@ def test_a_change_by_someone_else_during_the_run_is_not_hidden_by_a_later_write_
     ours = _obj("DPUCluster", "dpus", "7")
     deps.dpuclusters._apply("MODIFIED", ours)  # the run's patch
     seen = deps.untrack(key)
-    assert ("DPUCluster", "team", "dpus", "6") in seen
+    assert ("DPUCluster", "team", "dpus", "6", None) in seen
     assert deps.expected_after(cr, before, [_write(ours)], seen) is None  # run again
     assert deps.expected_after(cr, before, [_write(ours)], [c for c in seen if c[3] == "7"]) is not None
     assert deps.untrack(key) == []  # no longer recorded
@@ -117,5 +124,74 @@ def test_a_deletion_during_the_run_is_never_taken_for_our_write() -> None:
     deps.owned_configmaps._apply("ADDED", config_map)
     deps.owned_configmaps._apply("DELETED", config_map)
     seen = deps.untrack(("team", "hcp"))
-    assert ("ConfigMap", "team", "bfcfg-dpus.cfg", None) in seen
+    assert ("ConfigMap", "team", "bfcfg-dpus.cfg", None, None) in seen
     assert deps.expected_after(cr, before, [_write(config_map)], seen) is None
+
+
+def test_hypershift_reporting_on_a_hosted_cluster_the_run_then_read_is_taken_in() -> None:
+    """The run creates the HostedCluster (rv 10); HyperShift adds its finalizer (11) and status (12),
+    same generation; the run's later reads all returned 12: no second run for that."""
+    deps, cr = _setup()
+    before = deps.fingerprint(cr)
+    key = ("team", "hcp")
+    created = _obj("HostedCluster", "hcp", "10", OWNER, generation=1)
+    finalizer = _obj("HostedCluster", "hcp", "11", OWNER, generation=1)
+    reported = _obj("HostedCluster", "hcp", "12", OWNER, generation=1)
+    deps.track([key])
+    for event, obj in (("ADDED", created), ("MODIFIED", finalizer), ("MODIFIED", reported)):
+        deps.hosted_clusters._apply(event, obj)
+    seen = deps.untrack(key)
+    read_last = [_write(created), _write(reported, "read"), _write(reported, "read")]
+    expected = deps.expected_after(cr, before, read_last, seen)
+    assert expected is not None and expected[("HostedCluster", "team", "hcp")] == "12"
+    assert deps.fingerprint(cr) == expected
+    # a read of the version before the report (the ignition task, say): the run may have missed it
+    assert deps.expected_after(cr, before, [_write(created), _write(finalizer, "read"), *read_last[1:]], seen) is None
+    # no read after the report
+    assert deps.expected_after(cr, before, [_write(created)], seen) is None
+    # a spec change (new generation) is never taken in: our spec must be applied again
+    edited = _obj("HostedCluster", "hcp", "13", OWNER, generation=2)
+    deps.track([key])
+    deps.hosted_clusters._apply("MODIFIED", edited)
+    assert deps.expected_after(cr, before, [_write(created), _write(edited, "read")], deps.untrack(key)) is None
+
+
+def test_a_secret_that_appeared_during_the_run_is_taken_in_only_when_every_read_saw_it() -> None:
+    """HyperShift publishes the admin kubeconfig while the run is under way."""
+    deps, cr = _setup()
+    before = deps.fingerprint(cr)
+    key = ("team", "hcp")
+    kubeconfig = _obj("Secret", "hcp-admin-kubeconfig", "40")
+    deps.track([key])
+    deps.secrets._apply("ADDED", kubeconfig)
+    seen = deps.untrack(key)
+    read = _write(kubeconfig, "read")
+    absent = {**read, "resourceVersion": None}
+    assert deps.expected_after(cr, before, [read, read], seen) is not None
+    assert deps.expected_after(cr, before, [absent, read], seen) is None  # one task found none
+    assert deps.expected_after(cr, before, [], seen) is None  # never read
+
+
+def test_a_list_shows_what_was_there_and_what_was_not() -> None:
+    """The ignition task finds the NodePool's token by listing the control plane namespace."""
+    deps, cr = _setup()
+    before = deps.fingerprint(cr)
+    key = ("team", "hcp")
+    token = _obj("Secret", "token-hcp-1a2b3c", "50", namespace="team-hcp")
+    deps.track([key])
+    deps.secrets._apply("ADDED", token)
+    seen = deps.untrack(key)
+
+    def listing(items: dict[str, str], selector: bool = False) -> dict[str, Any]:
+        return {
+            "op": "list",
+            "kind": "Secret",
+            "namespace": "team-hcp",
+            "name": "",
+            "selector": selector,
+            "items": items,
+        }
+
+    assert deps.expected_after(cr, before, [listing({"team-hcp/token-hcp-1a2b3c": "50"})], seen) is not None
+    assert deps.expected_after(cr, before, [listing({}), listing({"team-hcp/token-hcp-1a2b3c": "50"})], seen) is None
+    assert deps.expected_after(cr, before, [listing({}, selector=True)], seen) is None  # says nothing of it
