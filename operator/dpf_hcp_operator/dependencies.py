@@ -31,6 +31,9 @@ Enqueue = Callable[[Key], None]
 Fingerprint = dict[tuple[str, str, str], str | None]
 # kind, namespace, name, resourceVersion (None: deleted), generation
 Change = tuple[str, str, str, str | None, int | None]
+# Kinds whose spec alone the playbook reads (the DPUCluster: its type and the kubeconfig we set),
+# so DPF reporting on its status runs nothing.
+BY_SPEC = {"DPUCluster"}
 
 
 class ProvisionerDependencies:
@@ -213,7 +216,8 @@ class ProvisionerDependencies:
 
         for key in [*self._input_secrets(cr), *self._ignition_secrets(cr)]:
             add("Secret", self.secrets, key)
-        add("DPUCluster", self.dpuclusters, dpucluster)
+        dpu_cluster = self.dpuclusters.get(dpucluster)
+        fp[("DPUCluster", *dpucluster)] = spec_version(dpu_cluster["metadata"]) if dpu_cluster else None
         add("ConfigMap", self.configmaps, (self.operator_namespace, BLUEFIELD_CONFIGMAP))
         for kind, informer in self._owned.items():  # found by label, not by name
             for o in informer.indexed(me):
@@ -251,8 +255,17 @@ class ProvisionerDependencies:
         expected = dict(before)
         for w in writes:
             key = (w["kind"], w["namespace"], w["name"])
-            if key in before or (w["kind"] in self._owned and owner_of({"metadata": {"labels": w["labels"]}}) == me):
+            if w["kind"] in BY_SPEC:
+                if key in before:
+                    expected[key] = spec_version(w)
+            elif key in before or (w["kind"] in self._owned and owner_of({"metadata": {"labels": w["labels"]}}) == me):
                 expected[key] = w["resourceVersion"]
+        for key in [k for k in others if k[0] in BY_SPEC]:  # a status change there concerns no run
+            others[key] = [
+                c for c in others[key] if c[3] is None or spec_version({"generation": c[4]}) != expected.get(key)
+            ]
+            if not others[key]:
+                del others[key]
         for key, changes in others.items():  # each key a change was seen for is one the fingerprint follows
             if not _read_after_last_write(key, changes, journal):
                 log(
@@ -298,6 +311,11 @@ def _read_after_last_write(key: tuple[str, str, str], changes: list[Change], jou
         entries = entries[writes[-1] + 1 :]
     reads = [j["resourceVersion"] for j in entries]
     return bool(reads) and all(rv == changes[-1][3] for rv in reads)
+
+
+def spec_version(meta: dict[str, Any]) -> str:
+    """What a run depends on in an object of a BY_SPEC kind: its spec, counted by its generation."""
+    return f"generation {meta.get('generation')}" + (", deleting" if meta.get("deletionTimestamp") else "")
 
 
 def owner_of(obj: dict[str, Any]) -> tuple[str, str] | None:

@@ -51,7 +51,7 @@ def _setup() -> tuple[ProvisionerDependencies, dict[str, Any]]:
     }
     provisioners._apply("ADDED", cr)
     deps.secrets._apply("ADDED", _obj("Secret", "pull", "2"))
-    deps.dpuclusters._apply("ADDED", _obj("DPUCluster", "dpus", "3"))
+    deps.dpuclusters._apply("ADDED", _obj("DPUCluster", "dpus", "3", generation=1))
     return deps, cr
 
 
@@ -59,7 +59,7 @@ def test_the_echo_of_a_run_matches_what_was_expected() -> None:
     deps, cr = _setup()
     before = deps.fingerprint(cr)
     hosted_cluster = _obj("HostedCluster", "hcp", "10", OWNER)
-    dpucluster = _obj("DPUCluster", "dpus", "11")
+    dpucluster = _obj("DPUCluster", "dpus", "11", generation=2)  # the run set spec.kubeconfig
     event = _obj("Event", "hcp.1", "12")  # written, but nothing the fingerprint follows
     expected = deps.expected_after(cr, before, [_write(o) for o in (hosted_cluster, dpucluster, event)], [])
     assert expected != before
@@ -106,11 +106,11 @@ def test_a_change_by_someone_else_during_the_run_is_not_hidden_by_a_later_write_
     before = deps.fingerprint(cr)
     key = ("team", "hcp")
     deps.track([key])
-    deps.dpuclusters._apply("MODIFIED", _obj("DPUCluster", "dpus", "6"))  # someone else
-    ours = _obj("DPUCluster", "dpus", "7")
+    deps.dpuclusters._apply("MODIFIED", _obj("DPUCluster", "dpus", "6", generation=2))  # someone else
+    ours = _obj("DPUCluster", "dpus", "7", generation=3)
     deps.dpuclusters._apply("MODIFIED", ours)  # the run's patch
     seen = deps.untrack(key)
-    assert ("DPUCluster", "team", "dpus", "6", None) in seen
+    assert ("DPUCluster", "team", "dpus", "6", 2) in seen
     assert deps.expected_after(cr, before, [_write(ours)], seen) is None  # run again
     assert deps.expected_after(cr, before, [_write(ours)], [c for c in seen if c[3] == "7"]) is not None
     assert deps.untrack(key) == []  # no longer recorded
@@ -195,3 +195,19 @@ def test_a_list_shows_what_was_there_and_what_was_not() -> None:
     assert deps.expected_after(cr, before, [listing({"team-hcp/token-hcp-1a2b3c": "50"})], seen) is not None
     assert deps.expected_after(cr, before, [listing({}), listing({"team-hcp/token-hcp-1a2b3c": "50"})], seen) is None
     assert deps.expected_after(cr, before, [listing({}, selector=True)], seen) is None  # says nothing of it
+
+
+def test_dpf_reporting_on_the_dpucluster_runs_nothing() -> None:
+    """Only the DPUCluster's spec matters to a run: its status changes are neither changes
+    between runs nor changes a run must have seen."""
+    deps, cr = _setup()
+    before = deps.fingerprint(cr)
+    deps.dpuclusters._apply("MODIFIED", _obj("DPUCluster", "dpus", "4", generation=1))  # DPF's status
+    assert deps.fingerprint(cr) == before
+    key = ("team", "hcp")
+    ours = _obj("DPUCluster", "dpus", "5", generation=2)
+    deps.track([key])
+    deps.dpuclusters._apply("MODIFIED", ours)
+    deps.dpuclusters._apply("MODIFIED", _obj("DPUCluster", "dpus", "6", generation=2))  # DPF: Ready
+    expected = deps.expected_after(cr, before, [_write(ours)], deps.untrack(key))
+    assert expected is not None and deps.fingerprint(cr) == expected
