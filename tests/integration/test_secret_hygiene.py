@@ -1,0 +1,70 @@
+"""Issue 9, item 6: no pull secret, SSH key or hosted kubeconfig content reaches the operator's
+log, Events, the provisioner's status or ansible-runner's artifacts. The values are planted in
+real secrets, a provisioner goes to Ready, and everything the operator left is searched."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from pathlib import Path
+
+import yaml
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import EVENT, PROVISIONER, SECRET
+from support import (
+    dpucluster,
+    namespace,
+    provisioner_body,
+    secrets,
+    unique,
+    wait_condition,
+    wait_for,
+    wait_idle,
+)
+
+
+def _texts(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (the operator's work dir: ansible-runner's artifacts), as text."""
+    return {str(p): p.read_bytes().decode(errors="replace") for p in root.rglob("*") if p.is_file()}
+
+
+def test_no_secret_value_reaches_logs_events_status_or_artifacts(mgmt, operator):
+    ns = namespace(mgmt, unique("hygiene"))
+    registry_password = f"pw-{uuid.uuid4().hex}"
+    auth = base64.b64encode(f"robot:{registry_password}".encode()).decode()
+    ssh_key_body = f"AAAAC3NzaC1lZDI1NTE5{uuid.uuid4().hex}"
+    secrets(
+        mgmt,
+        ns,
+        pull={".dockerconfigjson": json.dumps({"auths": {"registry.example.com": {"auth": auth}}})},
+        ssh={"id_rsa.pub": f"ssh-ed25519 {ssh_key_body} hygiene@example.com"},
+    )
+    dpucluster(mgmt, ns, "dpucluster")
+    mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", ns, "dpucluster"))
+    provisioner = wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=90)
+    wait_idle(operator.metrics_port)
+
+    # The hosted cluster's admin kubeconfig, as HyperShift published it and the operator copied it to DPF.
+    published = wait_for("the admin kubeconfig", lambda: mgmt.get_or_none(SECRET, "hcp-admin-kubeconfig", ns))
+    kubeconfig = yaml.safe_load(base64.b64decode(published["data"]["kubeconfig"]))
+    hosted_token = kubeconfig["users"][0]["user"]["token"]
+    injected = provisioner["status"]["kubeConfigSecretRef"]["name"]
+    copied = mgmt.get(SECRET, injected, ns)
+    assert any(hosted_token in base64.b64decode(v).decode() for v in copied["data"].values())  # the value is real
+
+    values = {
+        "registry password": registry_password,
+        "registry auth": auth,
+        "SSH key": ssh_key_body,
+        "hosted kubeconfig token": hosted_token,
+    }
+    places = {
+        "operator log": operator.log_text(),
+        "Events": json.dumps(mgmt.list(EVENT, ns).get("items") or []),
+        "provisioner status": json.dumps(mgmt.get(PROVISIONER, "hcp", ns).get("status") or {}),
+        **_texts(operator.log.parent / "work"),
+    }
+    assert any("artifacts" in place for place in places), "no ansible-runner artifacts were searched"
+    leaks = [f"{what} in {place}" for place, text in places.items() for what, value in values.items() if value in text]
+    assert not leaks, leaks
