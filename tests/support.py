@@ -211,6 +211,20 @@ def wait_idle(metrics_port: int, quiet: float = 1.5, timeout: float = 60.0) -> f
     raise AssertionError(f"operator still busy after {timeout}s")
 
 
+def operator_watches(directory: Path) -> Path:
+    """The shipped watches.yaml with short waits, set the way a user would: through its vars."""
+    import yaml
+
+    (watch,) = yaml.safe_load((REPO / "watches.yaml").read_text())
+    watch["playbook"] = str(REPO / watch["playbook"])
+    watch["vars"] = {"metallb_recheck_seconds": 2}
+    watch["finalizer"]["playbook"] = str(REPO / watch["finalizer"]["playbook"])
+    watch["finalizer"]["vars"] = {"cleanup_timeout_seconds": CLEANUP_TIMEOUT}
+    path = directory / "watches.yaml"
+    path.write_text(yaml.safe_dump([watch]))
+    return path
+
+
 def standin_settings(client: KubeClient, **data: str) -> None:
     """Set keys of the stand-ins' ConfigMap (see dev/dpf_hcp_dev/standins/config.py); "" removes one."""
     from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP

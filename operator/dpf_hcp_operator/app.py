@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -45,6 +46,7 @@ class Config:
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
     retry_period: float = 2.0
+    graceful_shutdown_timeout: float = 25.0
 
 
 def run(config: Config, stop: threading.Event | None = None) -> int:
@@ -134,7 +136,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
                 f"{config.webhook_cert_dir} has no tls.crt and tls.key: mount the serving certificate there "
                 "(--webhook-cert-dir) or pass --webhook-self-signed-hosts to make one",
             )
-            return _shutdown(servers, controllers, [], None, 2)
+            return _shutdown(servers, controllers, runner, [], None, 2, 0.0)
         provisioners = next((c.informer for c in controllers if c.watch.kind == "DPFHCPProvisioner"), None)
         reviewer = webhook.Reviewer(client, config.operator_namespace, provisioners)
         servers.append(webhook.serve(config.webhook_address, reviewer, config.webhook_cert_dir, stop))
@@ -142,7 +144,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     lost = threading.Event()
     if elector is not None:
         if not elector.acquire(stop):
-            return _shutdown(servers, controllers, [], None, 0)
+            return _shutdown(servers, controllers, runner, [], None, 0, 0.0)
         keeper = threading.Thread(target=elector.keep, args=(stop, lost), name="leader-lease", daemon=True)
         keeper.start()
     else:
@@ -175,24 +177,37 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         pid=os.getpid(),
     )
     while not stop.wait(0.5):
-        if lost.is_set():  # another replica may lead already: stop reconciling now, as controller-runtime does
+        if lost.is_set():  # another replica may lead already: abandon the runs now, as controller-runtime does
             stop.set()
-            return _shutdown(servers, controllers, workers, None, 1)
-    return _shutdown(servers, controllers, workers, elector, 0)
+            return _shutdown(servers, controllers, runner, workers, None, 1, 0.0)
+    return _shutdown(servers, controllers, runner, workers, elector, 0, config.graceful_shutdown_timeout)
 
 
 def _shutdown(
     servers: list[Any],
     controllers: list[Controller],
+    runner: PlaybookRunner,
     workers: list[threading.Thread],
     elector: LeaderElector | None,
     code: int,
+    grace: float,
 ) -> int:
+    """Stop taking work; let the runs under way finish for ``grace`` seconds, then abandon them
+    (the next leader reconciles their objects again); then give up the Lease."""
     for c in controllers:
         c.queue.shutdown()
         c.close()
-    for t in workers:
-        t.join(timeout=60)  # a run in progress finishes; the next leader reconciles its object again
+    running = [t for t in workers if t.is_alive()]
+    if running:
+        log(LOG, logging.INFO, "waiting for runs under way", grace_seconds=grace)
+    deadline = time.monotonic() + grace
+    for t in running:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in running):
+        log(LOG, logging.WARNING, "abandoning the runs under way", grace_seconds=grace)
+        runner.cancel.set()
+        for t in running:
+            t.join(timeout=30)
     if elector is not None:
         elector.release()
     for s in servers:

@@ -92,7 +92,17 @@ def parse(argv: list[str] | None = None) -> Config:
         "--renew-deadline", type=float, default=10.0, help="give up leading after failing to renew for this long"
     )
     p.add_argument("--retry-period", type=float, default=2.0, help="seconds between acquire and renew attempts")
+    p.add_argument(
+        "--graceful-shutdown-timeout",
+        type=float,
+        default=25.0,
+        help="on SIGTERM, seconds the Ansible runs under way may take to finish before they are abandoned "
+        "(their objects are reconciled again by the next leader); keep it below the pod's "
+        "terminationGracePeriodSeconds",
+    )
     a = p.parse_args(argv)
+    if a.graceful_shutdown_timeout < 0:
+        p.error(f"--graceful-shutdown-timeout must be 0 or more seconds, not {a.graceful_shutdown_timeout}")
     if not 0 < a.retry_period < a.renew_deadline < a.lease_duration:
         p.error(
             f"leader election timings must satisfy 0 < --retry-period ({a.retry_period}) < --renew-deadline "
@@ -131,6 +141,7 @@ def parse(argv: list[str] | None = None) -> Config:
         lease_duration=a.lease_duration,
         renew_deadline=a.renew_deadline,
         retry_period=a.retry_period,
+        graceful_shutdown_timeout=a.graceful_shutdown_timeout,
     )
 
 

@@ -17,7 +17,7 @@ from dpf_hcp_operator.dependencies import Change, Fingerprint, ProvisionerDepend
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.queue import WorkQueue
-from dpf_hcp_operator.runner import PlaybookRunner, RunResult
+from dpf_hcp_operator.runner import CANCELED, PlaybookRunner, RunResult
 from dpf_hcp_operator.watches import Watch
 
 LOG = logging.getLogger("dpf_hcp_operator.controller")
@@ -25,9 +25,14 @@ LOG = logging.getLogger("dpf_hcp_operator.controller")
 
 @dataclass
 class Outcome:
-    result: str  # success | failed | requeued | skipped
+    result: str  # success | failed | requeued | skipped | abandoned
     detail: str = ""
     changed: int = 0
+
+
+# A run stopped by a shutdown past its grace period: nothing is written for it (no status, no
+# finalizer change); the object is reconciled again by whoever leads next, as it is level-based.
+ABANDONED = Outcome("abandoned", "the operator stopped before the run finished; the next leader runs it again")
 
 
 class Controller:
@@ -128,7 +133,7 @@ class Controller:
                     metrics.RECONCILE_DURATION.labels(self.watch.kind).observe(duration)
                     log(
                         LOG,
-                        logging.INFO if outcome.result != "failed" else logging.WARNING,
+                        logging.WARNING if outcome.result in ("failed", "abandoned") else logging.INFO,
                         "reconciled",
                         namespace=key[0],
                         name=key[1],
@@ -196,7 +201,9 @@ class Controller:
             finally:
                 seen = {k: self.dependencies.untrack(k) if self.dependencies is not None else [] for k in keys}
             for obj, fp in to_reconcile:
-                outcomes[_key(obj)] = self._after_reconcile(obj, fp, result, seen[_key(obj)])
+                outcomes[_key(obj)] = (
+                    self._after_reconcile(obj, fp, result, seen[_key(obj)]) if result.status != CANCELED else ABANDONED
+                )
         if to_finalize:
             fin = self.watch.finalizer
             result = self.runner.run(
@@ -208,7 +215,7 @@ class Controller:
                 slot,
             )
             for obj in to_finalize:
-                outcomes[_key(obj)] = self._after_finalize(obj, result)
+                outcomes[_key(obj)] = self._after_finalize(obj, result) if result.status != CANCELED else ABANDONED
         return outcomes
 
     def _after_reconcile(self, obj: dict[str, Any], fp: Fingerprint, result: RunResult, seen: list[Change]) -> Outcome:

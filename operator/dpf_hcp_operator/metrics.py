@@ -8,7 +8,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import Ku
 
 RECONCILES = Counter(
     "dpfhcp_reconciles_total",
-    "Reconciles by kind and result (success, failed, skipped, requeued)",
+    "Reconciles by kind and result (success, failed, skipped, requeued, abandoned)",
     ["kind", "result"],
 )
 RECONCILE_DURATION = Histogram(

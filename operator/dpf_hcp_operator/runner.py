@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from dpf_hcp_operator import metrics
 from dpf_hcp_operator.logs import log, redact
 
 LOG = logging.getLogger("dpf_hcp_operator.runner")
+CANCELED = "canceled"  # ansible-runner's status for a run stopped by its cancel callback
 REQUEUE_ACTIONS = {"dpf_hcp.provisioner.requeue_after", "requeue_after", "operator_sdk.util.requeue_after"}
 
 
@@ -68,7 +70,9 @@ class RunResult:
 
 
 class PlaybookRunner:
-    """One ansible-runner invocation per batch; each slot keeps the artifacts of its last ``keep_artifacts`` runs."""
+    """One ansible-runner invocation per batch; each slot keeps the artifacts of its last ``keep_artifacts`` runs.
+    Setting ``cancel`` abandons the runs under way (ansible-playbook and its workers are killed; the
+    result's status is ``canceled``) and refuses new ones: what a stop past its grace period does."""
 
     def __init__(
         self,
@@ -85,6 +89,7 @@ class PlaybookRunner:
         self.keep_artifacts = keep_artifacts
         self.forks = forks
         self.verbosity = verbosity
+        self.cancel = threading.Event()
 
     def run(
         self,
@@ -99,6 +104,8 @@ class PlaybookRunner:
         private data dir, since ansible-runner writes the inventory and env files there."""
         hosts = {host_name(o): host_vars(o, object_var, snake) for o in objects}
         results: dict[str, HostResult] = {h: HostResult() for h in hosts}
+        if self.cancel.is_set():
+            return RunResult(CANCELED, 0.0, {h: HostResult(ok=False, message="not started: stopping") for h in hosts})
         ident = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
         def on_event(event: dict[str, Any]) -> bool:
@@ -152,6 +159,7 @@ class PlaybookRunner:
                 rotate_artifacts=self.keep_artifacts,
                 verbosity=self.verbosity,
                 suppress_env_files=True,
+                cancel_callback=self.cancel.is_set,
             )
         finally:
             in_progress.dec()

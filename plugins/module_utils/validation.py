@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,11 @@ PULL_SECRET_KEY = ".dockerconfigjson"  # noqa: S105 - a key name
 SSH_KEY_KEY = "id_rsa.pub"
 BLUEFIELD_CONFIGMAP = "ocp-bluefield-images"
 UNSUPPORTED_CLUSTER_TYPES = ("kamaji",)
+SHOWN_CHARACTERS = 100  # of a value quoted in a message (a DPUCluster type, an image mapping)
+SSH_PUBLIC_KEY = re.compile(
+    r"(?:^|\s)(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp(?:256|384|521)"
+    r"|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(?:\s|$)"
+)
 
 SECRETS_VALID = "SecretsValid"
 BLUEFIELD_IMAGE_RESOLVED = "BlueFieldImageResolved"
@@ -49,14 +56,57 @@ class Check:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+def shown(value: Any) -> str:
+    """``value`` quoted for a message, cut to SHOWN_CHARACTERS: hostile input does not make a huge condition."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}... ({len(text)} characters)"
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    if not names:
+        return "none"
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(shown(n).strip("'") for n in names[:most]) + more
+
+
+class _NotTextError(ValueError):
+    """A secret's key whose value is not UTF-8 text."""
+
+
 def _decoded(secret: dict[str, Any], key: str) -> str | None:
+    """The key's value as text; None when the key is absent; _NotTextError when it is not text."""
     raw = (secret.get("data") or {}).get(key)
     if raw is None:
-        return (secret.get("stringData") or {}).get(key)
+        value = (secret.get("stringData") or {}).get(key)
+        return value if isinstance(value, str) or value is None else str(value)
     try:
         return base64.b64decode(raw, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, TypeError):
+    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError) as exc:
+        raise _NotTextError(key) from exc
+
+
+def content_problem(key: str, value: str) -> str | None:
+    """What is wrong with a secret's content, in words that never quote it; None when it is usable."""
+    if not value.strip():
+        return "is empty"
+    if key == PULL_SECRET_KEY:
+        try:
+            auths = json.loads(value).get("auths")
+        except (ValueError, AttributeError):
+            return 'is not JSON (a pull secret is a docker config JSON: {"auths": {...}})'
+        if not isinstance(auths, dict):
+            return 'has no "auths" object (a pull secret is a docker config JSON: {"auths": {...}})'
         return None
+    lines = [line for line in value.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    bad = [n for n, line in enumerate(lines, 1) if not SSH_PUBLIC_KEY.search(line)]
+    if bad:
+        return (
+            f"is not an OpenSSH public key (line {bad[0]} of {len(lines)} is not '<type> <base64> [comment]', "
+            "e.g. ssh-ed25519 AAAA... user@host)"
+        )
+    return None
 
 
 def check_secrets(
@@ -95,23 +145,35 @@ def check_secrets(
                 )
             )
             continue
-        value = _decoded(secret, key)
+        fix = f"put the {'pull secret JSON' if key == PULL_SECRET_KEY else 'public SSH key'} in it"
+        try:
+            value = _decoded(secret, key)
+        except _NotTextError:
+            problems.append(
+                (
+                    f"{reason_prefix}Invalid",
+                    f"{field_path}: {what} {namespace}/{name} key {key!r} is not base64-encoded UTF-8 text; {fix}",
+                )
+            )
+            continue
         if value is None:
             keys = sorted(set(secret.get("data") or {}) | set(secret.get("stringData") or {}))
             problems.append(
                 (
                     f"{reason_prefix}KeyMissing",
                     f"{field_path}: {what} {namespace}/{name} has no key {key!r} "
-                    f"(it has {keys or 'no keys'}); add the key {key!r}",
+                    f"(it has {shown(keys) if keys else 'no keys'}); add the key {key!r}",
                 )
             )
-        elif not value.strip():
+            continue
+        problem = content_problem(key, value)
+        if problem == "is empty":
             problems.append(
-                (
-                    f"{reason_prefix}KeyMissing",
-                    f"{field_path}: {what} {namespace}/{name} key {key!r} is empty; put the "
-                    f"{'pull secret JSON' if key == PULL_SECRET_KEY else 'public SSH key'} in it",
-                )
+                (f"{reason_prefix}KeyMissing", f"{field_path}: {what} {namespace}/{name} key {key!r} is empty; {fix}")
+            )
+        elif problem:
+            problems.append(
+                (f"{reason_prefix}Invalid", f"{field_path}: {what} {namespace}/{name} key {key!r} {problem}; {fix}")
             )
     if problems:
         return Check(
@@ -193,8 +255,8 @@ def check_dpucluster(
                 CLUSTER_TYPE_VALID,
                 False,
                 "UnsupportedClusterType",
-                f"DPUCluster {where} spec.type is {cluster_type!r}; a HyperShift-backed DPUCluster must be of type "
-                "'static' (or a vendor type 'vendor/...'); 'kamaji' clusters are managed by Kamaji, not by this "
+                f"DPUCluster {where} spec.type is {shown(cluster_type)}; a HyperShift-backed DPUCluster must be of "
+                "type 'static' (or a vendor type 'vendor/...'); 'kamaji' clusters are managed by Kamaji, not by this "
                 "operator",
             )
         )
@@ -204,7 +266,7 @@ def check_dpucluster(
                 CLUSTER_TYPE_VALID,
                 True,
                 "SupportedClusterType",
-                f"DPUCluster {where} is of type {cluster_type!r}",
+                f"DPUCluster {where} is of type {shown(cluster_type)}",
             )
         )
     holders = other_users(provisioner, all_provisioners)
@@ -268,7 +330,7 @@ def resolve_bluefield_image(
                     False,
                     "VersionNotMapped",
                     f"spec.ocpReleaseImage {release_image!r} is OCP {version}, which {where} does not map to a "
-                    f"BlueField image; mapped versions: {', '.join(mapped) if mapped else 'none'}. Add {version!r} "
+                    f"BlueField image; mapped versions: {_listed(mapped)}. Add {version!r} "
                     f"to the ConfigMap or use a mapped release",
                 )
             ],
@@ -283,7 +345,7 @@ def resolve_bluefield_image(
                     BLUEFIELD_IMAGE_RESOLVED,
                     False,
                     "InvalidImageMapping",
-                    f"{where} maps {version!r} to {image!r}, which is not an image reference; set it to the "
+                    f"{where} maps {version!r} to {shown(image)}, which is not an image reference; set it to the "
                     "BlueField container image (registry/repository:tag)",
                 )
             ],

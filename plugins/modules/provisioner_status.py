@@ -25,7 +25,11 @@ extends_documentation_fragment:
   - dpf_hcp.provisioner.k8s_auth
 options:
   provisioner:
-    description: The DPFHCPProvisioner (metadata.name and metadata.namespace are used; it is read fresh).
+    description:
+      - The DPFHCPProvisioner as the run was given it. C(metadata.name) and C(metadata.namespace) name
+        it (its status is read fresh).
+      - Its C(metadata.generation), the spec the run acted on, is written as C(observedGeneration): a
+        spec edited during the run is not claimed as observed.
     type: dict
     required: true
   conditions:
@@ -109,10 +113,13 @@ def desired_status(
     hosted_cluster: dict[str, Any] | None,
     hc_known: bool,
     fields: dict[str, Any],
+    generation: int | None,
 ) -> dict[str, Any]:
-    """The status ``current`` should have, given this run's findings."""
+    """The status ``current`` should have, given this run's findings, which were made for the
+    spec of ``generation`` (the provisioner as the run was given it). A user may have edited the
+    spec since: then observedGeneration stays behind the generation, and the next run catches up,
+    rather than claiming a spec nobody acted on."""
     old = current.get("status") or {}
-    generation = current["metadata"].get("generation")
     found = [conds.condition(u["type"], u["status"], u["reason"], u.get("message", "")) for u in updates]
     upgrading = False
     if hc_known:
@@ -147,7 +154,8 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         hc_ref = params.get("hosted_cluster")
         hosted_cluster = client.get_or_none(HOSTED_CLUSTER, hc_ref["name"], hc_ref["namespace"]) if hc_ref else None
         old = current.get("status") or {}
-        new = desired_status(current, params["conditions"], hosted_cluster, bool(hc_ref), params["fields"])
+        observed = (params["provisioner"].get("metadata") or {}).get("generation")
+        new = desired_status(current, params["conditions"], hosted_cluster, bool(hc_ref), params["fields"], observed)
         changes = conds.transitions(old.get("conditions"), new["conditions"])
         result = {
             "phase": new["phase"],

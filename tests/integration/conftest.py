@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import Environment
 from dpf_hcp_dev.processes import OperatorProcess, start_operator, start_standins, wait_ready
-from support import CLEANUP_TIMEOUT, REPO, bluefield_configmap
+from support import bluefield_configmap, operator_watches
 
 
 @dataclass
@@ -55,7 +54,7 @@ def standins(env: Environment, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def operator(env: Environment, standins: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     logs = tmp_path_factory.mktemp("operator")
     log = logs / "operator.log"
-    watches = test_watches(logs)
+    watches = operator_watches(logs)
     started = start_operator(env, logs / "work", log, "--log-level", "debug", "--watches-file", str(watches))
     try:
         wait_ready(started.health_port, started.process, log)
@@ -64,18 +63,6 @@ def operator(env: Environment, standins: None, tmp_path_factory: pytest.TempPath
         terminate(started.process.pid)
         if os.environ.get("DPF_HCP_SHOW_OPERATOR_LOG"):
             print(log.read_text())
-
-
-def test_watches(directory: Path) -> Path:
-    """The shipped watches.yaml with short waits, set the way a user would: through its vars."""
-    (watch,) = yaml.safe_load((REPO / "watches.yaml").read_text())
-    watch["playbook"] = str(REPO / watch["playbook"])
-    watch["vars"] = {"metallb_recheck_seconds": 2}
-    watch["finalizer"]["playbook"] = str(REPO / watch["finalizer"]["playbook"])
-    watch["finalizer"]["vars"] = {"cleanup_timeout_seconds": CLEANUP_TIMEOUT}
-    path = directory / "watches.yaml"
-    path.write_text(yaml.safe_dump([watch]))
-    return path
 
 
 @pytest.fixture

@@ -156,3 +156,45 @@ def test_empty_mapping_value_is_refused():
 def test_untagged_release_is_an_invalid_release_image():
     check = resolve_bluefield_image("quay.io/ocp/release", CM, "op")
     assert by_type(check)["BlueFieldImageResolved"]["reason"] == "InvalidReleaseImage"
+
+
+def test_secret_content_is_judged_without_being_quoted():
+    planted = "hunter2-" + "x" * 50
+    cases = {
+        "not json": ({".dockerconfigjson": b64(planted)}, SSH, "PullSecretInvalid", "is not JSON"),
+        "no auths": ({".dockerconfigjson": b64('{"registry": "' + planted + '"}')}, SSH, "PullSecretInvalid", "auths"),
+        "not text": (
+            {".dockerconfigjson": base64.b64encode(b"\xff\xfe" + planted.encode()).decode()},
+            SSH,
+            "PullSecretInvalid",
+            "not base64-encoded UTF-8",
+        ),
+        "not a key": (PULL["data"], {"id_rsa.pub": b64(planted)}, "SSHKeySecretInvalid", "not an OpenSSH public key"),
+        "second line": (
+            PULL["data"],
+            {"id_rsa.pub": b64("ssh-ed25519 AAAA a@b\n" + planted)},
+            "SSHKeySecretInvalid",
+            "line 2 of 2",
+        ),
+    }
+    for label, (pull, ssh, reason, words) in cases.items():
+        cond = check_secrets("ns", "pull", {"data": pull}, "ssh", {"data": ssh}).conditions[0]
+        assert (cond["status"], cond["reason"]) == ("False", reason), label
+        assert words in cond["message"], (label, cond["message"])
+        assert "hunter2" not in cond["message"], label
+
+
+def test_several_ssh_keys_and_comments_are_accepted():
+    keys = "# ops\nssh-ed25519 AAAAC3Nz a@b\n\necdsa-sha2-nistp256 AAAAE2Vj= c@d\nssh-rsa AAAAB3NzaC1yc2E\n"
+    assert check_secrets("ns", "pull", PULL, "ssh", {"data": {"id_rsa.pub": b64(keys)}}).ok
+
+
+def test_huge_values_are_cut_in_messages():
+    check = check_dpucluster(provisioner(), {"spec": {"type": "kamaji" + "z" * 100_000}}, [])
+    message = by_type(check)["ClusterTypeValid"]["message"]
+    assert len(message) < 500 and "characters)" in message
+    configmap = {"data": {"4.19.0": "not an image " * 10_000, **{f"4.{n}.0": "quay.io/x:y" for n in range(500)}}}
+    found = resolve_bluefield_image("quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64", configmap, "ops")
+    assert len(found.conditions[0]["message"]) < 500
+    missing = resolve_bluefield_image("quay.io/openshift-release-dev/ocp-release:4.999.0-x86_64", configmap, "ops")
+    assert "and 490 more" in missing.conditions[0]["message"]

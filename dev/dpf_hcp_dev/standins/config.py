@@ -7,6 +7,7 @@ Keys (all optional):
   upgradeAfterSeconds     seconds a release change stays Partial before it is Completed (default 3)
   <ns>.<name>.degraded    "true": that HostedCluster reports Degraded=True, Available=False
   <ns>.<name>.stuckDeletion  "true": that HostedCluster never finishes deleting
+  <ns>.<name>.statusFrozen   "true": that HostedCluster's status is left as it is (whoever wrote it)
 """
 
 from __future__ import annotations

@@ -153,6 +153,8 @@ class HyperShiftStandin:
                 ns,
             )
             return
+        if config.flag(ns, name, "statusFrozen"):
+            return
         status = self.desired_status(hc, config)
         if status.get("kubeconfig"):
             # The control plane's namespace and secrets before the status that announces them;
