@@ -126,7 +126,10 @@ class Controller:
             for key in batch:
                 self.queue.done(key)
                 if self.csr_approvals:
-                    self.csr_approvals.sync(key, self.informer.get(key))
+                    try:
+                        self.csr_approvals.sync(key, self.informer.get(key))
+                    except Exception:  # a hosted cluster's trouble must not end the worker
+                        LOG.exception("could not update the CSR watch", extra={"fields": {"key": f"{key[0]}/{key[1]}"}})
                 outcome = outcomes.get(key, Outcome("skipped", "gone"))
                 metrics.RECONCILES.labels(self.watch.kind, outcome.result).inc()
                 if outcome.result != "skipped":

@@ -150,7 +150,7 @@ class CSRApprovals:
         if live:
             try:
                 kubeconfig = csr_approval.hosted_kubeconfig(self.mgmt, provisioner)
-            except ApiError as exc:
+            except (ApiError, ValueError) as exc:  # ValueError: not text; the playbook's condition says so
                 log(
                     LOG,
                     logging.WARNING,

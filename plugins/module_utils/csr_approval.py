@@ -6,6 +6,7 @@ what the policy needs, approve what it allows, and say why the rest stays pendin
 from __future__ import annotations
 
 import base64
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +28,24 @@ def hosted_kubeconfig(mgmt: KubeClient, provisioner: dict[str, Any]) -> str | No
     ref = naming.hosted_cluster_ref(provisioner)
     secret = mgmt.get_or_none(SECRET, naming.admin_kubeconfig_secret(provisioner), ref["namespace"])
     data = ((secret or {}).get("data") or {}).get("kubeconfig")
-    return base64.b64decode(data).decode() if data else None
+    if not data:
+        return None
+    try:
+        return base64.b64decode(data).decode()
+    except (ValueError, TypeError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise ValueError(
+            f"secret {ref['namespace']}/{naming.admin_kubeconfig_secret(provisioner)} "
+            "key 'kubeconfig' is not base64-encoded UTF-8 text"
+        ) from None
 
 
 def hosted_client(kubeconfig_text: str, timeout: float = 10.0) -> KubeClient:
-    return KubeClient(credentials_from_kubeconfig_text(kubeconfig_text), timeout=timeout)
+    """A client for the hosted cluster; ValueError when the kubeconfig is not usable."""
+    creds = credentials_from_kubeconfig_text(kubeconfig_text)
+    try:
+        return KubeClient(creds, timeout=timeout)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"kubeconfig's certificates are not usable ({type(exc).__name__})") from None
 
 
 def policy_context(
@@ -104,8 +118,20 @@ def approval_pass(
     max_age_seconds: float = csr_policy.DEFAULT_MAX_AGE_SECONDS,
 ) -> Pass:
     """List, decide, approve: the whole step for one provisioner (the operator does the same per event)."""
-    text = hosted_kubeconfig(mgmt, provisioner)
-    if text is None:
+    try:
+        text = hosted_kubeconfig(mgmt, provisioner)
+        hosted = hosted_client(text) if text is not None else None
+    except ValueError as exc:
+        return Pass(
+            condition(
+                CSR_AUTO_APPROVAL,
+                False,
+                "KubeconfigInvalid",
+                f"The hosted cluster's admin kubeconfig is not usable: {exc}; CSRs are approved once "
+                "HyperShift publishes a valid one",
+            )
+        )
+    if hosted is None:
         return Pass(
             condition(
                 CSR_AUTO_APPROVAL,
@@ -116,10 +142,9 @@ def approval_pass(
         )
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
     try:
-        hosted = hosted_client(text)
         csrs = hosted.list(CSR).get("items") or []
         nodes = hosted.list(NODE).get("items") or []
-    except (ApiError, ValueError) as exc:
+    except ApiError as exc:
         return Pass(
             condition(
                 CSR_AUTO_APPROVAL,

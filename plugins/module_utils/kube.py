@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import binascii
 import json
 import os
 import shutil
@@ -98,7 +99,38 @@ def _materialise(data_b64: str, name: str, creds: Credentials) -> str:
 def credentials_from_kubeconfig_dict(
     config: dict[str, Any], context: str | None = None, base_dir: str = "."
 ) -> Credentials:
-    """Credentials from a parsed kubeconfig (the current context unless one is named)."""
+    """Credentials from a parsed kubeconfig (the current context unless one is named); ValueError
+    naming what is wrong (never quoting it) when it is not a usable kubeconfig."""
+    if not isinstance(config, dict):
+        raise ValueError(f"kubeconfig is not a mapping but {type(config).__name__}")
+    return _usable(config, context, base_dir, materialise=True)
+
+
+def check_kubeconfig_text(text: str) -> None:
+    """ValueError naming what is wrong (never quoting it) unless ``text`` is a usable kubeconfig;
+    nothing is written (inline certificates are only decoded)."""
+    _usable(_parsed(text), None, ".", materialise=False)
+
+
+def _parsed(text: str) -> dict[str, Any]:
+    require(IMPORT_ERROR)
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ValueError("kubeconfig is not YAML") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"kubeconfig is not a mapping but {type(config).__name__}")
+    return config
+
+
+def _usable(config: dict[str, Any], context: str | None, base_dir: str, materialise: bool) -> Credentials:
+    try:
+        return _credentials(config, context, base_dir, materialise)
+    except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
+        raise ValueError(f"kubeconfig is malformed or incomplete ({type(exc).__name__}: {exc})") from None
+
+
+def _credentials(config: dict[str, Any], context: str | None, base_dir: str, materialise: bool) -> Credentials:
     ctx_name = context or config.get("current-context")
     contexts = {c["name"]: c["context"] for c in config.get("contexts") or []}
     if ctx_name not in contexts:
@@ -111,8 +143,15 @@ def credentials_from_kubeconfig_dict(
         return p if os.path.isabs(p) else os.path.join(base_dir, p)
 
     creds = Credentials(server=cluster["server"].rstrip("/"), insecure=bool(cluster.get("insecure-skip-tls-verify")))
+
+    def write(data_b64: str, name: str, creds: Credentials) -> str:
+        if materialise:
+            return _materialise(data_b64, name, creds)
+        base64.b64decode(data_b64, validate=True)
+        return name
+
     if cluster.get("certificate-authority-data"):
-        creds.ca_file = _materialise(cluster["certificate-authority-data"], "ca.crt", creds)
+        creds.ca_file = write(cluster["certificate-authority-data"], "ca.crt", creds)
     elif cluster.get("certificate-authority"):
         creds.ca_file = rel(cluster["certificate-authority"])
     if user.get("token"):
@@ -120,11 +159,11 @@ def credentials_from_kubeconfig_dict(
     elif user.get("tokenFile"):
         creds.token_file = rel(user["tokenFile"])
     if user.get("client-certificate-data"):
-        creds.cert_file = _materialise(user["client-certificate-data"], "client.crt", creds)
+        creds.cert_file = write(user["client-certificate-data"], "client.crt", creds)
     elif user.get("client-certificate"):
         creds.cert_file = rel(user["client-certificate"])
     if user.get("client-key-data"):
-        creds.key_file = _materialise(user["client-key-data"], "client.key", creds)
+        creds.key_file = write(user["client-key-data"], "client.key", creds)
     elif user.get("client-key"):
         creds.key_file = rel(user["client-key"])
     return creds
@@ -195,8 +234,7 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
 
 def credentials_from_kubeconfig_text(text: str) -> Credentials:
     """Credentials from kubeconfig content, e.g. a HostedCluster's admin kubeconfig secret."""
-    require(IMPORT_ERROR)
-    return credentials_from_kubeconfig_dict(yaml.safe_load(text))
+    return _usable(_parsed(text), None, ".", materialise=True)
 
 
 class KubeClient:

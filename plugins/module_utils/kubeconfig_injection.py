@@ -5,13 +5,14 @@ DPUCluster.spec.kubeconfig pointing at it."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient, check_kubeconfig_text
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
@@ -34,6 +35,19 @@ class Injection:
 
 def _waiting(reason: str, message: str) -> Injection:
     return Injection(condition(KUBECONFIG_INJECTED, False, reason, message))
+
+
+def _kubeconfig_problem(content: str) -> str | None:
+    """What makes a secret's base64 value unusable as a kubeconfig, never quoting it."""
+    try:
+        text = base64.b64decode(content).decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        return "it is not base64-encoded UTF-8 text"
+    try:
+        check_kubeconfig_text(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def inject(
@@ -61,6 +75,14 @@ def inject(
             "KubeconfigSecretInvalid",
             f"secret {hc_ref['namespace']}/{source_name} has no key {HYPERSHIFT_KEY!r}; HyperShift "
             "writes it there, check the HyperShift operator",
+        )
+    problem = _kubeconfig_problem(content)
+    if problem:
+        return _waiting(
+            "KubeconfigSecretInvalid",
+            f"secret {hc_ref['namespace']}/{source_name} key {HYPERSHIFT_KEY!r} is not a usable kubeconfig "
+            f"({problem}); HyperShift writes it there, check the HyperShift operator. What DPF was given is left "
+            "as it was",
         )
     dpucluster = client.get_or_none(DPU_CLUSTER, dpu_ref.get("name", ""), dpu_ref.get("namespace"))
     dpu_where = f"DPUCluster {dpu_ref.get('namespace')}/{dpu_ref.get('name')}"

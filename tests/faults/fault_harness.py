@@ -232,8 +232,9 @@ class Tenant:
             "L2Advertisement": self.labelled(L2_ADVERTISEMENT, "metallb-system"),
         }
 
-    def assert_converged(self, timeout: float = 90.0) -> dict[str, Any]:
-        """Ready, with its finalizer, its phase Ready for its generation, and one of everything."""
+    def assert_converged(self, timeout: float = 90.0, metallb: bool = True) -> dict[str, Any]:
+        """Ready, with its finalizer, its phase Ready for its generation, and one of everything
+        (MetalLB's objects only for a virtual IP: ``metallb``)."""
         obj = wait_condition(self.client, self.ns, self.name, "Ready", "True", timeout=timeout)
         obj = wait_for(
             f"{self.ns}/{self.name} phase Ready for its generation",
@@ -245,8 +246,8 @@ class Tenant:
         expected = {
             f"HostedCluster in {self.ns}": ["hcp"],
             f"NodePool in {self.ns}": ["hcp"],
-            "IPAddressPool": [f"dpfhcp-{self.ns}-hcp"],
-            "L2Advertisement": [f"dpfhcp-{self.ns}-hcp"],
+            "IPAddressPool": [f"dpfhcp-{self.ns}-hcp"] if metallb else [],
+            "L2Advertisement": [f"dpfhcp-{self.ns}-hcp"] if metallb else [],
         }
         for what, names in expected.items():
             assert owned[what] == names, (what, owned)

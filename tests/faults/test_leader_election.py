@@ -113,7 +113,7 @@ def test_sigterm_past_the_grace_period_abandons_the_run_and_the_next_leader_comp
         assert not running(under_a), "Ansible processes outlived the operator"
         wait_for("replica b to lead", lambda: leads(client, b), timeout=10)
         obj = tenant.assert_converged()
-        assert reconciled(b, tenant.ns)
+        wait_for("replica b to have reconciled it", lambda: reconciled(b, tenant.ns), timeout=10)
         assert not any(c["type"] == "Failure" and c["status"] == "True" for c in obj["status"]["conditions"])
     finally:
         a.close()

@@ -13,6 +13,7 @@ import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import EVENT, PROVISIONER, SECRET
 from support import (
+    ansible_playbook,
     dpucluster,
     namespace,
     provisioner_body,
@@ -28,8 +29,8 @@ def _texts(root: Path) -> dict[str, str]:
     return {str(p): p.read_bytes().decode(errors="replace") for p in root.rglob("*") if p.is_file()}
 
 
-def test_no_secret_value_reaches_logs_events_status_or_artifacts(mgmt, operator):
-    ns = namespace(mgmt, unique("hygiene"))
+def planted_secrets(mgmt, ns: str) -> dict[str, str]:
+    """A pull secret and an SSH key with values found nowhere else, in ``ns``."""
     registry_password = f"pw-{uuid.uuid4().hex}"
     auth = base64.b64encode(f"robot:{registry_password}".encode()).decode()
     ssh_key_body = f"AAAAC3NzaC1lZDI1NTE5{uuid.uuid4().hex}"
@@ -39,6 +40,12 @@ def test_no_secret_value_reaches_logs_events_status_or_artifacts(mgmt, operator)
         pull={".dockerconfigjson": json.dumps({"auths": {"registry.example.com": {"auth": auth}}})},
         ssh={"id_rsa.pub": f"ssh-ed25519 {ssh_key_body} hygiene@example.com"},
     )
+    return {"registry password": registry_password, "registry auth": auth, "SSH key": ssh_key_body}
+
+
+def test_no_secret_value_reaches_logs_events_status_or_artifacts(mgmt, operator):
+    ns = namespace(mgmt, unique("hygiene"))
+    planted = planted_secrets(mgmt, ns)
     dpucluster(mgmt, ns, "dpucluster")
     mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", ns, "dpucluster"))
     provisioner = wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=90)  # every step ran
@@ -51,12 +58,7 @@ def test_no_secret_value_reaches_logs_events_status_or_artifacts(mgmt, operator)
     copied = mgmt.get(SECRET, injected, ns)
     assert any(hosted_token in base64.b64decode(v).decode() for v in copied["data"].values())  # the value is real
 
-    values = {
-        "registry password": registry_password,
-        "registry auth": auth,
-        "SSH key": ssh_key_body,
-        "hosted kubeconfig token": hosted_token,
-    }
+    values = {**planted, "hosted kubeconfig token": hosted_token}
     places = {
         "operator log": operator.log_text(),
         "Events": json.dumps(mgmt.list(EVENT, ns).get("items") or []),
@@ -64,5 +66,37 @@ def test_no_secret_value_reaches_logs_events_status_or_artifacts(mgmt, operator)
         **_texts(operator.log.parent / "work"),
     }
     assert any("artifacts" in place for place in places), "no ansible-runner artifacts were searched"
+    leaks = [f"{what} in {place}" for place, text in places.items() for what, value in values.items() if value in text]
+    assert not leaks, leaks
+
+
+def test_one_off_playbooks_print_no_secret_even_at_vvv_with_diff(env, mgmt, standins):
+    """provision.yml and deprovision.yml at -vvv --diff (module arguments and results printed):
+    no pull secret, SSH key, hosted or management token in what a user's terminal shows."""
+    ns = namespace(mgmt, unique("hygiene-oneoff"))
+    planted = planted_secrets(mgmt, ns)
+    dpucluster(mgmt, ns, "dpucluster")
+    spec = provisioner_body(ns, "hcp", ns, "dpucluster")["spec"]
+    extra = {"dpfhcp_name": "hcp", "dpfhcp_namespace": ns, "dpfhcp_spec": spec}
+    extra |= {"dpfhcp_wait_delay": 1, "dpfhcp_wait_timeout": 60}
+    kubeconfig = env.management.kubeconfig_path()
+    provision = ansible_playbook("provision.yml", kubeconfig, "-vvv", "--diff", extra_vars=extra)
+    assert provision.returncode == 0, provision.stdout[-3000:] + provision.stderr[-2000:]
+    published = mgmt.get(SECRET, "hcp-admin-kubeconfig", ns)
+    hosted_token = yaml.safe_load(base64.b64decode(published["data"]["kubeconfig"]))["users"][0]["user"]["token"]
+    deprovision = ansible_playbook("deprovision.yml", kubeconfig, "-vvv", "--diff", extra_vars=extra)
+    assert deprovision.returncode == 0, deprovision.stdout[-3000:] + deprovision.stderr[-2000:]
+    assert "MODULE_ARGS" in provision.stdout or "invocation" in provision.stdout  # -vvv did print arguments
+    values = {
+        **planted,
+        "hosted kubeconfig token": hosted_token,
+        "management token": env.management.token("admin"),
+    }
+    places = {
+        "provision stdout": provision.stdout,
+        "provision stderr": provision.stderr,
+        "deprovision stdout": deprovision.stdout,
+        "deprovision stderr": deprovision.stderr,
+    }
     leaks = [f"{what} in {place}" for place, text in places.items() for what, value in values.items() if value in text]
     assert not leaks, leaks

@@ -1,0 +1,315 @@
+"""Issue 9, item 5: hostile or broken input the API server accepts, in the secrets, the
+DPUCluster, the ocp-bluefield-images ConfigMap and the HostedCluster's status (wrong keys, wrong
+content, missing fields, garbage, values near the 1 MiB object limit). Each gets a condition that
+names the field and the fix without quoting a secret; the operator does not crash; nothing is
+retried in a storm (invalid input waits for a change; a failing run backs off, as the metrics show);
+and once the input is mended the provisioner goes Ready."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+from fault_harness import Replica, Tenant, healthy, samples
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CONFIGMAP,
+    DPU_CLUSTER,
+    HOSTED_CLUSTER,
+    PROVISIONER,
+    SECRET,
+)
+from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE
+from support import (
+    BLUEFIELD_IMAGES,
+    PULL_SECRET_VALUE,
+    SSH_KEY_VALUE,
+    bluefield_configmap,
+    condition,
+    dpucluster,
+    management_node,
+    namespace,
+    provisioner_body,
+    secrets,
+    standin_settings,
+    unique,
+    wait_condition,
+    wait_for,
+    wait_idle,
+)
+
+HUGE = 700_000  # characters: a Secret or ConfigMap must stay under 1 MiB in all
+PLANTED = "planted-secret-value-"  # every hostile secret carries it: no condition may quote it
+QUIET = 15.0  # seconds of watching the operator once every condition is there
+MESSAGE_LIMIT = 2_000
+
+
+def secret(client, ns: str, name: str, data: dict[str, bytes]) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": ns},
+        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+    }
+    apply(client, body)
+
+
+def tenant(client, pull: dict[str, bytes] | None = None, ssh: dict[str, bytes] | None = None, dpu_spec=None) -> Tenant:
+    ns, dpu_ns = namespace(client, unique("tenant")), namespace(client, unique("dpus"))
+    secret(client, ns, "pull-secret", pull or {".dockerconfigjson": PULL_SECRET_VALUE.encode()})
+    secret(client, ns, "ssh-key", ssh or {"id_rsa.pub": SSH_KEY_VALUE.encode()})
+    if dpu_spec is None:
+        dpucluster(client, dpu_ns, "dpucluster")
+    else:
+        body = {"apiVersion": "provisioning.dpu.nvidia.com/v1alpha1", "kind": "DPUCluster"}
+        client.create(DPU_CLUSTER, {**body, "metadata": {"name": "dpucluster", "namespace": dpu_ns}, **dpu_spec})
+    client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    return Tenant(client, ns, dpu_ns)
+
+
+CASES = {  # name -> (input, the condition it must get: type, status, reason, words in its message)
+    "pull secret not JSON": (
+        {"pull": {".dockerconfigjson": f"{PLANTED}{{{{{{".encode()}},
+        ("SecretsValid", "False", "PullSecretInvalid", ["spec.pullSecretRef.name", "is not JSON"]),
+    ),
+    "pull secret huge": (
+        {"pull": {".dockerconfigjson": (PLANTED + "A" * HUGE).encode()}},
+        ("SecretsValid", "False", "PullSecretInvalid", ["spec.pullSecretRef.name", ".dockerconfigjson"]),
+    ),
+    "pull secret not text": (
+        {"pull": {".dockerconfigjson": b"\xff\xfe\x00" + PLANTED.encode()}},
+        ("SecretsValid", "False", "PullSecretInvalid", ["not base64-encoded UTF-8"]),
+    ),
+    "pull secret without auths": (
+        {"pull": {".dockerconfigjson": json.dumps({"registry": PLANTED}).encode()}},
+        ("SecretsValid", "False", "PullSecretInvalid", ['no "auths" object']),
+    ),
+    "pull secret under another key": (
+        {"pull": {"config.json": PULL_SECRET_VALUE.encode()}},
+        ("SecretsValid", "False", "PullSecretKeyMissing", ["has no key '.dockerconfigjson'", "config.json"]),
+    ),
+    "SSH key garbage": (
+        {"ssh": {"id_rsa.pub": (PLANTED + " not a key\n").encode()}},
+        ("SecretsValid", "False", "SSHKeySecretInvalid", ["spec.sshKeySecretRef.name", "not an OpenSSH public key"]),
+    ),
+    "DPUCluster without spec": (
+        {"dpu_spec": {}},
+        ("ClusterTypeValid", "False", "UnsupportedClusterType", ["spec.type is None"]),
+    ),
+    "DPUCluster kamaji with a huge name": (
+        {"dpu_spec": {"spec": {"type": "kamaji", "clusterEndpoint": {"junk": ["x" * HUGE, {"n": [1, 2, 3]}]}}}},
+        ("ClusterTypeValid", "False", "UnsupportedClusterType", ["'kamaji'"]),
+    ),
+}
+
+
+def assert_clear(obj, expected, label) -> None:
+    type_, status, reason, words = expected
+    c = condition(obj, type_)
+    assert c is not None and (c["status"], c["reason"]) == (status, reason), (label, c)
+    for w in words:
+        assert w in c["message"], (label, w, c["message"])
+    text = json.dumps(obj["status"])
+    assert PLANTED not in text, f"{label}: a secret's content reached the status"
+    assert all(len(x.get("message") or "") <= MESSAGE_LIMIT for x in obj["status"]["conditions"]), label
+    assert obj["status"]["phase"] == "Failed", (label, obj["status"]["phase"])
+
+
+def mirrored_degraded_unknown(t: Tenant):
+    obj = t.get()
+    c = condition(obj, "HostedClusterDegraded")
+    return obj if c and c["status"] == "Unknown" else None
+
+
+def _injected_says(t: Tenant, words: str):
+    obj = t.get()
+    c = condition(obj, "KubeConfigInjected")
+    return obj if c and c["reason"] == "KubeconfigSecretInvalid" and words in c["message"] else None
+
+
+def quiet_window(replica: Replica) -> dict[str, float]:
+    """What the operator did in QUIET seconds with nothing changing (once the runs the input's
+    arrival started are over): runs, retries."""
+    assert replica.started is not None
+    wait_idle(replica.started.metrics_port)
+    runs, retries = (replica.metric("dpfhcp_ansible_runs_total"), replica.metric("dpfhcp_retries_total"))
+    time.sleep(QUIET)
+    assert replica.process.poll() is None and healthy(replica), "the operator died"
+    return {
+        "runs": replica.metric("dpfhcp_ansible_runs_total") - runs,
+        "retries": replica.metric("dpfhcp_retries_total") - retries,
+    }
+
+
+def test_broken_secrets_and_dpuclusters_get_clear_conditions_and_no_retry_storm(fault_env, tmp_path):
+    client = fault_env.client()
+    replica = Replica(fault_env, tmp_path / "operator").start()
+    try:
+        tenants = {label: tenant(client, **given) for label, (given, _) in CASES.items()}
+        for label, (_, expected) in CASES.items():
+            obj = wait_condition(client, tenants[label].ns, "hcp", expected[0], expected[1], expected[2])
+            assert_clear(obj, expected, label)
+        activity = quiet_window(replica)
+        print(f"{len(CASES)} broken provisioners, {QUIET}s with nothing changing: {activity}")
+        assert activity == {"runs": 0, "retries": 0}, activity  # invalid input waits for a change
+        log = replica.log.read_text(errors="replace")
+        assert PLANTED not in log
+
+        # Mended, each goes Ready: nothing was lost while it was broken.
+        for label, t in tenants.items():
+            given = CASES[label][0]
+            if "pull" in given or "ssh" in given:
+                secret(client, t.ns, "pull-secret", {".dockerconfigjson": PULL_SECRET_VALUE.encode()})
+                secret(client, t.ns, "ssh-key", {"id_rsa.pub": SSH_KEY_VALUE.encode()})
+                if "config.json" in given.get("pull", {}):
+                    client.replace(
+                        SECRET,
+                        {
+                            **client.get(SECRET, "pull-secret", t.ns),
+                            "data": {".dockerconfigjson": base64.b64encode(PULL_SECRET_VALUE.encode()).decode()},
+                        },
+                    )
+            else:
+                dpu = client.get(DPU_CLUSTER, "dpucluster", t.dpu_ns)
+                client.replace(DPU_CLUSTER, {**dpu, "spec": {"type": "static", "maxNodes": 10}})
+        for t in tenants.values():
+            t.assert_converged()
+    finally:
+        replica.close()
+
+
+def test_garbage_bluefield_configmap_and_hosted_cluster_status(fault_env, tmp_path):
+    client = fault_env.client()
+    replica = Replica(fault_env, tmp_path / "operator").start()
+    try:
+        ready = Tenant.create(client)
+        ready.assert_converged()
+
+        # HyperShift reports garbage: conditions without reasons, duplicated, of unknown types,
+        # a message near the size limit, a kubeconfig secret that does not exist, an empty history.
+        standin_settings(client, **{f"{ready.ns}.hcp.statusFrozen": "true"})
+        hc = client.get(HOSTED_CLUSTER, "hcp", ready.ns)
+        garbage = {
+            "conditions": [
+                {"type": "Available", "status": "True"},
+                {"type": "Available", "status": "False", "message": "duplicated"},
+                {"type": "Degraded", "status": "Unknown", "reason": "Garbage", "message": "m" * HUGE},
+                {"type": " ", "status": "True"},
+                {"type": "NoSuchCondition" * 50, "status": "False"},
+            ],
+            "kubeconfig": {"name": "no-such-secret"},
+            "version": {"history": [{"state": "Partial", "image": "%%% not an image"}]},
+        }
+        client.replace(HOSTED_CLUSTER, {**hc, "status": garbage}, subresource="status")
+        obj = wait_for(
+            "the garbage mirrored",
+            lambda: (
+                (o := ready.get()) and (c := condition(o, "HostedClusterDegraded")) and c["status"] == "Unknown" and o
+            ),
+            timeout=30,
+        )
+        assert replica.process.poll() is None
+        assert all(len(c.get("message") or "") <= MESSAGE_LIMIT for c in obj["status"]["conditions"])
+        assert len(json.dumps(obj["status"])) < 50_000
+        activity = quiet_window(replica)
+        print(f"garbage HostedCluster status, {QUIET}s: {activity}")
+        assert activity["runs"] <= 1 and activity["retries"] == 0, activity
+        standin_settings(client, **{f"{ready.ns}.hcp.statusFrozen": ""})
+        ready.assert_converged()
+
+        # The ConfigMap maps the release to garbage and carries a huge junk key.
+        version = next(iter(BLUEFIELD_IMAGES))
+        cm = client.get(CONFIGMAP, "ocp-bluefield-images", OPERATOR_NAMESPACE)
+        junk = {version: "!! not an image " * 100, "junk": "z" * HUGE}
+        client.replace(CONFIGMAP, {**cm, "data": junk})
+        fresh = Tenant.create(client)
+        obj = wait_condition(client, fresh.ns, "hcp", "BlueFieldImageResolved", "False", "InvalidImageMapping")
+        message = condition(obj, "BlueFieldImageResolved")["message"]
+        assert "not an image reference" in message and len(message) <= MESSAGE_LIMIT, message
+        # Deleted outright: a condition that says how to create it.
+        client.delete(CONFIGMAP, "ocp-bluefield-images", OPERATOR_NAMESPACE)
+        obj = wait_condition(client, fresh.ns, "hcp", "BlueFieldImageResolved", "False", "ConfigMapNotFound")
+        activity = quiet_window(replica)
+        print(f"garbage then missing ConfigMap, {QUIET}s: {activity}")
+        assert activity == {"runs": 0, "retries": 0}, activity
+        bluefield_configmap(client)
+        fresh.assert_converged()
+        ready.assert_converged()
+        assert replica.starts == 1 and replica.process.poll() is None
+        print("watch errors:", samples(replica, "dpfhcp_watch_errors_total"))
+    finally:
+        standin_settings(client, **{f"{ready.ns}.hcp.statusFrozen": ""})
+        replica.close()
+
+
+def test_garbage_hosted_kubeconfig_is_reported_and_not_handed_to_dpf(fault_env, tmp_path):
+    """HyperShift's published admin kubeconfig turns to garbage: the conditions say so, DPF keeps
+    the last good copy, the CSR watch is not left running on garbage, nothing crashes or storms;
+    mended, the provisioner is Ready again."""
+    client = fault_env.client()
+    replica = Replica(fault_env, tmp_path / "operator").start()
+    tenant = Tenant.create(client)
+    try:
+        tenant.assert_converged()
+        good = client.get(SECRET, "hcp-admin-kubeconfig", tenant.ns)
+        given = client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"]
+        standin_settings(client, **{f"{tenant.ns}.hcp.statusFrozen": "true"})
+        for words, garbage in {
+            "kubeconfig is not YAML": b"{{{ not yaml",
+            "malformed or incomplete": b"kind: Config\nclusters: 42\ncurrent-context: x\ncontexts: [{name: x}]\n",
+            "not base64-encoded UTF-8 text": b"\xff\xfe" + b"x" * HUGE,
+        }.items():
+            garbled = {"data": {"kubeconfig": base64.b64encode(garbage).decode()}}
+            client.patch(SECRET, "hcp-admin-kubeconfig", garbled, tenant.ns)
+            obj = wait_for(f"KubeConfigInjected saying {words}", lambda w=words: _injected_says(tenant, w), timeout=30)
+            injected = condition(obj, "KubeConfigInjected")["message"]
+            assert "not a usable kubeconfig" in injected and len(injected) <= MESSAGE_LIMIT, (words, injected)
+            obj = wait_condition(client, tenant.ns, "hcp", "CSRAutoApprovalActive", "False", "KubeconfigInvalid")
+            assert obj["status"]["phase"] != "Ready", words
+            assert client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"] == given, words
+            print(f"garbage kubeconfig: {injected[:200]}")
+        activity = quiet_window(replica)
+        print(f"garbage hosted kubeconfig, {QUIET}s: {activity}")
+        assert activity == {"runs": 0, "retries": 0}, activity
+        client.patch(SECRET, "hcp-admin-kubeconfig", {"data": good["data"]}, tenant.ns)
+        tenant.assert_converged()
+        assert replica.starts == 1 and replica.process.poll() is None
+    finally:
+        standin_settings(client, **{f"{tenant.ns}.hcp.statusFrozen": ""})
+        replica.close()
+
+
+def test_a_run_that_keeps_failing_backs_off_visibly_in_the_metrics(fault_env, tmp_path):
+    """A SingleReplica control plane is published on a management Node's address; with no Ready
+    Node there is none, and every run fails. The retries back off (0.5 s doubling) as the metrics
+    show: a handful in QUIET seconds, not a storm. A Node registers: Ready, and the backoff resets."""
+    client = fault_env.client()
+    replica = Replica(fault_env, tmp_path / "operator").start()
+    try:
+        body_spec = {"controlPlaneAvailabilityPolicy": "SingleReplica"}
+        ns, dpu_ns = namespace(client, unique("tenant")), namespace(client, unique("dpus"))
+        secrets(client, ns)
+        dpucluster(client, dpu_ns, "dpucluster")
+        body = provisioner_body(ns, "hcp", dpu_ns, "dpucluster", **body_spec)
+        del body["spec"]["virtualIP"]
+        client.create(PROVISIONER, body)
+        tenant = Tenant(client, ns, dpu_ns)
+        wait_for("a failed run", lambda: replica.metric("dpfhcp_retries_total") >= 1, timeout=30)
+        retries = replica.metric("dpfhcp_retries_total")
+        time.sleep(QUIET)
+        grown = replica.metric("dpfhcp_retries_total") - retries
+        buckets = samples(replica, "dpfhcp_retry_backoff_seconds_bucket")
+        total = sum(v for k, v in buckets.items() if 'le="+Inf"' in k)
+        within_2s = sum(v for k, v in buckets.items() if 'le="2.0"' in k)
+        print(f"{QUIET}s of failing runs: {grown} retries; backoff buckets {buckets}")
+        assert 2 <= grown <= 6, grown  # 15 s of 0.5, 1, 2, 4, 8 s delays (plus each run's seconds)
+        assert total > within_2s, buckets  # the delays grew past 2 s
+        failed = [x for x in replica.lines() if x.get("msg") == "reconciled" and x.get("namespace") == ns]
+        assert failed and all(x["result"] == "failed" for x in failed), failed
+        assert "node" in failed[-1]["detail"].lower(), failed[-1]["detail"]
+        with management_node(client, "10.9.8.7"):
+            tenant.assert_converged(timeout=90, metallb=False)
+    finally:
+        replica.close()
