@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(VENV)/collections
 DEMO_DIR ?= $(REPO)/.build/demo
 PYTEST_ARGS ?=
 
-.PHONY: help venv kube tools demo demo-down bench test lint sanity unit integration molecule cluster-up cluster-down clean
+.PHONY: help venv kube tools demo demo-down bench test test-faults lint sanity unit integration molecule cluster-up cluster-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,8 +32,11 @@ BENCH_ARGS ?=
 bench: kube  ## the benchmark: operator vs floor (no Ansible) vs naive (one run per event); JSON to BENCH_JSON
 	@$(PY) -m dpf_hcp_dev.bench --json $(BENCH_JSON) $(BENCH_ARGS)
 
-test: kube tools lint sanity  ## everything: lint, ansible-test sanity, unit, integration (real API servers), conformance
+test: kube tools lint sanity  ## everything: lint, ansible-test sanity, unit, integration (real API servers), conformance, faults
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-faults: kube  ## the fault tests only (kills, restarts, hostile input); FAULT_SEED=<n> replays a run, FAULT_TRIALS=<n>
+	@$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 lint: venv tools  ## ruff, yamllint, ansible-lint (profile production), helm lint
 	$(VENV)/bin/ruff check .

@@ -17,7 +17,7 @@ from dpf_hcp_operator.dependencies import Change, Fingerprint, ProvisionerDepend
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.queue import WorkQueue
-from dpf_hcp_operator.runner import CANCELED, PlaybookRunner, RunResult
+from dpf_hcp_operator.runner import CANCELED, HostResult, PlaybookRunner, RunResult
 from dpf_hcp_operator.watches import Watch
 
 LOG = logging.getLogger("dpf_hcp_operator.controller")
@@ -70,6 +70,9 @@ class Controller:
             if csr_watch:
                 self.csr_approvals = CSRApprovals(client, lambda ns, name: _version(secrets.get((ns, name))))
         self._last_ok: dict[Key, Fingerprint] = {}
+        # What a failed run left the world as: until its backoff is over, an event that changes
+        # nothing else (the echo of the failed run's own writes) does not run it again early.
+        self._last_failed: dict[Key, Fingerprint] = {}
         self._state_lock = threading.Lock()
 
     @property
@@ -96,6 +99,7 @@ class Controller:
     def _invalidate(self, key: Key) -> None:
         with self._state_lock:
             self._last_ok.pop(key, None)
+            self._last_failed.pop(key, None)
 
     def fingerprint(self, obj: dict[str, Any]) -> Fingerprint:
         """What the outcome of a run depends on; equal fingerprints mean a run would change nothing."""
@@ -176,8 +180,12 @@ class Controller:
             fp = self.fingerprint(obj)
             with self._state_lock:
                 unchanged = self._last_ok.get(key) == fp
+                echo_of_failure = self._last_failed.get(key) == fp
             if unchanged and self.skip_unchanged:
                 outcomes[key] = Outcome("skipped", "nothing changed")
+                continue
+            if echo_of_failure and self.skip_unchanged and self.queue.backing_off(key):
+                outcomes[key] = Outcome("skipped", "failed with these inputs; runs again when its backoff is over")
                 continue
             if finalizer and finalizer not in (meta.get("finalizers") or []):
                 try:
@@ -228,6 +236,10 @@ class Controller:
             self._write_managed_status(obj, host.ok, host.message)
         if not host.ok:
             self._invalidate(key)
+            after = self._world_after(obj, fp, host, seen)
+            if after is not None:
+                with self._state_lock:
+                    self._last_failed[key] = after
             self._retry(key)
             return Outcome("failed", f"{host.failed_task}: {host.message}", host.changed)
         self.queue.forget(key)
@@ -235,20 +247,23 @@ class Controller:
             self._invalidate(key)
             self.queue.add_after(key, host.requeue_after)
             return Outcome("requeued", f"requeue after {host.requeue_after}s", host.changed)
+        expected = self._world_after(obj, fp, host, seen)
         with self._state_lock:
-            if not host.changed:
-                self._last_ok[key] = fp
+            if expected is None:
+                self._last_ok.pop(key, None)
             else:
-                # The run's own writes move the world away from ``fp``: what is stored is ``fp``
-                # with them, so their echo is skipped, while anyone else's change (or deleting what
-                # the run made) differs from it and runs the playbook again. When someone else
-                # changed something during the run, nothing is stored: the next run confirms.
-                expected = self.dependencies.expected_after(obj, fp, host.journal, seen) if self.dependencies else None
-                if expected is None:
-                    self._last_ok.pop(key, None)
-                else:
-                    self._last_ok[key] = expected
+                self._last_ok[key] = expected
         return Outcome("success", "", host.changed)
+
+    def _world_after(
+        self, obj: dict[str, Any], fp: Fingerprint, host: HostResult, seen: list[Change]
+    ) -> Fingerprint | None:
+        """The fingerprint the run left: ``fp`` with the run's own writes, so their echo is
+        skipped, while anyone else's change (or deleting what the run made) differs from it. None
+        when someone else changed something during the run: the next run confirms."""
+        if not host.changed:
+            return fp
+        return self.dependencies.expected_after(obj, fp, host.journal, seen) if self.dependencies else None
 
     def _after_finalize(self, obj: dict[str, Any], result: RunResult) -> Outcome:
         key = _key(obj)

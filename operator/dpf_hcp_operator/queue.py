@@ -57,6 +57,12 @@ class WorkQueue:
         with self._cond:
             self._failures.pop(key, None)
 
+    def backing_off(self, key: Hashable) -> bool:
+        """True while ``key`` waits out a delay (a failure's backoff or a requeue)."""
+        now = time.monotonic()
+        with self._cond:
+            return any(k == key and due > now for due, _, k in self._delayed)
+
     def failures(self, key: Hashable) -> int:
         with self._cond:
             return self._failures.get(key, 0)

@@ -54,3 +54,12 @@ def test_shutdown_releases_waiting_workers():
     q.shutdown()
     t.join(timeout=2)
     assert got == [[]]
+
+
+def test_backing_off_while_a_delay_is_pending():
+    q = WorkQueue(base_delay=0.2)
+    assert not q.backing_off("k")
+    q.add_rate_limited("k")
+    assert q.backing_off("k") and not q.backing_off("other")
+    assert q.get_batch(1, timeout=1) == ["k"]
+    assert not q.backing_off("k")
