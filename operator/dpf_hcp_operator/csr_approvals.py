@@ -150,7 +150,7 @@ class CSRApprovals:
         if live:
             try:
                 kubeconfig = csr_approval.hosted_kubeconfig(self.mgmt, provisioner)
-            except (ApiError, ValueError) as exc:  # ValueError: not text; the playbook's condition says so
+            except ApiError as exc:  # keep watching with what we have; the next sync reads it again
                 log(
                     LOG,
                     logging.WARNING,
@@ -160,6 +160,8 @@ class CSRApprovals:
                     error=str(exc),
                 )
                 return
+            except ValueError as exc:  # not text: as an unusable one, stop watching (the conditions say why)
+                log(LOG, logging.WARNING, "hosted kubeconfig unusable", namespace=key[0], name=key[1], error=str(exc))
         with self.lock:
             current = self.approvers.get(key)
             if kubeconfig is None:
@@ -183,6 +185,7 @@ class CSRApprovals:
                         error=str(exc),
                     )
                     self.approvers.pop(key, None)
+                    CSR_HOSTED_CLUSTERS.set(len(self.approvers))
                     return
                 self.approvers[key] = approver
                 self._seen[key] = version

@@ -28,8 +28,8 @@ options:
     description:
       - The DPFHCPProvisioner as the run was given it. C(metadata.name) and C(metadata.namespace) name
         it (its status is read fresh).
-      - Its C(metadata.generation), the spec the run acted on, is written as C(observedGeneration): a
-        spec edited during the run is not claimed as observed.
+      - Its C(metadata.generation), the spec the run acted on, is written as C(observedGeneration), so
+        a spec edited during the run is not claimed as observed.
     type: dict
     required: true
   conditions:

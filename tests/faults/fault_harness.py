@@ -278,7 +278,7 @@ def samples(replica: Replica, name: str) -> dict[str, float]:
     out = {}
     for line in text.splitlines():
         if line.startswith(name + "{") or line.startswith(name + " "):
-            head, _, value = line.rpartition(" ")
+            head, value = line.rsplit(" ", 1)
             out[head[len(name) :]] = float(value)
     return out
 

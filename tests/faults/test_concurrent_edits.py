@@ -42,7 +42,7 @@ class User:
 
     def edit(self, change) -> None:
         client = self.tenant.client
-        for _ in range(50):
+        for _attempt in range(50):
             obj = client.get(PROVISIONER, self.tenant.name, self.tenant.ns)
             change(obj)
             try:
@@ -62,7 +62,7 @@ def test_edits_during_reconciles_are_all_kept_and_the_last_of_each_is_acted_on(f
     try:
         tenant = Tenant.create(client)  # the edits start while its first reconcile runs
         user = User(tenant)
-        edits = [kind for kind in ("spec", "label", "annotation", "secret") for _ in range(ROUNDS)]
+        edits = [kind for kind in ("spec", "label", "annotation", "secret") for _round in range(ROUNDS)]
         rng.shuffle(edits)
         labels, annotations, release, secret = {}, {}, RELEASE, PULL_SECRET_VALUE
         for i, kind in enumerate(edits):

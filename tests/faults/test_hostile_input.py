@@ -147,8 +147,8 @@ def test_broken_secrets_and_dpuclusters_get_clear_conditions_and_no_retry_storm(
     client = fault_env.client()
     replica = Replica(fault_env, tmp_path / "operator").start()
     try:
-        tenants = {label: tenant(client, **given) for label, (given, _) in CASES.items()}
-        for label, (_, expected) in CASES.items():
+        tenants = {label: tenant(client, **case[0]) for label, case in CASES.items()}
+        for label, (_given, expected) in CASES.items():
             obj = wait_condition(client, tenants[label].ns, "hcp", expected[0], expected[1], expected[2])
             assert_clear(obj, expected, label)
         activity = quiet_window(replica)
@@ -256,6 +256,14 @@ def test_garbage_hosted_kubeconfig_is_reported_and_not_handed_to_dpf(fault_env, 
         good = client.get(SECRET, "hcp-admin-kubeconfig", tenant.ns)
         given = client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"]
         standin_settings(client, **{f"{tenant.ns}.hcp.statusFrozen": "true"})
+
+        def watched() -> float:  # hosted clusters whose CSRs the operator watches (earlier tests' too)
+            return replica.metric("dpfhcp_csr_hosted_clusters_watched")
+
+        assert replica.started is not None
+        wait_idle(replica.started.metrics_port)  # every provisioner's CSR watch is settled
+        before = watched()
+        assert before >= 1
         for words, garbage in {
             "kubeconfig is not YAML": b"{{{ not yaml",
             "malformed or incomplete": b"kind: Config\nclusters: 42\ncurrent-context: x\ncontexts: [{name: x}]\n",
@@ -269,12 +277,14 @@ def test_garbage_hosted_kubeconfig_is_reported_and_not_handed_to_dpf(fault_env, 
             obj = wait_condition(client, tenant.ns, "hcp", "CSRAutoApprovalActive", "False", "KubeconfigInvalid")
             assert obj["status"]["phase"] != "Ready", words
             assert client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"] == given, words
+            wait_for("no CSR watch on garbage", lambda: watched() == before - 1, 10)
             print(f"garbage kubeconfig: {injected[:200]}")
         activity = quiet_window(replica)
         print(f"garbage hosted kubeconfig, {QUIET}s: {activity}")
         assert activity == {"runs": 0, "retries": 0}, activity
         client.patch(SECRET, "hcp-admin-kubeconfig", {"data": good["data"]}, tenant.ns)
         tenant.assert_converged()
+        wait_for("the CSR watch back", lambda: watched() == before, 10)
         assert replica.starts == 1 and replica.process.poll() is None
     finally:
         standin_settings(client, **{f"{tenant.ns}.hcp.statusFrozen": ""})
