@@ -180,18 +180,22 @@ def ansible_playbook(
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
-def metric(port: int, name: str, labels: dict[str, str] | None = None) -> float:
-    """Sum of a Prometheus metric's samples whose labels include ``labels``."""
+def samples(port: int, name: str) -> dict[str, float]:
+    """Each sample of a Prometheus metric, by its label text (e.g. '{kind="X",le="2.0"}'; '' without labels)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    total = 0.0
+    out = {}
     for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        head, _, value = line.rpartition(" ")
-        if all(f'{k}="{v}"' in head for k, v in (labels or {}).items()):
-            total += float(value)
-    return total
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            head, value = line.rsplit(" ", 1)
+            out[head[len(name) :]] = float(value)
+    return out
+
+
+def metric(port: int, name: str, labels: dict[str, str] | None = None) -> float:
+    """Sum of a Prometheus metric's samples whose labels include ``labels``."""
+    wanted = [f'{k}="{v}"' for k, v in (labels or {}).items()]
+    return sum(v for head, v in samples(port, name).items() if all(w in head for w in wanted))
 
 
 def wait_idle(metrics_port: int, quiet: float = 1.5, timeout: float = 60.0) -> float:

@@ -4,6 +4,7 @@ left behind once it is gone)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -11,13 +12,14 @@ import random
 import signal
 import subprocess
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
+    DPU_CLUSTER,
     HOSTED_CLUSTER,
     IP_ADDRESS_POOL,
     L2_ADVERTISEMENT,
@@ -43,6 +45,7 @@ from support import (
     wait_condition,
     wait_for,
 )
+from support import samples as support_samples
 
 FINALIZER = "provisioning.dpu.hcp.io/finalizer"
 
@@ -195,14 +198,30 @@ class Tenant:
     ns: str
     dpu_ns: str
     name: str = "hcp"
-    notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls, client: KubeClient, **spec: Any) -> Tenant:
+    def create(
+        cls,
+        client: KubeClient,
+        pull: dict[str, bytes] | None = None,
+        ssh: dict[str, bytes] | None = None,
+        dpu_body: dict[str, Any] | None = None,
+        **spec: Any,
+    ) -> Tenant:
+        """``pull`` and ``ssh``: the secrets' data as bytes (any content, text or not); ``dpu_body``:
+        the DPUCluster's fields besides apiVersion, kind and metadata. Defaults: valid ones."""
         ns = namespace(client, unique("tenant"))
         dpu_ns = namespace(client, unique("dpus"))
         secrets(client, ns)
-        dpucluster(client, dpu_ns, "dpucluster")
+        for name, data in (("pull-secret", pull), ("ssh-key", ssh)):
+            if data is not None:
+                encoded = {k: base64.b64encode(v).decode() for k, v in data.items()}
+                client.replace(SECRET, {**client.get(SECRET, name, ns), "data": encoded})
+        if dpu_body is None:
+            dpucluster(client, dpu_ns, "dpucluster")
+        else:
+            head = {"apiVersion": "provisioning.dpu.nvidia.com/v1alpha1", "kind": "DPUCluster"}
+            client.create(DPU_CLUSTER, {**head, "metadata": {"name": "dpucluster", "namespace": dpu_ns}, **dpu_body})
         client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster", **spec))
         return cls(client, ns, dpu_ns)
 
@@ -273,14 +292,7 @@ class Tenant:
 def samples(replica: Replica, name: str) -> dict[str, float]:
     """Each sample of a Prometheus metric of ``replica``, by its label text."""
     assert replica.started is not None
-    with urllib.request.urlopen(f"http://127.0.0.1:{replica.started.metrics_port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            head, value = line.rsplit(" ", 1)
-            out[head[len(name) :]] = float(value)
-    return out
+    return support_samples(replica.started.metrics_port, name)
 
 
 def healthy(replica: Replica) -> bool:

@@ -13,7 +13,6 @@ import time
 
 from fault_harness import Replica, Tenant, healthy, samples
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
     DPU_CLUSTER,
@@ -46,27 +45,13 @@ QUIET = 15.0  # seconds of watching the operator once every condition is there
 MESSAGE_LIMIT = 2_000
 
 
-def secret(client, ns: str, name: str, data: dict[str, bytes]) -> None:
-    body = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": ns},
-        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
-    }
-    apply(client, body)
-
-
-def tenant(client, pull: dict[str, bytes] | None = None, ssh: dict[str, bytes] | None = None, dpu_spec=None) -> Tenant:
-    ns, dpu_ns = namespace(client, unique("tenant")), namespace(client, unique("dpus"))
-    secret(client, ns, "pull-secret", pull or {".dockerconfigjson": PULL_SECRET_VALUE.encode()})
-    secret(client, ns, "ssh-key", ssh or {"id_rsa.pub": SSH_KEY_VALUE.encode()})
-    if dpu_spec is None:
-        dpucluster(client, dpu_ns, "dpucluster")
-    else:
-        body = {"apiVersion": "provisioning.dpu.nvidia.com/v1alpha1", "kind": "DPUCluster"}
-        client.create(DPU_CLUSTER, {**body, "metadata": {"name": "dpucluster", "namespace": dpu_ns}, **dpu_spec})
-    client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
-    return Tenant(client, ns, dpu_ns)
+def mend_secrets(client, t: Tenant) -> None:
+    for name, data in (
+        ("pull-secret", {".dockerconfigjson": PULL_SECRET_VALUE}),
+        ("ssh-key", {"id_rsa.pub": SSH_KEY_VALUE}),
+    ):
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        client.replace(SECRET, {**client.get(SECRET, name, t.ns), "data": encoded})
 
 
 CASES = {  # name -> (input, the condition it must get: type, status, reason, words in its message)
@@ -95,11 +80,11 @@ CASES = {  # name -> (input, the condition it must get: type, status, reason, wo
         ("SecretsValid", "False", "SSHKeySecretInvalid", ["spec.sshKeySecretRef.name", "not an OpenSSH public key"]),
     ),
     "DPUCluster without spec": (
-        {"dpu_spec": {}},
+        {"dpu_body": {}},
         ("ClusterTypeValid", "False", "UnsupportedClusterType", ["spec.type is None"]),
     ),
     "DPUCluster kamaji with a huge name": (
-        {"dpu_spec": {"spec": {"type": "kamaji", "clusterEndpoint": {"junk": ["x" * HUGE, {"n": [1, 2, 3]}]}}}},
+        {"dpu_body": {"spec": {"type": "kamaji", "clusterEndpoint": {"junk": ["x" * HUGE, {"n": [1, 2, 3]}]}}}},
         ("ClusterTypeValid", "False", "UnsupportedClusterType", ["'kamaji'"]),
     ),
 }
@@ -147,7 +132,7 @@ def test_broken_secrets_and_dpuclusters_get_clear_conditions_and_no_retry_storm(
     client = fault_env.client()
     replica = Replica(fault_env, tmp_path / "operator").start()
     try:
-        tenants = {label: tenant(client, **case[0]) for label, case in CASES.items()}
+        tenants = {label: Tenant.create(client, **case[0]) for label, case in CASES.items()}
         for label, (_given, expected) in CASES.items():
             obj = wait_condition(client, tenants[label].ns, "hcp", expected[0], expected[1], expected[2])
             assert_clear(obj, expected, label)
@@ -161,16 +146,7 @@ def test_broken_secrets_and_dpuclusters_get_clear_conditions_and_no_retry_storm(
         for label, t in tenants.items():
             given = CASES[label][0]
             if "pull" in given or "ssh" in given:
-                secret(client, t.ns, "pull-secret", {".dockerconfigjson": PULL_SECRET_VALUE.encode()})
-                secret(client, t.ns, "ssh-key", {"id_rsa.pub": SSH_KEY_VALUE.encode()})
-                if "config.json" in given.get("pull", {}):
-                    client.replace(
-                        SECRET,
-                        {
-                            **client.get(SECRET, "pull-secret", t.ns),
-                            "data": {".dockerconfigjson": base64.b64encode(PULL_SECRET_VALUE.encode()).decode()},
-                        },
-                    )
+                mend_secrets(client, t)
             else:
                 dpu = client.get(DPU_CLUSTER, "dpucluster", t.dpu_ns)
                 client.replace(DPU_CLUSTER, {**dpu, "spec": {"type": "static", "maxNodes": 10}})

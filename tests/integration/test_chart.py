@@ -178,3 +178,17 @@ def test_the_chart_readme_documents_every_value():
     readme = (CHART / "README.md").read_text()
     missing = [key for key in leaf_keys(values) if f"| `{key}` |" not in readme]
     assert not missing, f"helm/dpf-hcp-provisioner-operator/README.md lacks {missing}"
+
+
+def test_graceful_shutdown_gives_the_pod_ten_seconds_more_and_a_bad_value_is_refused(helm):
+    pod = render(helm, "--set", "gracefulShutdownTimeoutSeconds=40")[("Deployment", "dpfhcp")]["spec"]["template"]
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 50
+    assert "--graceful-shutdown-timeout=40" in pod["spec"]["containers"][0]["args"]
+    bad = subprocess.run(
+        [helm, "template", "x", str(CHART), "--set", "gracefulShutdownTimeoutSeconds=soon"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode != 0
+    assert 'gracefulShutdownTimeoutSeconds must be a whole number of seconds (0 or more), not "soon"' in bad.stderr
