@@ -33,6 +33,13 @@ def render(helm: str, *args: str) -> dict[tuple[str, str], dict]:
     return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out.stdout) if d}
 
 
+def refused(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A render that must fail (a bad value): its result, to read the message in stderr."""
+    bad = subprocess.run([helm, "template", "x", str(CHART), *args], capture_output=True, text=True, check=False)
+    assert bad.returncode != 0
+    return bad
+
+
 def test_chart_lints(helm):
     result = subprocess.run([helm, "lint", str(CHART)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -126,13 +133,7 @@ def test_placement_targets_and_a_bad_one(helm):
         "spec"
     ]["template"]["spec"]
     assert custom["nodeSelector"] == {"zone": "a"}
-    bad = subprocess.run(
-        [helm, "template", "x", str(CHART), "--set", "placement.target=everywhere"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert bad.returncode != 0
+    bad = refused(helm, "--set", "placement.target=everywhere")
     assert 'placement.target must be master, worker or custom, not "everywhere"' in bad.stderr
 
 
@@ -184,11 +185,5 @@ def test_graceful_shutdown_gives_the_pod_ten_seconds_more_and_a_bad_value_is_ref
     pod = render(helm, "--set", "gracefulShutdownTimeoutSeconds=40")[("Deployment", "dpfhcp")]["spec"]["template"]
     assert pod["spec"]["terminationGracePeriodSeconds"] == 50
     assert "--graceful-shutdown-timeout=40" in pod["spec"]["containers"][0]["args"]
-    bad = subprocess.run(
-        [helm, "template", "x", str(CHART), "--set", "gracefulShutdownTimeoutSeconds=soon"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert bad.returncode != 0
+    bad = refused(helm, "--set", "gracefulShutdownTimeoutSeconds=soon")
     assert 'gracefulShutdownTimeoutSeconds must be a whole number of seconds (0 or more), not "soon"' in bad.stderr
