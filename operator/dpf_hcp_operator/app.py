@@ -115,15 +115,8 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         waiting = [i.name for i in informers if not i.synced.is_set()]
         return (not waiting, "ok" if not waiting else f"caches not synced: {waiting}")
 
-    servers = [
-        health.serve(
-            config.health_address,
-            {"/healthz": healthz, "/readyz": readyz},
-            with_metrics=config.metrics_address == config.health_address,
-        )
-    ]
-    if config.metrics_address not in ("0", "", config.health_address):
-        servers.append(health.serve(config.metrics_address, {}, with_metrics=True))
+    servers: list[Any] = []
+    # The webhook first, its self-signed certificate made: /readyz must not answer before it serves.
     if config.webhook_address and config.webhook_cert_dir:  # every replica answers admission
         if config.webhook_self_signed_hosts:
             webhook.ensure_self_signed(config.webhook_cert_dir, config.webhook_self_signed_hosts)
@@ -140,6 +133,15 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         provisioners = next((c.informer for c in controllers if c.watch.kind == "DPFHCPProvisioner"), None)
         reviewer = webhook.Reviewer(client, config.operator_namespace, provisioners)
         servers.append(webhook.serve(config.webhook_address, reviewer, config.webhook_cert_dir, stop))
+    servers.append(
+        health.serve(
+            config.health_address,
+            {"/healthz": healthz, "/readyz": readyz},
+            with_metrics=config.metrics_address == config.health_address,
+        )
+    )
+    if config.metrics_address not in ("0", "", config.health_address):
+        servers.append(health.serve(config.metrics_address, {}, with_metrics=True))
 
     lost = threading.Event()
     if elector is not None:
