@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 
-ARCH_SUFFIXES = ("-x86_64", "-amd64", "-arm64", "-aarch64", "-multi", "-ppc64le", "-s390x")
-# registry/path:tag or registry/path@sha256:digest (a tag may precede the digest)
-IMAGE_REF = re.compile(
-    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(?:@(?P<digest>[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}))?$"
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import (
+    ImageReferenceError,
+    parse_image_reference,
 )
+
+ARCH_SUFFIXES = ("-x86_64", "-amd64", "-arm64", "-aarch64", "-multi", "-ppc64le", "-s390x")
 VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 
 
@@ -30,27 +29,36 @@ def ocp_version(release_image: str) -> str:
             "spec.ocpReleaseImage is empty; set it to a release image such as "
             "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64"
         )
-    match = IMAGE_REF.match(release_image.strip())
-    if not match or not match.group("tag"):
+    try:
+        tag = parse_image_reference(release_image.strip()).tag
+    except ImageReferenceError:
+        tag = None
+    if not tag:
         raise ReleaseImageError(
             f"spec.ocpReleaseImage {release_image!r} has no tag to read the OCP version from; "
             "use a tagged release image such as quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64"
         )
-    tag = match.group("tag")
+    given = tag
     for suffix in ARCH_SUFFIXES:
         if tag.endswith(suffix):
             tag = tag[: -len(suffix)]
             break
     if not VERSION.match(tag):
         raise ReleaseImageError(
-            f"spec.ocpReleaseImage {release_image!r}: tag {match.group('tag')!r} is not an OCP version "
+            f"spec.ocpReleaseImage {release_image!r}: tag {given!r} is not an OCP version "
             "(expected X.Y.Z with an optional pre-release and arch suffix, e.g. 4.19.0-ec.5-x86_64)"
         )
     return tag
 
 
 def is_image_reference(value: object) -> bool:
-    return isinstance(value, str) and bool(value.strip()) and IMAGE_REF.match(value.strip()) is not None
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        parse_image_reference(value.strip())
+    except ImageReferenceError:
+        return False
+    return True
 
 
 def sort_versions(versions: list[str]) -> list[str]:
