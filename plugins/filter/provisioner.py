@@ -64,6 +64,12 @@ def spec_problems(spec: Any) -> list[str]:
     return [str(p) for p in admission.check_spec(spec)]
 
 
+def spec_validity(spec: Any) -> dict[str, Any]:
+    """The SpecValid condition of a DPFHCPProvisioner spec (the webhook's rules), and whether it passed."""
+    check = admission.spec_validity(spec)
+    return {"ok": check.ok, "conditions": check.conditions}
+
+
 def label_selector(labels: dict[str, str]) -> str:
     """``{a: 1, b: 2}`` -> ``a=1,b=2``."""
     return ",".join(f"{k}={v}" for k, v in labels.items())
@@ -76,6 +82,7 @@ class FilterModule:
             "provisioner_labels": _as_filter(provisioner_labels),
             "owner_references": _as_filter(owner_references),
             "spec_problems": spec_problems,
+            "spec_validity": spec_validity,
             "validation_failures": status.validation_failures,
             "label_selector": _as_filter(label_selector),
             "hosted_cluster_ref": _as_filter(naming.hosted_cluster_ref),

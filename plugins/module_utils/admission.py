@@ -10,19 +10,22 @@ validation.py, which the validate role uses too, so each rule is written once.
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import IMAGE_REF
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import condition
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
+    SPEC_VALID,
     UNSUPPORTED_CLUSTER_TYPES,
+    Check,
     other_users,
     resolve_bluefield_image,
+    shown,
 )
 
-DNS_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+NODE_SELECTOR_MAX = 20
+SPEC_PROBLEMS_SHOWN = 10  # in the SpecValid condition's message
 POLICIES = ("SingleReplica", "HighlyAvailable")
 REQUIRED = ("baseDomain", "dpuClusterRef", "ocpReleaseImage", "pullSecretRef", "sshKeySecretRef")
 # Immutable after create: everything but ocpReleaseImage (an upgrade) and machineOSURL.
@@ -38,26 +41,68 @@ class Problem:
         return f"{self.field}: {self.message}"
 
 
+def _malformed(field: str, what: str, why: str, rule: str) -> Problem:
+    """A value that does not fit its format: what it is not, why, and what to use."""
+    return Problem(field, f"{what}: it {why}; use {rule}")
+
+
 def _name_ref(spec: dict[str, Any], key: str, with_namespace: bool) -> list[Problem]:
     ref = spec.get(key)
     if not isinstance(ref, dict):
         return [
             Problem(
-                f"spec.{key}", f"must be an object with name{' and namespace' if with_namespace else ''}, got {ref!r}"
+                f"spec.{key}",
+                f"must be an object with name{' and namespace' if with_namespace else ''}, got {shown(ref)}",
             )
         ]
     out = []
     for part in ("name", "namespace") if with_namespace else ("name",):
         value = ref.get(part)
-        if not isinstance(value, str) or not OBJECT_NAME.match(value) or len(value) > 253:
-            out.append(
-                Problem(
-                    f"spec.{key}.{part}",
-                    f"{value!r} is not a valid object name (lowercase letters, "
-                    "digits, '-' and '.', starting and ending with a letter or digit)",
-                )
-            )
+        if part == "namespace":
+            why, what, rule = formats.dns1123_label_problem(value), "namespace name", formats.DNS1123_LABEL_RULE
+        else:
+            why, what, rule = formats.dns1123_subdomain_problem(value), "object name", formats.DNS1123_SUBDOMAIN_RULE
+        if why:
+            out.append(_malformed(f"spec.{key}.{part}", f"{shown(value)} is not a valid {what}", why, rule))
     return out
+
+
+def _node_selector(selector: Any) -> list[Problem]:
+    """Label keys to label values, as the HostedCluster's nodeSelector (a pod's) must be."""
+    field = "spec.nodeSelector"
+    if not isinstance(selector, dict):
+        return [Problem(field, f"{shown(selector)} is not a map of label keys to label values")]
+    if len(selector) > NODE_SELECTOR_MAX:
+        return [Problem(field, f"has {len(selector)} entries; use at most {NODE_SELECTOR_MAX} label keys")]
+    out = []
+    for key, value in selector.items():
+        for what, why, rule in (
+            (
+                f"key {shown(key)} is not a label key",
+                formats.label_key_problem(key),
+                f"{formats.LABEL_KEY_RULE} (e.g. node-role.kubernetes.io/infra)",
+            ),
+            (
+                f"value {shown(value)} of key {shown(key)} is not a label value",
+                formats.label_value_problem(value),
+                formats.LABEL_VALUE_RULE,
+            ),
+        ):
+            if why:
+                out.append(_malformed(field, what, why, rule))
+    return out
+
+
+def _image_problem(value: Any, need_tag_or_digest: bool) -> str | None:
+    if not isinstance(value, str):
+        return "is not a string"
+    try:
+        ref = formats.parse_image_reference(value)
+    except formats.ImageReferenceError as exc:
+        return str(exc)
+    if need_tag_or_digest and not (ref.tag or ref.digest):
+        return "has neither a tag nor a digest"
+    return None
 
 
 def check_spec(spec: Any) -> list[Problem]:
@@ -67,21 +112,25 @@ def check_spec(spec: Any) -> list[Problem]:
     problems = [Problem(f"spec.{f}", "is required") for f in REQUIRED if spec.get(f) in (None, "", {})]
     domain = spec.get("baseDomain")
     if domain not in (None, "") and (
-        not isinstance(domain, str) or not 4 <= len(domain) <= 253 or not DNS_NAME.match(domain)
+        not isinstance(domain, str)
+        or not 4 <= len(domain) <= 253
+        or "." not in domain
+        or formats.dns1123_subdomain_problem(domain)
     ):
         problems.append(
             Problem(
-                "spec.baseDomain", f"{domain!r} is not a DNS name of 4 to 253 characters (e.g. clusters.example.com)"
+                "spec.baseDomain",
+                f"{shown(domain)} is not a DNS name of 4 to 253 characters (e.g. clusters.example.com)",
             )
         )
     image = spec.get("ocpReleaseImage")
     if image not in (None, ""):
-        match = IMAGE_REF.match(image) if isinstance(image, str) else None
-        if not match or not (match.group("tag") or match.group("digest")):
+        why = _image_problem(image, need_tag_or_digest=True)
+        if why:
             problems.append(
                 Problem(
                     "spec.ocpReleaseImage",
-                    f"{image!r} is not an image reference with a tag or digest "
+                    f"{shown(image)} is not an image reference with a tag or digest: it {why} "
                     "(e.g. quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64)",
                 )
             )
@@ -90,13 +139,13 @@ def check_spec(spec: Any) -> list[Problem]:
             problems += _name_ref(spec, key, ns)
     for key in ("controlPlaneAvailabilityPolicy", "infrastructureAvailabilityPolicy"):
         if key in spec and spec[key] not in POLICIES:
-            problems.append(Problem(f"spec.{key}", f"{spec[key]!r} is not one of {list(POLICIES)}"))
+            problems.append(Problem(f"spec.{key}", f"{shown(spec[key])} is not one of {list(POLICIES)}"))
     vip = spec.get("virtualIP")
     if vip not in (None, ""):
         try:
             ipaddress.ip_address(vip)
         except (ValueError, TypeError):
-            problems.append(Problem("spec.virtualIP", f"{vip!r} is not an IPv4 or IPv6 address"))
+            problems.append(Problem("spec.virtualIP", f"{shown(vip)} is not an IPv4 or IPv6 address"))
     if spec.get("controlPlaneAvailabilityPolicy", "HighlyAvailable") == "HighlyAvailable" and not vip:
         problems.append(
             Problem(
@@ -107,15 +156,35 @@ def check_spec(spec: Any) -> list[Problem]:
         )
     for key in ("exposeThroughLoadBalancer", "flannelEnabled"):
         if key in spec and not isinstance(spec[key], bool):
-            problems.append(Problem(f"spec.{key}", f"{spec[key]!r} is not true or false"))
-    selector = spec.get("nodeSelector")
-    if selector is not None and (
-        not isinstance(selector, dict) or len(selector) > 20 or not all(isinstance(v, str) for v in selector.values())
-    ):
-        problems.append(Problem("spec.nodeSelector", "must map at most 20 label keys to string values"))
-    for key in ("etcdStorageClass", "machineOSURL"):
-        if key in spec and (not isinstance(spec[key], str) or not spec[key]):
-            problems.append(Problem(f"spec.{key}", f"{spec[key]!r} must be a non-empty string"))
+            problems.append(Problem(f"spec.{key}", f"{shown(spec[key])} is not true or false"))
+    if spec.get("nodeSelector") is not None:
+        problems += _node_selector(spec["nodeSelector"])
+    if "etcdStorageClass" in spec:
+        value = spec["etcdStorageClass"]
+        why = formats.dns1123_subdomain_problem(value)
+        if why:
+            problems.append(
+                _malformed(
+                    "spec.etcdStorageClass",
+                    f"{shown(value)} is not a StorageClass name",
+                    why,
+                    f"{formats.DNS1123_SUBDOMAIN_RULE} (kubectl get storageclass lists them), or leave it out for "
+                    "the cluster default",
+                )
+            )
+    if "machineOSURL" in spec:
+        value = spec["machineOSURL"]
+        why = _image_problem(value, need_tag_or_digest=False)
+        if why:
+            problems.append(
+                _malformed(
+                    "spec.machineOSURL",
+                    f"{shown(value)} is not an image reference",
+                    why,
+                    f"{formats.IMAGE_REFERENCE_RULE} (e.g. quay.io/example/bluefield-rhcos:4.19.0), or leave it out "
+                    "for the mapped BlueField image",
+                )
+            )
     networking = spec.get("networking")
     if networking is not None:
         if not isinstance(networking, dict):
@@ -133,8 +202,21 @@ def check_spec(spec: Any) -> list[Problem]:
                 try:
                     ipaddress.ip_network(value)
                 except (ValueError, TypeError):
-                    problems.append(Problem(f"spec.networking.{key}", f"{value!r} is not a CIDR (e.g. 10.0.0.0/16)"))
+                    problems.append(
+                        Problem(f"spec.networking.{key}", f"{shown(value)} is not a CIDR (e.g. 10.0.0.0/16)")
+                    )
     return problems
+
+
+def spec_validity(spec: Any) -> Check:
+    """check_spec as the SpecValid condition: what the validate role reports where no webhook refused the
+    spec (an API server without it, a one-off run), so that a bad spec stops before anything is applied."""
+    problems = check_spec(spec)
+    if not problems:
+        return Check([condition(SPEC_VALID, True, "SpecValid", "The spec's fields and formats are valid")], True)
+    listed = "; ".join(str(p) for p in problems[:SPEC_PROBLEMS_SHOWN])
+    more = f"; and {len(problems) - SPEC_PROBLEMS_SHOWN} more" if len(problems) > SPEC_PROBLEMS_SHOWN else ""
+    return Check([condition(SPEC_VALID, False, "InvalidSpec", listed + more)], False)
 
 
 def check_update(old: dict[str, Any], new: dict[str, Any]) -> list[Problem]:
@@ -147,7 +229,7 @@ def check_update(old: dict[str, Any], new: dict[str, Any]) -> list[Problem]:
             problems.append(
                 Problem(
                     f"spec.{key}",
-                    f"is immutable (was {old.get(key)!r}, now {new.get(key)!r}); "
+                    f"is immutable (was {shown(old.get(key))}, now {shown(new.get(key))}); "
                     "create a new DPFHCPProvisioner to change it",
                 )
             )

@@ -14,6 +14,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions imp
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
     DPUCLUSTER_IN_USE,
     DPUCLUSTER_MISSING,
+    SPEC_VALID,
 )
 
 # HyperShift's condition type -> ours. Only the first three are renamed.
@@ -38,6 +39,7 @@ NEGATIVE = {DPUCLUSTER_MISSING, DPUCLUSTER_IN_USE, "HostedClusterDegraded", "Etc
 # Our own step conditions: when a step has reported, it must be True for Ready.
 STEP_CONDITIONS = ("KubeConfigInjected", "MetalLBConfigured", "IgnitionConfigured")
 VALIDATION_PASS = {
+    SPEC_VALID: "True",
     "SecretsValid": "True",
     "BlueFieldImageResolved": "True",
     DPUCLUSTER_MISSING: "False",

@@ -33,12 +33,14 @@ SSH_PUBLIC_KEY = re.compile(
     r"|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(?:\s|$)"
 )
 
+SPEC_VALID = "SpecValid"
 SECRETS_VALID = "SecretsValid"
 BLUEFIELD_IMAGE_RESOLVED = "BlueFieldImageResolved"
 DPUCLUSTER_MISSING = "DPUClusterMissing"
 CLUSTER_TYPE_VALID = "ClusterTypeValid"
 DPUCLUSTER_IN_USE = "DPUClusterInUse"
 VALIDATION_CONDITIONS = (
+    SPEC_VALID,
     SECRETS_VALID,
     BLUEFIELD_IMAGE_RESOLVED,
     DPUCLUSTER_MISSING,

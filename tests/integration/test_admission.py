@@ -14,11 +14,16 @@ import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER, VALIDATING_WEBHOOK
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    HOSTED_CLUSTER,
+    PROVISIONER,
+    VALIDATING_WEBHOOK,
+)
 from dpf_hcp_operator import webhook
-from support import dpucluster, namespace, provisioner_body, secrets, unique, wait_for
+from support import condition, dpucluster, namespace, provisioner_body, secrets, unique, wait_condition, wait_for
 
 SELECTOR = {"matchLabels": {"dpfhcp-test/webhook": "on"}}  # this module's objects only; see conftest
+CANARY = "{{ lookup('ansible.builtin.pipe', 'touch pwned') }}"
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +77,17 @@ def refused(mgmt, b, field):
     return message, 'admission webhook "vdpfhcpprovisioner.provisioning.dpu.hcp.io" denied the request' in message
 
 
+ADMIN = {"username": "admin", "uid": "uid-admin", "groups": ["system:masters", "system:authenticated"]}
+
+
 def review(operator, obj, old=None):
-    """Ask the webhook directly, over HTTPS verified against its CA, as the API server does."""
+    """Ask the webhook directly, over HTTPS verified against its CA, as the API server does (for the admin)."""
     request = {
         "uid": "test",
         "operation": "UPDATE" if old else "CREATE",
         "kind": {"kind": "DPFHCPProvisioner"},
+        "namespace": obj["metadata"]["namespace"],
+        "userInfo": ADMIN,
         "object": obj,
         **({"oldObject": old} if old else {}),
     }
@@ -158,6 +168,61 @@ CREATE_CORPUS = [
         ["spec.nodeSelector", "at most 20"],
     ),
     (
+        "nodeSelector-key-not-a-label",
+        lambda b: {**b, "spec": {**b["spec"], "nodeSelector": {"bad key!": "x"}}},
+        ["spec.nodeSelector", "key 'bad key!' is not a label key", "node-role.kubernetes.io/infra"],
+    ),
+    (
+        "nodeSelector-key-two-slashes",
+        lambda b: {**b, "spec": {**b["spec"], "nodeSelector": {"a.io/b/c": "x"}}},
+        ["spec.nodeSelector", "'a.io/b/c'", "more than one '/'"],
+    ),
+    (
+        "nodeSelector-value-template",
+        lambda b: {**b, "spec": {**b["spec"], "nodeSelector": {"zone": CANARY}}},
+        ["spec.nodeSelector", "is not a label value", "'zone'"],
+    ),
+    (
+        "nodeSelector-value-too-long",
+        lambda b: {**b, "spec": {**b["spec"], "nodeSelector": {"zone": "v" * 64}}},
+        ["spec.nodeSelector", "has 64 characters, more than 63"],
+    ),
+    (
+        "etcdStorageClass-not-dns",
+        lambda b: {**b, "spec": {**b["spec"], "etcdStorageClass": "Fast_SSD"}},
+        ["spec.etcdStorageClass", "'Fast_SSD'", "is not a StorageClass name", "DNS subdomain"],
+    ),
+    (
+        "etcdStorageClass-template",
+        lambda b: {**b, "spec": {**b["spec"], "etcdStorageClass": CANARY}},
+        ["spec.etcdStorageClass", "is not a StorageClass name"],
+    ),
+    (
+        "machineOSURL-not-an-image",
+        lambda b: {**b, "spec": {**b["spec"], "machineOSURL": "https://example.com/os.img"}},
+        ["spec.machineOSURL", "'https://example.com/os.img'", "is not an image reference", "[registry[:port]/]"],
+    ),
+    (
+        "machineOSURL-template",
+        lambda b: {**b, "spec": {**b["spec"], "machineOSURL": "quay.io/os:" + CANARY}},
+        ["spec.machineOSURL", "is not an image reference"],
+    ),
+    (
+        "machineOSURL-uppercase",
+        lambda b: {**b, "spec": {**b["spec"], "machineOSURL": "quay.io/Example/os:1"}},
+        ["spec.machineOSURL", "'quay.io/Example/os:1'", "must be lowercase"],
+    ),
+    (
+        "machineOSURL-short-digest",
+        lambda b: {**b, "spec": {**b["spec"], "machineOSURL": "quay.io/example/os@sha256:" + "a" * 32}},
+        ["spec.machineOSURL", "is not an image reference", "sha256 digest that is not 64 lowercase hex digits"],
+    ),
+    (
+        "machineOSURL-long-repository",
+        lambda b: {**b, "spec": {**b["spec"], "machineOSURL": "quay.io/" + "p" * 256 + ":1"}},
+        ["spec.machineOSURL", "repository name of 256 characters, more than 255"],
+    ),
+    (
         "unmapped-version",
         lambda b: {
             **b,
@@ -196,6 +261,9 @@ def test_bad_object_is_refused_with_field_value_and_fix(mgmt, operator, admissio
 
 
 WEBHOOK_ONLY = (
+    "nodeSelector-key-not-a-label",  # a 1.20 schema cannot check a map's keys (no propertyNames)
+    "nodeSelector-key-two-slashes",
+    "machineOSURL-long-repository",  # the repository's length, without its registry
     "ha-without-vip",
     "release-no-tag",
     "release-garbage",
@@ -211,10 +279,39 @@ def test_rules_the_schema_cannot_express_on_1_20_are_the_webhooks(mgmt, admissio
     for case, breaker, fragments in CREATE_CORPUS:
         if case not in WEBHOOK_ONLY:
             continue
-        message, by_webhook = refused(mgmt, breaker(body(ns, dpu_ns, name=f"wh-{case}")), fragments[0].split(":")[0])
+        message, by_webhook = refused(
+            mgmt, breaker(body(ns, dpu_ns, name=f"wh-{case.lower()}")), fragments[0].split(":")[0]
+        )
         assert by_webhook, (case, message)
         for fragment in fragments:
             assert fragment in message, (case, fragment, message)
+
+
+SCHEMA_FORMATS = (
+    "nodeSelector-value-template",
+    "nodeSelector-value-too-long",
+    "etcdStorageClass-not-dns",
+    "etcdStorageClass-template",
+    "machineOSURL-not-an-image",
+    "machineOSURL-template",
+    "machineOSURL-uppercase",
+    "machineOSURL-short-digest",
+)
+
+
+@pytest.mark.parametrize("case", SCHEMA_FORMATS)
+def test_the_schema_refuses_bad_formats_without_the_webhook(mgmt, admission, case):
+    """Where no webhook answers (this object is outside its objectSelector), the CRD's patterns still refuse
+    a nodeSelector value that is not a label value, an etcdStorageClass that is not a DNS subdomain and a
+    machineOSURL that is not an image reference, naming the field."""
+    ns, dpu_ns = admission
+    breaker, fragments = next((c[1], c[2]) for c in CREATE_CORPUS if c[0] == case)
+    bad = breaker(body(ns, dpu_ns, name=f"schema-{case.lower()}"))
+    del bad["metadata"]["labels"]
+    message, by_webhook = refused(mgmt, bad, fragments[0])
+    assert not by_webhook, message
+    assert "Invalid value" in message or "Too long" in message, message
+    assert mgmt.get_or_none(PROVISIONER, bad["metadata"]["name"], ns) is None
 
 
 IMMUTABLE_CHANGES = [
@@ -268,6 +365,8 @@ def test_valid_objects_pass_with_warnings_for_what_comes_later(mgmt, admission):
             "uid": "u",
             "operation": "CREATE",
             "kind": {"kind": "DPFHCPProvisioner"},
+            "namespace": ns,
+            "userInfo": ADMIN,
             "object": body(
                 ns,
                 dpu_ns,
@@ -326,3 +425,25 @@ def test_new_certificate_files_are_served_without_a_restart(mgmt, operator, admi
     apply(mgmt, operator.process.webhook_configuration(SELECTOR))  # caBundle: the new CA
     b = body(ns, dpu_ns, name="after-rotation", dpuClusterRef={"name": "after-rotation", "namespace": dpu_ns})
     wait_for("admission to work with the new certificate", lambda: _try_create(mgmt, b), timeout=30)
+
+
+def test_a_bad_spec_no_webhook_saw_is_a_condition_and_nothing_is_applied(mgmt, operator, admission):
+    """Where no webhook refused it (this object is outside its objectSelector), a nodeSelector key the
+    schema cannot check reaches the operator: the validate role reports SpecValid=False naming the field,
+    no HostedCluster is applied (no retry loop at its apply), and fixing the spec recovers."""
+    ns, dpu_ns = admission
+    bad = body(ns, dpu_ns, name="late", dpuClusterRef={"name": "late", "namespace": dpu_ns})
+    del bad["metadata"]["labels"]
+    bad["spec"]["nodeSelector"] = {"bad key!": "x"}
+    dpucluster(mgmt, dpu_ns, "late")
+    mgmt.create(PROVISIONER, bad)
+    obj = wait_condition(mgmt, ns, "late", "SpecValid", "False", "InvalidSpec")
+    message = condition(obj, "SpecValid")["message"]
+    assert "spec.nodeSelector: key 'bad key!' is not a label key" in message, message
+    assert obj["status"]["phase"] == "Failed"
+    assert condition(obj, "Ready")["reason"] == "ValidationFailed"
+    assert mgmt.get_or_none(HOSTED_CLUSTER, "late", ns) is None
+    mgmt.patch(PROVISIONER, "late", {"spec": {"nodeSelector": {"bad key!": None, "zone": "x"}}}, ns)
+    wait_condition(mgmt, ns, "late", "SpecValid", "True")
+    wait_for("the HostedCluster", lambda: mgmt.get_or_none(HOSTED_CLUSTER, "late", ns))
+    mgmt.delete(PROVISIONER, "late", ns)

@@ -1,9 +1,19 @@
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.admission import (
     check_references,
     check_spec,
     check_update,
+    spec_validity,
     warnings_for,
 )
+
+CRD = Path(__file__).resolve().parents[2] / "helm/dpf-hcp-provisioner-operator/crds"
 
 SPEC = {
     "baseDomain": "clusters.example.com",
@@ -96,3 +106,106 @@ def test_existing_provisioners_hold_the_dpucluster_against_a_new_one_created_the
     new = {"metadata": {"namespace": "ns", "name": "a-new", "creationTimestamp": stamp}, "spec": SPEC}
     holder = {"metadata": {"namespace": "ns", "name": "z-holder", "creationTimestamp": stamp}, "spec": SPEC}
     assert "ns/z-holder" in str(check_references(new, None, [holder], CM, "op")[0])
+
+
+# -- The schema says what it can, with the same grammar -------------------------------------------
+
+
+IMAGES_OK = [
+    "quay.io/example/bluefield-rhcos:4.19.0",
+    "localhost:5000/a/b:tag@sha256:" + "a" * 64,
+    "[fd00::1]:5000/img:1",
+    "quay.io/img@sha384:" + "0" * 96,
+]
+IMAGES_BAD = [
+    "quay.io/Example/img:1",
+    "quay.io/img@sha256:" + "a" * 63,
+    "quay.io/img@sha256:" + "A" * 64,
+    "quay.io/img@md5:" + "a" * 32,
+    "quay.io/img:" + "t" * 129,
+    "https://quay.io/img:1",
+]
+
+
+def _crd_spec():
+    crd = yaml.safe_load((CRD / "provisioning.dpu.hcp.io_dpfhcpprovisioners.yaml").read_text())
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+
+
+def test_the_crd_patterns_are_the_webhooks_formats():
+    """One source: the schema refuses with the same grammar the webhook and the validate role use."""
+    spec = _crd_spec()
+    anchored = "^{}$".format
+    assert spec["etcdStorageClass"]["pattern"] == anchored(formats.DNS1123_SUBDOMAIN_FMT)
+    assert spec["etcdStorageClass"]["maxLength"] == formats.DNS1123_SUBDOMAIN_MAX
+    assert spec["nodeSelector"]["additionalProperties"]["pattern"] == anchored(formats.LABEL_VALUE_FMT)
+    assert spec["nodeSelector"]["additionalProperties"]["maxLength"] == formats.LABEL_VALUE_MAX
+    assert spec["machineOSURL"]["pattern"] == anchored(formats.IMAGE_REFERENCE_FMT)
+    for ref in ("dpuClusterRef", "pullSecretRef", "sshKeySecretRef"):
+        assert spec[ref]["properties"]["name"]["pattern"] == anchored(formats.DNS1123_SUBDOMAIN_FMT)
+    assert spec["dpuClusterRef"]["properties"]["namespace"]["pattern"] == anchored(formats.DNS1123_LABEL_FMT)
+
+
+def test_the_crd_image_pattern_accepts_what_the_webhook_accepts():
+    """The schema's pattern (digest algorithms and lengths included) and Parse agree, but for the
+    repository length, which only the webhook counts."""
+    pattern = re.compile(_crd_spec()["machineOSURL"]["pattern"], re.ASCII)
+    for image in IMAGES_OK:
+        assert pattern.search(image) and formats.image_reference_problem(image) is None, image
+    for image in IMAGES_BAD:
+        assert not pattern.search(image) and formats.image_reference_problem(image), image
+
+
+# -- The spec: each refusal names the field, the value (cut) and the fix -----------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        ({"nodeSelector": {"bad key!": "v"}}, ["spec.nodeSelector", "key 'bad key!' is not a label key", "e.g."]),
+        (
+            {"nodeSelector": {"zone": "{{ lookup('x') }}"}},
+            ["spec.nodeSelector", "value \"{{ lookup('x') }}\"", "'zone'"],
+        ),
+        ({"nodeSelector": {"zone": 5}}, ["spec.nodeSelector", "value 5 of key 'zone'", "is not a string"]),
+        ({"nodeSelector": ["zone"]}, ["spec.nodeSelector", "is not a map"]),
+        ({"nodeSelector": {f"k{i}": "" for i in range(21)}}, ["spec.nodeSelector", "has 21 entries", "at most 20"]),
+        (
+            {"etcdStorageClass": "Fast_SSD"},
+            ["spec.etcdStorageClass", "'Fast_SSD'", "StorageClass", "kubectl get storageclass"],
+        ),
+        ({"etcdStorageClass": ""}, ["spec.etcdStorageClass", "is empty"]),
+        ({"machineOSURL": "quay.io/Upper/os:1"}, ["spec.machineOSURL", "'quay.io/Upper/os:1'", "lowercase", "e.g."]),
+        ({"machineOSURL": "not an image"}, ["spec.machineOSURL", "'not an image'", "[registry[:port]/]repository"]),
+        ({"machineOSURL": None}, ["spec.machineOSURL", "None", "not a string"]),
+        ({"dpuClusterRef": {"name": "c1", "namespace": "a.b"}}, ["spec.dpuClusterRef.namespace", "'a.b'", "DNS label"]),
+    ],
+)
+def test_bad_formats_are_refused_naming_field_value_and_fix(change, fragments):
+    text = "; ".join(map(str, check_spec({**SPEC, **change})))
+    for fragment in fragments:
+        assert fragment in text, (fragment, text)
+
+
+def test_a_huge_hostile_value_is_cut_in_the_message():
+    problems = check_spec({**SPEC, "machineOSURL": "x{" * 100_000, "nodeSelector": {"k": "v" * 1_000_000}})
+    assert len("; ".join(map(str, problems))) < 2_000
+
+
+def test_valid_optional_formats_pass():
+    spec = {
+        **SPEC,
+        "nodeSelector": {"node-role.kubernetes.io/infra": "", "zone": "eu-1a"},
+        "etcdStorageClass": "ocs-storagecluster-ceph-rbd",
+        "machineOSURL": "quay.io/example/bluefield-rhcos:4.19.0@sha256:" + "f" * 64,
+    }
+    assert check_spec(spec) == []
+
+
+def test_spec_validity_is_the_specvalid_condition():
+    good = spec_validity(SPEC)
+    assert good.ok and good.conditions[0]["type"] == "SpecValid" and good.conditions[0]["status"] == "True"
+    bad = spec_validity({**SPEC, "nodeSelector": {f"bad key {i}": "" for i in range(20)}})
+    (cond,) = bad.conditions
+    assert not bad.ok and (cond["status"], cond["reason"]) == ("False", "InvalidSpec")
+    assert cond["message"].count("is not a label key") == 10 and cond["message"].endswith("and 10 more")
