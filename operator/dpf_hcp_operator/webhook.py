@@ -24,6 +24,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     DPU_CLUSTER,
     PROVISIONER,
     SECRET,
+    SUBJECT_ACCESS_REVIEW,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP
 from dpf_hcp_operator import metrics, pki
@@ -63,20 +64,41 @@ class Reviewer:
             problems += admission.check_update(old.get("spec") or {}, spec or {})
         warnings: list[str] = []
         if not problems:
+            try:
+                problems = self._authority(request, obj, old.get("spec") if operation == "UPDATE" else None)
+            except ApiError as exc:  # fail closed: no answer is not a yes
+                return self._refused(uid, obj, 500, "InternalError", f"cannot check who may use the DPUCluster: {exc}")
+        if not problems:  # only someone who may use the DPUCluster learns more about it
             problems, warnings = self._with_references(obj, old if operation == "UPDATE" else None)
         if problems:
-            meta = obj.get("metadata") or {}
-            message = (
-                f"DPFHCPProvisioner {meta.get('namespace')}/{meta.get('name') or meta.get('generateName')} "
-                f"is refused: " + "; ".join(str(p) for p in problems)
-            )
             return {
-                "uid": uid,
-                "allowed": False,
+                **self._refused(uid, obj, 422, "Invalid", "; ".join(str(p) for p in problems)),
                 "warnings": warnings,
-                "status": {"code": 422, "reason": "Invalid", "message": message},
             }
         return {"uid": uid, "allowed": True, "warnings": warnings}
+
+    @staticmethod
+    def _refused(uid: str, obj: dict[str, Any], code: int, reason: str, why: str) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        name = meta.get("name") or meta.get("generateName")
+        message = f"DPFHCPProvisioner {meta.get('namespace')}/{name} is refused: {why}"
+        return {"uid": uid, "allowed": False, "status": {"code": code, "reason": reason, "message": message}}
+
+    def _authority(
+        self, request: dict[str, Any], obj: dict[str, Any], old_spec: dict[str, Any] | None
+    ) -> list[admission.Problem]:
+        """A DPUCluster in another namespace only for a requester who may update it (a SubjectAccessReview)."""
+        namespace = request.get("namespace") or (obj.get("metadata") or {}).get("namespace") or ""
+        spec = obj.get("spec") or {}
+        if not admission.crosses_namespaces(namespace, spec, old_spec):
+            return []
+        user = request.get("userInfo") if isinstance(request.get("userInfo"), dict) else {}
+        ref = spec["dpuClusterRef"]
+        if not user.get("username") and not user.get("groups"):
+            return [admission.authority_problem(namespace, user, ref, None)]  # nobody to ask about
+        answer = self.client.create(SUBJECT_ACCESS_REVIEW, admission.dpucluster_access_review(user, ref))
+        problem = admission.authority_problem(namespace, user, ref, answer.get("status"))
+        return [problem] if problem else []
 
     def _with_references(self, obj: dict[str, Any], old: dict[str, Any] | None) -> tuple[list[Any], list[str]]:
         spec = obj.get("spec") or {}

@@ -15,6 +15,7 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
     SPEC_VALID,
     UNSUPPORTED_CLUSTER_TYPES,
@@ -281,6 +282,53 @@ def check_references(
             )
         )
     return problems
+
+
+def crosses_namespaces(namespace: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> bool:
+    """Whether this write points the provisioner at a DPUCluster of another namespace: on create, or on an
+    update that changes spec.dpuClusterRef (check_update refuses that today; this does not rely on it)."""
+    ref = spec.get("dpuClusterRef") or {}
+    if ref.get("namespace") == namespace:
+        return False  # the tenant's own namespace: its own DPUCluster
+    return old_spec is None or (old_spec.get("dpuClusterRef") or {}) != ref
+
+
+def dpucluster_access_review(user_info: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+    """A SubjectAccessReview asking whether the requesting user (AdmissionRequest.userInfo) may update the
+    DPUCluster ``ref`` names: the right a provisioner pointing at it exercises on their behalf."""
+    spec: dict[str, Any] = {
+        "user": user_info.get("username") or "",
+        "resourceAttributes": {
+            "group": DPU_CLUSTER.group,
+            "resource": DPU_CLUSTER.plural,
+            "verb": "update",
+            "namespace": ref.get("namespace"),
+            "name": ref.get("name"),
+        },
+    }
+    for key, field in (("uid", "uid"), ("groups", "groups"), ("extra", "extra")):
+        if user_info.get(key):
+            spec[field] = user_info[key]
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+
+
+def authority_problem(
+    namespace: str, user_info: dict[str, Any], ref: dict[str, Any], review_status: dict[str, Any] | None
+) -> Problem | None:
+    """None when the SubjectAccessReview allowed it; else what the refusal says: who, what, and the fix."""
+    if isinstance(review_status, dict) and review_status.get("allowed") is True:
+        return None
+    where = f"{ref.get('namespace')}/{ref.get('name')}"
+    user = shown(user_info.get("username") or "an anonymous user")
+    reason = review_status.get("reason") if isinstance(review_status, dict) else None
+    return Problem(
+        "spec.dpuClusterRef",
+        f"DPUCluster {where} is in namespace {ref.get('namespace')}, not {namespace}, and user {user} may not "
+        f"update it{f' ({shown(reason)})' if reason else ''}: a provisioner acts on its DPUCluster, so it may only "
+        f"point at one its creator may update. Ask an administrator of namespace {ref.get('namespace')} for "
+        f"'update' on dpuclusters.{DPU_CLUSTER.group} {ref.get('name')} (a Role and RoleBinding), or have "
+        "someone who has it create this DPFHCPProvisioner",
+    )
 
 
 def warnings_for(obj: dict[str, Any], dpucluster_exists: bool, secrets_present: dict[str, bool]) -> list[str]:

@@ -49,6 +49,9 @@ VALIDATING_WEBHOOK = Resource(
     "ValidatingWebhookConfiguration",
     False,
 )
+SUBJECT_ACCESS_REVIEW = Resource(
+    "authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", namespaced=False
+)
 PROVISIONER = Resource("provisioning.dpu.hcp.io", "v1alpha1", "dpfhcpprovisioners", "DPFHCPProvisioner")
 HOSTED_CLUSTER = Resource("hypershift.openshift.io", "v1beta1", "hostedclusters", "HostedCluster")
 NODE_POOL = Resource("hypershift.openshift.io", "v1beta1", "nodepools", "NodePool")

@@ -9,11 +9,12 @@ import json
 import socket
 import ssl
 import urllib.request
+from dataclasses import dataclass
 
 import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     HOSTED_CLUSTER,
     PROVISIONER,
@@ -425,6 +426,167 @@ def test_new_certificate_files_are_served_without_a_restart(mgmt, operator, admi
     apply(mgmt, operator.process.webhook_configuration(SELECTOR))  # caBundle: the new CA
     b = body(ns, dpu_ns, name="after-rotation", dpuClusterRef={"name": "after-rotation", "namespace": dpu_ns})
     wait_for("admission to work with the new certificate", lambda: _try_create(mgmt, b), timeout=30)
+
+
+# -- References are authority: a DPUCluster of another namespace only for who may update it ----------
+
+TENANT = "intruder"  # a token user of the local control plane: no rights on the management cluster but these
+PROVISIONER_EDITOR = [
+    {
+        "apiGroups": ["provisioning.dpu.hcp.io"],
+        "resources": ["dpfhcpprovisioners"],
+        "verbs": ["create", "get", "list", "update", "patch", "delete"],
+    }
+]
+
+
+def grant(mgmt, ns, name, rules, subject=TENANT, kind="User"):
+    """A Role with ``rules`` in ``ns``, bound to one user or group."""
+    rbac = "rbac.authorization.k8s.io"
+    apply(
+        mgmt, {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": {"name": name, "namespace": ns}, "rules": rules}
+    )
+    apply(
+        mgmt,
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": ns},
+            "roleRef": {"apiGroup": rbac, "kind": "Role", "name": name},
+            "subjects": [{"apiGroup": rbac, "kind": kind, "name": subject}],
+        },
+    )
+
+
+def may_update(name):
+    return [
+        {
+            "apiGroups": ["provisioning.dpu.nvidia.com"],
+            "resources": ["dpuclusters"],
+            "verbs": ["update"],
+            "resourceNames": [name],
+        }
+    ]
+
+
+@dataclass
+class Tenant:
+    client: KubeClient  # as the tenant user, through the real API server
+    ns: str  # where it may edit DPFHCPProvisioners (its secrets are there)
+    other: str  # another team's namespace, with DPUClusters "theirs" and "another"
+
+    def claim(self, name, cluster="theirs", cluster_ns=None):
+        b = body(self.ns, self.other, name=name, dpuClusterRef={"name": cluster, "namespace": cluster_ns or self.other})
+        return self.client.create(PROVISIONER, b)
+
+
+@pytest.fixture
+def tenant(env, mgmt, admission):
+    ns, other = namespace(mgmt, unique("tenant")), namespace(mgmt, unique("team-b"))
+    secrets(mgmt, ns)
+    for name in ("theirs", "another"):
+        dpucluster(mgmt, other, name)
+    grant(mgmt, ns, "provisioner-editor", PROVISIONER_EDITOR)
+    client = env.client(user=TENANT)
+    wait_for("the tenant's own rights", lambda: _answers(lambda: client.list(PROVISIONER, ns)), timeout=10)
+    return Tenant(client, ns, other)
+
+
+def _answers(call):
+    try:
+        return call() or True
+    except ApiError:
+        return None
+
+
+def _last_refusal(tenant):
+    """Why a new claim of "theirs" is refused now."""
+    try:
+        tenant.claim("probe")
+    except ApiError as exc:
+        return exc.message
+    return ""
+
+
+def _refusal(call):
+    with pytest.raises(ApiError) as err:
+        call()
+    return err.value.message
+
+
+def test_a_tenant_cannot_claim_a_dpucluster_in_a_namespace_it_may_not_update(mgmt, tenant):
+    message = _refusal(lambda: tenant.claim("claim"))
+    assert 'admission webhook "vdpfhcpprovisioner.provisioning.dpu.hcp.io" denied the request' in message
+    for fragment in (
+        "spec.dpuClusterRef",
+        f"DPUCluster {tenant.other}/theirs is in namespace {tenant.other}, not {tenant.ns}",
+        f"user '{TENANT}' may not update it",
+        f"Ask an administrator of namespace {tenant.other} for 'update' on dpuclusters.provisioning.dpu.nvidia.com",
+    ):
+        assert fragment in message, (fragment, message)
+    assert mgmt.get_or_none(PROVISIONER, "claim", tenant.ns) is None
+    # Nothing about the other namespace leaks to someone without rights there: a DPUCluster that does not
+    # exist is refused in the same words (no "does not exist yet" warning, no type, no other user).
+    absent = _refusal(lambda: tenant.claim("probe", cluster="nothing-here"))
+    assert absent.replace("nothing-here", "theirs").replace("probe", "claim") == message
+
+
+def test_a_user_who_may_update_the_dpucluster_is_admitted(mgmt, tenant):
+    grant(mgmt, tenant.other, "dpucluster-updater", may_update("theirs"))
+    created = wait_for("the claim to be admitted", lambda: _answers(lambda: tenant.claim("granted")), timeout=10)
+    assert created["spec"]["dpuClusterRef"] == {"name": "theirs", "namespace": tenant.other}
+    # The review names the object: the right on "theirs" is no right on "another".
+    assert "spec.dpuClusterRef" in _refusal(lambda: tenant.claim("other-one", cluster="another"))
+
+
+def test_rights_through_a_group_count(mgmt, tenant):
+    """The review carries the requester's groups, not only the name."""
+    grant(
+        mgmt, tenant.other, "authenticated-update", may_update("another"), subject="system:authenticated", kind="Group"
+    )
+    wait_for(
+        "the claim to be admitted", lambda: _answers(lambda: tenant.claim("by-group", cluster="another")), timeout=10
+    )
+
+
+def test_same_namespace_needs_no_rights_beyond_its_own(mgmt, tenant):
+    dpucluster(mgmt, tenant.ns, "own")
+    created = tenant.claim("own", cluster="own", cluster_ns=tenant.ns)  # no right on any DPUCluster at all
+    assert created["metadata"]["name"] == "own"
+
+
+def test_an_update_that_keeps_the_reference_is_not_asked_again(mgmt, tenant):
+    grant(mgmt, tenant.other, "dpucluster-updater", may_update("theirs"))
+    wait_for("the claim to be admitted", lambda: _answers(lambda: tenant.claim("kept")), timeout=10)
+    mgmt.delete(mgmt.resource("rbac.authorization.k8s.io/v1", "RoleBinding"), "dpucluster-updater", tenant.other)
+    # Gone for new claims (while it held, "theirs" was refused as already used by "kept" instead).
+    wait_for("the right to be gone", lambda: "may not update it" in _last_refusal(tenant), timeout=10)
+    new_os = "quay.io/example/custom-os:2"
+    patched = tenant.client.patch(PROVISIONER, "kept", {"spec": {"machineOSURL": new_os}}, tenant.ns)
+    assert patched["spec"]["machineOSURL"] == new_os
+    moved = {"dpuClusterRef": {"name": "another", "namespace": tenant.other}}
+    assert "spec.dpuClusterRef: is immutable" in _refusal(
+        lambda: tenant.client.patch(PROVISIONER, "kept", {"spec": moved}, tenant.ns)
+    )
+
+
+def test_the_platform_engineers_flow_keeps_working(mgmt, tenant):
+    """The seed's flow: someone with rights on both namespaces (here the admin) points across them."""
+    b = body(tenant.ns, tenant.other, name="platform", dpuClusterRef={"name": "theirs", "namespace": tenant.other})
+    assert mgmt.create(PROVISIONER, b)["metadata"]["name"] == "platform"
+
+
+def test_a_failed_access_review_fails_closed(env, tenant):
+    """When the SubjectAccessReview cannot be made (here: the webhook's identity may not create one), the
+    answer is no, even for a requester who would be allowed."""
+    reviewer = webhook.Reviewer(env.client(user=TENANT), "dpf-hcp-provisioner-system")
+    obj = body(tenant.ns, tenant.other, name="closed", dpuClusterRef={"name": "theirs", "namespace": tenant.other})
+    request = {"uid": "u", "operation": "CREATE", "kind": {"kind": "DPFHCPProvisioner"}, "namespace": tenant.ns}
+    answer = reviewer.review({**request, "userInfo": ADMIN, "object": obj})
+    assert answer["allowed"] is False
+    assert answer["status"]["code"] == 500
+    assert "cannot check who may use the DPUCluster" in answer["status"]["message"]
+    assert "403" in answer["status"]["message"]
 
 
 def test_a_bad_spec_no_webhook_saw_is_a_condition_and_nothing_is_applied(mgmt, operator, admission):

@@ -6,9 +6,12 @@ import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.admission import (
+    authority_problem,
     check_references,
     check_spec,
     check_update,
+    crosses_namespaces,
+    dpucluster_access_review,
     spec_validity,
     warnings_for,
 )
@@ -209,3 +212,46 @@ def test_spec_validity_is_the_specvalid_condition():
     (cond,) = bad.conditions
     assert not bad.ok and (cond["status"], cond["reason"]) == ("False", "InvalidSpec")
     assert cond["message"].count("is not a label key") == 10 and cond["message"].endswith("and 10 more")
+
+
+# -- References are authority: the SubjectAccessReview the webhook asks ---------------------------
+
+USER = {"username": "alice", "uid": "u-1", "groups": ["team-a", "system:authenticated"], "extra": {"k": ["v"]}}
+
+
+def test_only_a_reference_to_another_namespace_needs_authority():
+    ref = SPEC["dpuClusterRef"]  # in namespace "dpus"
+    assert crosses_namespaces("tenant", SPEC, None)
+    assert not crosses_namespaces("dpus", SPEC, None)
+    assert not crosses_namespaces("tenant", SPEC, {**SPEC, "dpuClusterRef": dict(ref)})  # unchanged on update
+    assert crosses_namespaces("tenant", SPEC, {**SPEC, "dpuClusterRef": {"name": "c0", "namespace": "dpus"}})
+
+
+def test_the_access_review_asks_for_update_on_that_dpucluster_as_the_requester():
+    review = dpucluster_access_review(USER, SPEC["dpuClusterRef"])
+    assert review["kind"] == "SubjectAccessReview" and review["apiVersion"] == "authorization.k8s.io/v1"
+    assert review["spec"] == {
+        "user": "alice",
+        "uid": "u-1",
+        "groups": ["team-a", "system:authenticated"],
+        "extra": {"k": ["v"]},
+        "resourceAttributes": {
+            "group": "provisioning.dpu.nvidia.com",
+            "resource": "dpuclusters",
+            "verb": "update",
+            "namespace": "dpus",
+            "name": "c1",
+        },
+    }
+
+
+@pytest.mark.parametrize("status", [None, {}, {"allowed": False}, {"allowed": "true"}, {"denied": True}])
+def test_anything_but_an_explicit_allow_is_a_refusal_naming_the_fix(status):
+    problem = authority_problem("tenant", USER, SPEC["dpuClusterRef"], status)
+    assert problem is not None and problem.field == "spec.dpuClusterRef"
+    for fragment in ("DPUCluster dpus/c1", "namespace dpus, not tenant", "'alice'", "'update' on dpuclusters"):
+        assert fragment in problem.message
+
+
+def test_an_allow_passes():
+    assert authority_problem("tenant", USER, SPEC["dpuClusterRef"], {"allowed": True}) is None
