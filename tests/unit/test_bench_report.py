@@ -44,7 +44,7 @@ def test_admission_under_attack_is_shown_as_its_shift_with_the_target() -> None:
     }
     lines = report.table(results).splitlines()
     assert "30.0ms" in next(x for x in lines if x.startswith("(f) admission p95 under idle/slow clients"))
-    shift = next(x for x in lines if x.startswith("(f) admission p95 shift under idle/slow clients"))
+    shift = next(x for x in lines if x.startswith("(f) admission p95 shift under attack"))
     assert "10.0ms" in shift and "<= 50.0ms met" in shift
     results["operator"]["f_admission_attacked"]["p95"] = 0.1
     shift = next(x for x in report.table(results).splitlines() if "p95 shift" in x)
