@@ -51,6 +51,13 @@ ADMISSION_DURATION = Histogram(
     "Time to answer one admission review",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
+WEBHOOK_CONNECTIONS = Gauge("dpfhcp_webhook_connections", "Open connections to the admission webhook")
+WEBHOOK_CONNECTIONS_CLOSED = Counter(
+    "dpfhcp_webhook_connections_closed_total",
+    "Webhook connections the server closed before the client did, by reason (deadline-handshake, "
+    "deadline-reading, deadline-idle, evicted, full, error)",
+    ["reason"],
+)
 LEADER = Gauge("dpfhcp_leader", "1 while this replica holds the leader Lease (or runs without leader election)")
 API_REQUESTS = Counter(
     "dpfhcp_api_requests_total",

@@ -13,7 +13,6 @@ import os
 import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     SUBJECT_ACCESS_REVIEW,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP
-from dpf_hcp_operator import metrics, pki
+from dpf_hcp_operator import https, metrics, pki
 from dpf_hcp_operator.informers import Informer
 from dpf_hcp_operator.logs import log
 
@@ -126,8 +125,7 @@ class CertificateReloader:
         self.cert = cert_dir / "tls.crt"
         self.key = cert_dir / "tls.key"
         self.interval = interval
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.context = https.tls_context()
         self._stamp = self._mtimes()
         self.context.load_cert_chain(self.cert, self.key)
 
@@ -146,59 +144,110 @@ class CertificateReloader:
                 log(LOG, logging.WARNING, "webhook certificate not reloaded", error=str(exc))
 
 
-def serve(address: str, reviewer: Reviewer, cert_dir: Path, stop: threading.Event) -> ThreadingHTTPServer:
+class MalformedError(ValueError):
+    """Not an AdmissionReview v1 request as the API server sends one: answered 400, never allowed."""
+
+
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+
+def _what(value: Any) -> str:
+    """A hostile value, named without repeating it at length."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def admission_request(review: Any) -> dict[str, Any]:
+    """The ``request`` of an AdmissionReview, checked against what the API server sends
+    (kubernetes staging/src/k8s.io/api/admission/v1/types.go: uid, kind, operation, userInfo always;
+    object for CREATE and UPDATE, oldObject for UPDATE and DELETE, null otherwise) before any rule
+    sees it. Raises MalformedError naming the field, what it holds and what is expected."""
+    if not isinstance(review, dict):
+        raise MalformedError(f"the body is {_what(review)}: send an AdmissionReview object")
+    for name, wanted in (("apiVersion", "admission.k8s.io/v1"), ("kind", "AdmissionReview")):
+        if review.get(name) != wanted:
+            got = review.get(name)
+            shown = repr(got[:64]) if isinstance(got, str) else _what(got)
+            raise MalformedError(f"{name} is {shown}: only {wanted!r} is served (admissionReviewVersions: [v1])")
+    request = review.get("request")
+    if not isinstance(request, dict):
+        raise MalformedError(f"request is {_what(request)}: an AdmissionReview to judge carries a request object")
+    uid = request.get("uid")
+    if not isinstance(uid, str) or not uid:
+        raise MalformedError(f"request.uid is {_what(uid)}: a non-empty string is required")
+    kind = request.get("kind")
+    if not isinstance(kind, dict) or not isinstance(kind.get("kind"), str) or not kind["kind"]:
+        raise MalformedError(f"request.kind is {_what(kind)}: an object with group, version and kind is required")
+    for name in ("group", "version"):
+        if not isinstance(kind.get(name, ""), str):
+            raise MalformedError(f"request.kind.{name} is {_what(kind[name])}: a string is required")
+    operation = request.get("operation")
+    if operation not in OPERATIONS:
+        shown = repr(operation[:16]) if isinstance(operation, str) else _what(operation)
+        raise MalformedError(f"request.operation is {shown}: one of {', '.join(OPERATIONS)} is required")
+    needs = {"object": operation in ("CREATE", "UPDATE"), "oldObject": operation in ("UPDATE", "DELETE")}
+    for name, required in needs.items():
+        value = request.get(name)
+        if not isinstance(value, dict) and (required or value is not None):
+            needed = "an object" if required else "an object or null"
+            raise MalformedError(f"request.{name} is {_what(value)}: {needed} is required for {operation}")
+    for name, types, wanted in (
+        ("name", (str,), "a string"),
+        ("namespace", (str,), "a string"),
+        ("subResource", (str,), "a string"),
+        ("userInfo", (dict,), "an object"),
+        ("resource", (dict,), "an object"),
+        ("dryRun", (bool,), "a boolean"),
+        ("options", (dict,), "an object or null"),
+    ):
+        value = request.get(name)
+        if value is not None and not isinstance(value, types):
+            raise MalformedError(f"request.{name} is {_what(value)}: {wanted} is required")
+    return request
+
+
+def answer(reviewer: Reviewer, body: bytes) -> tuple[int, dict[str, Any]]:
+    """One HTTP POST to PATH: 200 and an AdmissionReview response for a well-formed review (the
+    Reviewer decides; an error while deciding denies), 400 and an error for anything else."""
+    started = time.monotonic()
+    try:
+        request = admission_request(json.loads(body))
+    except (ValueError, RecursionError) as exc:  # MalformedError, or not JSON (UnicodeDecodeError is a ValueError)
+        metrics.ADMISSION_REVIEWS.labels("malformed").inc()
+        reason = str(exc) if isinstance(exc, MalformedError) else f"the body is not JSON: {str(exc)[:100]}"
+        return 400, {"error": f"not an AdmissionReview v1: {reason}"}
+    try:
+        response = reviewer.review(request)
+    except ApiError as exc:  # the API answered badly: fail closed, with the reason
+        response = {"allowed": False, "status": {"code": 500, "message": f"cannot check references now: {exc}"}}
+    except Exception as exc:  # a rule that cannot judge this object: deny, never allow
+        log(LOG, logging.ERROR, "admission review failed", error=repr(exc)[:500], uid=request["uid"])
+        response = {"allowed": False, "status": {"code": 500, "message": "the webhook could not judge this object"}}
+    response = {**response, "uid": request["uid"], "allowed": response.get("allowed") is True}
+    result = "allowed" if response["allowed"] else "denied"
+    log(
+        LOG,
+        logging.DEBUG,
+        "admission review",
+        result=result,
+        operation=request.get("operation"),
+        namespace=request.get("namespace"),
+        name=request.get("name"),
+        message=(response.get("status") or {}).get("message", ""),
+    )
+    metrics.ADMISSION_REVIEWS.labels(result).inc()
+    metrics.ADMISSION_DURATION.observe(time.monotonic() - started)
+    return 200, {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+
+
+def serve(
+    address: str, reviewer: Reviewer, cert_dir: Path, stop: threading.Event, limits: https.Limits | None = None
+) -> https.Server:
+    """The webhook on ``address`` (see https.py for its deadlines and limits), with the certificate
+    files in ``cert_dir`` reloaded when they change."""
     reloader = CertificateReloader(cert_dir)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            started = time.monotonic()
-            if self.path.split("?")[0] != PATH:
-                self._send(404, {"error": f"no webhook at {self.path}"})
-                return
-            try:
-                length = int(self.headers.get("Content-Length", "0"))
-                review = json.loads(self.rfile.read(length))
-                response = reviewer.review(review.get("request") or {})
-            except (ValueError, KeyError, TypeError) as exc:
-                self._send(400, {"error": f"not an AdmissionReview: {exc}"})
-                return
-            except ApiError as exc:  # the API answered badly: fail closed, with the reason
-                response = {
-                    "uid": (review.get("request") or {}).get("uid", ""),
-                    "allowed": False,
-                    "status": {"code": 500, "message": f"cannot check references now: {exc}"},
-                }
-            result = "allowed" if response.get("allowed") else "denied"
-            request = review.get("request") or {}
-            log(
-                LOG,
-                logging.DEBUG,
-                "admission review",
-                result=result,
-                operation=request.get("operation"),
-                namespace=request.get("namespace"),
-                name=request.get("name"),
-                message=(response.get("status") or {}).get("message", ""),
-            )
-            metrics.ADMISSION_REVIEWS.labels(result).inc()
-            metrics.ADMISSION_DURATION.observe(time.monotonic() - started)
-            self._send(200, {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response})
-
-        def _send(self, code: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    host, _, port = address.rpartition(":")
-    server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)  # noqa: S104 - reached through a Service
-    server.socket = reloader.context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, name="webhook", daemon=True).start()
+    server = https.serve(address, reloader.context, {PATH: lambda body: answer(reviewer, body)}, limits)
     threading.Thread(target=reloader.run, args=(stop,), name="webhook-certs", daemon=True).start()
     return server
 

@@ -35,3 +35,17 @@ def test_table_shows_ratios_and_targets() -> None:
 def test_growth_is_per_provisioner() -> None:
     assert report._growth(_results(1, 70.0)["operator"]) == (70.0 / 8.0) / 10  # better than linear
     assert report._growth(_results(1, 160.0)["operator"]) == 2.0  # twice linear
+
+
+def test_admission_under_attack_is_shown_as_its_shift_with_the_target() -> None:
+    results = {
+        "operator": {"f_admission": {"p50": 0.010, "p95": 0.020}, "f_admission_attacked": {"p50": 0.011, "p95": 0.030}},
+        "machine_before": {"cpus": 2},
+    }
+    lines = report.table(results).splitlines()
+    assert "30.0ms" in next(x for x in lines if x.startswith("(f) admission p95 under idle/slow clients"))
+    shift = next(x for x in lines if x.startswith("(f) admission p95 shift under attack"))
+    assert "10.0ms" in shift and "<= 50.0ms met" in shift
+    results["operator"]["f_admission_attacked"]["p95"] = 0.1
+    shift = next(x for x in report.table(results).splitlines() if "p95 shift" in x)
+    assert "NOT MET" in shift

@@ -26,6 +26,7 @@ import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
+from dpf_hcp_dev.attackers import Attack
 from dpf_hcp_dev.bench import floor, report, workloads
 from dpf_hcp_dev.localcluster.controlplane import free_port, terminate
 from dpf_hcp_dev.localcluster.environment import REPO, Environment
@@ -70,6 +71,7 @@ class Mode:
         )
         self.standins = start_standins(self.env, logs / "standins.log")
         self.metrics_port = 0
+        self.webhook: tuple[int, Path] | None = None  # the port and CA of the webhook, where one serves
         if name == "floor":
             assert snapshot is not None
             path = directory / "snapshot.json"
@@ -100,6 +102,7 @@ class Mode:
             wait_ready(operator.health_port, operator.process, logs / "operator.log", timeout=60)
             apply(self.client, operator.webhook_configuration())
             self.process, self.metrics_port = operator.process, operator.metrics_port
+            self.webhook = operator.webhook_port, operator.webhook_ca
         self.stop = threading.Event()
         self.stamps = workloads.Stamps(self.client, self.stop)
         self.names = workloads.Namespaces()
@@ -174,6 +177,12 @@ def measure(mode: Mode, a: argparse.Namespace) -> dict[str, Any]:
         out["f_admission"] = report.stats(
             workloads.admission_latencies(mode.client, f"bench-{mode.names.run}-admission", a.admission)
         )
+        if mode.webhook is not None:
+            say(mode, f"(f) {a.admission} admission reviews under 100 idle, 1 silent and 1 slow-drip connections")
+            with Attack(*mode.webhook):
+                out["f_admission_attacked"] = report.stats(
+                    workloads.admission_latencies(mode.client, f"bench-{mode.names.run}-admission", a.admission)
+                )
     sizes = a.naive_sizes if mode.name == "naive" else a.sizes
     out["d_g_bursts"] = []
     for size in sizes:

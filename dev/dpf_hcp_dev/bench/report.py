@@ -65,6 +65,12 @@ def _growth(mode: dict[str, Any]) -> float | None:
     return (large["all_ready_seconds"] / small["all_ready_seconds"]) / (large["count"] / small["count"])
 
 
+def _attack_shift(mode: dict[str, Any]) -> float | None:
+    """How much the admission p95 grows while 100 idle, a silent and a slow-drip client hold the webhook."""
+    attacked, calm = _get("f_admission_attacked", "p95")(mode), _get("f_admission", "p95")(mode)
+    return None if attacked is None or calm is None else attacked - calm
+
+
 def rows(results: dict[str, Any]) -> list[tuple[str, Getter, str, float | None, str]]:
     """(label, getter, unit, target, 'max'|'min') for every figure."""
     sizes = sorted(
@@ -101,6 +107,9 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Getter, str, float | None, 
         ("(e) steady: API server requests/min (all)", _get("e_steady", "apiserver_requests_per_minute"), "", None, ""),
         ("(f) admission p50", _get("f_admission", "p50"), "ms", None, ""),
         ("(f) admission p95", _get("f_admission", "p95"), "ms", 0.05, "max"),
+        ("(f) admission p50 under idle/slow clients", _get("f_admission_attacked", "p50"), "ms", None, ""),
+        ("(f) admission p95 under idle/slow clients", _get("f_admission_attacked", "p95"), "ms", None, ""),
+        ("(f) admission p95 shift under attack", _attack_shift, "ms", 0.05, "max"),
     ]
     return out
 

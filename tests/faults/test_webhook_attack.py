@@ -1,0 +1,320 @@
+"""Issue 15 item 3: the admission webhook stays up. Any pod on the cluster network can open
+connections to it; with failurePolicy Fail a stalled webhook stops every create and update of a
+provisioner (and the operator's own finalizer removal). Here an attacker holds 100 idle TCP
+connections, a TLS client that says nothing after its handshake and a client that sends its
+request a byte a second, while reviews go through the real API server; and malformed reviews
+are answered 400, never allowed."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+
+import pytest
+from fault_harness import Replica
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER, VALIDATING_WEBHOOK
+from dpf_hcp_dev.attackers import Attack
+from dpf_hcp_dev.bench.report import percentile
+from dpf_hcp_operator import https, webhook
+from support import dpucluster, namespace, provisioner_body, secrets, unique, wait_for
+
+DENIED = 'admission webhook "vdpfhcpprovisioner.provisioning.dpu.hcp.io" denied the request'
+ROUNDS = 3
+CALM_SECONDS = 6.0
+ATTACK_SECONDS = 12.0  # longer than a drip's whole-request deadline: its cut is seen while reviews run
+
+
+@pytest.fixture(scope="module")
+def served(fault_env, tmp_path_factory) -> Iterator[tuple[Replica, dict, dict]]:
+    """An operator replica serving the webhook, registered with the management API server; a valid
+    provisioner body (admitted) and an invalid one (refused by the webhook, not the schema)."""
+    replica = Replica(fault_env, tmp_path_factory.mktemp("webhook")).start()
+    assert replica.started is not None
+    client = fault_env.client()
+    apply(client, replica.started.webhook_configuration())
+    ns = namespace(client, unique("wh"))
+    dpu_ns = namespace(client, unique("wh-dpus"))
+    secrets(client, ns)
+    dpucluster(client, dpu_ns, "dpucluster")
+    good = provisioner_body(ns, "probe", dpu_ns, "dpucluster")
+    bad = provisioner_body(ns, "probe", dpu_ns, "dpucluster")
+    bad["spec"]["ocpReleaseImage"] = "quay.io/ocp/release"  # no tag: the webhook's rule
+    wait_for("the webhook to refuse", lambda: _denied_by_webhook(client, bad), timeout=30)
+    try:
+        yield replica, good, bad
+    finally:
+        client.delete(VALIDATING_WEBHOOK, "dpf-hcp-provisioner")
+        replica.close()
+
+
+def _denied_by_webhook(client: KubeClient, body: dict) -> bool:
+    try:
+        client.create(PROVISIONER, body, dry_run=True)
+    except ApiError as exc:
+        return DENIED in exc.message
+    return False
+
+
+def reviews(client: KubeClient, body: dict, count: int = 0, seconds: float = 0.0) -> tuple[list[float], list[str]]:
+    """Server-side dry-run creates (the API server calls the webhook for each): at least ``count``
+    and for at least ``seconds``, or until 5 have failed. Returns each one's latency and the
+    failures' messages."""
+    latencies, failures = [], []
+    started = time.monotonic()
+    while (len(latencies) + len(failures) < count or time.monotonic() - started < seconds) and len(failures) < 5:
+        t0 = time.monotonic()
+        try:
+            client.create(PROVISIONER, body, dry_run=True)
+            latencies.append(time.monotonic() - t0)
+        except ApiError as exc:
+            failures.append(exc.message)
+    return latencies, failures
+
+
+def test_idle_silent_and_slow_clients_do_not_slow_reviews(fault_env, served):
+    """Rounds of reviews without, then under attack, pooled: the machine's load (other control
+    planes) drifts over a minute, and each phase sees the same drift."""
+    replica, good, bad = served
+    assert replica.started is not None
+    client = fault_env.client()
+    reviews(client, good, count=20)  # warm: connections to the webhook are kept alive
+    baseline, attacked, failed, cuts, held = [], [], [], [], []
+    refused_meanwhile = True
+    for _ in range(ROUNDS):
+        calm, calm_failed = reviews(client, good, seconds=CALM_SECONDS)
+        assert not calm_failed, calm_failed[:3]
+        baseline += calm
+        with Attack(replica.started.webhook_port, replica.started.webhook_ca) as attack:
+            during, during_failed = reviews(client, good, seconds=ATTACK_SECONDS)
+            refused_meanwhile &= _denied_by_webhook(client, bad)  # the webhook judged it, under attack too
+            held.append(attack.open_idle)
+        attacked, failed, cuts = attacked + during, failed + during_failed, cuts + attack.cuts
+    drips, silent = [c.seconds for c in cuts if c.kind == "drip"], [c.seconds for c in cuts if c.kind == "silent"]
+    idle = [c.seconds for c in cuts if c.kind == "idle"]
+
+    def ms(values: list[float], q: float) -> float:
+        return percentile(values, q) * 1000 if values else float("nan")
+
+    before, after = ms(baseline, 0.95), ms(attacked, 0.95)
+    print(
+        f"admission p50/p95 without attack {ms(baseline, 0.5):.1f}/{before:.1f} ms "
+        f"(n={len(baseline)}), under attack {ms(attacked, 0.5):.1f}/{after:.1f} ms "
+        f"(n={len(attacked)}); cut after: drip {drips}, silent {silent}, idle {len(idle)} connections"
+    )
+    assert not failed, f"{len(failed)} of {len(failed) + len(attacked)} reviews failed under attack: {failed[:3]}"
+    assert refused_meanwhile
+    assert min(held) >= 100, f"the attacker held only {held} idle connections"
+    assert after - before <= 50, f"p95 {before:.1f} ms without attack, {after:.1f} ms under attack"
+    limits = https.Limits()
+    # Each hostile connection is cut by its deadline, not held until the attacker lets go.
+    assert drips and max(drips) <= limits.handshake_seconds + limits.request_seconds + 2, drips
+    assert silent and max(silent) <= limits.handshake_seconds + limits.request_seconds + 2, silent
+    assert idle and max(idle) <= limits.handshake_seconds + 2, idle[:5]
+
+
+def test_more_connections_than_the_limit_evict_the_idle_not_the_reviews(fault_env, served):
+    """300 idle connections, more than ``max_connections``: the oldest idle ones make room, and the
+    API server's reviews (on kept-alive or new connections) all pass."""
+    replica, good, _ = served
+    assert replica.started is not None
+    limit = https.Limits().max_connections
+    evicted = replica.metric("dpfhcp_webhook_connections_closed_total", {"reason": "evicted"})
+    with Attack(replica.started.webhook_port, replica.started.webhook_ca, idle=limit + 44, silent=0, drips=0):
+        _, failed = reviews(fault_env.client(), good, count=50)
+        assert replica.metric("dpfhcp_webhook_connections") <= limit
+    assert not failed, failed[:3]
+    assert replica.metric("dpfhcp_webhook_connections_closed_total", {"reason": "evicted"}) > evicted
+
+
+def test_large_bodies_cannot_hold_the_memory_small_reviews_need(fault_env, served):
+    """Clients that announce bodies near the cap and send them slowly take the few large-body slots;
+    the next large one is answered 503 at once, and small reviews still pass."""
+    replica, good, _ = served
+    assert replica.started is not None
+    limits, port, ca = https.Limits(), replica.started.webhook_port, replica.started.webhook_ca
+    context = ssl.create_default_context(cafile=str(ca))
+    head = _request(b"", headers=f"Content-Type: application/json\r\nContent-Length: {limits.max_body_bytes}\r\n")
+    held = []
+    try:
+        for _ in range(limits.large_bodies):
+            tls = context.wrap_socket(
+                socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname="127.0.0.1"
+            )
+            tls.sendall(head + b"{")
+            held.append(tls)
+        time.sleep(0.5)
+        code, answer = _post(port, ca, head)
+        assert code == 503, (code, answer)
+        _, failed = reviews(fault_env.client(), good, count=20)
+        assert not failed, failed[:3]
+    finally:
+        for tls in held:
+            tls.close()
+
+
+def _post(port: int, ca, raw: bytes) -> tuple[int, dict]:
+    """Send ``raw`` (a whole HTTP request) over TLS; the status and the JSON answer."""
+    context = ssl.create_default_context(cafile=str(ca))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as s,
+        context.wrap_socket(s, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(raw)
+        data = b""
+        while True:
+            chunk = tls.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            head, sep, body = data.partition(b"\r\n\r\n")
+            if sep and b"content-length:" in head.lower():
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                if len(body) >= length:
+                    break
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+def _request(body: bytes, path: str = webhook.PATH, method: str = "POST", headers: str | None = None) -> bytes:
+    if headers is None:
+        headers = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\r\n".encode() + body
+
+
+def _review(request: object, api_version: str = "admission.k8s.io/v1", kind: str = "AdmissionReview") -> bytes:
+    return json.dumps({"apiVersion": api_version, "kind": kind, "request": request}).encode()
+
+
+def _valid(**change: object) -> dict:
+    """An AdmissionRequest as the API server sends one (k8s.io/api/admission/v1 types.go)."""
+    request = {
+        "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+        "kind": {"group": "provisioning.dpu.hcp.io", "version": "v1alpha1", "kind": "DPFHCPProvisioner"},
+        "resource": {"group": "provisioning.dpu.hcp.io", "version": "v1alpha1", "resource": "dpfhcpprovisioners"},
+        "name": "p",
+        "namespace": "ns",
+        "operation": "CREATE",
+        "userInfo": {"username": "tenant", "groups": ["system:authenticated"]},
+        "object": {"apiVersion": "provisioning.dpu.hcp.io/v1alpha1", "kind": "DPFHCPProvisioner", "spec": {}},
+        "oldObject": None,
+        "dryRun": False,
+    }
+    request.update(change)
+    return {k: v for k, v in request.items() if v is not ...}
+
+
+MALFORMED = [
+    # (id, raw HTTP request, status, fragment of the error)
+    ("empty-object", _request(b"{}"), 400, "apiVersion"),
+    ("json-list", _request(b"[]"), 400, "list"),
+    ("json-string", _request(b'"review"'), 400, "str"),
+    ("not-json", _request(b"{not json"), 400, "JSON"),
+    ("not-utf8", _request(b'{"a": "\xff\xfe"}'), 400, "JSON"),
+    ("request-string", _request(_review("x")), 400, "request"),
+    ("request-list", _request(_review([])), 400, "request"),
+    ("no-request", _request(_review(None)), 400, "request"),
+    ("v1beta1", _request(_review(_valid(), api_version="admission.k8s.io/v1beta1")), 400, "apiVersion"),
+    ("wrong-kind", _request(_review(_valid(), kind="AdmissionResponse")), 400, "kind"),
+    ("no-uid", _request(_review(_valid(uid=...))), 400, "request.uid"),
+    ("uid-not-string", _request(_review(_valid(uid=7))), 400, "request.uid"),
+    ("no-kind", _request(_review(_valid(kind=...))), 400, "request.kind"),
+    ("kind-string", _request(_review(_valid(kind="DPFHCPProvisioner"))), 400, "request.kind"),
+    ("no-operation", _request(_review(_valid(operation=...))), 400, "request.operation"),
+    ("bad-operation", _request(_review(_valid(operation="PATCH"))), 400, "request.operation"),
+    ("object-list", _request(_review(_valid(object=[]))), 400, "request.object"),
+    ("create-without-object", _request(_review(_valid(object=None))), 400, "request.object"),
+    ("update-without-oldObject", _request(_review(_valid(operation="UPDATE"))), 400, "request.oldObject"),
+    ("oldObject-string", _request(_review(_valid(operation="UPDATE", oldObject="x"))), 400, "request.oldObject"),
+    ("userInfo-list", _request(_review(_valid(userInfo=[]))), 400, "request.userInfo"),
+    ("dryRun-string", _request(_review(_valid(dryRun="yes"))), 400, "request.dryRun"),
+    ("namespace-list", _request(_review(_valid(namespace=["a"]))), 400, "request.namespace"),
+    ("no-content-length", _request(b"{}", headers="Content-Type: application/json\r\n"), 411, "Content-Length"),
+    (
+        "two-content-lengths",
+        _request(b"{}", headers="Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n"),
+        400,
+        "Content-Length",
+    ),
+    (
+        "content-length-not-a-number",
+        _request(b"{}", headers="Content-Type: application/json\r\nContent-Length: +2\r\n"),
+        400,
+        "Content-Length",
+    ),
+    (
+        "too-large",
+        _request(
+            b"", headers=f"Content-Type: application/json\r\nContent-Length: {https.Limits().max_body_bytes + 1}\r\n"
+        ),
+        413,
+        "at most",
+    ),
+    (
+        "chunked",
+        _request(b"2\r\n{}\r\n0\r\n\r\n", headers="Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"),
+        501,
+        "Transfer-Encoding",
+    ),
+    ("not-json-media", _request(b"{}", headers="Content-Type: text/plain\r\nContent-Length: 2\r\n"), 415, "json"),
+    ("get", _request(b"", method="GET", headers=""), 405, "POST"),
+    ("other-path", _request(b"{}", path="/mutate"), 404, "/mutate"),
+]
+
+
+@pytest.mark.parametrize(("case", "raw", "status", "fragment"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_reviews_are_answered_400_never_allowed(served, case, raw, status, fragment):
+    replica, _, _ = served
+    assert replica.started is not None
+    port, ca = replica.started.webhook_port, replica.started.webhook_ca
+    code, answer = _post(port, ca, raw)
+    assert code == status, (case, code, answer)
+    assert "response" not in answer and "allowed" not in json.dumps(answer), answer
+    assert fragment in answer["error"], (fragment, answer)
+    # and the webhook still answers a well-formed review
+    code, answer = _post(port, ca, _request(_review(_valid())))
+    assert code == 200 and answer["response"]["uid"] == _valid()["uid"], answer
+
+
+def test_only_modern_tls_is_spoken(served):
+    replica, _, _ = served
+    assert replica.started is not None
+    port, ca = replica.started.webhook_port, replica.started.webhook_ca
+
+    def handshake(configure) -> str | None:
+        context = ssl.create_default_context(cafile=str(ca))
+        configure(context)
+        try:
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=5) as s,
+                context.wrap_socket(s, server_hostname="127.0.0.1") as tls,
+            ):
+                assert tls.compression() is None
+                return tls.cipher()[0]
+        except (ssl.SSLError, ConnectionResetError):
+            return None
+
+    def old(context: ssl.SSLContext) -> None:
+        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+
+    def cbc(context: ssl.SSLContext) -> None:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers("ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA256")
+
+    def modern12(context: ssl.SSLContext) -> None:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+
+    assert handshake(old) is None
+    assert handshake(cbc) is None
+    assert handshake(modern12) in (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+    )
+    assert handshake(lambda c: None) is not None  # TLS 1.3
