@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_approver
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_approver, hosted_kubeconfig
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy import (
     BOOTSTRAPPER,
     CLIENT_SIGNER,
@@ -22,6 +22,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     CSR,
     DPU,
     EVENT,
+    HOSTED_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
     NODE,
     PROVISIONER,
     SECRET,
@@ -293,3 +296,29 @@ def test_approvals_run_under_an_identity_that_can_approve_kubelet_signers_only(e
         with pytest.raises(ApiError) as err:
             forbidden()
         assert err.value.status == 403, err.value
+
+
+def test_a_hosted_cluster_that_is_not_the_provisioners_is_not_trusted(mgmt, operator):
+    """A HostedCluster of the provisioner's name, with a usable kubeconfig published, whose labels or
+    controller ownerReference are not the provisioner's: its kubeconfig is not read."""
+    ns, _ = provisioner(mgmt)
+    wait_condition(mgmt, ns, "hcp", "KubeConfigInjected", "True")
+    ours = mgmt.get(HOSTED_CLUSTER, "hcp", ns)
+    cr = mgmt.get(PROVISIONER, "hcp", ns)
+    assert hosted_kubeconfig.read(mgmt, cr).secret_name == ours["status"]["kubeconfig"]["name"]
+    meta = {"name": "other", "namespace": ns}
+    body = {"apiVersion": ours["apiVersion"], "kind": "HostedCluster", "metadata": meta, "spec": ours["spec"]}
+    mgmt.create(HOSTED_CLUSTER, body)
+    mgmt.patch(HOSTED_CLUSTER, "other", {"status": ours["status"]}, ns, subresource="status")
+    impostor = {**cr, "metadata": {**cr["metadata"], "name": "other"}}
+    for labels, words in (
+        ({}, "label dpfhcpprovisioner.dpu.hcp.io/name"),
+        ({LABEL_NAME: "other", LABEL_NAMESPACE: ns}, "no controller ownerReference to DPFHCPProvisioner uid"),
+    ):
+        mgmt.patch(
+            HOSTED_CLUSTER, "other", {"metadata": {"labels": labels or {LABEL_NAME: None, LABEL_NAMESPACE: None}}}, ns
+        )
+        with pytest.raises(hosted_kubeconfig.Unavailable) as refused:
+            hosted_kubeconfig.read(mgmt, impostor)
+        assert refused.value.reason == "HostedClusterNotOwned" and words in refused.value.message, refused.value
+    mgmt.delete(HOSTED_CLUSTER, "other", ns)
