@@ -29,7 +29,7 @@ def start_standins(env: Environment, log_path: Path) -> subprocess.Popen[bytes]:
             "--kubeconfig",
             str(env.management.kubeconfig_path()),
             "--hosted-kubeconfig",
-            str(env.hosted.kubeconfig_path()),
+            str(env.hosted.kubeconfig_path("system:admin")),
             "--hosted-kubeconfigs",
             str(env.hosted.kubeconfig_path().parent),
         ],

@@ -66,9 +66,9 @@ class Controller:
         self.csr_approvals: CSRApprovals | None = None
         if watch.watch_dependent_resources and watch.kind == "DPFHCPProvisioner":
             self.dependencies = ProvisionerDependencies(client, operator_namespace, self.informer, self.queue.add)
-            secrets = self.dependencies.secrets
+            caches = {"Secret": self.dependencies.secrets, "HostedCluster": self.dependencies.hosted_clusters}
             if csr_watch:
-                self.csr_approvals = CSRApprovals(client, lambda ns, name: _version(secrets.get((ns, name))))
+                self.csr_approvals = CSRApprovals(client, lambda kind, ns, name: _version(caches[kind].get((ns, name))))
         self._last_ok: dict[Key, Fingerprint] = {}
         # What a failed run left the world as: until its backoff is over, an event that changes
         # nothing else (the echo of the failed run's own writes) does not run it again early.

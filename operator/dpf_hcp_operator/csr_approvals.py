@@ -10,7 +10,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_approval, csr_policy, naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import (
+    csr_approval,
+    csr_approver,
+    csr_policy,
+    hosted_kubeconfig,
+    naming,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, NODE
 from dpf_hcp_operator.informers import Informer, Key
@@ -21,16 +27,21 @@ LOG = logging.getLogger("dpf_hcp_operator.csr")
 
 
 class HostedApprover:
-    """One hosted cluster: its CSR and Node informers and the loop that decides."""
+    """One hosted cluster: its CSR and Node informers and the loop that decides, all under the
+    approver identity (csr_approver.py); the admin kubeconfig only creates it and renews its token."""
 
-    def __init__(self, mgmt: KubeClient, provisioner: dict[str, Any], kubeconfig: str, dpus: Informer):
+    def __init__(
+        self, mgmt: KubeClient, provisioner: dict[str, Any], source: hosted_kubeconfig.HostedKubeconfig, dpus: Informer
+    ):
         self.mgmt = mgmt
         self.provisioner = provisioner
         self.dpus = dpus
-        self.fingerprint = hashlib.sha256(kubeconfig.encode()).hexdigest()
-        self.hosted = csr_approval.hosted_client(kubeconfig)
+        self.fingerprint = fingerprint(source)
+        self.identity = csr_approver.ApproverIdentity(KubeClient(source.credentials, timeout=10.0))
+        self.hosted = self.identity.client()
         self.csrs = Informer(self.hosted, CSR)
         self.nodes = Informer(self.hosted, NODE)
+        self.secret_name = source.secret_name
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.reported: set[tuple[str, str]] = set()
@@ -43,11 +54,28 @@ class HostedApprover:
         return meta["namespace"], meta["name"]
 
     def start(self) -> None:
-        self.csrs.start(self.stop)
-        self.nodes.start(self.stop)
         threading.Thread(target=self.loop, name=f"csr-{self.key[0]}-{self.key[1]}", daemon=True).start()
 
     def loop(self) -> None:
+        delay = 0.5
+        while not self.stop.is_set():  # the identity first: the watches run under it
+            try:
+                self.identity.ensure()
+                self.identity.token()
+                break
+            except ApiError as exc:
+                log(
+                    LOG,
+                    logging.WARNING,
+                    "cannot set up the CSR approver identity in the hosted cluster",
+                    namespace=self.key[0],
+                    name=self.key[1],
+                    error=str(exc),
+                )
+                self.stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+        self.csrs.start(self.stop)
+        self.nodes.start(self.stop)
         while not self.stop.is_set():
             self.wake.wait(30)  # events wake it; the timeout re-checks DPUs that moved on
             self.wake.clear()
@@ -107,15 +135,23 @@ class HostedApprover:
         self.wake.set()
 
 
-class CSRApprovals:
-    """Keeps one HostedApprover per live provisioner whose hosted cluster has published a kubeconfig."""
+def fingerprint(source: hosted_kubeconfig.HostedKubeconfig) -> str:
+    return hashlib.sha256(source.text.encode()).hexdigest()
 
-    def __init__(self, mgmt: KubeClient, secret_version: Callable[[str, str], str | None] | None = None):
-        """``secret_version(namespace, name)`` gives a Secret's resourceVersion from a cache, so the
-        hosted kubeconfig is read only when it changed; without it, it is read on every sync."""
+
+Version = Callable[[str, str, str], str | None]  # (kind, namespace, name) -> resourceVersion in a cache
+
+
+class CSRApprovals:
+    """Keeps one HostedApprover per live provisioner whose hosted cluster has published a usable kubeconfig."""
+
+    def __init__(self, mgmt: KubeClient, version: Version | None = None):
+        """``version(kind, namespace, name)`` gives a HostedCluster's or a Secret's resourceVersion from
+        a cache, so the hosted kubeconfig is read again only when either changed; without it, it is
+        read on every sync."""
         self.mgmt = mgmt
-        self.secret_version = secret_version
-        self._seen: dict[Key, str | None] = {}
+        self.version = version
+        self._seen: dict[Key, tuple[str | None, str | None]] = {}  # (HostedCluster, kubeconfig secret) versions
         self.dpus = Informer(mgmt, DPU)
         self.dpus.add_handler(self._on_dpu)
         self.approvers: dict[Key, HostedApprover] = {}
@@ -134,22 +170,39 @@ class CSRApprovals:
             if ref.get("namespace") == namespace:
                 approver.wake.set()
 
+    def _versions(self, key: Key, provisioner: dict[str, Any]) -> tuple[str | None, str | None] | None:
+        """The cached versions of the HostedCluster and of the secret the last read used."""
+        if self.version is None:
+            return None
+        ref = naming.hosted_cluster_ref(provisioner)
+        current = self.approvers.get(key)
+        secret = current.secret_name if current is not None else naming.admin_kubeconfig_secret(provisioner)
+        return (
+            self.version("HostedCluster", ref["namespace"], ref["name"]),
+            self.version("Secret", ref["namespace"], secret),
+        )
+
     def sync(self, key: Key, provisioner: dict[str, Any] | None) -> None:
         """Start, refresh or stop the approver for ``key`` to match the provisioner as it is now."""
         live = provisioner is not None and not provisioner["metadata"].get("deletionTimestamp")
-        kubeconfig = None
-        version = None
-        if live and self.secret_version is not None:
-            version = self.secret_version(key[0], naming.admin_kubeconfig_secret(provisioner))
+        source = None
+        versions = None
+        if live:
+            assert provisioner is not None
             with self.lock:
+                versions = self._versions(key, provisioner)
                 current = self.approvers.get(key)
-                if version is not None and current is not None and self._seen.get(key) == version:
+                if (
+                    versions is not None
+                    and None not in versions
+                    and current is not None
+                    and self._seen.get(key) == versions
+                ):
                     current.provisioner = provisioner  # nothing new to read: keep watching
                     current.wake.set()
                     return
-        if live:
             try:
-                kubeconfig = csr_approval.hosted_kubeconfig(self.mgmt, provisioner)
+                source = hosted_kubeconfig.read(self.mgmt, provisioner)
             except ApiError as exc:  # keep watching with what we have; the next sync reads it again
                 log(
                     LOG,
@@ -160,35 +213,31 @@ class CSRApprovals:
                     error=str(exc),
                 )
                 return
-            except ValueError as exc:  # not text: as an unusable one, stop watching (the conditions say why)
-                log(LOG, logging.WARNING, "hosted kubeconfig unusable", namespace=key[0], name=key[1], error=str(exc))
+            except hosted_kubeconfig.Unavailable as exc:  # none, or not usable: stop watching (the conditions say why)
+                log(
+                    LOG,
+                    logging.INFO if exc.reason == hosted_kubeconfig.WAITING else logging.WARNING,
+                    "no usable hosted kubeconfig",
+                    namespace=key[0],
+                    name=key[1],
+                    reason=exc.reason,
+                    error=exc.message,
+                )
         with self.lock:
             current = self.approvers.get(key)
-            if kubeconfig is None:
+            if source is None:
                 self._seen.pop(key, None)
                 if current:
                     current.close()
                     del self.approvers[key]
                     log(LOG, logging.INFO, "stopped watching CSRs", namespace=key[0], name=key[1])
-            elif current is None or current.fingerprint != hashlib.sha256(kubeconfig.encode()).hexdigest():
+            elif current is None or current.fingerprint != fingerprint(source):
                 if current:
                     current.close()
-                try:
-                    approver = HostedApprover(self.mgmt, provisioner, kubeconfig, self.dpus)
-                except ValueError as exc:
-                    log(
-                        LOG,
-                        logging.WARNING,
-                        "hosted kubeconfig unusable",
-                        namespace=key[0],
-                        name=key[1],
-                        error=str(exc),
-                    )
-                    self.approvers.pop(key, None)
-                    CSR_HOSTED_CLUSTERS.set(len(self.approvers))
-                    return
+                assert provisioner is not None
+                approver = HostedApprover(self.mgmt, provisioner, source, self.dpus)
                 self.approvers[key] = approver
-                self._seen[key] = version
+                self._seen[key] = versions or (None, None)  # as they were before the read
                 approver.start()
                 log(
                     LOG,
@@ -199,7 +248,8 @@ class CSRApprovals:
                     server=approver.hosted.creds.server,
                 )
             else:
-                self._seen[key] = version
+                assert provisioner is not None
+                self._seen[key] = versions or (None, None)  # as they were before the read
                 current.provisioner = provisioner  # a spec change (e.g. its DPUCluster) applies at once
                 current.wake.set()
             CSR_HOSTED_CLUSTERS.set(len(self.approvers))

@@ -1,51 +1,35 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
-"""Approve the pending CSRs of a provisioner's joining DPUs: reach the hosted cluster, gather
-what the policy needs, approve what it allows, and say why the rest stays pending."""
+"""Approve the pending CSRs of a provisioner's joining DPUs: reach the hosted cluster (its checked
+kubeconfig, then the approver identity only), gather what the policy needs, approve what it
+allows, and say why the rest stays pending."""
 
 from __future__ import annotations
 
-import base64
-import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_policy, events, naming
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
-    ApiError,
-    KubeClient,
-    credentials_from_kubeconfig_text,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import (
+    csr_approver,
+    csr_policy,
+    events,
+    hosted_kubeconfig,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, NODE, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, NODE
 
 CSR_AUTO_APPROVAL = "CSRAutoApprovalActive"
 APPROVER = "dpf-hcp-provisioner"
 
 
-def hosted_kubeconfig(mgmt: KubeClient, provisioner: dict[str, Any]) -> str | None:
-    """The hosted cluster's admin kubeconfig HyperShift published, or None while there is none."""
-    ref = naming.hosted_cluster_ref(provisioner)
-    secret = mgmt.get_or_none(SECRET, naming.admin_kubeconfig_secret(provisioner), ref["namespace"])
-    data = ((secret or {}).get("data") or {}).get("kubeconfig")
-    if not data:
-        return None
-    try:
-        return base64.b64decode(data).decode()
-    except (ValueError, TypeError):  # binascii.Error and UnicodeDecodeError are ValueErrors
-        raise ValueError(
-            f"secret {ref['namespace']}/{naming.admin_kubeconfig_secret(provisioner)} "
-            "key 'kubeconfig' is not base64-encoded UTF-8 text"
-        ) from None
-
-
-def hosted_client(kubeconfig_text: str, timeout: float = 10.0) -> KubeClient:
-    """A client for the hosted cluster; ValueError when the kubeconfig is not usable."""
-    creds = credentials_from_kubeconfig_text(kubeconfig_text)
-    try:
-        return KubeClient(creds, timeout=timeout)
-    except (ssl.SSLError, OSError) as exc:
-        raise ValueError(f"kubeconfig's certificates are not usable ({type(exc).__name__})") from None
+def approver_client(source: hosted_kubeconfig.HostedKubeconfig, check_mode: bool = False) -> tuple[KubeClient, bool]:
+    """A client for the hosted cluster under the approver identity, and whether that identity had to
+    be created or repaired first (with the admin kubeconfig, see csr_approver.py). ApiError when the
+    hosted API server says no."""
+    identity = csr_approver.ApproverIdentity(KubeClient(source.credentials, timeout=10.0))
+    changed = identity.ensure(check_mode)
+    return identity.client(), changed
 
 
 def policy_context(
@@ -109,6 +93,7 @@ class Pass:
     condition: Condition
     approved: list[dict[str, str]] = field(default_factory=list)
     refused: list[dict[str, str]] = field(default_factory=list)
+    identity_changed: bool = False  # the approver identity was created or repaired
 
 
 def approval_pass(
@@ -119,43 +104,41 @@ def approval_pass(
 ) -> Pass:
     """List, decide, approve: the whole step for one provisioner (the operator does the same per event)."""
     try:
-        text = hosted_kubeconfig(mgmt, provisioner)
-        hosted = hosted_client(text) if text is not None else None
-    except ValueError as exc:
+        source = hosted_kubeconfig.read(mgmt, provisioner)
+    except hosted_kubeconfig.Unavailable as exc:
         return Pass(
             condition(
-                CSR_AUTO_APPROVAL,
-                False,
-                "KubeconfigInvalid",
-                f"The hosted cluster's admin kubeconfig is not usable: {exc}; CSRs are approved once "
-                "HyperShift publishes a valid one",
-            )
-        )
-    if hosted is None:
-        return Pass(
-            condition(
-                CSR_AUTO_APPROVAL,
-                False,
-                "KubeconfigMissing",
-                "The hosted cluster has not published its kubeconfig yet; CSRs are approved once it does",
+                CSR_AUTO_APPROVAL, False, exc.reason, f"{exc.message}; CSRs are approved once a usable one is published"
             )
         )
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
     try:
+        hosted, identity_changed = approver_client(source, check_mode)
         csrs = hosted.list(CSR).get("items") or []
         nodes = hosted.list(NODE).get("items") or []
     except ApiError as exc:
+        if check_mode and exc.not_found:  # the approver's ServiceAccount is only a dry run yet
+            return Pass(
+                condition(
+                    CSR_AUTO_APPROVAL,
+                    False,
+                    "ApproverIdentityPending",
+                    f"Check mode: serviceaccount {csr_approver.NAMESPACE}/{csr_approver.NAME} would be created in the "
+                    "hosted cluster; CSRs are assessed under it once it exists",
+                )
+            )
         return Pass(
             condition(
                 CSR_AUTO_APPROVAL,
                 False,
                 "HostedClusterUnreachable",
-                f"The hosted cluster's API server does not answer ({exc}); approval resumes when it does",
+                f"The hosted cluster's API server does not answer or refuses the approver identity ({exc}); approval "
+                "resumes when it does",
             )
         )
     dpus = mgmt.list(DPU, ref.get("namespace")).get("items") or []
     ctx = policy_context(provisioner, dpus, nodes, max_age_seconds)
-    result = Pass(condition(CSR_AUTO_APPROVAL, True, "Active", ""))
+    result = Pass(condition(CSR_AUTO_APPROVAL, True, "Active", ""), identity_changed=identity_changed)
     for csr, decision in decide_all([c for c in csrs if csr_policy.is_pending(c)], ctx):
         entry = {
             "name": csr["metadata"]["name"],

@@ -8,19 +8,18 @@ without paying the start-up of a generated client in every Ansible worker.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import binascii
+import hashlib
 import json
 import os
-import shutil
+import re
 import ssl
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import KNOWN, Resource
@@ -64,58 +63,107 @@ class ApiError(Exception):
         return self.status in (0, 409, 429) or self.status >= 500
 
 
+class KubeconfigRefusedError(ValueError):
+    """A kubeconfig read from the API asks for what is never done for it (a file read, a plugin
+    run, TLS unverified...): the message names the field and the fix."""
+
+
 @dataclass
 class Credentials:
-    """Where the API server is and how to prove who we are."""
+    """Where the API server is and how to prove who we are. Inline key material stays in memory
+    (``cert_pem``/``key_pem``); file paths come only from a kubeconfig we trust (our own)."""
 
     server: str
     ca_file: str | None = None
-    token: str | None = None
+    ca_pem: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
     token_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    cert_pem: bytes | None = field(default=None, repr=False)
+    key_pem: bytes | None = field(default=None, repr=False)
     insecure: bool = False
-    _tmpdir: str | None = field(default=None, repr=False)
+    #: Called for the bearer token of every request when set (a token that is renewed, say).
+    token_source: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     def bearer(self) -> str | None:
+        if self.token_source is not None:
+            return self.token_source()
         if self.token_file:
             with open(self.token_file, encoding="utf-8") as fh:
                 return fh.read().strip()
         return self.token
 
 
-def _materialise(data_b64: str, name: str, creds: Credentials) -> str:
-    """Write inline kubeconfig data (CA, client cert/key) to a private file urllib3 can read."""
-    if creds._tmpdir is None:
-        creds._tmpdir = tempfile.mkdtemp(prefix="dpfhcp-kube-")
-        atexit.register(shutil.rmtree, creds._tmpdir, True)
-    path = os.path.join(creds._tmpdir, name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(base64.b64decode(data_b64))
-    return path
+# What a kubeconfig read from the API may hold (strict mode): inline credentials, nothing that
+# names a file, runs a program, sends a password, goes through a proxy or skips TLS verification.
+STRICT_CLUSTER_FIELDS = {"server", "certificate-authority-data", "insecure-skip-tls-verify", "extensions"}
+STRICT_USER_FIELDS = {"token", "client-certificate-data", "client-key-data", "extensions"}
+STRICT_CONTEXT_FIELDS = {"cluster", "user", "namespace", "extensions"}
+_STRICT_FIXES = {
+    "certificate-authority": "file paths are not read: inline the CA as certificate-authority-data",
+    "client-certificate": "file paths are not read: inline the certificate as client-certificate-data",
+    "client-key": "file paths are not read: inline the key as client-key-data",
+    "tokenFile": "file paths are not read: inline the token as token",
+    "exec": "credential plugins are never run: use client-certificate-data and client-key-data, or token",
+    "auth-provider": "credential plugins are never run: use client-certificate-data and client-key-data, or token",
+    "username": "basic authentication is not sent (the API server removed it in 1.19): use a client certificate "
+    "or token",
+    "password": "basic authentication is not sent (the API server removed it in 1.19): use a client certificate "
+    "or token",
+    "insecure-skip-tls-verify": "TLS is always verified: remove it and give certificate-authority-data",
+    "proxy-url": "proxies are not used: remove it",
+    "tls-server-name": "the server's name is the one in server: remove it",
+}
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\r\n]+-----END \1-----")
 
 
 def credentials_from_kubeconfig_dict(
     config: dict[str, Any], context: str | None = None, base_dir: str = "."
 ) -> Credentials:
-    """Credentials from a parsed kubeconfig (the current context unless one is named); ValueError
-    naming what is wrong (never quoting it) when it is not a usable kubeconfig."""
+    """Credentials from a parsed kubeconfig we trust (the current context unless one is named);
+    ValueError naming what is wrong (never quoting it) when it is not a usable kubeconfig."""
     if not isinstance(config, dict):
         raise ValueError(f"kubeconfig is not a mapping but {type(config).__name__}")
-    return _usable(config, context, base_dir, materialise=True)
+    return _usable(config, context, base_dir, strict=False)
 
 
-def check_kubeconfig_text(text: str) -> None:
-    """ValueError naming what is wrong (never quoting it) unless ``text`` is a usable kubeconfig;
-    nothing is written (inline certificates are only decoded)."""
-    _usable(_parsed(text), None, ".", materialise=False)
+def credentials_from_kubeconfig_text(text: str) -> Credentials:
+    """Credentials from kubeconfig content read from the API (a HostedCluster's admin kubeconfig),
+    in the strict mode (see ``_credentials``), its CA, certificate and key loaded (from memory) to
+    prove them usable. ValueError (KubeconfigRefusedError for what is refused on principle) naming
+    the field, never quoting a credential."""
+    creds = _usable(_parsed(text), None, ".", strict=True)
+    ssl_context(creds)
+    return creds
+
+
+class _NoDuplicates(yaml.SafeLoader if IMPORT_ERROR is None else object):  # type: ignore[misc]
+    """A YAML loader that refuses a key given twice: Go's YAML and PyYAML would read different values."""
+
+
+def _construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            if key in seen:
+                raise ValueError(f"kubeconfig gives the key {str(key)[:60]!r} twice")
+            seen.add(key)
+        except TypeError:  # an unhashable key: the SafeLoader refuses it itself
+            continue
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+if IMPORT_ERROR is None:
+    _NoDuplicates.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _parsed(text: str) -> dict[str, Any]:
     require(IMPORT_ERROR)
     try:
-        config = yaml.safe_load(text)
+        config = yaml.load(text, Loader=_NoDuplicates)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError:
         raise ValueError("kubeconfig is not YAML") from None
     if not isinstance(config, dict):
@@ -123,14 +171,81 @@ def _parsed(text: str) -> dict[str, Any]:
     return config
 
 
-def _usable(config: dict[str, Any], context: str | None, base_dir: str, materialise: bool) -> Credentials:
+def _usable(config: dict[str, Any], context: str | None, base_dir: str, strict: bool) -> Credentials:
     try:
-        return _credentials(config, context, base_dir, materialise)
+        return _credentials(config, context, base_dir, strict)
     except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise ValueError(f"kubeconfig is malformed or incomplete ({type(exc).__name__}: {exc})") from None
 
 
-def _credentials(config: dict[str, Any], context: str | None, base_dir: str, materialise: bool) -> Credentials:
+def _refuse_unknown(where: str, entry: dict[str, Any], allowed: set[str]) -> None:
+    """Refuse, by name and with the fix, a field outside ``allowed`` (insecure-skip-tls-verify only
+    when true)."""
+    for key, value in entry.items():
+        if key not in allowed or (key == "insecure-skip-tls-verify" and value is not False):
+            fix = _STRICT_FIXES.get(key, "only inline credentials are accepted: remove it")
+            raise KubeconfigRefusedError(f"{where}.{str(key)[:60]} is not accepted: {fix}")
+
+
+def _only_one(config: dict[str, Any], section: str) -> dict[str, Any]:
+    entries = config.get(section)
+    if not isinstance(entries, list) or len(entries) != 1:
+        count = len(entries) if isinstance(entries, list) else 0
+        raise ValueError(f"kubeconfig must have exactly one entry in {section}, it has {count}")
+    return entries[0]
+
+
+def _pem(data_b64: str, where: str, kind: str, many: bool) -> bytes:
+    """Inline PEM content: base64 of ``kind`` blocks only (one unless ``many``), nothing else."""
+    raw = base64.b64decode(data_b64, validate=True)
+    blocks = list(_PEM_BLOCK.finditer(raw))
+    rest = _PEM_BLOCK.sub(b"", raw).strip()
+    if (
+        not blocks
+        or rest
+        or any(not b.group(1).endswith(kind.encode()) for b in blocks)
+        or (len(blocks) > 1 and not many)
+    ):
+        raise ValueError(f"{where} is not {'PEM ' + kind + ' blocks' if many else 'one PEM ' + kind + ' block'}")
+    return raw
+
+
+def https_server(server: Any, where: str = "clusters[0].cluster.server") -> tuple[str, int]:
+    """(host, port) of an ``https://host[:port]`` URL, nothing else in it; ValueError otherwise."""
+    parts = urlsplit(server) if isinstance(server, str) else None
+    try:
+        port = parts.port if parts else None
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme != "https"
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise KubeconfigRefusedError(
+            f"{where} {str(server)[:200]!r} is not an https://host[:port] URL: give the API server's"
+        )
+    return parts.hostname.lower(), port or 443
+
+
+def _credentials(config: dict[str, Any], context: str | None, base_dir: str, strict: bool) -> Credentials:
+    """Credentials from a kubeconfig. ``strict`` (for kubeconfigs read from the API): exactly one
+    cluster, user and context; an https server; certificate-authority-data required and TLS always
+    verified; a client certificate and key, or a token, inline; anything else refused by name."""
+    if strict:
+        entries = {s: _only_one(config, s) for s in ("clusters", "users", "contexts")}
+        names = {s: entries[s].get("name") for s in entries}
+        ctx_entry = entries["contexts"].get("context") or {}
+        _refuse_unknown("contexts[0].context", ctx_entry, STRICT_CONTEXT_FIELDS)
+        if config.get("current-context") != names["contexts"]:
+            raise ValueError("kubeconfig's current-context does not name its one context")
+        if ctx_entry.get("cluster") != names["clusters"] or ctx_entry.get("user") != names["users"]:
+            raise ValueError("kubeconfig's context does not name its one cluster and its one user")
     ctx_name = context or config.get("current-context")
     contexts = {c["name"]: c["context"] for c in config.get("contexts") or []}
     if ctx_name not in contexts:
@@ -138,34 +253,55 @@ def _credentials(config: dict[str, Any], context: str | None, base_dir: str, mat
     ctx = contexts[ctx_name]
     cluster = {c["name"]: c["cluster"] for c in config.get("clusters") or []}[ctx["cluster"]]
     user = {u["name"]: u["user"] for u in config.get("users") or []}.get(ctx.get("user"), {}) or {}
+    if strict:
+        _refuse_unknown("clusters[0].cluster", cluster, STRICT_CLUSTER_FIELDS)
+        _refuse_unknown("users[0].user", user, STRICT_USER_FIELDS)
+        https_server(cluster.get("server"))
+        if not cluster.get("certificate-authority-data"):
+            raise KubeconfigRefusedError(
+                "clusters[0].cluster.certificate-authority-data is missing: the server is verified against the "
+                "CA HyperShift writes there, never against the system's trust store"
+            )
+        if bool(user.get("client-certificate-data")) != bool(user.get("client-key-data")):
+            raise ValueError("users[0].user needs both client-certificate-data and client-key-data, or neither")
+        if not (user.get("token") or user.get("client-certificate-data")):
+            raise ValueError(
+                "users[0].user has no credential: give client-certificate-data and client-key-data, or token"
+            )
+        if user.get("token") and not (isinstance(user["token"], str) and _TOKEN.fullmatch(user["token"])):
+            raise ValueError("users[0].user.token is not a bearer token (letters, digits, -._~+/ and trailing =)")
 
     def rel(p: str) -> str:
         return p if os.path.isabs(p) else os.path.join(base_dir, p)
 
+    def read(p: str) -> bytes:
+        with open(rel(p), "rb") as fh:
+            return fh.read()
+
     creds = Credentials(server=cluster["server"].rstrip("/"), insecure=bool(cluster.get("insecure-skip-tls-verify")))
-
-    def write(data_b64: str, name: str, creds: Credentials) -> str:
-        if materialise:
-            return _materialise(data_b64, name, creds)
-        base64.b64decode(data_b64, validate=True)
-        return name
-
     if cluster.get("certificate-authority-data"):
-        creds.ca_file = write(cluster["certificate-authority-data"], "ca.crt", creds)
+        creds.ca_pem = _pem(
+            cluster["certificate-authority-data"], "certificate-authority-data", "CERTIFICATE", True
+        ).decode("ascii")
     elif cluster.get("certificate-authority"):
         creds.ca_file = rel(cluster["certificate-authority"])
     if user.get("token"):
-        creds.token = user["token"]
+        creds.token = str(user["token"])
     elif user.get("tokenFile"):
         creds.token_file = rel(user["tokenFile"])
-    if user.get("client-certificate-data"):
-        creds.cert_file = write(user["client-certificate-data"], "client.crt", creds)
-    elif user.get("client-certificate"):
-        creds.cert_file = rel(user["client-certificate"])
-    if user.get("client-key-data"):
-        creds.key_file = write(user["client-key-data"], "client.key", creds)
-    elif user.get("client-key"):
-        creds.key_file = rel(user["client-key"])
+    inline_cert, inline_key = user.get("client-certificate-data"), user.get("client-key-data")
+    if inline_cert or inline_key:  # in memory; a file named beside inline data is read into memory too
+        creds.cert_pem = (
+            _pem(inline_cert, "client-certificate-data", "CERTIFICATE", True)
+            if inline_cert
+            else read(user["client-certificate"])
+        )
+        creds.key_pem = (
+            _pem(inline_key, "client-key-data", "PRIVATE KEY", False) if inline_key else read(user["client-key"])
+        )
+    else:
+        creds.cert_file = rel(user["client-certificate"]) if user.get("client-certificate") else None
+        creds.key_file = rel(user["client-key"]) if user.get("client-key") else None
     return creds
 
 
@@ -183,19 +319,56 @@ def _file_key(path: str | None) -> tuple[Any, ...]:
     return (path, stat.st_mtime_ns, stat.st_size)
 
 
-def ssl_context(creds: Credentials) -> ssl.SSLContext:
-    """The TLS context for ``creds``, built once per process for the same files (loading a CA and a
-    client key costs milliseconds; an Ansible run asks for it once per task and host)."""
-    key = (creds.insecure, _file_key(creds.ca_file), _file_key(creds.cert_file), _file_key(creds.key_file))
-    if key not in _SSL_CONTEXTS:
-        # An unverified context only when the kubeconfig says insecure-skip-tls-verify.
-        ctx = (
-            ssl._create_unverified_context()  # noqa: S323
-            if creds.insecure
-            else ssl.create_default_context(cafile=creds.ca_file)
+def _digest(*parts: str | bytes | None) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(b"\0" if part is None else (part.encode() if isinstance(part, str) else part) + b"\1")
+    return h.hexdigest()
+
+
+def load_chain_from_memory(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    """Load a certificate chain and its key without writing them anywhere: OpenSSL reads them only
+    from a path, so they go into an anonymous memory file (memfd_create), which no filesystem
+    holds, read through /proc/self/fd and gone when closed."""
+    if not hasattr(os, "memfd_create"):
+        raise ValueError(
+            "inline client certificates need Linux (memfd_create); use client-certificate and client-key files"
         )
-        if creds.cert_file:
-            ctx.load_cert_chain(creds.cert_file, creds.key_file)
+    fd = os.memfd_create("dpfhcp-client-credentials", os.MFD_CLOEXEC)
+    try:
+        data = memoryview(cert_pem.rstrip(b"\n") + b"\n" + key_pem)
+        while data:
+            data = data[os.write(fd, data) :]
+        ctx.load_cert_chain(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+def ssl_context(creds: Credentials) -> ssl.SSLContext:
+    """The TLS context for ``creds``, built once per process for the same files and content
+    (loading a CA and a client key costs milliseconds; an Ansible run asks for it once per task and
+    host). ValueError when the certificates or the key do not load."""
+    key = (
+        creds.insecure,
+        _file_key(creds.ca_file),
+        _file_key(creds.cert_file),
+        _file_key(creds.key_file),
+        _digest(creds.ca_pem, creds.cert_pem, creds.key_pem),
+    )
+    if key not in _SSL_CONTEXTS:
+        try:
+            # An unverified context only when a kubeconfig we trust says insecure-skip-tls-verify.
+            ctx = (
+                ssl._create_unverified_context()  # noqa: S323
+                if creds.insecure
+                else ssl.create_default_context(cafile=creds.ca_file, cadata=creds.ca_pem)
+            )
+            if creds.cert_pem is not None and creds.key_pem is not None:
+                load_chain_from_memory(ctx, creds.cert_pem, creds.key_pem)
+            elif creds.cert_file:
+                ctx.load_cert_chain(creds.cert_file, creds.key_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"kubeconfig's certificates or key are not usable ({type(exc).__name__})") from None
         if len(_SSL_CONTEXTS) >= 64:  # e.g. many hosted kubeconfigs over a long life: start over
             _SSL_CONTEXTS.clear()
         _SSL_CONTEXTS[key] = ctx
@@ -203,7 +376,8 @@ def ssl_context(creds: Credentials) -> ssl.SSLContext:
 
 
 def load_credentials(kubeconfig: str | None = None, context: str | None = None) -> Credentials:
-    """Kubeconfig file (argument, $K8S_AUTH_KUBECONFIG, $KUBECONFIG, ~/.kube/config) or in-cluster."""
+    """Kubeconfig file (argument, $K8S_AUTH_KUBECONFIG, $KUBECONFIG, ~/.kube/config) or in-cluster:
+    the operator's own identity, trusted (file paths allowed)."""
     path = (
         kubeconfig
         or os.environ.get("K8S_AUTH_KUBECONFIG")
@@ -230,11 +404,6 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
             token_file=os.path.join(IN_CLUSTER_DIR, "token"),
         )
     raise ValueError(f"no kubeconfig at {path!r} and not running in a cluster: set KUBECONFIG or kubeconfig")
-
-
-def credentials_from_kubeconfig_text(text: str) -> Credentials:
-    """Credentials from kubeconfig content, e.g. a HostedCluster's admin kubeconfig secret."""
-    return _usable(_parsed(text), None, ".", materialise=True)
 
 
 class KubeClient:

@@ -5,24 +5,20 @@ DPUCluster.spec.kubeconfig pointing at it."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import hosted_kubeconfig, naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient, check_kubeconfig_text
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     DPU_CLUSTER,
-    HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
-    SECRET,
 )
 
 KUBECONFIG_INJECTED = "KubeConfigInjected"
-HYPERSHIFT_KEY = "kubeconfig"
 
 
 @dataclass
@@ -37,53 +33,20 @@ def _waiting(reason: str, message: str) -> Injection:
     return Injection(condition(KUBECONFIG_INJECTED, False, reason, message))
 
 
-def _kubeconfig_problem(content: str) -> str | None:
-    """What makes a secret's base64 value unusable as a kubeconfig, never quoting it."""
-    try:
-        text = base64.b64decode(content).decode("utf-8")
-    except ValueError:  # binascii.Error, UnicodeDecodeError
-        return "it is not base64-encoded UTF-8 text"
-    try:
-        check_kubeconfig_text(text)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
 def inject(
     client: KubeClient, provisioner: dict[str, Any], key: str = "super-admin.conf", check_mode: bool = False
 ) -> Injection:
-    hc_ref = naming.hosted_cluster_ref(provisioner)
+    """Copy the owned HostedCluster's kubeconfig (checked by hosted_kubeconfig.read) next to the
+    DPUCluster; what DPF was given is left as it was while the source is not usable."""
     target = naming.injected_kubeconfig_ref(provisioner)
     dpu_ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
-    hc_where = f"HostedCluster {hc_ref['namespace']}/{hc_ref['name']}"
-    hc = client.get_or_none(HOSTED_CLUSTER, hc_ref["name"], hc_ref["namespace"])
-    if hc is None:
-        return _waiting("HostedClusterNotCreated", f"{hc_where} does not exist yet")
-    source_name = (((hc.get("status") or {}).get("kubeconfig")) or {}).get("name")
-    if not source_name:
-        return _waiting("WaitingForKubeconfig", f"{hc_where} has not published status.kubeconfig yet")
-    source = client.get_or_none(SECRET, source_name, hc_ref["namespace"])
-    if source is None:
-        return _waiting(
-            "WaitingForKubeconfig",
-            f"{hc_where} names kubeconfig secret {hc_ref['namespace']}/{source_name}, which does not exist yet",
-        )
-    content = (source.get("data") or {}).get(HYPERSHIFT_KEY)
-    if not content:
-        return _waiting(
-            "KubeconfigSecretInvalid",
-            f"secret {hc_ref['namespace']}/{source_name} has no key {HYPERSHIFT_KEY!r}; HyperShift "
-            "writes it there, check the HyperShift operator",
-        )
-    problem = _kubeconfig_problem(content)
-    if problem:
-        return _waiting(
-            "KubeconfigSecretInvalid",
-            f"secret {hc_ref['namespace']}/{source_name} key {HYPERSHIFT_KEY!r} is not a usable kubeconfig "
-            f"({problem}); HyperShift writes it there, check the HyperShift operator. What DPF was given is left "
-            "as it was",
-        )
+    try:
+        source = hosted_kubeconfig.read(client, provisioner)
+    except hosted_kubeconfig.Unavailable as exc:
+        waiting = exc.reason in (hosted_kubeconfig.WAITING, hosted_kubeconfig.NOT_CREATED)
+        return _waiting(exc.reason, exc.message + ("" if waiting else ". What DPF was given is left as it was"))
+    hc_ref = naming.hosted_cluster_ref(provisioner)
+    content = source.data
     dpucluster = client.get_or_none(DPU_CLUSTER, dpu_ref.get("name", ""), dpu_ref.get("namespace"))
     dpu_where = f"DPUCluster {dpu_ref.get('namespace')}/{dpu_ref.get('name')}"
     if dpucluster is None:

@@ -41,6 +41,8 @@ NODE = Resource("", "v1", "nodes", "Node", namespaced=False)
 LEASE = Resource("coordination.k8s.io", "v1", "leases", "Lease")
 CSR = Resource("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False)
 CRD = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False)
+SERVICE_ACCOUNT = Resource("", "v1", "serviceaccounts", "ServiceAccount")
+CLUSTER_ROLE = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
 CLUSTER_ROLE_BINDING = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False)
 VALIDATING_WEBHOOK = Resource(
     "admissionregistration.k8s.io",
@@ -71,6 +73,8 @@ KNOWN: dict[tuple[str, str], Resource] = {
         LEASE,
         CSR,
         CRD,
+        SERVICE_ACCOUNT,
+        CLUSTER_ROLE,
         CLUSTER_ROLE_BINDING,
         VALIDATING_WEBHOOK,
         PROVISIONER,

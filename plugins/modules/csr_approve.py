@@ -10,8 +10,13 @@ module: csr_approve
 short_description: Approve the kubelet CSRs of a DPFHCPProvisioner's joining DPUs, and only those
 version_added: "0.1.0"
 description:
-  - Reaches the hosted cluster through the kubeconfig HyperShift published, and approves a pending
-    CertificateSigningRequest only when it is a DPU kubelet's, requested the way a kubelet does.
+  - Reaches the hosted cluster through the kubeconfig HyperShift published for the HostedCluster this
+    provisioner owns (checked as M(dpf_hcp.provisioner.inject_kubeconfig) checks it), creates or
+    repairs there the approver identity (ServiceAccount C(kube-system/dpf-hcp-csr-approver) and a
+    ClusterRole that can only list and watch CSRs and Nodes and approve the two kubelet signers),
+    and reads and approves with that ServiceAccount's short-lived token only.
+  - Approves a pending CertificateSigningRequest only when it is a DPU kubelet's, requested the way
+    a kubelet does.
   - A bootstrap (client) CSR needs signer C(kubernetes.io/kube-apiserver-client-kubelet), the
     node-bootstrapper with exactly its groups, usages digital signature and client auth (key
     encipherment allowed), a request with O=system:nodes, CN=system:node:<name> and no SANs,
@@ -89,7 +94,7 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     require(csr_policy.IMPORT_ERROR)
     result = approval_pass(client_from_params(params), params["provisioner"], check_mode, params["max_age_seconds"])
     return {
-        "changed": bool(result.approved),
+        "changed": bool(result.approved) or result.identity_changed,
         "approved": result.approved,
         "refused": result.refused,
         "conditions": [result.condition],

@@ -10,9 +10,12 @@ module: inject_kubeconfig
 short_description: Hand a hosted cluster's kubeconfig to its DPUCluster
 version_added: "0.1.0"
 description:
-  - Once the HostedCluster publishes C(status.kubeconfig), copies that secret's C(kubeconfig) key into
-    the secret C(<dpucluster>-admin-kubeconfig) in the DPUCluster's namespace under I(key), and sets
-    C(DPUCluster.spec.kubeconfig) to it.
+  - Once the HostedCluster this provisioner owns publishes C(status.kubeconfig), copies that secret's
+    C(kubeconfig) key into the secret C(<dpucluster>-admin-kubeconfig) in the DPUCluster's namespace
+    under I(key), and sets C(DPUCluster.spec.kubeconfig) to it.
+  - Only a kubeconfig with inline credentials for the server the HostedCluster publishes in
+    C(status.controlPlaneEndpoint), its CA inline, is handed on; file paths, credential plugins and
+    C(insecure-skip-tls-verify) are refused (C(KubeconfigRefused)), naming the field.
   - Keeps the copy in step when the source changes (drift is repaired on the next run).
   - DPF lets C(spec.kubeconfig) be set once; if it already names another secret, reports a
     C(KubeconfigConflict) and changes nothing.

@@ -119,6 +119,7 @@ class Replica:
     flags: tuple[str, ...] = ()
     started: OperatorProcess | None = None
     starts: int = 0
+    environ: dict[str, str] | None = None  # the operator's whole environment, when not this one's
 
     @property
     def log(self) -> Path:
@@ -145,6 +146,7 @@ class Replica:
             "--watches-file",
             str(watches),
             *self.flags,
+            environ=self.environ,
         )
         self.starts += 1
         if wait:

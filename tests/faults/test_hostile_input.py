@@ -242,7 +242,7 @@ def test_garbage_hosted_kubeconfig_is_reported_and_not_handed_to_dpf(fault_env, 
         assert before >= 1
         for words, garbage in {
             "kubeconfig is not YAML": b"{{{ not yaml",
-            "malformed or incomplete": b"kind: Config\nclusters: 42\ncurrent-context: x\ncontexts: [{name: x}]\n",
+            "exactly one entry in clusters": b"kind: Config\nclusters: 42\ncurrent-context: x\ncontexts: [{name: x}]\n",
             "not base64-encoded UTF-8 text": b"\xff\xfe" + b"x" * HUGE,
         }.items():
             garbled = {"data": {"kubeconfig": base64.b64encode(garbage).decode()}}
@@ -250,7 +250,7 @@ def test_garbage_hosted_kubeconfig_is_reported_and_not_handed_to_dpf(fault_env, 
             obj = wait_for(f"KubeConfigInjected saying {words}", lambda w=words: _injected_says(tenant, w), timeout=30)
             injected = condition(obj, "KubeConfigInjected")["message"]
             assert "not a usable kubeconfig" in injected and len(injected) <= MESSAGE_LIMIT, (words, injected)
-            obj = wait_condition(client, tenant.ns, "hcp", "CSRAutoApprovalActive", "False", "KubeconfigInvalid")
+            obj = wait_condition(client, tenant.ns, "hcp", "CSRAutoApprovalActive", "False", "KubeconfigSecretInvalid")
             assert obj["status"]["phase"] != "Ready", words
             assert client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"] == given, words
             wait_for("no CSR watch on garbage", lambda: watched() == before - 1, 10)

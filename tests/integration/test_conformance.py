@@ -134,7 +134,15 @@ def test_metallb_objects_and_dpucluster_kubeconfig_are_accepted_by_upstream_crds
     )
     hc = client.get(HOSTED_CLUSTER, "hcp", ns)
     client.replace(
-        HOSTED_CLUSTER, {**hc, "status": {"kubeconfig": {"name": "hcp-admin-kubeconfig"}}}, subresource="status"
+        HOSTED_CLUSTER,
+        {
+            **hc,
+            "status": {
+                "kubeconfig": {"name": "hcp-admin-kubeconfig"},
+                "controlPlaneEndpoint": {"host": "127.0.0.1", "port": upstream.hosted.api_port},
+            },
+        },
+        subresource="status",
     )
     result = run_playbook(
         "reconcile.yml", [client.get(PROVISIONER, "hcp", ns)], upstream.management.kubeconfig_path(), tmp

@@ -7,25 +7,45 @@ approved, and the forged requests come from real identities too.
 
 from __future__ import annotations
 
+import pytest
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_approver, hosted_kubeconfig
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy import (
     BOOTSTRAPPER,
     CLIENT_SIGNER,
     SERVING_SIGNER,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CLUSTER_ROLE,
+    CLUSTER_ROLE_BINDING,
     CSR,
     DPU,
     EVENT,
+    HOSTED_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
     NODE,
     PROVISIONER,
+    SECRET,
+    SERVICE_ACCOUNT,
 )
-from dpf_hcp_dev.certificates import request_pem
+from dpf_hcp_dev.certificates import csr_object, request_pem
 from support import dpu, dpucluster, namespace, provisioner_body, secrets, unique, wait_condition, wait_for
 
 CLIENT = ["digital signature", "key encipherment", "client auth"]
 SERVING = ["digital signature", "key encipherment", "server auth"]
 HOLD = {"standins.dpf-hcp.dev/hold": "true"}
+
+
+def provisioner(mgmt) -> tuple[str, str]:
+    """A provisioner of its own DPUCluster, in namespaces of their own: (its namespace, the DPUs')."""
+    ns = namespace(mgmt, unique("tenant"))
+    dpu_ns = namespace(mgmt, unique("dpus"))
+    secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    return ns, dpu_ns
 
 
 def held(mgmt, ns, name, phase, cluster="dpucluster"):
@@ -43,11 +63,7 @@ def test_joining_dpus_are_approved_and_forged_csrs_stay_pending(env, mgmt, opera
     def as_user(user):
         return KubeClient.from_kubeconfig(str(env.hosted.kubeconfig_path(user)))
 
-    ns = namespace(mgmt, unique("tenant"))
-    dpu_ns = namespace(mgmt, unique("dpus"))
-    secrets(mgmt, ns)
-    dpucluster(mgmt, dpu_ns, "dpucluster")
-    mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    ns, dpu_ns = provisioner(mgmt)
     wait_condition(mgmt, ns, "hcp", "KubeConfigInjected", "True")
 
     legit = ["dpu-node-10", "dpu-node-11", "dpu-node-12"]
@@ -211,11 +227,7 @@ def test_joining_dpus_are_approved_and_forged_csrs_stay_pending(env, mgmt, opera
 
 
 def test_approval_resumes_after_the_hosted_api_server_restarts(env, mgmt, operator):
-    ns = namespace(mgmt, unique("tenant"))
-    dpu_ns = namespace(mgmt, unique("dpus"))
-    secrets(mgmt, ns)
-    dpucluster(mgmt, dpu_ns, "dpucluster")
-    mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    ns, dpu_ns = provisioner(mgmt)
     obj = wait_condition(mgmt, ns, "hcp", "CSRAutoApprovalActive", "True")
     message = next(c["message"] for c in obj["status"]["conditions"] if c["type"] == "CSRAutoApprovalActive")
     assert f"{dpu_ns}/dpucluster" in message
@@ -230,3 +242,83 @@ def test_approval_resumes_after_the_hosted_api_server_restarts(env, mgmt, operat
     hosted = env.client("hosted")
     assert approved(hosted.get(CSR, "dpu-node-16-bootstrap"))
     assert approved(hosted.get(CSR, "dpu-node-16-serving"))
+
+
+def test_approvals_run_under_an_identity_that_can_approve_kubelet_signers_only(env, mgmt, operator):
+    """Issue 15, item 6 (hosted clusters): the operator creates, with the admin kubeconfig, a
+    ServiceAccount whose ClusterRole can list and watch CSRs and Nodes and approve the two kubelet
+    signers. Under its short-lived token a kubelet CSR is approved; a CSR for another signer is
+    not, and no Secret can be read."""
+    ns, _ = provisioner(mgmt)
+    wait_condition(mgmt, ns, "hcp", "CSRAutoApprovalActive", "True")
+
+    hosted = env.client("hosted")
+    role = hosted.get(CLUSTER_ROLE, csr_approver.NAME)
+    assert role["rules"] == csr_approver.RULES
+    assert role["metadata"]["labels"] == csr_approver.LABELS
+    binding = hosted.get(CLUSTER_ROLE_BINDING, csr_approver.NAME)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": csr_approver.NAME, "namespace": "kube-system"}]
+    assert hosted.get(SERVICE_ACCOUNT, csr_approver.NAME, csr_approver.NAMESPACE)
+
+    admin = KubeClient.from_kubeconfig(str(env.hosted.kubeconfig_path("system:admin")))
+    identity = csr_approver.ApproverIdentity(admin, lifetime=600)
+    assert not identity.ensure()  # the operator made them exactly so
+    approver = identity.client()
+    assert approver.creds.token is None and approver.creds.cert_pem is None  # the token only
+
+    bootstrapper = KubeClient.from_kubeconfig(str(env.hosted.kubeconfig_path(BOOTSTRAPPER)))
+    tag = unique("identity")
+
+    def ask(name: str, signer: str, usages: list[str]) -> dict:  # type: ignore[type-arg]
+        body = csr_object(f"{tag}-{name}", signer, request_pem("system:node:dpu-node-59", ["system:nodes"]), usages)
+        return bootstrapper.create(CSR, body)
+
+    def approve(csr: dict) -> None:  # type: ignore[type-arg]
+        condition = {"type": "Approved", "status": "True", "reason": "Test", "message": "identity test"}
+        approver.replace(CSR, {**csr, "status": {"conditions": [condition]}}, subresource="approval")
+
+    kubelet = ask("kubelet", CLIENT_SIGNER, CLIENT)
+    assert any(c["metadata"]["name"] == kubelet["metadata"]["name"] for c in approver.list(CSR)["items"])
+    approve(kubelet)
+    assert approved(hosted.get(CSR, kubelet["metadata"]["name"]))
+
+    other = ask("other-signer", "kubernetes.io/kube-apiserver-client", ["digital signature", "client auth"])
+    with pytest.raises(ApiError) as denied:
+        approve(other)
+    assert denied.value.status == 403, denied.value
+    assert not approved(hosted.get(CSR, other["metadata"]["name"]))
+    for forbidden in (
+        lambda: approver.list(SECRET, "kube-system"),
+        lambda: approver.get(SECRET, "anything", "kube-system"),
+        lambda: approver.create(CSR, csr_object(f"{tag}-own", CLIENT_SIGNER, request_pem("x", []), CLIENT)),
+        lambda: approver.delete(CSR, kubelet["metadata"]["name"]),
+    ):
+        with pytest.raises(ApiError) as err:
+            forbidden()
+        assert err.value.status == 403, err.value
+
+
+def test_a_hosted_cluster_that_is_not_the_provisioners_is_not_trusted(mgmt, operator):
+    """A HostedCluster of the provisioner's name, with a usable kubeconfig published, whose labels or
+    controller ownerReference are not the provisioner's: its kubeconfig is not read."""
+    ns, _ = provisioner(mgmt)
+    wait_condition(mgmt, ns, "hcp", "KubeConfigInjected", "True")
+    ours = mgmt.get(HOSTED_CLUSTER, "hcp", ns)
+    cr = mgmt.get(PROVISIONER, "hcp", ns)
+    assert hosted_kubeconfig.read(mgmt, cr).secret_name == ours["status"]["kubeconfig"]["name"]
+    meta = {"name": "other", "namespace": ns}
+    body = {"apiVersion": ours["apiVersion"], "kind": "HostedCluster", "metadata": meta, "spec": ours["spec"]}
+    mgmt.create(HOSTED_CLUSTER, body)
+    mgmt.patch(HOSTED_CLUSTER, "other", {"status": ours["status"]}, ns, subresource="status")
+    impostor = {**cr, "metadata": {**cr["metadata"], "name": "other"}}
+    for labels, words in (
+        ({}, "label dpfhcpprovisioner.dpu.hcp.io/name"),
+        ({LABEL_NAME: "other", LABEL_NAMESPACE: ns}, "no controller ownerReference to DPFHCPProvisioner uid"),
+    ):
+        mgmt.patch(
+            HOSTED_CLUSTER, "other", {"metadata": {"labels": labels or {LABEL_NAME: None, LABEL_NAMESPACE: None}}}, ns
+        )
+        with pytest.raises(hosted_kubeconfig.Unavailable) as refused:
+            hosted_kubeconfig.read(mgmt, impostor)
+        assert refused.value.reason == "HostedClusterNotOwned" and words in refused.value.message, refused.value
+    mgmt.delete(HOSTED_CLUSTER, "other", ns)

@@ -43,6 +43,12 @@ def planted_secrets(mgmt, ns: str) -> dict[str, str]:
     return {"registry password": registry_password, "registry auth": auth, "SSH key": ssh_key_body}
 
 
+def key_values(client_key_data: str) -> dict[str, str]:
+    """The hosted kubeconfig's client key (HyperShift's system:admin), as inline data and as PEM lines."""
+    lines = [x for x in base64.b64decode(client_key_data).decode().splitlines() if x and not x.startswith("-----")]
+    return {"hosted client key": client_key_data, **{f"hosted client key line {i}": x for i, x in enumerate(lines)}}
+
+
 def test_no_secret_value_reaches_logs_events_status_or_artifacts(mgmt, operator):
     ns = namespace(mgmt, unique("hygiene"))
     planted = planted_secrets(mgmt, ns)
@@ -53,12 +59,12 @@ def test_no_secret_value_reaches_logs_events_status_or_artifacts(mgmt, operator)
     # The hosted cluster's admin kubeconfig, as HyperShift published it and the operator copied it to DPF.
     published = wait_for("the admin kubeconfig", lambda: mgmt.get_or_none(SECRET, "hcp-admin-kubeconfig", ns))
     kubeconfig = yaml.safe_load(base64.b64decode(published["data"]["kubeconfig"]))
-    hosted_token = kubeconfig["users"][0]["user"]["token"]
+    hosted_key = kubeconfig["users"][0]["user"]["client-key-data"]
     injected = provisioner["status"]["kubeConfigSecretRef"]["name"]
     copied = mgmt.get(SECRET, injected, ns)
-    assert any(hosted_token in base64.b64decode(v).decode() for v in copied["data"].values())  # the value is real
+    assert any(hosted_key in base64.b64decode(v).decode() for v in copied["data"].values())  # the value is real
 
-    values = {**planted, "hosted kubeconfig token": hosted_token}
+    values = {**planted, **key_values(hosted_key)}
     places = {
         "operator log": operator.log_text(),
         "Events": json.dumps(mgmt.list(EVENT, ns).get("items") or []),
@@ -83,13 +89,15 @@ def test_one_off_playbooks_print_no_secret_even_at_vvv_with_diff(env, mgmt, stan
     provision = ansible_playbook("provision.yml", kubeconfig, "-vvv", "--diff", extra_vars=extra)
     assert provision.returncode == 0, provision.stdout[-3000:] + provision.stderr[-2000:]
     published = mgmt.get(SECRET, "hcp-admin-kubeconfig", ns)
-    hosted_token = yaml.safe_load(base64.b64decode(published["data"]["kubeconfig"]))["users"][0]["user"]["token"]
+    hosted_key = yaml.safe_load(base64.b64decode(published["data"]["kubeconfig"]))["users"][0]["user"][
+        "client-key-data"
+    ]
     deprovision = ansible_playbook("deprovision.yml", kubeconfig, "-vvv", "--diff", extra_vars=extra)
     assert deprovision.returncode == 0, deprovision.stdout[-3000:] + deprovision.stderr[-2000:]
     assert provision.stdout.count("=> {") > 10  # -vvv printed the tasks' results in full
     values = {
         **planted,
-        "hosted kubeconfig token": hosted_token,
+        **key_values(hosted_key),
         "management token": env.management.token("admin"),
     }
     places = {

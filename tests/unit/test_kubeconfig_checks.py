@@ -1,29 +1,178 @@
-"""A kubeconfig someone else wrote (HyperShift's) is checked before it is used or handed on: what is
-wrong is named, its content never quoted."""
+"""A kubeconfig someone else wrote (HyperShift's, or whoever else writes that secret) is checked
+before it is used or handed on: inline credentials for an https server and verified TLS only;
+whatever else is named with its fix, its content never quoted."""
 
 from __future__ import annotations
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import check_kubeconfig_text
+import base64
+import copy
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
+    KubeconfigRefusedError,
+    credentials_from_kubeconfig_dict,
+    credentials_from_kubeconfig_text,
+    ssl_context,
+)
+from dpf_hcp_dev.certificates import client_certificate
+from dpf_hcp_operator import pki
+
+SECRET = "s3cr3t-token"
 
 
-def test_unusable_kubeconfigs_are_named_not_quoted():
-    good = (
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443', certificate-authority-data: Y2E=}}]\n"
-        "users: [{name: u, user: {token: s3cr3t-token}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n"
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    ca_crt, ca_key = pki.make_ca(tmp_path_factory.mktemp("ca"), "test-ca")
+    cert, key = client_certificate(ca_crt.read_bytes(), ca_key.read_bytes(), "system:admin", ["system:masters"])
+    return {"ca": ca_crt.read_bytes(), "cert": cert, "key": key}
+
+
+def hypershift_like(material: dict[str, bytes], **user: str) -> dict:  # type: ignore[type-arg]
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "cluster",
+                "cluster": {"server": "https://127.0.0.1:6443", "certificate-authority-data": b64(material["ca"])},
+            }
+        ],
+        "users": [
+            {
+                "name": "admin",
+                "user": user
+                or {"client-certificate-data": b64(material["cert"]), "client-key-data": b64(material["key"])},
+            }
+        ],
+        "contexts": [{"name": "admin", "context": {"cluster": "cluster", "user": "admin", "namespace": "default"}}],
+        "current-context": "admin",
+    }
+
+
+def test_hypershifts_kubeconfig_is_accepted_and_its_key_stays_in_memory(material, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where tempfile would put anything
+    text = yaml.safe_dump(hypershift_like(material))
+    creds = credentials_from_kubeconfig_text(text)
+    assert creds.key_pem == material["key"] and creds.cert_file is None and creds.key_file is None
+    ssl_context(creds)
+    assert list(tmp_path.iterdir()) == []  # nothing written where temporary files go
+    assert SECRET not in repr(credentials_from_kubeconfig_text(yaml.safe_dump(hypershift_like(material, token=SECRET))))
+    assert b64(material["key"]) not in repr(creds)
+
+
+def mutate(material: dict[str, bytes], section: str, **fields: object) -> str:
+    cfg = copy.deepcopy(hypershift_like(material))
+    entry = cfg[section][0][section[:-1]]
+    for k, v in fields.items():
+        if v is None:
+            entry.pop(k, None)
+        else:
+            entry[k] = v
+    return yaml.safe_dump(cfg)
+
+
+REFUSED = {  # what a tenant could write -> the field named in the refusal, and words of the fix
+    "tokenFile": (("users", {"tokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token"}), "inline the token"),
+    "client-key": (("users", {"client-key": "/etc/pki/key.pem", "client-key-data": None}), "client-key-data"),
+    "client-certificate": (("users", {"client-certificate": "/etc/pki/c.pem"}), "client-certificate-data"),
+    "certificate-authority": (("clusters", {"certificate-authority": "/etc/ssl/ca.pem"}), "certificate-authority-data"),
+    "insecure-skip-tls-verify": (("clusters", {"insecure-skip-tls-verify": True}), "always verified"),
+    "exec": (("users", {"exec": {"command": "/bin/sh", "args": ["-c", "id"]}}), "never run"),
+    "auth-provider": (("users", {"auth-provider": {"name": "oidc"}}), "never run"),
+    "username": (("users", {"username": "u"}), "basic authentication"),
+    "password": (("users", {"password": SECRET}), "basic authentication"),
+    "proxy-url": (("clusters", {"proxy-url": "http://127.0.0.1:3128"}), "proxies"),
+    "as": (("users", {"as": "system:admin"}), "remove it"),
+}
+
+
+@pytest.mark.parametrize("field", sorted(REFUSED))
+def test_what_is_not_inline_credentials_is_refused_by_name(material, field):
+    (section, fields), fix = REFUSED[field]
+    with pytest.raises(KubeconfigRefusedError) as err:
+        credentials_from_kubeconfig_text(mutate(material, section, **fields))
+    assert f".{field} is not accepted" in str(err.value) and fix in str(err.value), str(err.value)
+    assert SECRET not in str(err.value)
+
+
+def test_insecure_skip_tls_verify_false_is_harmless(material):
+    credentials_from_kubeconfig_text(mutate(material, "clusters", **{"insecure-skip-tls-verify": False}))
+
+
+@pytest.mark.parametrize(
+    "server",
+    ["http://127.0.0.1:6443", "https://user:pw@127.0.0.1:6443", "https://127.0.0.1:6443/api?x=1", "unix:///run/x.sock"],
+)
+def test_only_an_https_server_is_accepted(material, server):
+    with pytest.raises(KubeconfigRefusedError, match=r"server .* is not an https://host\[:port\] URL"):
+        credentials_from_kubeconfig_text(mutate(material, "clusters", server=server))
+
+
+def test_ambiguous_or_incomplete_kubeconfigs_are_refused(material):
+    cfg = hypershift_like(material)
+    two = copy.deepcopy(cfg)
+    two["users"].append({"name": "other", "user": {"token": SECRET}})
+    cases = {
+        "exactly one entry in users": yaml.safe_dump(two),
+        "certificate-authority-data is missing": mutate(material, "clusters", **{"certificate-authority-data": None}),
+        "both client-certificate-data and client-key-data": mutate(material, "users", **{"client-key-data": None}),
+        "not one PEM PRIVATE KEY block": mutate(
+            material, "users", **{"client-key-data": b64(material["key"] + material["key"])}
+        ),
+        "not PEM CERTIFICATE blocks": mutate(
+            material, "clusters", **{"certificate-authority-data": b64(material["ca"] + b"trailing junk")}
+        ),
+        "twice": yaml.safe_dump(cfg).replace("current-context: admin", "current-context: admin\ncurrent-context: x"),
+        "not a bearer token": yaml.safe_dump(hypershift_like(material, token=f"{SECRET}\r\nX-Injected: 1")),
+    }
+    for words, text in cases.items():
+        with pytest.raises(ValueError) as err:
+            credentials_from_kubeconfig_text(text)
+        assert words in str(err.value), (words, str(err.value))
+        assert SECRET not in str(err.value)
+
+
+def test_a_key_that_is_not_the_certificates_is_refused(material):
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    check_kubeconfig_text(good)
+    with pytest.raises(ValueError, match="not usable"):
+        credentials_from_kubeconfig_text(mutate(material, "users", **{"client-key-data": b64(other)}))
+
+
+def test_unusable_kubeconfigs_are_named_not_quoted(material):
+    good = yaml.safe_dump(hypershift_like(material, token=SECRET))
+    credentials_from_kubeconfig_text(good)
     for text, words in {
         "{{{ s3cr3t-token": "not YAML",
         "- s3cr3t-token": "not a mapping but list",
-        good.replace("certificate-authority-data: Y2E=", "certificate-authority-data: '%%s3cr3t'"): "malformed",
-        good.replace("clusters: [", "clusters: 42\nx: ["): "malformed",
-        good.replace("current-context: c", "current-context: s3cr3t"): "no context",
+        good.replace(b64(material["ca"]), "s3cr3t!!"): "malformed",
+        good.replace("current-context: admin", "current-context: s3cr3t"): "current-context",
     }.items():
-        try:
-            check_kubeconfig_text(text)
-        except ValueError as exc:
-            assert words in str(exc), (words, str(exc))
-            assert "s3cr3t-token" not in str(exc)
-        else:
-            raise AssertionError(f"accepted: {words}")
+        with pytest.raises(ValueError) as err:
+            credentials_from_kubeconfig_text(text)
+        assert words in str(err.value), (words, str(err.value))
+        assert SECRET not in str(err.value)
+
+
+def test_our_own_kubeconfig_keeps_its_file_paths(tmp_path: Path, material):
+    """The operator's own kubeconfig (or a user's KUBECONFIG for one-off playbooks) is trusted."""
+    (tmp_path / "ca.crt").write_bytes(material["ca"])
+    (tmp_path / "token").write_text(SECRET)
+    cfg = hypershift_like(material)
+    cfg["clusters"][0]["cluster"] = {"server": "https://127.0.0.1:6443", "certificate-authority": "ca.crt"}
+    cfg["users"][0]["user"] = {"tokenFile": "token"}
+    creds = credentials_from_kubeconfig_dict(cfg, base_dir=str(tmp_path))
+    assert creds.bearer() == SECRET and creds.ca_file == os.path.join(tmp_path, "ca.crt")
+    ssl_context(creds)

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from dpf_hcp_dev.certificates import client_certificate
 from dpf_hcp_operator import pki
 
 REPO = Path(__file__).resolve().parents[3]
@@ -98,6 +99,30 @@ class ControlPlane:
         }
         return yaml.safe_dump(cfg, sort_keys=False)
 
+    def admin_certificate_kubeconfig_text(self) -> str:
+        """The admin kubeconfig as HyperShift publishes it: cluster ``cluster``, user ``admin`` with an
+        inline system:admin (system:masters) client certificate, context ``admin``, the server's CA
+        inline (hypershift v2/kas/kubeconfig.go, generateKubeConfig)."""
+        ca_crt = (self.directory / "pki" / "ca.crt").read_bytes()
+        cert, key = client_certificate(
+            ca_crt, (self.directory / "pki" / "ca.key").read_bytes(), "system:admin", ["system:masters"]
+        )
+
+        def b64(data: bytes) -> str:
+            return base64.b64encode(data).decode()
+
+        cfg = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {"name": "cluster", "cluster": {"server": self.server, "certificate-authority-data": b64(ca_crt)}}
+            ],
+            "users": [{"name": "admin", "user": {"client-certificate-data": b64(cert), "client-key-data": b64(key)}}],
+            "contexts": [{"name": "admin", "context": {"cluster": "cluster", "user": "admin", "namespace": "default"}}],
+            "current-context": "admin",
+        }
+        return yaml.safe_dump(cfg, sort_keys=False)
+
     # -- lifecycle ----------------------------------------------------------
     def start(self, bin_dir: Path, node_names: list[str]) -> None:
         d = self.directory
@@ -118,6 +143,9 @@ class ControlPlane:
             path = self.kubeconfig_path(u.name)
             path.write_text(self.kubeconfig_text(u.name))
             path.chmod(0o600)
+        admin = self.kubeconfig_path("system:admin")  # what HyperShift publishes for a hosted cluster
+        admin.write_text(self.admin_certificate_kubeconfig_text())
+        admin.chmod(0o600)
         peer = f"http://127.0.0.1:{self.etcd_peer_port}"
         self._spawn(
             "etcd",

@@ -1,5 +1,11 @@
 """A HyperShift stand-in: gives HostedClusters the status HyperShift would, over time, and
-finishes their deletion, acting only through the management API server."""
+finishes their deletion, acting only through the management API server.
+
+The admin kubeconfig it publishes (``status.kubeconfig`` -> secret ``<hc>-admin-kubeconfig``, key
+``kubeconfig``) is HyperShift's shape: an inline system:admin client certificate and the CA, for
+the address ``status.controlPlaneEndpoint`` names (hypershift
+hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go, reconcileKubeconfigSync;
+control-plane-operator/controllers/hostedcontrolplane/v2/kas/kubeconfig.go)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
@@ -93,6 +102,11 @@ class HyperShiftStandin:
     ):
         self.client = client
         self.kubeconfig = hosted_admin_kubeconfig
+        # HyperShift's kubeconfig and status.controlPlaneEndpoint name the same address (APIHost,
+        # APIPort): hypershift v2/kas/kubeconfig.go externalURL; hostedcontrolplane_controller.go and
+        # hostedcluster_controller.go ("Set the Control Plane and OAuth endpoints URL").
+        server = urlsplit(yaml.safe_load(hosted_admin_kubeconfig)["clusters"][0]["cluster"]["server"])
+        self.endpoint = {"host": server.hostname or "", "port": server.port or 443}
         self.secrets = secrets
         self.ignition = ignition
         self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
@@ -125,7 +139,7 @@ class HyperShiftStandin:
                 if self.ignition
                 else f"ignition-server-{meta['namespace']}-{meta['name']}.apps.example.com"
             )
-            status["controlPlaneEndpoint"] = {"host": f"api.{meta['name']}.example.com", "port": 6443}
+            status["controlPlaneEndpoint"] = dict(self.endpoint)
         status["version"] = {
             "desired": {"image": image, "version": _ocp_version(image)},
             "history": history,
