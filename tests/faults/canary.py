@@ -89,8 +89,9 @@ class Canaries:
     refused: Counter[str] = field(default_factory=Counter)  # kind -> leaves the schema refused or pruned
     kept: Counter[str] = field(default_factory=Counter)  # kind -> leaves holding a canary
 
-    def make(self, where: str, variant: int | None = None) -> str:
-        """A canary, all variants in one string (``variant`` None) or one of them."""
+    def make(self, where: str, variant: int | None = None, form: int | None = None) -> str:
+        """A canary: all variants in one string (``variant`` None), else one of them, in turn
+        from canary to canary (``variant`` shifts the turn); ``form`` picks one."""
         cid = f"c{len(self.planted):04d}"
         self.planted[cid] = where
         touch = f"lookup('ansible.builtin.pipe', 'touch {self.markers}/{cid}')"
@@ -100,7 +101,9 @@ class Canaries:
             "{# " + cid + " #}{{ " + touch + " }}",
             "{{ '" + cid + "' ~ '-rendered' }}",
         ]
-        return " ".join(variants) if variant is None else variants[variant % len(variants)]
+        if form is not None:
+            return variants[form]
+        return " ".join(variants) if variant is None else variants[(variant + len(self.planted)) % len(variants)]
 
     def fired(self) -> list[str]:
         """Where each canary that ran a command was planted."""
