@@ -150,7 +150,7 @@ class Canaries:
         (tried alone with a dry run when all at once is refused); returns the object written.
         ``obj`` may be a function reading it: the write is tried again on a conflict. ``view``
         shows an answer as ``obj`` is shaped (a Secret's data decoded into stringData)."""
-        for _ in range(20):
+        for _attempt in range(20):
             try:
                 got = obj() if callable(obj) else obj
                 return self._plant(client, res, got, skip, variant, subresource, create, view)

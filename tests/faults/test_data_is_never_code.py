@@ -76,7 +76,7 @@ HOSTED_STATUS_SKIP: tuple[Where, ...] = (
     ("status", "ignitionEndpoint"),
     ("status", "version", "**"),
 )
-MAPPED = {version: image for version, image in BLUEFIELD_IMAGES.items()}
+MAPPED = dict(BLUEFIELD_IMAGES)
 
 
 @dataclass
