@@ -143,28 +143,36 @@ def run_playbook(
     extra_vars: dict[str, Any] | None = None,
     check: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook with each object an inventory host, as the operator runs it."""
-    inventory = {
-        "all": {
-            "hosts": {
-                f"{o['metadata']['namespace']}/{o['metadata']['name']}": {
-                    "_provisioning_dpu_hcp_io_dpfhcpprovisioner": o
-                }
-                for o in objects
-            }
-        }
-    }
+    """ansible-playbook with each object an inventory host, as the operator runs it: through the
+    objects inventory plugin, which trusts none of its values."""
+    from dpf_hcp_operator.runner import INVENTORY_PLUGIN, host_name, inventory
+
+    hosts = {host_name(o): {"_provisioning_dpu_hcp_io_dpfhcpprovisioner": o} for o in objects}
     inv = tmp / f"inventory-{uuid.uuid4().hex[:6]}.json"
-    inv.write_text(json.dumps(inventory))
-    return ansible_playbook(playbook, kubeconfig, "-i", str(inv), extra_vars=extra_vars, check=check)
+    inv.write_text(json.dumps(inventory(hosts)))
+    return ansible_playbook(
+        playbook,
+        kubeconfig,
+        "-i",
+        str(inv),
+        extra_vars=extra_vars,
+        check=check,
+        environ={"ANSIBLE_INVENTORY_ENABLED": INVENTORY_PLUGIN},
+    )
 
 
 def ansible_playbook(
-    playbook: str, kubeconfig: Path, *args: str, extra_vars: dict[str, Any] | None = None, check: bool = False
+    playbook: str,
+    kubeconfig: Path,
+    *args: str,
+    extra_vars: dict[str, Any] | None = None,
+    check: bool = False,
+    environ: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """One of the collection's playbooks, as a user runs it: the cluster in $KUBECONFIG."""
     env = {
         **os.environ,
+        **(environ or {}),
         "KUBECONFIG": str(kubeconfig),
         "POD_NAMESPACE": "dpf-hcp-provisioner-system",
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".venv" / "collections"),

@@ -23,6 +23,9 @@ from dpf_hcp_operator.logs import log, redact
 LOG = logging.getLogger("dpf_hcp_operator.runner")
 CANCELED = "canceled"  # ansible-runner's status for a run stopped by its cancel callback
 REQUEUE_ACTIONS = {"dpf_hcp.provisioner.requeue_after", "requeue_after", "operator_sdk.util.requeue_after"}
+# The only inventory plugin a run uses: it hands every value to Ansible as untrusted data, so no
+# string read from the API is ever evaluated as a template (plugins/inventory/objects.py).
+INVENTORY_PLUGIN = "dpf_hcp.provisioner.objects"
 
 
 def snake_case(name: str) -> str:
@@ -35,7 +38,9 @@ def host_name(obj: dict[str, Any]) -> str:
 
 
 def host_vars(obj: dict[str, Any], object_var: str, snake: bool) -> dict[str, Any]:
-    """operator-sdk's variables for one object, as host vars so one run can serve many."""
+    """operator-sdk's variables for one object, as host vars so one run can serve many. A spec
+    key never names an Ansible setting (``ansible_*``: the interpreter, the connection) nor
+    replaces one of these variables."""
     meta = obj["metadata"]
     out: dict[str, Any] = {
         "ansible_operator_meta": {"name": meta["name"], "namespace": meta.get("namespace", "")},
@@ -43,8 +48,16 @@ def host_vars(obj: dict[str, Any], object_var: str, snake: bool) -> dict[str, An
         f"{object_var}_spec": obj.get("spec") or {},
     }
     if snake:
-        out.update({snake_case(k): v for k, v in (obj.get("spec") or {}).items()})
+        for key, value in (obj.get("spec") or {}).items():
+            name = snake_case(key)
+            if not name.startswith("ansible_") and name not in out:
+                out[name] = value
     return out
+
+
+def inventory(hosts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The run's inventory, read by INVENTORY_PLUGIN: every value data, never a template."""
+    return {"plugin": INVENTORY_PLUGIN, "hosts": hosts}
 
 
 @dataclass
@@ -142,6 +155,7 @@ class PlaybookRunner:
             # The collection's code imported once before Ansible forks a worker per task and host.
             "ANSIBLE_CALLBACKS_ENABLED": "dpf_hcp.provisioner.preload",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            "ANSIBLE_INVENTORY_ENABLED": INVENTORY_PLUGIN,
         }
         start = time.monotonic()
         in_progress = metrics.ANSIBLE_RUNS_IN_PROGRESS.labels(playbook.stem)
@@ -151,7 +165,7 @@ class PlaybookRunner:
                 private_data_dir=str(private),
                 ident=ident,
                 playbook=str(playbook),
-                inventory={"all": {"hosts": hosts}},
+                inventory=inventory(hosts),
                 extravars=extravars,
                 envvars=env,
                 quiet=True,

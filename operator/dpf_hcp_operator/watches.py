@@ -134,6 +134,11 @@ def load(path: Path) -> list[Watch]:
                 raise WatchesError(f"{where}: {key} is required")
         if entry.get("role"):
             raise WatchesError(f"{where}.role: this operator runs playbooks; wrap the role in a playbook")
+        if entry.get("markUnsafe", True) is not True:
+            raise WatchesError(
+                f"{where}.markUnsafe: {entry['markUnsafe']!r}: this operator hands everything it reads from the"
+                " API to Ansible as untrusted data, never as a template; remove markUnsafe or set it to true"
+            )
         fin = entry.get("finalizer")
         finalizer = None
         if fin:

@@ -60,6 +60,15 @@ def _token(client: KubeClient, provisioner: dict[str, Any]) -> str:
     return _secret_text(candidates[-1], "token") if candidates else ""
 
 
+def template_text(ignition: dict[str, Any]) -> str:
+    """The ignition as DPF's bf.cfg template: its JSON, with no Go template action in it. DPF
+    renders BF_CFG_TEMPLATE with text/template and sprig (`env`, `expandenv`: see
+    ../shared/notes/upstream-behaviour.md), and the ignition carries what tenants wrote (the SSH
+    key's comment). Compact JSON has `{{` only inside strings, where `{\\u007b` reads the same to
+    any JSON parser and opens no action."""
+    return json.dumps(ignition, sort_keys=True, separators=(",", ":")).replace("{{", "{\\u007b")
+
+
 def generate(client: KubeClient, provisioner: dict[str, Any], image: str, check_mode: bool = False) -> Generation:
     """Fetch, rewrite and store the ignition; a condition says how far it got and why."""
     ref = naming.hosted_cluster_ref(provisioner)
@@ -97,7 +106,7 @@ def generate(client: KubeClient, provisioner: dict[str, Any], image: str, check_
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": target["name"], "namespace": target["namespace"], "labels": labels},
-        "data": {BFCFG_KEY: json.dumps(ignition, sort_keys=True, separators=(",", ":"))},
+        "data": {BFCFG_KEY: template_text(ignition)},
     }
     result = apply(client, desired, check_mode=check_mode)
     return Generation(

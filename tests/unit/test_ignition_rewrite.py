@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import template_text
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
     ENCAPSULATED_PATH,
     IgnitionError,
@@ -63,3 +64,13 @@ def test_the_machine_config_for_nodepool_spec_config():
     mc = machine_config("quay.io/example/bluefield:4.19")
     assert mc["spec"] == {"osImageURL": "quay.io/example/bluefield:4.19"}
     assert mc["metadata"]["labels"] == {"machineconfiguration.openshift.io/role": "worker"}
+
+
+def test_the_bfcfg_template_opens_no_go_template_action_and_reads_back_the_same():
+    """DPF renders BF_CFG_TEMPLATE as a Go text/template: a tenant's SSH key comment must not
+    become an action there (sprig's `env` would read DPF's environment into a DPU's config)."""
+    hostile = ['ssh-ed25519 AAAA u@h {{ env "TOKEN" }}', "{{{", "\\{{x}}", "}}{{", "{{-/* */-}}", "{"]
+    ignition = {"passwd": {"users": [{"name": "core", "sshAuthorizedKeys": hostile}]}, "{{key}}": [{}, {"a": {}}]}
+    text = template_text(ignition)
+    assert "{{" not in text
+    assert json.loads(text) == ignition

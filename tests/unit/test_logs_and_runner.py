@@ -2,7 +2,7 @@ import json
 import logging
 
 from dpf_hcp_operator.logs import JsonFormatter, redact
-from dpf_hcp_operator.runner import host_name, host_vars, snake_case
+from dpf_hcp_operator.runner import host_name, host_vars, inventory, snake_case
 
 
 def test_credentials_are_redacted():
@@ -33,3 +33,18 @@ def test_host_vars_follow_operator_sdk_conventions():
     assert host_name(obj) == "ns/n"
     assert snake_case("ocpReleaseImage") == "ocp_release_image"
     assert snake_case("virtualIP") == "virtual_ip"
+
+
+def test_a_spec_key_never_names_an_ansible_setting_nor_replaces_the_object():
+    spec = {"ansiblePythonInterpreter": "/tmp/evil", "ansibleConnection": "ssh", "ansibleOperatorMeta": "x"}
+    obj = {"metadata": {"name": "n", "namespace": "ns"}, "spec": {**spec, "baseDomain": "x"}}
+    hv = host_vars(obj, "_g_k", snake=True)
+    assert sorted(hv) == ["_g_k", "_g_k_spec", "ansible_operator_meta", "base_domain"]
+    assert hv["ansible_operator_meta"] == {"name": "n", "namespace": "ns"}
+
+
+def test_the_run_inventory_names_the_plugin_that_never_trusts_its_values():
+    assert inventory({"ns/n": {"x": "{{ y }}"}}) == {
+        "plugin": "dpf_hcp.provisioner.objects",
+        "hosts": {"ns/n": {"x": "{{ y }}"}},
+    }

@@ -112,3 +112,11 @@ def test_webhook_without_certificate_files_stops_with_the_fix(tmp_path, capsys):
         signal.signal(signal.SIGINT, handlers[1])
         logging.getLogger().handlers[:] = handlers[2]
     assert "--webhook-self-signed-hosts to make one" in capsys.readouterr().err
+
+
+def test_mark_unsafe_false_is_refused_since_api_data_is_never_a_template(tmp_path):
+    with pytest.raises(WatchesError, match=r"\[0\]\.markUnsafe: False: .* never as a template; remove markUnsafe"):
+        load(write(tmp_path, "- {version: v1, kind: K, playbook: pb.yml, markUnsafe: false}"))
+    for allowed in ("", ", markUnsafe: true"):
+        (watch,) = load(write(tmp_path, "- {version: v1, kind: K, playbook: pb.yml" + allowed + "}"))
+        assert watch.kind == "K"

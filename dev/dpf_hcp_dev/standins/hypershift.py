@@ -207,7 +207,7 @@ class HyperShiftStandin:
             self._create_secret(control_plane, CA_SECRET, {"tls.crt": self.ignition.ca_pem})
         if not tokens and self._missing(control_plane, prefix, tokens):
             value = secrets.token_hex(16)
-            self.ignition.register(value, name, release)
+            self.ignition.register(value, name, release, self._ssh_key(hc))
             self._create_secret(control_plane, f"{prefix}{secrets.token_hex(3)}", {"token": value})
             self._created[(control_plane, prefix)] = time.monotonic()
         for secret in tokens:  # tokens issued before a restart; a token edited later is not trusted
@@ -215,7 +215,14 @@ class HyperShiftStandin:
             value = base64.b64decode(((secret.get("data") or {}).get("token")) or "").decode()
             if value and uid not in self._token_secrets:
                 self._token_secrets.add(uid)
-                self.ignition.register(value, name, release)
+                self.ignition.register(value, name, release, self._ssh_key(hc))
+
+    def _ssh_key(self, hc: dict[str, Any]) -> str:
+        """The public key in the secret HostedCluster.spec.sshKey names (key id_rsa.pub), or ""."""
+        name = (((hc.get("spec") or {}).get("sshKey")) or {}).get("name")
+        secret = self.client.get_or_none(SECRET, name, hc["metadata"]["namespace"]) if name else None
+        raw = ((secret or {}).get("data") or {}).get("id_rsa.pub") or ""
+        return base64.b64decode(raw).decode(errors="replace").strip()
 
     def _missing(self, namespace: str, name: str, found: list[dict[str, Any]] | None = None) -> bool:
         """Not in the cache (``found``: what matched a prefix), and not created moments ago."""

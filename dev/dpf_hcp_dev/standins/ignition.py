@@ -27,8 +27,11 @@ def default_os_image(release_image: str) -> str:
     return "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:" + hashlib.sha256(release_image.encode()).hexdigest()
 
 
-def payload(nodepool: str, release_image: str) -> dict[str, Any]:
-    """An ignition v3 config as HyperShift serves it for a NodePool."""
+def payload(nodepool: str, release_image: str, ssh_key: str = "") -> dict[str, Any]:
+    """An ignition v3 config as HyperShift serves it for a NodePool. The HostedCluster's SSH key
+    is the core user's authorized key, in clear in the ignition (HyperShift's machine config
+    99-worker-ssh, which the ignition server merges into what it serves: openshift/hypershift
+    control-plane-operator/controllers/hostedcontrolplane/ignition/ignition.go, workerSSHConfig)."""
     machine_config = {
         "apiVersion": "machineconfiguration.openshift.io/v1",
         "kind": "MachineConfig",
@@ -38,7 +41,7 @@ def payload(nodepool: str, release_image: str) -> dict[str, Any]:
     encapsulated = gzip.compress(json.dumps(machine_config).encode(), mtime=0)
     return {
         "ignition": {"version": "3.2.0"},
-        "passwd": {"users": [{"name": "core"}]},
+        "passwd": {"users": [{"name": "core", **({"sshAuthorizedKeys": [ssh_key]} if ssh_key else {})}]},
         "storage": {
             "files": [
                 {
@@ -65,7 +68,7 @@ class IgnitionServer:
         ca_crt, ca_key = make_ca(self.directory, "ignition-server-ca")
         crt, key = make_serving_cert(self.directory, ca_crt, ca_key, "server", ["127.0.0.1", "localhost"])
         self.ca_pem = ca_crt.read_text()
-        self.tokens: dict[str, tuple[str, str]] = {}  # token -> (nodepool, release image)
+        self.tokens: dict[str, tuple[str, str, str]] = {}  # token -> (nodepool, release image, SSH key)
         self._lock = threading.Lock()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(crt, key)
@@ -95,9 +98,9 @@ class IgnitionServer:
         self.endpoint = f"127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, name="ignition-server", daemon=True).start()
 
-    def register(self, token: str, nodepool: str, release_image: str) -> None:
+    def register(self, token: str, nodepool: str, release_image: str, ssh_key: str = "") -> None:
         with self._lock:
-            self.tokens[token] = (nodepool, release_image)
+            self.tokens[token] = (nodepool, release_image, ssh_key)
 
     def stop(self) -> None:
         self.httpd.shutdown()
