@@ -13,6 +13,7 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_approval, csr_policy, naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, NODE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.metrics import CSR_DECISIONS, CSR_HOSTED_CLUSTERS
@@ -110,13 +111,19 @@ class HostedApprover:
 class CSRApprovals:
     """Keeps one HostedApprover per live provisioner whose hosted cluster has published a kubeconfig."""
 
-    def __init__(self, mgmt: KubeClient, secret_version: Callable[[str, str], str | None] | None = None):
+    def __init__(
+        self,
+        mgmt: KubeClient,
+        secret_version: Callable[[str, str], str | None] | None = None,
+        scope: Scope = (),
+    ):
         """``secret_version(namespace, name)`` gives a Secret's resourceVersion from a cache, so the
-        hosted kubeconfig is read only when it changed; without it, it is read on every sync."""
+        hosted kubeconfig is read only when it changed; without it, it is read on every sync. DPUs
+        are watched in the namespaces of ``scope`` (all when empty)."""
         self.mgmt = mgmt
         self.secret_version = secret_version
         self._seen: dict[Key, str | None] = {}
-        self.dpus = Informer(mgmt, DPU)
+        self.dpus = Informer(mgmt, DPU, namespaces=scope)
         self.dpus.add_handler(self._on_dpu)
         self.approvers: dict[Key, HostedApprover] = {}
         self.lock = threading.Lock()
