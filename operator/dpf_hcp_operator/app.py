@@ -12,7 +12,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
 from dpf_hcp_operator import health, logs, metrics, watches, webhook
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.leader import LeaderElector
@@ -28,6 +30,7 @@ class Config:
     watches_file: Path
     operator_namespace: str
     work_dir: Path
+    watch_namespaces: Scope = ()  # empty: all namespaces
     max_workers: int = 2
     max_batch: int = 20
     skip_unchanged: bool = True
@@ -59,7 +62,8 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     except (watches.WatchesError, ValueError) as exc:
         log(LOG, logging.ERROR, "cannot start", error=str(exc))
         return 2
-    env = {"POD_NAMESPACE": config.operator_namespace}
+    # The playbooks' modules list per watched namespace too (scope.ENV, as operator-sdk names it).
+    env = {"POD_NAMESPACE": config.operator_namespace, scope.ENV: ",".join(config.watch_namespaces)}
     if config.kubeconfig:
         env["K8S_AUTH_KUBECONFIG"] = str(Path(config.kubeconfig).resolve())
     runner = PlaybookRunner(
@@ -80,6 +84,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             skip_unchanged=config.skip_unchanged,
             csr_watch=config.csr_watch,
             workers=config.max_workers,
+            scope=config.watch_namespaces,
         )
         for w in watch_list
     ]
@@ -131,7 +136,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             )
             return _shutdown(servers, controllers, runner, [], None, 2, 0.0)
         provisioners = next((c.informer for c in controllers if c.watch.kind == "DPFHCPProvisioner"), None)
-        reviewer = webhook.Reviewer(client, config.operator_namespace, provisioners)
+        reviewer = webhook.Reviewer(client, config.operator_namespace, provisioners, config.watch_namespaces)
         servers.append(webhook.serve(config.webhook_address, reviewer, config.webhook_cert_dir, stop))
     servers.append(
         health.serve(
@@ -171,6 +176,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         "started",
         watches=[w.gvk for w in watch_list],
         namespace=config.operator_namespace,
+        watch_namespaces=list(config.watch_namespaces) or "all",
         workers=config.max_workers,
         max_batch=config.max_batch,
         skip_unchanged=config.skip_unchanged,

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import ansible_collections.dpf_hcp.provisioner as collection
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import scope
 from dpf_hcp_operator.app import Config, run
 
 
@@ -37,6 +38,13 @@ def parse(argv: list[str] | None = None) -> Config:
         "--operator-namespace",
         default=os.environ.get("POD_NAMESPACE", "dpf-hcp-provisioner-system"),
         help="namespace of the operator and its ocp-bluefield-images ConfigMap (default: $POD_NAMESPACE)",
+    )
+    p.add_argument(
+        "--watch-namespaces",
+        default=os.environ.get(scope.ENV, ""),
+        help="comma-separated namespaces whose provisioners, DPUClusters, DPUs, secrets and HyperShift objects "
+        "the operator lists and watches, one by one (for namespaced RBAC: the chart's watchNamespaces); "
+        f"empty: all namespaces (default: ${scope.ENV})",
     )
     p.add_argument("--work-dir", type=Path, default=None, help="ansible-runner folders and artifacts")
     p.add_argument("--max-workers", type=int, default=2, help="ansible runs at once per kind")
@@ -101,6 +109,10 @@ def parse(argv: list[str] | None = None) -> Config:
         "terminationGracePeriodSeconds",
     )
     a = p.parse_args(argv)
+    try:
+        watch_namespaces = scope.parse(a.watch_namespaces)
+    except ValueError as exc:
+        p.error(f"--watch-namespaces: {exc}")
     if a.graceful_shutdown_timeout < 0:
         p.error(f"--graceful-shutdown-timeout must be 0 or more seconds, not {a.graceful_shutdown_timeout}")
     if not 0 < a.retry_period < a.renew_deadline < a.lease_duration:
@@ -122,6 +134,7 @@ def parse(argv: list[str] | None = None) -> Config:
         kubeconfig=a.kubeconfig,
         watches_file=Path(watches),
         operator_namespace=a.operator_namespace,
+        watch_namespaces=watch_namespaces,
         work_dir=work_dir,
         max_workers=a.max_workers,
         max_batch=a.max_batch,

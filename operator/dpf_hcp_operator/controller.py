@@ -11,6 +11,7 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
 from dpf_hcp_operator import metrics
 from dpf_hcp_operator.csr_approvals import CSRApprovals
 from dpf_hcp_operator.dependencies import Change, Fingerprint, ProvisionerDependencies
@@ -50,6 +51,7 @@ class Controller:
         skip_unchanged: bool = True,
         csr_watch: bool = True,
         workers: int = 1,
+        scope: Scope = (),
     ):
         self.client = client
         self.watch = watch
@@ -60,15 +62,21 @@ class Controller:
         self.extravars = {**(extravars or {}), **watch.vars}
         self.queue = WorkQueue()
         self.res = client.resource(watch.api_version, watch.kind)
-        self.informer = Informer(client, self.res, label_selector=watch.selector, resync_seconds=watch.reconcile_period)
+        self.informer = Informer(
+            client, self.res, namespaces=scope, label_selector=watch.selector, resync_seconds=watch.reconcile_period
+        )
         self.informer.add_handler(self._on_object)
         self.dependencies: ProvisionerDependencies | None = None
         self.csr_approvals: CSRApprovals | None = None
         if watch.watch_dependent_resources and watch.kind == "DPFHCPProvisioner":
-            self.dependencies = ProvisionerDependencies(client, operator_namespace, self.informer, self.queue.add)
+            self.dependencies = ProvisionerDependencies(
+                client, operator_namespace, self.informer, self.queue.add, scope=scope
+            )
             caches = {"Secret": self.dependencies.secrets, "HostedCluster": self.dependencies.hosted_clusters}
             if csr_watch:
-                self.csr_approvals = CSRApprovals(client, lambda kind, ns, name: _version(caches[kind].get((ns, name))))
+                self.csr_approvals = CSRApprovals(
+                    client, lambda kind, ns, name: _version(caches[kind].get((ns, name))), scope
+                )
         self._last_ok: dict[Key, Fingerprint] = {}
         # What a failed run left the world as: until its backoff is over, an event that changes
         # nothing else (the echo of the failed run's own writes) does not run it again early.

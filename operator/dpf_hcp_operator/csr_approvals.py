@@ -19,6 +19,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import (
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, NODE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.metrics import CSR_DECISIONS, CSR_HOSTED_CLUSTERS
@@ -145,14 +146,14 @@ Version = Callable[[str, str, str], str | None]  # (kind, namespace, name) -> re
 class CSRApprovals:
     """Keeps one HostedApprover per live provisioner whose hosted cluster has published a usable kubeconfig."""
 
-    def __init__(self, mgmt: KubeClient, version: Version | None = None):
+    def __init__(self, mgmt: KubeClient, version: Version | None = None, scope: Scope = ()):
         """``version(kind, namespace, name)`` gives a HostedCluster's or a Secret's resourceVersion from
         a cache, so the hosted kubeconfig is read again only when either changed; without it, it is
-        read on every sync."""
+        read on every sync. DPUs are watched in the namespaces of ``scope`` (all when empty)."""
         self.mgmt = mgmt
         self.version = version
         self._seen: dict[Key, tuple[str | None, str | None]] = {}  # (HostedCluster, kubeconfig secret) versions
-        self.dpus = Informer(mgmt, DPU)
+        self.dpus = Informer(mgmt, DPU, namespaces=scope)
         self.dpus.add_handler(self._on_dpu)
         self.approvers: dict[Key, HostedApprover] = {}
         self.lock = threading.Lock()

@@ -21,6 +21,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     NODE_POOL,
     SECRET,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
@@ -46,13 +47,15 @@ class ProvisionerDependencies:
         provisioners: Informer,
         enqueue: Enqueue,
         resync_seconds: float = 0.0,
+        scope: Scope = (),
     ):
         self.provisioners = provisioners
         self.enqueue = enqueue
         self.operator_namespace = operator_namespace
         owned = f"{LABEL_NAME},{LABEL_NAMESPACE}"
-        self.secrets = Informer(client, SECRET, metadata_only=True, index=owner_of)
-        self.dpuclusters = Informer(client, DPU_CLUSTER, metadata_only=True)
+        # In each watched namespace (scope), or cluster-wide when it is empty.
+        self.secrets = Informer(client, SECRET, namespaces=scope, metadata_only=True, index=owner_of)
+        self.dpuclusters = Informer(client, DPU_CLUSTER, namespaces=scope, metadata_only=True)
         self.configmaps = Informer(
             client,
             CONFIGMAP,
@@ -61,11 +64,15 @@ class ProvisionerDependencies:
             field_selector=f"metadata.name={BLUEFIELD_CONFIGMAP}",
         )
         self.hosted_clusters = Informer(
-            client, HOSTED_CLUSTER, label_selector=owned, metadata_only=True, index=owner_of
+            client, HOSTED_CLUSTER, namespaces=scope, label_selector=owned, metadata_only=True, index=owner_of
         )
-        self.node_pools = Informer(client, NODE_POOL, label_selector=owned, metadata_only=True, index=owner_of)
+        self.node_pools = Informer(
+            client, NODE_POOL, namespaces=scope, label_selector=owned, metadata_only=True, index=owner_of
+        )
         # The MachineConfig ConfigMap and DPF's bf.cfg template: recreated when deleted.
-        self.owned_configmaps = Informer(client, CONFIGMAP, label_selector=owned, metadata_only=True, index=owner_of)
+        self.owned_configmaps = Informer(
+            client, CONFIGMAP, namespaces=scope, label_selector=owned, metadata_only=True, index=owner_of
+        )
         self._owned = {  # kinds found by this provisioner's labels
             "Secret": self.secrets,
             "HostedCluster": self.hosted_clusters,

@@ -1,12 +1,14 @@
 """List+watch per kind into a local cache; handlers hear every change. Relists on 410 Gone,
-reconnects with backoff when the API server goes away, and resyncs on a period."""
+reconnects with backoff when the API server goes away, and resyncs on a period. A kind is
+watched cluster-wide, in one namespace, or in each namespace of a list (one list+watch each:
+under namespaced RBAC a cluster-wide one is forbidden)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
@@ -32,6 +34,7 @@ class Informer:
         res: Resource,
         *,
         namespace: str | None = None,
+        namespaces: Sequence[str] = (),
         label_selector: str | None = None,
         field_selector: str | None = None,
         metadata_only: bool = False,
@@ -41,7 +44,10 @@ class Informer:
     ):
         self.client = client
         self.res = res
-        self.namespace = namespace
+        if namespace and namespaces:
+            raise ValueError("give namespace or namespaces, not both")
+        # Where to list and watch: None is cluster-wide.
+        self.scopes: list[str | None] = list(namespaces) if namespaces else [namespace]
         self.label_selector = label_selector
         self.field_selector = field_selector
         self.metadata_only = metadata_only
@@ -53,7 +59,8 @@ class Informer:
         self._index_fn = index
         self._index: dict[Key, set[Key]] = {}
         self._lock = threading.Lock()
-        self._resource_version: str | None = None
+        self._resource_version: dict[str | None, str | None] = {}
+        self._listed: set[str | None] = set()
 
     @property
     def name(self) -> str:
@@ -93,22 +100,26 @@ class Informer:
             except Exception:
                 LOG.exception("informer handler failed", extra={"fields": {"informer": self.name}})
 
-    def _relist(self) -> None:
+    def _relist(self, scope: str | None) -> None:
         listing = self.client.list(
             self.res,
-            self.namespace,
+            scope,
             self.label_selector,
             self.field_selector,
             metadata_only=self.metadata_only,
         )
         fresh = {key_of(o): o for o in listing.get("items") or []}
-        with self._lock:
-            old = self._cache
-            self._cache = fresh
-            self._index = {}
+        with self._lock:  # the scope's part of the cache is replaced; other namespaces' stay
+            old = {k: o for k, o in self._cache.items() if scope is None or k[0] == scope}
+            for key, obj in old.items():
+                del self._cache[key]
+                self._reindex(key, obj, None)
             for key, obj in fresh.items():
+                self._cache[key] = obj
                 self._reindex(key, None, obj)
-        self._resource_version = (listing.get("metadata") or {}).get("resourceVersion")
+            self._resource_version[scope] = (listing.get("metadata") or {}).get("resourceVersion")
+            self._listed.add(scope)
+            listed_all = len(self._listed) == len(self.scopes)
         for key, obj in fresh.items():
             before = old.get(key)
             if before is None:
@@ -118,11 +129,12 @@ class Informer:
         for key, obj in old.items():
             if key not in fresh:
                 self._emit("DELETED", obj, None)
-        self.synced.set()
+        if listed_all:
+            self.synced.set()
 
-    def _apply(self, kind: str, obj: dict[str, Any]) -> None:
+    def _apply(self, kind: str, obj: dict[str, Any], scope: str | None = None) -> None:
         if kind == "BOOKMARK":
-            self._resource_version = obj["metadata"]["resourceVersion"]
+            self._resource_version[scope] = obj["metadata"]["resourceVersion"]
             return
         key = key_of(obj)
         with self._lock:
@@ -133,17 +145,31 @@ class Informer:
             else:
                 self._cache[key] = obj
                 self._reindex(key, before, obj)
-        self._resource_version = obj["metadata"].get("resourceVersion", self._resource_version)
+        self._resource_version[scope] = obj["metadata"].get("resourceVersion", self._resource_version.get(scope))
         self._emit(kind, before, None if kind == "DELETED" else obj)
 
     def run(self, stop: threading.Event) -> None:
+        """List and watch every scope until ``stop``."""
+        if len(self.scopes) == 1:
+            self._run_scope(self.scopes[0], stop)
+            return
+        threads = [
+            threading.Thread(target=self._run_scope, args=(s, stop), name=f"informer-{self.name}-{s}", daemon=True)
+            for s in self.scopes
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _run_scope(self, scope: str | None, stop: threading.Event) -> None:
         backoff = 0.2
         need_list = True
         next_resync = time.monotonic() + self.resync_seconds if self.resync_seconds else None
         while not stop.is_set():
             try:
                 if need_list:
-                    self._relist()
+                    self._relist(scope)
                     need_list = False
                     backoff = 0.2
                 timeout = self.watch_timeout
@@ -151,19 +177,19 @@ class Informer:
                     timeout = max(1, min(timeout, int(next_resync - time.monotonic()) + 1))
                 for kind, obj in self.client.watch(
                     self.res,
-                    self.namespace,
-                    self._resource_version,
+                    scope,
+                    self._resource_version.get(scope),
                     timeout,
                     self.label_selector,
                     self.field_selector,
                     self.metadata_only,
                 ):
-                    self._apply(kind, obj)
+                    self._apply(kind, obj, scope)
                     metrics.WATCH_EVENTS.labels(self.name, kind).inc()
                     if stop.is_set():
                         return
                 if next_resync is not None and time.monotonic() >= next_resync:
-                    for obj in self.items():
+                    for obj in [o for o in self.items() if scope is None or key_of(o)[0] == scope]:
                         self._emit("RESYNC", obj, obj)
                     next_resync = time.monotonic() + self.resync_seconds
             except ApiError as exc:
@@ -176,6 +202,7 @@ class Informer:
                     logging.WARNING,
                     "watch failed; retrying",
                     informer=self.name,
+                    namespace=scope or "",
                     error=str(exc),
                     retry_in=round(backoff, 2),
                 )

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
@@ -38,15 +38,22 @@ WEBHOOK_NAME = "vdpfhcpprovisioner.provisioning.dpu.hcp.io"
 class Reviewer:
     """Decides one AdmissionRequest."""
 
-    def __init__(self, client: KubeClient, operator_namespace: str, provisioners: Informer | None = None):
+    def __init__(
+        self,
+        client: KubeClient,
+        operator_namespace: str,
+        provisioners: Informer | None = None,
+        watch_namespaces: scope.Scope = (),
+    ):
         self.client = client
         self.operator_namespace = operator_namespace
         self.provisioners = provisioners
+        self.scope = watch_namespaces
 
     def _provisioners(self) -> list[dict[str, Any]]:
         if self.provisioners is not None and self.provisioners.synced.is_set():
             return self.provisioners.items()
-        return self.client.list(PROVISIONER).get("items") or []
+        return scope.list_items(self.client, PROVISIONER, self.scope)
 
     def review(self, request: dict[str, Any]) -> dict[str, Any]:
         uid = request.get("uid", "")
@@ -59,6 +66,7 @@ class Reviewer:
         if operation == "UPDATE" and (spec == old.get("spec") or (obj.get("metadata") or {}).get("deletionTimestamp")):
             return {"uid": uid, "allowed": True}  # metadata only (labels, finalizers) or being deleted
         problems = admission.check_spec(spec)
+        problems += [admission.Problem(f, m) for f, m in scope.problems(obj, self.scope)]
         if operation == "UPDATE":
             problems += admission.check_update(old.get("spec") or {}, spec or {})
         warnings: list[str] = []

@@ -10,13 +10,23 @@ module: validate_dpucluster
 short_description: Check that a DPFHCPProvisioner's DPUCluster exists, is supported and is its alone
 version_added: "0.1.0"
 description:
-  - Reads the DPUCluster named by C(spec.dpuClusterRef) and every DPFHCPProvisioner in the cluster.
+  - Reads the DPUCluster named by C(spec.dpuClusterRef) and every DPFHCPProvisioner in the cluster
+    (or in each of O(watch_namespaces)).
   - Returns the conditions C(DPUClusterMissing), C(ClusterTypeValid) and C(DPUClusterInUse).
   - A DPUCluster of type C(kamaji) is not supported. When two provisioners reference one
     DPUCluster, the older keeps it and the newer is refused.
   - A DPUCluster that disappears after the provisioner had used it is reported as
     C(DPUClusterDeleted); the hosted cluster is kept.
+  - A DPUCluster in a namespace outside O(watch_namespaces) is reported as C(DPUClusterNotWatched).
   - Reads only, so check mode behaves the same.
+options:
+  watch_namespaces:
+    description:
+      - The namespaces the operator watches (its RBAC covers only those); provisioners are listed in
+        each of them rather than cluster-wide. Unset or empty, every namespace.
+      - Defaults to the environment variable E(WATCH_NAMESPACE) (comma-separated), which the operator sets.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - dpf_hcp.provisioner.k8s_auth
   - dpf_hcp.provisioner.provisioner
@@ -53,6 +63,9 @@ dpucluster:
 
 from typing import Any
 
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
     PROVISIONER_ARG_SPEC,
@@ -64,7 +77,12 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args im
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER, PROVISIONER
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import check_dpucluster
 
-ARGUMENT_SPEC = with_auth(PROVISIONER_ARG_SPEC)
+ARGUMENT_SPEC = with_auth(
+    {
+        **PROVISIONER_ARG_SPEC,
+        "watch_namespaces": {"type": "list", "elements": "str", "fallback": (env_fallback, [scope.ENV])},
+    }
+)
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -73,10 +91,14 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
     if not ref.get("name") or not ref.get("namespace"):
         raise ValueError("spec.dpuClusterRef needs name and namespace")
+    watch = scope.parse(params.get("watch_namespaces"))
+    unreachable = scope.dpucluster_check(provisioner, watch)
+    if unreachable is not None:  # its RBAC does not reach there: say so rather than fail on a 403
+        return {"changed": False, "ok": False, "conditions": unreachable.conditions, "dpucluster": {}}
     client = client_from_params(params)
     dpucluster = client.get_or_none(DPU_CLUSTER, ref["name"], ref["namespace"])
     try:
-        others = client.list(PROVISIONER).get("items") or []
+        others = scope.list_items(client, PROVISIONER, watch)
     except ApiError as exc:
         if not exc.not_found:
             raise

@@ -28,9 +28,44 @@ def helm() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def render(helm: str, *args: str) -> dict[tuple[str, str], dict]:
+def documents(helm: str, *args: str) -> list[dict]:
     out = subprocess.run([helm, "template", "dpfhcp", str(CHART), *args], check=True, capture_output=True, text=True)
-    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out.stdout) if d}
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def render(helm: str, *args: str) -> dict[tuple[str, str], dict]:
+    return {(d["kind"], d["metadata"]["name"]): d for d in documents(helm, *args)}
+
+
+def grants(rules: list[dict]) -> dict[str, list[str]]:
+    """group/resource -> verbs (resourceNames after a '#')."""
+    found = {}
+    for rule in rules:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                names = "#" + ",".join(rule["resourceNames"]) if rule.get("resourceNames") else ""
+                found[f"{group}/{resource}{names}"] = rule["verbs"]
+    return found
+
+
+# What the code reads and writes where a provisioner, its DPUCluster and its control plane live
+# (the README's "Least privilege" table); nothing more.
+NAMESPACED = {
+    "provisioning.dpu.hcp.io/dpfhcpprovisioners": ["get", "list", "watch", "patch"],
+    "provisioning.dpu.hcp.io/dpfhcpprovisioners/status": ["update"],
+    "hypershift.openshift.io/hostedclusters": ["get", "list", "watch", "create", "patch", "delete"],
+    "hypershift.openshift.io/nodepools": ["get", "list", "watch", "create", "patch", "delete"],
+    "provisioning.dpu.nvidia.com/dpuclusters": ["get", "list", "watch", "patch"],
+    "provisioning.dpu.nvidia.com/dpus": ["list", "watch"],
+    "/secrets": ["get", "list", "watch", "create", "patch", "delete"],
+    "/configmaps": ["get", "list", "watch", "create", "patch", "delete"],
+    "/events": ["create"],
+}
+CLUSTER_SCOPED = {
+    "/nodes": ["list"],
+    "authorization.k8s.io/subjectaccessreviews": ["create"],
+    "/namespaces#metallb-system": ["get"],
+}
 
 
 def refused(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -187,3 +222,65 @@ def test_graceful_shutdown_gives_the_pod_ten_seconds_more_and_a_bad_value_is_ref
     assert "--graceful-shutdown-timeout=40" in pod["spec"]["containers"][0]["args"]
     bad = refused(helm, "--set", "gracefulShutdownTimeoutSeconds=soon")
     assert 'gracefulShutdownTimeoutSeconds must be a whole number of seconds (0 or more), not "soon"' in bad.stderr
+
+
+def test_all_namespaces_grant_only_the_verbs_the_code_uses(helm):
+    docs = documents(helm)
+    cluster_role = next(d for d in docs if d["kind"] == "ClusterRole")
+    assert grants(cluster_role["rules"]) == {**CLUSTER_SCOPED, **NAMESPACED}
+    roles = {
+        (d["metadata"]["namespace"], d["metadata"]["name"]): grants(d["rules"]) for d in docs if d["kind"] == "Role"
+    }
+    assert roles == {
+        ("dpf-hcp-provisioner-system", "dpfhcp-leader-election"): {
+            "coordination.k8s.io/leases": ["get", "create", "update"]
+        },
+        ("dpf-hcp-provisioner-system", "dpfhcp-bluefield-images"): {
+            "/configmaps#ocp-bluefield-images": ["get", "list", "watch"]
+        },
+        ("metallb-system", "dpfhcp-metallb"): {
+            "metallb.io/ipaddresspools": ["get", "list", "create", "patch", "delete"],
+            "metallb.io/l2advertisements": ["get", "list", "create", "patch", "delete"],
+        },
+    }
+    bindings = {(d["metadata"].get("namespace"), d["roleRef"]["name"]) for d in docs if d["kind"].endswith("Binding")}
+    assert bindings == {(None, "dpfhcp"), *((ns, name) for ns, name in roles)}
+    args = render(helm)[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert parse(args).watch_namespaces == ()
+
+
+def test_watch_namespaces_move_every_namespaced_rule_into_roles_there(helm):
+    docs = documents(helm, "--set", "watchNamespaces={tenant-a,dpf-system}", "--set", "metallbNamespace=")
+    cluster_role = next(d for d in docs if d["kind"] == "ClusterRole")
+    assert grants(cluster_role["rules"]) == {k: v for k, v in CLUSTER_SCOPED.items() if "namespaces" not in k}
+    watched = {
+        d["metadata"]["namespace"]: grants(d["rules"])
+        for d in docs
+        if d["kind"] == "Role" and d["metadata"]["name"] == "dpfhcp-watched"
+    }
+    assert watched == {"tenant-a": NAMESPACED, "dpf-system": NAMESPACED}
+    assert {d["metadata"]["namespace"] for d in docs if d["kind"] == "RoleBinding"} == {
+        "tenant-a",
+        "dpf-system",
+        "dpf-hcp-provisioner-system",
+    }
+    assert not [d for d in docs if "metallb" in d["metadata"]["name"]]
+    args = render(helm, "--set", "watchNamespaces={tenant-a,dpf-system}")[("Deployment", "dpfhcp")]
+    config = parse(args["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert config.watch_namespaces == ("tenant-a", "dpf-system")  # the operator lists and watches there alone
+
+
+def test_a_bad_watch_namespace_or_metallb_namespace_is_refused(helm):
+    bad = refused(helm, "--set", "watchNamespaces={Tenant_A}")
+    assert 'watchNamespaces: "Tenant_A" is not a namespace name' in bad.stderr
+    bad = refused(helm, "--set", "metallbNamespace=MetalLB")
+    assert 'metallbNamespace: "MetalLB" is not a namespace name' in bad.stderr
+
+
+def test_every_rbac_rule_says_why():
+    """Each rule in the chart's RBAC templates comes right after a comment saying what uses it."""
+    for template in ("rbac.yaml", "_helpers.tpl"):
+        lines = (CHART / "templates" / template).read_text().splitlines()
+        for i, line in enumerate(lines):
+            if line.strip().startswith("- apiGroups:"):
+                assert lines[i - 1].strip().startswith("#"), f"{template}:{i + 1}: a rule without a comment saying why"

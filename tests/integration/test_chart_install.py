@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
     DPU,
@@ -29,7 +30,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
 )
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment
-from dpf_hcp_dev.processes import start_operator, start_standins, wait_ready
+from dpf_hcp_dev.processes import OperatorProcess, start_operator, start_standins, wait_ready
 from support import (
     BLUEFIELD_IMAGES,
     REPO,
@@ -140,15 +141,37 @@ def deployment_args(env: Environment) -> list[str]:
     return [a for a in args if not a.startswith(POD_ONLY_FLAGS)]
 
 
-def test_the_operator_as_the_chart_service_account_runs_a_whole_life(installed, tmp_path):
-    env, _, _ = installed
-    client = env.client()
+def helm_upgrade(helm: str, env: Environment, *args: str) -> None:
+    """Change the installed release's values, keeping the others."""
+    result = subprocess.run(
+        [helm, "upgrade", RELEASE, str(CHART), "--namespace", OPERATOR_NAMESPACE, "--reuse-values", "--kubeconfig",
+         str(env.management.kubeconfig_path()), *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def point_the_webhook_at(client: KubeClient, operator: OperatorProcess) -> None:
+    """No pod network here: the chart's webhook is pointed at the operator on loopback instead of
+    its Service; the rules, CA handling and failure policy stay the chart's."""
+    hook = client.get(VALIDATING_WEBHOOK, WEBHOOK_NAME)
+    hook["webhooks"][0]["clientConfig"] = operator.webhook_configuration()["webhooks"][0]["clientConfig"]
+    client.replace(VALIDATING_WEBHOOK, hook)
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return image_layout(tmp_path_factory.mktemp("chart-image") / "image")
+
+
+def chart_operator(env: Environment, image: Path, tmp_path: Path) -> tuple[OperatorProcess, Path]:
+    """The operator as the image installs it (image/install-operator.sh, not the checkout), with
+    the Deployment's arguments and a token of the chart's ServiceAccount."""
     args = deployment_args(env)
     assert "--leader-elect" in args
     log = tmp_path / "operator.log"
-    # The operator as the image installs it (image/install-operator.sh), not the checkout.
-    image = image_layout(tmp_path / "image")
     environ = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(image / "collections"), "HOME": str(tmp_path)}
+    environ.pop("WATCH_NAMESPACE", None)  # only the chart's arguments say what is watched
     operator = start_operator(
         env,
         tmp_path / "work",
@@ -158,56 +181,129 @@ def test_the_operator_as_the_chart_service_account_runs_a_whole_life(installed, 
         python=str(image / "bin" / "python"),
         environ=environ,
     )
-    try:
-        wait_ready(operator.health_port, operator.process, log)
-        # No pod network here: the chart's webhook is pointed at the operator on loopback instead
-        # of its Service; the rules, CA handling and failure policy stay the chart's.
-        hook = client.get(VALIDATING_WEBHOOK, WEBHOOK_NAME)
-        ours = operator.webhook_configuration()["webhooks"][0]["clientConfig"]
-        hook["webhooks"][0]["clientConfig"] = ours
-        client.replace(VALIDATING_WEBHOOK, hook)
+    wait_ready(operator.health_port, operator.process, log)
+    return operator, log
 
-        ns, dpu_ns = namespace(client, unique("tenant")), namespace(client, unique("dpus"))
-        secrets(client, ns)
-        dpucluster(client, dpu_ns, "dpucluster")
-        for i in range(2):
-            client.create(DPU, dpu(dpu_ns, f"dpu-node-{i}"))
-        client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
 
-        def ready_unless_denied():
-            assert not denials(log), yaml.safe_dump(denials(log)[:3])  # fail at once, naming what RBAC refused
-            obj = client.get_or_none(PROVISIONER, "hcp", ns)
-            return obj if (condition(obj, "Ready") or {}).get("status") == "True" else None
+def whole_life(client: KubeClient, log: Path, ns: str, dpu_ns: str) -> None:
+    """A provisioner from creation to Ready, its DPUs joining (their CSRs approved by the operator),
+    then its deletion; failing at once on anything RBAC refused."""
+    secrets(client, ns)
+    dpucluster(client, dpu_ns, "dpucluster")
+    for i in range(2):
+        client.create(DPU, dpu(dpu_ns, f"dpu-node-{i}"))
+    client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
 
-        ready = wait_for("Ready=True as the ServiceAccount", ready_unless_denied, timeout=90)
-        assert ready["status"]["phase"] == "Ready"
-        for kind in (
-            "SecretsValid",
-            "ClusterTypeValid",
-            "BlueFieldImageResolved",
-            "MetalLBConfigured",
-            "KubeConfigInjected",
-        ):
-            assert wait_condition(client, ns, "hcp", kind, "True")
-        assert client.get(HOSTED_CLUSTER, "hcp", ns) and client.get(NODE_POOL, "hcp", ns)
-        assert client.list(IP_ADDRESS_POOL, "metallb-system", label_selector=f"{LABEL_NAME}=hcp")["items"]
-        for i in range(2):
-            wait_for(
-                f"DPU dpu-node-{i} to join (its CSRs approved by the operator)",
-                lambda i=i: (client.get(DPU, f"dpu-node-{i}", dpu_ns).get("status") or {}).get("phase") == "Ready",
-                timeout=60,
-            )
+    def ready_unless_denied():
+        assert not denials(log), yaml.safe_dump(denials(log)[:3])  # fail at once, naming what RBAC refused
+        obj = client.get_or_none(PROVISIONER, "hcp", ns)
+        return obj if (condition(obj, "Ready") or {}).get("status") == "True" else None
 
-        client.delete(PROVISIONER, "hcp", ns)
+    ready = wait_for("Ready=True as the ServiceAccount", ready_unless_denied, timeout=90)
+    assert ready["status"]["phase"] == "Ready"
+    for kind in (
+        "SecretsValid",
+        "ClusterTypeValid",
+        "BlueFieldImageResolved",
+        "MetalLBConfigured",
+        "IgnitionConfigured",
+        "KubeConfigInjected",
+    ):
+        assert wait_condition(client, ns, "hcp", kind, "True")
+    assert client.get(HOSTED_CLUSTER, "hcp", ns) and client.get(NODE_POOL, "hcp", ns)
+    assert client.list(IP_ADDRESS_POOL, "metallb-system", label_selector=f"{LABEL_NAME}=hcp")["items"]
+    for i in range(2):
         wait_for(
-            "the provisioner to be finalized", lambda: client.get_or_none(PROVISIONER, "hcp", ns) is None, timeout=90
+            f"DPU dpu-node-{i} to join (its CSRs approved by the operator)",
+            lambda i=i: (client.get(DPU, f"dpu-node-{i}", dpu_ns).get("status") or {}).get("phase") == "Ready",
+            timeout=60,
         )
-        assert client.get_or_none(HOSTED_CLUSTER, "hcp", ns) is None
-        assert not client.list(SECRET, ns, label_selector=f"{LABEL_NAME}=hcp")["items"]
 
-        assert not denials(log), yaml.safe_dump(denials(log)[:5])
+    client.delete(PROVISIONER, "hcp", ns)
+    wait_for("the provisioner to be finalized", lambda: client.get_or_none(PROVISIONER, "hcp", ns) is None, timeout=90)
+    assert client.get_or_none(HOSTED_CLUSTER, "hcp", ns) is None
+    assert not client.list(SECRET, ns, label_selector=f"{LABEL_NAME}=hcp")["items"]
+    assert not denials(log), yaml.safe_dump(denials(log)[:5])
+
+
+def test_the_operator_as_the_chart_service_account_runs_a_whole_life(installed, image, tmp_path):
+    """watchNamespaces empty (the default): the ClusterRole's rules."""
+    env, _, _ = installed
+    client = env.client()
+    operator, log = chart_operator(env, image, tmp_path)
+    try:
+        point_the_webhook_at(client, operator)
+        whole_life(client, log, namespace(client, unique("tenant")), namespace(client, unique("dpus")))
     finally:
         terminate(operator.process.pid)
+
+
+def test_with_watch_namespaces_a_whole_life_runs_on_roles_alone_and_nothing_outside_is_reached(
+    installed, helm, image, tmp_path
+):
+    """watchNamespaces set: Roles in the tenant's, the DPUs' and the control plane's namespaces, and
+    nothing namespaced cluster-wide. The operator's token may not touch a Secret anywhere else, a
+    provisioner in another namespace is refused at admission, and one that got in anyway is ignored."""
+    env, _, _ = installed
+    client = env.client()
+    tenant, dpus = unique("tenant"), unique("dpus")
+    watched = [tenant, dpus, f"{tenant}-hcp"]  # the control plane's namespace: <namespace>-<name>
+    outside = namespace(client, unique("other"))
+    for ns in watched:
+        namespace(client, ns)
+    client.create(SECRET, {"metadata": {"name": "crown-jewels", "namespace": outside}, "stringData": {"k": "v"}})
+    # A provisioner that got into an unwatched namespace while the webhook was away (the upgrade
+    # puts the chart's webhook back).
+    client.delete(VALIDATING_WEBHOOK, WEBHOOK_NAME)
+    secrets(client, outside)
+    client.create(PROVISIONER, provisioner_body(outside, "stray", dpus, "dpucluster"))
+    helm_upgrade(helm, env, f"--set=watchNamespaces={{{','.join(watched)}}}")
+
+    # The token the chart's ServiceAccount holds, asked and tried against the real API server.
+    sa = KubeClient.from_kubeconfig(str(service_account_kubeconfig(env, tmp_path / "probe.kubeconfig")))
+    for verb in ("get", "list", "watch", "create", "patch", "delete"):
+        assert not may(sa, verb, "secrets", outside), f"{verb} secrets in {outside}"
+        assert not may(sa, verb, "secrets", None), f"{verb} secrets cluster-wide"
+        assert not may(sa, verb, "configmaps", outside), f"{verb} configmaps in {outside}"
+        assert may(sa, verb, "secrets", tenant), f"{verb} secrets in {tenant}"  # the Role is there
+    assert not may(sa, "list", "dpfhcpprovisioners", None, "provisioning.dpu.hcp.io")
+    with pytest.raises(ApiError) as forbidden:
+        sa.get(SECRET, "crown-jewels", outside)
+    assert forbidden.value.status == 403
+    assert f"--watch-namespaces={','.join(watched)}" in deployment_args(env)
+
+    operator, log = chart_operator(env, image, tmp_path)
+    try:
+        point_the_webhook_at(client, operator)
+        with pytest.raises(ApiError) as refused:
+            client.create(PROVISIONER, provisioner_body(outside, "another", dpus, "dpucluster"))
+        assert f"metadata.namespace: '{outside}' is not watched by the operator" in refused.value.message
+        with pytest.raises(ApiError) as refused:
+            client.create(PROVISIONER, provisioner_body(tenant, "elsewhere", outside, "dpucluster"))
+        assert f"spec.dpuClusterRef.namespace: '{outside}' is not watched" in refused.value.message
+
+        whole_life(client, log, tenant, dpus)
+
+        stray = client.get(PROVISIONER, "stray", outside)
+        assert not stray["metadata"].get("finalizers") and not stray.get("status"), stray
+        assert client.get_or_none(HOSTED_CLUSTER, "stray", outside) is None
+        assert str(outside) not in log.read_text()  # never listed, read or written there
+    finally:
+        terminate(operator.process.pid)
+        client.delete(PROVISIONER, "stray", outside)
+
+
+def may(client: KubeClient, verb: str, resource: str, ns: str | None, group: str = "") -> bool:
+    """A SelfSubjectAccessReview: whether ``client``'s identity may ``verb`` ``resource`` in ``ns``
+    (None: in every namespace at once)."""
+    attributes = {"verb": verb, "group": group, "resource": resource, **({"namespace": ns} if ns else {})}
+    review = client.request(
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+         "spec": {"resourceAttributes": attributes}},
+    )  # fmt: skip
+    return bool(review["status"].get("allowed"))
 
 
 def denials(log: Path) -> list[dict]:
