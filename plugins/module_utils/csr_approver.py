@@ -73,7 +73,8 @@ class ApproverIdentity:
 
     def ensure(self, check_mode: bool = False) -> bool:
         """Create or repair the three objects (server-side dry runs in check mode); True if any changed."""
-        return any([apply(self.admin, obj, check_mode=check_mode).changed for obj in objects()])
+        changed = [apply(self.admin, obj, check_mode=check_mode).changed for obj in objects()]  # all three, always
+        return any(changed)
 
     def token(self) -> str:
         """A token of the ServiceAccount, asked for again once most of its life has passed."""

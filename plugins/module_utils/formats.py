@@ -146,7 +146,7 @@ def parse_image_reference(value: str) -> ImageReference:
         raise ImageReferenceError(f"has a repository name of {len(path)} characters, more than {IMAGE_NAME_PATH_MAX}")
     digest = match.group("digest")
     if digest:
-        algorithm, _, encoded = digest.partition(":")
+        algorithm, _colon, encoded = digest.partition(":")
         length = _DIGEST_LENGTHS.get(algorithm)
         if length is None:
             raise ImageReferenceError(

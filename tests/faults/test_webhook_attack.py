@@ -86,7 +86,7 @@ def test_idle_silent_and_slow_clients_do_not_slow_reviews(fault_env, served):
     reviews(client, good, count=20)  # warm: connections to the webhook are kept alive
     baseline, attacked, failed, cuts, held = [], [], [], [], []
     refused_meanwhile = True
-    for _ in range(ROUNDS):
+    for _round in range(ROUNDS):
         calm, calm_failed = reviews(client, good, seconds=CALM_SECONDS)
         assert not calm_failed, calm_failed[:3]
         baseline += calm
@@ -121,12 +121,12 @@ def test_idle_silent_and_slow_clients_do_not_slow_reviews(fault_env, served):
 def test_more_connections_than_the_limit_evict_the_idle_not_the_reviews(fault_env, served):
     """300 idle connections, more than ``max_connections``: the oldest idle ones make room, and the
     API server's reviews (on kept-alive or new connections) all pass."""
-    replica, good, _ = served
+    replica, good, _ca = served
     assert replica.started is not None
     limit = https.Limits().max_connections
     evicted = replica.metric("dpfhcp_webhook_connections_closed_total", {"reason": "evicted"})
     with Attack(replica.started.webhook_port, replica.started.webhook_ca, idle=limit + 44, silent=0, drips=0):
-        _, failed = reviews(fault_env.client(), good, count=50)
+        _latencies, failed = reviews(fault_env.client(), good, count=50)
         assert replica.metric("dpfhcp_webhook_connections") <= limit
     assert not failed, failed[:3]
     assert replica.metric("dpfhcp_webhook_connections_closed_total", {"reason": "evicted"}) > evicted
@@ -135,14 +135,14 @@ def test_more_connections_than_the_limit_evict_the_idle_not_the_reviews(fault_en
 def test_large_bodies_cannot_hold_the_memory_small_reviews_need(fault_env, served):
     """Clients that announce bodies near the cap and send them slowly take the few large-body slots;
     the next large one is answered 503 at once, and small reviews still pass."""
-    replica, good, _ = served
+    replica, good, _ca = served
     assert replica.started is not None
     limits, port, ca = https.Limits(), replica.started.webhook_port, replica.started.webhook_ca
     context = ssl.create_default_context(cafile=str(ca))
     head = _request(b"", headers=f"Content-Type: application/json\r\nContent-Length: {limits.max_body_bytes}\r\n")
     held = []
     try:
-        for _ in range(limits.large_bodies):
+        for _slot in range(limits.large_bodies):
             tls = context.wrap_socket(
                 socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname="127.0.0.1"
             )
@@ -151,7 +151,7 @@ def test_large_bodies_cannot_hold_the_memory_small_reviews_need(fault_env, serve
         time.sleep(0.5)
         code, answer = _post(port, ca, head)
         assert code == 503, (code, answer)
-        _, failed = reviews(fault_env.client(), good, count=20)
+        _latencies, failed = reviews(fault_env.client(), good, count=20)
         assert not failed, failed[:3]
     finally:
         for tls in held:
@@ -177,7 +177,7 @@ def _post(port: int, ca, raw: bytes) -> tuple[int, dict]:
                 length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
                 if len(body) >= length:
                     break
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _blank, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ")[1]), json.loads(body)
 
 
@@ -269,7 +269,7 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("case", "raw", "status", "fragment"), MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_reviews_are_answered_400_never_allowed(served, case, raw, status, fragment):
-    replica, _, _ = served
+    replica, _good, _ca = served
     assert replica.started is not None
     port, ca = replica.started.webhook_port, replica.started.webhook_ca
     code, answer = _post(port, ca, raw)
@@ -282,7 +282,7 @@ def test_malformed_reviews_are_answered_400_never_allowed(served, case, raw, sta
 
 
 def test_only_modern_tls_is_spoken(served):
-    replica, _, _ = served
+    replica, _good, _ca = served
     assert replica.started is not None
     port, ca = replica.started.webhook_port, replica.started.webhook_ca
 
