@@ -20,9 +20,12 @@ options:
     description: The namespace, for namespaced kinds; empty means all namespaces.
     type: str
   name:
-    description: One object's name. Not with I(label_selector).
+    description:
+      - One object's name.
+      - With I(label_selector), that object only if it matches the selector (an object of that
+        name that is not ours is neither returned nor deleted).
     type: str
   label_selector:
-    description: A label selector choosing the objects, when I(name) is not given.
+    description: A label selector choosing the objects.
     type: str
 """

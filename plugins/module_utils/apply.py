@@ -8,8 +8,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
 
 FIELD_MANAGER = "dpf-hcp-provisioner"
+OWNER_LABELS = (LABEL_NAMESPACE, LABEL_NAME)
+
+
+class NotOwnedError(ValueError):
+    """An object we would write exists and is another's: it carries no, or other, owner labels."""
+
+
+def check_owned(desired: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse to take over ``current`` when ``desired`` is marked as a provisioner's (both owner
+    labels) and ``current`` is not marked as the same provisioner's. Names we derive can be
+    chosen by a tenant (a provisioner named like someone's HostedCluster, or two provisioners
+    whose derived names meet): an apply must never adopt what it did not make."""
+    want = (desired.get("metadata") or {}).get("labels") or {}
+    if not all(label in want for label in OWNER_LABELS):
+        return  # not an object a provisioner owns (e.g. a patch of someone else's object)
+    have = (current.get("metadata") or {}).get("labels") or {}
+    if all(have.get(label) == want[label] for label in OWNER_LABELS):
+        return
+    meta = current.get("metadata") or {}
+    owner = "/".join(str(have.get(label, ""))[:63] for label in OWNER_LABELS)
+    raise NotOwnedError(
+        f"{current.get('kind') or desired.get('kind')} {meta.get('namespace', '')}/{meta.get('name')} exists and is "
+        f"not this provisioner's ({'labelled for ' + owner if owner.strip('/') else 'no provisioner labels'}): "
+        f"it is left untouched; delete or rename it, or give the provisioner another name or namespace"
+    )
 
 
 def is_subset(desired: Any, actual: Any) -> bool:
@@ -58,6 +84,7 @@ def apply(
             current = client.get(res, meta["name"], meta.get("namespace"))
         else:
             return ApplyResult(True, "created", created, None)
+    check_owned(desired, current)
     if is_subset(desired, current):
         return ApplyResult(False, "unchanged", current, current)
     updated = client.patch(

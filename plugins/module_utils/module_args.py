@@ -40,16 +40,17 @@ def client_from_params(params: dict[str, Any]) -> KubeClient:
 
 
 def selected_objects(client: KubeClient, params: dict[str, Any]) -> tuple[Resource, list[dict[str, Any]]] | None:
-    """The objects SELECTION_ARG_SPEC's parameters name (one by name, else by label selector, else
-    all), each with apiVersion and kind; None when the server does not serve the kind."""
-    if params.get("name") and params.get("label_selector"):
-        raise ValueError("give name or label_selector, not both")
+    """The objects SELECTION_ARG_SPEC's parameters name (one by name, those matching a label
+    selector, the named one only if it matches the selector, else all), each with apiVersion and
+    kind; None when the server does not serve the kind."""
     ns = params.get("namespace") or None
+    selector = params.get("label_selector") or None
     try:
         res = client.resource(params["api_version"], params["kind"])
-        if params.get("name"):
+        if params.get("name") and not selector:
             return res, [o for o in [client.get_or_none(res, params["name"], ns)] if o]
-        listed = client.list(res, ns, label_selector=params.get("label_selector") or None)
+        fields = f"metadata.name={params['name']}" if params.get("name") else None
+        listed = client.list(res, ns, label_selector=selector, field_selector=fields)
     except ApiError as exc:
         if exc.not_found:  # the kind's API is not installed
             return None

@@ -13,7 +13,9 @@ description:
   - Merges the given conditions into the provisioner's status, keeping C(lastTransitionTime)
     unless a condition's status changes, and sets C(observedGeneration).
   - When I(hosted_cluster) is given, mirrors the HostedCluster's thirteen health conditions
-    under the provisioner's names (HyperShift's C(Available) becomes C(HostedClusterAvailable), ...).
+    under the provisioner's names (HyperShift's C(Available) becomes C(HostedClusterAvailable), ...),
+    only when that HostedCluster is this provisioner's (its labels and controller ownerReference):
+    another's of the same name is not mirrored.
   - Sets C(hostedClusterRef) once the HostedCluster exists.
   - Sets C(HostedClusterUpgrading) from the HostedCluster's release and version history, True from
     a release change until the newest history entry is that release and Completed (phase Upgrading).
@@ -87,6 +89,7 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import conditions as conds
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import events
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import status as st
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.hosted_kubeconfig import owned
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
     PROVISIONER_ARG_SPEC,
@@ -153,6 +156,8 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         current = client.get(PROVISIONER, name, namespace)
         hc_ref = params.get("hosted_cluster")
         hosted_cluster = client.get_or_none(HOSTED_CLUSTER, hc_ref["name"], hc_ref["namespace"]) if hc_ref else None
+        if hosted_cluster is not None and owned(hosted_cluster, current):
+            hosted_cluster = None  # someone else's of that name: its health is not ours to mirror
         old = current.get("status") or {}
         observed = (params["provisioner"].get("metadata") or {}).get("generation")
         new = desired_status(current, params["conditions"], hosted_cluster, bool(hc_ref), params["fields"], observed)
