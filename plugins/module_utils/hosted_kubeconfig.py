@@ -108,10 +108,25 @@ def read(mgmt: KubeClient, provisioner: dict[str, Any]) -> HostedKubeconfig:
     published = endpoint(hc)
     if published is None:
         raise Unavailable(WAITING, f"{where} has not published status.controlPlaneEndpoint yet")
+    expected = naming.admin_kubeconfig_secret(provisioner)
+    if name != expected:  # HyperShift names it after the HostedCluster; another name is another cluster's
+        raise Unavailable(
+            REFUSED,
+            f"{where} status.kubeconfig.name {name[:100]!r} is not {expected!r}, the secret HyperShift publishes "
+            "this HostedCluster's kubeconfig in: it is not read. Check who else writes that HostedCluster's status",
+        )
     secret_where = f"secret {ref['namespace']}/{name} (named by {where} status.kubeconfig)"
     source = mgmt.get_or_none(SECRET, name, ref["namespace"])
     if source is None:
         raise Unavailable(WAITING, f"{secret_where} does not exist yet")
+    hc_uid = (hc.get("metadata") or {}).get("uid")
+    owners = (source.get("metadata") or {}).get("ownerReferences") or []
+    if not any(isinstance(o, dict) and o.get("uid") == hc_uid and o.get("kind") == "HostedCluster" for o in owners):
+        raise Unavailable(
+            REFUSED,
+            f"{secret_where} has no ownerReference to {where} (uid {hc_uid}), which HyperShift sets on the secret "
+            "it publishes: it is not read. Delete that secret; HyperShift writes it again",
+        )
     data = (source.get("data") or {}).get(KEY)
     if not data:
         raise Unavailable(

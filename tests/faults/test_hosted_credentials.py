@@ -24,7 +24,7 @@ from fault_harness import Replica, Tenant
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import HOSTED_CLUSTER, SECRET
 from dpf_hcp_operator import pki
-from support import condition, standin_settings, wait_for, wait_idle
+from support import condition, standin_settings, wait_for
 
 ATTACKER_TOKEN = "attacker-token-0123456789"
 
@@ -56,7 +56,7 @@ class Listener:
         self.sock.settimeout(0.2)
         while not self.stop.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except TimeoutError:
                 continue
             except OSError:
@@ -122,7 +122,7 @@ def ready(fault_env, tmp_path: Path) -> Iterator[tuple[Replica, Tenant]]:
 
 def test_hostile_hosted_kubeconfigs_are_refused_and_nothing_is_sent(fault_env, tmp_path, listener, ready):
     client = fault_env.client()
-    _, tenant = ready
+    _replica, tenant = ready
     good = client.get(SECRET, "hcp-admin-kubeconfig", tenant.ns)
     given = client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"]
     published = yaml.safe_load(base64.b64decode(good["data"]["kubeconfig"]))
@@ -172,34 +172,51 @@ def test_hostile_hosted_kubeconfigs_are_refused_and_nothing_is_sent(fault_env, t
     assert listener.connections == 0 and operator_token.encode() not in listener.received
 
 
-def test_only_the_secret_the_hosted_cluster_names_is_read(fault_env, listener, ready):
-    """The tenant writes a kubeconfig for its own server under the conventional name, while the
-    HostedCluster's status.kubeconfig names another secret: the operator follows the status, and
-    the tenant's server never hears from it."""
+def test_only_the_secret_hypershift_publishes_for_the_owned_hosted_cluster_is_read(fault_env, listener, ready):
+    """A writer of HostedCluster status points status.kubeconfig at another secret of the namespace
+    (another hosted cluster's, or one it wrote for its own server); or the published secret is one
+    HyperShift did not make (no ownerReference to the HostedCluster). Neither is read: both
+    conditions say why, DPF keeps the last good copy, and the attacker's server never hears from
+    the operator."""
     client = fault_env.client()
-    replica, tenant = ready
+    _replica, tenant = ready
+    good = client.get(SECRET, "hcp-admin-kubeconfig", tenant.ns)
+    given = client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"]
+    lure = kubeconfig(listener.server, {"insecure-skip-tls-verify": True}, {"token": ATTACKER_TOKEN})
     try:
-        good = client.get(SECRET, "hcp-admin-kubeconfig", tenant.ns)
         standin_settings(client, **{f"{tenant.ns}.hcp.statusFrozen": "true"})
         client.create(
             SECRET,
-            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hcp-kubeconfig-v2", "namespace": tenant.ns}}
-            | {"data": good["data"]},
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "other-admin-kubeconfig", "namespace": tenant.ns},
+            }
+            | {"data": {"kubeconfig": base64.b64encode(lure).decode()}},
         )
         hc = client.get(HOSTED_CLUSTER, "hcp", tenant.ns)
-        hc["status"]["kubeconfig"] = {"name": "hcp-kubeconfig-v2"}
+        hc["status"]["kubeconfig"] = {"name": "other-admin-kubeconfig"}
         client.replace(HOSTED_CLUSTER, hc, subresource="status")
-        # A kubeconfig an older operator would have taken at its word: token, TLS unverified.
-        lure = kubeconfig(listener.server, {"insecure-skip-tls-verify": True}, {"token": ATTACKER_TOKEN})
+        obj = wait_for("a refusal naming status.kubeconfig.name", lambda: refused(tenant, "status.kubeconfig.name"))
+        print(condition(obj, "KubeConfigInjected")["message"][:300])
+        assert client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"] == given
+        assert listener.connections == 0, listener.received[:200]
+
+        hc = client.get(HOSTED_CLUSTER, "hcp", tenant.ns)
+        hc["status"]["kubeconfig"] = {"name": "hcp-admin-kubeconfig"}
+        client.replace(HOSTED_CLUSTER, hc, subresource="status")
+        # The published secret, its ownerReference gone (as when a tenant writes one of that name itself).
+        client.patch(SECRET, "hcp-admin-kubeconfig", {"metadata": {"ownerReferences": None}}, tenant.ns)
+        obj = wait_for("a refusal naming the missing ownerReference", lambda: refused(tenant, "no ownerReference"))
+        print(condition(obj, "KubeConfigInjected")["message"][:300])
+        assert client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"] == given
         client.patch(
-            SECRET, "hcp-admin-kubeconfig", {"data": {"kubeconfig": base64.b64encode(lure).decode()}}, tenant.ns
+            SECRET,
+            "hcp-admin-kubeconfig",
+            {"metadata": {"ownerReferences": good["metadata"]["ownerReferences"]}},
+            tenant.ns,
         )
-        client.patch(SECRET, "hcp-kubeconfig-v2", {"metadata": {"labels": {"touched": "1"}}}, tenant.ns)
         tenant.assert_converged()
-        assert replica.started is not None
-        wait_idle(replica.started.metrics_port)
-        injected = client.get(SECRET, "dpucluster-admin-kubeconfig", tenant.dpu_ns)["data"]["super-admin.conf"]
-        assert injected == good["data"]["kubeconfig"]
         assert listener.connections == 0, listener.received[:200]
     finally:
         standin_settings(client, **{f"{tenant.ns}.hcp.statusFrozen": ""})
@@ -245,7 +262,7 @@ def test_no_key_material_is_written_in_100_reconciles(fault_env, tmp_path):
     replica.environ = {**os.environ, "TMPDIR": str(scratch), "HOME": str(home)}
     replica.start()
     try:
-        tenants = [Tenant.create(client) for _ in range(TENANTS)]
+        tenants = [Tenant.create(client) for _tenant in range(TENANTS)]
         for tenant in tenants:
             tenant.assert_converged(timeout=300)
         secret = client.get(SECRET, "hcp-admin-kubeconfig", tenants[0].ns)

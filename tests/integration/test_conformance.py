@@ -122,17 +122,19 @@ def test_metallb_objects_and_dpucluster_kubeconfig_are_accepted_by_upstream_crds
     dpucluster(client, dpu_ns, "dpucluster")
     cr = client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster", virtualIP="10.20.30.40"))
     assert run_playbook("reconcile.yml", [cr], upstream.management.kubeconfig_path(), tmp).returncode == 0
-    # HyperShift publishes the admin kubeconfig (no HyperShift here: the test does what it would).
+    # HyperShift publishes the admin kubeconfig (no HyperShift here: the test does what it would),
+    # owned by the HostedCluster.
+    hc = client.get(HOSTED_CLUSTER, "hcp", ns)
+    owner = {"apiVersion": hc["apiVersion"], "kind": "HostedCluster", "name": "hcp", "uid": hc["metadata"]["uid"]}
     apply(
         client,
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "hcp-admin-kubeconfig", "namespace": ns},
+            "metadata": {"name": "hcp-admin-kubeconfig", "namespace": ns, "ownerReferences": [owner]},
             "stringData": {"kubeconfig": upstream.hosted.kubeconfig_text()},
         },
     )
-    hc = client.get(HOSTED_CLUSTER, "hcp", ns)
     client.replace(
         HOSTED_CLUSTER,
         {

@@ -188,7 +188,10 @@ class HyperShiftStandin:
         ns, name = hc["metadata"]["namespace"], hc["metadata"]["name"]
         if self._missing(ns, f"{name}-admin-kubeconfig"):
             apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{ns}-{name}"}})
-            self._create_secret(ns, f"{name}-admin-kubeconfig", {"kubeconfig": self.kubeconfig})
+            # An ownerReference to the HostedCluster, as openshift/hypershift
+            # hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go (reconcileKubeconfigSync)
+            # sets on the secret manifests.KubeConfigSecret names.
+            self._create_secret(ns, f"{name}-admin-kubeconfig", {"kubeconfig": self.kubeconfig}, owner=hc)
 
     def _ensure_ignition(self, hc: dict[str, Any]) -> None:
         """The ignition server's CA and the NodePool's token in the control plane namespace, created
@@ -229,18 +232,24 @@ class HyperShiftStandin:
         present = bool(found) if found is not None else self.secrets.get((namespace, name)) is not None
         return not present and time.monotonic() - self._created.get((namespace, name), -self.GRACE) >= self.GRACE
 
-    def _create_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+    def _create_secret(
+        self, namespace: str, name: str, data: dict[str, str], owner: dict[str, Any] | None = None
+    ) -> None:
         self._created[(namespace, name)] = time.monotonic()
-        try:
-            self.client.create(
-                SECRET,
+        meta: dict[str, Any] = {"name": name, "namespace": namespace}
+        if owner is not None:
+            meta["ownerReferences"] = [
                 {
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "metadata": {"name": name, "namespace": namespace},
-                    "stringData": data,
-                },
-            )
+                    "apiVersion": owner["apiVersion"],
+                    "kind": owner["kind"],
+                    "name": owner["metadata"]["name"],
+                    "uid": owner["metadata"]["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
+        try:
+            self.client.create(SECRET, {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": data})
         except ApiError as exc:
             if not exc.conflict:
                 raise
