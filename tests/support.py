@@ -279,3 +279,28 @@ def management_node(client: KubeClient, address: str) -> Iterator[str]:
         yield name
     finally:
         client.delete(NODE, name)
+
+
+def someone_elses_hosted_cluster(ns: str, name: str) -> dict[str, Any]:
+    """A HostedCluster no provisioner made (a platform team's), valid for HyperShift's schema."""
+    return {
+        "apiVersion": "hypershift.openshift.io/v1beta1",
+        "kind": "HostedCluster",
+        "metadata": {"name": name, "namespace": ns, "labels": {"team": "platform"}},
+        "spec": {
+            "release": {"image": "quay.io/openshift-release-dev/ocp-release:4.19.0-multi"},
+            "pullSecret": {"name": "platform-pull-secret"},
+            "sshKey": {"name": "platform-ssh-key"},
+            "dns": {"baseDomain": "platform.example.com"},
+            "platform": {"type": "None"},
+            "networking": {"networkType": "Other"},
+            "etcd": {"managementType": "Managed"},
+            "services": [
+                {
+                    "service": service,
+                    "servicePublishingStrategy": {"type": "NodePort", "nodePort": {"address": "10.0.0.1"}},
+                }
+                for service in ("APIServer", "OAuthServer", "Konnectivity", "Ignition")
+            ],
+        },
+    }

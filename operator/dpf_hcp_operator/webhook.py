@@ -21,6 +21,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import Ap
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
     DPU_CLUSTER,
+    HOSTED_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
     PROVISIONER,
     SECRET,
     SUBJECT_ACCESS_REVIEW,
@@ -116,6 +119,8 @@ class Reviewer:
         problems = admission.check_references(
             obj, dpucluster, self._provisioners() if old is None else [], configmap, self.operator_namespace
         )
+        if old is None:
+            problems += self._foreign_hosted_cluster(obj)
         if old is not None and (old.get("spec") or {}).get("ocpReleaseImage") == spec.get("ocpReleaseImage"):
             problems = [p for p in problems if p.field != "spec.ocpReleaseImage"]  # not what this update changes
         present = {}
@@ -124,6 +129,25 @@ class Reviewer:
             if name:
                 present[name] = self.client.get_or_none(SECRET, name, ns) is not None
         return problems, admission.warnings_for(obj, dpucluster is not None, present)
+
+    def _foreign_hosted_cluster(self, obj: dict[str, Any]) -> list[admission.Problem]:
+        """A HostedCluster of the new provisioner's name that no provisioner of that name made: the
+        operator would refuse to touch it, so the name is refused now."""
+        meta = obj.get("metadata") or {}
+        name, ns = meta.get("name"), meta.get("namespace")
+        if not name or not ns:
+            return []
+        existing = self.client.get_or_none(HOSTED_CLUSTER, name, ns)
+        labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
+        if existing is None or (labels.get(LABEL_NAME) == name and labels.get(LABEL_NAMESPACE) == ns):
+            return []
+        return [
+            admission.Problem(
+                "metadata.name",
+                f"HostedCluster {ns}/{name} exists and is not a provisioner's; the provisioner's HostedCluster "
+                "takes its name: choose another name, or delete that HostedCluster",
+            )
+        ]
 
 
 class CertificateReloader:

@@ -21,7 +21,17 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     VALIDATING_WEBHOOK,
 )
 from dpf_hcp_operator import webhook
-from support import condition, dpucluster, namespace, provisioner_body, run_playbook, secrets, unique, wait_for
+from support import (
+    condition,
+    dpucluster,
+    namespace,
+    provisioner_body,
+    run_playbook,
+    secrets,
+    someone_elses_hosted_cluster,
+    unique,
+    wait_for,
+)
 
 SELECTOR = {"matchLabels": {"dpfhcp-test/webhook": "on"}}  # this module's objects only; see conftest
 CANARY = "{{ lookup('ansible.builtin.pipe', 'touch pwned') }}"
@@ -619,3 +629,16 @@ def test_a_bad_spec_no_webhook_saw_is_a_condition_and_nothing_is_applied(env, mg
     assert condition(reconcile(), "SpecValid")["status"] == "True"
     assert mgmt.get(HOSTED_CLUSTER, "late", ns)["spec"]["nodeSelector"] == {"zone": "x"}
     mgmt.delete(PROVISIONER, "late", ns)
+
+
+def test_the_webhook_refuses_a_name_that_is_someone_elses_hosted_cluster(mgmt, admission):
+    """A provisioner named like a HostedCluster no provisioner made would make the operator refuse to
+    touch it (tests/integration/test_ownership.py); the webhook refuses the name before it is stored."""
+    ns, dpu_ns = admission
+    mgmt.create(HOSTED_CLUSTER, someone_elses_hosted_cluster(ns, "taken-name"))
+    with pytest.raises(ApiError) as refused:
+        mgmt.create(PROVISIONER, body(ns, dpu_ns, name="taken-name"))
+    message = refused.value.message
+    assert f"metadata.name: HostedCluster {ns}/taken-name exists and is not a provisioner's" in message, message
+    assert "choose another name" in message
+    assert mgmt.get_or_none(PROVISIONER, "taken-name", ns) is None

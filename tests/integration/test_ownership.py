@@ -9,31 +9,17 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     IP_ADDRESS_POOL,
     PROVISIONER,
 )
-from support import condition, dpucluster, namespace, provisioner_body, secrets, unique, wait_condition, wait_for
-
-
-def someone_elses_hosted_cluster(ns: str, name: str) -> dict:
-    return {
-        "apiVersion": "hypershift.openshift.io/v1beta1",
-        "kind": "HostedCluster",
-        "metadata": {"name": name, "namespace": ns, "labels": {"team": "platform"}},
-        "spec": {
-            "release": {"image": "quay.io/openshift-release-dev/ocp-release:4.19.0-multi"},
-            "pullSecret": {"name": "platform-pull-secret"},
-            "sshKey": {"name": "platform-ssh-key"},
-            "dns": {"baseDomain": "platform.example.com"},
-            "platform": {"type": "None"},
-            "networking": {"networkType": "Other"},
-            "etcd": {"managementType": "Managed"},
-            "services": [
-                {
-                    "service": service,
-                    "servicePublishingStrategy": {"type": "NodePort", "nodePort": {"address": "10.0.0.1"}},
-                }
-                for service in ("APIServer", "OAuthServer", "Konnectivity", "Ignition")
-            ],
-        },
-    }
+from support import (
+    condition,
+    dpucluster,
+    namespace,
+    provisioner_body,
+    secrets,
+    someone_elses_hosted_cluster,
+    unique,
+    wait_condition,
+    wait_for,
+)
 
 
 def test_a_provisioner_named_like_someone_elses_hosted_cluster_neither_takes_it_over_nor_deletes_it(mgmt, operator):
