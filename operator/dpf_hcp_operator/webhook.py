@@ -66,8 +66,12 @@ class Reviewer:
         if operation not in ("CREATE", "UPDATE") or (request.get("kind") or {}).get("kind") != "DPFHCPProvisioner":
             return {"uid": uid, "allowed": True}
         spec = obj.get("spec")
-        if operation == "UPDATE" and (spec == old.get("spec") or (obj.get("metadata") or {}).get("deletionTimestamp")):
-            return {"uid": uid, "allowed": True}  # metadata only (labels, finalizers) or being deleted
+        if operation == "UPDATE" and spec == old.get("spec"):
+            return {"uid": uid, "allowed": True}  # metadata only (labels, finalizers)
+        if operation == "UPDATE" and (old.get("metadata") or {}).get("deletionTimestamp"):
+            # Cleanup acts on the spec: one changed now would point it elsewhere, unchecked.
+            why = "cannot change while the provisioner is being deleted; create a new provisioner once it is gone"
+            return self._refused(uid, obj, 422, "Invalid", str(admission.Problem("spec", why)))
         problems = admission.check_spec(spec)
         problems += [admission.Problem(f, m) for f, m in scope.problems(obj, self.scope)]
         if operation == "UPDATE":

@@ -14,7 +14,7 @@ description:
     unless a condition's status changes, and sets C(observedGeneration).
   - When I(hosted_cluster) is given, mirrors the HostedCluster's thirteen health conditions
     under the provisioner's names (HyperShift's C(Available) becomes C(HostedClusterAvailable), ...),
-    only when that HostedCluster is this provisioner's (its labels and controller ownerReference):
+    only when that HostedCluster is this provisioner's (its labels and controller ownerReference);
     another's of the same name is not mirrored.
   - Sets C(hostedClusterRef) once the HostedCluster exists.
   - Sets C(HostedClusterUpgrading) from the HostedCluster's release and version history, True from

@@ -642,3 +642,20 @@ def test_the_webhook_refuses_a_name_that_is_someone_elses_hosted_cluster(mgmt, a
     assert f"metadata.name: HostedCluster {ns}/taken-name exists and is not a provisioner's" in message, message
     assert "choose another name" in message
     assert mgmt.get_or_none(PROVISIONER, "taken-name", ns) is None
+
+
+def test_a_provisioner_being_deleted_keeps_its_spec(mgmt, admission):
+    """Cleanup acts on the spec: while deletion waits on finalizers, a spec change (a DPUCluster in
+    another namespace, say) is refused; metadata changes, such as removing a finalizer, are not."""
+    ns, dpu_ns = admission
+    held = body(ns, dpu_ns, name="leaving")
+    held["metadata"]["finalizers"] = ["dpfhcp-test/hold"]
+    mgmt.create(PROVISIONER, held)
+    mgmt.delete(PROVISIONER, "leaving", ns)
+    with pytest.raises(ApiError) as refused:
+        elsewhere = {"spec": {"dpuClusterRef": {"name": "theirs", "namespace": "kube-system"}}}
+        mgmt.patch(PROVISIONER, "leaving", elsewhere, ns)
+    assert "spec: cannot change while the provisioner is being deleted" in refused.value.message
+    assert mgmt.get(PROVISIONER, "leaving", ns)["spec"]["dpuClusterRef"]["namespace"] == dpu_ns
+    mgmt.patch(PROVISIONER, "leaving", {"metadata": {"finalizers": None}}, ns)
+    wait_for("the provisioner gone", lambda: mgmt.get_or_none(PROVISIONER, "leaving", ns) is None, timeout=120)
