@@ -58,7 +58,7 @@ class Flood:
                     if len(held) % ((IDLE + HALF_HEADS) // HALF_HEADS) == 0:
                         s.sendall(b"GET /healthz HTTP/1.1\r\n")
                     held[s] = time.monotonic()
-                readable, _, _ = select.select(list(held), [], [], 0.2)
+                readable, _writable, _errored = select.select(list(held), [], [], 0.2)
                 for s in readable:
                     data = b""
                     with contextlib.suppress(OSError):
