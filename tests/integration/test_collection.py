@@ -95,6 +95,8 @@ def test_a_playbook_elsewhere_uses_the_installed_collection(installed, env, mgmt
     provisioner = {
         "metadata": {"namespace": ns, "name": "hcp"},
         "spec": {
+            "baseDomain": "clusters.example.com",
+            "virtualIP": "192.168.1.100",
             "pullSecretRef": {"name": "pull-secret"},
             "sshKeySecretRef": {"name": "ssh-key"},
             "dpuClusterRef": {"name": "dpucluster", "namespace": dpu_ns},
@@ -136,7 +138,8 @@ def test_a_playbook_elsewhere_uses_the_installed_collection(installed, env, mgmt
                                 "that": [
                                     "image.image == 'quay.io/example/bluefield:4.19.0-ec.5'",
                                     "validate_passed | bool",
-                                ]
+                                ],
+                                "fail_msg": "{{ validate_conditions | default([]) | to_json }}",
                             },
                         },
                     ],
