@@ -223,6 +223,40 @@ def wait_idle(metrics_port: int, quiet: float = 1.5, timeout: float = 60.0) -> f
     raise AssertionError(f"operator still busy after {timeout}s")
 
 
+def wait_settled(log: Path, namespace: str, name: str = "hcp", quiet: float = 1.5, timeout: float = 90.0) -> None:
+    """Wait until the operator (its debug log at ``log``) has finished every reconcile of
+    ``namespace/name`` it started, the last one did not ask to run again, and none started for
+    ``quiet`` seconds. Other provisioners (earlier tests') may keep it busy meanwhile."""
+
+    def state() -> tuple[int, int, str]:
+        started = finished = 0
+        last = ""
+        for line in log.read_text(errors="replace").splitlines():
+            if not line.startswith("{") or f'"namespace": "{namespace}"' not in line:
+                continue
+            entry = json.loads(line)
+            if entry.get("namespace") != namespace or entry.get("name") != name:
+                continue
+            if entry.get("msg") == "reconciling":
+                started += 1
+            elif entry.get("msg") in ("reconciled", "skipped"):
+                finished += 1
+                last = entry.get("result", "skipped")
+        return started, finished, last
+
+    deadline = time.monotonic() + timeout
+    seen = state()
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = state()
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif seen[0] == seen[1] and seen[2] in ("success", "skipped") and time.monotonic() - since >= quiet:
+            return
+    raise AssertionError(f"{namespace}/{name} still reconciling after {timeout}s: (started, finished, last) {seen}")
+
+
 def operator_watches(directory: Path) -> Path:
     """The shipped watches.yaml with short waits, set the way a user would: through its vars."""
     import yaml

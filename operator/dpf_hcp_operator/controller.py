@@ -127,6 +127,8 @@ class Controller:
             if not batch:
                 continue
             started = time.monotonic()
+            for key in batch:
+                log(LOG, logging.DEBUG, "reconciling", namespace=key[0], name=key[1], batch=len(batch))
             try:
                 outcomes = self.process(batch, slot)
             except Exception as exc:  # never lose keys: retry the batch with backoff

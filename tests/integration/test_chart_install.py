@@ -157,6 +157,18 @@ def point_the_webhook_at(client: KubeClient, operator: OperatorProcess) -> None:
     hook = client.get(VALIDATING_WEBHOOK, WEBHOOK_NAME)
     hook["webhooks"][0]["clientConfig"] = operator.webhook_configuration()["webhooks"][0]["clientConfig"]
     client.replace(VALIDATING_WEBHOOK, hook)
+    # The API server picks the new configuration up from its informer, not at once: until then it
+    # still calls the Service (which has no endpoint here). Wait until a dry run reaches the operator.
+    probe = provisioner_body(OPERATOR_NAMESPACE, "webhook-probe", OPERATOR_NAMESPACE, "none")
+
+    def reached() -> bool:
+        try:
+            client.create(PROVISIONER, probe, dry_run=True)
+        except ApiError as exc:
+            return "failed calling webhook" not in exc.message
+        return True
+
+    wait_for("the API server to call the webhook on loopback", reached, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from support import (
     unique,
     wait_condition,
     wait_for,
-    wait_idle,
+    wait_settled,
 )
 
 
@@ -45,7 +45,7 @@ def versions(mgmt, ns):
 
 def test_second_reconcile_changes_nothing(env, mgmt, operator, tmp):
     ns, _ = ready_provisioner(mgmt)
-    wait_idle(operator.metrics_port)  # the operator's own follow-up runs are done
+    wait_settled(operator.log, ns)  # the operator's own follow-up runs are done
     before = versions(mgmt, ns)
     result = run_playbook(
         "reconcile.yml", [mgmt.get(PROVISIONER, "hcp", ns)], env.management.kubeconfig_path("dpf-hcp-operator"), tmp
@@ -76,7 +76,7 @@ def runs_for(operator, ns):
 
 def test_unchanged_provisioner_costs_no_ansible_run(mgmt, operator):
     ns, _ = ready_provisioner(mgmt)
-    wait_idle(operator.metrics_port)
+    wait_settled(operator.log, ns)
     runs = len(runs_for(operator, ns))
     skipped = metric(operator.metrics_port, "dpfhcp_reconciles_total", {"result": "skipped"})
     # Metadata-only edits are events, but change nothing the playbook reads.
