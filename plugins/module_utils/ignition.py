@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import base64
 import copy
-import gzip
 import json
 import ssl
+import threading
+import zlib
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -35,6 +36,13 @@ MACHINE_CONFIG_NAME = "99-dpf-hcp-bluefield-os"
 BFCFG_KEY = "BF_CFG_TEMPLATE"
 BFCFG_LABEL = "provisioning.dpu.nvidia.com/bfcfg-template"
 CA_SECRET = "ignition-server-ca-cert"  # noqa: S105 - the name of HyperShift's secret, not a secret
+# The bf.cfg template ends in a ConfigMap (1 MiB in etcd): an ignition many times that is not one
+# HyperShift serves. Bounds on what a server, or whoever wrote the HostedCluster's status, can make us
+# read, unpack and wait for.
+MAX_IGNITION_BYTES = 8 * 1024 * 1024
+MAX_UNPACKED_BYTES = 8 * 1024 * 1024
+FETCH_DEADLINE_SECONDS = 30.0
+_CHUNK = 64 * 1024
 
 
 class IgnitionError(ValueError):
@@ -64,7 +72,18 @@ def _decode_source(source: str, compression: str | None) -> bytes:
         raise IgnitionError("InvalidIgnition", f"{ENCAPSULATED_PATH} is not inline (source {source[:40]!r}...)")
     header, payload = source[5:].split(",", 1)
     raw = base64.b64decode(payload) if header.endswith(";base64") else unquote_to_bytes(payload)
-    return gzip.decompress(raw) if compression == "gzip" else raw
+    return _gunzip(raw) if compression == "gzip" else raw
+
+
+def _gunzip(raw: bytes) -> bytes:
+    """gzip, unpacked to at most MAX_UNPACKED_BYTES (a small bomb must not take the worker's memory)."""
+    unpacker = zlib.decompressobj(wbits=31)
+    data = unpacker.decompress(raw, MAX_UNPACKED_BYTES)
+    if unpacker.unconsumed_tail:
+        raise ValueError(f"it unpacks to more than {MAX_UNPACKED_BYTES} bytes")
+    if not unpacker.eof:
+        raise ValueError("the gzip stream is truncated")
+    return data
 
 
 def _encode_source(data: bytes) -> str:
@@ -105,17 +124,63 @@ def os_image(ignition: dict[str, Any]) -> str:
     return str((_encapsulated(ignition)[1].get("spec") or {}).get("osImageURL", ""))
 
 
-def fetch_ignition(endpoint: str, token: str, ca_pem: str, timeout: float = 10.0) -> dict[str, Any]:
-    """GET ``https://<endpoint>/ignition`` with the NodePool's token, the server verified against ``ca_pem``."""
+def fetch_ignition(
+    endpoint: str, token: str, ca_pem: str, timeout: float = 10.0, deadline: float = FETCH_DEADLINE_SECONDS
+) -> dict[str, Any]:
+    """GET ``https://<endpoint>/ignition`` with the NodePool's token, the server verified against
+    ``ca_pem``: ``timeout`` per connect and read, ``deadline`` for the whole exchange, at most
+    MAX_IGNITION_BYTES read. A server that drips its answer is given up on at the deadline."""
     require(IMPORT_ERROR)
     url = f"https://{endpoint.removeprefix('https://').rstrip('/')}/ignition"
     try:
         context = ssl.create_default_context(cadata=ca_pem)
     except (ssl.SSLError, ValueError) as exc:
         raise IgnitionError("EndpointUnreachable", f"the CA in secret {CA_SECRET} is not a certificate: {exc}") from exc
+    outcome: dict[str, Any] = {}
+
+    def exchange() -> None:
+        try:
+            outcome["answer"] = _get(url, token, context, timeout)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=exchange, name="ignition-fetch", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():  # the thread ends at its next read timeout; its socket is not ours to wait on
+        raise IgnitionError("EndpointUnreachable", f"{url} did not answer within {deadline:g}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    status, body = outcome["answer"]
+    if status in (401, 403):
+        raise IgnitionError(
+            "EndpointUnreachable", f"{url} refused the NodePool's token (HTTP {status}); HyperShift rotates it"
+        )
+    if status != 200:
+        raise IgnitionError("EndpointUnreachable", f"{url} answered HTTP {status}")
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise IgnitionError("InvalidIgnition", f"{url} did not return an ignition JSON: {exc}") from exc
+    if not isinstance(payload, dict) or "ignition" not in payload:
+        raise IgnitionError("InvalidIgnition", f"{url} did not return an ignition config")
+    return payload
+
+
+def _get(url: str, token: str, context: ssl.SSLContext, timeout: float) -> tuple[int, bytes]:
+    """The status and at most MAX_IGNITION_BYTES of the body."""
     pool = urllib3.PoolManager(ssl_context=context, retries=False, timeout=timeout)
     try:
-        resp = pool.request("GET", url, headers={"Authorization": f"Bearer {token}"})
+        resp = pool.request("GET", url, headers={"Authorization": f"Bearer {token}"}, preload_content=False)
+        try:
+            body = bytearray()
+            while chunk := resp.read(_CHUNK):
+                body += chunk
+                if len(body) > MAX_IGNITION_BYTES:
+                    raise IgnitionError("InvalidIgnition", f"{url} returned more than {MAX_IGNITION_BYTES} bytes")
+            return resp.status, bytes(body)
+        finally:
+            resp.release_conn()
     except urllib3.exceptions.SSLError as exc:
         raise IgnitionError(
             "EndpointUnreachable",
@@ -125,16 +190,3 @@ def fetch_ignition(endpoint: str, token: str, ca_pem: str, timeout: float = 10.0
         raise IgnitionError("EndpointUnreachable", f"{url}: {exc}") from exc
     finally:
         pool.clear()
-    if resp.status in (401, 403):
-        raise IgnitionError(
-            "EndpointUnreachable", f"{url} refused the NodePool's token (HTTP {resp.status}); HyperShift rotates it"
-        )
-    if resp.status != 200:
-        raise IgnitionError("EndpointUnreachable", f"{url} answered HTTP {resp.status}")
-    try:
-        payload = json.loads(resp.data)
-    except ValueError as exc:
-        raise IgnitionError("InvalidIgnition", f"{url} did not return an ignition JSON: {exc}") from exc
-    if not isinstance(payload, dict) or "ignition" not in payload:
-        raise IgnitionError("InvalidIgnition", f"{url} did not return an ignition config")
-    return payload
