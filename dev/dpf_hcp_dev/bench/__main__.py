@@ -131,6 +131,7 @@ class Mode:
                 break
             time.sleep(1)
         ready = sum(1 for o in self.client.list(PROVISIONER)["items"] if workloads._true(o, "Ready"))
+        workloads.reset_peak_rss(self.process.pid)  # the steady state's own peak, not the bursts' or the attack's
         before, cpu0, server0 = (
             workloads.scrape(self.metrics_url, series),
             workloads.cpu_seconds(self.process.pid),

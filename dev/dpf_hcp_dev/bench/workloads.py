@@ -274,6 +274,11 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime + cutime + cstime) / CLOCK_TICKS
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start the process's peak RSS (VmHWM) over from its current RSS (proc(5), clear_refs "5")."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
