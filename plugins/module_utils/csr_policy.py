@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -144,7 +145,28 @@ def go_ip(value: Any) -> Any:
 def parse_request(csr: dict[str, Any]) -> Request:
     """The x509 request inside a CSR object (base64 PEM in spec.request) when it has one reading,
     a supported key and a valid signature; ValueError saying why not otherwise."""
-    pem = _one_reading((csr.get("spec") or {}).get("request"))
+    raw = (csr.get("spec") or {}).get("request")
+    found = _parsed(raw) if isinstance(raw, str) else _read(raw)
+    if isinstance(found, ValueError):
+        raise ValueError(str(found))
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(raw: str) -> Request | ValueError:
+    """A request's reading, once per request: each pass sees every pending and approved CSR again."""
+    return _read(raw)
+
+
+def _read(raw: Any) -> Request | ValueError:
+    try:
+        return _read_request(raw)
+    except ValueError as exc:
+        return exc
+
+
+def _read_request(raw: Any) -> Request:
+    pem = _one_reading(raw)
     try:
         req = x509.load_pem_x509_csr(pem)
         canonical = req.public_bytes(serialization.Encoding.PEM)
