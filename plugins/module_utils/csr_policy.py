@@ -163,6 +163,8 @@ def _read(raw: Any) -> Request | ValueError:
         return _read_request(raw)
     except ValueError as exc:
         return exc
+    except Exception as exc:  # hostile bytes (an unknown key or signature algorithm) are a refusal, never a crash
+        return ValueError(f"spec.request cannot be read: {type(exc).__name__}: {exc}")
 
 
 def _read_request(raw: Any) -> Request:

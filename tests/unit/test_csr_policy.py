@@ -381,3 +381,15 @@ def test_whatever_is_sent_an_approved_request_reads_one_way_and_names_only_what_
         assert (got.dns_names, got.ip_addresses) == ((), ())
     else:
         assert set(got.dns_names) <= {"dpu-a"} and set(got.ip_addresses) <= {"10.0.0.5"}
+
+
+def test_a_key_no_parser_knows_is_a_refusal_not_a_crash():
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = request_pem("system:node:dpu-a", ["system:nodes"], key=key, raw=True).encode()
+    der = x509.load_pem_x509_csr(pem).public_bytes(serialization.Encoding.DER)
+    at = der.index(bytes.fromhex("06032b6570"))  # the key's algorithm, 1.3.101.112, becomes 1.3.101.99
+    forged = x509.load_der_x509_csr(der[:at] + bytes.fromhex("06032b6563") + der[at + 5 :])
+    text = forged.public_bytes(serialization.Encoding.PEM)
+    request = csr(CLIENT_SIGNER, BOOTSTRAPPER, BOOTSTRAPPER_GROUPS, base64.b64encode(text).decode(), CLIENT)
+    d = decide(request, ctx([dpu("dpu-a")]))
+    assert (d.approve, d.reason) == (False, "InvalidRequest") and "Unknown key type" in d.message, d
