@@ -4,7 +4,7 @@ As strict as OpenShift's cluster-machine-approver (openshift/cluster-machine-app
 pkg/controller/csr_check.go: authorizeCSR, authorizeNodeClientCSR, validateCSRContents,
 authorizeServingCertWithMachine), with the DPU in the Machine's place: a DPU of that name, of
 this DPUCluster, in a joining phase. And only what the signer will sign as we read it
-(kubernetes/kubernetes pkg/apis/certificates/v1/helpers.go: ParseCSR, ValidateKubeletClientCSR,
+(kubernetes/kubernetes pkg/apis/certificates/helpers.go: ParseCSR, ValidateKubeletClientCSR,
 ValidateKubeletServingCSR). Pure functions: the caller reads the CSRs, the DPUs and the Nodes;
 this decides.
 """
