@@ -16,7 +16,7 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU, PROVISIONER
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE = "quay.io/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64"
@@ -94,6 +94,30 @@ def dpu(ns: str, name: str, cluster: str = "dpucluster", annotations: dict[str, 
             "cluster": {"name": cluster, "namespace": ns},
         },
     }
+
+
+def provisioner_of_its_own_dpucluster(client: KubeClient, name: str = "hcp") -> tuple[str, str]:
+    """A provisioner of its own DPUCluster, in namespaces of their own: (its namespace, the DPUs')."""
+    ns = namespace(client, unique("tenant"))
+    dpu_ns = namespace(client, unique("dpus"))
+    secrets(client, ns)
+    dpucluster(client, dpu_ns, "dpucluster")
+    client.create(PROVISIONER, provisioner_body(ns, name, dpu_ns, "dpucluster"))
+    return ns, dpu_ns
+
+
+HOLD = {"standins.dpf-hcp.dev/hold": "true"}  # the stand-ins leave such a DPU as the test sets it
+
+
+def held_dpu(
+    client: KubeClient, ns: str, name: str, phase: str, cluster: str | None = "dpucluster", **status: Any
+) -> dict[str, Any]:
+    """A DPU the stand-ins do not walk, in ``phase`` (``cluster`` None: spec.cluster unset)."""
+    body = dpu(ns, name, cluster or "", HOLD)
+    if cluster is None:
+        del body["spec"]["cluster"]
+    obj = client.create(DPU, body)
+    return client.replace(DPU, {**obj, "status": {"phase": phase, **status}}, subresource="status")
 
 
 def provisioner_body(ns: str, name: str, dpu_ns: str, dpu_name: str, **spec: Any) -> dict[str, Any]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import ipaddress
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -19,19 +20,29 @@ def request_pem(
     dns: list[str] | None = None,
     ips: list[str] | None = None,
     emails: list[str] | None = None,
+    key: Any = None,
+    raw: bool = False,
+    extra_subject: list[x509.NameAttribute] | None = None,
+    extensions: list[x509.ExtensionType] | None = None,
 ) -> str:
-    """A signed PEM request, base64-encoded as CertificateSigningRequest.spec.request wants it."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    """A signed PEM request, base64-encoded as CertificateSigningRequest.spec.request wants it
+    (``raw``: the PEM text itself). ``key``: the private key, an ECDSA P-256 one as a kubelet makes
+    by default."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
     names = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
     names.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    names += extra_subject or []
     builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names))
+    for extension in extensions or []:
+        builder = builder.add_extension(extension, critical=False)
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns or []]
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips or []]
     sans += [x509.RFC822Name(e) for e in emails or []]
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    pem = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-    return base64.b64encode(pem).decode()
+    algorithm = None if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) else hashes.SHA256()
+    pem = builder.sign(key, algorithm).public_bytes(serialization.Encoding.PEM)
+    return pem.decode() if raw else base64.b64encode(pem).decode()
 
 
 def csr_object(name: str, signer: str, request: str, usages: list[str]) -> dict:  # type: ignore[type-arg]

@@ -38,6 +38,10 @@ class HostedApprover:
         self.provisioner = provisioner
         self.dpus = dpus
         self.fingerprint = fingerprint(source)
+        self.hosted_cluster = source.hosted_cluster
+        # node -> creation of the bootstrap CSR we approved for it: the informer may not show the
+        # approval yet when the next pass runs, and a second bootstrap for one join is refused.
+        self.bootstrapped: dict[str, Any] = {}
         self.identity = csr_approver.ApproverIdentity(KubeClient(source.credentials, timeout=10.0))
         self.hosted = self.identity.client()
         self.csrs = Informer(self.hosted, CSR)
@@ -91,7 +95,11 @@ class HostedApprover:
         pending = [c for c in self.csrs.items() if csr_policy.is_pending(c)]
         if not pending:
             return
-        ctx = csr_approval.policy_context(self.provisioner, self.dpus.items(), self.nodes.items())
+        ctx = csr_approval.policy_context(
+            self.provisioner, self.dpus.items(), self.nodes.items(), self.csrs.items(), self.hosted_cluster
+        )
+        for node, created in self.bootstrapped.items():
+            ctx.bootstrapped[node] = max(created, ctx.bootstrapped.get(node, created))
         for csr, decision in csr_approval.decide_all(pending, ctx):
             name = csr["metadata"]["name"]
             if decision.approve:
@@ -101,6 +109,8 @@ class HostedApprover:
                     if not (exc.conflict or exc.not_found):
                         raise
                     continue  # changed meanwhile: the next event brings it back
+                if decision.node in ctx.bootstrapped:
+                    self.bootstrapped[decision.node] = ctx.bootstrapped[decision.node]
                 CSR_DECISIONS.labels("approved", decision.reason).inc()
                 log(
                     LOG,
@@ -112,6 +122,10 @@ class HostedApprover:
                     namespace=self.key[0],
                     name=self.key[1],
                 )
+                try:
+                    csr_approval.report(self.mgmt, self.provisioner, csr, decision)
+                except ApiError as exc:
+                    log(LOG, logging.WARNING, "could not record the approval", csr=name, error=str(exc))
             elif (name, decision.reason) not in self.reported:
                 self.reported.add((name, decision.reason))
                 CSR_DECISIONS.labels("refused", decision.reason).inc()
@@ -127,7 +141,7 @@ class HostedApprover:
                     name=self.key[1],
                 )
                 try:
-                    csr_approval.report_refusal(self.mgmt, self.provisioner, csr, decision)
+                    csr_approval.report(self.mgmt, self.provisioner, csr, decision)
                 except ApiError as exc:
                     log(LOG, logging.WARNING, "could not record the refusal", csr=name, error=str(exc))
 

@@ -6,6 +6,7 @@ allows, and say why the rest stays pending."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +33,25 @@ def approver_client(source: hosted_kubeconfig.HostedKubeconfig, check_mode: bool
     return identity.client(), changed
 
 
+def cluster_networks(hosted_cluster: dict[str, Any]) -> tuple[Any, ...]:
+    """The hosted cluster's service and pod networks, as HyperShift was given them (spec.networking)."""
+    networking = (hosted_cluster.get("spec") or {}).get("networking") or {}
+    found = []
+    for key in ("serviceNetwork", "clusterNetwork"):
+        for entry in networking.get(key) or []:
+            try:
+                found.append(ipaddress.ip_network(str((entry or {}).get("cidr", "")), strict=False))
+            except ValueError:
+                continue
+    return tuple(found)
+
+
 def policy_context(
     provisioner: dict[str, Any],
     dpus: list[dict[str, Any]],
     nodes: list[dict[str, Any]],
+    csrs: list[dict[str, Any]],
+    hosted_cluster: dict[str, Any],
     max_age_seconds: float = csr_policy.DEFAULT_MAX_AGE_SECONDS,
 ) -> csr_policy.Context:
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
@@ -45,6 +61,8 @@ def policy_context(
         dpus={d["metadata"]["name"]: d for d in dpus if d["metadata"].get("namespace") == ref.get("namespace")},
         nodes={n["metadata"]["name"]: n for n in nodes},
         max_age_seconds=max_age_seconds,
+        cluster_networks=cluster_networks(hosted_cluster),
+        bootstrapped=csr_policy.bootstrapped(csrs),
     )
 
 
@@ -68,21 +86,25 @@ def decide_all(
 ) -> list[tuple[dict[str, Any], csr_policy.Decision]]:
     """Each pending CSR with its decision; none are approved while the pending ones pile up."""
     flood = csr_policy.flood_guard(len(pending), len(ctx.dpus))
-    return [(c, flood or csr_policy.decide(c, ctx)) for c in pending]
+    out = []
+    for csr in sorted(pending, key=lambda c: (c["metadata"].get("creationTimestamp", ""), c["metadata"]["name"])):
+        decision = flood or csr_policy.decide(csr, ctx)
+        csr_policy.note_approval(ctx, csr, decision)  # one bootstrap per join, even within one pass
+        out.append((csr, decision))
+    return out
 
 
-def report_refusal(
-    mgmt: KubeClient, provisioner: dict[str, Any], csr: dict[str, Any], decision: csr_policy.Decision
-) -> bool:
-    """An Event on the provisioner, once per CSR and reason."""
+def report(mgmt: KubeClient, provisioner: dict[str, Any], csr: dict[str, Any], decision: csr_policy.Decision) -> bool:
+    """An Event on the provisioner naming the CSR, the DPU and the rule: CSRApproved for each approval
+    (the upstream operator records one), CSRNotApproved once per CSR and reason it stays pending for."""
     name = csr["metadata"]["name"]
+    said = f"CSR {name} (DPU {decision.node or 'unknown'}, rule {decision.reason})"
+    if decision.approve:
+        event_type, reason, outcome, key = "Normal", "CSRApproved", "approved", "approved"
+    else:
+        event_type, reason, outcome, key = "Warning", "CSRNotApproved", "stays pending", decision.reason
     return events.record_once(
-        mgmt,
-        provisioner,
-        "Warning",
-        "CSRNotApproved",
-        f"CSR {name} stays pending: {decision.reason}: {decision.message}",
-        key=f"csr/{name}/{decision.reason}",
+        mgmt, provisioner, event_type, reason, f"{said} {outcome}: {decision.message}", key=f"csr/{name}/{key}"
     )
 
 
@@ -137,7 +159,7 @@ def approval_pass(
             )
         )
     dpus = mgmt.list(DPU, ref.get("namespace")).get("items") or []
-    ctx = policy_context(provisioner, dpus, nodes, max_age_seconds)
+    ctx = policy_context(provisioner, dpus, nodes, csrs, source.hosted_cluster, max_age_seconds)
     result = Pass(condition(CSR_AUTO_APPROVAL, True, "Active", ""), identity_changed=identity_changed)
     for csr, decision in decide_all([c for c in csrs if csr_policy.is_pending(c)], ctx):
         entry = {
@@ -149,10 +171,11 @@ def approval_pass(
         if decision.approve:
             if not check_mode:
                 approve(hosted, csr, decision)
+                report(mgmt, provisioner, csr, decision)
             result.approved.append(entry)
         else:
             if not check_mode:
-                report_refusal(mgmt, provisioner, csr, decision)
+                report(mgmt, provisioner, csr, decision)
             result.refused.append(entry)
     result.condition["message"] = (
         f"Approving the CSRs of DPUs joining from DPUCluster {ref.get('namespace')}/"

@@ -1,22 +1,28 @@
-# Copyright: dpf_hcp.provisioner contributors
-# Apache License 2.0
 """Which CertificateSigningRequests in a hosted cluster belong to DPUs joining it, and only those.
 
-Modelled on OpenShift's cluster-machine-approver, with the DPU playing the machine's part:
-a DPU of that name, in a joining phase, in the referenced DPUCluster's namespace. Pure
-functions: the caller reads the CSR, the DPUs and the Nodes; this decides.
+As strict as OpenShift's cluster-machine-approver (openshift/cluster-machine-approver
+pkg/controller/csr_check.go: authorizeCSR, authorizeNodeClientCSR, validateCSRContents,
+authorizeServingCertWithMachine), with the DPU in the Machine's place: a DPU of that name, of
+this DPUCluster, in a joining phase. And only what the signer will sign as we read it
+(kubernetes/kubernetes pkg/apis/certificates/helpers.go: ParseCSR, ValidateKubeletClientCSR,
+ValidateKubeletServingCSR). Pure functions: the caller reads the CSRs, the DPUs and the Nodes;
+this decides.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 try:
     from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     from cryptography.x509.oid import ExtensionOID, NameOID
 except ImportError as exc:  # csr_approve names it in the task's error (see libraries.py)
     IMPORT_ERROR: ImportError | None = exc
@@ -39,24 +45,29 @@ SERVING_USAGES = (
     frozenset({"digital signature", "server auth"}),
     frozenset({"digital signature", "key encipherment", "server auth"}),
 )
-# The DPU phases in which its node joins (bootstrap) or has joined (serving certificates).
+# The DPU phases in which its node joins (bootstrap) or has joined (serving certificates, renewals).
 BOOTSTRAP_PHASES = frozenset({"DPU Cluster Config"})
 SERVING_PHASES = frozenset({"DPU Cluster Config", "Host Network Configuration", "Ready", "Node Effect Removal"})
 DEFAULT_MAX_AGE_SECONDS = 3600
 PENDING_MARGIN = 100  # the machine-approver's bound: DPUs + 100 pending CSRs
+CLOCK_SKEW = timedelta(seconds=10)  # csr_check.go maxMachineClockSkew: a CSR this much older than its DPU still counts
+PEM_TYPE = "CERTIFICATE REQUEST"
+WHITESPACE = b" \t\r\n"
+TRUSTED_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
 
 
 @dataclass(frozen=True)
 class Decision:
     approve: bool
-    reason: str  # one CamelCase word
+    reason: str  # one CamelCase word: the rule that decided
     message: str
     node: str = ""
 
 
 @dataclass
 class Context:
-    """What is known when deciding: the DPUCluster, its DPUs, the hosted cluster's Nodes."""
+    """What is known when deciding: the DPUCluster, its DPUs, the hosted cluster's Nodes, its
+    service and pod networks, and when each DPU's node last got a bootstrap certificate approved."""
 
     dpucluster_namespace: str
     dpucluster_name: str
@@ -64,6 +75,8 @@ class Context:
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)  # hosted cluster Nodes by name
     now: datetime | None = None
     max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS
+    cluster_networks: tuple[Any, ...] = ()  # ip_network objects: the hosted cluster's service and pod networks
+    bootstrapped: dict[str, datetime] = field(default_factory=dict)  # node -> creation of its latest approved bootstrap
 
 
 @dataclass(frozen=True)
@@ -71,48 +84,153 @@ class Request:
     common_name: str
     organizations: tuple[str, ...]
     dns_names: tuple[str, ...]
-    ip_addresses: tuple[str, ...]
+    ip_addresses: tuple[str, ...]  # as Go prints them: an IPv4-mapped IPv6 address is the IPv4 one
     other_sans: int  # e-mail, URI or other SANs: never expected from a kubelet
+    other_subject: tuple[str, ...] = ()  # subject attributes besides one CN and the O's
+    other_extensions: tuple[str, ...] = ()  # extensions besides subjectAltName
+
+
+def _one_reading(raw: Any) -> bytes:
+    """The PEM bytes of spec.request when they admit one reading only; ValueError otherwise.
+
+    The API server and the signer read the request with Go's pem.Decode (golang/go
+    src/encoding/pem/pem.go; kubernetes/kubernetes pkg/apis/certificates/v1/helpers.go ParseCSR):
+    the first block that decodes, found anywhere, with whatever follows ignored. A block whose END
+    line carries anything more is skipped, so one stray byte can make Go read a later block than
+    another parser. We accept only what every reader reads alike: one block from the first byte,
+    nothing after it but whitespace, byte for byte its canonical encoding (no headers, 64-column
+    lines), checked by the caller against the re-encoding of what it parsed."""
+    if not raw or not isinstance(raw, str):
+        raise ValueError("spec.request is empty")
+    try:
+        pem = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"spec.request is not base64: {exc}") from exc
+    begin = f"-----BEGIN {PEM_TYPE}-----".encode()
+    end = f"-----END {PEM_TYPE}-----".encode()
+    blocks = pem.count(b"-----BEGIN")
+    if blocks != 1:
+        raise ValueError(f"spec.request holds {blocks} PEM blocks; exactly one is read alike by every parser")
+    if not pem.startswith(begin):
+        raise ValueError("spec.request does not start with its PEM block (bytes before it, or another type)")
+    tail = pem.rstrip(WHITESPACE)
+    if not tail.endswith(end) or tail.count(end) != 1:
+        raise ValueError("spec.request has data after its PEM block's END line")
+    return tail + b"\n"
+
+
+def _check_key(req: Any) -> None:
+    """RSA of 2048 bits or more, ECDSA on P-256 or P-384, or Ed25519 (what a kubelet and the
+    signers use); ValueError otherwise."""
+    try:
+        key = req.public_key()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"its public key is of an unsupported type: {exc}") from exc
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < 2048:
+            raise ValueError(f"RSA key of {key.key_size} bits; at least 2048 are needed")
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, (ec.SECP256R1, ec.SECP384R1)):
+            raise ValueError(f"ECDSA key on {key.curve.name}; only P-256 and P-384 are accepted")
+    elif not isinstance(key, ed25519.Ed25519PublicKey):
+        raise ValueError(f"{type(key).__name__} keys are not accepted; RSA >= 2048, ECDSA P-256/P-384 or Ed25519 are")
+
+
+def go_ip(value: Any) -> Any:
+    """An address as Go's net.IP treats it: an IPv4-mapped IPv6 address is the IPv4 address."""
+    addr = ipaddress.ip_address(value)
+    return getattr(addr, "ipv4_mapped", None) or addr
 
 
 def parse_request(csr: dict[str, Any]) -> Request:
-    """The x509 request inside a CSR object (base64 PEM in spec.request); ValueError when it is not one."""
+    """The x509 request inside a CSR object (base64 PEM in spec.request) when it has one reading,
+    a supported key and a valid signature; ValueError saying why not otherwise."""
     raw = (csr.get("spec") or {}).get("request")
-    if not raw:
-        raise ValueError("spec.request is empty")
+    found = _parsed(raw) if isinstance(raw, str) else _read(raw)
+    if isinstance(found, ValueError):
+        raise ValueError(str(found))
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(raw: str) -> Request | ValueError:
+    """A request's reading, once per request: each pass sees every pending and approved CSR again."""
+    return _read(raw)
+
+
+def _read(raw: Any) -> Request | ValueError:
     try:
-        req = x509.load_pem_x509_csr(base64.b64decode(raw))
+        return _read_request(raw)
+    except ValueError as exc:
+        return exc
+    except Exception as exc:  # hostile bytes (an unknown key or signature algorithm) are a refusal, never a crash
+        return ValueError(f"spec.request cannot be read: {type(exc).__name__}: {exc}")
+
+
+def _read_request(raw: Any) -> Request:
+    pem = _one_reading(raw)
+    try:
+        req = x509.load_pem_x509_csr(pem)
+        canonical = req.public_bytes(serialization.Encoding.PEM)
+        der = req.public_bytes(serialization.Encoding.DER)
+        valid = req.is_signature_valid
     except (ValueError, TypeError) as exc:
         raise ValueError(f"spec.request is not a PEM certificate request: {exc}") from exc
-    if not req.is_signature_valid:
+    if pem != canonical or x509.load_der_x509_csr(der).public_bytes(serialization.Encoding.DER) != der:
+        raise ValueError("spec.request is not the canonical encoding of its request (headers, line lengths)")
+    _check_key(req)
+    if not valid:
         raise ValueError("the request's signature does not verify")
-    cns = [a.value for a in req.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    orgs = tuple(str(a.value) for a in req.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+    try:
+        subject = list(req.subject)
+        cns = [a.value for a in subject if a.oid == NameOID.COMMON_NAME]
+        orgs = tuple(str(a.value) for a in subject if a.oid == NameOID.ORGANIZATION_NAME)
+        other_subject = tuple(
+            a.oid.dotted_string for a in subject if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
+        )
+        extensions = list(req.extensions)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"the request's subject or extensions do not parse: {exc}") from exc
+    other_extensions = tuple(e.oid.dotted_string for e in extensions if e.oid != ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     dns: tuple[str, ...] = ()
     ips: tuple[str, ...] = ()
     other = 0
+    for ext in extensions:
+        if ext.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME:
+            san = ext.value
+            dns += tuple(san.get_values_for_type(x509.DNSName))
+            found = san.get_values_for_type(x509.IPAddress)
+            ips += tuple(str(go_ip(ip)) for ip in found)
+            other += len(san) - len(san.get_values_for_type(x509.DNSName)) - len(found)
+    if len(cns) > 1:
+        other_subject += ("more than one CN",)
+    return Request(str(cns[0]) if cns else "", orgs, dns, ips, other, other_subject, other_extensions)
+
+
+def _stamp(value: Any) -> datetime | None:
     try:
-        san = req.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-    except x509.ExtensionNotFound:
-        san = None
-    if san is not None:
-        dns = tuple(san.get_values_for_type(x509.DNSName))
-        ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
-        other = len(san) - len(dns) - len(ips)
-    return Request(str(cns[0]) if len(cns) == 1 else "", orgs, dns, ips, other)
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _created(obj: dict[str, Any] | None) -> datetime | None:
+    return _stamp(((obj or {}).get("metadata") or {}).get("creationTimestamp"))
 
 
 def _age_seconds(csr: dict[str, Any], now: datetime) -> float:
-    stamp = (csr.get("metadata") or {}).get("creationTimestamp")
-    if not stamp:
-        return 0.0
-    created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return (now - created).total_seconds()
+    created = _created(csr)
+    return float("inf") if created is None else (now - created).total_seconds()
 
 
-def _node_active(node: dict[str, Any] | None) -> bool:
-    conds = ((node or {}).get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+def dpu_is_ours(dpu: dict[str, Any], ctx: Context) -> bool:
+    """The DPU names this DPUCluster in spec.cluster (a DPU that names none is no one's)."""
+    cluster = (dpu.get("spec") or {}).get("cluster") or {}
+    namespace = cluster.get("namespace") or (dpu.get("metadata") or {}).get("namespace")
+    return bool(cluster.get("name")) and (cluster.get("name"), namespace) == (
+        ctx.dpucluster_name,
+        ctx.dpucluster_namespace,
+    )
 
 
 def _dpu_check(ctx: Context, name: str, phases: frozenset[str]) -> Decision | None:
@@ -122,10 +240,9 @@ def _dpu_check(ctx: Context, name: str, phases: frozenset[str]) -> Decision | No
     if dpu is None:
         return Decision(False, "UnknownDPU", f"no DPU named {name!r} in namespace {ctx.dpucluster_namespace}", name)
     cluster = (dpu.get("spec") or {}).get("cluster") or {}
-    if cluster.get("name") and (cluster.get("name"), cluster.get("namespace") or ctx.dpucluster_namespace) != (
-        ctx.dpucluster_name,
-        ctx.dpucluster_namespace,
-    ):
+    if not cluster.get("name"):
+        return Decision(False, "DPUWithoutCluster", f"DPU {name!r} names no DPUCluster in spec.cluster", name)
+    if not dpu_is_ours(dpu, ctx):
         return Decision(
             False,
             "DPUOfAnotherCluster",
@@ -149,6 +266,10 @@ def _usages(csr: dict[str, Any]) -> frozenset[str]:
     return frozenset((csr.get("spec") or {}).get("usages") or [])
 
 
+def _usages_list(csr: dict[str, Any]) -> list[Any]:
+    return list((csr.get("spec") or {}).get("usages") or [])
+
+
 def decide(csr: dict[str, Any], ctx: Context) -> Decision:
     """Approve only a DPU's own kubelet client or serving certificate, requested the way a kubelet does."""
     spec = csr.get("spec") or {}
@@ -169,6 +290,16 @@ def decide(csr: dict[str, Any], ctx: Context) -> Decision:
     if not req.common_name.startswith(NODE_PREFIX) or len(req.common_name) == len(NODE_PREFIX):
         return Decision(False, "BadCommonName", f"CN {req.common_name!r} is not system:node:<name>")
     node = req.common_name[len(NODE_PREFIX) :]
+    if req.other_subject:
+        return Decision(False, "BadSubject", f"subject has {list(req.other_subject)} besides O and CN", node)
+    if req.other_extensions:
+        return Decision(
+            False, "UnexpectedExtensions", f"extensions {list(req.other_extensions)} besides subjectAltName", node
+        )
+    if req.organizations != ("system:nodes",):
+        return Decision(False, "BadOrganization", f"O={list(req.organizations)}, expected ['system:nodes']", node)
+    if len(_usages_list(csr)) != len(_usages(csr)):
+        return Decision(False, "BadUsages", f"usages {_usages_list(csr)} repeat one", node)
     if signer == CLIENT_SIGNER:
         return _decide_client(csr, ctx, req, node, username, groups)
     return _decide_serving(csr, ctx, req, node, username, groups)
@@ -179,15 +310,13 @@ def _decide_client(
 ) -> Decision:
     if _usages(csr) not in CLIENT_USAGES:
         return Decision(False, "BadUsages", f"usages {sorted(_usages(csr))} are not a kubelet client's", node)
-    if req.organizations != ("system:nodes",):
-        return Decision(False, "BadOrganization", f"O={list(req.organizations)}, expected ['system:nodes']", node)
     if req.dns_names or req.ip_addresses:
         return Decision(
             False, "UnexpectedSANs", "a kubelet client certificate carries no subject alternative names", node
         )
-    if username == f"{NODE_PREFIX}{node}":  # renewal by the node itself
-        if "system:nodes" not in groups:
-            return Decision(False, "BadRequester", f"{username} is not in group system:nodes", node)
+    if username == f"{NODE_PREFIX}{node}":  # renewal by the node itself, same identity
+        if not groups >= NODE_GROUPS:
+            return Decision(False, "BadRequester", f"{username} lacks groups {sorted(NODE_GROUPS - groups)}", node)
         if node not in ctx.nodes:
             return Decision(False, "NodeNotFound", f"renewal for {node!r}, which has no Node", node)
         problem = _dpu_check(ctx, node, SERVING_PHASES)
@@ -197,18 +326,34 @@ def _decide_client(
             False,
             "BadRequester",
             f"requested by {username!r} with groups {sorted(groups)}; a joining DPU asks as the "
-            "node-bootstrapper with exactly its groups",
+            "node-bootstrapper with exactly its groups, a node renews as itself",
             node,
         )
-    if _node_active(ctx.nodes.get(node)):
+    if node in ctx.nodes:  # csr_check.go authorizeNodeClientCSR: the node must not exist at all
         return Decision(
             False,
-            "NodeAlreadyJoined",
-            f"node {node!r} has joined and is active: a further bootstrap request is refused",
+            "NodeExists",
+            f"a Node {node!r} exists: a bootstrap certificate is only for a node not yet there",
             node,
         )
     problem = _dpu_check(ctx, node, BOOTSTRAP_PHASES)
-    return problem or Decision(
+    if problem:
+        return problem
+    dpu_created, csr_created = _created(ctx.dpus[node]), _created(csr)
+    if dpu_created is None or csr_created is None or csr_created < dpu_created - CLOCK_SKEW:
+        return Decision(
+            False, "NotFresh", f"created before DPU {node!r} (a request left from an earlier join, or a replay)", node
+        )
+    earlier = ctx.bootstrapped.get(node)
+    if earlier is not None and earlier >= dpu_created - CLOCK_SKEW:
+        return Decision(
+            False,
+            "AlreadyBootstrapped",
+            f"a bootstrap certificate was already approved for this join of DPU {node!r}; another waits until the "
+            "DPU joins anew",
+            node,
+        )
+    return Decision(
         True,
         "DPUJoining",
         f"bootstrap client certificate for DPU {node} of DPUCluster {ctx.dpucluster_namespace}/{ctx.dpucluster_name}",
@@ -216,13 +361,48 @@ def _decide_client(
     )
 
 
-def _known_addresses(ctx: Context, node: str) -> set[str]:
-    known = {node}
-    for source in (ctx.nodes.get(node), ctx.dpus.get(node)):
-        for a in ((source or {}).get("status") or {}).get("addresses") or []:
-            if isinstance(a, dict) and a.get("address"):
-                known.add(str(a["address"]))
-    return known
+def forbidden_address(addr: Any, networks: tuple[Any, ...] = ()) -> str | None:
+    """Why ``addr`` (an ip_address, as go_ip gives it) may never be in a serving certificate, or None."""
+    for test, what in (
+        ("is_unspecified", "unspecified"),
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_reserved", "reserved"),
+    ):
+        if getattr(addr, test):
+            return f"{addr} is a {what} address"
+    if addr.version == 4 and addr == ipaddress.IPv4Address("255.255.255.255"):
+        return f"{addr} is the broadcast address"
+    for net in networks:
+        if addr.version == net.version and addr in net:
+            return f"{addr} is inside the hosted cluster's service or pod network {net}"
+    return None
+
+
+def dpu_addresses(dpu: dict[str, Any] | None) -> set[Any]:
+    """The IP addresses DPF recorded for a DPU (status.addresses, InternalIP and ExternalIP), as Go reads them."""
+    found = set()
+    for entry in ((dpu or {}).get("status") or {}).get("addresses") or []:
+        if isinstance(entry, dict) and entry.get("type") in TRUSTED_ADDRESS_TYPES:
+            try:
+                found.add(go_ip(str(entry.get("address", "")).strip()))
+            except ValueError:
+                continue
+    return found
+
+
+def _attributed(ctx: Context, node: str) -> set[Any]:
+    """Addresses we attribute to DPU ``node``: DPF's record on its DPU, minus any that another DPU
+    has or that another Node reports (an address two claim is neither's)."""
+    mine = dpu_addresses(ctx.dpus.get(node))
+    for name, other in ctx.dpus.items():
+        if name != node and mine:
+            mine -= dpu_addresses(other)
+    for name, other in ctx.nodes.items():
+        if name != node and mine:
+            mine -= dpu_addresses(other)  # a Node's status.addresses has the same shape
+    return mine
 
 
 def _decide_serving(
@@ -239,28 +419,69 @@ def _decide_serving(
         return Decision(False, "BadRequester", f"groups {sorted(groups)} lack {sorted(NODE_GROUPS - groups)}", node)
     if _usages(csr) not in SERVING_USAGES:
         return Decision(False, "BadUsages", f"usages {sorted(_usages(csr))} are not a kubelet server's", node)
-    if "system:nodes" not in req.organizations:
-        return Decision(False, "BadOrganization", f"O={list(req.organizations)} lacks system:nodes", node)
     if not req.dns_names and not req.ip_addresses:
         return Decision(False, "NoSANs", "a serving certificate names the node's addresses", node)
+    strangers = [d for d in req.dns_names if d != node]
+    if strangers:
+        return Decision(False, "SANNotTheNodes", f"DNS names {strangers}: the only name allowed is {node!r}", node)
     for ip in req.ip_addresses:
-        addr = ipaddress.ip_address(ip)
-        if addr.is_loopback or addr.is_multicast or addr.is_unspecified or addr.is_link_local:
-            return Decision(
-                False, "ForbiddenSAN", f"{ip} is a loopback, multicast, link-local or unspecified address", node
-            )
+        why = forbidden_address(ipaddress.ip_address(ip), ctx.cluster_networks)
+        if why:
+            return Decision(False, "ForbiddenSAN", why, node)
     if node not in ctx.nodes:
         return Decision(False, "NodeNotFound", f"no Node {node!r} in the hosted cluster yet", node)
     problem = _dpu_check(ctx, node, SERVING_PHASES)
     if problem:
         return problem
-    known = _known_addresses(ctx, node)
-    strangers = [n for n in (*req.dns_names, *req.ip_addresses) if n not in known]
-    if strangers:
+    known = _attributed(ctx, node)
+    unknown = [ip for ip in req.ip_addresses if ipaddress.ip_address(ip) not in known]
+    if unknown:
         return Decision(
-            False, "SANNotTheNodes", f"{strangers} are not addresses of node {node} ({sorted(known)})", node
+            False,
+            "SANNotTheNodes",
+            f"{unknown} are not addresses DPF recorded for DPU {node} alone ({sorted(map(str, known))})",
+            node,
         )
     return Decision(True, "DPUServing", f"serving certificate for DPU node {node}", node)
+
+
+def is_approved(csr: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Approved" and c.get("status", "True") == "True"
+        for c in (csr.get("status") or {}).get("conditions") or []
+    )
+
+
+def bootstrap_node(csr: dict[str, Any]) -> str | None:
+    """The node an approved-or-not bootstrap CSR (the node-bootstrapper's, kubelet client signer) is for."""
+    spec = csr.get("spec") or {}
+    if spec.get("signerName") != CLIENT_SIGNER or spec.get("username") != BOOTSTRAPPER:
+        return None
+    try:
+        cn = parse_request(csr).common_name
+    except ValueError:
+        return None
+    return cn[len(NODE_PREFIX) :] if cn.startswith(NODE_PREFIX) else None
+
+
+def bootstrapped(csrs: list[dict[str, Any]]) -> dict[str, datetime]:
+    """For each node, the creation time of its latest approved bootstrap CSR."""
+    out: dict[str, datetime] = {}
+    for csr in csrs:
+        created = _created(csr)
+        if created is None or not is_approved(csr):
+            continue
+        node = bootstrap_node(csr)
+        if node and (node not in out or out[node] < created):
+            out[node] = created
+    return out
+
+
+def note_approval(ctx: Context, csr: dict[str, Any], decision: Decision) -> None:
+    """Remember an approval made in this pass, so a second bootstrap for the same join is refused."""
+    created = _created(csr)
+    if decision.approve and decision.reason == "DPUJoining" and created is not None:
+        ctx.bootstrapped[decision.node] = max(created, ctx.bootstrapped.get(decision.node, created))
 
 
 def flood_guard(pending: int, dpus: int) -> Decision | None:

@@ -16,20 +16,26 @@ description:
     ClusterRole that can only list and watch CSRs and Nodes and approve the two kubelet signers),
     and reads and approves with that ServiceAccount's short-lived token only.
   - Approves a pending CertificateSigningRequest only when it is a DPU kubelet's, requested the way
-    a kubelet does.
+    a kubelet does, as strictly as OpenShift's cluster-machine-approver with the DPU in the Machine's
+    place (the rules and their reasons are in the collection's README, "CSR approval").
+  - The request must have one reading only, one canonical PEM block from its first byte with nothing
+    after it but whitespace (what Go's pem.Decode, used by the API server and the signer, reads), a
+    key of RSA 2048 bits or more, ECDSA P-256/P-384 or Ed25519, and a subject of exactly
+    O=system:nodes and CN=system:node:<name>.
   - A bootstrap (client) CSR needs signer C(kubernetes.io/kube-apiserver-client-kubelet), the
     node-bootstrapper with exactly its groups, usages digital signature and client auth (key
-    encipherment allowed), a request with O=system:nodes, CN=system:node:<name> and no SANs,
-    a DPU of that name in the DPUCluster's namespace (and of that DPUCluster) in phase
-    C(DPU Cluster Config), and no active Node of that name.
+    encipherment allowed), no SANs, a DPU of that name whose C(spec.cluster) names this DPUCluster,
+    in phase C(DPU Cluster Config), no Node of that name at all, a CSR not older than its DPU,
+    and no bootstrap CSR approved before for that DPU.
   - A serving CSR needs signer C(kubernetes.io/kubelet-serving), the node itself as requester, CN
-    equal to it, O containing system:nodes, SANs that are only the node's own names and addresses
-    (never loopback, multicast, link-local or unspecified), the Node present and the DPU joined.
+    equal to it, DNS SANs only the node's name, IP SANs only addresses DPF recorded on the DPU
+    (never the Node's own claims, the hosted cluster's service or pod networks, loopback, link-local,
+    multicast or unspecified addresses), the Node present and the DPU joined.
   - A client renewal by the node itself is approved while its DPU and Node exist.
   - Nothing is approved while more CSRs are pending than DPUs + 100. CSRs older than
     I(max_age_seconds) are left alone.
-  - What is not approved stays pending; the reason is returned and recorded once as an Event on
-    the provisioner.
+  - Each approval is recorded as a C(CSRApproved) Event on the provisioner; what is not approved
+    stays pending, and the reason is returned and recorded once as a C(CSRNotApproved) Event.
   - Returns the C(CSRAutoApprovalActive) condition.
   - In check mode reports what it would approve and changes nothing.
 extends_documentation_fragment:

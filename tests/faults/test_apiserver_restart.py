@@ -27,7 +27,8 @@ def joined(mgmt, hosted, tenant: Tenant, name: str) -> None:
         timeout=90,
     )
     assert approved(hosted, f"{name}-bootstrap")
-    assert approved(hosted, f"{name}-serving")
+    # the serving certificate once DPF has recorded the DPU's addresses, in phase Ready
+    wait_for(f"{name}-serving approved", lambda: approved(hosted, f"{name}-serving"), timeout=10)
 
 
 def assert_no_crash_loop(replica: Replica, pid: int, before: dict[str, float]) -> dict[str, float]:

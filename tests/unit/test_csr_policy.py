@@ -1,7 +1,16 @@
+import base64
+import ipaddress
 from datetime import UTC, datetime
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_approval import decide_all
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy import (
     BOOTSTRAPPER,
     BOOTSTRAPPER_GROUPS,
@@ -11,17 +20,22 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy imp
     decide,
     flood_guard,
     is_pending,
+    parse_request,
 )
 from dpf_hcp_dev.certificates import request_pem
+from dpf_hcp_dev.forgeries import Forgery, Scenario, catalogue, groups_of, legit
 
 CLIENT = ["digital signature", "client auth"]
 SERVING = ["digital signature", "server auth"]
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+NETWORKS = (ipaddress.ip_network("172.31.0.0/16"), ipaddress.ip_network("10.132.0.0/14"))
 
 
-def dpu(name, phase="DPU Cluster Config", cluster=("dpus", "c1"), addresses=()):
+def dpu(name, phase="DPU Cluster Config", cluster=("dpus", "c1"), addresses=None, created="2026-01-01T11:00:00Z"):
+    if addresses is None:
+        addresses = ("10.0.0.5",) if phase != "DPU Cluster Config" else ()
     return {
-        "metadata": {"name": name, "namespace": "dpus"},
+        "metadata": {"name": name, "namespace": "dpus", "creationTimestamp": created},
         "spec": {"cluster": {"namespace": cluster[0], "name": cluster[1]}},
         "status": {"phase": phase, "addresses": [{"type": "InternalIP", "address": a} for a in addresses]},
     }
@@ -38,9 +52,15 @@ def node(name, ready=True, addresses=("10.0.0.5",)):
     }
 
 
-def ctx(dpus=(), nodes=()):
+def ctx(dpus=(), nodes=(), bootstrapped=None):
     return Context(
-        "dpus", "c1", {d["metadata"]["name"]: d for d in dpus}, {n["metadata"]["name"]: n for n in nodes}, now=NOW
+        "dpus",
+        "c1",
+        {d["metadata"]["name"]: d for d in dpus},
+        {n["metadata"]["name"]: n for n in nodes},
+        now=NOW,
+        cluster_networks=NETWORKS,
+        bootstrapped=bootstrapped or {},
     )
 
 
@@ -99,11 +119,34 @@ def test_bootstrap_needs_a_joining_dpu_of_this_cluster():
     assert decide(bootstrap(), ctx([dpu("dpu-a", phase="OS Installing")])).reason == "DPUNotJoining"
     assert decide(bootstrap(), ctx([dpu("dpu-a", phase="Ready")])).reason == "DPUNotJoining"
     assert decide(bootstrap(), ctx([dpu("dpu-a", cluster=("dpus", "other"))])).reason == "DPUOfAnotherCluster"
+    assert decide(bootstrap(), ctx([dpu("dpu-a", cluster=("other-ns", "c1"))])).reason == "DPUOfAnotherCluster"
+    no_cluster = dpu("dpu-a")
+    del no_cluster["spec"]["cluster"]
+    assert decide(bootstrap(), ctx([no_cluster])).reason == "DPUWithoutCluster"
 
 
-def test_second_bootstrap_for_an_active_node_is_refused_but_a_dead_node_may_rejoin():
-    assert decide(bootstrap(), ctx([dpu("dpu-a")], [node("dpu-a")])).reason == "NodeAlreadyJoined"
-    assert decide(bootstrap(), ctx([dpu("dpu-a")], [node("dpu-a", ready=False)])).approve
+def test_bootstrap_is_refused_whenever_a_node_of_that_name_exists():
+    assert decide(bootstrap(), ctx([dpu("dpu-a")], [node("dpu-a")])).reason == "NodeExists"
+    assert decide(bootstrap(), ctx([dpu("dpu-a")], [node("dpu-a", ready=False)])).reason == "NodeExists"
+
+
+def test_bootstrap_must_be_fresh_and_once_per_join():
+    late = dpu("dpu-a", created="2026-01-01T11:59:30Z")  # the CSR (11:59:00) is older than its DPU
+    assert decide(bootstrap(), ctx([late])).reason == "NotFresh"
+    skew = dpu("dpu-a", created="2026-01-01T11:59:05Z")  # within the clock skew upstream allows
+    assert decide(bootstrap(), ctx([skew])).approve
+    earlier = {"dpu-a": datetime(2026, 1, 1, 11, 30, tzinfo=UTC)}
+    assert decide(bootstrap(), ctx([dpu("dpu-a")], bootstrapped=earlier)).reason == "AlreadyBootstrapped"
+    anew = dpu("dpu-a", created="2026-01-01T11:58:00Z")  # the DPU was made anew after that approval
+    assert decide(bootstrap(), ctx([anew], bootstrapped=earlier)).approve
+
+
+def test_two_bootstraps_in_one_pass_approve_one():
+    first, second = bootstrap(), bootstrap()
+    first["metadata"]["name"], second["metadata"]["name"] = "csr-a", "csr-b"
+    c = ctx([dpu("dpu-a")])
+    decided = [(x["metadata"]["name"], d.reason) for x, d in decide_all([second, first], c)]
+    assert decided == [("csr-a", "DPUJoining"), ("csr-b", "AlreadyBootstrapped")]
 
 
 def test_client_renewal_by_the_node_itself():
@@ -119,9 +162,23 @@ def test_joined_dpu_serving_is_approved():
     assert (d.approve, d.reason) == (True, "DPUServing")
 
 
-def test_serving_sans_may_come_from_the_dpus_addresses():
-    c = ctx([dpu("dpu-a", phase="Ready", addresses=["192.168.7.7"])], [node("dpu-a", addresses=())])
+def test_serving_ips_come_from_the_dpu_only_never_from_the_nodes_own_claims():
+    c = ctx([dpu("dpu-a", phase="Ready", addresses=["192.168.7.7"])], [node("dpu-a", addresses=("10.9.9.9",))])
     assert decide(serving(ips=("192.168.7.7",)), c).approve
+    assert decide(serving(ips=("10.9.9.9",)), c).reason == "SANNotTheNodes"
+    mapped = ctx([dpu("dpu-a", phase="Ready", addresses=["::ffff:192.168.7.7"])], [node("dpu-a")])
+    assert decide(serving(ips=("192.168.7.7",)), mapped).approve  # one address, as Go reads both forms
+    shared = ctx([dpu("dpu-a", phase="Ready"), dpu("dpu-b", phase="Ready")], [node("dpu-a")])
+    assert decide(serving(), shared).reason == "SANNotTheNodes"  # two DPUs with one address: neither's
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "169.254.1.1", "::ffff:169.254.1.1", "fe80::1", "0.0.0.0"],
+)
+def test_special_addresses_recorded_on_the_dpu_are_still_refused(address):
+    c = ctx([dpu("dpu-a", phase="Ready", addresses=[address])], [node("dpu-a")])
+    assert decide(serving(ips=(address,)), c).reason == "ForbiddenSAN"
 
 
 @pytest.mark.parametrize(
@@ -132,6 +189,11 @@ def test_serving_sans_may_come_from_the_dpus_addresses():
         ({"ips": ("0.0.0.0",)}, "ForbiddenSAN"),
         ({"ips": ("224.0.0.1",)}, "ForbiddenSAN"),
         ({"ips": ("10.9.9.9",)}, "SANNotTheNodes"),
+        ({"ips": ("172.31.0.1",)}, "ForbiddenSAN"),
+        ({"ips": ("::ffff:10.132.0.9",)}, "ForbiddenSAN"),
+        ({"ips": ("::ffff:127.0.0.1",)}, "ForbiddenSAN"),
+        ({"ips": ("fe80::1",)}, "ForbiddenSAN"),
+        ({"ips": ("255.255.255.255",)}, "ForbiddenSAN"),
         ({"dns": ("kubernetes.default.svc",)}, "SANNotTheNodes"),
         ({"dns": (), "ips": ()}, "NoSANs"),
         ({"username": "system:node:dpu-b", "cn": "system:node:dpu-a"}, "BadRequester"),
@@ -166,3 +228,168 @@ def test_flood_guard_and_pending():
     assert flood_guard(103, 2).reason == "TooManyPendingCSRs"
     assert is_pending({"status": {}})
     assert not is_pending({"status": {"conditions": [{"type": "Approved", "status": "True"}]}})
+
+
+@pytest.mark.parametrize(
+    ("key", "approved"),
+    [
+        (lambda: rsa.generate_private_key(65537, 2048), True),
+        (lambda: ec.generate_private_key(ec.SECP384R1()), True),
+        (ed25519.Ed25519PrivateKey.generate, True),
+        (lambda: rsa.generate_private_key(65537, 1024), False),  # noqa: S505 - refused
+        (lambda: ec.generate_private_key(ec.SECP521R1()), False),
+        (lambda: ec.generate_private_key(ec.SECP256K1()), False),
+        (ed448.Ed448PrivateKey.generate, False),
+        (lambda: dsa.generate_private_key(2048), False),
+    ],
+)
+def test_only_rsa_2048_ecdsa_p256_p384_and_ed25519_keys(key, approved):
+    d = decide(bootstrap(key=key()), ctx([dpu("dpu-a")]))
+    assert (d.approve, d.reason) == ((True, "DPUJoining") if approved else (False, "InvalidRequest")), d
+
+
+def scenario_context(s: Scenario, with_approvals: bool = True) -> Context:
+    """The world of dev/dpf_hcp_dev/forgeries.py, as the operator would see it."""
+    older = "2026-01-01T11:00:00Z"
+    dpus = [
+        dpu(s.joining),
+        dpu(s.joined, phase="Ready", addresses=[s.joined_address]),
+        dpu(s.neighbour, phase="Ready", addresses=[s.neighbour_address]),
+        dpu(s.not_joining, phase="OS Installing"),
+        dpu(s.other_cluster, cluster=("dpus", "other")),
+        dpu(s.no_cluster),
+        dpu(s.node_not_ready),
+        dpu(s.late, created="2026-01-01T11:59:59Z"),
+        dpu(s.twice),
+        dpu(s.deleting),
+    ]
+    del dpus[5]["spec"]["cluster"]
+    dpus[-1]["metadata"]["deletionTimestamp"] = older
+    nodes = [
+        node(s.joined, addresses=(s.joined_address, s.claimed_address)),
+        node(s.neighbour, addresses=(s.neighbour_address,)),
+        node(s.node_not_ready, ready=False),
+    ]
+    nodes[0]["status"]["addresses"].append({"type": "Hostname", "address": s.claimed_name})
+    earlier = datetime(2026, 1, 1, 11, 30, tzinfo=UTC)
+    return ctx(dpus, nodes, {s.joining: earlier, s.twice: earlier} if with_approvals else {})
+
+
+def as_sent(f: Forgery) -> dict:
+    return csr(f.signer, f.user, groups_of(f.user), f.request, f.usages)
+
+
+@pytest.mark.parametrize("forgery", catalogue(), ids=lambda f: f.name)
+def test_every_forgery_of_the_catalogue_is_refused_for_its_reason(forgery):
+    d = decide(as_sent(forgery), scenario_context(Scenario()))
+    assert (d.approve, d.reason) == (False, forgery.reason), d
+
+
+@pytest.mark.parametrize("request_", legit(), ids=lambda f: f.name)
+def test_the_catalogues_legitimate_requests_are_approved(request_):
+    d = decide(as_sent(request_), scenario_context(Scenario(), with_approvals=False))
+    assert (d.approve, d.reason) == (True, request_.reason), d
+
+
+# Property: whatever bytes are sent, what is approved is one canonical block (so Go's pem.Decode
+# reads what we read) whose subject and SANs are exactly those the rules allow.
+LEGIT_PEM = request_pem("system:node:dpu-a", ["system:nodes"], dns=["dpu-a"], ips=["10.0.0.5"], raw=True)
+LEGIT_CLIENT_PEM = request_pem("system:node:dpu-a", ["system:nodes"], raw=True)
+EVIL_PEM = request_pem("system:node:master-0", ["system:nodes"], dns=["kubernetes.default.svc"], raw=True)
+NAMES = ["dpu-a", "dpu-b", "master-0", "kubernetes.default.svc", "DPU-A", "dpu-a."]
+IPS = ["10.0.0.5", "::ffff:10.0.0.5", "10.0.0.6", "127.0.0.1", "::ffff:127.0.0.1", "172.31.0.1", "::1"]
+# Made once: a request's bytes vary with its random key, and hypothesis replays what it draws.
+REQUESTS = [LEGIT_PEM] + [
+    request_pem(f"system:node:{cn}", ["system:nodes"], dns=dns, ips=ips, raw=True)
+    for cn in ("dpu-a", "dpu-b", "master-0")
+    for dns in ([], ["dpu-a"], NAMES[1:3], NAMES[3:5], NAMES[5:])
+    for ips in ([], IPS[:2], IPS[2:4], IPS[4:6], IPS[6:])
+]
+
+
+@st.composite
+def sent_bytes(draw):
+    """A request's PEM, mangled: bytes inserted, removed or appended, another block added."""
+    base = draw(st.one_of(st.sampled_from([LEGIT_PEM, LEGIT_CLIENT_PEM]), st.sampled_from(REQUESTS))).encode()
+    for _ in range(draw(st.integers(1, 3)) if draw(st.booleans()) else 0):
+        at = draw(st.integers(0, len(base)))
+        op = draw(st.sampled_from(["insert", "delete", "append-block", "prepend-block", "append", "whitespace"]))
+        junk = draw(st.binary(min_size=1, max_size=3))
+        if op == "insert":
+            base = base[:at] + junk + base[at:]
+        elif op == "delete":
+            base = base[:at] + base[at + 1 :]
+        elif op == "append-block":
+            base = base + draw(st.sampled_from([b"", b"x", b"\n"])) + EVIL_PEM.encode()
+        elif op == "prepend-block":
+            base = EVIL_PEM.encode() + base
+        elif op == "whitespace":
+            base = base + draw(st.sampled_from([b" ", b"\n", b"\r\n", b"\t"]))
+        else:
+            base = base + junk
+    return base
+
+
+def go_first_block(data: bytes) -> bytes | None:
+    """The DER Go's pem.Decode returns (golang/go src/encoding/pem/pem.go, simplified to what
+    matters here): the first BEGIN at the start or after a newline whose END line carries nothing
+    more; None when there is none."""
+    rest = data
+    while True:
+        if rest.startswith(b"-----BEGIN "):
+            at = 0
+        else:
+            at = rest.find(b"\n-----BEGIN ")
+            if at < 0:
+                return None
+            at += 1
+        block = rest[at:]
+        head, _, body = block.partition(b"\n")
+        end = body.find(b"-----END ")
+        if head.rstrip(b" \t\r").endswith(b"-----") and end >= 0:
+            line = body[end:].split(b"\n", 1)[0].rstrip(b" \t\r")
+            if line == b"-----END " + head.rstrip(b" \t\r")[len(b"-----BEGIN ") :]:
+                try:
+                    return base64.b64decode(b"".join(body[:end].split()), validate=True)
+                except ValueError:
+                    pass
+        rest = block[len(b"-----BEGIN ") :]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=sent_bytes(), signer=st.sampled_from([SERVING_SIGNER, CLIENT_SIGNER]))
+def test_whatever_is_sent_an_approved_request_reads_one_way_and_names_only_what_the_rules_allow(data, signer):
+    user = "system:node:dpu-a" if signer == SERVING_SIGNER else BOOTSTRAPPER
+    groups = ["system:nodes", "system:authenticated"] if signer == SERVING_SIGNER else list(BOOTSTRAPPER_GROUPS)
+    request = base64.b64encode(data).decode()
+    c = ctx([dpu("dpu-a", phase="Ready" if signer == SERVING_SIGNER else "DPU Cluster Config")])
+    if signer == SERVING_SIGNER:
+        c.nodes["dpu-a"] = node("dpu-a", addresses=("10.0.0.6", "127.0.0.1"))
+    d = decide(csr(signer, user, groups, request, SERVING if signer == SERVING_SIGNER else CLIENT), c)
+    event("approved" if d.approve else f"refused: {d.reason}")
+    if not d.approve:
+        return
+    parsed = x509.load_pem_x509_csr(data)
+    assert data.rstrip() + b"\n" == parsed.public_bytes(serialization.Encoding.PEM)  # one canonical block
+    assert go_first_block(data) == parsed.public_bytes(serialization.Encoding.DER)  # what the signer reads
+    subject = [(a.oid, a.value) for a in parsed.subject]
+    assert sorted(subject, key=str) == sorted(
+        [(NameOID.ORGANIZATION_NAME, "system:nodes"), (NameOID.COMMON_NAME, "system:node:dpu-a")], key=str
+    )
+    got = parse_request({"spec": {"request": request}})
+    if signer == CLIENT_SIGNER:
+        assert (got.dns_names, got.ip_addresses) == ((), ())
+    else:
+        assert set(got.dns_names) <= {"dpu-a"} and set(got.ip_addresses) <= {"10.0.0.5"}
+
+
+def test_a_key_no_parser_knows_is_a_refusal_not_a_crash():
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = request_pem("system:node:dpu-a", ["system:nodes"], key=key, raw=True).encode()
+    der = x509.load_pem_x509_csr(pem).public_bytes(serialization.Encoding.DER)
+    at = der.index(bytes.fromhex("06032b6570"))  # the key's algorithm, 1.3.101.112, becomes 1.3.101.99
+    forged = x509.load_der_x509_csr(der[:at] + bytes.fromhex("06032b6563") + der[at + 5 :])
+    text = forged.public_bytes(serialization.Encoding.PEM)
+    request = csr(CLIENT_SIGNER, BOOTSTRAPPER, BOOTSTRAPPER_GROUPS, base64.b64encode(text).decode(), CLIENT)
+    d = decide(request, ctx([dpu("dpu-a")]))
+    assert (d.approve, d.reason) == (False, "InvalidRequest") and "Unknown key type" in d.message, d

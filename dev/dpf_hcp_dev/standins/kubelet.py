@@ -1,6 +1,11 @@
-"""The DPU side of DPF's stand-in: walk DPUs through their phases and, at `DPU Cluster Config`,
-join the hosted cluster the way a kubelet does: a bootstrap CSR as the node-bootstrapper, then
+"""The DPU side of DPF's stand-in: walk DPUs through their phases and, from `DPU Cluster Config`
+on, join the hosted cluster the way a kubelet does: a bootstrap CSR as the node-bootstrapper, then
 the Node and a serving CSR as the node itself. Level-based: each pass looks at what exists.
+
+As DPF does (NVIDIA/doca-platform internal/provisioning/controllers/dpu/state/
+dpu_cluster_config.go, node_effect_removal.go, ready.go): `DPU Cluster Config` waits until the Node
+exists and is Ready, then `Node Effect Removal`, then `Ready`, where the DPU's status.addresses
+are copied from its Node and kept in step with it. Before that the DPU carries no addresses.
 
 A DPU annotated `standins.dpf-hcp.dev/hold: "true"` is left as it is (tests set its phase)."""
 
@@ -68,16 +73,19 @@ class DPUWalker:
         name = meta["name"]
         phase = (dpu.get("status") or {}).get("phase") or "Initializing"
         waited = self._elapsed(dpu, phase)
-        address = f"10.200.{index // 250}.{index % 250 + 1}"
+        address = _node_address(name, index)
         if phase == "Initializing" and waited >= self.step:
-            self._set_phase(dpu, "OS Installing", addresses=[{"type": "InternalIP", "address": address}])
+            self._set_phase(dpu, "OS Installing")
         elif phase == "OS Installing" and waited >= self.step and self._cluster_has_kubeconfig(dpu):
             self._set_phase(dpu, "DPU Cluster Config")
-        elif phase == "DPU Cluster Config":
-            if self._join(name, address):
-                self._set_phase(dpu, "Host Network Configuration")
-        elif phase == "Host Network Configuration" and waited >= self.step:
-            self._set_phase(dpu, "Ready")
+        elif phase in ("DPU Cluster Config", "Node Effect Removal", "Ready"):
+            node = self._join(name, address)
+            if phase == "DPU Cluster Config" and node is not None:
+                self._set_phase(dpu, "Node Effect Removal")
+            elif (phase == "Node Effect Removal" and waited >= self.step and node is not None) or (
+                phase == "Ready" and node is not None and (dpu.get("status") or {}).get("addresses") != _addresses(node)
+            ):
+                self._set_phase(dpu, "Ready", addresses=_addresses(node))
 
     def _cluster_has_kubeconfig(self, dpu: dict[str, Any]) -> bool:
         ref = (dpu.get("spec") or {}).get("cluster") or {}
@@ -86,11 +94,11 @@ class DPUWalker:
         )
         return bool(((cluster or {}).get("spec") or {}).get("kubeconfig"))
 
-    def _join(self, name: str, address: str) -> bool:
-        """One step of a kubelet's join; True once its serving certificate is approved."""
+    def _join(self, name: str, address: str) -> dict[str, Any] | None:
+        """One step of a kubelet's join; its Node once it exists and is Ready."""
         bootstrapper, node_client = self.as_user(BOOTSTRAPPER), self.as_user(f"system:node:{name}")
         if bootstrapper is None or node_client is None:
-            return False  # the local hosted cluster has no token for this node name
+            return None  # the local hosted cluster has no token for this node name
         client_csr = bootstrapper.get_or_none(CSR, f"{name}-bootstrap")
         if client_csr is None:
             bootstrapper.create(
@@ -106,10 +114,11 @@ class DPUWalker:
                     },
                 },
             )
-            return False
+            return None
         if not (_approved(client_csr) and _issued(client_csr)):
-            return False
-        if node_client.get_or_none(NODE, name) is None:
+            return None
+        node = node_client.get_or_none(NODE, name)
+        if node is None:
             node_client.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
             node_client.patch(
                 NODE,
@@ -133,7 +142,11 @@ class DPUWalker:
                 subresource="status",
                 kind="strategic",
             )
-            return False
+            return None
+        conditions = (node.get("status") or {}).get("conditions") or []
+        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            return None
+        ips = [a["address"] for a in _addresses(node) if a["type"] in ("InternalIP", "ExternalIP")]
         serving = node_client.get_or_none(CSR, f"{name}-serving")
         if serving is None:
             node_client.create(
@@ -144,10 +157,28 @@ class DPUWalker:
                     "metadata": {"name": f"{name}-serving"},
                     "spec": {
                         "signerName": "kubernetes.io/kubelet-serving",
-                        "request": request_pem(f"system:node:{name}", ["system:nodes"], dns=[name], ips=[address]),
+                        "request": request_pem(f"system:node:{name}", ["system:nodes"], dns=[name], ips=ips),
                         "usages": SERVING_USAGES,
                     },
                 },
             )
-            return False
-        return _approved(serving)
+        return node
+
+
+def _node_address(name: str, index: int) -> str:
+    """The address a DPU's kubelet reports, one per node name for the life of the hosted cluster (two
+    Nodes with one address would make it neither's): dpu-node-N, the names the local hosted cluster
+    has tokens for, get 10.200.0.N+1."""
+    number = name.rsplit("-", 1)[-1]
+    if name.startswith("dpu-node-") and number.isdigit():
+        return f"10.200.{int(number) // 250}.{int(number) % 250 + 1}"
+    return f"10.200.{index // 250 + 100}.{index % 250 + 1}"
+
+
+def _addresses(node: dict[str, Any]) -> list[dict[str, str]]:
+    """A Node's addresses as DPF copies them into its DPU's status in phase Ready."""
+    return [
+        {"type": a["type"], "address": a["address"]}
+        for a in (node.get("status") or {}).get("addresses") or []
+        if isinstance(a, dict) and a.get("type") and a.get("address")
+    ]
