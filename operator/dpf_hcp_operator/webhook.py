@@ -18,6 +18,7 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import DEFAULT_RELEASE_REPOSITORIES
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
     DPU_CLUSTER,
@@ -47,11 +48,13 @@ class Reviewer:
         operator_namespace: str,
         provisioners: Informer | None = None,
         watch_namespaces: scope.Scope = (),
+        release_repositories: tuple[str, ...] = DEFAULT_RELEASE_REPOSITORIES,
     ):
         self.client = client
         self.operator_namespace = operator_namespace
         self.provisioners = provisioners
         self.scope = watch_namespaces
+        self.release_repositories = release_repositories
 
     def _provisioners(self) -> list[dict[str, Any]]:
         if self.provisioners is not None and self.provisioners.synced.is_set():
@@ -72,7 +75,7 @@ class Reviewer:
             # Cleanup acts on the spec: one changed now would point it elsewhere, unchecked.
             why = "cannot change while the provisioner is being deleted; create a new provisioner once it is gone"
             return self._refused(uid, obj, 422, "Invalid", str(admission.Problem("spec", why)))
-        problems = admission.check_spec(spec)
+        problems = admission.check_spec(spec, self.release_repositories)
         problems += [admission.Problem(f, m) for f, m in scope.problems(obj, self.scope)]
         if operation == "UPDATE":
             problems += admission.check_update(old.get("spec") or {}, spec or {})

@@ -15,6 +15,10 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
+    DEFAULT_RELEASE_REPOSITORIES,
+    release_repository_problem,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
     SPEC_VALID,
@@ -106,8 +110,9 @@ def _image_problem(value: Any, need_tag_or_digest: bool) -> str | None:
     return None
 
 
-def check_spec(spec: Any) -> list[Problem]:
-    """Fields, formats, enums and cross-field rules of a spec on its own."""
+def check_spec(spec: Any, release_repositories: tuple[str, ...] = DEFAULT_RELEASE_REPOSITORIES) -> list[Problem]:
+    """Fields, formats, enums and cross-field rules of a spec on its own, and the installation's allowed
+    release repositories (release.release_repositories; an administrator's setting, never the tenant's)."""
     if not isinstance(spec, dict):
         return [Problem("spec", "is required")]
     problems = [Problem(f"spec.{f}", "is required") for f in REQUIRED if spec.get(f) in (None, "", {})]
@@ -135,6 +140,10 @@ def check_spec(spec: Any) -> list[Problem]:
                     "(e.g. quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64)",
                 )
             )
+        else:
+            why = release_repository_problem(image, release_repositories)
+            if why:
+                problems.append(Problem("spec.ocpReleaseImage", f"{shown(image)} {why}"))
     for key, ns in (("dpuClusterRef", True), ("pullSecretRef", False), ("sshKeySecretRef", False)):
         if spec.get(key) not in (None, "", {}):
             problems += _name_ref(spec, key, ns)
@@ -209,10 +218,10 @@ def check_spec(spec: Any) -> list[Problem]:
     return problems
 
 
-def spec_validity(spec: Any) -> Check:
+def spec_validity(spec: Any, release_repositories: tuple[str, ...] = DEFAULT_RELEASE_REPOSITORIES) -> Check:
     """check_spec as the SpecValid condition: what the validate role reports where no webhook refused the
     spec (an API server without it, a one-off run), so that a bad spec stops before anything is applied."""
-    problems = check_spec(spec)
+    problems = check_spec(spec, release_repositories)
     if not problems:
         return Check([condition(SPEC_VALID, True, "SpecValid", "The spec's fields and formats are valid")], True)
     listed = "; ".join(str(p) for p in problems[:SPEC_PROBLEMS_SHOWN])

@@ -35,6 +35,7 @@ from support import (
 
 SELECTOR = {"matchLabels": {"dpfhcp-test/webhook": "on"}}  # this module's objects only; see conftest
 CANARY = "{{ lookup('ansible.builtin.pipe', 'touch pwned') }}"
+EVIL_RELEASE = "evil.attacker.example/not-ocp/payload:4.19.0-ec.5-x86_64"  # 4.19.0-ec.5 is mapped
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +138,19 @@ CREATE_CORPUS = [
         "release-garbage",
         lambda b: {**b, "spec": {**b["spec"], "ocpReleaseImage": "not an image!"}},
         ["spec.ocpReleaseImage", "'not an image!'"],
+    ),
+    (
+        # The tenant's own payload, of a mapped version: HyperShift would run its operators in the
+        # management cluster. Only the administrator's allowedReleaseRepositories may be used.
+        "release-evil-repository",
+        lambda b: {**b, "spec": {**b["spec"], "ocpReleaseImage": EVIL_RELEASE}},
+        [
+            "spec.ocpReleaseImage",
+            repr(EVIL_RELEASE),
+            "not an allowed release repository",
+            "quay.io/openshift-release-dev/ocp-release, quay.io/openshift-release-dev/ocp-v4.0-art-dev",
+            "allowedReleaseRepositories",
+        ],
     ),
     (
         "policy-enum",
@@ -278,6 +292,7 @@ WEBHOOK_ONLY = (
     "ha-without-vip",
     "release-no-tag",
     "release-garbage",
+    "release-evil-repository",
     "unmapped-version",
     "kamaji-dpucluster",
     "dpucluster-in-use",
