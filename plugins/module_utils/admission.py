@@ -13,13 +13,17 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats, naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import condition
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
     DEFAULT_RELEASE_REPOSITORIES,
     release_repository_problem,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    DPU_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
     SPEC_VALID,
     UNSUPPORTED_CLUSTER_TYPES,
@@ -290,6 +294,65 @@ def check_references(
                 "serves one provisioner",
             )
         )
+    return problems
+
+
+# HyperShift labels the control-plane namespace it reconciles, whether it created it or found it:
+# openshift/hypershift hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go
+# (reconcileControlPlaneNamespace: Labels[ControlPlaneNamespaceLabelKey] = "true").
+CONTROL_PLANE_NAMESPACE_LABEL = "hypershift.openshift.io/hosted-control-plane"
+
+
+def _made_by(obj: dict[str, Any] | None, ns: str, name: str) -> bool:
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return labels.get(LABEL_NAME) == name and labels.get(LABEL_NAMESPACE) == ns
+
+
+def control_plane_namespace_problems(
+    obj: dict[str, Any],
+    provisioners: list[dict[str, Any]],
+    existing_namespace: dict[str, Any] | None,
+    hosted_cluster: dict[str, Any] | None,
+) -> list[Problem]:
+    """A new provisioner's control-plane namespace (naming.control_plane_namespace) must be its own:
+    no other provisioner maps to it, and, if it exists already, it is either pre-created for this
+    provisioner by an administrator (the provisioner labels naming it) or HyperShift's namespace of this
+    provisioner's own HostedCluster (HyperShift's label, and the HostedCluster carries our labels).
+    HyperShift runs the control plane in whatever namespace has that name: a tenant's namespace would
+    receive another tenant's control plane and its secrets."""
+    meta = obj.get("metadata") or {}
+    ns, name = meta.get("namespace") or "", meta.get("name") or ""
+    if not ns or not name:
+        return []
+    mine = naming.control_plane_namespace(obj)
+    fix = "choose another metadata.name"
+    problems = []
+    for other in provisioners:
+        ometa = other.get("metadata") or {}
+        if (ometa.get("namespace"), ometa.get("name")) == (ns, name) or not ometa.get("name"):
+            continue
+        if not ometa.get("namespace") or naming.control_plane_namespace(other) != mine:
+            continue
+        problems.append(
+            Problem(
+                "metadata.name",
+                f"the hosted control plane would run in namespace {mine}, which is already that of "
+                f"DPFHCPProvisioner {ometa['namespace']}/{ometa['name']} (HyperShift uses <namespace>-<name>, "
+                f"'.' read as '-'); {fix}",
+            )
+        )
+    if existing_namespace is not None and not _made_by(existing_namespace, ns, name):
+        labels = (existing_namespace.get("metadata") or {}).get("labels") or {}
+        if not (labels.get(CONTROL_PLANE_NAMESPACE_LABEL) == "true" and _made_by(hosted_cluster, ns, name)):
+            problems.append(
+                Problem(
+                    "metadata.name",
+                    f"the hosted control plane would run in namespace {mine}, which exists and is neither "
+                    f"pre-created for this provisioner nor HyperShift's namespace of its HostedCluster: HyperShift "
+                    f"would put the control plane and its secrets there. {fix}; or, if an administrator made "
+                    f"{mine} for it, label it {LABEL_NAME}={name} and {LABEL_NAMESPACE}={ns}",
+                )
+            )
     return problems
 
 

@@ -4,12 +4,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats, naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.admission import (
     authority_problem,
     check_references,
     check_spec,
     check_update,
+    control_plane_namespace_problems,
     crosses_namespaces,
     dpucluster_access_review,
     spec_validity,
@@ -326,3 +327,52 @@ def test_the_allowed_release_repositories_setting_is_checked(setting, why):
     with pytest.raises(ValueError, match=why):
         release_repositories(setting)
     assert release_repositories(" quay.io/a/b , localhost:5000/c ") == ("quay.io/a/b", "localhost:5000/c")
+
+
+def _provisioner(ns, name):
+    return {"metadata": {"namespace": ns, "name": name}, "spec": SPEC}
+
+
+@pytest.mark.parametrize(
+    ("ns", "name", "expected"),
+    [("t", "x", "t-x"), ("t", "x.y", "t-x-y"), ("team", "prod.a-b", "team-prod-a-b")],
+)
+def test_the_control_plane_namespace_is_hypershifts(ns, name, expected):
+    """openshift/hypershift manifests.go HostedControlPlaneNamespace: <namespace>-<name>, '.' as '-'."""
+    assert naming.control_plane_namespace(_provisioner(ns, name)) == expected
+
+
+def test_a_provisioner_whose_control_plane_namespace_another_maps_to_is_refused():
+    """Tenant t-x's provisioner x and tenant t's x-x (or x.x) both map to t-x-x: the second is refused."""
+    first = _provisioner("t-x", "x")
+    for second in (_provisioner("t", "x-x"), _provisioner("t", "x.x")):
+        (problem,) = control_plane_namespace_problems(second, [first], None, None)
+        assert problem.field == "metadata.name"
+        assert "namespace t-x-x, which is already that of DPFHCPProvisioner t-x/x" in problem.message
+        assert "choose another metadata.name" in problem.message
+    assert control_plane_namespace_problems(_provisioner("t", "y"), [first], None, None) == []
+    assert control_plane_namespace_problems(first, [first], None, None) == []  # itself
+
+
+def test_an_existing_namespace_is_a_control_plane_namespace_only_if_it_is_for_this_provisioner():
+    new = _provisioner("team", "prod")
+    ours = {"dpfhcpprovisioner.dpu.hcp.io/name": "prod", "dpfhcpprovisioner.dpu.hcp.io/namespace": "team"}
+    hypershifts = {"hypershift.openshift.io/hosted-control-plane": "true"}
+
+    def problems(labels, hosted_cluster_labels=None):
+        namespace = {"metadata": {"name": "team-prod", "labels": labels}}
+        hc = {"metadata": {"labels": hosted_cluster_labels}} if hosted_cluster_labels is not None else None
+        return control_plane_namespace_problems(new, [], namespace, hc)
+
+    (problem,) = problems({})  # the tenant team-prod's own namespace
+    assert problem.field == "metadata.name"
+    assert "namespace team-prod, which exists and is neither pre-created for this provisioner" in problem.message
+    assert "label it dpfhcpprovisioner.dpu.hcp.io/name=prod and dpfhcpprovisioner.dpu.hcp.io/namespace=team" in (
+        problem.message
+    )
+    assert problems(hypershifts) != []  # another HostedCluster's control plane
+    assert problems(hypershifts, {"team": "platform"}) != []
+    assert problems({**ours, "dpfhcpprovisioner.dpu.hcp.io/name": "other"}) != []
+    assert problems(ours) == []  # pre-created for it by an administrator
+    assert problems(hypershifts, ours) == []  # HyperShift's, of this provisioner's HostedCluster
+    assert control_plane_namespace_problems(new, [], None, None) == []
