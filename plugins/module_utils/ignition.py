@@ -35,6 +35,13 @@ MACHINE_CONFIG_NAME = "99-dpf-hcp-bluefield-os"
 BFCFG_KEY = "BF_CFG_TEMPLATE"
 BFCFG_LABEL = "provisioning.dpu.nvidia.com/bfcfg-template"
 CA_SECRET = "ignition-server-ca-cert"  # noqa: S105 - the name of HyperShift's secret, not a secret
+# What HyperShift writes on a NodePool's token secret: the NodePool (<namespace>/<name>), and, on a token
+# being retired, when it expires. openshift/hypershift hypershift-operator/controllers/nodepool/token.go
+# (reconcileTokenSecret: tokenSecret.Annotations[nodePoolAnnotation] = client.ObjectKeyFromObject(nodePool)),
+# nodepool_controller.go (nodePoolAnnotation = "hypershift.openshift.io/nodePool"),
+# api/hypershift/v1beta1/nodepool_types.go (IgnitionServerTokenExpirationTimestampAnnotation).
+TOKEN_NODEPOOL_ANNOTATION = "hypershift.openshift.io/nodePool"  # noqa: S105 - an annotation key
+TOKEN_EXPIRATION_ANNOTATION = "hypershift.openshift.io/ignition-token-expiration-timestamp"  # noqa: S105
 
 
 class IgnitionError(ValueError):
