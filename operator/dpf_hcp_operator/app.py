@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import release, scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
 from dpf_hcp_operator import health, logs, metrics, watches, webhook
@@ -31,6 +31,7 @@ class Config:
     operator_namespace: str
     work_dir: Path
     watch_namespaces: Scope = ()  # empty: all namespaces
+    release_repositories: tuple[str, ...] = release.DEFAULT_RELEASE_REPOSITORIES  # spec.ocpReleaseImage's
     max_workers: int = 2
     max_batch: int = 20
     skip_unchanged: bool = True
@@ -63,7 +64,11 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         log(LOG, logging.ERROR, "cannot start", error=str(exc))
         return 2
     # The playbooks' modules list per watched namespace too (scope.ENV, as operator-sdk names it).
-    env = {"POD_NAMESPACE": config.operator_namespace, scope.ENV: ",".join(config.watch_namespaces)}
+    env = {
+        "POD_NAMESPACE": config.operator_namespace,
+        scope.ENV: ",".join(config.watch_namespaces),
+        release.RELEASE_REPOSITORIES_ENV: ",".join(config.release_repositories),  # the validate role's default
+    }
     if config.kubeconfig:
         env["K8S_AUTH_KUBECONFIG"] = str(Path(config.kubeconfig).resolve())
     runner = PlaybookRunner(
@@ -136,7 +141,9 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             )
             return _shutdown(servers, controllers, runner, [], None, 2, 0.0)
         provisioners = next((c.informer for c in controllers if c.watch.kind == "DPFHCPProvisioner"), None)
-        reviewer = webhook.Reviewer(client, config.operator_namespace, provisioners, config.watch_namespaces)
+        reviewer = webhook.Reviewer(
+            client, config.operator_namespace, provisioners, config.watch_namespaces, config.release_repositories
+        )
         servers.append(webhook.serve(config.webhook_address, reviewer, config.webhook_cert_dir, stop))
     servers.append(
         health.serve(

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import ansible_collections.dpf_hcp.provisioner as collection
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import release, scope
 from dpf_hcp_operator.app import Config, run
 
 
@@ -45,6 +45,14 @@ def parse(argv: list[str] | None = None) -> Config:
         help="comma-separated namespaces whose provisioners, DPUClusters, DPUs, secrets and HyperShift objects "
         "the operator lists and watches, one by one (for namespaced RBAC: the chart's watchNamespaces); "
         f"empty: all namespaces (default: ${scope.ENV})",
+    )
+    p.add_argument(
+        "--allowed-release-repositories",
+        default=os.environ.get(release.RELEASE_REPOSITORIES_ENV, ",".join(release.DEFAULT_RELEASE_REPOSITORIES)),
+        help="comma-separated repositories (registry/repository, no tag) that spec.ocpReleaseImage must come "
+        "from: HyperShift runs the release payload in the management cluster (the chart's "
+        f"allowedReleaseRepositories; default: ${release.RELEASE_REPOSITORIES_ENV}, else "
+        f"{','.join(release.DEFAULT_RELEASE_REPOSITORIES)})",
     )
     p.add_argument("--work-dir", type=Path, default=None, help="ansible-runner folders and artifacts")
     p.add_argument("--max-workers", type=int, default=2, help="ansible runs at once per kind")
@@ -113,6 +121,10 @@ def parse(argv: list[str] | None = None) -> Config:
         watch_namespaces = scope.parse(a.watch_namespaces)
     except ValueError as exc:
         p.error(f"--watch-namespaces: {exc}")
+    try:
+        release_repositories = release.release_repositories(a.allowed_release_repositories)
+    except ValueError as exc:
+        p.error(f"--allowed-release-repositories: {exc}")
     if a.graceful_shutdown_timeout < 0:
         p.error(f"--graceful-shutdown-timeout must be 0 or more seconds, not {a.graceful_shutdown_timeout}")
     if not 0 < a.retry_period < a.renew_deadline < a.lease_duration:
@@ -135,6 +147,7 @@ def parse(argv: list[str] | None = None) -> Config:
         watches_file=Path(watches),
         operator_namespace=a.operator_namespace,
         watch_namespaces=watch_namespaces,
+        release_repositories=release_repositories,
         work_dir=work_dir,
         max_workers=a.max_workers,
         max_batch=a.max_batch,

@@ -16,14 +16,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, naming, scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import DEFAULT_RELEASE_REPOSITORIES
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
+    NAMESPACE,
     PROVISIONER,
     SECRET,
     SUBJECT_ACCESS_REVIEW,
@@ -47,11 +49,13 @@ class Reviewer:
         operator_namespace: str,
         provisioners: Informer | None = None,
         watch_namespaces: scope.Scope = (),
+        release_repositories: tuple[str, ...] = DEFAULT_RELEASE_REPOSITORIES,
     ):
         self.client = client
         self.operator_namespace = operator_namespace
         self.provisioners = provisioners
         self.scope = watch_namespaces
+        self.release_repositories = release_repositories
 
     def _provisioners(self) -> list[dict[str, Any]]:
         if self.provisioners is not None and self.provisioners.synced.is_set():
@@ -72,7 +76,7 @@ class Reviewer:
             # Cleanup acts on the spec: one changed now would point it elsewhere, unchecked.
             why = "cannot change while the provisioner is being deleted; create a new provisioner once it is gone"
             return self._refused(uid, obj, 422, "Invalid", str(admission.Problem("spec", why)))
-        problems = admission.check_spec(spec)
+        problems = admission.check_spec(spec, self.release_repositories)
         problems += [admission.Problem(f, m) for f, m in scope.problems(obj, self.scope)]
         if operation == "UPDATE":
             problems += admission.check_update(old.get("spec") or {}, spec or {})
@@ -123,8 +127,8 @@ class Reviewer:
         problems = admission.check_references(
             obj, dpucluster, self._provisioners() if old is None else [], configmap, self.operator_namespace
         )
-        if old is None:
-            problems += self._foreign_hosted_cluster(obj)
+        if old is None:  # metadata.name and namespace never change: the names they derive are judged once
+            problems += self._derived_names(obj)
         if old is not None and (old.get("spec") or {}).get("ocpReleaseImage") == spec.get("ocpReleaseImage"):
             problems = [p for p in problems if p.field != "spec.ocpReleaseImage"]  # not what this update changes
         present = {}
@@ -134,24 +138,27 @@ class Reviewer:
                 present[name] = self.client.get_or_none(SECRET, name, ns) is not None
         return problems, admission.warnings_for(obj, dpucluster is not None, present)
 
-    def _foreign_hosted_cluster(self, obj: dict[str, Any]) -> list[admission.Problem]:
-        """A HostedCluster of the new provisioner's name that no provisioner of that name made: the
-        operator would refuse to touch it, so the name is refused now."""
+    def _derived_names(self, obj: dict[str, Any]) -> list[admission.Problem]:
+        """What the new provisioner's name would take: its HostedCluster (one no provisioner of that name
+        made would make the operator refuse to touch it) and its control-plane namespace (another's, or
+        an existing namespace that is not for it: admission.control_plane_namespace_problems)."""
         meta = obj.get("metadata") or {}
         name, ns = meta.get("name"), meta.get("namespace")
         if not name or not ns:
             return []
+        problems = []
         existing = self.client.get_or_none(HOSTED_CLUSTER, name, ns)
         labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
-        if existing is None or (labels.get(LABEL_NAME) == name and labels.get(LABEL_NAMESPACE) == ns):
-            return []
-        return [
-            admission.Problem(
-                "metadata.name",
-                f"HostedCluster {ns}/{name} exists and is not a provisioner's; the provisioner's HostedCluster "
-                "takes its name: choose another name, or delete that HostedCluster",
+        if existing is not None and not (labels.get(LABEL_NAME) == name and labels.get(LABEL_NAMESPACE) == ns):
+            problems.append(
+                admission.Problem(
+                    "metadata.name",
+                    f"HostedCluster {ns}/{name} exists and is not a provisioner's; the provisioner's HostedCluster "
+                    "takes its name: choose another name, or delete that HostedCluster",
+                )
             )
-        ]
+        control_plane = self.client.get_or_none(NAMESPACE, naming.control_plane_namespace(obj))
+        return problems + admission.control_plane_namespace_problems(obj, self._provisioners(), control_plane, existing)
 
 
 class CertificateReloader:

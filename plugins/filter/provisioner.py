@@ -10,7 +10,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, naming, status
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, naming, release, status
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import ReleaseImageError, ocp_version
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
 
@@ -59,14 +59,14 @@ def owner_references(provisioner: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def spec_problems(spec: Any) -> list[str]:
+def spec_problems(spec: Any, release_repositories: Any = release.DEFAULT_RELEASE_REPOSITORIES) -> list[str]:
     """What the admission webhook would refuse in a DPFHCPProvisioner spec, one line per field."""
-    return [str(p) for p in admission.check_spec(spec)]
+    return [str(p) for p in admission.check_spec(spec, release.release_repositories(release_repositories))]
 
 
-def spec_validity(spec: Any) -> dict[str, Any]:
+def spec_validity(spec: Any, release_repositories: Any = release.DEFAULT_RELEASE_REPOSITORIES) -> dict[str, Any]:
     """The SpecValid condition of a DPFHCPProvisioner spec (the webhook's rules), and whether it passed."""
-    check = admission.spec_validity(spec)
+    check = admission.spec_validity(spec, release.release_repositories(release_repositories))
     return {"ok": check.ok, "conditions": check.conditions}
 
 
@@ -81,8 +81,8 @@ class FilterModule:
             "release_version": release_version,
             "provisioner_labels": _as_filter(provisioner_labels),
             "owner_references": _as_filter(owner_references),
-            "spec_problems": spec_problems,
-            "spec_validity": spec_validity,
+            "spec_problems": _as_filter(spec_problems),
+            "spec_validity": _as_filter(spec_validity),
             "validation_failures": status.validation_failures,
             "label_selector": _as_filter(label_selector),
             "hosted_cluster_ref": _as_filter(naming.hosted_cluster_ref),

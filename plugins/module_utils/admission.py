@@ -13,9 +13,17 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats, naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
+    DEFAULT_RELEASE_REPOSITORIES,
+    release_repository_problem,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    DPU_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
     SPEC_VALID,
     UNSUPPORTED_CLUSTER_TYPES,
@@ -106,8 +114,9 @@ def _image_problem(value: Any, need_tag_or_digest: bool) -> str | None:
     return None
 
 
-def check_spec(spec: Any) -> list[Problem]:
-    """Fields, formats, enums and cross-field rules of a spec on its own."""
+def check_spec(spec: Any, release_repositories: tuple[str, ...] = DEFAULT_RELEASE_REPOSITORIES) -> list[Problem]:
+    """Fields, formats, enums and cross-field rules of a spec on its own, and the installation's allowed
+    release repositories (release.release_repositories; an administrator's setting, never the tenant's)."""
     if not isinstance(spec, dict):
         return [Problem("spec", "is required")]
     problems = [Problem(f"spec.{f}", "is required") for f in REQUIRED if spec.get(f) in (None, "", {})]
@@ -135,6 +144,10 @@ def check_spec(spec: Any) -> list[Problem]:
                     "(e.g. quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64)",
                 )
             )
+        else:
+            why = release_repository_problem(image, release_repositories)
+            if why:
+                problems.append(Problem("spec.ocpReleaseImage", f"{shown(image)} {why}"))
     for key, ns in (("dpuClusterRef", True), ("pullSecretRef", False), ("sshKeySecretRef", False)):
         if spec.get(key) not in (None, "", {}):
             problems += _name_ref(spec, key, ns)
@@ -209,10 +222,10 @@ def check_spec(spec: Any) -> list[Problem]:
     return problems
 
 
-def spec_validity(spec: Any) -> Check:
+def spec_validity(spec: Any, release_repositories: tuple[str, ...] = DEFAULT_RELEASE_REPOSITORIES) -> Check:
     """check_spec as the SpecValid condition: what the validate role reports where no webhook refused the
     spec (an API server without it, a one-off run), so that a bad spec stops before anything is applied."""
-    problems = check_spec(spec)
+    problems = check_spec(spec, release_repositories)
     if not problems:
         return Check([condition(SPEC_VALID, True, "SpecValid", "The spec's fields and formats are valid")], True)
     listed = "; ".join(str(p) for p in problems[:SPEC_PROBLEMS_SHOWN])
@@ -281,6 +294,65 @@ def check_references(
                 "serves one provisioner",
             )
         )
+    return problems
+
+
+# HyperShift labels the control-plane namespace it reconciles, whether it created it or found it:
+# openshift/hypershift hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go
+# (reconcileControlPlaneNamespace: Labels[ControlPlaneNamespaceLabelKey] = "true").
+CONTROL_PLANE_NAMESPACE_LABEL = "hypershift.openshift.io/hosted-control-plane"
+
+
+def _made_by(obj: dict[str, Any] | None, ns: str, name: str) -> bool:
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return labels.get(LABEL_NAME) == name and labels.get(LABEL_NAMESPACE) == ns
+
+
+def control_plane_namespace_problems(
+    obj: dict[str, Any],
+    provisioners: list[dict[str, Any]],
+    existing_namespace: dict[str, Any] | None,
+    hosted_cluster: dict[str, Any] | None,
+) -> list[Problem]:
+    """A new provisioner's control-plane namespace (naming.control_plane_namespace) must be its own:
+    no other provisioner maps to it, and, if it exists already, it is either pre-created for this
+    provisioner by an administrator (the provisioner labels naming it) or HyperShift's namespace of this
+    provisioner's own HostedCluster (HyperShift's label, and the HostedCluster carries our labels).
+    HyperShift runs the control plane in whatever namespace has that name: a tenant's namespace would
+    receive another tenant's control plane and its secrets."""
+    meta = obj.get("metadata") or {}
+    ns, name = meta.get("namespace") or "", meta.get("name") or ""
+    if not ns or not name:
+        return []
+    mine = naming.control_plane_namespace(obj)
+    fix = "choose another metadata.name"
+    problems = []
+    for other in provisioners:
+        ometa = other.get("metadata") or {}
+        if (ometa.get("namespace"), ometa.get("name")) == (ns, name) or not ometa.get("name"):
+            continue
+        if not ometa.get("namespace") or naming.control_plane_namespace(other) != mine:
+            continue
+        problems.append(
+            Problem(
+                "metadata.name",
+                f"the hosted control plane would run in namespace {mine}, which is already that of "
+                f"DPFHCPProvisioner {ometa['namespace']}/{ometa['name']} (HyperShift uses <namespace>-<name>, "
+                f"'.' read as '-'); {fix}",
+            )
+        )
+    if existing_namespace is not None and not _made_by(existing_namespace, ns, name):
+        labels = (existing_namespace.get("metadata") or {}).get("labels") or {}
+        if not (labels.get(CONTROL_PLANE_NAMESPACE_LABEL) == "true" and _made_by(hosted_cluster, ns, name)):
+            problems.append(
+                Problem(
+                    "metadata.name",
+                    f"the hosted control plane would run in namespace {mine}, which exists and is neither "
+                    f"pre-created for this provisioner nor HyperShift's namespace of its HostedCluster: HyperShift "
+                    f"would put the control plane and its secrets there. {fix}; or, if an administrator made "
+                    f"{mine} for it, label it {LABEL_NAME}={name} and {LABEL_NAMESPACE}={ns}",
+                )
+            )
     return problems
 
 

@@ -17,6 +17,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition impor
     BFCFG_KEY,
     BFCFG_LABEL,
     CA_SECRET,
+    TOKEN_EXPIRATION_ANNOTATION,
+    TOKEN_NODEPOOL_ANNOTATION,
     IgnitionError,
     fetch_ignition,
     override_os_image,
@@ -49,12 +51,24 @@ def _secret_text(secret: dict[str, Any] | None, key: str) -> str:
     return base64.b64decode(value).decode() if value else ""
 
 
+def _is_our_token(secret: dict[str, Any], provisioner: dict[str, Any]) -> bool:
+    """HyperShift's current token secret for this provisioner's NodePool: named token-<nodepool>-<hash>,
+    annotated with the NodePool (<namespace>/<name>) and not being retired. A name prefix alone also
+    matches NodePools named <nodepool>-..., and anything else put in the namespace."""
+    meta = secret.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    return (
+        str(meta.get("name", "")).startswith(naming.ignition_token_prefix(provisioner))
+        and annotations.get(TOKEN_NODEPOOL_ANNOTATION) == naming.node_pool_key(provisioner)
+        and TOKEN_EXPIRATION_ANNOTATION not in annotations
+    )
+
+
 def _token(client: KubeClient, provisioner: dict[str, Any]) -> str:
-    """The newest ``token-<nodepool>-*`` secret's token in the control plane namespace."""
-    prefix = naming.ignition_token_prefix(provisioner)
+    """The newest token of this provisioner's NodePool in the control plane namespace (_is_our_token)."""
     secrets = client.list(SECRET, naming.control_plane_namespace(provisioner)).get("items") or []
     candidates = sorted(
-        (s for s in secrets if s["metadata"]["name"].startswith(prefix) and _secret_text(s, "token")),
+        (s for s in secrets if _is_our_token(s, provisioner) and _secret_text(s, "token")),
         key=lambda s: s["metadata"].get("creationTimestamp", ""),
     )
     return _secret_text(candidates[-1], "token") if candidates else ""
@@ -90,7 +104,10 @@ def generate(client: KubeClient, provisioner: dict[str, Any], image: str, check_
         missing = (
             f"secret {control_plane}/{CA_SECRET} (key tls.crt)"
             if not ca_pem
-            else (f"a secret {control_plane}/{naming.ignition_token_prefix(provisioner)}* (key token)")
+            else (
+                f"a secret {control_plane}/{naming.ignition_token_prefix(provisioner)}* (key token) annotated "
+                f"{TOKEN_NODEPOOL_ANNOTATION}: {naming.node_pool_key(provisioner)}"
+            )
         )
         return _not_yet(WAITING, f"HyperShift has not published {missing} yet")
     try:

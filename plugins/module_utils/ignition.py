@@ -43,6 +43,13 @@ MAX_IGNITION_BYTES = 8 * 1024 * 1024
 MAX_UNPACKED_BYTES = 8 * 1024 * 1024
 FETCH_DEADLINE_SECONDS = 30.0
 _CHUNK = 64 * 1024
+# What HyperShift writes on a NodePool's token secret: the NodePool (<namespace>/<name>), and, on a token
+# being retired, when it expires. openshift/hypershift hypershift-operator/controllers/nodepool/token.go
+# (reconcileTokenSecret: tokenSecret.Annotations[nodePoolAnnotation] = client.ObjectKeyFromObject(nodePool)),
+# nodepool_controller.go (nodePoolAnnotation = "hypershift.openshift.io/nodePool"),
+# api/hypershift/v1beta1/nodepool_types.go (IgnitionServerTokenExpirationTimestampAnnotation).
+TOKEN_NODEPOOL_ANNOTATION = "hypershift.openshift.io/nodePool"  # noqa: S105 - an annotation key
+TOKEN_EXPIRATION_ANNOTATION = "hypershift.openshift.io/ignition-token-expiration-timestamp"  # noqa: S105
 
 
 class IgnitionError(ValueError):

@@ -24,9 +24,18 @@ def hosted_cluster_ref(provisioner: dict[str, Any]) -> dict[str, str]:
 
 
 def control_plane_namespace(provisioner: dict[str, Any]) -> str:
-    """HyperShift runs the hosted control plane in <hc-namespace>-<hc-name>."""
+    """HyperShift runs the hosted control plane in <hc-namespace>-<hc-name>, every '.' of the name read as
+    '-': openshift/hypershift hypershift-operator/controllers/manifests/manifests.go
+    (HostedControlPlaneNamespace: fmt.Sprintf("%s-%s", namespace, strings.ReplaceAll(name, ".", "-"))).
+    Different provisioners can map to one namespace (t-x/x and t/x-x): the webhook refuses the second."""
     ref = hosted_cluster_ref(provisioner)
-    return f"{ref['namespace']}-{ref['name']}"
+    return f"{ref['namespace']}-{ref['name'].replace('.', '-')}"
+
+
+def node_pool_key(provisioner: dict[str, Any]) -> str:
+    """The NodePool as HyperShift names it in annotations: <namespace>/<name> (client.ObjectKey.String())."""
+    ref = hosted_cluster_ref(provisioner)
+    return f"{ref['namespace']}/{ref['name']}"
 
 
 def admin_kubeconfig_secret(provisioner: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import a
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     HOSTED_CLUSTER,
+    NAMESPACE,
     PROVISIONER,
     VALIDATING_WEBHOOK,
 )
@@ -35,6 +36,7 @@ from support import (
 
 SELECTOR = {"matchLabels": {"dpfhcp-test/webhook": "on"}}  # this module's objects only; see conftest
 CANARY = "{{ lookup('ansible.builtin.pipe', 'touch pwned') }}"
+EVIL_RELEASE = "evil.attacker.example/not-ocp/payload:4.19.0-ec.5-x86_64"  # 4.19.0-ec.5 is mapped
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +139,19 @@ CREATE_CORPUS = [
         "release-garbage",
         lambda b: {**b, "spec": {**b["spec"], "ocpReleaseImage": "not an image!"}},
         ["spec.ocpReleaseImage", "'not an image!'"],
+    ),
+    (
+        # The tenant's own payload, of a mapped version: HyperShift would run its operators in the
+        # management cluster. Only the administrator's allowedReleaseRepositories may be used.
+        "release-evil-repository",
+        lambda b: {**b, "spec": {**b["spec"], "ocpReleaseImage": EVIL_RELEASE}},
+        [
+            "spec.ocpReleaseImage",
+            repr(EVIL_RELEASE),
+            "not an allowed release repository",
+            "quay.io/openshift-release-dev/ocp-release, quay.io/openshift-release-dev/ocp-v4.0-art-dev",
+            "allowedReleaseRepositories",
+        ],
     ),
     (
         "policy-enum",
@@ -278,6 +293,7 @@ WEBHOOK_ONLY = (
     "ha-without-vip",
     "release-no-tag",
     "release-garbage",
+    "release-evil-repository",
     "unmapped-version",
     "kamaji-dpucluster",
     "dpucluster-in-use",
@@ -659,3 +675,50 @@ def test_a_provisioner_being_deleted_keeps_its_spec(mgmt, admission):
     assert mgmt.get(PROVISIONER, "leaving", ns)["spec"]["dpuClusterRef"]["namespace"] == dpu_ns
     mgmt.patch(PROVISIONER, "leaving", {"metadata": {"finalizers": None}}, ns)
     wait_for("the provisioner gone", lambda: mgmt.get_or_none(PROVISIONER, "leaving", ns) is None, timeout=120)
+
+
+def test_a_provisioner_whose_control_plane_namespace_is_another_provisioners_is_refused(mgmt, admission):
+    """Tenant t-x's provisioner x runs its control plane in t-x-x, HyperShift's <namespace>-<name>; tenant
+    t's provisioner x-x would share it (and its NodePool token, and its secrets): the second is refused."""
+    _, dpu_ns = admission
+    t = namespace(mgmt, unique("t"))
+    t_x = namespace(mgmt, f"{t}-x")
+    for ns in (t, t_x):
+        secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, f"{t}-first")
+    dpucluster(mgmt, dpu_ns, f"{t}-second")
+    first = body(t_x, dpu_ns, name="x", dpuClusterRef={"name": f"{t}-first", "namespace": dpu_ns})
+    mgmt.create(PROVISIONER, first)
+    second = body(t, dpu_ns, name="x-x", dpuClusterRef={"name": f"{t}-second", "namespace": dpu_ns})
+    wait_for("the webhook's cache to hold the first", lambda: _refused_now(mgmt, second), timeout=30)
+    message, by_webhook = refused(mgmt, second, "metadata.name")
+    assert by_webhook
+    assert f"namespace {t}-x-x, which is already that of DPFHCPProvisioner {t_x}/x" in message, message
+    assert mgmt.get_or_none(PROVISIONER, "x-x", t) is None
+    mgmt.delete(PROVISIONER, "x", t_x)
+
+
+def _refused_now(mgmt, b):
+    """Why a dry-run create of ``b`` is refused, or None when it would be admitted."""
+    try:
+        mgmt.create(PROVISIONER, b, dry_run=True)
+    except ApiError as exc:
+        return exc.message
+    return None
+
+
+def test_an_existing_namespace_named_like_the_control_plane_namespace_is_refused(mgmt, admission):
+    """A tenant owning namespace <ns>-<name> would receive the control plane HyperShift puts there (it adopts
+    an existing namespace). Refused, unless an administrator labelled it for this provisioner."""
+    ns, dpu_ns = admission
+    squat = namespace(mgmt, f"{ns}-squat")
+    dpucluster(mgmt, dpu_ns, "squat")
+    b = body(ns, dpu_ns, name="squat", dpuClusterRef={"name": "squat", "namespace": dpu_ns})
+    message, by_webhook = refused(mgmt, b, "metadata.name")
+    assert by_webhook
+    assert f"namespace {squat}, which exists and is neither pre-created for this provisioner" in message, message
+    mgmt.patch(NAMESPACE, squat, {"metadata": {"labels": {"hypershift.openshift.io/hosted-control-plane": "true"}}})
+    refused(mgmt, b, "metadata.name")  # a control plane's namespace, but not of a HostedCluster of this provisioner
+    marker = {"dpfhcpprovisioner.dpu.hcp.io/name": "squat", "dpfhcpprovisioner.dpu.hcp.io/namespace": ns}
+    mgmt.patch(NAMESPACE, squat, {"metadata": {"labels": marker}})  # the administrator's pre-creation
+    mgmt.create(PROVISIONER, b, dry_run=True)

@@ -64,7 +64,7 @@ NAMESPACED = {
 CLUSTER_SCOPED = {
     "/nodes": ["list"],
     "authorization.k8s.io/subjectaccessreviews": ["create"],
-    "/namespaces#metallb-system": ["get"],
+    "/namespaces": ["get"],
 }
 
 
@@ -252,7 +252,7 @@ def test_all_namespaces_grant_only_the_verbs_the_code_uses(helm):
 def test_watch_namespaces_move_every_namespaced_rule_into_roles_there(helm):
     docs = documents(helm, "--set", "watchNamespaces={tenant-a,dpf-system}", "--set", "metallbNamespace=")
     cluster_role = next(d for d in docs if d["kind"] == "ClusterRole")
-    assert grants(cluster_role["rules"]) == {k: v for k, v in CLUSTER_SCOPED.items() if "namespaces" not in k}
+    assert grants(cluster_role["rules"]) == CLUSTER_SCOPED
     watched = {
         d["metadata"]["namespace"]: grants(d["rules"])
         for d in docs
@@ -284,3 +284,18 @@ def test_every_rbac_rule_says_why():
         for i, line in enumerate(lines):
             if line.strip().startswith("- apiGroups:"):
                 assert lines[i - 1].strip().startswith("#"), f"{template}:{i + 1}: a rule without a comment saying why"
+
+
+def test_allowed_release_repositories_reach_the_operator_and_an_empty_list_is_refused(helm):
+    """Only the administrator decides which release payloads HyperShift may run: a chart value, passed as
+    the operator's --allowed-release-repositories (the webhook's and the validate role's list)."""
+    args = render(helm)[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert parse(args).release_repositories == (
+        "quay.io/openshift-release-dev/ocp-release",
+        "quay.io/openshift-release-dev/ocp-v4.0-art-dev",
+    )
+    mirror = render(helm, "--set", "allowedReleaseRepositories={registry.example.com:5000/ocp/release}")
+    args = mirror[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert parse(args).release_repositories == ("registry.example.com:5000/ocp/release",)
+    bad = refused(helm, "--set", "allowedReleaseRepositories=null")
+    assert "allowedReleaseRepositories must list at least one repository" in bad.stderr

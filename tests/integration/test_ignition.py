@@ -19,6 +19,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
 from dpf_hcp_operator.pki import make_ca
 from support import (
     BLUEFIELD_IMAGES,
+    condition,
     dpucluster,
     namespace,
     provisioner_body,
@@ -114,3 +115,21 @@ def test_a_wrong_token_or_ca_is_a_clear_condition_and_recovers(mgmt, operator, t
     mgmt.delete(SECRET, "ignition-server-ca-cert", control_plane)  # HyperShift publishes its CA again
     obj = wait_condition(mgmt, ns, "hcp", "Ready", "True")
     assert bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"]
+
+
+def test_a_decoy_token_secret_named_like_the_nodepools_is_not_used(mgmt, operator):
+    """A newer token-hcp-* secret in the control plane namespace without HyperShift's
+    hypershift.openshift.io/nodePool annotation for this NodePool (another NodePool hcp-..., or anything
+    else put there) is never sent to the ignition server: the bf.cfg template is rebuilt with the real one."""
+    ns, dpu_ns = ready(mgmt)
+    control_plane = f"{ns}-hcp"
+    wait_for("the bf.cfg template", lambda: bfcfg_image(mgmt, dpu_ns))
+    for name, marks in (
+        ("token-hcp-decoy", {}),
+        ("token-hcp-x-decoy", {"hypershift.openshift.io/nodePool": f"{ns}/hcp-x"}),
+    ):
+        decoy = {"name": name, "namespace": control_plane, "annotations": marks}
+        mgmt.create(SECRET, {"apiVersion": "v1", "kind": "Secret", "metadata": decoy, "stringData": {"token": "decoy"}})
+    mgmt.delete(CONFIGMAP, BFCFG, dpu_ns)  # rebuilt now, with the decoys the newest token-hcp-* secrets
+    wait_for("the bf.cfg template to come back", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
+    assert condition(mgmt.get(PROVISIONER, "hcp", ns), "IgnitionConfigured")["reason"] == "Generated"

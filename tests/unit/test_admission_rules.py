@@ -4,16 +4,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats, naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.admission import (
     authority_problem,
     check_references,
     check_spec,
     check_update,
+    control_plane_namespace_problems,
     crosses_namespaces,
     dpucluster_access_review,
     spec_validity,
     warnings_for,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
+    DEFAULT_RELEASE_REPOSITORIES,
+    release_repositories,
 )
 
 CRD = Path(__file__).resolve().parents[2] / "helm/dpf-hcp-provisioner-operator/crds"
@@ -255,3 +260,119 @@ def test_anything_but_an_explicit_allow_is_a_refusal_naming_the_fix(status):
 
 def test_an_allow_passes():
     assert authority_problem("tenant", USER, SPEC["dpuClusterRef"], {"allowed": True}) is None
+
+
+EVIL_RELEASE = "evil.attacker.example/not-ocp/payload:4.19.0-ec.5-x86_64"
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        EVIL_RELEASE,
+        "quay.io/openshift-release-dev/ocp-release-evil:4.19.0-ec.5-x86_64",  # a prefix is not the repository
+        "quay.io/openshift-release-dev/ocp-release/evil:4.19.0-ec.5-x86_64",
+        "QUAY.IO/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64",  # another spelling: refused, not folded
+        "quay.io:443/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64",
+        "openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64",  # Docker Hub's
+        "evil.example/x@sha256:" + "a" * 64,
+    ],
+)
+def test_a_release_from_a_repository_the_administrator_did_not_allow_is_refused(image):
+    (problem,) = check_spec({**SPEC, "ocpReleaseImage": image})
+    assert problem.field == "spec.ocpReleaseImage"
+    assert repr(image) in problem.message
+    assert "is not an allowed release repository" in problem.message
+    assert ", ".join(DEFAULT_RELEASE_REPOSITORIES) in problem.message
+    assert "allowedReleaseRepositories" in problem.message  # the fix: who sets the list
+
+
+def test_an_evil_release_is_spec_valid_false_without_the_webhook():
+    """The validate role's SpecValid uses the same rule, with the list the operator hands it."""
+    check = spec_validity({**SPEC, "ocpReleaseImage": EVIL_RELEASE})
+    assert check.ok is False
+    (cond,) = check.conditions
+    assert (cond["type"], cond["status"], cond["reason"]) == ("SpecValid", "False", "InvalidSpec")
+    assert (
+        f"spec.ocpReleaseImage: {EVIL_RELEASE!r} is from repository 'evil.attacker.example/not-ocp/payload'"
+        in (cond["message"])
+    )
+    from ansible_collections.dpf_hcp.provisioner.plugins.filter.provisioner import spec_problems
+    from ansible_collections.dpf_hcp.provisioner.plugins.filter.provisioner import spec_validity as as_filter
+
+    assert as_filter({**SPEC, "ocpReleaseImage": EVIL_RELEASE}, DEFAULT_RELEASE_REPOSITORIES[0])["ok"] is False
+    mirror = "registry.example.com:5000/ocp/release"
+    assert as_filter({**SPEC, "ocpReleaseImage": f"{mirror}:4.19.0-x86_64"}, [mirror])["ok"] is True
+    assert spec_problems({**SPEC, "ocpReleaseImage": f"{mirror}:4.19.0-x86_64"}) != []  # not in the default list
+
+
+def test_releases_from_the_allowed_repositories_pass_by_tag_or_digest():
+    for image in (
+        "quay.io/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64",
+        "quay.io/openshift-release-dev/ocp-release@sha256:" + "c" * 64,
+        "quay.io/openshift-release-dev/ocp-v4.0-art-dev:4.19.0-multi",
+    ):
+        assert check_spec({**SPEC, "ocpReleaseImage": image}) == [], image
+
+
+@pytest.mark.parametrize(
+    ("setting", "why"),
+    [
+        ("", "empty"),
+        ("quay.io/openshift-release-dev/ocp-release:4.19.0", "without a tag or digest"),
+        ("openshift-release-dev/ocp-release", "without a tag or digest"),  # no registry: Docker Hub's
+        ("Quay.io/x y", "is not of the form"),
+    ],
+)
+def test_the_allowed_release_repositories_setting_is_checked(setting, why):
+    with pytest.raises(ValueError, match=why):
+        release_repositories(setting)
+    assert release_repositories(" quay.io/a/b , localhost:5000/c ") == ("quay.io/a/b", "localhost:5000/c")
+
+
+def _provisioner(ns, name):
+    return {"metadata": {"namespace": ns, "name": name}, "spec": SPEC}
+
+
+@pytest.mark.parametrize(
+    ("ns", "name", "expected"),
+    [("t", "x", "t-x"), ("t", "x.y", "t-x-y"), ("team", "prod.a-b", "team-prod-a-b")],
+)
+def test_the_control_plane_namespace_is_hypershifts(ns, name, expected):
+    """openshift/hypershift manifests.go HostedControlPlaneNamespace: <namespace>-<name>, '.' as '-'."""
+    assert naming.control_plane_namespace(_provisioner(ns, name)) == expected
+
+
+def test_a_provisioner_whose_control_plane_namespace_another_maps_to_is_refused():
+    """Tenant t-x's provisioner x and tenant t's x-x (or x.x) both map to t-x-x: the second is refused."""
+    first = _provisioner("t-x", "x")
+    for second in (_provisioner("t", "x-x"), _provisioner("t", "x.x")):
+        (problem,) = control_plane_namespace_problems(second, [first], None, None)
+        assert problem.field == "metadata.name"
+        assert "namespace t-x-x, which is already that of DPFHCPProvisioner t-x/x" in problem.message
+        assert "choose another metadata.name" in problem.message
+    assert control_plane_namespace_problems(_provisioner("t", "y"), [first], None, None) == []
+    assert control_plane_namespace_problems(first, [first], None, None) == []  # itself
+
+
+def test_an_existing_namespace_is_a_control_plane_namespace_only_if_it_is_for_this_provisioner():
+    new = _provisioner("team", "prod")
+    ours = {"dpfhcpprovisioner.dpu.hcp.io/name": "prod", "dpfhcpprovisioner.dpu.hcp.io/namespace": "team"}
+    hypershifts = {"hypershift.openshift.io/hosted-control-plane": "true"}
+
+    def problems(labels, hosted_cluster_labels=None):
+        namespace = {"metadata": {"name": "team-prod", "labels": labels}}
+        hc = {"metadata": {"labels": hosted_cluster_labels}} if hosted_cluster_labels is not None else None
+        return control_plane_namespace_problems(new, [], namespace, hc)
+
+    (problem,) = problems({})  # the tenant team-prod's own namespace
+    assert problem.field == "metadata.name"
+    assert "namespace team-prod, which exists and is neither pre-created for this provisioner" in problem.message
+    assert "label it dpfhcpprovisioner.dpu.hcp.io/name=prod and dpfhcpprovisioner.dpu.hcp.io/namespace=team" in (
+        problem.message
+    )
+    assert problems(hypershifts) != []  # another HostedCluster's control plane
+    assert problems(hypershifts, {"team": "platform"}) != []
+    assert problems({**ours, "dpfhcpprovisioner.dpu.hcp.io/name": "other"}) != []
+    assert problems(ours) == []  # pre-created for it by an administrator
+    assert problems(hypershifts, ours) == []  # HyperShift's, of this provisioner's HostedCluster
+    assert control_plane_namespace_problems(new, [], None, None) == []

@@ -74,3 +74,45 @@ def test_the_bfcfg_template_opens_no_go_template_action_and_reads_back_the_same(
     text = template_text(ignition)
     assert "{{" not in text
     assert json.loads(text) == ignition
+
+
+class _Secrets:
+    """A KubeClient that lists the given Secrets in the control plane namespace only."""
+
+    def __init__(self, namespace: str, items: list[dict]):
+        self.namespace, self.items = namespace, items
+
+    def list(self, resource, namespace):
+        return {"items": self.items if namespace == self.namespace else []}
+
+
+def _token_secret(name: str, token: str, created: str, **annotations: str) -> dict:
+    return {
+        "metadata": {"name": name, "creationTimestamp": created, "annotations": annotations},
+        "data": {"token": base64.b64encode(token.encode()).decode()},
+    }
+
+
+def test_the_ignition_token_is_the_nodepools_by_hypershifts_annotation_not_a_decoy_named_like_it():
+    """A newer token-<name>-* secret without the NodePool annotation (someone else's NodePool x-y, or
+    anything put in the namespace) is never sent; nor is a token HyperShift is retiring."""
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _token
+
+    provisioner = {"metadata": {"name": "x", "namespace": "t"}}
+    ours = {"hypershift.openshift.io/nodePool": "t/x"}
+    secrets = [
+        _token_secret("token-x-aaaaaaaa", "ours", "2026-01-01T00:00:00Z", **ours),
+        _token_secret("token-x-decoy", "decoy", "2026-01-02T00:00:00Z"),
+        _token_secret(
+            "token-x-y-bbbbbbbb", "victims", "2026-01-03T00:00:00Z", **{"hypershift.openshift.io/nodePool": "t/x-y"}
+        ),
+        _token_secret(
+            "token-x-cccccccc",
+            "retiring",
+            "2026-01-04T00:00:00Z",
+            **ours,
+            **{"hypershift.openshift.io/ignition-token-expiration-timestamp": "2026-01-04T02:00:00Z"},
+        ),
+    ]
+    assert _token(_Secrets("t-x", secrets), provisioner) == "ours"
+    assert _token(_Secrets("t-x", secrets[1:3]), provisioner) == ""  # none of ours: wait, send nothing

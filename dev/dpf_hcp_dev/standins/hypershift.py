@@ -32,6 +32,30 @@ from dpf_hcp_dev.standins.ignition import IgnitionServer
 from dpf_hcp_operator.informers import Informer
 
 FINALIZER = "hypershift.openshift.io/finalizer"
+# openshift/hypershift hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go
+# (ControlPlaneNamespaceLabelKey, set in reconcileControlPlaneNamespace).
+CONTROL_PLANE_NAMESPACE_LABEL = "hypershift.openshift.io/hosted-control-plane"
+# openshift/hypershift hypershift-operator/controllers/nodepool/token.go (TokenSecretAnnotation, and
+# reconcileTokenSecret: tokenSecret.Annotations[nodePoolAnnotation] = client.ObjectKeyFromObject(nodePool)),
+# nodepool_controller.go (nodePoolAnnotation).
+TOKEN_SECRET_ANNOTATION = "hypershift.openshift.io/ignition-config"
+NODEPOOL_ANNOTATION = "hypershift.openshift.io/nodePool"
+
+
+def control_plane_namespace(ns: str, name: str) -> str:
+    """openshift/hypershift hypershift-operator/controllers/manifests/manifests.go (HostedControlPlaneNamespace)."""
+    return f"{ns}-{name.replace('.', '-')}"
+
+
+def _control_plane_namespace_object(ns: str, name: str) -> dict[str, Any]:
+    """The namespace as HyperShift reconciles it, created or found: labelled as a control plane's."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": control_plane_namespace(ns, name), "labels": {CONTROL_PLANE_NAMESPACE_LABEL: "true"}},
+    }
+
+
 HEALTHY = {
     "Available": ("True", "AsExpected", "The hosted control plane is available"),
     "Progressing": ("False", "AsExpected", "HostedCluster is at expected version"),
@@ -156,7 +180,7 @@ class HyperShiftStandin:
             if config.flag(ns, name, "stuckDeletion") or _age(meta["deletionTimestamp"]) < config.delete_after:
                 return
             self.client.delete(SECRET, f"{name}-admin-kubeconfig", ns)
-            self.client.delete(NAMESPACE, f"{ns}-{name}")
+            self.client.delete(NAMESPACE, control_plane_namespace(ns, name))
             self._drop_finalizer(hc)
             return
         if FINALIZER not in (meta.get("finalizers") or []):
@@ -187,7 +211,7 @@ class HyperShiftStandin:
         """The hosted control plane namespace and the admin kubeconfig secret HyperShift publishes."""
         ns, name = hc["metadata"]["namespace"], hc["metadata"]["name"]
         if self._missing(ns, f"{name}-admin-kubeconfig"):
-            apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{ns}-{name}"}})
+            apply(self.client, _control_plane_namespace_object(ns, name))
             # An ownerReference to the HostedCluster, as openshift/hypershift
             # hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go (reconcileKubeconfigSync)
             # sets on the secret manifests.KubeConfigSecret names.
@@ -199,19 +223,27 @@ class HyperShiftStandin:
         assert self.ignition is not None
         meta = hc["metadata"]
         ns, name = meta["namespace"], meta["name"]
-        control_plane = f"{ns}-{name}"
+        control_plane = control_plane_namespace(ns, name)
         release = ((hc.get("spec") or {}).get("release") or {}).get("image", "")
         prefix = f"token-{name}-"
+        node_pool = f"{ns}/{name}"  # the provisioner's NodePool is named like its HostedCluster
         in_namespace = self.secrets.indexed((control_plane, ""))
-        tokens = [s for s in in_namespace if s["metadata"]["name"].startswith(prefix)]
+        tokens = [
+            s
+            for s in in_namespace
+            if s["metadata"]["name"].startswith(prefix)
+            and (s["metadata"].get("annotations") or {}).get(NODEPOOL_ANNOTATION) == node_pool
+        ]
         if self._missing(control_plane, CA_SECRET) or (not tokens and self._missing(control_plane, prefix, tokens)):
-            apply(self.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": control_plane}})
+            apply(self.client, _control_plane_namespace_object(ns, name))
         if self._missing(control_plane, CA_SECRET):
             self._create_secret(control_plane, CA_SECRET, {"tls.crt": self.ignition.ca_pem})
         if not tokens and self._missing(control_plane, prefix, tokens):
             value = secrets.token_hex(16)
             self.ignition.register(value, name, release, self._ssh_key(hc))
-            self._create_secret(control_plane, f"{prefix}{secrets.token_hex(3)}", {"token": value})
+            annotations = {TOKEN_SECRET_ANNOTATION: "true", NODEPOOL_ANNOTATION: node_pool}
+            token_name = f"{prefix}{secrets.token_hex(3)}"
+            self._create_secret(control_plane, token_name, {"token": value}, annotations=annotations)
             self._created[(control_plane, prefix)] = time.monotonic()
         for secret in tokens:  # tokens issued before a restart; a token edited later is not trusted
             uid = secret["metadata"]["uid"]
@@ -233,10 +265,17 @@ class HyperShiftStandin:
         return not present and time.monotonic() - self._created.get((namespace, name), -self.GRACE) >= self.GRACE
 
     def _create_secret(
-        self, namespace: str, name: str, data: dict[str, str], owner: dict[str, Any] | None = None
+        self,
+        namespace: str,
+        name: str,
+        data: dict[str, str],
+        owner: dict[str, Any] | None = None,
+        annotations: dict[str, str] | None = None,
     ) -> None:
         self._created[(namespace, name)] = time.monotonic()
         meta: dict[str, Any] = {"name": name, "namespace": namespace}
+        if annotations:
+            meta["annotations"] = annotations
         if owner is not None:
             meta["ownerReferences"] = [
                 {
