@@ -9,9 +9,11 @@ see ``Scenario``."""
 from __future__ import annotations
 
 import base64
+import ipaddress
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
@@ -102,6 +104,67 @@ def reshaped(pem: str, how: str) -> str:
     if how == "leading-newline":
         return _b64("\n" + pem)
     return _b64(pem + "trailing data\n")  # "trailing"
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    size = (n.bit_length() + 7) // 8
+    return bytes([tag, 0x80 | size]) + n.to_bytes(size, "big") + body
+
+
+def _children(der: bytes) -> list[bytes]:
+    """The encoded elements (tag, length and body) inside a DER SEQUENCE's body."""
+    out, i = [], 0
+    while i < len(der):
+        n, j = der[i + 1], i + 2
+        if n & 0x80:
+            n, j = int.from_bytes(der[j : j + (n & 0x7F)], "big"), j + (n & 0x7F)
+        out.append(der[i : j + n])
+        i = j + n
+    return out
+
+
+def _body(element: bytes) -> bytes:
+    n, j = element[1], 2
+    if n & 0x80:
+        j += n & 0x7F
+    return element[j:]
+
+
+def _oid(dotted: str) -> bytes:
+    parts = [int(p) for p in dotted.split(".")]
+    body = bytes([40 * parts[0] + parts[1]])
+    for part in parts[2:]:
+        enc, rest = [part & 0x7F], part >> 7
+        while rest:
+            enc.append(0x80 | (rest & 0x7F))
+            rest >>= 7
+        body += bytes(reversed(enc))
+    return _tlv(0x06, body)
+
+
+def smuggled_sans(cn: str, seen_by_python: list[str], seen_by_go: list[str]) -> str:
+    """A request with two extension-request attributes: Microsoft's (1.3.6.1.4.1.311.2.1.14, which
+    pyca/cryptography reads first) holding the IPs ``seen_by_python``, and PKCS#9's (which Go's
+    crypto/x509 reads; it skips the other) holding ``seen_by_go``. Validly signed, canonical PEM."""
+
+    def attribute(oid: str, ips: list[str]) -> bytes:
+        sans = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(i)) for i in ips]).public_bytes()
+        extension = _tlv(0x30, _oid("2.5.29.17") + _tlv(0x04, sans))
+        return _tlv(0x30, _oid(oid) + _tlv(0x31, _tlv(0x30, extension)))
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    plain = base64.b64decode(request_pem(f"system:node:{cn}", NODES, key=key))
+    der = x509.load_pem_x509_csr(plain).public_bytes(serialization.Encoding.DER)
+    info, algorithm, _signature = _children(_body(der))
+    version, subject, spki = _children(_body(info))[:3]
+    attributes = attribute("1.3.6.1.4.1.311.2.1.14", seen_by_python) + attribute("1.2.840.113549.1.9.14", seen_by_go)
+    info = _tlv(0x30, version + subject + spki + _tlv(0xA0, attributes))
+    signature = key.sign(info, ec.ECDSA(hashes.SHA256()))
+    forged = _tlv(0x30, info + algorithm + _tlv(0x03, b"\x00" + signature))
+    return base64.b64encode(x509.load_der_x509_csr(forged).public_bytes(serialization.Encoding.PEM)).decode()
 
 
 def catalogue(s: Scenario = Scenario()) -> list[Forgery]:
@@ -305,6 +368,15 @@ def catalogue(s: Scenario = Scenario()) -> list[Forgery]:
         f("serving-without-node", node_j, SERVING_SIGNER, _b64(_pem(j, dns=[j])), SERVING, "NodeNotFound"),
         f("serving-client-usage", node_ok, SERVING_SIGNER, serving(), [*SERVING, "client auth"], "BadUsages"),
         f("serving-no-sans", node_ok, SERVING_SIGNER, serving(ips=[], dns=[]), SERVING, "NoSANs"),
+        # Two extension requests: we would judge the first (its own address), Go signs the second.
+        f(
+            "serving-smuggled-extension-request",
+            node_ok,
+            SERVING_SIGNER,
+            smuggled_sans(ok, [s.joined_address], [s.neighbour_address, "127.0.0.1"]),
+            SERVING,
+            "InvalidRequest",
+        ),
         # Renewal: the node itself, for itself, while its Node and DPU exist.
         f("renewal-for-another", node_nb, CLIENT_SIGNER, boot_req(ok), CLIENT, "BadRequester"),
         f("renewal-without-node", node_j, CLIENT_SIGNER, boot_req(j), CLIENT, "NodeNotFound"),

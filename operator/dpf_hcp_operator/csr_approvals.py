@@ -93,6 +93,9 @@ class HostedApprover:
 
     def pass_once(self) -> None:
         pending = [c for c in self.csrs.items() if csr_policy.is_pending(c)]
+        # What was told of CSRs no longer pending is forgotten: the set stays as small as the backlog.
+        names = {c["metadata"]["name"] for c in pending}
+        self.reported = {r for r in self.reported if r[0] in names or r[0] == FLOOD}
         if not pending:
             return
         ctx = csr_approval.policy_context(
@@ -100,7 +103,10 @@ class HostedApprover:
         )
         for node, created in self.bootstrapped.items():
             ctx.bootstrapped[node] = max(created, ctx.bootstrapped.get(node, created))
-        for csr, decision in csr_approval.decide_all(pending, ctx):
+        decided = csr_approval.decide_all(pending, ctx)
+        if not any(d.reason == csr_policy.FLOOD_REASON for _csr, d in decided):
+            self.reported = {r for r in self.reported if r[0] != FLOOD}  # the next flood is told again
+        for csr, decision in decided:
             name = csr["metadata"]["name"]
             if decision.approve:
                 try:
@@ -126,8 +132,8 @@ class HostedApprover:
                     csr_approval.report(self.mgmt, self.provisioner, csr, decision)
                 except ApiError as exc:
                     log(LOG, logging.WARNING, "could not record the approval", csr=name, error=str(exc))
-            elif (name, decision.reason) not in self.reported:
-                self.reported.add((name, decision.reason))
+            elif (said := refusal_key(name, decision)) not in self.reported:
+                self.reported.add(said)
                 CSR_DECISIONS.labels("refused", decision.reason).inc()
                 log(
                     LOG,
@@ -148,6 +154,13 @@ class HostedApprover:
     def close(self) -> None:
         self.stop.set()
         self.wake.set()
+
+
+FLOOD = ""  # the key a flood is told under: once while it lasts, not once per CSR in it
+
+
+def refusal_key(name: str, decision: csr_policy.Decision) -> tuple[str, str]:
+    return (FLOOD if decision.reason == csr_policy.FLOOD_REASON else name, decision.reason)
 
 
 def fingerprint(source: hosted_kubeconfig.HostedKubeconfig) -> str:

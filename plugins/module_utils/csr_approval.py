@@ -85,7 +85,7 @@ def decide_all(
     pending: list[dict[str, Any]], ctx: csr_policy.Context
 ) -> list[tuple[dict[str, Any], csr_policy.Decision]]:
     """Each pending CSR with its decision; none are approved while the pending ones pile up."""
-    flood = csr_policy.flood_guard(len(pending), len(ctx.dpus))
+    flood = csr_policy.flood_guard(csr_policy.recently_pending(pending, ctx.max_age_seconds, ctx.now), len(ctx.dpus))
     out = []
     for csr in sorted(pending, key=lambda c: (c["metadata"].get("creationTimestamp", ""), c["metadata"]["name"])):
         decision = flood or csr_policy.decide(csr, ctx)
@@ -98,6 +98,11 @@ def report(mgmt: KubeClient, provisioner: dict[str, Any], csr: dict[str, Any], d
     """An Event on the provisioner naming the CSR, the DPU and the rule: CSRApproved for each approval
     (the upstream operator records one), CSRNotApproved once per CSR and reason it stays pending for."""
     name = csr["metadata"]["name"]
+    if decision.reason == csr_policy.FLOOD_REASON:  # one Event per flood (its first CSR's name), not one per CSR
+        return events.record_once(
+            mgmt, provisioner, "Warning", "CSRNotApproved", f"rule {decision.reason}: {decision.message}",
+            key=f"csr-flood/{name}",
+        )  # fmt: skip
     said = f"CSR {name} (DPU {decision.node or 'unknown'}, rule {decision.reason})"
     if decision.approve:
         event_type, reason, outcome, key = "Normal", "CSRApproved", "approved", "approved"
@@ -174,7 +179,8 @@ def approval_pass(
                 report(mgmt, provisioner, csr, decision)
             result.approved.append(entry)
         else:
-            if not check_mode:
+            flood = decision.reason == csr_policy.FLOOD_REASON
+            if not check_mode and not (flood and result.refused):  # a flood is told once, by its first CSR
                 report(mgmt, provisioner, csr, decision)
             result.refused.append(entry)
     result.condition["message"] = (

@@ -167,6 +167,26 @@ def _read(raw: Any) -> Request | ValueError:
         return ValueError(f"spec.request cannot be read: {type(exc).__name__}: {exc}")
 
 
+# PKCS#9 extensionRequest: the one attribute Go reads extensions from. Go collects them from every
+# such attribute and skips all others (golang/go src/crypto/x509/x509.go, parseCSRExtensions), while
+# pyca/cryptography reads the first of extensionRequest or Microsoft's 1.3.6.1.4.1.311.2.1.14 only:
+# with any other attribute, or two, the two parsers can see different extensions.
+EXTENSION_REQUEST_OID = "1.2.840.113549.1.9.14"
+
+
+def _check_attributes(req: Any) -> None:
+    """At most one attribute, and that one extensionRequest: then both parsers read the same extensions."""
+    try:
+        oids = [a.oid.dotted_string for a in req.attributes]
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"the request's attributes do not parse: {exc}") from exc
+    if oids not in ([], [EXTENSION_REQUEST_OID]):
+        raise ValueError(
+            f"the request carries attributes {oids}; a kubelet sends at most one, "
+            f"extensionRequest ({EXTENSION_REQUEST_OID})"
+        )
+
+
 def _read_request(raw: Any) -> Request:
     pem = _one_reading(raw)
     try:
@@ -181,6 +201,7 @@ def _read_request(raw: Any) -> Request:
     _check_key(req)
     if not valid:
         raise ValueError("the request's signature does not verify")
+    _check_attributes(req)
     try:
         subject = list(req.subject)
         cns = [a.value for a in subject if a.oid == NameOID.COMMON_NAME]
@@ -393,15 +414,15 @@ def dpu_addresses(dpu: dict[str, Any] | None) -> set[Any]:
 
 
 def _attributed(ctx: Context, node: str) -> set[Any]:
-    """Addresses we attribute to DPU ``node``: DPF's record on its DPU, minus any that another DPU
-    has or that another Node reports (an address two claim is neither's)."""
+    """Addresses we attribute to DPU ``node``: DPF's record on its DPU, minus any that another DPU's
+    record has (an address two DPUs have is neither's). Nodes' own status.addresses play no part: a
+    kubelet writes them, so a node could take its neighbour's address away (cluster-machine-approver
+    too compares serving SANs with the Machine's addresses only: openshift/cluster-machine-approver
+    pkg/controller/csr_check.go)."""
     mine = dpu_addresses(ctx.dpus.get(node))
     for name, other in ctx.dpus.items():
         if name != node and mine:
             mine -= dpu_addresses(other)
-    for name, other in ctx.nodes.items():
-        if name != node and mine:
-            mine -= dpu_addresses(other)  # a Node's status.addresses has the same shape
     return mine
 
 
@@ -484,13 +505,24 @@ def note_approval(ctx: Context, csr: dict[str, Any], decision: Decision) -> None
         ctx.bootstrapped[decision.node] = max(created, ctx.bootstrapped.get(decision.node, created))
 
 
+FLOOD_REASON = "TooManyPendingCSRs"
+
+
+def recently_pending(pending: list[dict[str, Any]], max_age_seconds: float, now: datetime | None = None) -> int:
+    """How many of ``pending`` were created within ``max_age_seconds`` (older ones are refused as too
+    old anyway and must not pause approvals until the API server collects them; cluster-machine-approver
+    counts the same way: openshift/cluster-machine-approver, recentlyPendingCSRs and maxPendingDelta)."""
+    now = now or datetime.now(UTC)
+    return sum(1 for csr in pending if _age_seconds(csr, now) <= max_age_seconds)
+
+
 def flood_guard(pending: int, dpus: int) -> Decision | None:
     """Stop approving when pending CSRs pile up beyond DPUs + 100, so a flood cannot hide a forgery."""
     bound = dpus + PENDING_MARGIN
     if pending > bound:
         return Decision(
             False,
-            "TooManyPendingCSRs",
+            FLOOD_REASON,
             f"{pending} CSRs are pending, more than the {bound} allowed (DPUs + {PENDING_MARGIN}); "
             "approval is paused until they are dealt with",
         )

@@ -75,7 +75,8 @@ def attack(env, mgmt, operator):
         # The Nodes, registered by the kubelets themselves: the joined one claims more than DPF recorded.
         for name, ready, addresses in (
             (S.joined, "True", [S.joined_address, S.claimed_address]),
-            (S.neighbour, "True", [S.neighbour_address]),
+            # The neighbour's kubelet claims the joined DPU's address too: that must not take it away.
+            (S.neighbour, "True", [S.neighbour_address, S.joined_address]),
             (S.node_not_ready, "False", []),
         ):
             kubelet = as_user(f"system:node:{name}")

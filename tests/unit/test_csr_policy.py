@@ -21,6 +21,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy imp
     flood_guard,
     is_pending,
     parse_request,
+    recently_pending,
 )
 from dpf_hcp_dev.certificates import request_pem
 from dpf_hcp_dev.forgeries import Forgery, Scenario, catalogue, groups_of, legit
@@ -221,6 +222,35 @@ def test_other_signers_garbage_and_stale_requests_are_refused():
     stale = bootstrap()
     stale["metadata"]["creationTimestamp"] = "2026-01-01T10:00:00Z"
     assert decide(stale, ctx([dpu("dpu-a")])).reason == "TooOld"
+
+
+def test_a_neighbours_node_claiming_a_dpus_address_does_not_take_it_away():
+    """A kubelet writes its own Node's addresses: claiming dpu-a's must not stop dpu-a's serving certificate."""
+    c = ctx(
+        [dpu("dpu-a", phase="Ready"), dpu("dpu-b", phase="Ready", addresses=["10.0.0.6"])],
+        [node("dpu-a"), node("dpu-b", addresses=("10.0.0.6", "10.0.0.5"))],
+    )
+    assert decide(serving(), c).approve
+
+
+def test_old_pending_csrs_do_not_pause_approvals():
+    """Only CSRs of the last max_age_seconds count towards the flood bound (cluster-machine-approver's
+    recentlyPendingCSRs): refused old ones cannot pause approvals until the API server collects them."""
+    old = [
+        dict(bootstrap(), metadata={"name": f"old-{i}", "creationTimestamp": "2026-01-01T09:00:00Z"})
+        for i in range(150)
+    ]
+    fresh = bootstrap()
+    c = ctx([dpu("dpu-a")])
+    decided = dict((x["metadata"]["name"], d) for x, d in decide_all([*old, fresh], c))
+    assert decided["csr-x"].approve
+    assert {d.reason for name, d in decided.items() if name != "csr-x"} == {"TooOld"}
+    recent = [
+        dict(bootstrap(), metadata={"name": f"new-{i}", "creationTimestamp": "2026-01-01T11:30:00Z"})
+        for i in range(150)
+    ]
+    assert {d.reason for _x, d in decide_all([*recent, fresh], ctx([dpu("dpu-a")]))} == {"TooManyPendingCSRs"}
+    assert recently_pending(old + recent, 3600, NOW) == 150
 
 
 def test_flood_guard_and_pending():
