@@ -28,7 +28,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     SECRET,
     SUBJECT_ACCESS_REVIEW,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP, shown
 from dpf_hcp_operator import https, metrics, pki
 from dpf_hcp_operator.informers import Informer
 from dpf_hcp_operator.logs import log
@@ -36,6 +36,8 @@ from dpf_hcp_operator.logs import log
 LOG = logging.getLogger("dpf_hcp_operator.webhook")
 PATH = "/validate-dpfhcpprovisioner"
 WEBHOOK_NAME = "vdpfhcpprovisioner.provisioning.dpu.hcp.io"
+# The API server's uids are 36 characters (a UUID); the answer echoes it, so a longer one is refused.
+MAX_UID_CHARACTERS = 128
 
 
 class Reviewer:
@@ -95,7 +97,7 @@ class Reviewer:
     def _refused(uid: str, obj: dict[str, Any], code: int, reason: str, why: str) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
         name = meta.get("name") or meta.get("generateName")
-        message = f"DPFHCPProvisioner {meta.get('namespace')}/{name} is refused: {why}"
+        message = f"DPFHCPProvisioner {_cut(meta.get('namespace'))}/{_cut(name)} is refused: {why}"
         return {"uid": uid, "allowed": False, "status": {"code": code, "reason": reason, "message": message}}
 
     def _authority(
@@ -148,8 +150,8 @@ class Reviewer:
         return [
             admission.Problem(
                 "metadata.name",
-                f"HostedCluster {ns}/{name} exists and is not a provisioner's; the provisioner's HostedCluster "
-                "takes its name: choose another name, or delete that HostedCluster",
+                f"HostedCluster {_cut(ns)}/{_cut(name)} exists and is not a provisioner's; the provisioner's "
+                "HostedCluster takes its name: choose another name, or delete that HostedCluster",
             )
         ]
 
@@ -187,6 +189,12 @@ class MalformedError(ValueError):
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
 
+def _cut(value: Any) -> str:
+    """A name for a message: as given, cut (with its length) when long; the API server allows 253
+    characters, but anyone can send a review to the port."""
+    return shown(value).strip("'") if isinstance(value, str) else shown(value)
+
+
 def _what(value: Any) -> str:
     """A hostile value, named without repeating it at length."""
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
@@ -212,6 +220,11 @@ def admission_request(review: Any) -> dict[str, Any]:
     uid = request.get("uid")
     if not isinstance(uid, str) or not uid:
         raise MalformedError(f"request.uid is {_what(uid)}: a non-empty string is required")
+    if len(uid) > MAX_UID_CHARACTERS:
+        raise MalformedError(
+            f"request.uid is a string of {len(uid)} characters: at most {MAX_UID_CHARACTERS} are accepted "
+            "(the API server sends a UUID, 36)"
+        )
     kind = request.get("kind")
     if not isinstance(kind, dict) or not isinstance(kind.get("kind"), str) or not kind["kind"]:
         raise MalformedError(f"request.kind is {_what(kind)}: an object with group, version and kind is required")
@@ -268,9 +281,9 @@ def answer(reviewer: Reviewer, body: bytes) -> tuple[int, dict[str, Any]]:
         "admission review",
         result=result,
         operation=request.get("operation"),
-        namespace=request.get("namespace"),
-        name=request.get("name"),
-        message=(response.get("status") or {}).get("message", ""),
+        namespace=_cut(request.get("namespace")),
+        name=_cut(request.get("name")),
+        message=(response.get("status") or {}).get("message", "")[:1000],
     )
     metrics.ADMISSION_REVIEWS.labels(result).inc()
     metrics.ADMISSION_DURATION.observe(time.monotonic() - started)
@@ -283,7 +296,7 @@ def serve(
     """The webhook on ``address`` (see https.py for its deadlines and limits), with the certificate
     files in ``cert_dir`` reloaded when they change."""
     reloader = CertificateReloader(cert_dir)
-    server = https.serve(address, reloader.context, {PATH: lambda body: answer(reviewer, body)}, limits)
+    server = https.serve(address, reloader.context, {PATH: lambda body: answer(reviewer, body)}, limits, name="webhook")
     threading.Thread(target=reloader.run, args=(stop,), name="webhook-certs", daemon=True).start()
     return server
 
