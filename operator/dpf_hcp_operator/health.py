@@ -24,6 +24,7 @@ LIMITS = https.Limits(
     request_seconds=REQUEST_SECONDS,
     idle_seconds=0.0,  # one request per connection
     write_seconds=REQUEST_SECONDS,
+    max_unsent_bytes=8 * https.MiB,  # a /metrics answer may be large, and is ours: bounded by the deadline
     max_connections=MAX_CONNECTIONS,
     max_connections_per_peer=MAX_CONNECTIONS_PER_PEER,
     accepts_per_turn=8,  # a probe just accepted outlives 4 turns of churn from its own address
