@@ -1,112 +1,53 @@
 """/healthz and /readyz (and /metrics when served on the same port).
 
-Any pod on the network reaches these ports, so a client gets little: each connection is served
-by a thread for at most ``REQUEST_SECONDS`` (a socket timeout of ``READ_SECONDS`` per read, and a
-timer that shuts the socket when the whole exchange takes longer, so a client dripping a byte at
-a time is cut too), one request per connection, and at most ``MAX_CONNECTIONS`` at once: a new
-connection beyond that shuts the oldest one, so the kubelet's probe always gets in and idle
-clients never pile up threads (each costs memory and a PID in the pod).
+Any pod on the network reaches these ports, so they are served as the webhook is (https.py, plain
+HTTP here): one selector thread accepts and reads, two workers answer, no thread per connection,
+so a flood of connections costs file descriptors and loop turns, not threads, and the kubelet's
+probe is accepted and answered among them. One GET per connection, whole within
+``REQUEST_SECONDS`` of the accept (a client dripping a byte at a time is cut too); at most
+``MAX_CONNECTIONS``, ``MAX_CONNECTIONS_PER_PEER`` of them from one address: beyond either, the
+stalest connection gives way to the new one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-READ_SECONDS = 2.0
+from dpf_hcp_operator import https
+
 REQUEST_SECONDS = 5.0
-MAX_CONNECTIONS = 32
+MAX_CONNECTIONS = 64
+MAX_CONNECTIONS_PER_PEER = 32
+LIMITS = https.Limits(
+    request_seconds=REQUEST_SECONDS,
+    idle_seconds=0.0,  # one request per connection
+    write_seconds=REQUEST_SECONDS,
+    max_unsent_bytes=8 * https.MiB,  # a /metrics answer may be large, and is ours: bounded by the deadline
+    max_connections=MAX_CONNECTIONS,
+    max_connections_per_peer=MAX_CONNECTIONS_PER_PEER,
+    accepts_per_turn=8,  # a probe just accepted outlives 4 turns of churn from its own address
+    max_head_bytes=8 * 1024,
+    max_body_bytes=0,
+    large_body_bytes=0,
+    large_bodies=0,
+    workers=2,
+)
 
 
-class BoundedServer(ThreadingHTTPServer):
-    """A thread per connection, under a whole-exchange deadline, the oldest shut beyond the cap."""
-
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]):
-        super().__init__(address, handler)
-        self._lock = threading.Lock()
-        self._open: OrderedDict[int, socket.socket] = OrderedDict()
-        self._timers: dict[int, threading.Timer] = {}
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
-            while len(self._open) >= MAX_CONNECTIONS:
-                _, oldest = self._open.popitem(last=False)
-                _shut(oldest)
-            self._open[id(request)] = request
-            timer = threading.Timer(REQUEST_SECONDS, _shut, (request,))
-            timer.daemon = True
-            self._timers[id(request)] = timer  # cancelled when the exchange ends (shutdown_request)
-        timer.start()
-        request.settimeout(READ_SECONDS)
-        try:
-            super().process_request(request, client_address)
-        except Exception:
-            self._forget(request)
-            raise
-
-    def shutdown_request(self, request: Any) -> None:
-        self._forget(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # a client that went away or was cut: nothing to report
-
-    def _forget(self, request: Any) -> None:
-        with self._lock:
-            self._open.pop(id(request), None)
-            timer = self._timers.pop(id(request), None)
-        if timer is not None:
-            timer.cancel()
-
-
-def _shut(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def serve(
-    address: str, checks: dict[str, Callable[[], tuple[bool, str]]], with_metrics: bool = False
-) -> ThreadingHTTPServer:
+def serve(address: str, checks: dict[str, Callable[[], tuple[bool, str]]], with_metrics: bool = False) -> https.Server:
     """Serve ``checks`` (path -> check) on ``host:port``; a check returns (ok, detail)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        timeout = READ_SECONDS
+    def check(run: Callable[[], tuple[bool, str]]) -> https.Route:
+        def route(_body: bytes) -> tuple[int, https.Answer]:
+            ok, detail = run()
+            return (200 if ok else 500), ("text/plain", (detail or ("ok" if ok else "failed")).encode())
 
-        def do_GET(self) -> None:
-            self.close_connection = True  # one request per connection
-            path = self.path.split("?")[0]
-            if with_metrics and path == "/metrics":
-                body, status, ctype = generate_latest(), 200, CONTENT_TYPE_LATEST
-            elif path in checks:
-                ok, detail = checks[path]()
-                body, status, ctype = (
-                    (detail or ("ok" if ok else "failed")).encode(),
-                    200 if ok else 500,
-                    "text/plain",
-                )
-            else:
-                body, status, ctype = b"not found", 404, "text/plain"
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
+        return route
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    host, _, port = address.rpartition(":")
-    server = BoundedServer((host or "0.0.0.0", int(port)), Handler)  # noqa: S104 - probes come from the kubelet
-    threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
-    return server
+    routes = {path: check(run) for path, run in checks.items()}
+    if with_metrics:
+        routes["/metrics"] = lambda _body: (200, (CONTENT_TYPE_LATEST, generate_latest()))
+    _host, _, port = address.rpartition(":")
+    return https.serve(address, None, routes, LIMITS, name=f"http-{port}", method="GET", metered=False)

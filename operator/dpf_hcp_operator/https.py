@@ -1,11 +1,12 @@
-"""An HTTPS server for JSON POSTs that stays up under idle, slow and hostile clients (the admission
-webhook's; issue 15).
+"""An HTTP(S) server that stays up under idle, slow and hostile clients: the admission webhook's
+(JSON POSTs over TLS; issue 15) and the probe and metrics ports' (GETs, plain, one per connection).
 
 One thread runs a selector: it accepts, runs each TLS handshake without blocking, and reads each
 request into its connection's buffer. Only a complete request goes to a worker of a small pool,
-which answers it and hands the connection back for the next one (keep-alive). An idle or slow
-connection therefore costs a file descriptor and its buffer, never a thread nor a worker, and
-every connection lives under deadlines (``Limits``):
+which computes the answer and writes what the socket takes at once without blocking; the loop
+writes the rest when the socket is writable, and only then reads the connection's next request
+(keep-alive). An idle, slow or never-reading connection therefore costs a file descriptor and its
+buffers, never a thread nor a worker, and every connection lives under deadlines (``Limits``):
 
 - the TLS handshake within ``handshake_seconds`` of the accept;
 - each whole request (head and body) within ``request_seconds`` of the handshake, or of its first
@@ -15,17 +16,25 @@ every connection lives under deadlines (``Limits``):
   webhook client (Go's http.DefaultTransport's, set by kubernetes
   staging/src/k8s.io/apimachinery/pkg/util/net/http.go SetOldTransportDefaults), so the client
   closes an idle connection first and a POST never meets a closing socket;
-- the answer written within ``write_seconds``.
+- the answer written within ``write_seconds``; one whose unsent part is over ``max_unsent_bytes``
+  when the socket takes no more is closed at once.
 
-At ``max_connections`` a new connection evicts one that has not yet delivered a request (from the
-peer holding most of those, its oldest), else the longest idle one; a connection being answered
-is never evicted. A body is at most ``max_body_bytes``; one larger than ``large_body_bytes`` needs
+A peer (an address) holds at most ``max_connections_per_peer``: its next connection evicts its
+stalest one. At ``max_connections`` a new connection evicts the stalest of the peer holding most.
+Any connection may be evicted except one handed to a worker, in this order: those never answered
+that were opened ``fresh_seconds`` ago or earlier (the oldest first); then answered ones whose
+current phase (request begun, or idle since the answer) began that long ago, the stalest first;
+then the younger ones, never answered first. Dripping bytes does not make a connection younger,
+an idle or slow client goes before a kept-alive connection in use, and a connection just opened
+goes before an answered one only when no older candidate is left. A body is at most
+``max_body_bytes``; one larger than ``large_body_bytes`` needs
 one of ``large_bodies`` slots (none free: 503), so open connections can hold at most
 max_connections x large_body_bytes + large_bodies x max_body_bytes of buffers.
 
-HTTP/1.1 only as much as the API server speaks it: POST with a Content-Length (no chunked bodies),
-``application/json``, keep-alive unless ``Connection: close``; anything else gets a 4xx or 5xx with
-a JSON ``{"error": ...}`` and the connection is closed.
+HTTP/1.1 only as much as the API server and the kubelet speak it: the server's one method; for POST
+a Content-Length (no chunked bodies) and ``application/json``; keep-alive unless ``Connection:
+close`` (never with ``idle_seconds`` 0); anything else gets a 4xx or 5xx with a JSON
+``{"error": ...}`` and the connection is closed.
 """
 
 from __future__ import annotations
@@ -62,7 +71,13 @@ class Limits:
     request_seconds: float = 10.0
     idle_seconds: float = 120.0
     write_seconds: float = 10.0
+    max_unsent_bytes: int = 256 * 1024  # a webhook answer is well under 64 KiB: uid and names are cut
     max_connections: int = 256
+    # Half the limit: one address cannot fill it; with 16 accepts a turn, a connection just opened
+    # outlives 8 turns of the fastest churn from its own address (the API server may share it).
+    max_connections_per_peer: int = 128
+    accepts_per_turn: int = 16
+    fresh_seconds: float = 1.0
     max_head_bytes: int = 16 * 1024
     # An AdmissionReview carries object and oldObject, each at most the API server's 3 MiB request
     # body limit (MaxRequestBodyBytes, kubernetes staging/src/k8s.io/apiserver/pkg/server/config.go),
@@ -92,19 +107,22 @@ class RefusedError(Exception):
         self.status = status
 
 
-# A route: the request body -> (HTTP status, JSON answer).
-Route = Callable[[bytes], tuple[int, dict[str, Any]]]
+# A route: the request body -> (HTTP status, a JSON answer or (Content-Type, bytes)).
+Answer = dict[str, Any] | tuple[str, bytes]
+Route = Callable[[bytes], tuple[int, Answer]]
 
-HANDSHAKE, READING, IDLE, BUSY = "handshake", "reading", "idle", "busy"
+HANDSHAKE, READING, IDLE, BUSY, WRITING = "handshake", "reading", "idle", "busy", "writing"
 
 
 @dataclass(eq=False)
 class Connection:
-    sock: ssl.SSLSocket
+    sock: socket.socket
     peer: str
-    accepted: float
+    since: float  # when the current phase began: accepted, request begun, answered
     state: str = HANDSHAKE
     deadline: float = 0.0
+    unsent: bytes = b""  # the rest of an answer the socket has not taken yet
+    keep: bool = False  # after the answer is written
     served: int = 0  # requests answered on this connection
     buffer: bytearray = field(default_factory=bytearray)
     head: tuple[str, int, bool] | None = None  # path, body length, keep-alive
@@ -122,12 +140,21 @@ class Job:
 
 
 class Server:
-    """Serve ``routes`` (path -> Route, POST only) on ``host:port`` with TLS from ``context``."""
+    """Serve ``routes`` (path -> Route, ``method`` only) on ``host:port``, with TLS from ``context``
+    (plain HTTP without one); ``metered``: counted in the dpfhcp_webhook_* metrics."""
 
     def __init__(
-        self, address: tuple[str, int], context: ssl.SSLContext, routes: dict[str, Route], limits: Limits | None = None
+        self,
+        address: tuple[str, int],
+        context: ssl.SSLContext | None,
+        routes: dict[str, Route],
+        limits: Limits | None = None,
+        name: str = "webhook",
+        method: str = "POST",
+        metered: bool = True,
     ):
         self.context, self.routes, self.limits = context, routes, limits or Limits()
+        self.name, self.method, self.metered = name, method, metered
         self.listener = socket.create_server(address, backlog=1024)
         self.listener.setblocking(False)
         self.server_address = self.listener.getsockname()
@@ -137,11 +164,12 @@ class Server:
         self._wake_r.setblocking(False)
         self.selector.register(self._wake_r, selectors.EVENT_READ)
         self.connections: set[Connection] = set()
-        self._returned: SimpleQueue[tuple[Connection, bool]] = SimpleQueue()
+        self._per_peer: Counter[str] = Counter()
+        self._returned: SimpleQueue[tuple[Connection, bool, bytes]] = SimpleQueue()
         self._large_in_use = 0
         self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="webhook-worker")
-        self._thread = threading.Thread(target=self._loop, name="webhook", daemon=True)
+        self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix=f"{name}-worker")
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def start(self) -> Server:
         self._thread.start()
@@ -173,7 +201,7 @@ class Server:
                         elif key.data in self.connections:
                             self._progress(key.data)
                     except Exception as exc:  # the loop serves everyone: it must outlive any one connection
-                        log(LOG, logging.ERROR, "webhook connection failed", error=repr(exc)[:500])
+                        log(LOG, logging.ERROR, f"{self.name} connection failed", error=repr(exc)[:500])
                         if key.data is not None:
                             self._close(key.data, "error")
                 self._take_back()
@@ -187,45 +215,65 @@ class Server:
             self._wake_w.close()
 
     def _accept(self) -> None:
-        for _ in range(64):  # then the connections already open get their turn
+        for _ in range(self.limits.accepts_per_turn):  # then the connections already open get their turn
             try:
                 raw, peer = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # out of file descriptors, for one: the others keep being served
-                log(LOG, logging.WARNING, "webhook accept failed", error=str(exc))
+                log(LOG, logging.WARNING, f"{self.name} accept failed", error=str(exc))
                 return
-            if len(self.connections) >= self.limits.max_connections and not self._evict():
-                metrics.WEBHOOK_CONNECTIONS_CLOSED.labels("full").inc()
+            address = str(peer[0])
+            if self._per_peer[address] >= self.limits.max_connections_per_peer:
+                room = self._evict(address)
+            else:
+                room = len(self.connections) < self.limits.max_connections or self._evict(None)
+            if not room:
+                self._count_closed("full")
                 raw.close()
                 continue
             raw.setblocking(False)
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                sock = self.context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
-            except (OSError, ssl.SSLError):
-                raw.close()
-                continue
             now = time.monotonic()
-            conn = Connection(sock, str(peer[0]), now, deadline=now + self.limits.handshake_seconds)
+            if self.context is None:
+                sock: socket.socket = raw
+                conn = Connection(sock, address, now, READING, now + self.limits.request_seconds)
+            else:
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                try:
+                    sock = self.context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+                except (OSError, ssl.SSLError):
+                    raw.close()
+                    continue
+                conn = Connection(sock, address, now, deadline=now + self.limits.handshake_seconds)
             self.connections.add(conn)
+            self._per_peer[address] += 1
             self.selector.register(sock, selectors.EVENT_READ, conn)
-            metrics.WEBHOOK_CONNECTIONS.set(len(self.connections))
+            if self.metered:
+                metrics.WEBHOOK_CONNECTIONS.set(len(self.connections))
             self._progress(conn)
 
-    def _evict(self) -> bool:
-        """Make room: the oldest unproven connection of the peer with most of them, else the longest idle one."""
-        unproven = [c for c in self.connections if c.state in (HANDSHAKE, READING) and not c.served]
-        if unproven:
-            busiest, _ = Counter(c.peer for c in unproven).most_common(1)[0]
-            victim = min((c for c in unproven if c.peer == busiest), key=lambda c: c.accepted)
-        else:
-            idle = [c for c in self.connections if c.state == IDLE]
-            if not idle:
-                return False
-            victim = min(idle, key=lambda c: c.deadline)
-        self._close(victim, "evicted")
+    def _evict(self, peer: str | None) -> bool:
+        """Make room: the stalest connection no worker holds, of ``peer`` or else of the peer holding
+        most connections. Runs only at a limit: the scan costs nothing per request."""
+        candidates = [c for c in self.connections if c.state != BUSY and (peer is None or c.peer == peer)]
+        if not candidates:
+            return False
+        if peer is None:
+            busiest = max({c.peer for c in candidates}, key=lambda p: self._per_peer[p])
+            candidates = [c for c in candidates if c.peer == busiest]
+        settled = time.monotonic() - self.limits.fresh_seconds
+
+        def order(c: Connection) -> tuple[int, float]:
+            if c.since <= settled:
+                return (1 if c.served else 0), c.since
+            return (3 if c.served else 2), c.since
+
+        self._close(min(candidates, key=order), "evicted")
         return True
+
+    def _count_closed(self, reason: str) -> None:
+        if self.metered:
+            metrics.WEBHOOK_CONNECTIONS_CLOSED.labels(reason).inc()
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -233,32 +281,52 @@ class Server:
             self._close(conn, f"deadline-{conn.state}")
 
     def _take_back(self) -> None:
-        """Connections whose answer a worker has written: closed, or back for their next request."""
+        """Connections a worker has answered: the rest of the answer to write, or closed, or back
+        for their next request."""
         while True:
             try:
-                conn, keep = self._returned.get_nowait()
+                conn, keep, unsent = self._returned.get_nowait()
             except Empty:
                 return
             if conn.large:
                 conn.large = False
                 self._large_in_use -= 1
-            if not keep or self._stop.is_set():
-                self._close(conn, "done")
+            if unsent:
+                if len(unsent) > self.limits.max_unsent_bytes:
+                    self._close(conn, "unsent")
+                    continue
+                conn.state, conn.deadline = WRITING, time.monotonic() + self.limits.write_seconds
+                conn.unsent, conn.keep = unsent, keep
+                self.selector.register(conn.sock, selectors.EVENT_WRITE, conn)
+                conn.events = selectors.EVENT_WRITE
                 continue
-            conn.sock.setblocking(False)
-            conn.head = None
-            if conn.buffer:  # a pipelined request has begun: its whole-request deadline runs
-                conn.state, conn.deadline = READING, time.monotonic() + self.limits.request_seconds
-            else:
-                conn.state, conn.deadline = IDLE, time.monotonic() + self.limits.idle_seconds
+            self._written(conn, keep, registered=False)
+
+    def _written(self, conn: Connection, keep: bool, registered: bool) -> None:
+        """The whole answer is out: closed, or back for the next request."""
+        conn.served += 1
+        if not keep or self._stop.is_set():
+            self._close(conn, "done")
+            return
+        conn.head, conn.since = None, time.monotonic()
+        if conn.buffer:  # a pipelined request has begun: its whole-request deadline runs
+            conn.state, conn.deadline = READING, conn.since + self.limits.request_seconds
+        else:
+            conn.state, conn.deadline = IDLE, conn.since + self.limits.idle_seconds
+        if registered:
+            self._want(conn, selectors.EVENT_READ)
+        else:
             self.selector.register(conn.sock, selectors.EVENT_READ, conn)
             conn.events = selectors.EVENT_READ
-            self._progress(conn)  # a pipelined request may be buffered already
+        self._progress(conn)  # a pipelined request may be buffered already
 
     def _close(self, conn: Connection, reason: str) -> None:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
+        self._per_peer[conn.peer] -= 1
+        if not self._per_peer[conn.peer]:
+            del self._per_peer[conn.peer]
         if conn.state != BUSY:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(conn.sock)
@@ -267,9 +335,10 @@ class Server:
         if conn.large:
             conn.large = False
             self._large_in_use -= 1
-        metrics.WEBHOOK_CONNECTIONS.set(len(self.connections))
+        if self.metered:
+            metrics.WEBHOOK_CONNECTIONS.set(len(self.connections))
         if reason != "done":
-            metrics.WEBHOOK_CONNECTIONS_CLOSED.labels(reason).inc()
+            self._count_closed(reason)
 
     def _want(self, conn: Connection, events: int) -> None:
         if conn.events != events:
@@ -279,7 +348,11 @@ class Server:
     # -- one connection's progress (on the loop thread) -------------------------------------------
     def _progress(self, conn: Connection) -> None:
         try:
+            if conn.state == WRITING:
+                self._write(conn)
+                return
             if conn.state == HANDSHAKE:
+                assert isinstance(conn.sock, ssl.SSLSocket)
                 try:
                     conn.sock.do_handshake()
                 except ssl.SSLWantReadError:
@@ -302,7 +375,7 @@ class Server:
                 return
             try:
                 chunk = conn.sock.recv(65536)
-            except ssl.SSLWantReadError:
+            except (ssl.SSLWantReadError, BlockingIOError):
                 return
             except ssl.SSLWantWriteError:
                 self._want(conn, selectors.EVENT_WRITE)
@@ -311,8 +384,23 @@ class Server:
                 self._close(conn, "done")  # the client closed it
                 return
             if conn.state == IDLE:  # the first byte of the next request: its whole-request deadline starts
-                conn.state, conn.deadline = READING, time.monotonic() + self.limits.request_seconds
+                conn.since = time.monotonic()
+                conn.state, conn.deadline = READING, conn.since + self.limits.request_seconds
             conn.buffer += chunk
+
+    def _write(self, conn: Connection) -> None:
+        """More of an answer, as much as the socket takes now (on the loop thread)."""
+        try:
+            sent = conn.sock.send(conn.unsent)
+        except (ssl.SSLWantWriteError, BlockingIOError):
+            return
+        except ssl.SSLWantReadError:
+            self._want(conn, selectors.EVENT_READ)
+            return
+        self._want(conn, selectors.EVENT_WRITE)
+        conn.unsent = conn.unsent[sent:]
+        if not conn.unsent:
+            self._written(conn, conn.keep, registered=True)
 
     def _parse(self, conn: Connection) -> Job | None:
         """A job once the buffer holds a whole request (or a request to refuse), else None."""
@@ -364,13 +452,13 @@ class Server:
                 raise RefusedError(400, "a malformed header line")
             headers.setdefault(name.lower(), []).append(value.strip())
         path = target.split("?", 1)[0]
-        if method != "POST":
-            raise RefusedError(405, f"{method[:16]!r}: only POST is served")
+        if method != self.method:
+            raise RefusedError(405, f"{method[:16]!r}: only {self.method} is served")
         if path not in self.routes:
-            raise RefusedError(404, f"nothing is served at {path[:200]!r}; POST to {', '.join(self.routes)}")
+            raise RefusedError(404, f"nothing is served at {path[:200]!r}; {self.method} {', '.join(self.routes)}")
         if "transfer-encoding" in headers:
             raise RefusedError(501, "Transfer-Encoding is not accepted: send the body with a Content-Length")
-        lengths = headers.get("content-length")
+        lengths = headers.get("content-length") or (["0"] if self.method == "GET" else [])
         if not lengths:
             raise RefusedError(411, "Content-Length is required")
         if len(lengths) != 1 or not lengths[0].isdigit() or not lengths[0].isascii():
@@ -378,11 +466,12 @@ class Server:
         length = int(lengths[0])
         if length > self.limits.max_body_bytes:
             raise RefusedError(413, f"the body ({length} bytes) must be at most {self.limits.max_body_bytes} bytes")
-        media = (headers.get("content-type") or [""])[0].split(";")[0].strip().lower()
-        if media != "application/json":
-            raise RefusedError(415, f"Content-Type {media[:64]!r}: send application/json")
+        if self.method == "POST":
+            media = (headers.get("content-type") or [""])[0].split(";")[0].strip().lower()
+            if media != "application/json":
+                raise RefusedError(415, f"Content-Type {media[:64]!r}: send application/json")
         connection = {t.strip().lower() for v in headers.get("connection", []) for t in v.split(",")}
-        keep = "close" not in connection and version == "HTTP/1.1"
+        keep = "close" not in connection and version == "HTTP/1.1" and self.limits.idle_seconds > 0
         return path, length, keep
 
     def _dispatch(self, job: Job) -> None:
@@ -393,7 +482,10 @@ class Server:
 
     # -- on a worker -----------------------------------------------------------------------------
     def _answer(self, job: Job) -> None:
+        """Compute the answer and write what the socket takes now, never waiting: the loop writes
+        the rest (the socket is non-blocking, and the loop does not touch it until handed back)."""
         conn, keep = job.conn, job.keep
+        answer: Answer
         if job.refused is not None:
             status, answer, keep = job.refused.status, {"error": str(job.refused)}, False
         else:
@@ -401,24 +493,31 @@ class Server:
             try:
                 status, answer = job.route(job.body)
             except Exception as exc:  # one bad request must not take the worker down
-                log(LOG, logging.ERROR, "webhook route failed", error=repr(exc)[:500])
+                log(LOG, logging.ERROR, f"{self.name} route failed", error=repr(exc)[:500])
                 status, answer, keep = 500, {"error": "internal error"}, False
-        payload = json.dumps(answer).encode()
+        ctype, payload = ("application/json", json.dumps(answer).encode()) if isinstance(answer, dict) else answer
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            "Content-Type: application/json\r\n"
+            f"Content-Type: {ctype}\r\n"
             f"Content-Length: {len(payload)}\r\n" + ("" if keep else "Connection: close\r\n") + "\r\n"
         )
+        data = head.encode() + payload
         try:
-            conn.sock.settimeout(self.limits.write_seconds)
-            conn.sock.sendall(head.encode() + payload)
-            conn.served += 1
+            unsent = data[conn.sock.send(data) :]
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+            unsent = data  # TLS: offered again whole, as OpenSSL expects after WANT_WRITE
         except (OSError, ssl.SSLError):
-            keep = False
-        self._returned.put((conn, keep))
+            unsent, keep = b"", False
+        self._returned.put((conn, keep, unsent))
         self._wake()
 
 
-def serve(address: str, context: ssl.SSLContext, routes: dict[str, Route], limits: Limits | None = None) -> Server:
+def serve(
+    address: str,
+    context: ssl.SSLContext | None,
+    routes: dict[str, Route],
+    limits: Limits | None = None,
+    **options: Any,
+) -> Server:
     host, _, port = address.rpartition(":")
-    return Server((host or "0.0.0.0", int(port)), context, routes, limits).start()  # noqa: S104 - behind a Service
+    return Server((host or "0.0.0.0", int(port)), context, routes, limits, **options).start()  # noqa: S104

@@ -30,7 +30,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     SECRET,
     SUBJECT_ACCESS_REVIEW,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP, shown
 from dpf_hcp_operator import https, metrics, pki
 from dpf_hcp_operator.informers import Informer
 from dpf_hcp_operator.logs import log
@@ -38,6 +38,8 @@ from dpf_hcp_operator.logs import log
 LOG = logging.getLogger("dpf_hcp_operator.webhook")
 PATH = "/validate-dpfhcpprovisioner"
 WEBHOOK_NAME = "vdpfhcpprovisioner.provisioning.dpu.hcp.io"
+# The API server's uids are 36 characters (a UUID); the answer echoes it, so a longer one is refused.
+MAX_UID_CHARACTERS = 128
 
 
 class Reviewer:
@@ -99,7 +101,7 @@ class Reviewer:
     def _refused(uid: str, obj: dict[str, Any], code: int, reason: str, why: str) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
         name = meta.get("name") or meta.get("generateName")
-        message = f"DPFHCPProvisioner {meta.get('namespace')}/{name} is refused: {why}"
+        message = f"DPFHCPProvisioner {_cut(meta.get('namespace'))}/{_cut(name)} is refused: {why}"
         return {"uid": uid, "allowed": False, "status": {"code": code, "reason": reason, "message": message}}
 
     def _authority(
@@ -144,8 +146,8 @@ class Reviewer:
         an existing namespace that is not for it: admission.control_plane_namespace_problems)."""
         meta = obj.get("metadata") or {}
         name, ns = meta.get("name"), meta.get("namespace")
-        if not name or not ns:
-            return []
+        if not isinstance(name, str) or not isinstance(ns, str) or not name or not ns or len(name) + len(ns) > 317:
+            return []  # no object the API server stores (253 + 63 + 1); nothing to look up for a forged review
         problems = []
         existing = self.client.get_or_none(HOSTED_CLUSTER, name, ns)
         labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
@@ -153,8 +155,8 @@ class Reviewer:
             problems.append(
                 admission.Problem(
                     "metadata.name",
-                    f"HostedCluster {ns}/{name} exists and is not a provisioner's; the provisioner's HostedCluster "
-                    "takes its name: choose another name, or delete that HostedCluster",
+                    f"HostedCluster {_cut(ns)}/{_cut(name)} exists and is not a provisioner's; the provisioner's "
+                    "HostedCluster takes its name: choose another name, or delete that HostedCluster",
                 )
             )
         control_plane = self.client.get_or_none(NAMESPACE, naming.control_plane_namespace(obj))
@@ -194,6 +196,12 @@ class MalformedError(ValueError):
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
 
+def _cut(value: Any) -> str:
+    """A name for a message: as given, cut (with its length) when long; the API server allows 253
+    characters, but anyone can send a review to the port."""
+    return shown(value).strip("'") if isinstance(value, str) else shown(value)
+
+
 def _what(value: Any) -> str:
     """A hostile value, named without repeating it at length."""
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
@@ -219,6 +227,11 @@ def admission_request(review: Any) -> dict[str, Any]:
     uid = request.get("uid")
     if not isinstance(uid, str) or not uid:
         raise MalformedError(f"request.uid is {_what(uid)}: a non-empty string is required")
+    if len(uid) > MAX_UID_CHARACTERS:
+        raise MalformedError(
+            f"request.uid is a string of {len(uid)} characters: at most {MAX_UID_CHARACTERS} are accepted "
+            "(the API server sends a UUID, 36)"
+        )
     kind = request.get("kind")
     if not isinstance(kind, dict) or not isinstance(kind.get("kind"), str) or not kind["kind"]:
         raise MalformedError(f"request.kind is {_what(kind)}: an object with group, version and kind is required")
@@ -275,9 +288,9 @@ def answer(reviewer: Reviewer, body: bytes) -> tuple[int, dict[str, Any]]:
         "admission review",
         result=result,
         operation=request.get("operation"),
-        namespace=request.get("namespace"),
-        name=request.get("name"),
-        message=(response.get("status") or {}).get("message", ""),
+        namespace=_cut(request.get("namespace")),
+        name=_cut(request.get("name")),
+        message=(response.get("status") or {}).get("message", "")[:1000],
     )
     metrics.ADMISSION_REVIEWS.labels(result).inc()
     metrics.ADMISSION_DURATION.observe(time.monotonic() - started)
@@ -290,7 +303,7 @@ def serve(
     """The webhook on ``address`` (see https.py for its deadlines and limits), with the certificate
     files in ``cert_dir`` reloaded when they change."""
     reloader = CertificateReloader(cert_dir)
-    server = https.serve(address, reloader.context, {PATH: lambda body: answer(reviewer, body)}, limits)
+    server = https.serve(address, reloader.context, {PATH: lambda body: answer(reviewer, body)}, limits, name="webhook")
     threading.Thread(target=reloader.run, args=(stop,), name="webhook-certs", daemon=True).start()
     return server
 

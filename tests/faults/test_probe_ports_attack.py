@@ -1,7 +1,8 @@
 """The probe and metrics ports under the clients any pod on the network can be: hundreds of idle
 TCP connections and clients that send half a request head and then nothing. The kubelet's probe
 must still be answered at once, the operator must not grow a thread per hostile connection (each
-costs memory and a PID of the pod), and every hostile connection is cut by its deadline."""
+costs memory and a PID of the pod), and every hostile connection is cut by its deadline. And a
+flood of new connections (the third review's probe_flood3.py) must not fail the probe."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import contextlib
 import os
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -111,3 +114,62 @@ def test_idle_and_half_open_clients_cannot_starve_the_probes_nor_pile_up_threads
         # Hundreds of hostile connections, yet at most the cap of handler threads (plus their timers).
         assert peak <= calm + THREAD_BUDGET, (path, calm, peak)
         assert max(flood.lived) <= CUT_WITHIN, (path, flood.lived[-5:])
+
+
+FLOOD_RATE = 1500  # new connections a second
+FLOOD_SECONDS = 10.0
+FLOODER = """
+import collections, socket, sys, time
+port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+held, start = collections.deque(), time.monotonic()
+sent = 0
+while time.monotonic() - start < seconds:
+    while time.monotonic() < start + sent / rate:
+        time.sleep(0.0005)
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    except OSError:
+        s.close()
+        continue
+    held.append(s)
+    sent += 1
+    while len(held) > 200:
+        held.popleft().close()
+"""
+
+
+def probe(port: int, path: str) -> str:
+    """What the kubelet does with timeoutSeconds: 1: connect, GET, the status line, within 1 s."""
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        try:
+            s.connect(("127.0.0.1", port))
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+            line = s.recv(100).split(b"\r\n")[0]
+        except OSError as exc:
+            return type(exc).__name__
+    return "ok" if line.startswith(b"HTTP/1.") and b" 200 " in line else repr(line)
+
+
+def test_a_flood_of_new_connections_does_not_fail_the_probe(replica):
+    """A new silent connection every 0.7 ms (at most 200 held; a process of its own, as another pod
+    is) while the probe runs every 0.2 s with a 1 s timeout: every probe is answered."""
+    assert replica.started is not None
+    port = replica.started.health_port
+    flooder = subprocess.Popen([sys.executable, "-c", FLOODER, str(port), str(FLOOD_RATE), str(FLOOD_SECONDS)])
+    results: list[str] = []
+    try:
+        time.sleep(1.0)
+        while flooder.poll() is None:
+            results.append(probe(port, "/healthz"))
+            time.sleep(0.2)
+    finally:
+        flooder.kill()
+        flooder.wait()
+    failed = [r for r in results if r != "ok"]
+    print(f"flood: {len(results)} probes, failed: {failed}")
+    assert len(results) >= 15 and not failed, (len(results), failed)

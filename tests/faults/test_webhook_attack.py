@@ -3,18 +3,24 @@ connections to it; with failurePolicy Fail a stalled webhook stops every create 
 provisioner (and the operator's own finalizer removal). Here an attacker holds 100 idle TCP
 connections, a TLS client that says nothing after its handshake and a client that sends its
 request a byte a second, while reviews go through the real API server; and malformed reviews
-are answered 400, never allowed."""
+are answered 400, never allowed. Then the third review's attackers: one peer holding every
+connection with the first byte of its next request (lockout), and clients that never read the
+answers they asked for (slow readers)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fault_harness import Replica
+from prometheus_client import REGISTRY
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
@@ -26,6 +32,7 @@ from support import dpucluster, namespace, provisioner_body, secrets, unique, wa
 
 DENIED = 'admission webhook "vdpfhcpprovisioner.provisioning.dpu.hcp.io" denied the request'
 ROUNDS = 3
+CLOSED = "dpfhcp_webhook_connections_closed_total"
 CALM_SECONDS = 6.0
 ATTACK_SECONDS = 12.0  # longer than a drip's whole-request deadline: its cut is seen while reviews run
 
@@ -158,33 +165,207 @@ def test_large_bodies_cannot_hold_the_memory_small_reviews_need(fault_env, serve
             tls.close()
 
 
+class Lockout:
+    """The third review's lockout: from the API server's own address, connections each answered
+    once and holding the first byte of its next request (no longer unproven, not idle), finished and
+    begun again every 6 s (within the 10 s request deadline); one the server closes is opened again."""
+
+    def __init__(self, port: int, ca: Path, count: int):
+        self.port, self.ca, self.count = port, ca, count
+        self.stop = threading.Event()
+        self.held: list[ssl.SSLSocket] = []
+        self.opened = 0
+        self.thread = threading.Thread(target=self.run, name="lockout", daemon=True)
+
+    def run(self) -> None:
+        refreshed = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                if len(self.held) < self.count:
+                    try:
+                        tls = _tls(self.port, self.ca)
+                        tls.sendall(PASSING + PASSING[:1])
+                        _read_answer(tls)
+                        self.held.append(tls)
+                        self.opened += 1
+                    except (OSError, ssl.SSLError, ValueError, IndexError):
+                        self.stop.wait(0.01)
+                else:
+                    self.stop.wait(0.05)
+                if time.monotonic() - refreshed > 6:
+                    refreshed = time.monotonic()
+                    for tls in list(self.held):
+                        try:
+                            tls.sendall(PASSING[1:] + PASSING[:1])
+                            _read_answer(tls)
+                        except (OSError, ssl.SSLError, ValueError, IndexError):
+                            self.held.remove(tls)
+                            tls.close()
+        finally:
+            for tls in self.held:
+                tls.close()
+
+    def __enter__(self) -> Lockout:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while self.opened < self.count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def test_one_peer_holding_every_connection_cannot_push_the_api_server_out(fault_env, served):
+    """lockout.py: the attacker shares the API server's address (127.0.0.1), opens more connections
+    than the global limit and keeps each one mid-request. It keeps at most the per-peer cap; its
+    stalest go first, and the API server's (newer: answered a moment ago, or just opened) are
+    answered throughout."""
+    replica, good, _bad = served
+    assert replica.started is not None
+    limits, client = https.Limits(), fault_env.client()
+    reviews(client, good, count=5)
+    evicted = replica.metric("dpfhcp_webhook_connections_closed_total", {"reason": "evicted"})
+    with Lockout(replica.started.webhook_port, replica.started.webhook_ca, limits.max_connections + 16) as attack:
+        latencies, failed = reviews(client, good, seconds=10)
+        held = replica.metric("dpfhcp_webhook_connections")  # all of them 127.0.0.1's
+    evicted = replica.metric("dpfhcp_webhook_connections_closed_total", {"reason": "evicted"}) - evicted
+    print(f"lockout: {attack.opened} opened, {held:.0f} open, {evicted:.0f} evicted; {len(latencies)} reviews")
+    assert not failed, f"{len(failed)} reviews failed under the lockout: {failed[:3]}"
+    assert attack.opened > limits.max_connections
+    assert held <= limits.max_connections_per_peer and evicted > 0, (held, evicted)
+
+
+def test_clients_that_never_read_their_answers_hold_no_worker(fault_env, served):
+    """stall3.py: pipelined reviews with a 250 KB uid (echoed in the answer before the fix) on
+    connections with a 4 KiB receive buffer that never read, more connections than workers, opened
+    again as the server cuts them: the API server's reviews still pass, none near its 5 s timeout."""
+    replica, good, _bad = served
+    assert replica.started is not None
+    port, ca = replica.started.webhook_port, replica.started.webhook_ca
+    big = _request(_review(_valid(uid="u" * 250_000, kind=POD)), close=False)
+    stop = threading.Event()
+
+    def stall() -> None:
+        while not stop.is_set():
+            try:
+                with _tls(port, ca, timeout=30, rcvbuf=4096) as tls:
+                    tls.sendall(big * 32)
+                    stop.wait(25)
+            except (OSError, ssl.SSLError):
+                stop.wait(0.1)
+
+    stallers = [threading.Thread(target=stall, daemon=True) for _ in range(2 * https.Limits().workers)]
+    for t in stallers:
+        t.start()
+    try:
+        time.sleep(2)
+        latencies, failed = reviews(fault_env.client(), good, seconds=12)
+    finally:
+        stop.set()
+    print(f"slow readers: {len(latencies)} reviews, slowest {max(latencies, default=0):.2f} s")
+    assert not failed, f"{len(failed)} reviews failed: {failed[:3]}"
+    assert max(latencies) < 2.0, sorted(latencies)[-5:]
+
+
+def test_an_answer_nobody_reads_is_written_by_the_loop_and_cut_at_its_deadline(tmp_path):
+    """The write path alone (a route with large answers, as no webhook answer is): clients that
+    pipeline requests and never read hold no worker (two here); another client is answered at once;
+    the stalled connections are closed by the write deadline, or at once when their unsent output
+    passes the bound."""
+    webhook.ensure_self_signed(tmp_path, ["127.0.0.1"])
+    context = https.tls_context()
+    context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+    limits = https.Limits(workers=2, write_seconds=3.0)
+    # More than a loopback socket takes (tcp_wmem's 4 MiB and the client's buffer): the rest waits.
+    sizes = {"/big": 200_000, "/huge": 8 * 1024 * 1024, "/small": 10}
+    routes = {path: (lambda body, n=n: (200, {"pad": "x" * n})) for path, n in sizes.items()}
+    server = https.Server(("127.0.0.1", 0), context, routes, limits).start()
+    port, ca = server.server_address[1], tmp_path / "ca.crt"
+    stallers = []
+    try:
+        for _ in range(4 * limits.workers):
+            tls = _tls(port, ca, rcvbuf=4096)
+            tls.setblocking(False)
+            with contextlib.suppress(BlockingIOError, ssl.SSLWantWriteError):
+                tls.send(_request(b"{}", path="/big", close=False) * 40)
+            stallers.append(tls)
+        unsent = REGISTRY.get_sample_value(CLOSED, {"reason": "unsent"}) or 0.0
+        huge = _tls(port, ca, rcvbuf=4096)
+        stallers.append(huge)
+        huge.sendall(_request(b"{}", path="/huge", close=False))
+        time.sleep(0.5)
+        started = time.monotonic()
+        code, _answer = _post(port, ca, _request(b"{}", path="/small"))
+        took = time.monotonic() - started
+        assert code == 200 and took < 1.0, (code, took)
+        # closed at once, not at its deadline
+        assert REGISTRY.get_sample_value(CLOSED, {"reason": "unsent"}) == unsent + 1
+        time.sleep(limits.write_seconds + 1)
+        assert len(server.connections) == 0, [c.state for c in server.connections]
+    finally:
+        for tls in stallers:
+            tls.close()
+        server.shutdown()
+
+
+def test_names_in_a_refusal_are_cut(served):
+    """A review straight to the port (the API server would refuse such names first) with a name and
+    namespace of 100 000 characters: refused, and the message quotes neither in full."""
+    replica, _good, _bad = served
+    assert replica.started is not None
+    long = "n" * 100_000
+    obj = {"apiVersion": "provisioning.dpu.hcp.io/v1alpha1", "kind": "DPFHCPProvisioner", "spec": {}}
+    obj["metadata"] = {"name": long, "namespace": long}
+    code, answer = _post(
+        replica.started.webhook_port, replica.started.webhook_ca, _request(_review(_valid(object=obj)))
+    )
+    assert code == 200 and answer["response"]["allowed"] is False, answer
+    assert len(answer["response"]["status"]["message"]) < 2000, len(answer["response"]["status"]["message"])
+
+
 def _post(port: int, ca, raw: bytes) -> tuple[int, dict]:
     """Send ``raw`` (a whole HTTP request) over TLS; the status and the JSON answer."""
-    context = ssl.create_default_context(cafile=str(ca))
-    with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as s,
-        context.wrap_socket(s, server_hostname="127.0.0.1") as tls,
-    ):
+    with _tls(port, ca) as tls:
         tls.sendall(raw)
-        data = b""
-        while True:
-            chunk = tls.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-            head, sep, body = data.partition(b"\r\n\r\n")
-            if sep and b"content-length:" in head.lower():
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                if len(body) >= length:
-                    break
+        return _read_answer(tls)
+
+
+def _tls(port: int, ca, timeout: float = 5.0, rcvbuf: int = 0) -> ssl.SSLSocket:
+    raw = socket.socket()
+    if rcvbuf:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    raw.settimeout(timeout)
+    raw.connect(("127.0.0.1", port))
+    return ssl.create_default_context(cafile=str(ca)).wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def _read_answer(tls: ssl.SSLSocket) -> tuple[int, dict]:
+    """One HTTP answer (head and Content-Length body) from ``tls``: its status and JSON body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = tls.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        data += chunk
     head, _blank, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), json.loads(body)
+    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        chunk = tls.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed mid-body")
+        body += chunk
+    return int(head.split(b" ")[1]), json.loads(body[:length])
 
 
-def _request(body: bytes, path: str = webhook.PATH, method: str = "POST", headers: str | None = None) -> bytes:
+def _request(
+    body: bytes, path: str = webhook.PATH, method: str = "POST", headers: str | None = None, close: bool = True
+) -> bytes:
     if headers is None:
         headers = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-    return f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\r\n".encode() + body
+    connection = "Connection: close\r\n" if close else ""
+    return f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{connection}{headers}\r\n".encode() + body
 
 
 def _review(request: object, api_version: str = "admission.k8s.io/v1", kind: str = "AdmissionReview") -> bytes:
@@ -209,6 +390,9 @@ def _valid(**change: object) -> dict:
     return {k: v for k, v in request.items() if v is not ...}
 
 
+POD = {"group": "", "version": "v1", "kind": "Pod"}  # not ours: allowed at once, the connection kept
+PASSING = _request(_review(_valid(kind=POD)), close=False)
+
 MALFORMED = [
     # (id, raw HTTP request, status, fragment of the error)
     ("empty-object", _request(b"{}"), 400, "apiVersion"),
@@ -223,6 +407,7 @@ MALFORMED = [
     ("wrong-kind", _request(_review(_valid(), kind="AdmissionResponse")), 400, "kind"),
     ("no-uid", _request(_review(_valid(uid=...))), 400, "request.uid"),
     ("uid-not-string", _request(_review(_valid(uid=7))), 400, "request.uid"),
+    ("uid-too-long", _request(_review(_valid(uid="u" * 129))), 400, "at most 128"),
     ("no-kind", _request(_review(_valid(kind=...))), 400, "request.kind"),
     ("kind-string", _request(_review(_valid(kind="DPFHCPProvisioner"))), 400, "request.kind"),
     ("no-operation", _request(_review(_valid(operation=...))), 400, "request.operation"),
