@@ -28,7 +28,7 @@ def drip(conn: ssl.SSLSocket) -> None:
     """Headers at once, then one byte of body every second: each read finishes within its timeout."""
     conn.recv(65536)
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-    for _ in range(60):
+    for _second in range(60):
         conn.sendall(b" ")
         time.sleep(1.0)
 
@@ -39,7 +39,7 @@ def flood(conn: ssl.SSLSocket) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
     chunk = b" " * 65536
     frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-    for _ in range(1000):  # 64 MiB at most
+    for _frame in range(1000):  # 64 MiB at most
         conn.sendall(frame)
 
 
@@ -55,7 +55,7 @@ def serve(directory: Path, handler: Handler) -> Iterator[tuple[str, str]]:
     def accept() -> None:
         while not stop.is_set():
             try:
-                raw, _ = listener.accept()
+                raw, _peer = listener.accept()
             except OSError:
                 return
             threading.Thread(target=handle, args=(raw,), daemon=True).start()
