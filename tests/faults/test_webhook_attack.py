@@ -256,7 +256,7 @@ def test_clients_that_never_read_their_answers_hold_no_worker(fault_env, served)
             except (OSError, ssl.SSLError):
                 stop.wait(0.1)
 
-    stallers = [threading.Thread(target=stall, daemon=True) for _ in range(2 * https.Limits().workers)]
+    stallers = [threading.Thread(target=stall, daemon=True) for _staller in range(2 * https.Limits().workers)]
     for t in stallers:
         t.start()
     try:
@@ -285,7 +285,7 @@ def test_an_answer_nobody_reads_is_written_by_the_loop_and_cut_at_its_deadline(t
     port, ca = server.server_address[1], tmp_path / "ca.crt"
     stallers = []
     try:
-        for _ in range(4 * limits.workers):
+        for _answer in range(4 * limits.workers):
             tls = _tls(port, ca, rcvbuf=4096)
             tls.setblocking(False)
             with contextlib.suppress(BlockingIOError, ssl.SSLWantWriteError):
