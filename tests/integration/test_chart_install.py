@@ -22,6 +22,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     HOSTED_CLUSTER,
     IP_ADDRESS_POOL,
     LABEL_NAME,
+    LABEL_NAMESPACE,
+    NAMESPACE,
     NODE_POOL,
     PROVISIONER,
     SECRET,
@@ -263,6 +265,9 @@ def test_with_watch_namespaces_a_whole_life_runs_on_roles_alone_and_nothing_outs
     outside = namespace(client, unique("other"))
     for ns in watched:
         namespace(client, ns)
+    # The control plane's namespace, pre-created for the Role: labelled for its provisioner as the
+    # README says, or the webhook refuses the provisioner (a namespace that is not for it).
+    client.patch(NAMESPACE, watched[2], {"metadata": {"labels": {LABEL_NAME: "hcp", LABEL_NAMESPACE: tenant}}})
     client.create(SECRET, {"metadata": {"name": "crown-jewels", "namespace": outside}, "stringData": {"k": "v"}})
     # A provisioner that got into an unwatched namespace while the webhook was away (the upgrade
     # puts the chart's webhook back).
