@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -32,9 +33,15 @@ class HostedApprover:
     approver identity (csr_approver.py); the admin kubeconfig only creates it and renews its token."""
 
     def __init__(
-        self, mgmt: KubeClient, provisioner: dict[str, Any], source: hosted_kubeconfig.HostedKubeconfig, dpus: Informer
+        self,
+        mgmt: KubeClient,
+        provisioner: dict[str, Any],
+        source: hosted_kubeconfig.HostedKubeconfig,
+        dpus: Informer,
+        recorder: EventRecorder | None = None,
     ):
         self.mgmt = mgmt
+        self.recorder = recorder or EventRecorder(mgmt)
         self.provisioner = provisioner
         self.dpus = dpus
         self.fingerprint = fingerprint(source)
@@ -128,10 +135,7 @@ class HostedApprover:
                     namespace=self.key[0],
                     name=self.key[1],
                 )
-                try:
-                    csr_approval.report(self.mgmt, self.provisioner, csr, decision)
-                except ApiError as exc:
-                    log(LOG, logging.WARNING, "could not record the approval", csr=name, error=str(exc))
+                self.recorder.put(self.provisioner, csr, decision)
             elif (said := refusal_key(name, decision)) not in self.reported:
                 self.reported.add(said)
                 CSR_DECISIONS.labels("refused", decision.reason).inc()
@@ -146,14 +150,36 @@ class HostedApprover:
                     namespace=self.key[0],
                     name=self.key[1],
                 )
-                try:
-                    csr_approval.report(self.mgmt, self.provisioner, csr, decision)
-                except ApiError as exc:
-                    log(LOG, logging.WARNING, "could not record the refusal", csr=name, error=str(exc))
+                self.recorder.put(self.provisioner, csr, decision)
 
     def close(self) -> None:
         self.stop.set()
         self.wake.set()
+
+
+class EventRecorder:
+    """Writes the CSRApproved/CSRNotApproved Events from a thread of its own, so an approval loop
+    never waits on the management API server between two CSRs. Bounded: when the management API
+    server is slower than the CSRs come, Events beyond the bound are dropped (and logged)."""
+
+    def __init__(self, mgmt: KubeClient, bound: int = 1000):
+        self.mgmt = mgmt
+        self.pending: queue.Queue[tuple[dict[str, Any], dict[str, Any], csr_policy.Decision]] = queue.Queue(bound)
+        threading.Thread(target=self._run, name="csr-events", daemon=True).start()
+
+    def put(self, provisioner: dict[str, Any], csr: dict[str, Any], decision: csr_policy.Decision) -> None:
+        try:
+            self.pending.put_nowait((provisioner, csr, decision))
+        except queue.Full:
+            log(LOG, logging.WARNING, "CSR event dropped: too many waiting", csr=csr["metadata"]["name"])
+
+    def _run(self) -> None:
+        while True:
+            provisioner, csr, decision = self.pending.get()
+            try:
+                csr_approval.report(self.mgmt, provisioner, csr, decision)
+            except Exception as exc:  # an Event lost is logged, never the end of the recorder
+                log(LOG, logging.WARNING, "could not record the CSR event", csr=csr["metadata"]["name"], error=str(exc))
 
 
 FLOOD = ""  # the key a flood is told under: once while it lasts, not once per CSR in it
@@ -178,6 +204,7 @@ class CSRApprovals:
         a cache, so the hosted kubeconfig is read again only when either changed; without it, it is
         read on every sync. DPUs are watched in the namespaces of ``scope`` (all when empty)."""
         self.mgmt = mgmt
+        self.recorder = EventRecorder(mgmt)
         self.version = version
         self._seen: dict[Key, tuple[str | None, str | None]] = {}  # (HostedCluster, kubeconfig secret) versions
         self.dpus = Informer(mgmt, DPU, namespaces=scope)
@@ -263,7 +290,7 @@ class CSRApprovals:
                 if current:
                     current.close()
                 assert provisioner is not None
-                approver = HostedApprover(self.mgmt, provisioner, source, self.dpus)
+                approver = HostedApprover(self.mgmt, provisioner, source, self.dpus, self.recorder)
                 self.approvers[key] = approver
                 self._seen[key] = versions or (None, None)  # as they were before the read
                 approver.start()
