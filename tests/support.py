@@ -281,11 +281,15 @@ def wait_settled(log: Path, namespace: str, name: str = "hcp", quiet: float = 1.
     raise AssertionError(f"{namespace}/{name} still reconciling after {timeout}s: (started, finished, last) {seen}")
 
 
-def operator_watches(directory: Path) -> Path:
-    """The shipped watches.yaml with short waits, set the way a user would: through its vars."""
+def operator_watches(directory: Path, reconcile_period: str = "0") -> Path:
+    """The shipped watches.yaml with short waits, set the way a user would: through its vars.
+
+    The period's full pass is off unless a test asks for one: the suite's provisioners are never
+    deleted, and every pass reruns all of them, which only delays the tests that come after."""
     import yaml
 
     (watch,) = yaml.safe_load((REPO / "watches.yaml").read_text())
+    watch["reconcilePeriod"] = reconcile_period
     watch["playbook"] = str(REPO / watch["playbook"])
     watch["vars"] = {"metallb_recheck_seconds": 2}
     watch["finalizer"]["playbook"] = str(REPO / watch["finalizer"]["playbook"])

@@ -4,6 +4,9 @@ HostedCluster and NodePool it owns, and the other provisioners on the same DPUCl
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -22,7 +25,10 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     SECRET,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
+    BLUEFIELD_CONFIGMAP,
+    resolve_bluefield_image,
+)
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
 
@@ -56,13 +62,15 @@ class ProvisionerDependencies:
         # In each watched namespace (scope), or cluster-wide when it is empty.
         self.secrets = Informer(client, SECRET, namespaces=scope, metadata_only=True, index=owner_of)
         self.dpuclusters = Informer(client, DPU_CLUSTER, namespaces=scope, metadata_only=True)
+        # The BlueField image map, with its data: a provisioner depends on what the map says of
+        # its release, so editing the entry of one OCP version reruns only the provisioners on it.
         self.configmaps = Informer(
             client,
             CONFIGMAP,
             namespace=operator_namespace,
-            metadata_only=True,
             field_selector=f"metadata.name={BLUEFIELD_CONFIGMAP}",
         )
+        self._bluefield_key = ("ConfigMap", operator_namespace, BLUEFIELD_CONFIGMAP)
         self.hosted_clusters = Informer(
             client, HOSTED_CLUSTER, namespaces=scope, label_selector=owned, metadata_only=True, index=owner_of
         )
@@ -83,7 +91,7 @@ class ProvisionerDependencies:
         self._tracked_lock = threading.Lock()
         self.secrets.add_handler(self._on_secret)
         self.dpuclusters.add_handler(self._on_dpucluster)
-        self.configmaps.add_handler(lambda _k, old, new: self._matching(lambda _cr: True, "ConfigMap", old, new))
+        self.configmaps.add_handler(self._on_bluefield_images)
         self.hosted_clusters.add_handler(lambda _k, old, new: self._on_owned("HostedCluster", old, new))
         self.node_pools.add_handler(lambda _k, old, new: self._on_owned("NodePool", old, new))
         self.owned_configmaps.add_handler(lambda _k, old, new: self._on_owned("ConfigMap", old, new))
@@ -156,6 +164,17 @@ class ProvisionerDependencies:
             lambda cr: key in self._input_secrets(cr) or self._is_ignition_secret(cr, key), "Secret", old, new
         )
 
+    def _on_bluefield_images(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        self._matching(
+            lambda cr: (
+                bluefield_mapping(cr, old, self.operator_namespace)
+                != bluefield_mapping(cr, new, self.operator_namespace)
+            ),
+            "ConfigMap",
+            old,
+            new,
+        )
+
     def _on_dpucluster(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         meta = (new or old or {})["metadata"]
         ref = (meta.get("namespace", ""), meta["name"])
@@ -225,7 +244,8 @@ class ProvisionerDependencies:
             add("Secret", self.secrets, key)
         dpu_cluster = self.dpuclusters.get(dpucluster)
         fp[("DPUCluster", *dpucluster)] = spec_version(dpu_cluster["metadata"]) if dpu_cluster else None
-        add("ConfigMap", self.configmaps, (self.operator_namespace, BLUEFIELD_CONFIGMAP))
+        images = self.configmaps.get(self._bluefield_key[1:])
+        fp[self._bluefield_key] = bluefield_mapping(cr, images, self.operator_namespace)
         for kind, informer in self._owned.items():  # found by label, not by name
             for o in informer.indexed(me):
                 fp[(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"])] = o["metadata"].get(
@@ -286,6 +306,11 @@ class ProvisionerDependencies:
                 )
                 return None
             expected[key] = changes[-1][3]
+        if self._bluefield_key in others:  # the map is followed by what it says of this release
+            now = self.configmaps.get(self._bluefield_key[1:])
+            if (now or {}).get("metadata", {}).get("resourceVersion") != expected[self._bluefield_key]:
+                return None  # changed again since: the next run confirms
+            expected[self._bluefield_key] = bluefield_mapping(cr, now, self.operator_namespace)
         return expected
 
 
@@ -318,6 +343,15 @@ def _read_after_last_write(key: tuple[str, str, str], changes: list[Change], jou
         entries = entries[writes[-1] + 1 :]
     reads = [j["resourceVersion"] for j in entries]
     return bool(reads) and all(rv == changes[-1][3] for rv in reads)
+
+
+def bluefield_mapping(cr: dict[str, Any], configmap: dict[str, Any] | None, namespace: str) -> str:
+    """What the BlueField image map tells a run for ``cr``'s release: a digest of the very check
+    the playbook makes of it (the image, or why there is none and which versions are mapped)."""
+    release = (cr.get("spec") or {}).get("ocpReleaseImage")
+    check = resolve_bluefield_image(release if isinstance(release, str) else "", configmap, namespace)
+    text = json.dumps(dataclasses.asdict(check), sort_keys=True, default=str)
+    return "mapping " + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def spec_version(meta: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ import os
 import ssl
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,14 @@ class Reviewer:
         self.provisioners = provisioners
         self.scope = watch_namespaces
         self.release_repositories = release_repositories
+        # The objects one review needs are read side by side: a review waits for the slowest
+        # read, not for their sum.
+        self._reads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="admission-read")
+
+    def _read_all(self, reads: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+        """Each read's result by name; the first ApiError (or other error) is raised."""
+        pending = {name: self._reads.submit(read) for name, read in reads.items()}
+        return {name: future.result() for name, future in pending.items()}
 
     def _provisioners(self) -> list[dict[str, Any]]:
         if self.provisioners is not None and self.provisioners.synced.is_set():
@@ -122,34 +132,46 @@ class Reviewer:
 
     def _with_references(self, obj: dict[str, Any], old: dict[str, Any] | None) -> tuple[list[Any], list[str]]:
         spec = obj.get("spec") or {}
-        ns = (obj.get("metadata") or {}).get("namespace", "")
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace", "")
         ref = spec.get("dpuClusterRef") or {}
-        configmap = self.client.get_or_none(CONFIGMAP, BLUEFIELD_CONFIGMAP, self.operator_namespace)
-        dpucluster = self.client.get_or_none(DPU_CLUSTER, ref["name"], ref["namespace"])
+        reads: dict[str, Callable[[], Any]] = {
+            "configmap": lambda: self.client.get_or_none(CONFIGMAP, BLUEFIELD_CONFIGMAP, self.operator_namespace),
+            "dpucluster": lambda: self.client.get_or_none(DPU_CLUSTER, ref["name"], ref["namespace"]),
+        }
+        secrets = {(spec.get(f) or {}).get("name") for f in ("pullSecretRef", "sshKeySecretRef")}
+        for name in sorted(s for s in secrets if s):
+            reads[f"secret {name}"] = lambda name=name: self.client.get_or_none(SECRET, name, ns)
+        derived = old is None and _derives_names(meta)  # metadata.name and namespace never change: judged once
+        if derived:
+            reads["hostedcluster"] = lambda: self.client.get_or_none(HOSTED_CLUSTER, meta["name"], ns)
+            reads["namespace"] = lambda: self.client.get_or_none(NAMESPACE, naming.control_plane_namespace(obj))
+        found = self._read_all(reads)
+        dpucluster = found["dpucluster"]
         problems = admission.check_references(
-            obj, dpucluster, self._provisioners() if old is None else [], configmap, self.operator_namespace
+            obj, dpucluster, self._provisioners() if old is None else [], found["configmap"], self.operator_namespace
         )
-        if old is None:  # metadata.name and namespace never change: the names they derive are judged once
-            problems += self._derived_names(obj)
+        if derived:
+            problems += self._derived_names(obj, found["hostedcluster"], found["namespace"])
         if old is not None and (old.get("spec") or {}).get("ocpReleaseImage") == spec.get("ocpReleaseImage"):
             problems = [p for p in problems if p.field != "spec.ocpReleaseImage"]  # not what this update changes
         present = {}
         for field in ("pullSecretRef", "sshKeySecretRef"):
             name = (spec.get(field) or {}).get("name")
             if name:
-                present[name] = self.client.get_or_none(SECRET, name, ns) is not None
+                present[name] = found[f"secret {name}"] is not None
         return problems, admission.warnings_for(obj, dpucluster is not None, present)
 
-    def _derived_names(self, obj: dict[str, Any]) -> list[admission.Problem]:
-        """What the new provisioner's name would take: its HostedCluster (one no provisioner of that name
-        made would make the operator refuse to touch it) and its control-plane namespace (another's, or
-        an existing namespace that is not for it: admission.control_plane_namespace_problems)."""
+    def _derived_names(
+        self, obj: dict[str, Any], existing: dict[str, Any] | None, control_plane: dict[str, Any] | None
+    ) -> list[admission.Problem]:
+        """What the new provisioner's name would take: its HostedCluster (``existing``: one no
+        provisioner of that name made would make the operator refuse to touch it) and its
+        control-plane namespace (another's, or an existing namespace that is not for it:
+        admission.control_plane_namespace_problems)."""
         meta = obj.get("metadata") or {}
-        name, ns = meta.get("name"), meta.get("namespace")
-        if not isinstance(name, str) or not isinstance(ns, str) or not name or not ns or len(name) + len(ns) > 317:
-            return []  # no object the API server stores (253 + 63 + 1); nothing to look up for a forged review
+        name, ns = meta["name"], meta["namespace"]
         problems = []
-        existing = self.client.get_or_none(HOSTED_CLUSTER, name, ns)
         labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
         if existing is not None and not (labels.get(LABEL_NAME) == name and labels.get(LABEL_NAMESPACE) == ns):
             problems.append(
@@ -159,8 +181,14 @@ class Reviewer:
                     "HostedCluster takes its name: choose another name, or delete that HostedCluster",
                 )
             )
-        control_plane = self.client.get_or_none(NAMESPACE, naming.control_plane_namespace(obj))
         return problems + admission.control_plane_namespace_problems(obj, self._provisioners(), control_plane, existing)
+
+
+def _derives_names(meta: dict[str, Any]) -> bool:
+    """Whether ``meta`` names an object the API server stores (253 + 63 + 1 characters at most),
+    so there are names derived from it to look up; a forged review gets no lookups."""
+    name, ns = meta.get("name"), meta.get("namespace")
+    return isinstance(name, str) and isinstance(ns, str) and bool(name) and bool(ns) and len(name) + len(ns) <= 317
 
 
 class CertificateReloader:

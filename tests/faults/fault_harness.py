@@ -120,6 +120,7 @@ class Replica:
     started: OperatorProcess | None = None
     starts: int = 0
     environ: dict[str, str] | None = None  # the operator's whole environment, when not this one's
+    reconcile_period: str = "0"  # watches.yaml's reconcilePeriod: off unless a test asks for it
 
     @property
     def log(self) -> Path:
@@ -136,7 +137,7 @@ class Replica:
 
     def start(self, wait: bool = True) -> Replica:
         self.directory.mkdir(parents=True, exist_ok=True)
-        watches = operator_watches(self.directory)
+        watches = operator_watches(self.directory, self.reconcile_period)
         self.started = start_operator(
             self.env,
             self.work_dir,

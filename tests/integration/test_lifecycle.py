@@ -42,8 +42,8 @@ def ready(mgmt, **spec):
     if spec.get("controlPlaneAvailabilityPolicy") == "SingleReplica" and "virtualIP" not in spec:
         del body["spec"]["virtualIP"]
     mgmt.create(PROVISIONER, body)
-    # Behind whatever the shared operator still does for earlier tests' provisioners (a change to the
-    # BlueField ConfigMap runs every one of them again): two runs and the stand-in's rollout.
+    # Behind whatever the shared operator still does for earlier tests' provisioners: two runs and
+    # the stand-in's rollout.
     return ns, dpu_ns, wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)
 
 

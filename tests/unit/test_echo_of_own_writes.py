@@ -211,3 +211,63 @@ def test_dpf_reporting_on_the_dpucluster_runs_nothing() -> None:
     deps.dpuclusters._apply("MODIFIED", _obj("DPUCluster", "dpus", "6", generation=2))  # DPF: Ready
     expected = deps.expected_after(cr, before, [_write(ours)], deps.untrack(key))
     assert expected is not None and deps.fingerprint(cr) == expected
+
+
+OPERATOR_NS = "dpf-hcp-provisioner-system"
+
+
+def _images(rv: str, data: dict[str, str]) -> dict[str, Any]:
+    meta = {"name": "ocp-bluefield-images", "namespace": OPERATOR_NS, "resourceVersion": rv}
+    return {"kind": "ConfigMap", "metadata": meta, "data": data}
+
+
+def _on_release(cr: dict[str, Any], release: str) -> dict[str, Any]:
+    return {**cr, "spec": {**cr["spec"], "ocpReleaseImage": release}}
+
+
+def test_an_edit_of_the_image_map_concerns_only_the_provisioners_whose_release_it_maps() -> None:
+    """Editing the entry of OCP 4.18 reruns nothing on 4.19; editing 4.19's entry does, once."""
+    queued: list[tuple[str, str]] = []
+    provisioners = Informer(None, PROVISIONER)  # type: ignore[arg-type]
+    deps = ProvisionerDependencies(None, OPERATOR_NS, provisioners, queued.append)  # type: ignore[arg-type]
+    _, base = _setup()
+    cr = _on_release(base, "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64")
+    provisioners._apply("ADDED", cr)
+    deps.configmaps._apply("ADDED", _images("1", {"4.19.0": "r.io/bf:1", "4.18.0": "r.io/bf:0"}))
+    queued.clear()
+    before = deps.fingerprint(cr)
+    deps.configmaps._apply("MODIFIED", _images("2", {"4.19.0": "r.io/bf:1", "4.18.0": "r.io/bf:9"}))
+    assert queued == [] and deps.fingerprint(cr) == before
+    deps.configmaps._apply("MODIFIED", _images("3", {"4.19.0": "r.io/bf:2", "4.18.0": "r.io/bf:9"}))
+    assert queued == [("team", "hcp")] and deps.fingerprint(cr) != before
+
+
+def test_an_unmapped_release_depends_on_which_versions_are_mapped() -> None:
+    """Its condition lists the mapped versions, so adding any version is a change for it."""
+    deps, cr = _setup()
+    cr = _on_release(cr, "quay.io/openshift-release-dev/ocp-release:4.20.1-x86_64")
+    deps.configmaps._apply("ADDED", _images("1", {"4.19.0": "r.io/bf:1"}))
+    before = deps.fingerprint(cr)
+    deps.configmaps._apply("MODIFIED", _images("2", {"4.19.0": "r.io/bf:5"}))
+    assert deps.fingerprint(cr) == before  # the same versions: the same message
+    deps.configmaps._apply("MODIFIED", _images("3", {"4.19.0": "r.io/bf:5", "4.18.0": "r.io/bf:0"}))
+    assert deps.fingerprint(cr) != before
+
+
+def test_a_map_edit_the_run_read_is_taken_in_and_one_it_did_not_is_not() -> None:
+    deps, cr = _setup()
+    cr = _on_release(cr, "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64")
+    deps.provisioners._apply("MODIFIED", cr)
+    deps.configmaps._apply("ADDED", _images("1", {"4.19.0": "r.io/bf:1"}))
+    before = deps.fingerprint(cr)
+    key = ("team", "hcp")
+    deps.track([key])
+    edited = _images("2", {"4.19.0": "r.io/bf:2"})
+    deps.configmaps._apply("MODIFIED", edited)
+    seen = deps.untrack(key)
+    read = {**_write({**edited, "metadata": {**edited["metadata"], "labels": None}}), "op": "read"}
+    expected = deps.expected_after(cr, before, [_write(_obj("HostedCluster", "hcp", "10", OWNER)), read], seen)
+    deps.hosted_clusters._apply("ADDED", _obj("HostedCluster", "hcp", "10", OWNER))
+    assert expected is not None and deps.fingerprint(cr) == expected
+    stale = {**read, "resourceVersion": "1"}
+    assert deps.expected_after(cr, before, [_write(_obj("HostedCluster", "hcp", "10", OWNER)), stale], seen) is None

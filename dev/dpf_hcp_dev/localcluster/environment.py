@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +62,14 @@ class Environment:
             ControlPlane("hosted", directory / "hosted"),
         )
         try:
-            env.management.start(bin_dir, [])
-            env.hosted.start(bin_dir, NODE_NAMES)
+            # Side by side: each waits mostly for its own API server to come up.
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                started = [
+                    pool.submit(env.management.start, bin_dir, []),
+                    pool.submit(env.hosted.start, bin_dir, NODE_NAMES),
+                ]
+                for future in started:
+                    future.result()
             env.save()
             env.bootstrap(install_fixture_crds)
         except BaseException:
