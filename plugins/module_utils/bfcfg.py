@@ -13,10 +13,12 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import dns1123_subdomain_problem
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
     BFCFG_KEY,
     BFCFG_LABEL,
     CA_SECRET,
+    NODEPOOL_CURRENT_CONFIG_VERSION,
     TOKEN_EXPIRATION_ANNOTATION,
     TOKEN_NODEPOOL_ANNOTATION,
     IgnitionError,
@@ -28,6 +30,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
+    NODE_POOL,
     SECRET,
 )
 
@@ -65,8 +68,19 @@ def _is_our_token(secret: dict[str, Any], provisioner: dict[str, Any]) -> bool:
 
 
 def _token(client: KubeClient, provisioner: dict[str, Any]) -> str:
-    """The newest token of this provisioner's NodePool in the control plane namespace (_is_our_token)."""
-    secrets = client.list(SECRET, naming.control_plane_namespace(provisioner)).get("items") or []
+    """The current token of this provisioner's NodePool, as HyperShift names it: the secret
+    token-<nodepool>-<hash> for the hash in the NodePool's nodePoolCurrentConfigVersion annotation;
+    before HyperShift has written that, the newest secret _is_our_token finds."""
+    control_plane = naming.control_plane_namespace(provisioner)
+    ref = naming.hosted_cluster_ref(provisioner)  # the NodePool is named like the HostedCluster
+    node_pool = client.get_or_none(NODE_POOL, ref["name"], ref["namespace"])
+    version = (((node_pool or {}).get("metadata") or {}).get("annotations") or {}).get(NODEPOOL_CURRENT_CONFIG_VERSION)
+    if isinstance(version, str) and version:
+        name = naming.ignition_token_prefix(provisioner) + version
+        # The annotation is read from an object in the tenant's namespace: a name, or nothing.
+        secret = None if dns1123_subdomain_problem(name) else client.get_or_none(SECRET, name, control_plane)
+        return _secret_text(secret, "token") if secret is not None and _is_our_token(secret, provisioner) else ""
+    secrets = client.list(SECRET, control_plane).get("items") or []
     candidates = sorted(
         (s for s in secrets if _is_our_token(s, provisioner) and _secret_text(s, "token")),
         key=lambda s: s["metadata"].get("creationTimestamp", ""),

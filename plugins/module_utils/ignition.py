@@ -20,7 +20,7 @@ import ssl
 import threading
 import zlib
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
 
@@ -50,6 +50,14 @@ _CHUNK = 64 * 1024
 # api/hypershift/v1beta1/nodepool_types.go (IgnitionServerTokenExpirationTimestampAnnotation).
 TOKEN_NODEPOOL_ANNOTATION = "hypershift.openshift.io/nodePool"  # noqa: S105 - an annotation key
 TOKEN_EXPIRATION_ANNOTATION = "hypershift.openshift.io/ignition-token-expiration-timestamp"  # noqa: S105
+# On a NodePool of platform None, the hash of its current config: its token secret is
+# token-<nodepool>-<hash>. openshift/hypershift hypershift-operator/controllers/nodepool/
+# nodepool_controller.go (nodePoolAnnotationCurrentConfigVersion, reconcile).
+NODEPOOL_CURRENT_CONFIG_VERSION = "hypershift.openshift.io/nodePoolCurrentConfigVersion"
+# The ignition server's answer for a token it has not cached (yet): "back off and retry".
+# openshift/hypershift ignition-server/cmd/start.go (run: http.StatusNetworkAuthenticationRequired).
+NOT_CACHED_YET = 511
+WAITING_FOR_PAYLOAD = "WaitingForIgnitionPayload"
 
 
 class IgnitionError(ValueError):
@@ -94,7 +102,10 @@ def _gunzip(raw: bytes) -> bytes:
 
 
 def _encode_source(data: bytes) -> str:
-    return "data:;base64," + base64.b64encode(data).decode()
+    """A plain ``data:,`` URL, percent-escaped, as MCO writes the encapsulated MachineConfig
+    (openshift/machine-config-operator pkg/server/server.go, getEncodedContent) and as the upstream
+    operator requires it (internal/ignition/machineos.go, ReplaceMachineOSURL)."""
+    return "data:," + quote_from_bytes(data, safe="")
 
 
 def _encapsulated(ignition: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -159,6 +170,11 @@ def fetch_ignition(
     if "error" in outcome:
         raise outcome["error"]
     status, body = outcome["answer"]
+    if status == NOT_CACHED_YET:
+        raise IgnitionError(
+            WAITING_FOR_PAYLOAD,
+            f"{url} has not generated the NodePool's ignition for this token yet (HTTP 511); asked again shortly",
+        )
     if status in (401, 403):
         raise IgnitionError(
             "EndpointUnreachable", f"{url} refused the NodePool's token (HTTP {status}); HyperShift rotates it"
@@ -174,11 +190,18 @@ def fetch_ignition(
     return payload
 
 
+def bearer(token: str) -> str:
+    """The Authorization value for a NodePool's token: HyperShift's ignition server base64-decodes
+    what follows ``Bearer `` (openshift/hypershift ignition-server/cmd/start.go, run), and its
+    user-data sends ``base64(token)`` (hypershift-operator/controllers/nodepool/token.go, ignConfig)."""
+    return "Bearer " + base64.b64encode(token.encode()).decode()
+
+
 def _get(url: str, token: str, context: ssl.SSLContext, timeout: float) -> tuple[int, bytes]:
     """The status and at most MAX_IGNITION_BYTES of the body."""
     pool = urllib3.PoolManager(ssl_context=context, retries=False, timeout=timeout)
     try:
-        resp = pool.request("GET", url, headers={"Authorization": f"Bearer {token}"}, preload_content=False)
+        resp = pool.request("GET", url, headers={"Authorization": bearer(token)}, preload_content=False)
         try:
             body = bytearray()
             while chunk := resp.read(_CHUNK):

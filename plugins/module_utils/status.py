@@ -118,7 +118,12 @@ def validation_failures(conditions: list[Condition]) -> list[Condition]:
 
 
 # Step reasons that mean "not yet" rather than "something is wrong".
-WAITING_REASONS = {"WaitingForKubeconfig", "HostedClusterNotCreated", "WaitingForIgnitionEndpoint"}
+WAITING_REASONS = {
+    "WaitingForKubeconfig",
+    "HostedClusterNotCreated",
+    "WaitingForIgnitionEndpoint",
+    "WaitingForIgnitionPayload",
+}
 
 
 def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> Condition:

@@ -11,11 +11,18 @@ short_description: Store the NodePool's ignition, booting the BlueField OS image
 version_added: "0.1.0"
 description:
   - Fetches C(https://<status.ignitionEndpoint>/ignition) of the provisioner's HostedCluster with
-    the NodePool's token (secret C(token-<nodepool>-*), key C(token), in the control plane
-    namespace C(<namespace>-<name>)), verifying the server against the CA in secret
-    C(ignition-server-ca-cert) (key C(tls.crt)). TLS verification is never skipped.
+    the NodePool's current token, sent base64-encoded after C(Bearer) in C(Authorization), the way
+    HyperShift's ignition server decodes it. The token is key C(token) of secret
+    C(token-<nodepool>-<hash>) in the control plane namespace C(<namespace>-<name>), for the hash
+    in the NodePool's C(hypershift.openshift.io/nodePoolCurrentConfigVersion) annotation (before
+    HyperShift writes it, the newest such secret annotated with the NodePool and not retiring).
+    The server is verified against the CA in secret C(ignition-server-ca-cert) (key C(tls.crt)).
+    TLS verification is never skipped.
+  - HTTP 511 (the server has not generated the payload for the token yet) gives reason
+    C(WaitingForIgnitionPayload), a wait rather than an error.
   - Rewrites C(spec.osImageURL) of the MachineConfig the ignition carries
-    (C(/etc/ignition-machine-config-encapsulated.json)) to I(image).
+    (C(/etc/ignition-machine-config-encapsulated.json)) to I(image), written back as a plain
+    percent-escaped C(data:,) URL as the Machine Config Operator writes it.
   - Stores the result in ConfigMap C(bfcfg-<dpucluster>.cfg), key C(BF_CFG_TEMPLATE), label
     C(provisioning.dpu.nvidia.com/bfcfg-template=true), in the DPUCluster's namespace; writes only
     when it differs.
@@ -51,7 +58,7 @@ EXAMPLES = r"""
 RETURN = r"""
 conditions:
   description: The IgnitionConfigured condition (reasons Generated, ImageMissing, WaitingForIgnitionEndpoint,
-    EndpointUnreachable, InvalidIgnition).
+    WaitingForIgnitionPayload, EndpointUnreachable, InvalidIgnition).
   returned: always
   type: list
   elements: dict

@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import ssl
+import uuid
 
+import urllib3
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import os_image
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
+    ENCAPSULATED_PATH,
+    NODEPOOL_CURRENT_CONFIG_VERSION,
+    bearer,
+    os_image,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
+    HOSTED_CLUSTER,
     NODE_POOL,
     PROVISIONER,
     SECRET,
@@ -99,9 +109,10 @@ def test_a_wrong_token_or_ca_is_a_clear_condition_and_recovers(mgmt, operator, t
     control_plane = f"{ns}-hcp"
     (token,) = [s for s in mgmt.list(SECRET, control_plane)["items"] if s["metadata"]["name"].startswith("token-hcp-")]
     mgmt.patch(SECRET, token["metadata"]["name"], {"stringData": {"token": "not-the-token"}}, control_plane)
-    obj = wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "False", "EndpointUnreachable")
+    # HyperShift's ignition server answers 511 for a token it does not hold: "back off and retry".
+    obj = wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "False", "WaitingForIgnitionPayload")
     message = next(c for c in obj["status"]["conditions"] if c["type"] == "IgnitionConfigured")["message"]
-    assert "refused the NodePool's token (HTTP 401)" in message
+    assert "(HTTP 511)" in message
     assert obj["status"]["phase"] != "Ready"
     mgmt.delete(SECRET, token["metadata"]["name"], control_plane)  # HyperShift issues a new token
     wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", "Generated")
@@ -133,3 +144,72 @@ def test_a_decoy_token_secret_named_like_the_nodepools_is_not_used(mgmt, operato
     mgmt.delete(CONFIGMAP, BFCFG, dpu_ns)  # rebuilt now, with the decoys the newest token-hcp-* secrets
     wait_for("the bf.cfg template to come back", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
     assert condition(mgmt.get(PROVISIONER, "hcp", ns), "IgnitionConfigured")["reason"] == "Generated"
+
+
+def _ask(endpoint: str, ca_pem: str, path: str, authorization: str | None) -> tuple[int, bytes, str]:
+    context = ssl.create_default_context(cadata=ca_pem)
+    pool = urllib3.PoolManager(ssl_context=context, retries=False, timeout=10)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    resp = pool.request("GET", f"https://{endpoint}{path}", headers=headers)
+    return resp.status, resp.data, resp.headers.get("Content-Type", "")
+
+
+def test_the_standin_ignition_server_answers_as_hypershifts_does(mgmt, operator):
+    """Contract (openshift/hypershift ignition-server/cmd/start.go, run; nodepool/token.go;
+    MCO pkg/server/server.go): the path is checked before auth (404); a value that is not
+    "Bearer " + base64 gets 401, so a raw UUID token is refused; a decodable unknown token gets
+    511; the NodePool's token, base64-encoded as our code sends it, gets the payload, whose
+    encapsulated MachineConfig is a plain data:, URL. The token is a UUID in
+    token-<nodepool>-<8-hex hash>, the hash written on the NodePool."""
+    ns, _ = ready(mgmt)
+    control_plane = f"{ns}-hcp"
+    version = wait_for(
+        "HyperShift's nodePoolCurrentConfigVersion on the NodePool",
+        lambda: (mgmt.get(NODE_POOL, "hcp", ns)["metadata"].get("annotations") or {}).get(
+            NODEPOOL_CURRENT_CONFIG_VERSION
+        ),
+    )
+    assert re.fullmatch(r"[0-9a-f]{8}", version)
+    secret = mgmt.get(SECRET, f"token-hcp-{version}", control_plane)
+    assert secret["metadata"]["annotations"]["hypershift.openshift.io/nodePool"] == f"{ns}/hcp"
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert str(uuid.UUID(token)) == token
+    ca_pem = base64.b64decode(mgmt.get(SECRET, "ignition-server-ca-cert", control_plane)["data"]["tls.crt"]).decode()
+    endpoint = mgmt.get(HOSTED_CLUSTER, "hcp", ns)["status"]["ignitionEndpoint"]
+
+    assert _ask(endpoint, ca_pem, "/config/worker", bearer(token))[0] == 404
+    assert _ask(endpoint, ca_pem, "/ignition/x", None)[0] == 404  # before any auth
+    assert _ask(endpoint, ca_pem, "/ignition", None)[0] == 401
+    assert _ask(endpoint, ca_pem, "/ignition", f"Bearer {token}")[0] == 401  # raw: "-" is not base64
+    assert _ask(endpoint, ca_pem, "/ignition", "bearer " + bearer(token).split()[1])[0] == 401
+    assert _ask(endpoint, ca_pem, "/ignition", bearer("not-a-token-it-issued"))[0] == 511
+    status, body, content_type = _ask(endpoint, ca_pem, "/ignition", bearer(token))
+    assert status == 200 and content_type == "application/json; charset=utf-8"
+    files = {f["path"]: f for f in json.loads(body)["storage"]["files"]}
+    contents = files[ENCAPSULATED_PATH]["contents"]
+    assert contents["source"].startswith("data:,") and "compression" not in contents
+    assert files[ENCAPSULATED_PATH]["mode"] == 420 and files[ENCAPSULATED_PATH]["overwrite"] is True
+
+
+def test_a_release_change_issues_a_new_token_and_retires_the_old_one(mgmt, operator):
+    """token.go (reconcileTokenSecret, cleanupOutdated, setExpirationTimestampOnToken): a new config
+    hash gets a new token secret, the old one is marked to expire in 2 hours, the NodePool's
+    nodePoolCurrentConfigVersion names the new one; the operator follows it."""
+    ns, dpu_ns = ready(mgmt)
+    control_plane = f"{ns}-hcp"
+
+    def current():
+        return (mgmt.get(NODE_POOL, "hcp", ns)["metadata"].get("annotations") or {}).get(
+            NODEPOOL_CURRENT_CONFIG_VERSION
+        )
+
+    before = wait_for("the NodePool's config version", current)
+    mgmt.patch(
+        PROVISIONER, "hcp", {"spec": {"ocpReleaseImage": "quay.io/openshift-release-dev/ocp-release:4.18.0-x86_64"}}, ns
+    )
+    after = wait_for("a new config version", lambda: (v := current()) != before and v)
+    old = mgmt.get(SECRET, f"token-hcp-{before}", control_plane)
+    assert "hypershift.openshift.io/ignition-token-expiration-timestamp" in old["metadata"]["annotations"]
+    new = mgmt.get(SECRET, f"token-hcp-{after}", control_plane)
+    assert "hypershift.openshift.io/ignition-token-expiration-timestamp" not in (new["metadata"]["annotations"] or {})
+    wait_for("the bf.cfg template to boot 4.18.0", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.18.0"])

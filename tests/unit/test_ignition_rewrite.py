@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import template_text
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
     ENCAPSULATED_PATH,
+    NODEPOOL_CURRENT_CONFIG_VERSION,
     IgnitionError,
+    bearer,
     machine_config,
     os_image,
     override_os_image,
@@ -46,8 +48,20 @@ def test_the_encapsulated_machine_config_boots_the_new_image_and_nothing_else_ch
     assert os_image(original) == "quay.io/rhcos@sha256:abc"  # the input is not modified
     assert rewritten["storage"]["files"][0] == original["storage"]["files"][0]
     entry = rewritten["storage"]["files"][1]["contents"]
-    config = json.loads(base64.b64decode(entry["source"].split(",", 1)[1]))
-    assert config["spec"]["config"] == MC["spec"]["config"] and "compression" not in entry
+    # Written back as MCO writes it and the upstream operator requires it (machineos.go,
+    # ReplaceMachineOSURL: "data:," or refused): plain, percent-escaped, uncompressed.
+    assert entry["source"].startswith("data:,") and "compression" not in entry
+    config = json.loads(unquote(entry["source"].removeprefix("data:,")))
+    assert config["spec"]["config"] == MC["spec"]["config"]
+
+
+def test_the_bearer_value_is_the_token_base64_encoded_as_hypershift_decodes_it():
+    """ignition-server/cmd/start.go base64-decodes what follows "Bearer "; a raw UUID has "-",
+    which StdEncoding refuses (401)."""
+    token = "5f0c1b8e-6a7d-4c39-9c52-0d1e2f3a4b5c"
+    value = bearer(token)
+    assert value.startswith("Bearer ")
+    assert base64.b64decode(value.removeprefix("Bearer "), validate=True).decode() == token
 
 
 def test_an_ignition_without_a_machine_config_is_invalid_not_a_crash():
@@ -77,13 +91,23 @@ def test_the_bfcfg_template_opens_no_go_template_action_and_reads_back_the_same(
 
 
 class _Secrets:
-    """A KubeClient that lists the given Secrets in the control plane namespace only."""
+    """A KubeClient that holds the given Secrets in the control plane namespace only, and a
+    NodePool t/x with ``version`` as its nodePoolCurrentConfigVersion (none: no annotation)."""
 
-    def __init__(self, namespace: str, items: list[dict]):
-        self.namespace, self.items = namespace, items
+    def __init__(self, namespace: str, items: list[dict], version: str | None = None):
+        self.namespace, self.items, self.version = namespace, items, version
+        self.asked: list[str] = []
 
     def list(self, resource, namespace):
         return {"items": self.items if namespace == self.namespace else []}
+
+    def get_or_none(self, resource, name, namespace=None):
+        self.asked.append(f"{resource.kind} {namespace}/{name}")
+        if resource.kind == "NodePool":
+            annotations = {} if self.version is None else {NODEPOOL_CURRENT_CONFIG_VERSION: self.version}
+            return {"metadata": {"name": "x", "namespace": "t", "annotations": annotations}}
+        found = [i for i in self.items if i["metadata"]["name"] == name]
+        return found[0] if found and namespace == self.namespace else None
 
 
 def _token_secret(name: str, token: str, created: str, **annotations: str) -> dict:
@@ -116,3 +140,27 @@ def test_the_ignition_token_is_the_nodepools_by_hypershifts_annotation_not_a_dec
     ]
     assert _token(_Secrets("t-x", secrets), provisioner) == "ours"
     assert _token(_Secrets("t-x", secrets[1:3]), provisioner) == ""  # none of ours: wait, send nothing
+
+
+def test_the_token_is_the_one_the_nodepools_current_config_version_names():
+    """nodepool_controller.go writes nodePoolCurrentConfigVersion on a platform-None NodePool: the
+    current token is token-<nodepool>-<that hash>, even when a newer one of the NodePool exists
+    (a config change on its way); the annotation is read from the tenant's namespace, so what is
+    not a name is never looked up, and a secret so named but not the NodePool's is not sent."""
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _token
+
+    provisioner = {"metadata": {"name": "x", "namespace": "t"}}
+    ours = {"hypershift.openshift.io/nodePool": "t/x"}
+    secrets = [
+        _token_secret("token-x-aaaaaaaa", "current", "2026-01-01T00:00:00Z", **ours),
+        _token_secret("token-x-bbbbbbbb", "next", "2026-01-02T00:00:00Z", **ours),
+        _token_secret("token-x-dddddddd", "decoy", "2026-01-02T00:00:00Z"),
+    ]
+    assert _token(_Secrets("t-x", secrets, "aaaaaaaa"), provisioner) == "current"
+    assert _token(_Secrets("t-x", secrets, None), provisioner) == "next"  # before HyperShift wrote it: newest
+    assert _token(_Secrets("t-x", secrets, "dddddddd"), provisioner) == ""  # not annotated as the NodePool's
+    assert _token(_Secrets("t-x", secrets, "eeeeeeee"), provisioner) == ""  # not published yet: wait
+    for hostile in ("../../../api/v1/secrets", "a/b", "A" * 300, "x?watch=1"):
+        client = _Secrets("t-x", secrets, hostile)
+        assert _token(client, provisioner) == ""
+        assert client.asked == ["NodePool t/x"], client.asked  # no request made of it

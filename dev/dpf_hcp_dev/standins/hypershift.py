@@ -10,9 +10,9 @@ control-plane-operator/controllers/hostedcontrolplane/v2/kas/kubeconfig.go)."""
 from __future__ import annotations
 
 import base64
-import secrets
 import time
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,11 +20,16 @@ import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import CA_SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
+    CA_SECRET,
+    NODEPOOL_CURRENT_CONFIG_VERSION,
+    TOKEN_EXPIRATION_ANNOTATION,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     HOSTED_CLUSTER,
     NAMESPACE,
+    NODE_POOL,
     SECRET,
 )
 from dpf_hcp_dev.standins.config import StandinConfig
@@ -40,6 +45,22 @@ CONTROL_PLANE_NAMESPACE_LABEL = "hypershift.openshift.io/hosted-control-plane"
 # nodepool_controller.go (nodePoolAnnotation).
 TOKEN_SECRET_ANNOTATION = "hypershift.openshift.io/ignition-config"
 NODEPOOL_ANNOTATION = "hypershift.openshift.io/nodePool"
+# An outdated token stays usable this long after its NodePool's config changed: openshift/hypershift
+# hypershift-operator/controllers/nodepool/token.go (setExpirationTimestampOnToken, 2 hours).
+OUTDATED_TOKEN_LIFETIME = timedelta(hours=2)
+STANDIN_FIELD_MANAGER = "hypershift-standin"
+
+
+def config_version(release_image: str, node_pool: dict[str, Any]) -> str:
+    """The NodePool's config hash, 8 hex digits of FNV-32a over what the config is made of (the
+    release and the config ConfigMaps it names, here): openshift/hypershift
+    hypershift-operator/controllers/nodepool/config.go (ConfigGenerator.Hash) and
+    support/util/util.go (HashSimple)."""
+    names = ",".join(str(c.get("name", "")) for c in ((node_pool.get("spec") or {}).get("config") or []))
+    value = 0x811C9DC5
+    for byte in f"{release_image};{names}".encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"{value:08x}"
 
 
 def control_plane_namespace(ns: str, name: str) -> str:
@@ -123,6 +144,7 @@ class HyperShiftStandin:
         hosted_admin_kubeconfig: str,
         secrets: Informer,
         ignition: IgnitionServer | None = None,
+        node_pools: Informer | None = None,
     ):
         self.client = client
         self.kubeconfig = hosted_admin_kubeconfig
@@ -133,6 +155,7 @@ class HyperShiftStandin:
         self.endpoint = {"host": server.hostname or "", "port": server.port or 443}
         self.secrets = secrets
         self.ignition = ignition
+        self.node_pools = node_pools
         self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
 
@@ -218,39 +241,55 @@ class HyperShiftStandin:
             self._create_secret(ns, f"{name}-admin-kubeconfig", {"kubeconfig": self.kubeconfig}, owner=hc)
 
     def _ensure_ignition(self, hc: dict[str, Any]) -> None:
-        """The ignition server's CA and the NodePool's token in the control plane namespace, created
-        when missing (never overwritten), and the tokens found there served."""
+        """The ignition server's CA, and the NodePool's token for its current config: what
+        HyperShift's NodePool controller does for a NodePool of platform None (openshift/hypershift
+        hypershift-operator/controllers/nodepool/token.go, reconcileTokenSecret and cleanupOutdated;
+        nodepool_controller.go, reconcile): secret token-<nodepool>-<config hash> with a UUID token,
+        annotated with the NodePool; older ones of the NodePool marked to expire in 2 hours; the
+        hash written on the NodePool as nodePoolCurrentConfigVersion. Created when missing (never
+        overwritten); the tokens found are served (tokens issued before a restart too)."""
         assert self.ignition is not None
         meta = hc["metadata"]
         ns, name = meta["namespace"], meta["name"]
         control_plane = control_plane_namespace(ns, name)
         release = ((hc.get("spec") or {}).get("release") or {}).get("image", "")
         prefix = f"token-{name}-"
-        node_pool = f"{ns}/{name}"  # the provisioner's NodePool is named like its HostedCluster
-        in_namespace = self.secrets.indexed((control_plane, ""))
+        node_pool_key = f"{ns}/{name}"  # the provisioner's NodePool is named like its HostedCluster
+        node_pool = self.node_pools.get((ns, name)) if self.node_pools is not None else {"metadata": {}}
+        if self._missing(control_plane, CA_SECRET):
+            apply(self.client, _control_plane_namespace_object(ns, name))
+            self._create_secret(control_plane, CA_SECRET, {"tls.crt": self.ignition.ca_pem})
         tokens = [
             s
-            for s in in_namespace
+            for s in self.secrets.indexed((control_plane, ""))
             if s["metadata"]["name"].startswith(prefix)
-            and (s["metadata"].get("annotations") or {}).get(NODEPOOL_ANNOTATION) == node_pool
+            and (s["metadata"].get("annotations") or {}).get(NODEPOOL_ANNOTATION) == node_pool_key
         ]
-        if self._missing(control_plane, CA_SECRET) or (not tokens and self._missing(control_plane, prefix, tokens)):
-            apply(self.client, _control_plane_namespace_object(ns, name))
-        if self._missing(control_plane, CA_SECRET):
-            self._create_secret(control_plane, CA_SECRET, {"tls.crt": self.ignition.ca_pem})
-        if not tokens and self._missing(control_plane, prefix, tokens):
-            value = secrets.token_hex(16)
-            self.ignition.register(value, name, release, self._ssh_key(hc))
-            annotations = {TOKEN_SECRET_ANNOTATION: "true", NODEPOOL_ANNOTATION: node_pool}
-            token_name = f"{prefix}{secrets.token_hex(3)}"
-            self._create_secret(control_plane, token_name, {"token": value}, annotations=annotations)
-            self._created[(control_plane, prefix)] = time.monotonic()
         for secret in tokens:  # tokens issued before a restart; a token edited later is not trusted
             uid = secret["metadata"]["uid"]
             value = base64.b64decode(((secret.get("data") or {}).get("token")) or "").decode()
             if value and uid not in self._token_secrets:
                 self._token_secrets.add(uid)
                 self.ignition.register(value, name, release, self._ssh_key(hc))
+        if node_pool is None:
+            return  # HyperShift's NodePool controller makes tokens for a NodePool that exists
+        version = config_version(release, node_pool)
+        token_name = prefix + version
+        if not any(s["metadata"]["name"] == token_name for s in tokens) and self._missing(control_plane, token_name):
+            apply(self.client, _control_plane_namespace_object(ns, name))
+            value = str(uuid.uuid4())
+            self.ignition.register(value, name, release, self._ssh_key(hc))
+            annotations = {TOKEN_SECRET_ANNOTATION: "true", NODEPOOL_ANNOTATION: node_pool_key}
+            self._create_secret(control_plane, token_name, {"token": value}, annotations=annotations)
+            expires = (datetime.now(UTC) + OUTDATED_TOKEN_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for old in tokens:
+                if TOKEN_EXPIRATION_ANNOTATION not in (old["metadata"].get("annotations") or {}):
+                    patch = {"metadata": {"annotations": {TOKEN_EXPIRATION_ANNOTATION: expires}}}
+                    self.client.patch(SECRET, old["metadata"]["name"], patch, control_plane)
+        annotations = (node_pool.get("metadata") or {}).get("annotations") or {}
+        if self.node_pools is not None and annotations.get(NODEPOOL_CURRENT_CONFIG_VERSION) != version:
+            patch = {"metadata": {"annotations": {NODEPOOL_CURRENT_CONFIG_VERSION: version}}}
+            self.client.patch(NODE_POOL, name, patch, ns, field_manager=STANDIN_FIELD_MANAGER)
 
     def _ssh_key(self, hc: dict[str, Any]) -> str:
         """The public key in the secret HostedCluster.spec.sshKey names (key id_rsa.pub), or ""."""

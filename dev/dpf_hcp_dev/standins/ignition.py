@@ -1,25 +1,30 @@
-"""The HyperShift stand-in's ignition server: HTTPS on 127.0.0.1 with its own CA, answering
-``GET /ignition`` for a NodePool's bearer token, the way HyperShift's ignition server does, with
-the rendered MachineConfig encapsulated in the payload (gzip, base64 data URL)."""
+"""The HyperShift stand-in's ignition server: HTTPS on 127.0.0.1 with its own CA, answering for a
+NodePool's token the way HyperShift's ignition server does (openshift/hypershift
+ignition-server/cmd/start.go, run), with the rendered MachineConfig encapsulated in the payload as
+MCO appends it (a plain ``data:,`` URL, percent-escaped, uncompressed)."""
 
 from __future__ import annotations
 
-import base64
-import gzip
+import binascii
 import hashlib
 import json
 import logging
+import re
 import ssl
 import tempfile
 import threading
+from base64 import b64decode
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import ENCAPSULATED_PATH
 from dpf_hcp_operator.pki import make_ca, make_serving_cert
 
 LOG = logging.getLogger("standins.ignition")
+# openshift/hypershift ignition-server/cmd/start.go (ignPathPattern).
+IGNITION_PATH = re.compile(r"^/ignition[^/ ]*$")
 
 
 def default_os_image(release_image: str) -> str:
@@ -38,7 +43,9 @@ def payload(nodepool: str, release_image: str, ssh_key: str = "") -> dict[str, A
         "metadata": {"name": f"rendered-{nodepool}"},
         "spec": {"osImageURL": default_os_image(release_image), "config": {"ignition": {"version": "3.2.0"}}},
     }
-    encapsulated = gzip.compress(json.dumps(machine_config).encode(), mtime=0)
+    # openshift/machine-config-operator pkg/server/server.go (appendEncapsulated, getEncodedContent):
+    # "data:," + url.PathEscape(json), no compression; mode 420, overwrite true.
+    encapsulated = "data:," + quote(json.dumps(machine_config), safe="")
     return {
         "ignition": {"version": "3.2.0"},
         "passwd": {"users": [{"name": "core", **({"sshAuthorizedKeys": [ssh_key]} if ssh_key else {})}]},
@@ -48,10 +55,7 @@ def payload(nodepool: str, release_image: str, ssh_key: str = "") -> dict[str, A
                     "path": ENCAPSULATED_PATH,
                     "mode": 420,
                     "overwrite": True,
-                    "contents": {
-                        "compression": "gzip",
-                        "source": "data:;base64," + base64.b64encode(encapsulated).decode(),
-                    },
+                    "contents": {"source": encapsulated},
                 },
                 {"path": "/etc/hostname", "mode": 420, "contents": {"source": "data:,dpu"}},
             ]
@@ -75,20 +79,16 @@ class IgnitionServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-                with server._lock:
-                    found = server.tokens.get(token)
-                if self.path != "/ignition" or found is None:
-                    self.send_response(404 if self.path != "/ignition" else 401)
-                    self.end_headers()
-                    return
-                body = json.dumps(payload(*found)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+            def do_GET(self) -> None:  # start.go: any method is served alike
+                status, body = server.answer(urlsplit(self.path).path, self.headers.get("Authorization"))
+                self.send_response(status)
+                if status == 200:
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            do_POST = do_GET  # noqa: N815 - http.server's handler names
 
             def log_message(self, fmt: str, *args: Any) -> None:
                 LOG.debug(fmt, *args)
@@ -97,6 +97,26 @@ class IgnitionServer:
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.endpoint = f"127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, name="ignition-server", daemon=True).start()
+
+    def answer(self, path: str, authorization: str | None) -> tuple[int, bytes]:
+        """Status and body for a request, in the order openshift/hypershift
+        ignition-server/cmd/start.go (run) checks: the path (``^/ignition[^/ ]*$``, else 404, before
+        any auth), the ``Bearer `` prefix (else 401), the value base64-decoded with StdEncoding
+        (else 401), a token in the payload cache (else 511 "Token not found", so that Ignition
+        backs off and retries)."""
+        if not IGNITION_PATH.match(path):
+            return 404, b"404 page not found\n"
+        if authorization is None or not authorization.startswith("Bearer "):
+            return 401, b"Unauthorized\n"
+        try:
+            token = b64decode(authorization.removeprefix("Bearer "), validate=True).decode()
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            return 401, b"Unauthorized\n"
+        with self._lock:
+            found = self.tokens.get(token)
+        if found is None:
+            return 511, b"Token not found\n"
+        return 200, json.dumps(payload(*found)).encode()
 
     def register(self, token: str, nodepool: str, release_image: str, ssh_key: str = "") -> None:
         with self._lock:
