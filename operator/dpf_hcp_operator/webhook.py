@@ -15,10 +15,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, naming, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import (
+    dns1123_label_problem,
+    dns1123_subdomain_problem,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import DEFAULT_RELEASE_REPOSITORIES
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
@@ -42,6 +47,10 @@ PATH = "/validate-dpfhcpprovisioner"
 WEBHOOK_NAME = "vdpfhcpprovisioner.provisioning.dpu.hcp.io"
 # The API server's uids are 36 characters (a UUID); the answer echoes it, so a longer one is refused.
 MAX_UID_CHARACTERS = 128
+# A review's reads: each one's HTTP timeout, and all of them together (the chart gives the webhook
+# timeoutSeconds: 5; a denial with a reason beats the API server's own timeout).
+READ_SECONDS = 2.0
+READS_SECONDS = 3.0
 
 
 class Reviewer:
@@ -65,8 +74,16 @@ class Reviewer:
         self._reads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="admission-read")
 
     def _read_all(self, reads: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-        """Each read's result by name; the first ApiError (or other error) is raised."""
+        """Each read's result by name; the first ApiError (or other error) is raised, and so is
+        one when they are not all back within READS_SECONDS (the review is then denied, well
+        before the API server's own timeout for the webhook)."""
         pending = {name: self._reads.submit(read) for name, read in reads.items()}
+        _, late = futures_wait(pending.values(), timeout=READS_SECONDS)
+        if late:
+            for future in late:
+                future.cancel()
+            slow = ", ".join(name for name, future in pending.items() if future in late)
+            raise ApiError(0, "Timeout", f"no answer within {READS_SECONDS:g}s reading {slow}")
         return {name: future.result() for name, future in pending.items()}
 
     def _provisioners(self) -> list[dict[str, Any]]:
@@ -136,16 +153,20 @@ class Reviewer:
         ns = meta.get("namespace", "")
         ref = spec.get("dpuClusterRef") or {}
         reads: dict[str, Callable[[], Any]] = {
-            "configmap": lambda: self.client.get_or_none(CONFIGMAP, BLUEFIELD_CONFIGMAP, self.operator_namespace),
-            "dpucluster": lambda: self.client.get_or_none(DPU_CLUSTER, ref["name"], ref["namespace"]),
+            "configmap": lambda: self.client.get_or_none(
+                CONFIGMAP, BLUEFIELD_CONFIGMAP, self.operator_namespace, READ_SECONDS
+            ),
+            "dpucluster": lambda: self.client.get_or_none(DPU_CLUSTER, ref["name"], ref["namespace"], READ_SECONDS),
         }
         secrets = {(spec.get(f) or {}).get("name") for f in ("pullSecretRef", "sshKeySecretRef")}
         for name in sorted(s for s in secrets if s):
-            reads[f"secret {name}"] = lambda name=name: self.client.get_or_none(SECRET, name, ns)
+            reads[f"secret {name}"] = lambda name=name: self.client.get_or_none(SECRET, name, ns, READ_SECONDS)
         derived = old is None and _derives_names(meta)  # metadata.name and namespace never change: judged once
         if derived:
-            reads["hostedcluster"] = lambda: self.client.get_or_none(HOSTED_CLUSTER, meta["name"], ns)
-            reads["namespace"] = lambda: self.client.get_or_none(NAMESPACE, naming.control_plane_namespace(obj))
+            reads["hostedcluster"] = lambda: self.client.get_or_none(HOSTED_CLUSTER, meta["name"], ns, READ_SECONDS)
+            reads["namespace"] = lambda: self.client.get_or_none(
+                NAMESPACE, naming.control_plane_namespace(obj), timeout=READ_SECONDS
+            )
         found = self._read_all(reads)
         dpucluster = found["dpucluster"]
         problems = admission.check_references(
@@ -288,7 +309,34 @@ def admission_request(review: Any) -> dict[str, Any]:
         value = request.get(name)
         if value is not None and not isinstance(value, types):
             raise MalformedError(f"request.{name} is {_what(value)}: {wanted} is required")
+    _check_names(request)
     return request
+
+
+def _check_names(request: dict[str, Any]) -> None:
+    """The names a review carries are Kubernetes names, and the object's are the request's: the
+    API server stores nothing else and sends them alike (for a create by generateName the request's
+    name is empty and the object's is the generated one). Anything else is forged; the Reviewer
+    reads objects by these names, so they are judged before any rule runs."""
+    for field, problem in (("namespace", dns1123_label_problem), ("name", dns1123_subdomain_problem)):
+        wanted = request.get(field) or ""
+        if wanted and problem(wanted):
+            raise MalformedError(f"request.{field} is not a Kubernetes name: {problem(wanted)}")
+        for which in ("object", "oldObject"):
+            meta = (request.get(which) or {}).get("metadata")
+            if meta is None:
+                continue
+            if not isinstance(meta, dict):
+                raise MalformedError(f"request.{which}.metadata is {_what(meta)}: an object is required")
+            got = meta.get(field)
+            if got in (None, ""):
+                continue
+            if not isinstance(got, str) or problem(got):
+                raise MalformedError(f"request.{which}.metadata.{field} is not a Kubernetes name")
+            if got != wanted and (wanted or field == "namespace"):
+                raise MalformedError(
+                    f"request.{which}.metadata.{field} is not request.{field}: the API server sends the same"
+                )
 
 
 def answer(reviewer: Reviewer, body: bytes) -> tuple[int, dict[str, Any]]:

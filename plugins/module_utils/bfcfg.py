@@ -21,6 +21,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition impor
     NODEPOOL_CURRENT_CONFIG_VERSION,
     TOKEN_EXPIRATION_ANNOTATION,
     TOKEN_NODEPOOL_ANNOTATION,
+    WAITING_FOR_PAYLOAD,
     IgnitionError,
     fetch_ignition,
     override_os_image,
@@ -33,6 +34,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     NODE_POOL,
     SECRET,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import shown
 
 IGNITION_CONFIGURED = "IgnitionConfigured"
 WAITING = "WaitingForIgnitionEndpoint"
@@ -68,7 +70,12 @@ def _is_our_token(secret: dict[str, Any], provisioner: dict[str, Any]) -> bool:
 
 
 def _token(client: KubeClient, provisioner: dict[str, Any]) -> str:
-    """The current token of this provisioner's NodePool, as HyperShift names it: the secret
+    """The current token of this provisioner's NodePool (``_token_secret``), or ""."""
+    return _secret_text(_token_secret(client, provisioner), "token")
+
+
+def _token_secret(client: KubeClient, provisioner: dict[str, Any]) -> dict[str, Any] | None:
+    """The current token secret of this provisioner's NodePool, as HyperShift names it: the secret
     token-<nodepool>-<hash> for the hash in the NodePool's nodePoolCurrentConfigVersion annotation;
     before HyperShift has written that, the newest secret _is_our_token finds."""
     control_plane = naming.control_plane_namespace(provisioner)
@@ -79,13 +86,24 @@ def _token(client: KubeClient, provisioner: dict[str, Any]) -> str:
         name = naming.ignition_token_prefix(provisioner) + version
         # The annotation is read from an object in the tenant's namespace: a name, or nothing.
         secret = None if dns1123_subdomain_problem(name) else client.get_or_none(SECRET, name, control_plane)
-        return _secret_text(secret, "token") if secret is not None and _is_our_token(secret, provisioner) else ""
+        ok = secret is not None and _is_our_token(secret, provisioner) and _secret_text(secret, "token")
+        return secret if ok else None
     secrets = client.list(SECRET, control_plane).get("items") or []
     candidates = sorted(
         (s for s in secrets if _is_our_token(s, provisioner) and _secret_text(s, "token")),
         key=lambda s: s["metadata"].get("creationTimestamp", ""),
     )
-    return _secret_text(candidates[-1], "token") if candidates else ""
+    return candidates[-1] if candidates else None
+
+
+def _payload_failure(secret: dict[str, Any]) -> str | None:
+    """Why HyperShift's ignition server could not generate the payload, as it wrote it on the token
+    secret (keys reason and message; AsExpected when it could: openshift/hypershift
+    ignition-server/controllers/tokensecret_controller.go, Reconcile); None when it says nothing."""
+    reason = _secret_text(secret, "reason")
+    if not reason or reason == "AsExpected":
+        return None
+    return f"{shown(reason)}: {shown(_secret_text(secret, 'message'))}"
 
 
 def template_text(ignition: dict[str, Any]) -> str:
@@ -113,7 +131,8 @@ def generate(client: KubeClient, provisioner: dict[str, Any], image: str, check_
         return _not_yet(WAITING, f"HostedCluster {ref['namespace']}/{ref['name']} has no status.ignitionEndpoint yet")
     control_plane = naming.control_plane_namespace(provisioner)
     ca_pem = _secret_text(client.get_or_none(SECRET, CA_SECRET, control_plane), "tls.crt")
-    token = _token(client, provisioner)
+    token_secret = _token_secret(client, provisioner)
+    token = _secret_text(token_secret, "token")
     if not ca_pem or not token:
         missing = (
             f"secret {control_plane}/{CA_SECRET} (key tls.crt)"
@@ -127,6 +146,14 @@ def generate(client: KubeClient, provisioner: dict[str, Any], image: str, check_
     try:
         ignition = override_os_image(fetch_ignition(endpoint, token, ca_pem), image)
     except IgnitionError as exc:
+        failure = _payload_failure(token_secret or {}) if exc.reason == WAITING_FOR_PAYLOAD else None
+        if failure is not None:  # not on its way: HyperShift says why; the secret's next change runs us again
+            name = (token_secret or {}).get("metadata", {}).get("name", "")
+            return _not_yet(
+                "PayloadNotGenerated",
+                f"HyperShift's ignition server did not generate the NodePool's ignition; token secret "
+                f"{control_plane}/{name} says {failure}. Fix the NodePool's config (spec.config, the release)",
+            )
         return _not_yet(exc.reason, str(exc))
     labels = {
         BFCFG_LABEL: "true",

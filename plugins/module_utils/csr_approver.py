@@ -80,7 +80,10 @@ class ApproverIdentity:
         """A token of the ServiceAccount, asked for again once most of its life has passed."""
         with self._lock:
             if self._token is None or time.monotonic() >= self._renew_at:
-                self._token, seconds = self._request()
+                try:
+                    self._token, seconds = self._request()
+                finally:  # asked for rarely: no connection with the admin credential is kept open meanwhile
+                    self.admin.reset_connections()
                 self._renew_at = time.monotonic() + RENEW_AFTER * seconds
             return self._token
 

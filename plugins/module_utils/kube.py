@@ -533,12 +533,16 @@ class KubeClient:
             raise
         return any(r.get("name") == res.plural for r in listing.get("resources") or [])
 
-    def get(self, res: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
-        return self.request("GET", res.path(namespace, name))
+    def get(
+        self, res: Resource, name: str, namespace: str | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        return self.request("GET", res.path(namespace, name), timeout=timeout)
 
-    def get_or_none(self, res: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    def get_or_none(
+        self, res: Resource, name: str, namespace: str | None = None, timeout: float | None = None
+    ) -> dict[str, Any] | None:
         try:
-            return self.get(res, name, namespace)
+            return self.get(res, name, namespace, timeout)
         except ApiError as exc:
             if exc.not_found:
                 if KubeClient.journal is not None:  # seen absent: a read without a version

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -22,15 +23,26 @@ class Resource:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        """The API path; the namespace, name and subresource each one path segment, whatever
+        they hold (names reach us from objects anyone may write: never a query, a fragment, or a
+        step up the path)."""
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
+            base += f"/namespaces/{_segment(namespace)}"
         base += f"/{self.plural}"
         if name:
-            base += f"/{name}"
+            base += f"/{_segment(name)}"
             if subresource:
-                base += f"/{subresource}"
+                base += f"/{_segment(subresource)}"
         return base
+
+
+def _segment(value: str) -> str:
+    """``value`` as one URL path segment: percent-escaped (":" and "@" kept, as in RBAC names);
+    "." and ".." are no name and are refused."""
+    if value in (".", ".."):
+        raise ValueError(f"{value!r} is not a Kubernetes name")
+    return quote(value, safe=":@")
 
 
 SECRET = Resource("", "v1", "secrets", "Secret")

@@ -19,7 +19,8 @@ description:
     The server is verified against the CA in secret C(ignition-server-ca-cert) (key C(tls.crt)).
     TLS verification is never skipped.
   - HTTP 511 (the server has not generated the payload for the token yet) gives reason
-    C(WaitingForIgnitionPayload), a wait rather than an error.
+    C(WaitingForIgnitionPayload), a wait rather than an error; or reason C(PayloadNotGenerated) when the
+    token secret's C(reason) and C(message) (written by the ignition server) say why it was not generated.
   - Rewrites C(spec.osImageURL) of the MachineConfig the ignition carries
     (C(/etc/ignition-machine-config-encapsulated.json)) to I(image), written back as a plain
     percent-escaped C(data:,) URL as the Machine Config Operator writes it.
@@ -58,7 +59,7 @@ EXAMPLES = r"""
 RETURN = r"""
 conditions:
   description: The IgnitionConfigured condition (reasons Generated, ImageMissing, WaitingForIgnitionEndpoint,
-    WaitingForIgnitionPayload, EndpointUnreachable, InvalidIgnition).
+    WaitingForIgnitionPayload, PayloadNotGenerated, EndpointUnreachable, InvalidIgnition).
   returned: always
   type: list
   elements: dict

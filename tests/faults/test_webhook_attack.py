@@ -315,17 +315,55 @@ def test_an_answer_nobody_reads_is_written_by_the_loop_and_cut_at_its_deadline(t
 
 def test_names_in_a_refusal_are_cut(served):
     """A review straight to the port (the API server would refuse such names first) with a name and
-    namespace of 100 000 characters: refused, and the message quotes neither in full."""
+    namespace of 100 000 characters: refused as forged, and the answer quotes neither."""
     replica, _good, _bad = served
     assert replica.started is not None
     long = "n" * 100_000
     obj = {"apiVersion": "provisioning.dpu.hcp.io/v1alpha1", "kind": "DPFHCPProvisioner", "spec": {}}
     obj["metadata"] = {"name": long, "namespace": long}
-    code, answer = _post(
-        replica.started.webhook_port, replica.started.webhook_ca, _request(_review(_valid(object=obj)))
-    )
-    assert code == 200 and answer["response"]["allowed"] is False, answer
-    assert len(answer["response"]["status"]["message"]) < 2000, len(answer["response"]["status"]["message"])
+    for request in (_valid(object=obj), _valid(object=obj, name=long, namespace=long)):
+        code, answer = _post(replica.started.webhook_port, replica.started.webhook_ca, _request(_review(request)))
+        assert code == 400 and "response" not in answer, answer
+        assert len(json.dumps(answer)) < 2000, len(json.dumps(answer))
+
+
+# A review straight to the port that names, as its namespace, an API path with a watch in it: the
+# operator would read objects by that name (round 4 of the attacker review: four such reviews held
+# every admission read for 30 s, and a watch on a busy ConfigMap grew the operator's memory).
+INJECTED = "att/secrets?watch=1&fieldSelector=metadata.name%3Dnone#"
+
+
+def _provisioner(name: str, namespace: str) -> dict:
+    spec = {
+        "dpuClusterRef": {"name": "dpucluster", "namespace": "dpus"},
+        "baseDomain": "example.com",
+        "ocpReleaseImage": "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64",
+        "pullSecretRef": {"name": "pull-secret"},
+        "sshKeySecretRef": {"name": "ssh-key"},
+    }
+    head = {"apiVersion": "provisioning.dpu.hcp.io/v1alpha1", "kind": "DPFHCPProvisioner"}
+    return {**head, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def test_forged_names_never_become_api_paths_and_do_not_hold_reviews(served):
+    replica, _good, _bad = served
+    assert replica.started is not None
+    port, ca = replica.started.webhook_port, replica.started.webhook_ca
+    forged = [
+        _valid(namespace="dpus", object=_provisioner("p", INJECTED)),  # object and request disagree
+        _valid(namespace=INJECTED, object=_provisioner("p", INJECTED)),  # agree, but no namespace name
+        _valid(name="x/../../secrets?watch=1#", object=_provisioner("x/../../secrets?watch=1#", "ns")),
+        _valid(name="..", object=_provisioner("..", "ns")),
+        _valid(name="", object=_provisioner("../secrets", "ns")),  # a create by generateName
+    ]
+    for request in forged * 2:
+        code, answer = _post(port, ca, _request(_review(request)))
+        assert code == 400, answer
+        assert "Kubernetes name" in answer["error"] or "is not request." in answer["error"], answer
+    started = time.monotonic()
+    code, answer = _post(port, ca, _request(_review(_valid(namespace="ns", object=_provisioner("p", "ns")))))
+    assert code == 200 and "allowed" in answer["response"], answer
+    assert time.monotonic() - started < 2.0
 
 
 def _post(port: int, ca, raw: bytes) -> tuple[int, dict]:
@@ -422,6 +460,21 @@ MALFORMED = [
     ("userInfo-list", _request(_review(_valid(userInfo=[]))), 400, "request.userInfo"),
     ("dryRun-string", _request(_review(_valid(dryRun="yes"))), 400, "request.dryRun"),
     ("namespace-list", _request(_review(_valid(namespace=["a"]))), 400, "request.namespace"),
+    ("namespace-not-a-name", _request(_review(_valid(namespace="a/b"))), 400, "request.namespace"),
+    ("name-not-a-name", _request(_review(_valid(name="a?watch=1"))), 400, "request.name"),
+    (
+        "object-in-another-namespace",
+        _request(_review(_valid(object={"metadata": {"name": "p", "namespace": "other"}}))),
+        400,
+        "is not request.namespace",
+    ),
+    (
+        "object-named-otherwise",
+        _request(_review(_valid(object={"metadata": {"name": "q", "namespace": "ns"}}))),
+        400,
+        "is not request.name",
+    ),
+    ("metadata-list", _request(_review(_valid(object={"metadata": []}))), 400, "request.object.metadata"),
     ("no-content-length", _request(b"{}", headers="Content-Type: application/json\r\n"), 411, "Content-Length"),
     (
         "two-content-lengths",

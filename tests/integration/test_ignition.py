@@ -34,6 +34,7 @@ from support import (
     namespace,
     provisioner_body,
     secrets,
+    standin_settings,
     unique,
     wait_condition,
     wait_for,
@@ -213,3 +214,27 @@ def test_a_release_change_issues_a_new_token_and_retires_the_old_one(mgmt, opera
     new = mgmt.get(SECRET, f"token-hcp-{after}", control_plane)
     assert "hypershift.openshift.io/ignition-token-expiration-timestamp" not in (new["metadata"]["annotations"] or {})
     wait_for("the bf.cfg template to boot 4.18.0", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.18.0"])
+
+
+def test_a_payload_hypershift_cannot_generate_is_reported_with_its_reason(mgmt, operator):
+    """tokensecret_controller.go: the ignition server writes why on the token secret (reason,
+    message) and answers 511 for that token. That is no wait: IgnitionConfigured says so, and
+    a new token (HyperShift's answer to a fixed config) recovers."""
+    ns, dpu_ns = namespace(mgmt, unique("ign")), namespace(mgmt, unique("ign-dpus"))
+    standin_settings(mgmt, **{f"{ns}.hcp.payloadInvalid": "true"})
+    try:
+        secrets(mgmt, ns)
+        dpucluster(mgmt, dpu_ns, "dpucluster")
+        mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+        obj = wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "False", "PayloadNotGenerated", timeout=120)
+        message = condition(obj, "IgnitionConfigured")["message"]
+        assert "'InvalidConfig'" in message and "failed validation" in message, message
+        assert condition(obj, "Ready")["reason"] == "PayloadNotGenerated"
+    finally:
+        standin_settings(mgmt, **{f"{ns}.hcp.payloadInvalid": ""})
+    control_plane = f"{ns}-hcp"
+    for token in mgmt.list(SECRET, control_plane)["items"]:
+        if token["metadata"]["name"].startswith("token-hcp-"):
+            mgmt.delete(SECRET, token["metadata"]["name"], control_plane)  # HyperShift issues a new one
+    wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)
+    assert bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"]

@@ -49,6 +49,12 @@ NODEPOOL_ANNOTATION = "hypershift.openshift.io/nodePool"
 # hypershift-operator/controllers/nodepool/token.go (setExpirationTimestampOnToken, 2 hours).
 OUTDATED_TOKEN_LIFETIME = timedelta(hours=2)
 STANDIN_FIELD_MANAGER = "hypershift-standin"
+# What the ignition server writes on a token secret (keys reason, message) once it has tried to
+# generate the payload: openshift/hypershift ignition-server/controllers/tokensecret_controller.go
+# (Reconcile: TokenSecretReasonKey, TokenSecretMessageKey); the failure's message follows
+# hypershift-operator/controllers/nodepool/config.go (a config document that fails validation).
+PAYLOAD_GENERATED = ("AsExpected", "Payload generated successfully")
+PAYLOAD_INVALID = ("InvalidConfig", 'configmap "hcp-bluefield-os" yaml document failed validation')
 
 
 def config_version(release_image: str, node_pool: dict[str, Any]) -> str:
@@ -222,7 +228,7 @@ class HyperShiftStandin:
             # a deleted one comes back.
             self._ensure_control_plane(hc)
             if self.ignition is not None:
-                self._ensure_ignition(hc)
+                self._ensure_ignition(hc, config)
         if status != (hc.get("status") or {}):
             try:
                 self.client.replace(HOSTED_CLUSTER, {**hc, "status": status}, subresource="status")
@@ -240,7 +246,7 @@ class HyperShiftStandin:
             # sets on the secret manifests.KubeConfigSecret names.
             self._create_secret(ns, f"{name}-admin-kubeconfig", {"kubeconfig": self.kubeconfig}, owner=hc)
 
-    def _ensure_ignition(self, hc: dict[str, Any]) -> None:
+    def _ensure_ignition(self, hc: dict[str, Any], config: StandinConfig) -> None:
         """The ignition server's CA, and the NodePool's token for its current config: what
         HyperShift's NodePool controller does for a NodePool of platform None (openshift/hypershift
         hypershift-operator/controllers/nodepool/token.go, reconcileTokenSecret and cleanupOutdated;
@@ -267,8 +273,10 @@ class HyperShiftStandin:
         ]
         for secret in tokens:  # tokens issued before a restart; a token edited later is not trusted
             uid = secret["metadata"]["uid"]
-            value = base64.b64decode(((secret.get("data") or {}).get("token")) or "").decode()
-            if value and uid not in self._token_secrets:
+            data = secret.get("data") or {}
+            value = base64.b64decode(data.get("token") or "").decode()
+            generated = base64.b64decode(data.get("reason") or "").decode() == PAYLOAD_GENERATED[0]
+            if value and generated and uid not in self._token_secrets:
                 self._token_secrets.add(uid)
                 self.ignition.register(value, name, release, self._ssh_key(hc))
         if node_pool is None:
@@ -278,9 +286,12 @@ class HyperShiftStandin:
         if not any(s["metadata"]["name"] == token_name for s in tokens) and self._missing(control_plane, token_name):
             apply(self.client, _control_plane_namespace_object(ns, name))
             value = str(uuid.uuid4())
-            self.ignition.register(value, name, release, self._ssh_key(hc))
+            outcome = PAYLOAD_INVALID if config.flag(ns, name, "payloadInvalid") else PAYLOAD_GENERATED
+            if outcome is PAYLOAD_GENERATED:  # cached, so served; otherwise 511
+                self.ignition.register(value, name, release, self._ssh_key(hc))
             annotations = {TOKEN_SECRET_ANNOTATION: "true", NODEPOOL_ANNOTATION: node_pool_key}
-            self._create_secret(control_plane, token_name, {"token": value}, annotations=annotations)
+            data = {"token": value, "reason": outcome[0], "message": outcome[1]}
+            self._create_secret(control_plane, token_name, data, annotations=annotations)
             expires = (datetime.now(UTC) + OUTDATED_TOKEN_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
             for old in tokens:
                 if TOKEN_EXPIRATION_ANNOTATION not in (old["metadata"].get("annotations") or {}):

@@ -1,0 +1,51 @@
+"""Names reach API paths as one segment each, and a review's reads have a deadline (round 4 of the
+attacker review: a namespace like "att/secrets?watch=1#" became a watch the operator made)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NAMESPACE, SECRET
+from dpf_hcp_operator import webhook
+
+
+def test_a_name_is_one_path_segment_whatever_it_holds():
+    assert SECRET.path("ns", "pull-secret") == "/api/v1/namespaces/ns/secrets/pull-secret"
+    assert NAMESPACE.path(None, "a-b") == "/api/v1/namespaces/a-b"
+    path = SECRET.path("att/secrets?watch=1&fieldSelector=x#", "x/../../y")
+    assert "?" not in path and "#" not in path and "/../" not in path, path
+    assert path == "/api/v1/namespaces/att%2Fsecrets%3Fwatch%3D1%26fieldSelector%3Dx%23/secrets/x%2F..%2F..%2Fy"
+    assert SECRET.path("ns", "system:node:a@b") == "/api/v1/namespaces/ns/secrets/system:node:a@b"
+    for name in (".", ".."):
+        with pytest.raises(ValueError):
+            SECRET.path("ns", name)
+        with pytest.raises(ValueError):
+            SECRET.path(name, "x")
+
+
+class _SlowClient:
+    """Answers every read after ``seconds`` (a hung API server, as a forged review once made one)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.released = threading.Event()
+
+    def get_or_none(self, *args, **kwargs):
+        self.released.wait(self.seconds)
+
+
+def test_a_reviews_reads_are_given_up_at_their_deadline():
+    client = _SlowClient(30.0)
+    reviewer = webhook.Reviewer(client, "dpf-hcp-provisioner-system")  # type: ignore[arg-type]
+    started = time.monotonic()
+    try:
+        with pytest.raises(ApiError) as err:
+            reviewer._read_all({"dpucluster": client.get_or_none, "secret x": client.get_or_none})
+    finally:
+        client.released.set()
+    assert time.monotonic() - started < webhook.READS_SECONDS + 1.0
+    assert "dpucluster" in str(err.value) and "secret x" in str(err.value)
