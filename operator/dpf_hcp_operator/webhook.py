@@ -51,6 +51,8 @@ MAX_UID_CHARACTERS = 128
 # timeoutSeconds: 5; a denial with a reason beats the API server's own timeout).
 READ_SECONDS = 2.0
 READS_SECONDS = 3.0
+# userInfo is copied into a SubjectAccessReview: a forged review must not make it megabytes.
+MAX_USER_INFO_BYTES = 64 * 1024
 
 
 class Reviewer:
@@ -143,7 +145,10 @@ class Reviewer:
         ref = spec["dpuClusterRef"]
         if not user.get("username") and not user.get("groups"):
             return [admission.authority_problem(namespace, user, ref, None)]  # nobody to ask about
-        answer = self.client.create(SUBJECT_ACCESS_REVIEW, admission.dpucluster_access_review(user, ref))
+        review = admission.dpucluster_access_review(user, ref)
+        answer = self._read_all({"access review": lambda: self.client.create(SUBJECT_ACCESS_REVIEW, review)})[
+            "access review"
+        ]
         problem = admission.authority_problem(namespace, user, ref, answer.get("status"))
         return [problem] if problem else []
 
@@ -161,6 +166,8 @@ class Reviewer:
         secrets = {(spec.get(f) or {}).get("name") for f in ("pullSecretRef", "sshKeySecretRef")}
         for name in sorted(s for s in secrets if s):
             reads[f"secret {name}"] = lambda name=name: self.client.get_or_none(SECRET, name, ns, READ_SECONDS)
+        if old is None:  # the provisioners, to see who holds the DPUCluster or the control plane's namespace
+            reads["provisioners"] = self._provisioners
         derived = old is None and _derives_names(meta)  # metadata.name and namespace never change: judged once
         if derived:
             reads["hostedcluster"] = lambda: self.client.get_or_none(HOSTED_CLUSTER, meta["name"], ns, READ_SECONDS)
@@ -169,11 +176,11 @@ class Reviewer:
             )
         found = self._read_all(reads)
         dpucluster = found["dpucluster"]
-        problems = admission.check_references(
-            obj, dpucluster, self._provisioners() if old is None else [], found["configmap"], self.operator_namespace
-        )
+        provisioners = found.get("provisioners") or []
+        configmap = found["configmap"]
+        problems = admission.check_references(obj, dpucluster, provisioners, configmap, self.operator_namespace)
         if derived:
-            problems += self._derived_names(obj, found["hostedcluster"], found["namespace"])
+            problems += self._derived_names(obj, provisioners, found["hostedcluster"], found["namespace"])
         if old is not None and (old.get("spec") or {}).get("ocpReleaseImage") == spec.get("ocpReleaseImage"):
             problems = [p for p in problems if p.field != "spec.ocpReleaseImage"]  # not what this update changes
         present = {}
@@ -183,8 +190,12 @@ class Reviewer:
                 present[name] = found[f"secret {name}"] is not None
         return problems, admission.warnings_for(obj, dpucluster is not None, present)
 
+    @staticmethod
     def _derived_names(
-        self, obj: dict[str, Any], existing: dict[str, Any] | None, control_plane: dict[str, Any] | None
+        obj: dict[str, Any],
+        provisioners: list[dict[str, Any]],
+        existing: dict[str, Any] | None,
+        control_plane: dict[str, Any] | None,
     ) -> list[admission.Problem]:
         """What the new provisioner's name would take: its HostedCluster (``existing``: one no
         provisioner of that name made would make the operator refuse to touch it) and its
@@ -202,7 +213,7 @@ class Reviewer:
                     "HostedCluster takes its name: choose another name, or delete that HostedCluster",
                 )
             )
-        return problems + admission.control_plane_namespace_problems(obj, self._provisioners(), control_plane, existing)
+        return problems + admission.control_plane_namespace_problems(obj, provisioners, control_plane, existing)
 
 
 def _derives_names(meta: dict[str, Any]) -> bool:
@@ -310,6 +321,12 @@ def admission_request(review: Any) -> dict[str, Any]:
         if value is not None and not isinstance(value, types):
             raise MalformedError(f"request.{name} is {_what(value)}: {wanted} is required")
     _check_names(request)
+    user = request.get("userInfo")
+    if user is not None and len(json.dumps(user)) > MAX_USER_INFO_BYTES:
+        raise MalformedError(
+            f"request.userInfo is over {MAX_USER_INFO_BYTES} bytes: the webhook asks the API server about this "
+            "user, and no user the API server authenticates carries that much"
+        )
     return request
 
 

@@ -24,6 +24,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition impor
     WAITING_FOR_PAYLOAD,
     IgnitionError,
     fetch_ignition,
+    is_endpoint,
     override_os_image,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
@@ -51,9 +52,9 @@ def _not_yet(reason: str, message: str) -> Generation:
     return Generation(condition(IGNITION_CONFIGURED, False, reason, message))
 
 
-def _secret_text(secret: dict[str, Any] | None, key: str) -> str:
+def _secret_text(secret: dict[str, Any] | None, key: str, errors: str = "strict") -> str:
     value = ((secret or {}).get("data") or {}).get(key)
-    return base64.b64decode(value).decode() if value else ""
+    return base64.b64decode(value).decode(errors=errors) if value else ""
 
 
 def _is_our_token(secret: dict[str, Any], provisioner: dict[str, Any]) -> bool:
@@ -100,10 +101,10 @@ def _payload_failure(secret: dict[str, Any]) -> str | None:
     """Why HyperShift's ignition server could not generate the payload, as it wrote it on the token
     secret (keys reason and message; AsExpected when it could: openshift/hypershift
     ignition-server/controllers/tokensecret_controller.go, Reconcile); None when it says nothing."""
-    reason = _secret_text(secret, "reason")
+    reason = _secret_text(secret, "reason", errors="replace")
     if not reason or reason == "AsExpected":
         return None
-    return f"{shown(reason)}: {shown(_secret_text(secret, 'message'))}"
+    return f"{shown(reason)}: {shown(_secret_text(secret, 'message', errors='replace'))}"
 
 
 def template_text(ignition: dict[str, Any]) -> str:
@@ -129,6 +130,12 @@ def generate(client: KubeClient, provisioner: dict[str, Any], image: str, check_
     endpoint = ((hosted_cluster or {}).get("status") or {}).get("ignitionEndpoint")
     if not endpoint:
         return _not_yet(WAITING, f"HostedCluster {ref['namespace']}/{ref['name']} has no status.ignitionEndpoint yet")
+    if not is_endpoint(endpoint):  # host[:port], as HyperShift publishes it: never a path or a query
+        return _not_yet(
+            "InvalidIgnitionEndpoint",
+            f"HostedCluster {ref['namespace']}/{ref['name']} status.ignitionEndpoint {shown(endpoint)} is not "
+            "host[:port]; the ignition is fetched from what HyperShift publishes there, nothing else",
+        )
     control_plane = naming.control_plane_namespace(provisioner)
     ca_pem = _secret_text(client.get_or_none(SECRET, CA_SECRET, control_plane), "tls.crt")
     token_secret = _token_secret(client, provisioner)

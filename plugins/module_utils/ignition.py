@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import ssl
 import threading
 import zlib
@@ -142,6 +143,21 @@ def os_image(ignition: dict[str, Any]) -> str:
     return str((_encapsulated(ignition)[1].get("spec") or {}).get("osImageURL", ""))
 
 
+# What HyperShift publishes as HostedCluster status.ignitionEndpoint: a route's hostname, or
+# net.JoinHostPort(address, nodePort) (openshift/hypershift hypershift-operator/controllers/
+# hostedcluster/hostedcluster_controller.go, "Set Ignition Server endpoint"). Whoever writes that
+# status must not choose a path, a query, a fragment or credentials for the NodePool's token.
+_ENDPOINT = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
+
+def is_endpoint(endpoint: object) -> bool:
+    """Whether ``endpoint`` is host[:port] (a DNS name, an IPv4 address or a bracketed IPv6 one)."""
+    if not isinstance(endpoint, str) or not _ENDPOINT.fullmatch(endpoint):
+        return False
+    port = endpoint.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in endpoint.rsplit("]", 1)[-1] else "443"
+    return 0 < int(port) < 65536
+
+
 def fetch_ignition(
     endpoint: str, token: str, ca_pem: str, timeout: float = 10.0, deadline: float = FETCH_DEADLINE_SECONDS
 ) -> dict[str, Any]:
@@ -149,7 +165,9 @@ def fetch_ignition(
     ``ca_pem``: ``timeout`` per connect and read, ``deadline`` for the whole exchange, at most
     MAX_IGNITION_BYTES read. A server that drips its answer is given up on at the deadline."""
     require(IMPORT_ERROR)
-    url = f"https://{endpoint.removeprefix('https://').rstrip('/')}/ignition"
+    if not is_endpoint(endpoint):
+        raise IgnitionError("InvalidIgnitionEndpoint", "the ignition endpoint is not host[:port]")
+    url = f"https://{endpoint}/ignition"
     try:
         context = ssl.create_default_context(cadata=ca_pem)
     except (ssl.SSLError, ValueError) as exc:

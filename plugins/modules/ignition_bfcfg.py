@@ -59,7 +59,7 @@ EXAMPLES = r"""
 RETURN = r"""
 conditions:
   description: The IgnitionConfigured condition (reasons Generated, ImageMissing, WaitingForIgnitionEndpoint,
-    WaitingForIgnitionPayload, PayloadNotGenerated, EndpointUnreachable, InvalidIgnition).
+    WaitingForIgnitionPayload, PayloadNotGenerated, InvalidIgnitionEndpoint, EndpointUnreachable, InvalidIgnition).
   returned: always
   type: list
   elements: dict

@@ -275,6 +275,9 @@ def test_a_run_that_keeps_failing_backs_off_visibly_in_the_metrics(fault_env, tm
     client = fault_env.client()
     replica = Replica(fault_env, tmp_path / "operator").start()
     try:
+        # The module's earlier provisioners are reconciled first by this new replica: the retries
+        # measured are this provisioner's alone.
+        wait_idle(replica.started.metrics_port, timeout=300)
         body_spec = {"controlPlaneAvailabilityPolicy": "SingleReplica"}
         ns, dpu_ns = namespace(client, unique("tenant")), namespace(client, unique("dpus"))
         secrets(client, ns)
@@ -283,7 +286,7 @@ def test_a_run_that_keeps_failing_backs_off_visibly_in_the_metrics(fault_env, tm
         del body["spec"]["virtualIP"]
         client.create(PROVISIONER, body)
         tenant = Tenant(client, ns, dpu_ns)
-        wait_for("a failed run", lambda: replica.metric("dpfhcp_retries_total") >= 1, timeout=30, interval=0.02)
+        wait_for("a failed run", lambda: replica.metric("dpfhcp_retries_total") >= 1, timeout=60, interval=0.02)
         first = time.monotonic()
         wait_for("five retries", lambda: replica.metric("dpfhcp_retries_total") >= 5, timeout=120, interval=0.02)
         elapsed = time.monotonic() - first

@@ -49,3 +49,52 @@ def test_a_reviews_reads_are_given_up_at_their_deadline():
         client.released.set()
     assert time.monotonic() - started < webhook.READS_SECONDS + 1.0
     assert "dpucluster" in str(err.value) and "secret x" in str(err.value)
+
+
+def _create(obj: dict, user: dict) -> dict:
+    """An AdmissionRequest creating provisioner team/hcp, as ``user``."""
+    return {
+        "uid": "u",
+        "kind": {"group": "provisioning.dpu.hcp.io", "version": "v1alpha1", "kind": "DPFHCPProvisioner"},
+        "operation": "CREATE",
+        "name": "hcp",
+        "namespace": "team",
+        "userInfo": dict(user),
+        "object": obj,
+    }
+
+
+def test_a_hung_access_review_or_provisioner_list_is_a_denial_within_the_deadline():
+    """Round 5: the SubjectAccessReview and the list of provisioners (a replica whose informer has
+    not synced) ran outside the deadline, with the client's 30 s timeout."""
+    from support import provisioner_body
+
+    client = _SlowClient(30.0)
+    client.create = lambda *args, **kwargs: client.get_or_none()  # type: ignore[attr-defined]
+    client.list = lambda *args, **kwargs: client.get_or_none()  # type: ignore[attr-defined]
+    reviewer = webhook.Reviewer(client, "dpf-hcp-provisioner-system")  # type: ignore[arg-type]
+    body = provisioner_body("team", "hcp", "dpus", "dpucluster")  # another namespace: an access review
+    request = _create(body, {"username": "alice", "groups": ["system:authenticated"]})
+    try:
+        for req in (request, {**request, "object": provisioner_body("team", "hcp", "team", "dpucluster")}):
+            started = time.monotonic()
+            answer = reviewer.review(req) if req is request else None
+            if answer is None:
+                with pytest.raises(ApiError):  # the list (same namespace: no access review)
+                    reviewer.review(req)
+            else:
+                assert answer["allowed"] is False and answer["status"]["code"] == 500, answer
+            assert time.monotonic() - started < webhook.READS_SECONDS + 1.0
+    finally:
+        client.released.set()
+
+
+def test_a_huge_user_info_is_a_malformed_review():
+    groups = [f"group-{i:06d}" for i in range(10_000)]
+    request = _create({"metadata": {"name": "hcp", "namespace": "team"}, "spec": {}}, {"username": "system:admin"})
+    request["userInfo"]["groups"] = groups
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+    with pytest.raises(webhook.MalformedError, match="userInfo"):
+        webhook.admission_request(review)
+    request["userInfo"]["groups"] = groups[:100]
+    assert webhook.admission_request(review)["userInfo"]["username"] == "system:admin"

@@ -164,3 +164,27 @@ def test_the_token_is_the_one_the_nodepools_current_config_version_names():
         client = _Secrets("t-x", secrets, hostile)
         assert _token(client, provisioner) == ""
         assert client.asked == ["NodePool t/x"], client.asked  # no request made of it
+
+
+def test_an_ignition_endpoint_is_host_and_port_nothing_else():
+    """Round 5: whoever writes HostedCluster status chose the path and query the token went to."""
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import fetch_ignition, is_endpoint
+
+    for good in ("127.0.0.1:9090", "ignition-server.apps.example.com", "[fd00::1]:443", "[::1]"):
+        assert is_endpoint(good), good
+    for bad in ("evil.example:8443#", "ign.example/../../x?y=", "u:p@h:1", "h:99999", "h:0", "https://h", "", " h", 7):
+        assert not is_endpoint(bad), bad
+        with pytest.raises(IgnitionError) as err:
+            fetch_ignition(bad, "token", "not used")  # type: ignore[arg-type]
+        assert err.value.reason == "InvalidIgnitionEndpoint"
+
+
+def test_a_failure_reason_that_is_not_text_is_still_reported():
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _payload_failure
+
+    data = {"reason": b"Invalid\xffConfig", "message": b"\xfe"}
+    secret = {"data": {k: base64.b64encode(v).decode() for k, v in data.items()}}
+    failure = _payload_failure(secret)
+    assert failure is not None and "Invalid" in failure
+    assert _payload_failure({"data": {"reason": base64.b64encode(b"AsExpected").decode()}}) is None
+    assert _payload_failure({"data": {}}) is None
