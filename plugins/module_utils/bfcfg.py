@@ -70,11 +70,6 @@ def _is_our_token(secret: dict[str, Any], provisioner: dict[str, Any]) -> bool:
     )
 
 
-def _token(client: KubeClient, provisioner: dict[str, Any]) -> str:
-    """The current token of this provisioner's NodePool (``_token_secret``), or ""."""
-    return _secret_text(_token_secret(client, provisioner), "token")
-
-
 def _token_secret(client: KubeClient, provisioner: dict[str, Any]) -> dict[str, Any] | None:
     """The current token secret of this provisioner's NodePool, as HyperShift names it: the secret
     token-<nodepool>-<hash> for the hash in the NodePool's nodePoolCurrentConfigVersion annotation;

@@ -117,10 +117,16 @@ def _token_secret(name: str, token: str, created: str, **annotations: str) -> di
     }
 
 
+def _token(client, provisioner: dict) -> str:
+    """The token the module would send: the text of the token secret it picks, or ""."""
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _secret_text, _token_secret
+
+    return _secret_text(_token_secret(client, provisioner), "token")
+
+
 def test_the_ignition_token_is_the_nodepools_by_hypershifts_annotation_not_a_decoy_named_like_it():
     """A newer token-<name>-* secret without the NodePool annotation (someone else's NodePool x-y, or
     anything put in the namespace) is never sent; nor is a token HyperShift is retiring."""
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _token
 
     provisioner = {"metadata": {"name": "x", "namespace": "t"}}
     ours = {"hypershift.openshift.io/nodePool": "t/x"}
@@ -147,7 +153,6 @@ def test_the_token_is_the_one_the_nodepools_current_config_version_names():
     current token is token-<nodepool>-<that hash>, even when a newer one of the NodePool exists
     (a config change on its way); the annotation is read from the tenant's namespace, so what is
     not a name is never looked up, and a secret so named but not the NodePool's is not sent."""
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _token
 
     provisioner = {"metadata": {"name": "x", "namespace": "t"}}
     ours = {"hypershift.openshift.io/nodePool": "t/x"}
