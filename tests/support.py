@@ -320,11 +320,12 @@ def bluefield_configmap(client: KubeClient) -> None:
 
 
 @contextlib.contextmanager
-def management_node(client: KubeClient, address: str) -> Iterator[str]:
-    """A Ready management cluster Node with an InternalIP, registered as a kubelet would; removed after."""
+def management_node(client: KubeClient, address: str, prefix: str = "mgmt-node") -> Iterator[str]:
+    """A Ready Node with an InternalIP (of the cluster ``client`` talks to), registered as a kubelet
+    would; removed after."""
     from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NODE
 
-    name = unique("mgmt-node")
+    name = unique(prefix)
     client.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
     client.patch(
         NODE,

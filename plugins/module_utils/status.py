@@ -33,6 +33,16 @@ MIRRORED: dict[str, str] = {
     "HostedClusterRestoredFromBackup": "HostedClusterRestoredFromBackup",
     "DataPlaneConnectionAvailable": "DataPlaneConnectionAvailable",
 }
+# HyperShift's conditions it sets only when there is something to say: absent, ours says what that means.
+# EtcdRecoveryActive appears once an etcd recovery job ran (openshift/hypershift
+# hypershift-operator/controllers/hostedcluster/etcd_recovery.go, setEtcdRecoveryCondition).
+ABSENT_MEANS: dict[str, tuple[str, str, str]] = {
+    "EtcdRecoveryActive": (
+        "False",
+        "NoRecoveryRun",
+        "HyperShift has run no etcd recovery (it reports EtcdRecoveryActive once one runs)",
+    ),
+}
 READY = "Ready"
 # Conditions whose True means something is wrong.
 NEGATIVE = {DPUCLUSTER_MISSING, DPUCLUSTER_IN_USE, "HostedClusterDegraded", "EtcdRecoveryActive"}
@@ -65,6 +75,9 @@ def mirror_hosted_cluster(hosted_cluster: dict[str, Any] | None) -> list[Conditi
     for theirs, ours in MIRRORED.items():
         c = reported.get(theirs)
         status = c.get("status") if c else None
+        if c is None and hosted_cluster and theirs in ABSENT_MEANS:
+            out.append(condition(ours, *ABSENT_MEANS[theirs]))
+            continue
         if status not in ("True", "False", "Unknown"):
             out.append(
                 condition(

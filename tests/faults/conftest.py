@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NAMESPACE, PROVISIONER
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import Environment
 from dpf_hcp_dev.processes import start_standins
@@ -24,6 +25,27 @@ def fault_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]
     finally:
         terminate(standins.pid)
         env.down()
+
+
+@pytest.fixture(autouse=True)
+def discard_tenants(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, the namespaces it made go (its tenants': their provisioners without a
+    finalizer run, the rest by the namespace controller). A module's next test starts a replica of its own,
+    which would otherwise reconcile every tenant the earlier tests left before it gets to its own.
+    Tenants made by wider fixtures (made before this one) stay; the test's replicas are closed."""
+    if "fault_env" not in request.fixturenames:
+        yield
+        return
+    client = request.getfixturevalue("fault_env").client()
+    before = {n["metadata"]["name"] for n in client.list(NAMESPACE).get("items") or []}
+    yield
+    for item in client.list(NAMESPACE).get("items") or []:
+        ns = item["metadata"]["name"]
+        if ns in before:
+            continue
+        for obj in client.list(PROVISIONER, ns).get("items") or []:
+            client.patch(PROVISIONER, obj["metadata"]["name"], {"metadata": {"finalizers": None}}, ns)
+        client.delete(NAMESPACE, ns)
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:

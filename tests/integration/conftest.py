@@ -14,7 +14,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import Ku
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import Environment
 from dpf_hcp_dev.processes import OperatorProcess, start_operator, start_standins, wait_ready
-from support import bluefield_configmap, operator_watches
+from support import bluefield_configmap, management_node, operator_watches
 
 
 @dataclass
@@ -45,9 +45,15 @@ def mgmt(env: Environment) -> KubeClient:
 
 @pytest.fixture(scope="session")
 def standins(env: Environment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    proc = start_standins(env, tmp_path_factory.mktemp("logs") / "standins.log")
-    yield
-    terminate(proc.pid)
+    """The stand-ins, with a worker already joined to the hosted cluster. One hosted API server
+    serves every HostedCluster of the session, and HyperShift reports an install Completed and the
+    data plane connected once the hosted cluster has a Ready node: with one from the start, no test's
+    nodes flip that for every earlier test's HostedCluster (tests/unit/test_standin_hypershift.py
+    shows the install before workers join)."""
+    with management_node(env.client("hosted"), "10.6.0.1", "joined-worker"):
+        proc = start_standins(env, tmp_path_factory.mktemp("logs") / "standins.log")
+        yield
+        terminate(proc.pid)
 
 
 @pytest.fixture(scope="session")

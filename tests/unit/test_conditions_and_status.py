@@ -57,6 +57,20 @@ def test_unreported_and_garbage_conditions_are_unknown():
     assert mirrored["HostedClusterAvailable"]["status"] == "Unknown"
 
 
+def test_an_absent_etcd_recovery_condition_means_no_recovery_ran():
+    """HyperShift sets EtcdRecoveryActive only once a recovery job runs (etcd_recovery.go)."""
+    mirrored = {c["type"]: c for c in mirror_hosted_cluster({"status": {"conditions": []}})}
+    assert (mirrored["EtcdRecoveryActive"]["status"], mirrored["EtcdRecoveryActive"]["reason"]) == (
+        "False",
+        "NoRecoveryRun",
+    )
+    assert mirrored["HostedClusterAvailable"]["reason"] == "NotReported"
+    running = {"type": "EtcdRecoveryActive", "status": "True", "reason": "AsExpected", "message": "job"}
+    mirrored = {c["type"]: c for c in mirror_hosted_cluster({"status": {"conditions": [running]}})}
+    assert mirrored["EtcdRecoveryActive"]["status"] == "True"
+    assert {c["type"]: c for c in mirror_hosted_cluster(None)}["EtcdRecoveryActive"]["status"] == "Unknown"
+
+
 def test_ready_needs_valid_input_and_an_available_healthy_hosted_cluster():
     available = [
         *VALID,
@@ -117,6 +131,8 @@ def test_upgrade_condition_follows_release_and_history():
     done = {"image": "r:4.18", "version": "4.18.0", "state": "Completed"}
     assert upgrade_condition(None) is None
     assert upgrade_condition(hc("r:4.18", []))["reason"] == "InitialInstall"
+    installing = {"image": "r:4.18", "version": "4.18.0", "state": "Partial"}  # until workers join
+    assert upgrade_condition(hc("r:4.18", [installing]))["reason"] == "InitialInstall"
     assert upgrade_condition(hc("r:4.18", [done]))["reason"] == "AtDesiredVersion"
     started = upgrade_condition(hc("r:4.19", [done]))
     assert (started["status"], started["reason"]) == ("True", "UpgradeInProgress")

@@ -16,6 +16,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     DPU,
     DPU_CLUSTER,
     HOSTED_CLUSTER,
+    NODE,
     NODE_POOL,
     SECRET,
 )
@@ -68,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     client = KubeClient.from_kubeconfig(args.kubeconfig, maxsize=8)
     secrets = Informer(client, SECRET, index=by_namespace)
     node_pools = Informer(client, NODE_POOL)
-    hypershift = HyperShiftStandin(client, args.hosted_kubeconfig.read_text(), secrets, IgnitionServer(), node_pools)
+    hosted_nodes = Informer(KubeClient.from_kubeconfig(str(args.hosted_kubeconfig), maxsize=2), NODE)
+    hypershift = HyperShiftStandin(
+        client, args.hosted_kubeconfig.read_text(), secrets, IgnitionServer(), node_pools, hosted_nodes
+    )
     dpf = DPFStandin(client)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -80,10 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     walker = DPUWalker(client, args.hosted_kubeconfigs) if args.hosted_kubeconfigs else None
     settings = Informer(client, CONFIGMAP, namespace=cfg.NAMESPACE, field_selector=f"metadata.name={cfg.NAME}")
     wake = threading.Event()
-    for inf in (hcs, clusters, settings, dpus, secrets, node_pools):
+    for inf in (hcs, clusters, settings, dpus, secrets, node_pools, hosted_nodes):
         inf.add_handler(lambda *_: wake.set())
         inf.start(stop)
-    for inf in (hcs, clusters, settings, dpus, secrets, node_pools):  # what is missing is judged from full caches
+    for inf in (
+        hcs,
+        clusters,
+        settings,
+        dpus,
+        secrets,
+        node_pools,
+        hosted_nodes,
+    ):  # what is missing is judged from full caches
         while not inf.synced.wait(0.2) and not stop.is_set():
             pass
     LOG.info("running")

@@ -8,6 +8,7 @@ Keys (all optional):
   <ns>.<name>.degraded    "true": that HostedCluster reports Degraded=True, Available=False
   <ns>.<name>.stuckDeletion  "true": that HostedCluster never finishes deleting
   <ns>.<name>.statusFrozen   "true": that HostedCluster's status is left as it is (whoever wrote it)
+  <ns>.<name>.upgradeHeld    "true": a release change of that HostedCluster stays Partial until unset
   <ns>.<name>.payloadInvalid "true": the ignition server cannot generate the payload of the NodePool
                              tokens made from then on (reason InvalidConfig on the token secret; 511)
 """

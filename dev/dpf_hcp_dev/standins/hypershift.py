@@ -83,6 +83,15 @@ def _control_plane_namespace_object(ns: str, name: str) -> dict[str, Any]:
     }
 
 
+# The HostedCluster's conditions as openshift/hypershift sets them on a healthy cluster of platform
+# None: hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go
+# (computeHostedClusterAvailability; the blocks "Set Progressing condition", "Copy conditions from
+# hostedcontrolplane", the Degraded and ignition blocks) and api/hypershift/v1beta1/hostedcluster_conditions.go
+# (reasons, AllIsWellMessage). EtcdRecoveryActive is absent until an etcd recovery runs
+# (hostedcluster/etcd_recovery.go, setEtcdRecoveryCondition). HostedClusterRestoredFromBackup is copied
+# from the HostedControlPlane, which sets it only after a restore: Unknown otherwise
+# (reconcileRestoredFromBackupWithStatus). DataPlaneConnectionAvailable is Unknown while the hosted
+# cluster has no nodes (control-plane-operator/hostedclusterconfigoperator/controllers/resources/resources.go).
 HEALTHY = {
     "Available": ("True", "AsExpected", "The hosted control plane is available"),
     "Progressing": ("False", "AsExpected", "HostedCluster is at expected version"),
@@ -94,13 +103,17 @@ HEALTHY = {
     "ValidReleaseImage": ("True", "AsExpected", "Release image is valid"),
     "IgnitionEndpointAvailable": ("True", "AsExpected", "Ignition server deployment is available"),
     "IgnitionServerValidReleaseInfo": ("True", "AsExpected", "All is well"),
-    "EtcdRecoveryActive": ("False", "AsExpected", "Etcd recovery is not active"),
-    "HostedClusterRestoredFromBackup": ("False", "AsExpected", "Not restored from a backup"),
-    "DataPlaneConnectionAvailable": ("True", "AsExpected", "All is well"),
+    "HostedClusterRestoredFromBackup": ("Unknown", "StatusUnknown", "Condition not found in the HCP"),
+    "DataPlaneConnectionAvailable": ("Unknown", "NoWorkerNodesAvailable", "No worker nodes available"),
 }
+# Once the hosted cluster has a Ready node.
+DATA_PLANE_CONNECTED = {"DataPlaneConnectionAvailable": ("True", "AsExpected", "All is well")}
+# hostedcluster_controller.go ("Set Progressing condition", isProgressing): True only while
+# spec.release.image differs from status.version.desired.image (or there is no version yet).
+PROGRESSING = {"Progressing": ("True", "Progressing", "HostedCluster is deploying, upgrading, or reconfiguring")}
 STARTING = {
-    "Available": ("False", "WaitingForAvailable", "Waiting for the hosted control plane to be available"),
-    "Progressing": ("True", "Progressing", "HostedCluster is deploying"),
+    "Available": ("False", "WaitingForAvailable", "Waiting for hosted control plane to be healthy"),
+    "Progressing": ("False", "AsExpected", "HostedCluster is at expected version"),
     "Degraded": ("False", "AsExpected", "The hosted cluster is not degraded"),
     "ValidReleaseImage": ("True", "AsExpected", "Release image is valid"),
     "InfrastructureReady": ("True", "AsExpected", "Configuration passes validation"),
@@ -151,6 +164,7 @@ class HyperShiftStandin:
         secrets: Informer,
         ignition: IgnitionServer | None = None,
         node_pools: Informer | None = None,
+        hosted_nodes: Informer | None = None,
     ):
         self.client = client
         self.kubeconfig = hosted_admin_kubeconfig
@@ -162,30 +176,62 @@ class HyperShiftStandin:
         self.secrets = secrets
         self.ignition = ignition
         self.node_pools = node_pools
+        self.hosted_nodes = hosted_nodes  # the hosted cluster's Nodes: the workers that joined
         self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
 
+    def workers_joined(self) -> bool:
+        """Whether the hosted cluster has a Ready node (one hosted API server serves every HostedCluster here)."""
+        for node in self.hosted_nodes.items() if self.hosted_nodes is not None else []:
+            for c in (node.get("status") or {}).get("conditions") or []:
+                if c.get("type") == "Ready" and c.get("status") == "True":
+                    return True
+        return False
+
     def desired_status(self, hc: dict[str, Any], config: StandinConfig) -> dict[str, Any]:
+        """The status as HyperShift reports it, one step per pass (each pass is written, and wakes
+        the next): a release change is first seen as Progressing (the desired version is still the
+        old one), then the new version is desired and its history entry Partial until rolled out.
+
+        status.version follows the HCP's versionStatus, which the hosted cluster's ClusterVersion
+        fills: seeded with the desired image and one Partial entry, newest first, the install Partial
+        until the workers joined and the hosted CVO completed it (openshift/hypershift
+        control-plane-operator/hostedclusterconfigoperator/controllers/hcpstatus/hcpstatus.go, reconcile;
+        hostedcluster_controller.go, computeClusterVersionStatus; docs/content/labs/IPv4/hostedcluster/
+        hostedcluster.md: PROGRESS Partial while no workers joined). An upgrade completes
+        ``upgradeAfterSeconds`` after it started, unless ``<ns>.<name>.upgradeHeld``."""
         meta, spec = hc["metadata"], hc.get("spec") or {}
         status = dict(hc.get("status") or {})
         image = (spec.get("release") or {}).get("image", "")
         up = _age(meta.get("creationTimestamp")) >= config.available_after
         degraded = config.flag(meta["namespace"], meta["name"], "degraded")
+        joined = self.workers_joined()
         table = dict(HEALTHY) if up else dict(STARTING)
         if degraded:
             table.update(DEGRADED)
-        history = [dict(h) for h in (status.get("version") or {}).get("history") or []]
+        if up and joined:
+            table.update(DATA_PLANE_CONNECTED)
+        version = status.get("version") or {}
+        history = [dict(h) for h in version.get("history") or []]
+        desired = (version.get("desired") or {}).get("image")
+        seen = any(c.get("type") == "Progressing" and c.get("status") == "True" for c in status.get("conditions") or [])
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        entry = {"image": image, "version": _ocp_version(image), "startedTime": now, "verified": True}
+        if not history:  # seeded: the first install, Partial
+            history, desired = [{**entry, "state": "Partial"}], image
+        elif desired != image and not seen:  # this pass the change is seen; the next one takes it
+            table.update(PROGRESSING)
+        elif desired != image or history[0].get("image") != image:
+            history.insert(0, {**entry, "state": "Partial"})
+            desired = image
+        elif up and not degraded and history[0].get("state") == "Partial" and self._rolled_out(history, hc, config):
+            history[0].update(state="Completed", completionTime=now)
+        status["version"] = {
+            "desired": {"image": desired, "version": _ocp_version(desired or "")},
+            "history": history,
+            "observedGeneration": meta.get("generation", 1),
+        }
         if up and not degraded:
-            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            entry = {"image": image, "version": _ocp_version(image), "startedTime": now, "verified": True}
-            if not history:  # the first install completes with availability
-                history.insert(0, {**entry, "state": "Completed", "completionTime": now})
-            elif history[0].get("image") != image:  # a release change: an upgrade starts
-                history.insert(0, {**entry, "state": "Partial"})
-            elif history[0].get("state") == "Partial" and _age(history[0].get("startedTime")) >= config.upgrade_after:
-                history[0].update(state="Completed", completionTime=now)
-            if history[0].get("state") == "Partial":
-                table["Progressing"] = ("True", "Upgrading", f"Upgrading to {_ocp_version(image)}")
             status["kubeconfig"] = {"name": f"{meta['name']}-admin-kubeconfig"}
             status["ignitionEndpoint"] = (
                 self.ignition.endpoint
@@ -193,14 +239,18 @@ class HyperShiftStandin:
                 else f"ignition-server-{meta['namespace']}-{meta['name']}.apps.example.com"
             )
             status["controlPlaneEndpoint"] = dict(self.endpoint)
-        status["version"] = {
-            "desired": {"image": image, "version": _ocp_version(image)},
-            "history": history,
-            "observedGeneration": meta.get("generation", 1),
-        }
         updates = [{"type": t, "status": s, "reason": r, "message": m} for t, (s, r, m) in table.items()]
         status["conditions"] = merge(status.get("conditions"), updates, meta.get("generation"))
         return status
+
+    def _rolled_out(self, history: list[dict[str, Any]], hc: dict[str, Any], config: StandinConfig) -> bool:
+        """The install completes once workers joined; an upgrade after ``upgradeAfterSeconds`` (unless held)."""
+        meta = hc["metadata"]
+        if len(history) == 1:
+            return self.workers_joined()
+        if config.flag(meta["namespace"], meta["name"], "upgradeHeld"):
+            return False
+        return _age(history[0].get("startedTime")) >= config.upgrade_after
 
     def reconcile(self, hc: dict[str, Any], config: StandinConfig) -> None:
         meta = hc["metadata"]

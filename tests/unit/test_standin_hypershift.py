@@ -1,0 +1,103 @@
+"""The HyperShift stand-in's HostedCluster status, pass by pass, against what openshift/hypershift
+reports (../shared/notes/upstream-behaviour.md, section C). Pure logic: each pass is what the
+stand-in would write, fed back as the next pass's input, as its informer would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import yaml
+
+from dpf_hcp_dev.standins.config import StandinConfig
+from dpf_hcp_dev.standins.hypershift import HyperShiftStandin
+
+OLD = "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64"
+NEW = "quay.io/openshift-release-dev/ocp-release:4.19.1-x86_64"
+KUBECONFIG = yaml.safe_dump({"clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}]})
+
+
+class Nodes:
+    """The hosted cluster's Node informer: items() only."""
+
+    def __init__(self) -> None:
+        self.nodes: list[dict[str, Any]] = []
+
+    def items(self) -> list[dict[str, Any]]:
+        return self.nodes
+
+    def join(self, ready: str = "True") -> None:
+        self.nodes.append(
+            {"metadata": {"name": "dpu-0"}, "status": {"conditions": [{"type": "Ready", "status": ready}]}}
+        )
+
+
+def standin(nodes: Nodes) -> HyperShiftStandin:
+    return HyperShiftStandin(client=None, hosted_admin_kubeconfig=KUBECONFIG, secrets=None, hosted_nodes=nodes)  # type: ignore[arg-type]
+
+
+def hosted_cluster(image: str = OLD, age: float = 60.0) -> dict[str, Any]:
+    created = (datetime.now(UTC) - timedelta(seconds=age)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "metadata": {"namespace": "t", "name": "hcp", "generation": 1, "creationTimestamp": created},
+        "spec": {"release": {"image": image}},
+    }
+
+
+def step(s: HyperShiftStandin, hc: dict[str, Any], config: StandinConfig | None = None) -> dict[str, Any]:
+    hc["status"] = s.desired_status(hc, config or StandinConfig({}))
+    return hc
+
+
+def conditions(hc: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in hc["status"]["conditions"]}
+
+
+def test_a_healthy_cluster_reports_as_hypershift_does():
+    hc = step(standin(Nodes()), hosted_cluster())
+    found = conditions(hc)
+    assert "EtcdRecoveryActive" not in found  # set only once an etcd recovery runs
+    assert found["HostedClusterRestoredFromBackup"] == ("Unknown", "StatusUnknown")  # never restored
+    assert found["DataPlaneConnectionAvailable"] == ("Unknown", "NoWorkerNodesAvailable")
+    assert found["Progressing"] == ("False", "AsExpected")
+    assert found["Available"] == ("True", "AsExpected")
+
+
+def test_the_install_stays_partial_until_workers_join():
+    nodes = Nodes()
+    s, hc = standin(nodes), hosted_cluster()
+    for _ in range(3):
+        step(s, hc)
+    history = hc["status"]["version"]["history"]
+    assert [(h["image"], h["state"]) for h in history] == [(OLD, "Partial")]
+    assert hc["status"]["version"]["desired"]["image"] == OLD
+    nodes.join(ready="False")
+    assert step(s, hc)["status"]["version"]["history"][0]["state"] == "Partial"
+    nodes.join()
+    step(s, hc)
+    assert hc["status"]["version"]["history"][0]["state"] == "Completed"
+    assert conditions(hc)["DataPlaneConnectionAvailable"] == ("True", "AsExpected")
+
+
+def test_a_release_change_is_progressing_only_until_it_is_desired_then_partial_until_rolled():
+    nodes = Nodes()
+    nodes.join()
+    s, hc = standin(nodes), hosted_cluster()
+    step(s, hc)
+    step(s, hc)
+    assert hc["status"]["version"]["history"][0]["state"] == "Completed"
+    held = StandinConfig({"t.hcp.upgradeHeld": "true", "upgradeAfterSeconds": "0"})
+    hc["spec"]["release"]["image"] = NEW
+    step(s, hc, held)  # seen: spec and desired differ
+    assert conditions(hc)["Progressing"] == ("True", "Progressing")
+    assert hc["status"]["version"]["desired"]["image"] == OLD
+    step(s, hc, held)  # taken: desired, a Partial entry on top, no longer Progressing
+    assert conditions(hc)["Progressing"] == ("False", "AsExpected")
+    assert hc["status"]["version"]["desired"]["image"] == NEW
+    history = hc["status"]["version"]["history"]
+    assert [(h["image"], h["state"]) for h in history] == [(NEW, "Partial"), (OLD, "Completed")]
+    step(s, hc, held)
+    assert hc["status"]["version"]["history"][0]["state"] == "Partial"  # held
+    step(s, hc, StandinConfig({"upgradeAfterSeconds": "0"}))
+    assert hc["status"]["version"]["history"][0]["state"] == "Completed"
+    assert conditions(hc)["Progressing"] == ("False", "AsExpected")
