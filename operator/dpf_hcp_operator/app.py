@@ -51,6 +51,7 @@ class Config:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     graceful_shutdown_timeout: float = 25.0
+    run_deadline: float = 600.0
 
 
 def run(config: Config, stop: threading.Event | None = None) -> int:
@@ -78,6 +79,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         config.keep_artifacts,
         forks=config.max_batch,
         verbosity=config.ansible_verbosity,
+        deadline=config.run_deadline,
     )
     controllers = [
         Controller(

@@ -116,6 +116,13 @@ def parse(argv: list[str] | None = None) -> Config:
         "(their objects are reconciled again by the next leader); keep it below the pod's "
         "terminationGracePeriodSeconds",
     )
+    p.add_argument(
+        "--run-deadline",
+        type=float,
+        default=600.0,
+        help="seconds an Ansible run may take before it is stopped and its objects retried with backoff; "
+        "0: no deadline. Keep it well above the longest batch (metric dpfhcp_ansible_run_duration_seconds)",
+    )
     a = p.parse_args(argv)
     try:
         watch_namespaces = scope.parse(a.watch_namespaces)
@@ -125,6 +132,8 @@ def parse(argv: list[str] | None = None) -> Config:
         release_repositories = release.release_repositories(a.allowed_release_repositories)
     except ValueError as exc:
         p.error(f"--allowed-release-repositories: {exc}")
+    if a.run_deadline < 0:
+        p.error(f"--run-deadline must be 0 (none) or more seconds, not {a.run_deadline}")
     if a.graceful_shutdown_timeout < 0:
         p.error(f"--graceful-shutdown-timeout must be 0 or more seconds, not {a.graceful_shutdown_timeout}")
     if not 0 < a.retry_period < a.renew_deadline < a.lease_duration:
@@ -168,6 +177,7 @@ def parse(argv: list[str] | None = None) -> Config:
         renew_deadline=a.renew_deadline,
         retry_period=a.retry_period,
         graceful_shutdown_timeout=a.graceful_shutdown_timeout,
+        run_deadline=a.run_deadline,
     )
 
 

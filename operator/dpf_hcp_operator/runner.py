@@ -22,6 +22,7 @@ from dpf_hcp_operator.logs import log, redact
 
 LOG = logging.getLogger("dpf_hcp_operator.runner")
 CANCELED = "canceled"  # ansible-runner's status for a run stopped by its cancel callback
+TIMED_OUT = "timeout"  # ansible-runner's status for a run stopped at its job timeout (our run deadline)
 REQUEUE_ACTIONS = {"dpf_hcp.provisioner.requeue_after", "requeue_after", "operator_sdk.util.requeue_after"}
 # The only inventory plugin a run uses: it hands every value to Ansible as untrusted data, so no
 # string read from the API is ever evaluated as a template (plugins/inventory/objects.py).
@@ -85,7 +86,10 @@ class RunResult:
 class PlaybookRunner:
     """One ansible-runner invocation per batch; each slot keeps the artifacts of its last ``keep_artifacts`` runs.
     Setting ``cancel`` abandons the runs under way (ansible-playbook and its workers are killed; the
-    result's status is ``canceled``) and refuses new ones: what a stop past its grace period does."""
+    result's status is ``canceled``) and refuses new ones: what a stop past its grace period does.
+    A run still going after ``deadline`` seconds is stopped the same way (status ``timeout``): each
+    of its objects not already failed fails with a message naming the deadline, and is retried
+    with backoff, so no peer that never answers holds a worker slot for longer."""
 
     def __init__(
         self,
@@ -95,6 +99,7 @@ class PlaybookRunner:
         keep_artifacts: int = 20,
         forks: int = 10,
         verbosity: int = 0,
+        deadline: float = 0.0,
     ):
         self.work_dir = work_dir
         self.collections_path = collections_path
@@ -102,6 +107,7 @@ class PlaybookRunner:
         self.keep_artifacts = keep_artifacts
         self.forks = forks
         self.verbosity = verbosity
+        self.deadline = deadline  # seconds; 0: none
         self.cancel = threading.Event()
 
     def run(
@@ -174,6 +180,7 @@ class PlaybookRunner:
                 verbosity=self.verbosity,
                 suppress_env_files=True,
                 cancel_callback=self.cancel.is_set,
+                timeout=self.deadline or None,
             )
         finally:
             in_progress.dec()
@@ -182,7 +189,16 @@ class PlaybookRunner:
         metrics.ANSIBLE_RUNS.labels(playbook_name, runner.status).inc()
         metrics.ANSIBLE_RUN_DURATION.labels(playbook_name).observe(duration)
         metrics.ANSIBLE_BATCH_SIZE.labels(playbook_name).observe(len(hosts))
-        if runner.status != "successful" and all(r.ok for r in results.values()):
+        if runner.status == TIMED_OUT:
+            for r in results.values():
+                if r.ok:
+                    r.ok = False
+                    r.failed_task = r.failed_task or "(run deadline)"
+                    r.message = (
+                        f"the Ansible run serving this object and {len(hosts) - 1} more was stopped after its "
+                        f"deadline of {self.deadline:g}s (--run-deadline); it is retried with backoff"
+                    )
+        elif runner.status != "successful" and all(r.ok for r in results.values()):
             # The run failed before any task (syntax, missing collection): every host failed.
             tail = ""
             with contextlib.suppress(OSError, AttributeError):

@@ -224,6 +224,15 @@ def test_graceful_shutdown_gives_the_pod_ten_seconds_more_and_a_bad_value_is_ref
     assert 'gracefulShutdownTimeoutSeconds must be a whole number of seconds (0 or more), not "soon"' in bad.stderr
 
 
+def test_the_run_deadline_reaches_the_operator_and_a_bad_value_is_refused(helm):
+    args = render(helm)[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--run-deadline=600" in args
+    args = render(helm, "--set", "runDeadlineSeconds=0")[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]
+    assert "--run-deadline=0" in args["containers"][0]["args"]
+    bad = refused(helm, "--set", "runDeadlineSeconds=-5")
+    assert 'runDeadlineSeconds must be a whole number of seconds (0: none), not "-5"' in bad.stderr
+
+
 def test_all_namespaces_grant_only_the_verbs_the_code_uses(helm):
     docs = documents(helm)
     cluster_role = next(d for d in docs if d["kind"] == "ClusterRole")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.dpf_hcp.provisioner.plugins.filter.objects import (
     condition_status,
     condition_summary,
     describe_object,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.filter.provisioner import owner_references, spec_problems
+from ansible_collections.dpf_hcp.provisioner.plugins.filter.waiting import backoff_seconds
 
 HC = {
     "kind": "HostedCluster",
@@ -67,6 +70,20 @@ def test_spec_problems_are_the_webhook_rules_one_line_per_field():
     problems = spec_problems({**spec, "controlPlaneAvailabilityPolicy": "HighlyAvailable"})
     assert len(problems) == 1 and problems[0].startswith("spec.virtualIP: ")
     assert spec_problems(None) == ["spec: is required"]
+
+
+def test_backoff_doubles_with_the_time_waited_up_to_the_cap():
+    gaps = [backoff_seconds(t, 2, 300) for t in (0, 3.9, 4, 7.9, 8, 45, 255, 256, 600, 1e9)]
+    assert gaps == [2, 2, 4, 4, 8, 32, 128, 256, 256, 256]
+    assert backoff_seconds(10_000, 2, 100) == 64  # doubling stops before passing the cap
+    assert backoff_seconds(0, 500, 300) == 300  # the cap wins over the first gap
+    looks, waited = 0, 0.0
+    while waited < 600:  # ten minutes of a stuck deletion: a dozen looks, not 300
+        waited += backoff_seconds(waited)
+        looks += 1
+    assert looks <= 12, looks
+    with pytest.raises(ValueError, match="positive"):
+        backoff_seconds(1, 0, 300)
 
 
 def test_preload_callback_imports_every_plugin_module() -> None:
