@@ -116,6 +116,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             config.renew_deadline,
             config.retry_period,
         )
+        metrics.LEADER.elect_on(config.leader_election_id)
 
     def healthz() -> tuple[bool, str]:
         dead = [t.name for t in threads if not t.is_alive()]

@@ -60,7 +60,8 @@ class Controller:
         self.skip_unchanged = skip_unchanged
         self.workers = workers
         self.extravars = {**(extravars or {}), **watch.vars}
-        self.queue = WorkQueue()
+        self.queue = WorkQueue(name=metrics.controller_name(watch.kind))
+        metrics.start_controller(watch.kind, workers)
         self.res = client.resource(watch.api_version, watch.kind)
         self.informer = Informer(
             client, self.res, namespaces=scope, label_selector=watch.selector, resync_seconds=watch.reconcile_period
@@ -145,9 +146,8 @@ class Controller:
                     except Exception:  # a hosted cluster's trouble must not end the worker
                         LOG.exception("could not update the CSR watch", extra={"fields": {"key": f"{key[0]}/{key[1]}"}})
                 outcome = outcomes.get(key, Outcome("skipped", "gone"))
-                metrics.RECONCILES.labels(self.watch.kind, outcome.result).inc()
+                metrics.observe_reconcile(self.watch.kind, outcome.result, duration)
                 if outcome.result != "skipped":
-                    metrics.RECONCILE_DURATION.labels(self.watch.kind).observe(duration)
                     log(
                         LOG,
                         logging.WARNING if outcome.result in ("failed", "abandoned") else logging.INFO,

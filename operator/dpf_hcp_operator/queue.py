@@ -1,5 +1,6 @@
 """A work queue in client-go's manner: one entry per key however many events, per-key
-exponential backoff on failure, delayed re-adds, and a key never handed out twice at once."""
+exponential backoff on failure, delayed re-adds, and a key never handed out twice at once. A
+named queue reports client-go's workqueue_* metrics under its name."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import threading
 import time
 from collections.abc import Hashable
 
+from dpf_hcp_operator.metrics import WorkQueueMetrics
+
 
 class WorkQueue:
-    def __init__(self, base_delay: float = 0.5, max_delay: float = 300.0):
+    def __init__(self, base_delay: float = 0.5, max_delay: float = 300.0, name: str = ""):
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._cond = threading.Condition()
@@ -22,19 +25,33 @@ class WorkQueue:
         self._seq = 0
         self._failures: dict[Hashable, int] = {}
         self._shutdown = False
+        self._metrics = WorkQueueMetrics(name) if name else None
 
     # -- adding -------------------------------------------------------------
     def add(self, key: Hashable) -> None:
         with self._cond:
-            if key in self._processing:
+            self._add(key)
+
+    def _add(self, key: Hashable) -> None:
+        """Under the lock: ``key`` waits (in _ready, or in _dirty while a worker has it)."""
+        if key in self._processing:
+            if key not in self._dirty:
                 self._dirty.add(key)
-                return
-            if key not in self._queued:
-                self._queued.add(key)
-                self._ready.append(key)
-                self._cond.notify()
+                self._observe_add(key)
+            return
+        if key not in self._queued:
+            self._queued.add(key)
+            self._ready.append(key)
+            self._observe_add(key)
+            self._cond.notify()
+
+    def _observe_add(self, key: Hashable) -> None:
+        if self._metrics is not None:
+            self._metrics.add(key)
 
     def add_after(self, key: Hashable, delay: float) -> None:
+        if self._metrics is not None:
+            self._metrics.retry()  # every delayed add, as client-go's AddAfter counts it
         if delay <= 0:
             self.add(key)
             return
@@ -72,11 +89,7 @@ class WorkQueue:
         now = time.monotonic()
         while self._delayed and self._delayed[0][0] <= now:
             _, _, key = heapq.heappop(self._delayed)
-            if key in self._processing:
-                self._dirty.add(key)
-            elif key not in self._queued:
-                self._queued.add(key)
-                self._ready.append(key)
+            self._add(key)
         return self._delayed[0][0] - now if self._delayed else None
 
     def get_batch(self, max_items: int, timeout: float | None = None, share: int = 1) -> list[Hashable]:
@@ -103,11 +116,15 @@ class WorkQueue:
             for key in batch:
                 self._queued.discard(key)
                 self._processing.add(key)
+                if self._metrics is not None:
+                    self._metrics.get(key)
             return batch
 
     def done(self, key: Hashable) -> None:
         with self._cond:
             self._processing.discard(key)
+            if self._metrics is not None:
+                self._metrics.done(key)
             if key in self._dirty:
                 self._dirty.discard(key)
                 if key not in self._queued:

@@ -409,9 +409,10 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
 class KubeClient:
     """JSON requests against one API server; one connection pool, safe to share across threads."""
 
-    #: Called as ``observer(method, status)`` after every request of every client in the process
-    #: (status 0: no answer; method WATCH for a watch opened); the operator counts them in a metric.
-    observer: Callable[[str, int], None] | None = None
+    #: Called as ``observer(method, status, server)`` after every request of every client in the
+    #: process (status 0: no answer; method WATCH for a watch opened; server: the API server's URL);
+    #: the operator counts them in metrics.
+    observer: Callable[[str, int, str], None] | None = None
     #: When a list, every object a request of this process read (GET by name) or wrote (created,
     #: replaced or patched; dry runs excepted) is recorded in it, in order, as op (read or write),
     #: kind, namespace, name, resourceVersion, generation and labels: so the operator knows which
@@ -435,10 +436,9 @@ class KubeClient:
         self._pool.clear()
 
     # -- raw requests -------------------------------------------------------
-    @classmethod
-    def _observe(cls, method: str, status: int) -> None:
-        if cls.observer is not None:
-            cls.observer(method, status)
+    def _observe(self, method: str, status: int) -> None:
+        if KubeClient.observer is not None:
+            KubeClient.observer(method, status, self.creds.server)
 
     def _headers(self, content_type: str, accept: str = "application/json") -> dict[str, str]:
         headers = {"Accept": accept, "Content-Type": content_type, "User-Agent": USER_AGENT}
