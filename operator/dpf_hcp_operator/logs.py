@@ -1,4 +1,6 @@
-"""Structured logs: one JSON object per line, secrets redacted on the way out."""
+"""Structured logs: one JSON object per line, secrets redacted on the way out. Everything the
+operator prints goes this way: its own records, other libraries' loggers, Python warnings (each
+distinct one once) and exceptions no thread caught."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
+from types import TracebackType
 from typing import Any
 
 # key=value or "key": "value" where the key names a credential.
@@ -35,12 +39,57 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, default=str))
 
 
+class WarningOnce(logging.Filter):
+    """For the ``py.warnings`` logger: a warning's first line (where, category, text) only, and each
+    distinct warning once. urllib3 asks for its security warnings every time (an "always" filter),
+    e.g. InsecureRequestWarning on every request to a server whose certificate is not verified."""
+
+    MAX_REMEMBERED = 1024  # distinct warnings kept; past that the memory starts over
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = (record.getMessage().strip().splitlines() or [""])[0]
+        with self._lock:
+            if text in self._seen:
+                return False
+            if len(self._seen) >= self.MAX_REMEMBERED:
+                self._seen.clear()
+            self._seen.add(text)
+        record.msg, record.args = text, None
+        return True
+
+
+WARNINGS = logging.getLogger("py.warnings")
+_WARNING_ONCE = WarningOnce()
+
+
+def _uncaught(kind: type[BaseException], value: BaseException, tb: TracebackType | None, thread: str) -> None:
+    logging.getLogger("dpf_hcp_operator").critical(
+        "uncaught exception", exc_info=(kind, value, tb), extra={"fields": {"thread": thread}}
+    )
+
+
+def _uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:  # as threading's own hook: a thread's sys.exit() is no error
+        return
+    _uncaught(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback, getattr(args.thread, "name", ""))
+
+
 def setup(level: str = "info") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel({"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR}.get(level, logging.INFO))
+    logging.captureWarnings(True)
+    if _WARNING_ONCE not in WARNINGS.filters:
+        WARNINGS.addFilter(_WARNING_ONCE)
+    sys.excepthook = lambda kind, value, tb: _uncaught(kind, value, tb, threading.current_thread().name)
+    threading.excepthook = _uncaught_in_thread
 
 
 def log(logger: logging.Logger, level: int, msg: str, **fields: Any) -> None:

@@ -1,6 +1,14 @@
 import json
 import logging
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
 
+import pytest
+from urllib3.exceptions import InsecureRequestWarning
+
+from dpf_hcp_operator import logs
 from dpf_hcp_operator.logs import JsonFormatter, redact
 from dpf_hcp_operator.runner import host_name, host_vars, inventory, snake_case
 
@@ -48,3 +56,45 @@ def test_the_run_inventory_names_the_plugin_that_never_trusts_its_values():
         "plugin": "dpf_hcp.provisioner.objects",
         "hosts": {"ns/n": {"x": "{{ y }}"}},
     }
+
+
+@pytest.fixture
+def operator_logging() -> Iterator[None]:
+    """Python's logging, warnings and exception hooks as they were, after a test ran logs.setup()."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, sys.excepthook, threading.excepthook
+    yield
+    logging.captureWarnings(False)
+    root.handlers[:], level, sys.excepthook, threading.excepthook = saved
+    root.setLevel(level)
+
+
+def json_lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+
+
+def test_a_python_warning_is_one_json_line_and_a_repeated_one_is_not_logged_again(operator_logging, capsys):
+    logs.setup("info")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # as urllib3 asks for its security warnings: shown every time
+        for _ in range(3):
+            warnings.warn("Unverified HTTPS request is being made to host 'a'", InsecureRequestWarning, stacklevel=1)
+        warnings.warn("Unverified HTTPS request is being made to host 'b'", InsecureRequestWarning, stacklevel=1)
+    lines = json_lines(capsys)
+    assert [(line["logger"], line["level"]) for line in lines] == [("py.warnings", "warning")] * 2
+    assert "InsecureRequestWarning: Unverified HTTPS request is being made to host 'a'" in lines[0]["msg"]
+    assert lines[1]["msg"].endswith("host 'b'")  # the warning's first line: no source line after it
+
+
+def test_an_exception_no_thread_caught_is_logged_as_json(operator_logging, capsys):
+    logs.setup("info")
+
+    def boom() -> None:
+        raise RuntimeError("worker broke")
+
+    worker = threading.Thread(target=boom, name="worker-x")
+    worker.start()
+    worker.join()
+    (line,) = json_lines(capsys)
+    assert (line["msg"], line["level"], line["thread"]) == ("uncaught exception", "critical", "worker-x")
+    assert "RuntimeError: worker broke" in line["error"]
