@@ -84,7 +84,10 @@ API_REQUESTS = Counter(
 #                                                kubernetes/client-go rest/request.go `sanitize` gives them)
 #   pkg/metrics/leaderelection.go                leader_election_master_status
 # A controller is named by its kind in lower case, as controller-runtime's builder names it; its
-# work queue has the same name.
+# work queue has the same name. Not reported: workqueue_depth's `priority` label (empty unless a
+# priority queue), workqueue_unfinished_work_seconds and _longest_running_processor_seconds (they
+# need a periodic update), controller_runtime_active_workers, _reconcile_panics_total,
+# _terminal_reconcile_errors_total, _reconcile_timeouts_total, and the opt-in rest_client_* ones.
 
 RECONCILE_TOTAL = Counter(
     "controller_runtime_reconcile_total", "Total number of reconciliations per controller", ["controller", "result"]
