@@ -27,10 +27,15 @@ def fault_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]
         env.down()
 
 
+# The namespaces tests make for tenants (Tenant.create, the canary tenants) and HyperShift's
+# control-plane namespaces made from them; never the stand-ins' or the operator's own.
+TENANT_PREFIXES = ("tenant-", "dpus-", "dnc-")
+
+
 @pytest.fixture(autouse=True)
 def discard_tenants(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each test, the namespaces it made go (its tenants': their provisioners without a
-    finalizer run, the rest by the namespace controller). A module's next test starts a replica of its own,
+    """After each test, the tenant namespaces it made go (their provisioners without a finalizer
+    run, the rest by the namespace controller). A module's next test starts a replica of its own,
     which would otherwise reconcile every tenant the earlier tests left before it gets to its own.
     Tenants made by wider fixtures (made before this one) stay; the test's replicas are closed."""
     if "fault_env" not in request.fixturenames:
@@ -41,7 +46,7 @@ def discard_tenants(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     for item in client.list(NAMESPACE).get("items") or []:
         ns = item["metadata"]["name"]
-        if ns in before:
+        if ns in before or not ns.startswith(TENANT_PREFIXES):
             continue
         for obj in client.list(PROVISIONER, ns).get("items") or []:
             client.patch(PROVISIONER, obj["metadata"]["name"], {"metadata": {"finalizers": None}}, ns)

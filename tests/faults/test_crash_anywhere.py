@@ -9,12 +9,14 @@ import os
 import random
 import time
 
+import pytest
 from fault_harness import Replica, Tenant, last_tasks, seed
 
 TRIALS = int(os.environ.get("FAULT_TRIALS") or 20)
 WINDOW = 5.0  # seconds after the change in which the kill lands: a first reconcile to Ready takes 2-4 here
 
 
+@pytest.mark.timeout(1800)  # 20 kills, each a restart and two runs: 5 min here, twice that on a busy machine
 def test_killed_anywhere_it_converges_without_duplicates_orphans_or_lost_finalizers(fault_env, tmp_path):
     rng = random.Random(seed("crash-anywhere"))  # noqa: S311 - not for secrets
     client = fault_env.client()
