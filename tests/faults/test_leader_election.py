@@ -58,8 +58,8 @@ def test_only_the_leader_reconciles_and_the_other_takes_over(fault_env, tmp_path
     a, b = pair(fault_env, tmp_path)
     try:
         first = Tenant.create(client)
-        first.assert_converged()
-        assert reconciled(a, first.ns)
+        first.assert_converged()  # Ready is written during the run; "reconciled" is logged after it
+        wait_for("replica a to log its run", lambda: reconciled(a, first.ns), timeout=90)
         assert not reconciled(b, first.ns)
         assert leads(client, a)
 
@@ -71,9 +71,11 @@ def test_only_the_leader_reconciles_and_the_other_takes_over(fault_env, tmp_path
 
         second = Tenant.create(client)
         second.assert_converged()
-        assert reconciled(b, second.ns)
+        wait_for("replica b to log its run", lambda: reconciled(b, second.ns), timeout=90)
         first.assert_converged()  # nothing created twice across the handover
 
+        assert b.started is not None
+        wait_idle(b.started.metrics_port)  # no run under way for the grace period to wait for
         os.kill(b.process.pid, signal.SIGTERM)  # a clean stop gives the Lease up at once
         wait_for("the Lease released", lambda: holder(client) == "", timeout=10)
         b.process.wait(timeout=30)
