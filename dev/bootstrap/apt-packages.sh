@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the local control plane and the tests need, plus any named as arguments;
-# installs only what is missing.
+# installs only what is missing. faketime: the leader election fault test skews a replica's clock.
 set -euo pipefail
-PKGS=(etcd-server openssl jq python3-venv "$@")
+PKGS=(etcd-server openssl jq python3-venv faketime "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

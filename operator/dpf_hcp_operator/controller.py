@@ -22,6 +22,7 @@ from dpf_hcp_operator.runner import CANCELED, HostResult, PlaybookRunner, RunRes
 from dpf_hcp_operator.watches import Watch
 
 LOG = logging.getLogger("dpf_hcp_operator.controller")
+FINALIZER_ATTEMPTS = 5  # conflicts in a row before a finalizer change is retried later, with backoff
 
 
 @dataclass
@@ -297,26 +298,26 @@ class Controller:
 
     # -- writes the operator itself makes -------------------------------------------
     def _add_finalizer(self, obj: dict[str, Any], finalizer: str) -> dict[str, Any]:
-        meta = obj["metadata"]
-        ops: list[dict[str, Any]] = [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]}
-        ]
-        if meta.get("finalizers"):
-            ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": finalizer})
-        else:
-            ops.append({"op": "add", "path": "/metadata/finalizers", "value": [finalizer]})
-        try:
-            return self.client.patch(self.res, meta["name"], ops, meta.get("namespace"), kind="json")
-        except ApiError as exc:
-            if exc.status not in (409, 422):
-                raise
-            fresh = self.client.get(self.res, meta["name"], meta.get("namespace"))
-            if finalizer in (fresh["metadata"].get("finalizers") or []):
-                return fresh
-            return self._add_finalizer(fresh, finalizer)
+        """Add ``finalizer`` guarded by the resourceVersion read; on a conflict read again and retry,
+        a few times, then give up with a 409 (the caller retries the key with backoff)."""
+        for _attempt in range(FINALIZER_ATTEMPTS):
+            meta = obj["metadata"]
+            if finalizer in (meta.get("finalizers") or []):
+                return obj
+            try:
+                return self.client.patch(
+                    self.res, meta["name"], _add_finalizer_ops(meta, finalizer), meta.get("namespace"), kind="json"
+                )
+            except ApiError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                obj = self.client.get(self.res, meta["name"], meta.get("namespace"))
+        raise ApiError(
+            409, "Conflict", f"the object kept changing: finalizer not added after {FINALIZER_ATTEMPTS} tries"
+        )
 
     def _remove_finalizer(self, obj: dict[str, Any], finalizer: str) -> None:
-        for _attempt in range(5):
+        for _attempt in range(FINALIZER_ATTEMPTS):
             meta = obj["metadata"]
             finalizers = meta.get("finalizers") or []
             if finalizer not in finalizers:
@@ -373,6 +374,14 @@ class Controller:
 
 def _key(obj: dict[str, Any]) -> Key:
     return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def _add_finalizer_ops(meta: dict[str, Any], finalizer: str) -> list[dict[str, Any]]:
+    """A JSON patch adding ``finalizer``, refused (422) if the object changed since ``meta``."""
+    ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]}]
+    if meta.get("finalizers"):
+        return [*ops, {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]
+    return [*ops, {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}]
 
 
 def _version(obj: dict[str, Any] | None) -> str | None:

@@ -1,6 +1,12 @@
 """Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it:
 acquire when free or expired, renew every retry period, give up when renewals fail for the
-renew deadline, and release on a clean stop so the next replica takes over at once."""
+renew deadline, and release on a clean stop so the next replica takes over at once.
+
+Expiry is judged only by this replica's monotonic clock, never by the record's timestamps (they
+are another replica's wall clock): a Lease held by another is expired once its record has not
+changed for its ``leaseDurationSeconds`` as observed here (kubernetes/client-go
+``tools/leaderelection/leaderelection.go``: ``tryAcquireOrRenew``, ``setObservedRecord``,
+``isLeaseValid``). Replicas whose wall clocks disagree by any amount still never lead at once."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,17 +32,6 @@ def _now() -> str:
     return datetime.now(UTC).strftime(MICRO)
 
 
-def _parse(stamp: str | None) -> float:
-    if not stamp:
-        return 0.0
-    for fmt in (MICRO, "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(stamp, fmt).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            continue
-    return 0.0
-
-
 class LeaderElector:
     def __init__(
         self,
@@ -46,6 +42,7 @@ class LeaderElector:
         renew_deadline: float = 10.0,
         retry_period: float = 2.0,
         identity: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.client = client
         self.namespace = namespace
@@ -55,34 +52,50 @@ class LeaderElector:
         self.retry_period = retry_period
         self.identity = identity or f"{socket.gethostname()}_{os.getpid()}"
         self.leading = threading.Event()
+        self.clock = clock  # monotonic: the only clock expiry is judged by
+        self._observed: dict[str, Any] | None = None  # the Lease's spec as last read or written
+        self._observed_at = 0.0  # self.clock() when it last changed (client-go's observedTime)
+
+    def _observe(self, record: dict[str, Any], written: bool = False) -> None:
+        """client-go's setObservedRecord: the clock restarts when the record changes (a renewal by
+        its holder), or when we wrote it ourselves."""
+        if written or record != self._observed:
+            self._observed = dict(record)
+            self._observed_at = self.clock()
+
+    def _held_by_another(self) -> bool:
+        """client-go's check before it updates: a holder, not us, whose record changed less than
+        its own leaseDurationSeconds ago as this replica's clock counts (isLeaseValid). An empty
+        holder is a released Lease: free at once."""
+        record = self._observed or {}
+        holder = record.get("holderIdentity") or ""
+        if not holder or holder == self.identity:
+            return False
+        return self.clock() < self._observed_at + float(record.get("leaseDurationSeconds") or 0)
 
     def _try(self) -> bool:
         """One attempt to acquire or renew; True while we hold the Lease."""
         lease = self.client.get_or_none(LEASE, self.name, self.namespace)
-        now = _now()
+        now = _now()  # written for readers; never compared with anything
         if lease is None:
+            spec = {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": int(self.lease_duration),
+                "acquireTime": now,
+                "renewTime": now,
+                "leaseTransitions": 0,
+            }
+            head = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease"}
             self.client.create(
-                LEASE,
-                {
-                    "apiVersion": "coordination.k8s.io/v1",
-                    "kind": "Lease",
-                    "metadata": {"name": self.name, "namespace": self.namespace},
-                    "spec": {
-                        "holderIdentity": self.identity,
-                        "leaseDurationSeconds": int(self.lease_duration),
-                        "acquireTime": now,
-                        "renewTime": now,
-                        "leaseTransitions": 0,
-                    },
-                },
+                LEASE, {**head, "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec}
             )
+            self._observe(spec, written=True)
             return True
-        spec: dict[str, Any] = dict(lease.get("spec") or {})
-        holder = spec.get("holderIdentity") or ""
-        expired = _parse(spec.get("renewTime")) + float(spec.get("leaseDurationSeconds") or 0) < time.time()
-        if holder and holder != self.identity and not expired:
+        self._observe(dict(lease.get("spec") or {}))
+        if self._held_by_another():
             return False
-        if holder != self.identity:
+        spec: dict[str, Any] = dict(self._observed or {})
+        if spec.get("holderIdentity") != self.identity:
             spec.update(
                 holderIdentity=self.identity,
                 acquireTime=now,
@@ -90,6 +103,7 @@ class LeaderElector:
             )
         spec.update(renewTime=now, leaseDurationSeconds=int(self.lease_duration))
         self.client.replace(LEASE, {**lease, "spec": spec})  # resourceVersion: a racing replica gets 409
+        self._observe(spec, written=True)
         return True
 
     def acquire(self, stop: threading.Event) -> bool:
@@ -122,15 +136,15 @@ class LeaderElector:
 
     def keep(self, stop: threading.Event, lost: threading.Event) -> None:
         """Renew until ``stop``; set ``lost`` when renewals failed for the renew deadline."""
-        last_renewed = time.monotonic()
+        last_renewed = self.clock()
         while not stop.wait(self.retry_period):
             try:
                 if self._try():
-                    last_renewed = time.monotonic()
+                    last_renewed = self.clock()
                     continue
             except ApiError as exc:
                 log(LOG, logging.WARNING, "could not renew the leader Lease", error=str(exc))
-            if time.monotonic() - last_renewed > self.renew_deadline:
+            if self.clock() - last_renewed > self.renew_deadline:
                 self.leading.clear()
                 metrics.LEADER.set(0)
                 log(LOG, logging.ERROR, "lost the leader Lease", lease=f"{self.namespace}/{self.name}")
@@ -144,8 +158,12 @@ class LeaderElector:
         try:
             lease = self.client.get(LEASE, self.name, self.namespace)
             if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
-                spec = {**lease["spec"], "holderIdentity": "", "leaseDurationSeconds": 1, "renewTime": _now()}
+                # client-go's tryRelease (ReleaseOnCancel): no holder, a duration of 1 s
+                now = _now()
+                spec = {**lease["spec"], "holderIdentity": "", "leaseDurationSeconds": 1}
+                spec.update(acquireTime=now, renewTime=now)
                 self.client.replace(LEASE, {**lease, "spec": spec})
+                self._observe(spec, written=True)
                 log(LOG, logging.INFO, "released the leader Lease", lease=f"{self.namespace}/{self.name}")
         except ApiError as exc:
             log(LOG, logging.WARNING, "could not release the leader Lease", error=str(exc))

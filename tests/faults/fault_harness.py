@@ -110,6 +110,25 @@ def running(pids: set[int]) -> set[int]:
     return alive
 
 
+def skewed_clock(offset: str) -> dict[str, str]:
+    """This environment with the wall clock moved by ``offset`` (libfaketime's syntax: "+1h",
+    "-90m") for the process and all it starts: time(), clock_gettime(CLOCK_REALTIME), OpenSSL's
+    certificate checks. The monotonic clock is left alone (libfaketime would hang Python's timed
+    waits otherwise: wolfcw/libfaketime issue #390). Debian's faketime package, installed by
+    dev/bootstrap/apt-packages.sh."""
+    libs = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    assert libs, "libfaketime is missing: run `make venv` (it installs Debian's faketime)"
+    here = str(Path(__file__).parent / "skewed_clock")  # its sitecustomize mends time.sleep
+    path = os.environ.get("PYTHONPATH")
+    return {
+        **os.environ,
+        "LD_PRELOAD": str(libs[0]),
+        "FAKETIME": offset,
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": f"{here}:{path}" if path else here,
+    }
+
+
 @dataclass
 class Replica:
     """One operator process, started again on the same work dir and log after each fault."""
