@@ -22,10 +22,10 @@ description:
   - Computes C(Ready) and C(phase) (Pending, Provisioning, Ready, Failed, Deleting, Upgrading).
   - Writes through the status subresource only when something differs, and records Kubernetes
     Events for what a person acts on, typed by each condition's polarity (C(HostedClusterDegraded=False)
-    is good): a new phase (Warning when Failed or Ready is lost), Ready gained or lost while the
+    is good). They are a new phase (Warning when Failed or Ready is lost), Ready gained or lost while the
     phase stays, a step that starts failing (Warning, its message names the fix) and its recovery,
-    and the cleanup's success. The mirrored HostedCluster conditions get no Event of their own.
-  - Each Event is recorded once: its name derives from the provisioner's UID, the status write's
+    and the cleanup's failure and success. The mirrored HostedCluster conditions get no Event of their own.
+  - Each Event is recorded once, under a name derived from the provisioner's UID, the status write's
     resourceVersion and what it tells.
   - In check mode reports what would change and writes nothing.
 extends_documentation_fragment:
