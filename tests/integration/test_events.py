@@ -24,7 +24,7 @@ def provisioner_events(mgmt: KubeClient, ns: str, uid: str) -> list[dict[str, An
     items = mgmt.list(EVENT, ns).get("items") or []
     return sorted(
         (e for e in items if (e.get("involvedObject") or {}).get("uid") == uid),
-        key=lambda e: (e.get("firstTimestamp") or "", e["metadata"]["name"]),
+        key=lambda e: int(e["metadata"]["resourceVersion"]),  # creation order (timestamps have seconds only)
     )
 
 
