@@ -77,7 +77,7 @@ def notices(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Notice]:
     - a step that starts failing (bad by its polarity, for a reason that is not "on its way"), or
       fails for a new reason: Warning naming the fix, unless the phase's Event already says it;
       and its recovery once it no longer fails: Normal;
-    - the cleanup's success: Normal.
+    - the cleanup: its failure as a step's (CleanupFailed, Warning), its success (CleanupSucceeded, Normal).
     """
     old = old or {}
     before = old.get("conditions") or []
