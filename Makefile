@@ -38,10 +38,12 @@ test: kube tools lint sanity  ## everything: lint, ansible-test sanity, unit, in
 test-faults: kube  ## the fault tests only (kills, restarts, hostile input); FAULT_SEED=<n> replays a run, FAULT_TRIALS=<n>
 	@$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
-lint: venv tools  ## ruff, yamllint, ansible-lint (profile production), helm lint
+lint: venv tools  ## ruff, yamllint, antsibull-changelog lint, ansible-lint (profile production), helm lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/yamllint -s .
+	$(VENV)/bin/antsibull-changelog lint
+	$(VENV)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
 	$$(dev/bootstrap/helm.sh) lint --quiet helm/dpf-hcp-provisioner-operator
 

@@ -44,8 +44,24 @@ ABSENT_MEANS: dict[str, tuple[str, str, str]] = {
     ),
 }
 READY = "Ready"
-# Conditions whose True means something is wrong.
-NEGATIVE = {DPUCLUSTER_MISSING, DPUCLUSTER_IN_USE, "HostedClusterDegraded", "EtcdRecoveryActive"}
+UPGRADING = "HostedClusterUpgrading"
+RESTORED_FROM_BACKUP = "HostedClusterRestoredFromBackup"
+# A condition's polarity: most are good when True; these are good when False (True means
+# something is wrong, or under way rather than done).
+GOOD_WHEN_FALSE = frozenset(
+    {
+        DPUCLUSTER_MISSING,
+        DPUCLUSTER_IN_USE,
+        "HostedClusterDegraded",
+        "HostedClusterProgressing",
+        UPGRADING,
+        "EtcdRecoveryActive",
+    }
+)
+# HyperShift reports HostedClusterRestoredFromBackup Unknown unless a restore ran, and False
+# while a recovery is in progress (openshift/hypershift, "Copy conditions from hostedcontrolplane").
+GOOD_WHEN_UNKNOWN = frozenset({RESTORED_FROM_BACKUP})
+GOOD, BAD, UNKNOWN = "good", "bad", "unknown"
 # Our own step conditions: when a step has reported, it must be True for Ready.
 STEP_CONDITIONS = ("KubeConfigInjected", "MetalLBConfigured", "IgnitionConfigured")
 VALIDATION_PASS = {
@@ -96,9 +112,6 @@ def mirror_hosted_cluster(hosted_cluster: dict[str, Any] | None) -> list[Conditi
     return out
 
 
-UPGRADING = "HostedClusterUpgrading"
-
-
 def upgrade_condition(hosted_cluster: dict[str, Any] | None) -> Condition | None:
     """HostedClusterUpgrading from the HostedCluster's release and version history.
 
@@ -124,6 +137,17 @@ def upgrade_condition(hosted_cluster: dict[str, Any] | None) -> Condition | None
         "UpgradeInProgress",
         f"Upgrading from {completed[0].get('version') or completed[0].get('image')} to {desired}",
     )
+
+
+def health(c: Condition) -> str:
+    """Whether ``c`` says things are well (GOOD), not (BAD), or nothing yet (UNKNOWN), by its polarity."""
+    status = c.get("status")
+    if c.get("type") in GOOD_WHEN_UNKNOWN:
+        return BAD if status == "False" else GOOD
+    if status not in ("True", "False"):
+        return UNKNOWN
+    good = "False" if c.get("type") in GOOD_WHEN_FALSE else "True"
+    return GOOD if status == good else BAD
 
 
 def validation_failures(conditions: list[Condition]) -> list[Condition]:

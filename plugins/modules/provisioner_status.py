@@ -20,8 +20,13 @@ description:
   - Sets C(HostedClusterUpgrading) from the HostedCluster's release and version history, True from
     a release change until the newest history entry is that release and Completed (phase Upgrading).
   - Computes C(Ready) and C(phase) (Pending, Provisioning, Ready, Failed, Deleting, Upgrading).
-  - Writes through the status subresource only when something differs, and records a
-    Kubernetes Event for every condition whose status or reason changed.
+  - Writes through the status subresource only when something differs, and records Kubernetes
+    Events for what a person acts on, typed by each condition's polarity (C(HostedClusterDegraded=False)
+    is good). They are a new phase (Warning when Failed or Ready is lost), Ready gained or lost while the
+    phase stays, a step that starts failing (Warning, its message names the fix) and its recovery,
+    and the cleanup's failure and success. The mirrored HostedCluster conditions get no Event of their own.
+  - Each Event is recorded once, under a name derived from the provisioner's UID, the status write's
+    resourceVersion and what it tells.
   - In check mode reports what would change and writes nothing.
 extends_documentation_fragment:
   - dpf_hcp.provisioner.k8s_auth
@@ -75,6 +80,11 @@ ready:
   type: bool
 transitions:
   description: Conditions whose status or reason changed.
+  returned: always
+  type: list
+  elements: dict
+events:
+  description: The Events recorded (or that would be, in check mode), each with type, reason and message.
   returned: always
   type: list
   elements: dict
@@ -162,10 +172,12 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         observed = (params["provisioner"].get("metadata") or {}).get("generation")
         new = desired_status(current, params["conditions"], hosted_cluster, bool(hc_ref), params["fields"], observed)
         changes = conds.transitions(old.get("conditions"), new["conditions"])
+        told = events.notices(old, new)
         result = {
             "phase": new["phase"],
             "ready": conds.is_true(new["conditions"], st.READY),
             "transitions": changes,
+            "events": [{"type": n.type, "reason": n.reason, "message": n.message} for n in told],
             "status": new,
         }
         if new == old:
@@ -174,21 +186,13 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
             return {"changed": True, **result}
         body = {**current, "status": new}
         try:
-            client.replace(PROVISIONER, body, subresource="status")
+            written = client.replace(PROVISIONER, body, subresource="status")
         except ApiError as exc:
             if exc.conflict:
                 continue
             raise
-        for c in changes:
-            negative = c["type"] in st.NEGATIVE
-            bad = (c["status"] == "True") if negative else (c["status"] == "False")
-            events.record(
-                client,
-                current,
-                "Warning" if bad else "Normal",
-                c["reason"],
-                f"{c['type']}={c['status']}: {c['message']}",
-            )
+        version = (written.get("metadata") or {}).get("resourceVersion") or conds.now_rfc3339()
+        events.record_notices(client, current, told, version)
         return {"changed": True, **result}
     raise ApiError(409, "Conflict", f"status of {namespace}/{name} kept changing under us; will retry")
 

@@ -1,0 +1,79 @@
+"""The Events a provisioner's life leaves through the operator: few, and a Warning only for what is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import EVENT, PROVISIONER
+from support import (
+    dpucluster,
+    namespace,
+    provisioner_body,
+    secrets,
+    unique,
+    wait_condition,
+    wait_for,
+    wait_settled,
+)
+
+CLEAN_PROVISIONING_MAX_EVENTS = 8
+
+
+def provisioner_events(mgmt: KubeClient, ns: str, uid: str) -> list[dict[str, Any]]:
+    items = mgmt.list(EVENT, ns).get("items") or []
+    return sorted(
+        (e for e in items if (e.get("involvedObject") or {}).get("uid") == uid),
+        key=lambda e: int(e["metadata"]["resourceVersion"]),  # creation order (timestamps have seconds only)
+    )
+
+
+def told(events: list[dict[str, Any]]) -> list[str]:
+    return [f"{e['type']} {e['reason']}: {e['message']}" for e in events]
+
+
+def test_a_clean_provisioning_leaves_a_few_normal_events(mgmt, operator):
+    ns = namespace(mgmt, unique("tenant"))
+    dpu_ns = namespace(mgmt, unique("dpus"))
+    secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    cr = mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    wait_condition(mgmt, ns, "hcp", "Ready", "True")
+    wait_settled(operator.log, ns)
+
+    events = provisioner_events(mgmt, ns, cr["metadata"]["uid"])
+    assert len(events) <= CLEAN_PROVISIONING_MAX_EVENTS, told(events)
+    assert [e for e in events if e["type"] != "Normal"] == [], told(events)
+    assert events[-1]["reason"] == "Ready", told(events)
+    assert events[-1]["message"].startswith("Phase Provisioning -> Ready"), told(events)
+    assert not [e for e in events if e["message"].startswith("HostedCluster")], told(events)  # no mirrored one
+
+
+def test_a_missing_pull_secret_is_a_warning_naming_the_fix_and_its_recovery_is_told(mgmt, operator):
+    ns = namespace(mgmt, unique("tenant"))
+    dpu_ns = namespace(mgmt, unique("dpus"))
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    secrets(mgmt, ns, names=("unused", "ssh-key"))
+    cr = mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    uid = cr["metadata"]["uid"]
+    wait_for("phase Failed", lambda: (mgmt.get(PROVISIONER, "hcp", ns).get("status") or {}).get("phase") == "Failed")
+    wait_settled(operator.log, ns)
+
+    events = provisioner_events(mgmt, ns, uid)
+    warnings = [e for e in events if e["type"] == "Warning"]
+    assert len(warnings) == 1, told(events)
+    (failure,) = warnings
+    assert failure["reason"] == "Failed", told(events)
+    assert f"{ns}/pull-secret" in failure["message"], told(events)
+    assert "kubectl create secret generic pull-secret" in failure["message"], told(events)  # the fix
+    assert len(events) <= 2, told(events)
+
+    secrets(mgmt, ns)  # the fix
+    wait_condition(mgmt, ns, "hcp", "Ready", "True")
+    wait_settled(operator.log, ns)
+    events = provisioner_events(mgmt, ns, uid)
+    assert [e for e in events if e["type"] == "Warning"] == [failure], told(events)
+    recovered = [e for e in events if e["message"].startswith("SecretsValid recovered from PullSecretNotFound")]
+    assert len(recovered) == 1 and recovered[0]["type"] == "Normal", told(events)
+    assert events[-1]["reason"] == "Ready", told(events)
+    assert len(events) <= CLEAN_PROVISIONING_MAX_EVENTS + 2, told(events)
