@@ -45,7 +45,7 @@ def pair(env, tmp_path, *flags: str) -> tuple[Replica, Replica]:
     try:
         wait_for("replica a to lead", lambda: leads(env.client(), a), timeout=20)
         assert a.started is not None
-        wait_idle(a.started.metrics_port)
+        wait_idle(a.started.metrics_port, timeout=180)  # a busy machine runs earlier work slowly
         b = Replica(env, tmp_path / "b", (*FLAGS, *flags)).start()
     except BaseException:
         a.close()  # else it holds the Lease into the next test
