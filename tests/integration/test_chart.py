@@ -18,6 +18,7 @@ from dpf_hcp_operator.cli import parse
 from support import REPO
 
 CHART = REPO / "helm" / "dpf-hcp-provisioner-operator"
+NAMESPACE = "dpf-hcp-provisioner-system"  # the release namespace of these renders, as the README installs it
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,13 @@ def helm() -> str:
 
 
 def documents(helm: str, *args: str) -> list[dict]:
-    out = subprocess.run([helm, "template", "dpfhcp", str(CHART), *args], check=True, capture_output=True, text=True)
+    """The rendered objects, released into NAMESPACE unless ``args`` give another ``--namespace``."""
+    out = subprocess.run(
+        [helm, "template", "dpfhcp", str(CHART), "--namespace", NAMESPACE, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
@@ -70,7 +77,8 @@ CLUSTER_SCOPED = {
 
 def refused(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
     """A render that must fail (a bad value): its result, to read the message in stderr."""
-    bad = subprocess.run([helm, "template", "x", str(CHART), *args], capture_output=True, text=True, check=False)
+    command = [helm, "template", "x", str(CHART), "--namespace", NAMESPACE, *args]
+    bad = subprocess.run(command, capture_output=True, text=True, check=False)
     assert bad.returncode != 0
     return bad
 
@@ -308,3 +316,27 @@ def test_allowed_release_repositories_reach_the_operator_and_an_empty_list_is_re
     assert parse(args).release_repositories == ("registry.example.com:5000/ocp/release",)
     bad = refused(helm, "--set", "allowedReleaseRepositories=null")
     assert "allowedReleaseRepositories must list at least one repository" in bad.stderr
+
+
+def test_everything_goes_into_the_release_namespace(helm):
+    """`helm install -n other` puts the operator, its objects, the webhook's Service reference, the RBAC
+    subjects and the operator's own --operator-namespace in `other`."""
+    docs = documents(helm, "--namespace", "other", "--set", "webhook.certificate=certManager")
+    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"}
+    elsewhere = {("Role", "dpfhcp-metallb"), ("RoleBinding", "dpfhcp-metallb")}  # in metallbNamespace
+    for d in docs:
+        if d["kind"] not in cluster_scoped and (d["kind"], d["metadata"]["name"]) not in elsewhere:
+            assert d["metadata"]["namespace"] == "other", (d["kind"], d["metadata"]["name"])
+        for subject in d.get("subjects", []):
+            assert subject["namespace"] == "other", (d["kind"], d["metadata"]["name"])
+    objs = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    vwc = objs[("ValidatingWebhookConfiguration", "dpf-hcp-provisioner")]
+    assert vwc["webhooks"][0]["clientConfig"]["service"]["namespace"] == "other"
+    assert vwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "other/dpfhcp-webhook"
+    assert objs[("Certificate", "dpfhcp-webhook")]["spec"]["dnsNames"][0] == "dpfhcp-webhook.other.svc"
+    args = objs[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert parse(args).operator_namespace == "other"
+    secret = render(helm, "--namespace", "other")[("Secret", "dpfhcp-webhook-tls")]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    names = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    assert "dpfhcp-webhook.other.svc" in names.get_values_for_type(x509.DNSName)
