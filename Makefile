@@ -43,7 +43,7 @@ lint: venv tools  ## ruff, yamllint, ansible-lint (profile production), helm lin
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/yamllint -s .
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
-	$$(dev/bootstrap/helm.sh) lint --quiet helm/dpf-hcp-provisioner-operator
+	$$(dev/bootstrap/helm.sh) lint --quiet --strict helm/dpf-hcp-provisioner-operator
 
 sanity: venv  ## ansible-test sanity on the built collection (its tests' venvs come from PyPI)
 	@dev/ansible-test-sanity.sh
