@@ -444,3 +444,45 @@ def test_the_default_image_is_the_projects_and_pulled_if_not_present(helm):
     mirror = render(helm, "--set", "image.repository=registry.example.com:5000/dpf/op", "--set-string", "image.tag=1.2")
     container = mirror[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "registry.example.com:5000/dpf/op:1.2"
+
+
+def test_a_disruption_budget_only_with_more_than_one_replica(helm):
+    assert not [k for k in render(helm) if k[0] == "PodDisruptionBudget"]
+    objs = render(helm, "-f", str(CHART / "values-production.yaml"))  # 2 replicas
+    pdb = objs[("PodDisruptionBudget", "dpfhcp")]
+    deployment = objs[("Deployment", "dpfhcp")]
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["metadata"]["namespace"] == NAMESPACE
+    assert pdb["spec"] == {"minAvailable": 1, "selector": deployment["spec"]["selector"]}
+
+
+def test_the_helm_test_checks_readyz_and_the_webhook_over_verified_https(helm):
+    objs = render(helm)
+    pod = objs[("Pod", "dpfhcp-test")]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["metadata"]["namespace"] == NAMESPACE
+    selector = objs[("Deployment", "dpfhcp")]["spec"]["selector"]["matchLabels"]
+    assert not selector.items() <= pod["metadata"]["labels"].items()  # no Service routes to it
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    container = pod["spec"]["containers"][0]
+    assert container["image"] == "quay.io/dpf-hcp/dpf-hcp-provisioner-operator:v0.1.0"  # the operator's, by default
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["READYZ_URL"] == f"http://dpfhcp-metrics.{NAMESPACE}.svc:8081/readyz"
+    metrics = objs[("Service", "dpfhcp-metrics")]["spec"]["ports"]
+    assert {"name": "health", "port": 8081, "targetPort": "health"} in metrics
+    assert env["WEBHOOK_URL"] == f"https://dpfhcp-webhook.{NAMESPACE}.svc:443{webhook.PATH}"
+    assert pod["spec"]["volumes"][0]["secret"] == {
+        "secretName": "dpfhcp-webhook-tls",
+        "items": [{"key": "ca.crt", "path": "ca.crt"}],  # the CA, never the key
+    }
+    script = container["args"][0]
+    assert 'cafile="/etc/dpf-hcp-test/ca.crt"' in script
+    assert "exc.code != 400" in script
+    compile(script, "helm-test", "exec")  # the script is Python
+    other = render(
+        helm, "--set", "tests.image.repository=docker.io/library/python", "--set-string", "tests.image.tag=3.12"
+    )
+    assert other[("Pod", "dpfhcp-test")]["spec"]["containers"][0]["image"] == "docker.io/library/python:3.12"
+    off = render(helm, "--set", "webhook.enabled=false")[("Pod", "dpfhcp-test")]
+    assert "WEBHOOK_URL" not in {e["name"] for e in off["spec"]["containers"][0]["env"]}
+    assert "volumes" not in off["spec"]
