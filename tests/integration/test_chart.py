@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 
 import pytest
@@ -486,3 +487,65 @@ def test_the_helm_test_checks_readyz_and_the_webhook_over_verified_https(helm):
     off = render(helm, "--set", "webhook.enabled=false")[("Pod", "dpfhcp-test")]
     assert "WEBHOOK_URL" not in {e["name"] for e in off["spec"]["containers"][0]["env"]}
     assert "volumes" not in off["spec"]
+
+
+def test_service_monitor_and_prometheus_rule_are_off_by_default(helm):
+    kinds = {kind for kind, _ in render(helm)}
+    assert not kinds & {"ServiceMonitor", "PrometheusRule"}
+
+
+def reported_metrics() -> set[str]:
+    """The sample names the operator's metrics module registers (counters end in _total)."""
+    from prometheus_client import Counter, Gauge, Histogram
+
+    from dpf_hcp_operator import metrics
+
+    names = set()
+    for metric in vars(metrics).values():
+        if isinstance(metric, Counter):
+            names.add(f"{metric._name}_total")
+        elif isinstance(metric, Gauge | Histogram):
+            names.add(metric._name)
+    return names
+
+
+def test_service_monitor_scrapes_the_metrics_service_and_the_rules_use_real_metrics(helm):
+    objs = render(
+        helm,
+        *("--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.labels.release=prometheus"),
+        *("--set", "prometheusRule.enabled=true"),
+    )
+    monitor, rule = objs[("ServiceMonitor", "dpfhcp")], objs[("PrometheusRule", "dpfhcp")]
+    assert monitor["apiVersion"] == rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    service = objs[("Service", "dpfhcp-metrics")]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    webhook_service = objs[("Service", "dpfhcp-webhook")]
+    assert not monitor["spec"]["selector"]["matchLabels"].items() <= webhook_service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert {"name": "metrics", "port": 8080, "targetPort": "metrics"} in service["spec"]["ports"]
+
+    rules = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    assert set(rules) == {
+        "DPFHCPProvisionerNotReady",
+        "DPFHCPProvisionerCSRsRefused",
+        "DPFHCPProvisionerReconcileErrors",
+        "DPFHCPProvisionerLeaseLost",
+    }
+    assert rules["DPFHCPProvisionerNotReady"]["for"] == "30m"
+    assert 'result="refused"' in rules["DPFHCPProvisionerCSRsRefused"]["expr"]
+    assert 'name="dpf-hcp-provisioner-leader"' in rules["DPFHCPProvisionerLeaseLost"]["expr"]
+    assert parse([]).leader_election_id == "dpf-hcp-provisioner-leader"  # the Lease the chart's operator takes
+    reported = reported_metrics()
+    for name, r in rules.items():
+        used = set(re.findall(r"([a-z_]+)\{", r["expr"]))
+        assert used and used <= reported, f"{name} uses metrics the operator does not report: {used - reported}"
+        assert f'namespace="{NAMESPACE}"' in r["expr"]
+        assert "{{ $labels." in r["annotations"]["description"]  # Prometheus templates, not Helm's
+    assert 'kind="DPFHCPProvisioner"' in rules["DPFHCPProvisionerNotReady"]["expr"]  # watches.yaml's kind
+    assert 'controller="dpfhcpprovisioner"' in rules["DPFHCPProvisionerReconcileErrors"]["expr"]
+
+    no_lease = render(helm, "--set", "prometheusRule.enabled=true", "--set", "leaderElection.enabled=false")
+    alerts = {r["alert"] for r in no_lease[("PrometheusRule", "dpfhcp")]["spec"]["groups"][0]["rules"]}
+    assert "DPFHCPProvisionerLeaseLost" not in alerts
