@@ -388,6 +388,7 @@ def test_the_values_schema_describes_every_value_and_closes_known_shapes():
     ("args", "message"),
     [
         (["--set", "replicas=2"], "(root): Additional property replicas is not allowed"),
+        (["--set", "namespace=ops"], "(root): Additional property namespace is not allowed"),  # gone: use -n
         (
             ["--set", "image.pullPolicy=Sometimes"],
             'image.pullPolicy: image.pullPolicy must be one of the following: "Always"',
