@@ -380,6 +380,16 @@ def test_the_values_schema_describes_every_value_and_closes_known_shapes():
         return found
 
     assert open_objects(schema, "(root)") == []
+
+    def undescribed_properties(node: dict, path: str) -> list[str]:
+        found = []
+        for key, child in node.get("properties", {}).items():
+            found += [] if child.get("description") else [f"{path}.{key}"]
+            found += undescribed_properties(child, f"{path}.{key}")
+        items = node.get("items")
+        return found + (undescribed_properties(items, f"{path}[]") if isinstance(items, dict) else [])
+
+    assert undescribed_properties(schema, "(root)") == []  # nested shapes (tolerations, issuerRef) too
     # The BlueField map's keys are OCP versions as the validate role reads them.
     assert schema["properties"]["blueFieldImages"]["propertyNames"]["pattern"] == VERSION.pattern
 
