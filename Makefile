@@ -45,7 +45,7 @@ lint: venv tools  ## ruff, yamllint, antsibull-changelog lint, ansible-lint (pro
 	$(VENV)/bin/antsibull-changelog lint
 	$(VENV)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
-	$$(dev/bootstrap/helm.sh) lint --quiet helm/dpf-hcp-provisioner-operator
+	$$(dev/bootstrap/helm.sh) lint --quiet --strict helm/dpf-hcp-provisioner-operator
 
 sanity: venv  ## ansible-test sanity on the built collection (its tests' venvs come from PyPI)
 	@dev/ansible-test-sanity.sh

@@ -14,6 +14,11 @@ control-plane: controller-manager
 
 {{- define "dpfhcp.labels" -}}
 {{ include "dpfhcp.selectorLabels" . }}
+{{ include "dpfhcp.releaseLabels" . }}
+{{- end -}}
+
+{{- /* Labels of every object but the selector's (the test pod must not be selected). */ -}}
+{{- define "dpfhcp.releaseLabels" -}}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
