@@ -36,11 +36,20 @@ MIRRORED: dict[str, str] = {
 # HyperShift's conditions it sets only when there is something to say: absent, ours says what that means.
 # EtcdRecoveryActive appears once an etcd recovery job ran (openshift/hypershift
 # hypershift-operator/controllers/hostedcluster/etcd_recovery.go, setEtcdRecoveryCondition).
+# IgnitionServerValidReleaseInfo is set on the HostedControlPlane by the ignition server and is not
+# among the conditions HyperShift copies to the HostedCluster (ignition-server/controllers/
+# local_ignitionprovider.go; hostedcluster_controller.go, "Copy conditions from hostedcontrolplane").
 ABSENT_MEANS: dict[str, tuple[str, str, str]] = {
     "EtcdRecoveryActive": (
         "False",
         "NoRecoveryRun",
         "HyperShift has run no etcd recovery (it reports EtcdRecoveryActive once one runs)",
+    ),
+    "IgnitionServerValidReleaseInfo": (
+        "Unknown",
+        "OnlyOnHostedControlPlane",
+        "HyperShift reports IgnitionServerValidReleaseInfo on the HostedControlPlane, not on the HostedCluster;"
+        " IgnitionEndpointAvailable and IgnitionConfigured tell whether ignition is served",
     ),
 }
 READY = "Ready"
@@ -113,35 +122,48 @@ def mirror_hosted_cluster(hosted_cluster: dict[str, Any] | None) -> list[Conditi
 
 
 def upgrade_condition(hosted_cluster: dict[str, Any] | None) -> Condition | None:
-    """HostedClusterUpgrading from the HostedCluster's release and version history.
+    """HostedClusterUpgrading from the HostedCluster's own word, never by comparing images: HyperShift
+    records the release by digest once the hosted CVO reports, while the spec names a tag.
 
-    An upgrade runs from the moment spec.release.image differs from the newest history
-    entry until that entry is the same image and Completed. The first install is not one.
+    No Completed history entry: the first install, not an upgrade. Then an upgrade is under way
+    while HyperShift says Progressing (spec.release.image is not yet the desired release:
+    hostedcluster_controller.go, isProgressing) or the newest history entry is Partial (the CVO
+    rolls it out: hcpstatus.go, from the hosted ClusterVersion).
     """
     if hosted_cluster is None:
         return None
-    desired = ((hosted_cluster.get("spec") or {}).get("release") or {}).get("image", "")
-    history = (((hosted_cluster.get("status") or {}).get("version") or {}).get("history")) or []
-    history = [h for h in history if isinstance(h, dict)]
+    status = hosted_cluster.get("status") or {}
+    history = [h for h in ((status.get("version") or {}).get("history") or []) if isinstance(h, dict)]
     completed = [h for h in history if h.get("state") == "Completed"]
     if not completed:
         return condition(UPGRADING, False, "InitialInstall", "The hosted cluster has not completed an install yet")
+    progressing = find(status.get("conditions"), "Progressing")
     top = history[0]
-    if top.get("image") == desired and top.get("state") == "Completed":
+    if top.get("state") == "Completed" and not (progressing and progressing.get("status") == "True"):
         return condition(
-            UPGRADING, False, "AtDesiredVersion", f"The hosted cluster runs {top.get('version') or desired}"
+            UPGRADING, False, "AtDesiredVersion", f"The hosted cluster runs {top.get('version') or top.get('image')}"
         )
+    desired = ((hosted_cluster.get("spec") or {}).get("release") or {}).get("image", "")
+    target = desired if top.get("state") == "Completed" else (top.get("version") or desired)
     return condition(
         UPGRADING,
         True,
         "UpgradeInProgress",
-        f"Upgrading from {completed[0].get('version') or completed[0].get('image')} to {desired}",
+        f"Upgrading from {completed[0].get('version') or completed[0].get('image')} to {target}",
     )
+
+
+# Reasons that are bad whatever the status: a recovery job that failed "requires manual
+# intervention" (openshift/hypershift hypershift-operator/controllers/hostedcluster/etcd_recovery.go,
+# setEtcdRecoveryCondition: False, EtcdRecoveryJobFailed).
+BAD_REASONS = frozenset({"EtcdRecoveryJobFailed"})
 
 
 def health(c: Condition) -> str:
     """Whether ``c`` says things are well (GOOD), not (BAD), or nothing yet (UNKNOWN), by its polarity."""
     status = c.get("status")
+    if c.get("reason") in BAD_REASONS:
+        return BAD
     if c.get("type") in GOOD_WHEN_UNKNOWN:
         return BAD if status == "False" else GOOD
     if status not in ("True", "False"):
@@ -176,9 +198,9 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
         return condition(READY, False, "ValidationFailed", f"{first['type']}: {first['message']}")
     if not hosted_cluster_exists:
         return condition(READY, False, "HostedClusterNotCreated", "The HostedCluster is being created")
-    degraded = find(conditions, "HostedClusterDegraded")
-    if degraded and degraded["status"] == "True":
-        return condition(READY, False, "HostedClusterDegraded", f"HostedCluster is degraded: {degraded['message']}")
+    if _degraded_and_down(conditions):
+        degraded = find(conditions, "HostedClusterDegraded") or {}
+        return condition(READY, False, "HostedClusterDegraded", f"HostedCluster is degraded: {degraded.get('message')}")
     steps = [c for step in STEP_CONDITIONS if (c := find(conditions, step)) and c["status"] != "True"]
     broken = [c for c in steps if c["reason"] not in WAITING_REASONS]
     if broken:
@@ -193,7 +215,26 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
         )
     if steps:
         return condition(READY, False, steps[0]["reason"], f"{steps[0]['type']}: {steps[0]['message']}")
+    degraded = find(conditions, "HostedClusterDegraded")
+    if degraded and degraded["status"] == "True":  # replicas rolling while the control plane serves
+        return condition(
+            READY,
+            True,
+            "Ready",
+            f"The hosted cluster is available and every step succeeded; HyperShift reports: {degraded['message']}",
+        )
     return condition(READY, True, "Ready", "The hosted cluster is available and every step succeeded")
+
+
+def _degraded_and_down(conditions: list[Condition]) -> bool:
+    """Degraded and not Available. HyperShift copies Degraded from the hosted control plane, True
+    while any of its deployments has unavailable replicas, rolling updates included, and keeps
+    Available True once the control plane served (openshift/hypershift
+    control-plane-operator/controllers/hostedcontrolplane/hostedcontrolplane_controller.go,
+    reconcileDegradedStatus, reconcileAvailabilityAndReadyStatus): Degraded alone is no failure."""
+    degraded = find(conditions, "HostedClusterDegraded")
+    available = find(conditions, "HostedClusterAvailable")
+    return bool(degraded and degraded["status"] == "True" and not (available and available["status"] == "True"))
 
 
 def compute_phase(
@@ -206,9 +247,9 @@ def compute_phase(
     ready = find(conditions, READY)
     if ready and ready["status"] == "True":
         return PHASE_UPGRADING if upgrading else PHASE_READY
-    degraded = find(conditions, "HostedClusterDegraded")
-    if degraded and degraded["status"] == "True":
-        return PHASE_FAILED
+    installing = find(conditions, UPGRADING)
+    if _degraded_and_down(conditions) and not (installing and installing["reason"] == "InitialInstall"):
+        return PHASE_FAILED  # during the first install, deployments come up unavailable: Provisioning
     if upgrading:
         return PHASE_UPGRADING
     return PHASE_PROVISIONING if hosted_cluster_exists else PHASE_PENDING

@@ -18,6 +18,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     SECRET,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import ABSENT_MEANS, MIRRORED
+from dpf_hcp_dev.standins.hypershift import release_digest
 from support import (
     BLUEFIELD_IMAGES,
     CLEANUP_TIMEOUT,
@@ -148,6 +149,7 @@ def test_every_hosted_cluster_condition_is_mirrored_as_reported(mgmt, operator):
     hc = mgmt.get(HOSTED_CLUSTER, "hcp", ns)
     theirs = {c["type"]: c for c in hc["status"]["conditions"]}
     assert "EtcdRecoveryActive" not in theirs  # HyperShift sets it once a recovery runs
+    assert "IgnitionServerValidReleaseInfo" not in theirs  # HyperShift keeps it on the HostedControlPlane
     for their_type, our_type in MIRRORED.items():
         ours = condition(obj, our_type)
         assert ours is not None, our_type
@@ -196,7 +198,8 @@ def test_upgrade_moves_hosted_cluster_and_nodepool_and_shows_upgrading_until_don
     assert obj["status"]["phase"] == "Ready"
     assert obj["status"]["blueFieldContainerImage"] == BLUEFIELD_IMAGES["4.18.0"]
     history = mgmt.get(HOSTED_CLUSTER, "hcp", ns)["status"]["version"]["history"]
-    assert (history[0]["image"], history[0]["state"]) == (new_release, "Completed")
+    assert (history[0]["version"], history[0]["state"]) == ("4.18.0", "Completed")
+    assert history[0]["image"] == release_digest(new_release)  # as the hosted CVO names it
 
 
 def test_unmapped_upgrade_is_refused_and_the_running_cluster_is_untouched(mgmt, operator):

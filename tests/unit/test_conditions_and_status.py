@@ -79,12 +79,20 @@ def test_ready_needs_valid_input_and_an_available_healthy_hosted_cluster():
     ]
     assert compute_ready(available, True)["status"] == "True"
     assert compute_ready(available, False)["reason"] == "HostedClusterNotCreated"
-    degraded = [
+    down = [
         *VALID,
-        condition("HostedClusterAvailable", True, "A", ""),
-        condition("HostedClusterDegraded", True, "Broken", "etcd down"),
+        condition("HostedClusterAvailable", False, "WaitingForAvailable", ""),
+        condition("HostedClusterDegraded", True, "UnavailableReplicas", "etcd down"),
     ]
-    assert compute_ready(degraded, True)["reason"] == "HostedClusterDegraded"
+    assert compute_ready(down, True)["reason"] == "HostedClusterDegraded"
+    # HyperShift says Degraded while any control-plane deployment rolls, and keeps Available True.
+    rolling = [
+        *VALID,
+        condition("HostedClusterAvailable", True, "AsExpected", ""),
+        condition("HostedClusterDegraded", True, "UnavailableReplicas", "kube-apiserver has 1 unavailable replica"),
+    ]
+    ready = compute_ready(rolling, True)
+    assert ready["status"] == "True" and "1 unavailable replica" in ready["message"]
     invalid = [*available, condition("SecretsValid", False, "PullSecretNotFound", "no secret")]
     ready = compute_ready(invalid, True)
     assert (ready["status"], ready["reason"]) == ("False", "ValidationFailed")
@@ -102,6 +110,11 @@ def test_phase_follows_validation_creation_readiness_and_deletion():
     assert compute_phase(ready, False, True, upgrading=True) == "Upgrading"
     degraded = [*VALID, condition("HostedClusterDegraded", True, "X", "")]
     assert compute_phase(degraded, False, True) == "Failed"
+    # The first install brings its deployments up unavailable: Degraded, and still Provisioning.
+    installing = [*degraded, condition("HostedClusterUpgrading", False, "InitialInstall", "")]
+    assert compute_phase(installing, False, True) == "Provisioning"
+    installed = [*degraded, condition("HostedClusterUpgrading", False, "AtDesiredVersion", "")]
+    assert compute_phase(installed, False, True) == "Failed"
 
 
 def test_a_failed_step_explains_ready_before_waiting_for_availability():
@@ -122,11 +135,37 @@ def test_a_failed_step_explains_ready_before_waiting_for_availability():
     assert compute_ready(available, True)["reason"] == "WaitingForKubeconfig"
 
 
+def test_an_upgrade_is_read_from_hypershifts_word_not_from_comparing_images():
+    """HyperShift's history names the release by digest once the hosted CVO reports; the spec by tag."""
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import upgrade_condition
+
+    tag = "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64"
+    digest = "quay.io/openshift-release-dev/ocp-release@sha256:" + "a" * 64
+
+    def hc(history, progressing="False"):
+        conditions = [{"type": "Progressing", "status": progressing, "reason": "AsExpected"}]
+        return {
+            "spec": {"release": {"image": tag}},
+            "status": {"version": {"history": history}, "conditions": conditions},
+        }
+
+    installed = {"image": digest, "version": "4.19.0", "state": "Completed"}
+    assert upgrade_condition(hc([installed]))["reason"] == "AtDesiredVersion"
+    assert upgrade_condition(hc([installed], progressing="True"))["reason"] == "UpgradeInProgress"
+    rolling = {"image": digest.replace("a", "b"), "version": "4.19.1", "state": "Partial"}
+    found = upgrade_condition(hc([rolling, installed]))
+    assert (found["status"], found["message"]) == ("True", "Upgrading from 4.19.0 to 4.19.1")
+
+
 def test_upgrade_condition_follows_release_and_history():
     from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import upgrade_condition
 
-    def hc(image, history):
-        return {"spec": {"release": {"image": image}}, "status": {"version": {"history": history}}}
+    def hc(image, history, progressing=False):
+        conditions = [{"type": "Progressing", "status": "True", "reason": "Progressing"}] if progressing else []
+        return {
+            "spec": {"release": {"image": image}},
+            "status": {"version": {"history": history}, "conditions": conditions},
+        }
 
     done = {"image": "r:4.18", "version": "4.18.0", "state": "Completed"}
     assert upgrade_condition(None) is None
@@ -134,7 +173,9 @@ def test_upgrade_condition_follows_release_and_history():
     installing = {"image": "r:4.18", "version": "4.18.0", "state": "Partial"}  # until workers join
     assert upgrade_condition(hc("r:4.18", [installing]))["reason"] == "InitialInstall"
     assert upgrade_condition(hc("r:4.18", [done]))["reason"] == "AtDesiredVersion"
-    started = upgrade_condition(hc("r:4.19", [done]))
+    # The spec moved on; until HyperShift says Progressing, nothing is under way yet.
+    assert upgrade_condition(hc("r:4.19", [done]))["reason"] == "AtDesiredVersion"
+    started = upgrade_condition(hc("r:4.19", [done], progressing=True))
     assert (started["status"], started["reason"]) == ("True", "UpgradeInProgress")
     assert "from 4.18.0 to r:4.19" in started["message"]
     partial = {"image": "r:4.19", "version": "4.19.0", "state": "Partial"}

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from dpf_hcp_dev.standins.config import StandinConfig
-from dpf_hcp_dev.standins.hypershift import HyperShiftStandin
+from dpf_hcp_dev.standins.hypershift import HyperShiftStandin, release_digest
 
 OLD = "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64"
 NEW = "quay.io/openshift-release-dev/ocp-release:4.19.1-x86_64"
@@ -56,11 +56,23 @@ def conditions(hc: dict[str, Any]) -> dict[str, tuple[str, str]]:
 def test_a_healthy_cluster_reports_as_hypershift_does():
     hc = step(standin(Nodes()), hosted_cluster())
     found = conditions(hc)
+    assert "IgnitionServerValidReleaseInfo" not in found  # set on the HostedControlPlane only
     assert "EtcdRecoveryActive" not in found  # set only once an etcd recovery runs
     assert found["HostedClusterRestoredFromBackup"] == ("Unknown", "StatusUnknown")  # never restored
     assert found["DataPlaneConnectionAvailable"] == ("Unknown", "NoWorkerNodesAvailable")
     assert found["Progressing"] == ("False", "AsExpected")
     assert found["Available"] == ("True", "AsExpected")
+
+
+def test_the_release_is_named_by_digest_once_the_control_plane_reports():
+    s, hc = standin(Nodes()), hosted_cluster(age=0)
+    step(s, hc, StandinConfig({"availableAfterSeconds": "30"}))  # not up: seeded with the spec's image
+    assert hc["status"]["version"]["desired"]["image"] == OLD
+    assert hc["status"]["version"]["history"][0]["image"] == OLD
+    step(s, hc, StandinConfig({"availableAfterSeconds": "0"}))
+    assert hc["status"]["version"]["desired"]["image"] == release_digest(OLD)
+    assert hc["status"]["version"]["history"][0]["image"] == release_digest(OLD)
+    assert release_digest(OLD).startswith("quay.io/openshift-release-dev/ocp-release@sha256:")
 
 
 def test_the_install_stays_partial_until_workers_join():
@@ -69,9 +81,12 @@ def test_the_install_stays_partial_until_workers_join():
     for _ in range(3):
         step(s, hc)
     history = hc["status"]["version"]["history"]
-    assert [(h["image"], h["state"]) for h in history] == [(OLD, "Partial")]
-    assert hc["status"]["version"]["desired"]["image"] == OLD
+    assert [(h["image"], h["version"], h["state"]) for h in history] == [(release_digest(OLD), "4.19.0", "Partial")]
+    assert hc["status"]["version"]["desired"]["image"] == release_digest(OLD)  # as the hosted CVO runs it
     nodes.join(ready="False")
+    assert step(s, hc)["status"]["version"]["history"][0]["state"] == "Partial"
+    nodes.join()
+    nodes.nodes[-1]["spec"] = {"unschedulable": True}  # cordoned: not available (CountAvailableNodes)
     assert step(s, hc)["status"]["version"]["history"][0]["state"] == "Partial"
     nodes.join()
     step(s, hc)
@@ -90,12 +105,12 @@ def test_a_release_change_is_progressing_only_until_it_is_desired_then_partial_u
     hc["spec"]["release"]["image"] = NEW
     step(s, hc, held)  # seen: spec and desired differ
     assert conditions(hc)["Progressing"] == ("True", "Progressing")
-    assert hc["status"]["version"]["desired"]["image"] == OLD
+    assert hc["status"]["version"]["desired"]["image"] == release_digest(OLD)
     step(s, hc, held)  # taken: desired, a Partial entry on top, no longer Progressing
     assert conditions(hc)["Progressing"] == ("False", "AsExpected")
-    assert hc["status"]["version"]["desired"]["image"] == NEW
+    assert hc["status"]["version"]["desired"]["image"] == release_digest(NEW)
     history = hc["status"]["version"]["history"]
-    assert [(h["image"], h["state"]) for h in history] == [(NEW, "Partial"), (OLD, "Completed")]
+    assert [(h["version"], h["state"]) for h in history] == [("4.19.1", "Partial"), ("4.19.0", "Completed")]
     step(s, hc, held)
     assert hc["status"]["version"]["history"][0]["state"] == "Partial"  # held
     step(s, hc, StandinConfig({"upgradeAfterSeconds": "0"}))

@@ -10,6 +10,7 @@ control-plane-operator/controllers/hostedcontrolplane/v2/kas/kubeconfig.go)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -92,17 +93,18 @@ def _control_plane_namespace_object(ns: str, name: str) -> dict[str, Any]:
 # from the HostedControlPlane, which sets it only after a restore: Unknown otherwise
 # (reconcileRestoredFromBackupWithStatus). DataPlaneConnectionAvailable is Unknown while the hosted
 # cluster has no nodes (control-plane-operator/hostedclusterconfigoperator/controllers/resources/resources.go).
+# IgnitionServerValidReleaseInfo stays on the HostedControlPlane (ignition-server/controllers/
+# local_ignitionprovider.go): HyperShift does not copy it to the HostedCluster.
 HEALTHY = {
     "Available": ("True", "AsExpected", "The hosted control plane is available"),
     "Progressing": ("False", "AsExpected", "HostedCluster is at expected version"),
     "Degraded": ("False", "AsExpected", "The hosted cluster is not degraded"),
-    "InfrastructureReady": ("True", "AsExpected", "Configuration passes validation"),
+    "InfrastructureReady": ("True", "AsExpected", "All is well"),
     "KubeAPIServerAvailable": ("True", "AsExpected", "Kube APIServer deployment is available"),
-    "EtcdAvailable": ("True", "QuorumAvailable", "Etcd has quorum"),
+    "EtcdAvailable": ("True", "QuorumAvailable", ""),
     "ValidReleaseInfo": ("True", "AsExpected", "All is well"),
     "ValidReleaseImage": ("True", "AsExpected", "Release image is valid"),
     "IgnitionEndpointAvailable": ("True", "AsExpected", "Ignition server deployment is available"),
-    "IgnitionServerValidReleaseInfo": ("True", "AsExpected", "All is well"),
     "HostedClusterRestoredFromBackup": ("Unknown", "StatusUnknown", "Condition not found in the HCP"),
     "DataPlaneConnectionAvailable": ("Unknown", "NoWorkerNodesAvailable", "No worker nodes available"),
 }
@@ -116,19 +118,19 @@ STARTING = {
     "Progressing": ("False", "AsExpected", "HostedCluster is at expected version"),
     "Degraded": ("False", "AsExpected", "The hosted cluster is not degraded"),
     "ValidReleaseImage": ("True", "AsExpected", "Release image is valid"),
-    "InfrastructureReady": ("True", "AsExpected", "Configuration passes validation"),
+    "InfrastructureReady": ("True", "AsExpected", "All is well"),
 }
+# A control plane whose kube-apiserver lost its replicas: Degraded copied from the HostedControlPlane
+# (control-plane-operator/controllers/hostedcontrolplane/hostedcontrolplane_controller.go,
+# reconcileDegradedStatus: UnavailableReplicas, "<deployment> deployment has N unavailable replicas"),
+# KubeAPIServerAvailable False as reconcileKASStatus sets it, and Available copying its reason and message.
 DEGRADED = {
-    "Available": (
-        "False",
-        "KubeAPIServerUnavailable",
-        "The kube-apiserver deployment has no available replicas",
-    ),
-    "Degraded": ("True", "UnavailableReplicas", "kube-apiserver deployment has 0 of 3 replicas available"),
+    "Available": ("False", "WaitingForAvailable", "Waiting for Kube APIServer deployment to become available"),
+    "Degraded": ("True", "UnavailableReplicas", "kube-apiserver deployment has 3 unavailable replicas"),
     "KubeAPIServerAvailable": (
         "False",
-        "DeploymentUnavailable",
-        "Kube APIServer deployment is not available",
+        "WaitingForAvailable",
+        "Waiting for Kube APIServer deployment to become available",
     ),
 }
 
@@ -137,6 +139,15 @@ def _age(stamp: str | None) -> float:
     if not stamp:
         return 0.0
     return time.time() - datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def release_digest(image: str) -> str:
+    """A release image by digest, as the hosted CVO names the release it runs: a stand-in's
+    fixed digest of the tag (a real one is the manifest's)."""
+    if "@" in image:
+        return image
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
 
 
 def _ocp_version(image: str) -> str:
@@ -181,8 +192,11 @@ class HyperShiftStandin:
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
 
     def workers_joined(self) -> bool:
-        """Whether the hosted cluster has a Ready node (one hosted API server serves every HostedCluster here)."""
+        """Whether the hosted cluster has a Ready node that is not cordoned (one hosted API server serves
+        every HostedCluster here): openshift/hypershift support/util/util.go, CountAvailableNodes."""
         for node in self.hosted_nodes.items() if self.hosted_nodes is not None else []:
+            if (node.get("spec") or {}).get("unschedulable"):
+                continue
             for c in (node.get("status") or {}).get("conditions") or []:
                 if c.get("type") == "Ready" and c.get("status") == "True":
                     return True
@@ -211,23 +225,32 @@ class HyperShiftStandin:
             table.update(DEGRADED)
         if up and joined:
             table.update(DATA_PLANE_CONNECTED)
+        # Once the hosted CVO reports (the control plane is up), the release is named by digest, as
+        # the CVO runs it (control-plane-operator/controllers/hostedcontrolplane/v2/cvo/deployment.go,
+        # discoverCVOReleaseImages); HyperShift compares both forms (isProgressing).
+        release = release_digest(image) if up else image
         version = status.get("version") or {}
         history = [dict(h) for h in version.get("history") or []]
         desired = (version.get("desired") or {}).get("image")
+        if up and history and desired == image:  # the CVO's first report: its digest form
+            desired = release
+            history = [
+                {**h, "image": release_digest(h["image"])} if "@" not in h.get("image", "@") else h for h in history
+            ]
         seen = any(c.get("type") == "Progressing" and c.get("status") == "True" for c in status.get("conditions") or [])
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        entry = {"image": image, "version": _ocp_version(image), "startedTime": now, "verified": True}
+        entry = {"image": release, "version": _ocp_version(image), "startedTime": now, "verified": True}
         if not history:  # seeded: the first install, Partial
-            history, desired = [{**entry, "state": "Partial"}], image
-        elif desired != image and not seen:  # this pass the change is seen; the next one takes it
+            history, desired = [{**entry, "state": "Partial"}], release
+        elif desired not in (image, release) and not seen:  # this pass the change is seen; the next one takes it
             table.update(PROGRESSING)
-        elif desired != image or history[0].get("image") != image:
+        elif desired not in (image, release) or history[0].get("image") not in (image, release):
             history.insert(0, {**entry, "state": "Partial"})
-            desired = image
+            desired = release
         elif up and not degraded and history[0].get("state") == "Partial" and self._rolled_out(history, hc, config):
             history[0].update(state="Completed", completionTime=now)
         status["version"] = {
-            "desired": {"image": desired, "version": _ocp_version(desired or "")},
+            "desired": {"image": desired, "version": _ocp_version(image) if desired in (image, release) else ""},
             "history": history,
             "observedGeneration": meta.get("generation", 1),
         }
