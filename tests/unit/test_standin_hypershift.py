@@ -44,8 +44,20 @@ def hosted_cluster(image: str = OLD, age: float = 60.0) -> dict[str, Any]:
     }
 
 
+def empty_strings(value: Any, where: str = "status") -> list[str]:
+    """Where ``value`` holds "": HyperShift's CRD on our 1.20 API server refuses them (as null)."""
+    if value == "":
+        return [where]
+    if isinstance(value, dict):
+        return [w for k, v in value.items() for w in empty_strings(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [w for i, v in enumerate(value) for w in empty_strings(v, f"{where}[{i}]")]
+    return []
+
+
 def step(s: HyperShiftStandin, hc: dict[str, Any], config: StandinConfig | None = None) -> dict[str, Any]:
     hc["status"] = s.desired_status(hc, config or StandinConfig({}))
+    assert not empty_strings(hc["status"]), empty_strings(hc["status"])
     return hc
 
 

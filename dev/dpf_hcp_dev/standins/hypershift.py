@@ -252,7 +252,13 @@ class HyperShiftStandin:
         elif up and not degraded and history[0].get("state") == "Partial" and self._rolled_out(history, hc, config):
             history[0].update(state="Completed", completionTime=now)
         status["version"] = {
-            "desired": {"image": desired, "version": _ocp_version(image) if desired in (image, release) else ""},
+            # While a change is only seen, the desired release is still the old one, with its version.
+            "desired": {
+                "image": desired,
+                "version": _ocp_version(image)
+                if desired in (image, release)
+                else str((version.get("desired") or {}).get("version") or _ocp_version(desired or image)),
+            },
             "history": history,
             "observedGeneration": meta.get("generation", 1),
         }
