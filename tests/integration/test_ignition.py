@@ -214,6 +214,34 @@ def test_a_release_change_issues_a_new_token_and_retires_the_old_one(mgmt, opera
     new = mgmt.get(SECRET, f"token-hcp-{after}", control_plane)
     assert "hypershift.openshift.io/ignition-token-expiration-timestamp" not in (new["metadata"]["annotations"] or {})
     wait_for("the bf.cfg template to boot 4.18.0", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.18.0"])
+    # Changed back within 2 hours: the first config's token is current again, no longer expiring
+    # ("active token should never be marked as expired", reconcileTokenSecret), and the operator uses it.
+    original = provisioner_body(ns, "hcp", dpu_ns, "dpucluster")["spec"]["ocpReleaseImage"]
+    mgmt.patch(PROVISIONER, "hcp", {"spec": {"ocpReleaseImage": original}}, ns)
+    wait_for("the first config version again", lambda: current() == before)
+    wait_for(
+        "the first token no longer expiring",
+        lambda: (
+            "hypershift.openshift.io/ignition-token-expiration-timestamp"
+            not in (mgmt.get(SECRET, f"token-hcp-{before}", control_plane)["metadata"].get("annotations") or {})
+        ),
+    )
+    wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", timeout=90)
+    wait_for("the bf.cfg template to boot 4.19", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
+    # Changed back within 2 hours: the first config's token is current again, no longer expiring
+    # ("active token should never be marked as expired", reconcileTokenSecret), and the operator uses it.
+    original = provisioner_body(ns, "hcp", dpu_ns, "dpucluster")["spec"]["ocpReleaseImage"]
+    mgmt.patch(PROVISIONER, "hcp", {"spec": {"ocpReleaseImage": original}}, ns)
+    wait_for("the first config version again", lambda: current() == before)
+    wait_for(
+        "the first token no longer expiring",
+        lambda: (
+            "hypershift.openshift.io/ignition-token-expiration-timestamp"
+            not in (mgmt.get(SECRET, f"token-hcp-{before}", control_plane)["metadata"].get("annotations") or {})
+        ),
+    )
+    wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", timeout=90)
+    wait_for("the bf.cfg template to boot 4.19", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
 
 
 def test_a_payload_hypershift_cannot_generate_is_reported_with_its_reason(mgmt, operator):

@@ -378,6 +378,15 @@ class HyperShiftStandin:
                 if TOKEN_EXPIRATION_ANNOTATION not in (old["metadata"].get("annotations") or {}):
                     patch = {"metadata": {"annotations": {TOKEN_EXPIRATION_ANNOTATION: expires}}}
                     self.client.patch(SECRET, old["metadata"]["name"], patch, control_plane)
+        for current in tokens:
+            # "active token should never be marked as expired": a config that comes back (a release
+            # changed and changed back within 2 hours) makes its token current again
+            # (hypershift-operator/controllers/nodepool/token.go, reconcileTokenSecret).
+            if current["metadata"]["name"] == token_name and TOKEN_EXPIRATION_ANNOTATION in (
+                current["metadata"].get("annotations") or {}
+            ):
+                patch = {"metadata": {"annotations": {TOKEN_EXPIRATION_ANNOTATION: None}}}
+                self.client.patch(SECRET, token_name, patch, control_plane)
         annotations = (node_pool.get("metadata") or {}).get("annotations") or {}
         if self.node_pools is not None and annotations.get(NODEPOOL_CURRENT_CONFIG_VERSION) != version:
             patch = {"metadata": {"annotations": {NODEPOOL_CURRENT_CONFIG_VERSION: version}}}
