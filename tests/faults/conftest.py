@@ -49,7 +49,9 @@ def discard_tenants(request: pytest.FixtureRequest) -> Iterator[None]:
         if ns in before or not ns.startswith(TENANT_PREFIXES):
             continue
         for obj in client.list(PROVISIONER, ns).get("items") or []:
-            client.patch(PROVISIONER, obj["metadata"]["name"], {"metadata": {"finalizers": None}}, ns)
+            name = obj["metadata"]["name"]
+            client.patch(PROVISIONER, name, {"metadata": {"finalizers": None}}, ns)
+            client.delete(PROVISIONER, name, ns)  # gone now: the next replica must not find and adopt it
         client.delete(NAMESPACE, ns)
 
 
