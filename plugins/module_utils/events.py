@@ -17,14 +17,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import status 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, find, now_rfc3339
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import EVENT
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
-    BLUEFIELD_IMAGE_RESOLVED,
-    CLUSTER_TYPE_VALID,
-    DPUCLUSTER_IN_USE,
-    DPUCLUSTER_MISSING,
-    SECRETS_VALID,
-    SPEC_VALID,
-)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import VALIDATION_CONDITIONS
 
 COMPONENT = "dpf-hcp-provisioner"
 NORMAL, WARNING = "Normal", "Warning"
@@ -32,12 +25,7 @@ CLEANUP = "HostedClusterCleanup"
 # The steps whose failure (and recovery) is told: the input's checks, then what the roles do.
 # CSRAutoApprovalActive is csr_approval.CSR_AUTO_APPROVAL (that module imports this one).
 STEPS = (
-    SPEC_VALID,
-    SECRETS_VALID,
-    BLUEFIELD_IMAGE_RESOLVED,
-    DPUCLUSTER_MISSING,
-    CLUSTER_TYPE_VALID,
-    DPUCLUSTER_IN_USE,
+    *VALIDATION_CONDITIONS,
     *st.STEP_CONDITIONS,
     "CSRAutoApprovalActive",
     CLEANUP,
