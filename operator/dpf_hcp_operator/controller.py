@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
@@ -80,9 +81,10 @@ class Controller:
                     client, lambda kind, ns, name: _version(caches[kind].get((ns, name))), scope
                 )
         self._last_ok: dict[Key, Fingerprint] = {}
-        # What a failed run left the world as: until its backoff is over, an event that changes
-        # nothing else (the echo of the failed run's own writes) does not run it again early.
-        self._last_failed: dict[Key, Fingerprint] = {}
+        # What a run that will look again at its time (it failed, or a deletion waits for its
+        # cleanup) left the world as: until that time, an event that changes nothing else (the echo
+        # of the run's own writes, its status among them) does not run it again early.
+        self._last_pending: dict[Key, Fingerprint] = {}
         self._state_lock = threading.Lock()
 
     @property
@@ -109,7 +111,7 @@ class Controller:
     def _invalidate(self, key: Key) -> None:
         with self._state_lock:
             self._last_ok.pop(key, None)
-            self._last_failed.pop(key, None)
+            self._last_pending.pop(key, None)
 
     def fingerprint(self, obj: dict[str, Any]) -> Fingerprint:
         """What the outcome of a run depends on; equal fingerprints mean a run would change nothing."""
@@ -173,7 +175,7 @@ class Controller:
     def process(self, batch: list[Key], slot: str) -> dict[Key, Outcome]:
         outcomes: dict[Key, Outcome] = {}
         to_reconcile: list[tuple[dict[str, Any], Fingerprint]] = []
-        to_finalize: list[dict[str, Any]] = []
+        to_finalize: list[tuple[dict[str, Any], Fingerprint]] = []
         finalizer = self.watch.finalizer.name if self.watch.finalizer else None
         for key in batch:
             obj = self.informer.get(key)
@@ -182,21 +184,24 @@ class Controller:
                 outcomes[key] = Outcome("skipped", "object is gone")
                 continue
             meta = obj["metadata"]
-            if meta.get("deletionTimestamp"):
-                if finalizer and finalizer in (meta.get("finalizers") or []) and self.watch.finalizer.playbook:
-                    to_finalize.append(obj)
-                else:
-                    outcomes[key] = Outcome("skipped", "being deleted; not ours to finalize")
+            deleting = bool(meta.get("deletionTimestamp"))
+            if deleting and not (
+                finalizer and finalizer in (meta.get("finalizers") or []) and self.watch.finalizer.playbook
+            ):
+                outcomes[key] = Outcome("skipped", "being deleted; not ours to finalize")
                 continue
             fp = self.fingerprint(obj)
             with self._state_lock:
                 unchanged = self._last_ok.get(key) == fp
-                echo_of_failure = self._last_failed.get(key) == fp
-            if unchanged and self.skip_unchanged:
+                echo_of_pending = self._last_pending.get(key) == fp
+            if unchanged and self.skip_unchanged and not deleting:
                 outcomes[key] = Outcome("skipped", "nothing changed")
                 continue
-            if echo_of_failure and self.skip_unchanged and self.queue.backing_off(key):
-                outcomes[key] = Outcome("skipped", "failed with these inputs; runs again when its backoff is over")
+            if echo_of_pending and self.skip_unchanged and self.queue.backing_off(key):
+                outcomes[key] = Outcome("skipped", "nothing changed since the last run; it looks again at its time")
+                continue
+            if deleting:
+                to_finalize.append((obj, fp))
                 continue
             if finalizer and finalizer not in (meta.get("finalizers") or []):
                 try:
@@ -207,38 +212,34 @@ class Controller:
                     continue
             to_reconcile.append((obj, fp))
         if to_reconcile:
-            objs = [o for o, _ in to_reconcile]
-            keys = [_key(o) for o in objs]
-            if self.dependencies is not None:
-                self.dependencies.track(keys)
-            try:
-                result = self.runner.run(
-                    self.watch.playbook,
-                    objs,
-                    self.watch.object_var,
-                    self.extravars,
-                    self.watch.snake_case_parameters,
-                    slot,
-                )
-            finally:
-                seen = {k: self.dependencies.untrack(k) if self.dependencies is not None else [] for k in keys}
+            result, seen = self._run(self.watch.playbook, to_reconcile, self.extravars, slot)
             for obj, fp in to_reconcile:
                 outcomes[_key(obj)] = (
                     self._after_reconcile(obj, fp, result, seen[_key(obj)]) if result.status != CANCELED else ABANDONED
                 )
         if to_finalize:
             fin = self.watch.finalizer
-            result = self.runner.run(
-                fin.playbook,
-                to_finalize,
-                self.watch.object_var,
-                {**self.extravars, **fin.vars},
-                self.watch.snake_case_parameters,
-                slot,
-            )
-            for obj in to_finalize:
-                outcomes[_key(obj)] = self._after_finalize(obj, result) if result.status != CANCELED else ABANDONED
+            result, seen = self._run(fin.playbook, to_finalize, {**self.extravars, **fin.vars}, slot)
+            for obj, fp in to_finalize:
+                outcomes[_key(obj)] = (
+                    self._after_finalize(obj, fp, result, seen[_key(obj)]) if result.status != CANCELED else ABANDONED
+                )
         return outcomes
+
+    def _run(
+        self, playbook: Path, items: list[tuple[dict[str, Any], Fingerprint]], extravars: dict[str, Any], slot: str
+    ) -> tuple[RunResult, dict[Key, list[Change]]]:
+        """One run for ``items``; with the changes of what they depend on seen while it ran."""
+        keys = [_key(o) for o, _ in items]
+        if self.dependencies is not None:
+            self.dependencies.track(keys)
+        try:
+            objs = [o for o, _ in items]
+            snake = self.watch.snake_case_parameters
+            result = self.runner.run(playbook, objs, self.watch.object_var, extravars, snake, slot)
+        finally:
+            seen = {k: self.dependencies.untrack(k) if self.dependencies is not None else [] for k in keys}
+        return result, seen
 
     def _after_reconcile(self, obj: dict[str, Any], fp: Fingerprint, result: RunResult, seen: list[Change]) -> Outcome:
         key = _key(obj)
@@ -246,11 +247,7 @@ class Controller:
         if self.watch.manage_status:
             self._write_managed_status(obj, host.ok, host.message)
         if not host.ok:
-            self._invalidate(key)
-            after = self._world_after(obj, fp, host, seen)
-            if after is not None:
-                with self._state_lock:
-                    self._last_failed[key] = after
+            self._pending(key, self._world_after(obj, fp, host, seen))
             self._retry(key)
             return Outcome("failed", f"{host.failed_task}: {host.message}", host.changed)
         self.queue.forget(key)
@@ -276,13 +273,22 @@ class Controller:
             return fp
         return self.dependencies.expected_after(obj, fp, host.journal, seen) if self.dependencies else None
 
-    def _after_finalize(self, obj: dict[str, Any], result: RunResult) -> Outcome:
+    def _pending(self, key: Key, after: Fingerprint | None) -> None:
+        """The run will look again at its time; until then, ``after`` (the world it left) is an echo."""
+        self._invalidate(key)
+        if after is not None:
+            with self._state_lock:
+                self._last_pending[key] = after
+
+    def _after_finalize(self, obj: dict[str, Any], fp: Fingerprint, result: RunResult, seen: list[Change]) -> Outcome:
         key = _key(obj)
         host = result.for_object(obj)
         if not host.ok:
+            self._pending(key, self._world_after(obj, fp, host, seen))
             self._retry(key)
             return Outcome("failed", f"finalizer: {host.failed_task}: {host.message}", host.changed)
         if host.requeue_after is not None:
+            self._pending(key, self._world_after(obj, fp, host, seen))
             self.queue.add_after(key, host.requeue_after)
             return Outcome("requeued", f"cleanup in progress; again in {host.requeue_after}s", host.changed)
         try:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -27,6 +28,11 @@ REQUEUE_ACTIONS = {"dpf_hcp.provisioner.requeue_after", "requeue_after", "operat
 # The only inventory plugin a run uses: it hands every value to Ansible as untrusted data, so no
 # string read from the API is ever evaluated as a template (plugins/inventory/objects.py).
 INVENTORY_PLUGIN = "dpf_hcp.provisioner.objects"
+# Every process of a run carries RUN_MARKER=<ident> in its environment. Ansible's workers call
+# setsid (ansible-core lib/ansible/executor/process/worker.py, WorkerProcess._detach), so the
+# SIGKILL ansible-runner sends to ansible-playbook's process group at a deadline or cancel
+# (ansible_runner/runner.py, Runner.handle_termination) does not reach them: they are found by it.
+RUN_MARKER = "DPF_HCP_RUN"
 
 
 def snake_case(name: str) -> str:
@@ -162,6 +168,7 @@ class PlaybookRunner:
             "ANSIBLE_CALLBACKS_ENABLED": "dpf_hcp.provisioner.preload",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
             "ANSIBLE_INVENTORY_ENABLED": INVENTORY_PLUGIN,
+            RUN_MARKER: ident,
         }
         start = time.monotonic()
         in_progress = metrics.ANSIBLE_RUNS_IN_PROGRESS.labels(playbook.stem)
@@ -184,6 +191,10 @@ class PlaybookRunner:
             )
         finally:
             in_progress.dec()
+        if runner.status in (TIMED_OUT, CANCELED):
+            left = kill_run_processes(ident)
+            if left:
+                log(LOG, logging.WARNING, "killed processes the stopped run left", ident=ident, processes=left)
         duration = time.monotonic() - start
         playbook_name = playbook.stem
         metrics.ANSIBLE_RUNS.labels(playbook_name, runner.status).inc()
@@ -217,6 +228,49 @@ class PlaybookRunner:
             ident=ident,
         )
         return RunResult(runner.status, duration, results)
+
+
+def kill_run_processes(ident: str, rounds: int = 5, reap_seconds: float = 2.0) -> int:
+    """SIGKILL every process whose environment marks it as the run ``ident``'s (its Ansible
+    workers and what they started); a few rounds, in case one forked while the last was read.
+    Only this user's processes can be read, which is all a run has. Their parent is dead by now,
+    so in a container they are the operator's children (it is PID 1): each is reaped here, or it
+    would stay a zombie. Returns how many were killed."""
+    marker = f"{RUN_MARKER}={ident}".encode()
+    killed: set[int] = set()
+    for _ in range(rounds):
+        found = set()
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/environ", "rb") as f:
+                    environ = f.read()
+            except OSError:  # gone, or not ours
+                continue
+            if marker in environ.split(b"\0"):  # a zombie's environ reads empty: not counted again
+                found.add(int(entry.name))
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+        killed |= found
+        if not found:
+            break
+    reap(killed, reap_seconds)
+    return len(killed)
+
+
+def reap(pids: set[int], seconds: float) -> None:
+    """Wait for those of ``pids`` that are this process's children, so none stays a zombie."""
+    waiting, deadline = set(pids), time.monotonic() + seconds
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    waiting.discard(pid)
+            except ChildProcessError:  # not our child: its own parent (init) reaps it
+                waiting.discard(pid)
+        if waiting:
+            time.sleep(0.02)
 
 
 def interpreter_path() -> str:

@@ -23,6 +23,7 @@ import zlib
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.http_deadlines import pool_manager, within
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
 
 try:
@@ -216,19 +217,27 @@ def bearer(token: str) -> str:
 
 
 def _get(url: str, token: str, context: ssl.SSLContext, timeout: float) -> tuple[int, bytes]:
-    """The status and at most MAX_IGNITION_BYTES of the body."""
-    pool = urllib3.PoolManager(ssl_context=context, retries=False, timeout=timeout)
+    """The status and at most MAX_IGNITION_BYTES of the body, all within ``timeout`` seconds."""
+    pool = pool_manager(ssl_context=context, retries=False, timeout=timeout)
     try:
-        resp = pool.request("GET", url, headers={"Authorization": bearer(token)}, preload_content=False)
-        try:
-            body = bytearray()
-            while chunk := resp.read(_CHUNK):
-                body += chunk
-                if len(body) > MAX_IGNITION_BYTES:
-                    raise IgnitionError("InvalidIgnition", f"{url} returned more than {MAX_IGNITION_BYTES} bytes")
-            return resp.status, bytes(body)
-        finally:
-            resp.release_conn()
+        with within(timeout) as exchange:
+            try:
+                resp = pool.request("GET", url, headers={"Authorization": bearer(token)}, preload_content=False)
+                try:
+                    body = bytearray()
+                    while chunk := resp.read(_CHUNK):
+                        body += chunk
+                        if len(body) > MAX_IGNITION_BYTES:
+                            raise IgnitionError(
+                                "InvalidIgnition", f"{url} returned more than {MAX_IGNITION_BYTES} bytes"
+                            )
+                    return resp.status, bytes(body)
+                finally:
+                    resp.release_conn()
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if exchange.expired:
+                    raise IgnitionError("EndpointUnreachable", f"{url}: no whole answer within {timeout:g}s") from exc
+                raise
     except urllib3.exceptions.SSLError as exc:
         raise IgnitionError(
             "EndpointUnreachable",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.http_deadlines import REAPER, pool_manager, within
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import KNOWN, Resource
 
@@ -37,6 +38,8 @@ USER_AGENT = "dpf-hcp-provisioner/0.1"
 # Ask for PartialObjectMetadata: watch a kind's metadata without its data (e.g. Secrets).
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA_ONLY_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+CONNECT_SECONDS = 10.0  # the TCP connect; the TLS handshake counts toward the request's whole deadline
+WATCH_SLACK_SECONDS = 30  # a watch ends at its timeoutSeconds; past this more, the peer is not answering
 
 
 class ApiError(Exception):
@@ -424,7 +427,7 @@ class KubeClient:
         require(IMPORT_ERROR)
         self.creds = creds
         self.timeout = timeout
-        self._pool = urllib3.PoolManager(ssl_context=ssl_context(creds), maxsize=maxsize, block=False, retries=False)
+        self._pool = pool_manager(ssl_context=ssl_context(creds), maxsize=maxsize, block=False, retries=False)
         self._discovered: dict[tuple[str, str], Resource] = {}
 
     @classmethod
@@ -462,17 +465,23 @@ class KubeClient:
         if query:
             url += "?" + urlencode(query)
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        try:
-            resp = self._pool.request(
-                method,
-                url,
-                body=data,
-                headers=self._headers(content_type, accept),
-                timeout=timeout or self.timeout,
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            self._observe(method, 0)
-            raise ApiError(0, "Unreachable", f"{method} {self.creds.server}: {exc}") from exc
+        seconds = timeout or self.timeout
+        with within(seconds) as exchange:  # the whole exchange, however slowly the peer drips it
+            try:
+                resp = self._pool.request(
+                    method,
+                    url,
+                    body=data,
+                    headers=self._headers(content_type, accept),
+                    timeout=urllib3.Timeout(connect=min(CONNECT_SECONDS, seconds), read=seconds),
+                )
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                self._observe(method, 0)
+                if exchange.expired:
+                    raise ApiError(
+                        0, "Timeout", f"{method} {self.creds.server}: no whole answer within {seconds:g}s"
+                    ) from exc
+                raise ApiError(0, "Unreachable", f"{method} {self.creds.server}: {exc}") from exc
         self._observe(method, resp.status)
         payload: dict[str, Any] = {}
         if resp.data:
@@ -682,16 +691,22 @@ class KubeClient:
             "fieldSelector": field_selector,
         }
         url = self.creds.server + res.path(namespace) + "?" + urlencode({k: v for k, v in params.items() if v})
+        # The server ends a watch at timeoutSeconds; one silent, or dripping bytes that hold no
+        # event, past that and the slack is cut, and the caller watches again.
+        seconds = timeout_seconds + WATCH_SLACK_SECONDS
+        exchange = REAPER.start(seconds)
         try:
             accept = METADATA_ONLY_ITEM if metadata_only else "application/json"
-            resp = self._pool.request(
-                "GET",
-                url,
-                headers=self._headers("application/json", accept),
-                preload_content=False,
-                timeout=urllib3.Timeout(connect=10, read=timeout_seconds + 30),
-            )
-        except urllib3.exceptions.HTTPError as exc:
+            with REAPER.marking(exchange):
+                resp = self._pool.request(
+                    "GET",
+                    url,
+                    headers=self._headers("application/json", accept),
+                    preload_content=False,
+                    timeout=urllib3.Timeout(connect=CONNECT_SECONDS, read=seconds),
+                )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            REAPER.finish(exchange)
             self._observe("WATCH", 0)
             raise ApiError(0, "Unreachable", f"watch {res.plural}: {exc}") from exc
         self._observe("WATCH", resp.status)
@@ -718,9 +733,12 @@ class KubeClient:
                         )
                     yield event["type"], event["object"]
         except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if exchange.expired:
+                raise ApiError(0, "Timeout", f"watch {res.plural}: no end within {seconds}s") from exc
             raise ApiError(0, "Unreachable", f"watch {res.plural} ended: {exc}") from exc
         finally:
             resp.release_conn()
+            REAPER.finish(exchange)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until /readyz answers ok."""

@@ -4,6 +4,8 @@ teardown in order, and a DPUCluster that goes away and comes back."""
 from __future__ import annotations
 
 import base64
+import json
+import time
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     DPU_CLUSTER,
@@ -213,6 +215,19 @@ def test_unmapped_upgrade_is_refused_and_the_running_cluster_is_untouched(mgmt, 
     assert mgmt.get(NODE_POOL, "hcp", ns)["spec"]["release"]["image"] == before_hc
 
 
+STUCK_WINDOW = 24
+
+
+def finalize_runs(log, ns: str) -> int:
+    """How many runs (not skips) the operator's log reports for provisioner ``ns``/hcp."""
+    count = 0
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{") and f'"namespace": "{ns}"' in line:
+            entry = json.loads(line)
+            count += entry.get("msg") == "reconciled" and entry.get("name") == "hcp"
+    return count
+
+
 def test_deletion_is_in_order_reports_a_stuck_hosted_cluster_and_leaves_nothing(mgmt, operator):
     ns, dpu_ns, _ = ready(mgmt)
     standin_settings(mgmt, **{f"{ns}.hcp.stuckDeletion": "true"})
@@ -231,6 +246,13 @@ def test_deletion_is_in_order_reports_a_stuck_hosted_cluster_and_leaves_nothing(
         assert "finalizers" in condition(obj, "HostedClusterCleanup")["message"]
         assert "next look in" in condition(obj, "HostedClusterCleanup")["message"]
         assert "provisioning.dpu.hcp.io/finalizer" in obj["metadata"]["finalizers"]
+        # Stuck, it looks again on its timer (2 s doubling with the time waited: from about 7 s
+        # waited, at about 10, 19 and 36 s), not on the echo of its own status writes (every 3 s before).
+        before = finalize_runs(operator.log, ns)
+        time.sleep(STUCK_WINDOW)
+        looks = finalize_runs(operator.log, ns) - before
+        print(f"stuck for {STUCK_WINDOW}s more: {looks} finalize runs")
+        assert looks <= 4, f"{looks} finalize runs in {STUCK_WINDOW}s of a stuck deletion"
     finally:
         standin_settings(mgmt, **{f"{ns}.hcp.stuckDeletion": ""})
     wait_for("provisioner gone", lambda: mgmt.get_or_none(PROVISIONER, "hcp", ns) is None, timeout=60)

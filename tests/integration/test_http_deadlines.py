@@ -1,0 +1,166 @@
+"""Issue 22: every HTTP exchange the operator and the modules make is over within its deadline,
+however the peer behaves. The peers here play a hostile hosted API server or ignition endpoint
+on loopback: silent after accepting, or dripping a TLS handshake, a status line, headers, a body
+or a watch stream one byte at a time, each byte well inside urllib3's per-read timeout. Before
+the whole-exchange deadlines, each drip held the caller for as long as the peer liked (bounded
+here by the test's own guard)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import http_deadlines, ignition, kube
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, Credentials, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import SECRET
+
+DRIP = 0.3  # seconds between two bytes: far inside any per-read timeout
+GUARD = 20.0  # how long the peer keeps it up; a caller still waiting then had no deadline
+
+
+def drip(conn: socket.socket, data: bytes, stop: threading.Event) -> None:
+    for i in range(len(data)):
+        if stop.wait(DRIP):
+            return
+        conn.sendall(data[i : i + 1])
+
+
+BEHAVIOURS: dict[str, Callable[[socket.socket, threading.Event], None]] = {
+    "silent": lambda conn, stop: stop.wait(GUARD),
+    "status-line": lambda conn, stop: drip(conn, b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * 200, stop),
+    "headers": lambda conn, stop: drip(conn, b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 100, stop),
+    "body": lambda conn, stop: (
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"),
+        drip(conn, b" " * 1000, stop),
+    ),
+    # a chunked watch stream that sends nothing but blank lines, never an event nor its end
+    "watch": lambda conn, stop: (
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        drip(conn, b"1\r\n\n\r\n" * 200, stop),
+    ),
+    # a TLS record header promising 16 KiB, then the record a byte at a time
+    "tls-handshake": lambda conn, stop: drip(conn, b"\x16\x03\x03\x40\x00" + b"\x02" * 1000, stop),
+}
+
+
+@contextlib.contextmanager
+def hostile_peer(behaviour: str) -> Iterator[int]:
+    """A listener on loopback that treats each connection as ``behaviour`` says; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    conns: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conns.append(conn)
+            conn.settimeout(1.0)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)  # the request (or the ClientHello)
+
+            def act(c: socket.socket = conn) -> None:
+                with contextlib.suppress(OSError):
+                    BEHAVIOURS[behaviour](c, stop)
+
+            threading.Thread(target=act, daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        listener.close()
+        for conn in conns:
+            conn.close()
+
+
+def client(port: int, scheme: str = "http", timeout: float = 2.0) -> KubeClient:
+    return KubeClient(Credentials(server=f"{scheme}://127.0.0.1:{port}", insecure=True), timeout=timeout)
+
+
+def timed(call: Callable[[], object]) -> tuple[float, BaseException | None]:
+    started = time.monotonic()
+    try:
+        call()
+    except Exception as exc:
+        return time.monotonic() - started, exc
+    return time.monotonic() - started, None
+
+
+@pytest.mark.parametrize("behaviour", ["silent", "status-line", "headers", "body"])
+def test_a_request_is_over_within_its_deadline_however_the_peer_drips(behaviour: str):
+    with hostile_peer(behaviour) as port:
+        took, error = timed(lambda: client(port).request("GET", "/api/v1/namespaces"))
+    print(f"{behaviour}: {took:.1f}s, {error}")
+    assert isinstance(error, ApiError) and error.status == 0, error
+    assert took < 2.0 + 1.5, took
+    if behaviour != "silent":  # silent is also caught by the read timeout; the drips only by the deadline
+        assert error.reason == "Timeout" and "within 2s" in error.message, error.message
+
+
+def test_a_dripped_tls_handshake_is_over_within_the_deadline():
+    with hostile_peer("tls-handshake") as port:
+        took, error = timed(lambda: client(port, "https").request("GET", "/version"))
+    print(f"tls-handshake: {took:.1f}s, {error}")
+    assert isinstance(error, ApiError) and error.reason == "Timeout", error
+    assert took < 2.0 + 1.5, took
+
+
+def test_a_watch_that_drips_blank_lines_ends_at_its_deadline(monkeypatch):
+    monkeypatch.setattr(kube, "WATCH_SLACK_SECONDS", 1)
+    with hostile_peer("watch") as port:
+        events: list[object] = []
+        took, error = timed(lambda: events.extend(client(port).watch(SECRET, "ns", timeout_seconds=2)))
+    print(f"watch: {took:.1f}s, {error}")
+    assert events == []
+    assert isinstance(error, ApiError) and error.reason == "Timeout", error
+    assert took < 3 + 1.5, took
+
+
+def test_an_ignition_endpoint_that_drips_is_over_within_the_deadline():
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with hostile_peer("body") as port:
+        took, error = timed(lambda: ignition._get(f"http://127.0.0.1:{port}/ignition", "t", context, 2.0))
+    print(f"ignition: {took:.1f}s, {error}")
+    assert isinstance(error, ignition.IgnitionError) and "within 2s" in str(error), error
+    assert took < 2.0 + 1.5, took
+
+
+def test_the_deadline_holds_in_a_forked_worker_too():
+    """Ansible forks a worker per task and host after the controller has used the client: the
+    reaper's thread is not inherited, so the child starts its own."""
+    with hostile_peer("headers") as port:
+        with contextlib.suppress(ApiError):
+            client(port, timeout=0.5).request("GET", "/version")  # the parent's reaper runs
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only when the deadline ended the request in time
+            took, error = timed(lambda: client(port).request("GET", "/version"))
+            os._exit(0 if isinstance(error, ApiError) and error.reason == "Timeout" and took < 3.5 else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_late_reaper_never_shuts_down_another_socket_given_the_same_descriptor():
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # connections wait in its backlog
+        first = socket.socket()
+        fd, inode = first.fileno(), os.fstat(first.fileno()).st_ino
+        first.close()
+        with socket.create_connection(listener.getsockname()) as second:
+            assert second.fileno() == fd  # the descriptor was given again
+            http_deadlines._shutdown(fd, inode)
+            second.sendall(b"still open")  # a shut-down socket raises BrokenPipeError here
+            http_deadlines._shutdown(fd, os.fstat(fd).st_ino)  # the socket's own record does shut it down
+            with pytest.raises(OSError):
+                second.sendall(b"now shut")
