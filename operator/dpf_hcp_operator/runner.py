@@ -24,7 +24,14 @@ from dpf_hcp_operator.logs import log, redact
 LOG = logging.getLogger("dpf_hcp_operator.runner")
 CANCELED = "canceled"  # ansible-runner's status for a run stopped by its cancel callback
 TIMED_OUT = "timeout"  # ansible-runner's status for a run stopped at its job timeout (our run deadline)
-REQUEUE_ACTIONS = {"dpf_hcp.provisioner.requeue_after", "requeue_after", "operator_sdk.util.requeue_after"}
+# Tasks whose requeue_after asks the operator to look again then: the requeue module (and
+# operator-sdk's), and modules that know they wait for someone else (the ignition payload).
+REQUEUE_ACTIONS = {
+    "dpf_hcp.provisioner.requeue_after",
+    "requeue_after",
+    "operator_sdk.util.requeue_after",
+    "dpf_hcp.provisioner.ignition_bfcfg",
+}
 # The only inventory plugin a run uses: it hands every value to Ansible as untrusted data, so no
 # string read from the API is ever evaluated as a template (plugins/inventory/objects.py).
 INVENTORY_PLUGIN = "dpf_hcp.provisioner.objects"

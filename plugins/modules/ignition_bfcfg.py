@@ -19,8 +19,9 @@ description:
     The server is verified against the CA in secret C(ignition-server-ca-cert) (key C(tls.crt)).
     TLS verification is never skipped.
   - HTTP 511 (the server has not generated the payload for the token yet) gives reason
-    C(WaitingForIgnitionPayload), a wait rather than an error; or reason C(PayloadNotGenerated) when the
-    token secret's C(reason) and C(message) (written by the ignition server) say why it was not generated.
+    C(WaitingForIgnitionPayload), a wait rather than an error, and C(requeue_after) of I(recheck_seconds);
+    or reason C(PayloadNotGenerated) when the token secret's C(reason) and C(message) (written by the
+    ignition server) say why it was not generated.
   - Rewrites C(spec.osImageURL) of the MachineConfig the ignition carries
     (C(/etc/ignition-machine-config-encapsulated.json)) to I(image), written back as a plain
     percent-escaped C(data:,) URL as the Machine Config Operator writes it.
@@ -40,6 +41,13 @@ options:
         or C(spec.machineOSURL) when set. Empty gives reason C(ImageMissing).
     type: str
     default: ""
+  recheck_seconds:
+    description:
+      - While the ignition server is generating the payload (reason C(WaitingForIgnitionPayload)), the
+        seconds after which to ask again, returned as C(requeue_after). The operator looks again then
+        (as after M(dpf_hcp.provisioner.requeue_after)); a playbook run once may ignore it.
+    type: float
+    default: 30
 attributes:
   check_mode:
     support: full
@@ -67,6 +75,11 @@ configmap_ref:
   description: Namespace and name of the bf.cfg template ConfigMap, once written.
   returned: always
   type: dict
+requeue_after:
+  description: I(recheck_seconds), when the ignition server is still generating the payload.
+  returned: when the condition's reason is WaitingForIgnitionPayload
+  type: float
+  sample: 30
 """
 
 from typing import Any
@@ -80,13 +93,23 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args im
     with_auth,
 )
 
-ARGUMENT_SPEC = with_auth({**PROVISIONER_ARG_SPEC, "image": {"type": "str", "default": ""}})
+ARGUMENT_SPEC = with_auth(
+    {
+        **PROVISIONER_ARG_SPEC,
+        "image": {"type": "str", "default": ""},
+        "recheck_seconds": {"type": "float", "default": 30},
+    }
+)
+WAITING = "WaitingForIgnitionPayload"
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     provisioner_identity(params["provisioner"])
     result = generate(client_from_params(params), params["provisioner"], params["image"], check_mode)
-    return {"changed": result.changed, "conditions": [result.condition], "configmap_ref": result.configmap_ref or {}}
+    out = {"changed": result.changed, "conditions": [result.condition], "configmap_ref": result.configmap_ref or {}}
+    if result.condition.get("reason") == WAITING:
+        out["requeue_after"] = params["recheck_seconds"]
+    return out
 
 
 def main() -> None:
