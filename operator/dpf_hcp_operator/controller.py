@@ -84,7 +84,7 @@ class Controller:
         # What a run that will look again at its time (it failed, or a deletion waits for its
         # cleanup) left the world as: until that time, an event that changes nothing else (the echo
         # of the run's own writes, its status among them) does not run it again early.
-        self._last_pending: dict[Key, Fingerprint] = {}
+        self._last_pending: dict[Key, tuple[Fingerprint, float]] = {}  # and when its timer is due
         self._state_lock = threading.Lock()
 
     @property
@@ -167,10 +167,11 @@ class Controller:
                 else:
                     log(LOG, logging.DEBUG, "skipped", namespace=key[0], name=key[1], detail=outcome.detail)
 
-    def _retry(self, key: Key) -> None:
+    def _retry(self, key: Key) -> float:
         delay = self.queue.add_rate_limited(key)
         metrics.RETRIES.labels(self.watch.kind).inc()
         metrics.BACKOFF_SECONDS.labels(self.watch.kind).observe(delay)
+        return delay
 
     def process(self, batch: list[Key], slot: str) -> dict[Key, Outcome]:
         outcomes: dict[Key, Outcome] = {}
@@ -193,11 +194,13 @@ class Controller:
             fp = self.fingerprint(obj)
             with self._state_lock:
                 unchanged = self._last_ok.get(key) == fp
-                echo_of_pending = self._last_pending.get(key) == fp
+                pending = self._last_pending.get(key)
+            # Only until this run's own timer is due: an older, later timer does not hold it back.
+            echo_of_pending = pending is not None and pending[0] == fp and time.monotonic() < pending[1]
             if unchanged and self.skip_unchanged and not deleting:
                 outcomes[key] = Outcome("skipped", "nothing changed")
                 continue
-            if echo_of_pending and self.skip_unchanged and self.queue.backing_off(key):
+            if echo_of_pending and self.skip_unchanged:
                 outcomes[key] = Outcome("skipped", "nothing changed since the last run; it looks again at its time")
                 continue
             if deleting:
@@ -247,8 +250,7 @@ class Controller:
         if self.watch.manage_status:
             self._write_managed_status(obj, host.ok, host.message)
         if not host.ok:
-            self._pending(key, self._world_after(obj, fp, host, seen))
-            self._retry(key)
+            self._pending(key, self._world_after(obj, fp, host, seen), self._retry(key))
             return Outcome("failed", f"{host.failed_task}: {host.message}", host.changed)
         self.queue.forget(key)
         if host.requeue_after is not None:
@@ -273,23 +275,22 @@ class Controller:
             return fp
         return self.dependencies.expected_after(obj, fp, host.journal, seen) if self.dependencies else None
 
-    def _pending(self, key: Key, after: Fingerprint | None) -> None:
-        """The run will look again at its time; until then, ``after`` (the world it left) is an echo."""
+    def _pending(self, key: Key, after: Fingerprint | None, delay: float) -> None:
+        """The run looks again in ``delay`` seconds; until then, ``after`` (the world it left) is an echo."""
         self._invalidate(key)
         if after is not None:
             with self._state_lock:
-                self._last_pending[key] = after
+                self._last_pending[key] = (after, time.monotonic() + delay)
 
     def _after_finalize(self, obj: dict[str, Any], fp: Fingerprint, result: RunResult, seen: list[Change]) -> Outcome:
         key = _key(obj)
         host = result.for_object(obj)
         if not host.ok:
-            self._pending(key, self._world_after(obj, fp, host, seen))
-            self._retry(key)
+            self._pending(key, self._world_after(obj, fp, host, seen), self._retry(key))
             return Outcome("failed", f"finalizer: {host.failed_task}: {host.message}", host.changed)
         if host.requeue_after is not None:
-            self._pending(key, self._world_after(obj, fp, host, seen))
             self.queue.add_after(key, host.requeue_after)
+            self._pending(key, self._world_after(obj, fp, host, seen), host.requeue_after)
             return Outcome("requeued", f"cleanup in progress; again in {host.requeue_after}s", host.changed)
         try:
             self._remove_finalizer(obj, self.watch.finalizer.name)

@@ -31,6 +31,7 @@ REQUEUE_ACTIONS = {
     "requeue_after",
     "operator_sdk.util.requeue_after",
     "dpf_hcp.provisioner.ignition_bfcfg",
+    "ignition_bfcfg",
 }
 # The only inventory plugin a run uses: it hands every value to Ansible as untrusted data, so no
 # string read from the API is ever evaluated as a template (plugins/inventory/objects.py).
@@ -157,7 +158,13 @@ class PlaybookRunner:
                 if res.get("changed"):
                     results[host].changed += 1
                 if data.get("task_action") in REQUEUE_ACTIONS and "requeue_after" in res:
-                    results[host].requeue_after = float(res["requeue_after"])
+                    seconds = requeue_seconds(res["requeue_after"])
+                    if seconds is None:
+                        r = results[host]
+                        r.ok, r.failed_task = False, data.get("task", "")
+                        r.message = f"requeue_after must be a number of seconds from 0 to {MAX_REQUEUE_SECONDS}"
+                    else:
+                        results[host].requeue_after = seconds
             return False  # do not keep event data in memory
 
         private = self.work_dir / f"runner-{slot}"
@@ -180,6 +187,7 @@ class PlaybookRunner:
         start = time.monotonic()
         in_progress = metrics.ANSIBLE_RUNS_IN_PROGRESS.labels(playbook.stem)
         in_progress.inc()
+        status = "error"
         try:
             runner = ansible_runner.run(
                 private_data_dir=str(private),
@@ -196,12 +204,13 @@ class PlaybookRunner:
                 cancel_callback=self.cancel.is_set,
                 timeout=self.deadline or None,
             )
+            status = runner.status
         finally:
             in_progress.dec()
-        if runner.status in (TIMED_OUT, CANCELED):
-            left = kill_run_processes(ident)
-            if left:
-                log(LOG, logging.WARNING, "killed processes the stopped run left", ident=ident, processes=left)
+            if status != "successful":  # stopped, failed, or ansible-runner itself failed
+                left = kill_run_processes(ident)
+                if left:
+                    log(LOG, logging.WARNING, "killed what the run left", ident=ident, status=status, processes=left)
         duration = time.monotonic() - start
         playbook_name = playbook.stem
         metrics.ANSIBLE_RUNS.labels(playbook_name, runner.status).inc()
@@ -235,6 +244,18 @@ class PlaybookRunner:
             ident=ident,
         )
         return RunResult(runner.status, duration, results)
+
+
+MAX_REQUEUE_SECONDS = 86400.0
+
+
+def requeue_seconds(value: Any) -> float | None:
+    """A task's requeue_after as seconds, or None when it is not a number from 0 to a day."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 <= seconds <= MAX_REQUEUE_SECONDS else None  # NaN fails both
 
 
 def kill_run_processes(ident: str, rounds: int = 5, reap_seconds: float = 2.0) -> int:

@@ -20,6 +20,7 @@ import heapq
 import itertools
 import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ except ImportError:  # kube.py reports the missing library when a client is need
 
 
 class Exchange:
-    """One exchange's deadline, and the sockets it used."""
+    """One exchange's deadline, and the sockets it uses."""
 
     __slots__ = ("deadline", "expired", "finished", "seconds", "sockets")
 
@@ -43,25 +44,45 @@ class Exchange:
         self.deadline = time.monotonic() + seconds
         self.expired = False
         self.finished = False
-        self.sockets: list[tuple[int, int]] = []  # (descriptor, inode)
+        self.sockets: list[SocketId] = []
+
+
+SocketId = tuple[int, int, int]  # descriptor, device, inode: one open socket
+
+
+def socket_id(sock: socket.socket) -> SocketId:
+    fd = sock.fileno()
+    st = os.fstat(fd)
+    return fd, st.st_dev, st.st_ino
 
 
 class _Reaper:
-    """One thread per process that shuts down the sockets of exchanges past their deadline."""
+    """One thread per process that shuts down the sockets of exchanges past their deadline.
+
+    Sockets are shut down under the lock that ``finish`` and ``release`` take: once an exchange
+    is finished, or a socket released to a pool, the reaper never touches that socket again."""
 
     def __init__(self) -> None:
-        self._pid = -1
         self._local = threading.local()
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget)  # an Ansible worker: the thread is not here
 
-    def _ensure(self) -> None:
-        if self._pid == os.getpid():
-            return
-        # First use, or a forked child (an Ansible worker): the parent's thread is not here.
-        self._pid = os.getpid()
+    def _forget(self) -> None:
+        self._started_lock = threading.Lock()
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Exchange]] = []
         self._seq = itertools.count()
-        threading.Thread(target=self._run, name="http-deadlines", daemon=True).start()
+        self._started = False
+
+    def _ensure(self) -> None:
+        if self._started:
+            return
+        with self._started_lock:
+            if not self._started:
+                threading.Thread(
+                    target=self._run, args=(self._cond, self._heap), name="http-deadlines", daemon=True
+                ).start()
+                self._started = True
 
     def start(self, seconds: float) -> Exchange:
         """An exchange that must be over within ``seconds``; ``finish`` it when it is."""
@@ -98,51 +119,58 @@ class _Reaper:
             self.finish(exchange)
 
     def mark(self, sock: socket.socket | None) -> None:
-        """The current thread's exchange (if any) uses ``sock``."""
+        """The current thread's exchange (if any) uses ``sock``; shut down at once if it is past its deadline."""
         exchange = getattr(self._local, "exchange", None)
         if exchange is None or sock is None:
             return
         with contextlib.suppress(OSError):
-            fd = sock.fileno()
-            entry = (fd, os.fstat(fd).st_ino)
+            entry = socket_id(sock)
             with self._cond:
                 if entry not in exchange.sockets:
                     exchange.sockets.append(entry)
-                due = exchange.expired
-            if due:
-                _shutdown(*entry)
+                if exchange.expired:
+                    _shutdown(entry)
 
-    def _run(self) -> None:
-        cond, heap = self._cond, self._heap
+    def release(self, sock: socket.socket | None) -> bool:
+        """``sock`` goes back to a pool: no longer this thread's exchange's. True when the exchange
+        is already past its deadline (the socket was shut down: the caller closes it)."""
+        exchange = getattr(self._local, "exchange", None)
+        if exchange is None or sock is None:
+            return False
+        with self._cond:
+            with contextlib.suppress(OSError, ValueError):
+                exchange.sockets.remove(socket_id(sock))
+            return exchange.expired
+
+    @staticmethod
+    def _run(cond: threading.Condition, heap: list[tuple[float, int, Exchange]]) -> None:
         while True:
             with cond:
                 now = time.monotonic()
-                due: list[Exchange] = []
                 while heap and (heap[0][2].finished or heap[0][0] <= now):
                     _, _, exchange = heapq.heappop(heap)
                     if not exchange.finished:
                         exchange.expired = True
-                        due.append(exchange)
-                if not due:
-                    cond.wait(None if not heap else heap[0][0] - now)
-                    continue
-                doomed = [entry for exchange in due for entry in exchange.sockets]
-            for entry in doomed:
-                _shutdown(*entry)
+                        for entry in exchange.sockets:
+                            _shutdown(entry)
+                cond.wait(None if not heap else heap[0][0] - now)
 
 
-def _shutdown(fd: int, inode: int) -> None:
-    """Shut down the socket open as ``fd`` if it is still the one with ``inode``."""
+def _shutdown(entry: SocketId) -> None:
+    """Shut down the socket open as the entry's descriptor if it is still that socket; never raises."""
+    fd, device, inode = entry
     try:
         dup = os.dup(fd)
     except OSError:
         return
     try:
-        if os.fstat(dup).st_ino == inode:
+        st = os.fstat(dup)
+        if stat.S_ISSOCK(st.st_mode) and (st.st_dev, st.st_ino) == (device, inode):
             with socket.socket(fileno=dup) as sock:
                 dup = -1
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
     finally:
         if dup >= 0:
             os.close(dup)
@@ -174,10 +202,18 @@ if urllib3 is not None:
     class _HTTPSConnection(_Marking, HTTPSConnection):
         pass
 
-    class _HTTPConnectionPool(HTTPConnectionPool):
+    class _Releasing:
+        """A pool that takes a connection back only once the reaper has let go of its socket."""
+
+        def _put_conn(self, conn: Any) -> None:
+            if conn is not None and REAPER.release(conn.sock):
+                conn.close()  # shut down at its deadline: the pool connects anew next time
+            super()._put_conn(conn)  # type: ignore[misc]
+
+    class _HTTPConnectionPool(_Releasing, HTTPConnectionPool):
         ConnectionCls = _HTTPConnection
 
-    class _HTTPSConnectionPool(HTTPSConnectionPool):
+    class _HTTPSConnectionPool(_Releasing, HTTPSConnectionPool):
         ConnectionCls = _HTTPSConnection
 
 

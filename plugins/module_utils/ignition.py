@@ -231,6 +231,8 @@ def _get(url: str, token: str, context: ssl.SSLContext, timeout: float) -> tuple
                             raise IgnitionError(
                                 "InvalidIgnition", f"{url} returned more than {MAX_IGNITION_BYTES} bytes"
                             )
+                    if exchange.expired:  # the cut read as the end of a body without a length
+                        raise IgnitionError("EndpointUnreachable", f"{url}: no whole answer within {timeout:g}s")
                     return resp.status, bytes(body)
                 finally:
                     resp.release_conn()

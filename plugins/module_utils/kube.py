@@ -466,6 +466,7 @@ class KubeClient:
             url += "?" + urlencode(query)
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         seconds = timeout or self.timeout
+        error: Exception | None = None
         with within(seconds) as exchange:  # the whole exchange, however slowly the peer drips it
             try:
                 resp = self._pool.request(
@@ -476,12 +477,14 @@ class KubeClient:
                     timeout=urllib3.Timeout(connect=min(CONNECT_SECONDS, seconds), read=seconds),
                 )
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                self._observe(method, 0)
-                if exchange.expired:
-                    raise ApiError(
-                        0, "Timeout", f"{method} {self.creds.server}: no whole answer within {seconds:g}s"
-                    ) from exc
-                raise ApiError(0, "Unreachable", f"{method} {self.creds.server}: {exc}") from exc
+                error = exc
+        if exchange.expired:  # also when the cut read as the end of an answer without a length
+            self._observe(method, 0)
+            message = f"{method} {self.creds.server}: no whole answer within {seconds:g}s"
+            raise ApiError(0, "Timeout", message) from error
+        if error is not None:
+            self._observe(method, 0)
+            raise ApiError(0, "Unreachable", f"{method} {self.creds.server}: {error}") from error
         self._observe(method, resp.status)
         payload: dict[str, Any] = {}
         if resp.data:
@@ -732,13 +735,15 @@ class KubeClient:
                             status,
                         )
                     yield event["type"], event["object"]
+            if exchange.expired:  # the cut read as the stream's end
+                raise ApiError(0, "Timeout", f"watch {res.plural}: no end within {seconds}s")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if exchange.expired:
                 raise ApiError(0, "Timeout", f"watch {res.plural}: no end within {seconds}s") from exc
             raise ApiError(0, "Unreachable", f"watch {res.plural} ended: {exc}") from exc
         finally:
+            REAPER.finish(exchange)  # first: the reaper lets go of the socket before the pool takes it
             resp.release_conn()
-            REAPER.finish(exchange)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until /readyz answers ok."""

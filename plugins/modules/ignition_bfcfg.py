@@ -44,7 +44,8 @@ options:
   recheck_seconds:
     description:
       - While the ignition server is generating the payload (reason C(WaitingForIgnitionPayload)), the
-        seconds after which to ask again, returned as C(requeue_after). The operator looks again then
+        seconds (more than 0, at most a day) after which to ask again, returned as C(requeue_after).
+        The operator looks again then
         (as after M(dpf_hcp.provisioner.requeue_after)); a playbook run once may ignore it.
     type: float
     default: 30
@@ -104,6 +105,8 @@ WAITING = "WaitingForIgnitionPayload"
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    if not 0 < params["recheck_seconds"] <= 86400:  # never a loop without pause, nor a wait without end
+        raise ValueError(f"recheck_seconds must be more than 0 and at most 86400, got {params['recheck_seconds']}")
     provisioner_identity(params["provisioner"])
     result = generate(client_from_params(params), params["provisioner"], params["image"], check_mode)
     out = {"changed": result.changed, "conditions": [result.condition], "configmap_ref": result.configmap_ref or {}}

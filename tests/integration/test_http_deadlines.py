@@ -40,6 +40,11 @@ BEHAVIOURS: dict[str, Callable[[socket.socket, threading.Event], None]] = {
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"),
         drip(conn, b" " * 1000, stop),
     ),
+    # a body without a length, which ends when the connection does: the cut must not read as its end
+    "body-to-eof": lambda conn, stop: (
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"),
+        drip(conn, b" " * 1000, stop),
+    ),
     # a chunked watch stream that sends nothing but blank lines, never an event nor its end
     "watch": lambda conn, stop: (
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"),
@@ -97,7 +102,7 @@ def timed(call: Callable[[], object]) -> tuple[float, BaseException | None]:
     return time.monotonic() - started, None
 
 
-@pytest.mark.parametrize("behaviour", ["silent", "status-line", "headers", "body"])
+@pytest.mark.parametrize("behaviour", ["silent", "status-line", "headers", "body", "body-to-eof"])
 def test_a_request_is_over_within_its_deadline_however_the_peer_drips(behaviour: str):
     with hostile_peer(behaviour) as port:
         took, error = timed(lambda: client(port).request("GET", "/api/v1/namespaces"))
@@ -127,13 +132,14 @@ def test_a_watch_that_drips_blank_lines_ends_at_its_deadline(monkeypatch):
     assert took < 3 + 1.5, took
 
 
-def test_an_ignition_endpoint_that_drips_is_over_within_the_deadline():
+@pytest.mark.parametrize("behaviour", ["body", "body-to-eof"])
+def test_an_ignition_endpoint_that_drips_is_over_within_the_deadline(behaviour: str):
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with hostile_peer("body") as port:
+    with hostile_peer(behaviour) as port:
         took, error = timed(lambda: ignition._get(f"http://127.0.0.1:{port}/ignition", "t", context, 2.0))
-    print(f"ignition: {took:.1f}s, {error}")
+    print(f"ignition {behaviour}: {took:.1f}s, {error}")
     assert isinstance(error, ignition.IgnitionError) and "within 2s" in str(error), error
     assert took < 2.0 + 1.5, took
 
@@ -155,12 +161,41 @@ def test_the_deadline_holds_in_a_forked_worker_too():
 def test_a_late_reaper_never_shuts_down_another_socket_given_the_same_descriptor():
     with socket.create_server(("127.0.0.1", 0)) as listener:  # connections wait in its backlog
         first = socket.socket()
-        fd, inode = first.fileno(), os.fstat(first.fileno()).st_ino
+        stale = http_deadlines.socket_id(first)
         first.close()
         with socket.create_connection(listener.getsockname()) as second:
-            assert second.fileno() == fd  # the descriptor was given again
-            http_deadlines._shutdown(fd, inode)
+            assert second.fileno() == stale[0]  # the descriptor was given again
+            http_deadlines._shutdown(stale)
             second.sendall(b"still open")  # a shut-down socket raises BrokenPipeError here
-            http_deadlines._shutdown(fd, os.fstat(fd).st_ino)  # the socket's own record does shut it down
+            http_deadlines._shutdown(http_deadlines.socket_id(second))  # its own record does shut it down
             with pytest.raises(OSError):
                 second.sendall(b"now shut")
+
+
+def test_a_late_reaper_leaves_a_descriptor_given_to_a_file_alone(tmp_path):
+    """A descriptor given again to something that is not a socket: nothing happens, nothing raises
+    (an exception would end the reaper's thread, and with it every later deadline)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener, socket.create_connection(listener.getsockname()) as sock:
+        entry = http_deadlines.socket_id(sock)
+    with open(tmp_path / "f", "w") as f:
+        http_deadlines._shutdown((f.fileno(), entry[1], entry[2]))
+        http_deadlines._shutdown((f.fileno(), *http_deadlines.socket_id(f)[1:]))  # type: ignore[arg-type]
+        f.write("still writable")
+
+
+def test_a_connection_given_back_to_the_pool_is_never_shut_down_later():
+    """urllib3 takes a connection back into its pool before the exchange is finished: from then on
+    it may serve another thread's request, and the reaper must let go of it. One kept is cut."""
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
+        given = stack.enter_context(socket.create_connection(listener.getsockname()))
+        kept = stack.enter_context(socket.create_connection(listener.getsockname()))
+        with http_deadlines.within(0.2) as exchange:
+            http_deadlines.REAPER.mark(given)
+            http_deadlines.REAPER.mark(kept)
+            assert http_deadlines.REAPER.release(given) is False  # back in the pool in time
+            time.sleep(0.5)  # past the deadline, the exchange not yet finished
+        assert exchange.expired
+        given.sendall(b"still open")
+        with pytest.raises(OSError):
+            kept.sendall(b"cut")

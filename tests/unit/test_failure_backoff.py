@@ -4,13 +4,16 @@ runner that always fails and a cache fed as the watch would feed it (no API serv
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.runner import HostResult, RunResult, host_name
-from dpf_hcp_operator.watches import Watch
+from dpf_hcp_operator.watches import Finalizer, Watch
 
 
 class AlwaysFails:
@@ -35,7 +38,9 @@ def _cr(rv: str, generation: int) -> dict[str, Any]:
     return {"metadata": meta, "spec": {}}
 
 
-def test_the_echo_of_a_failure_waits_for_the_backoff_and_a_real_change_does_not() -> None:
+def test_the_echo_of_a_failure_waits_for_the_backoff_and_a_real_change_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     watch = Watch(
         "provisioning.dpu.hcp.io",
         "v1alpha1",
@@ -61,6 +66,55 @@ def test_the_echo_of_a_failure_waits_for_the_backoff_and_a_real_change_does_not(
     assert runner.runs == 2
 
     controller.queue._delayed.clear()  # both backoffs over
+    later = time.monotonic() + 3600
+    monkeypatch.setattr(time, "monotonic", lambda: later)
     controller.informer._apply("MODIFIED", _cr("4", 2))
     assert controller.process([key], "0")[key].result == "failed"
     assert runner.runs == 3
+
+
+class CleanupWaits:
+    """The finalize playbook while what it deletes is still going: it asks to look again in 2 s."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def run(self, _playbook: Path, objects: list[dict[str, Any]], *_args: Any, **_kw: Any) -> RunResult:
+        self.runs += 1
+        waiting = HostResult(requeue_after=2.0)
+        return RunResult("successful", 0.1, {host_name(o): waiting for o in objects})
+
+
+def test_a_deletion_looks_again_on_its_own_timer_not_on_its_echo_nor_held_by_an_older_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    watch = Watch(
+        "provisioning.dpu.hcp.io",
+        "v1alpha1",
+        "DPFHCPProvisioner",
+        Path("reconcile.yml"),
+        manage_status=False,
+        watch_dependent_resources=False,
+        finalizer=Finalizer("provisioning.dpu.hcp.io/finalizer", Path("finalize.yml")),
+    )
+    runner = CleanupWaits()
+    controller = Controller(Client(), watch, runner, "ops")  # type: ignore[arg-type]
+    key = ("team", "hcp")
+
+    def deleting(rv: str) -> dict[str, Any]:
+        cr = _cr(rv, 1)
+        cr["metadata"].update(deletionTimestamp="2026-12-02T05:00:00Z", finalizers=[watch.finalizer.name])
+        return cr
+
+    controller.queue.add_after(key, 300)  # an older retry, due long after the cleanup's next look
+    controller.informer._apply("MODIFIED", deleting("1"))
+    assert controller.process([key], "0")[key].result == "requeued"
+    controller.informer._apply("MODIFIED", deleting("2"))  # the run's own status write comes back
+    assert controller.process([key], "0")[key].result == "skipped"
+    assert runner.runs == 1
+
+    later = time.monotonic() + 2.5  # the cleanup's 2 s timer is due; the 300 s one is not
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert controller.queue.backing_off(key)
+    assert controller.process([key], "0")[key].result == "requeued"
+    assert runner.runs == 2

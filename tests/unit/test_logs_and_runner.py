@@ -10,7 +10,7 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from dpf_hcp_operator import logs
 from dpf_hcp_operator.logs import JsonFormatter, redact
-from dpf_hcp_operator.runner import host_name, host_vars, inventory, snake_case
+from dpf_hcp_operator.runner import host_name, host_vars, inventory, requeue_seconds, snake_case
 
 
 def test_credentials_are_redacted():
@@ -98,3 +98,10 @@ def test_an_exception_no_thread_caught_is_logged_as_json(operator_logging, capsy
     (line,) = json_lines(capsys)
     assert (line["msg"], line["level"], line["thread"]) == ("uncaught exception", "critical", "worker-x")
     assert "RuntimeError: worker broke" in line["error"]
+
+
+def test_a_requeue_is_a_number_of_seconds_from_zero_to_a_day() -> None:
+    """A task's requeue_after (a role variable a user may set) never becomes a loop without pause,
+    a wait without end or a NaN in the work queue's heap: the run fails naming it instead."""
+    assert [requeue_seconds(v) for v in (0, "2.5", 86400)] == [0.0, 2.5, 86400.0]
+    assert [requeue_seconds(v) for v in (-1, "inf", "nan", 86401, "soon", None, [])] == [None] * 7
