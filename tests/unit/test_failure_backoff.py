@@ -33,6 +33,19 @@ class Client:
         return PROVISIONER
 
 
+def provisioner_watch(**kw: Any) -> Watch:
+    """The provisioner's watch, its status and dependencies left out (no API server here)."""
+    return Watch(
+        "provisioning.dpu.hcp.io",
+        "v1alpha1",
+        "DPFHCPProvisioner",
+        Path("reconcile.yml"),
+        manage_status=False,
+        watch_dependent_resources=False,
+        **kw,
+    )
+
+
 def _cr(rv: str, generation: int) -> dict[str, Any]:
     meta = {"name": "hcp", "namespace": "team", "uid": "u1", "generation": generation, "resourceVersion": rv}
     return {"metadata": meta, "spec": {}}
@@ -41,14 +54,7 @@ def _cr(rv: str, generation: int) -> dict[str, Any]:
 def test_the_echo_of_a_failure_waits_for_the_backoff_and_a_real_change_does_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    watch = Watch(
-        "provisioning.dpu.hcp.io",
-        "v1alpha1",
-        "DPFHCPProvisioner",
-        Path("reconcile.yml"),
-        manage_status=False,
-        watch_dependent_resources=False,
-    )
+    watch = provisioner_watch()
     runner = AlwaysFails()
     controller = Controller(Client(), watch, runner, "ops")  # type: ignore[arg-type]
     key = ("team", "hcp")
@@ -88,15 +94,7 @@ class CleanupWaits:
 def test_a_deletion_looks_again_on_its_own_timer_not_on_its_echo_nor_held_by_an_older_timer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    watch = Watch(
-        "provisioning.dpu.hcp.io",
-        "v1alpha1",
-        "DPFHCPProvisioner",
-        Path("reconcile.yml"),
-        manage_status=False,
-        watch_dependent_resources=False,
-        finalizer=Finalizer("provisioning.dpu.hcp.io/finalizer", Path("finalize.yml")),
-    )
+    watch = provisioner_watch(finalizer=Finalizer("provisioning.dpu.hcp.io/finalizer", Path("finalize.yml")))
     runner = CleanupWaits()
     controller = Controller(Client(), watch, runner, "ops")  # type: ignore[arg-type]
     key = ("team", "hcp")
