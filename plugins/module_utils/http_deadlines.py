@@ -148,7 +148,7 @@ class _Reaper:
             with cond:
                 now = time.monotonic()
                 while heap and (heap[0][2].finished or heap[0][0] <= now):
-                    _, _, exchange = heapq.heappop(heap)
+                    exchange = heapq.heappop(heap)[2]
                     if not exchange.finished:
                         exchange.expired = True
                         for entry in exchange.sockets:
