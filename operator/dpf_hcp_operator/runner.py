@@ -162,7 +162,10 @@ class PlaybookRunner:
                     if seconds is None:
                         r = results[host]
                         r.ok, r.failed_task = False, data.get("task", "")
-                        r.message = f"requeue_after must be a number of seconds from 0 to {MAX_REQUEUE_SECONDS}"
+                        r.message = (
+                            f"requeue_after is {str(res['requeue_after'])[:100]!r}: set it to a number of seconds "
+                            f"from 0 to {MAX_REQUEUE_SECONDS:g}"
+                        )
                     else:
                         results[host].requeue_after = seconds
             return False  # do not keep event data in memory
