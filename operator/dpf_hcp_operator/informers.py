@@ -22,6 +22,17 @@ IndexFn = Callable[[dict[str, Any]], Key | None]
 LOG = logging.getLogger("dpf_hcp_operator.informers")
 
 
+def stripped(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` as the cache keeps it: without metadata.managedFields, which the API server adds to
+    every object (a few hundred bytes to kilobytes each) and nothing here reads. controller-runtime
+    strips them the same way (kubernetes-sigs/controller-runtime pkg/cache/cache.go,
+    TransformStripManagedFields)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
+
+
 def key_of(obj: dict[str, Any]) -> Key:
     meta = obj.get("metadata") or {}
     return meta.get("namespace") or "", meta["name"]
@@ -108,7 +119,7 @@ class Informer:
             self.field_selector,
             metadata_only=self.metadata_only,
         )
-        fresh = {key_of(o): o for o in listing.get("items") or []}
+        fresh = {key_of(o): stripped(o) for o in listing.get("items") or []}
         with self._lock:  # the scope's part of the cache is replaced; other namespaces' stay
             old = {k: o for k, o in self._cache.items() if scope is None or k[0] == scope}
             for key, obj in old.items():
@@ -136,7 +147,7 @@ class Informer:
         if kind == "BOOKMARK":
             self._resource_version[scope] = obj["metadata"]["resourceVersion"]
             return
-        key = key_of(obj)
+        key = key_of(stripped(obj))
         with self._lock:
             before = self._cache.get(key)
             if kind == "DELETED":
