@@ -57,6 +57,10 @@ class HostedApprover:
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.reported: set[tuple[str, str]] = set()
+        # CSRs this approver approved that its informer still shows pending (the watch event of the
+        # approval comes later): they are not decided again (a second look at an approved bootstrap
+        # would refuse it as AlreadyBootstrapped, a false Warning).
+        self.approved: set[str] = set()
         for informer in (self.csrs, self.nodes):
             informer.add_handler(lambda *_: self.wake.set())
 
@@ -100,9 +104,11 @@ class HostedApprover:
 
     def pass_once(self) -> None:
         pending = [c for c in self.csrs.items() if csr_policy.is_pending(c)]
-        # What was told of CSRs no longer pending is forgotten: the set stays as small as the backlog.
+        # What was told of CSRs no longer pending is forgotten: the sets stay as small as the backlog.
         names = {c["metadata"]["name"] for c in pending}
         self.reported = {r for r in self.reported if r[0] in names or r[0] == FLOOD}
+        self.approved &= {c["metadata"].get("uid", "") for c in pending}
+        pending = [c for c in pending if c["metadata"].get("uid", "") not in self.approved]
         if not pending:
             return
         ctx = csr_approval.policy_context(
@@ -122,6 +128,7 @@ class HostedApprover:
                     if not (exc.conflict or exc.not_found):
                         raise
                     continue  # changed meanwhile: the next event brings it back
+                self.approved.add(csr["metadata"].get("uid", ""))
                 if decision.node in ctx.bootstrapped:
                     self.bootstrapped[decision.node] = ctx.bootstrapped[decision.node]
                 CSR_DECISIONS.labels("approved", decision.reason).inc()
@@ -141,8 +148,8 @@ class HostedApprover:
                 CSR_DECISIONS.labels("refused", decision.reason).inc()
                 log(
                     LOG,
-                    logging.WARNING,
-                    "CSR left pending",
+                    logging.INFO if decision.waiting else logging.WARNING,
+                    "CSR waits" if decision.waiting else "CSR left pending",
                     csr=name,
                     node=decision.node,
                     reason=decision.reason,

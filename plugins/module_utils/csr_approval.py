@@ -96,7 +96,8 @@ def decide_all(
 
 def report(mgmt: KubeClient, provisioner: dict[str, Any], csr: dict[str, Any], decision: csr_policy.Decision) -> bool:
     """An Event on the provisioner naming the CSR, the DPU and the rule: CSRApproved for each approval
-    (the upstream operator records one), CSRNotApproved once per CSR and reason it stays pending for."""
+    (the upstream operator records one), CSRNotApproved (a Warning) once per CSR and reason it stays
+    pending for, CSRPending (Normal) once per CSR and reason it waits for."""
     name = csr["metadata"]["name"]
     if decision.reason == csr_policy.FLOOD_REASON:  # one Event per flood (its first CSR's name), not one per CSR
         return events.record_once(
@@ -106,6 +107,8 @@ def report(mgmt: KubeClient, provisioner: dict[str, Any], csr: dict[str, Any], d
     said = f"CSR {name} (DPU {decision.node or 'unknown'}, rule {decision.reason})"
     if decision.approve:
         event_type, reason, outcome, key = "Normal", "CSRApproved", "approved", "approved"
+    elif decision.waiting:
+        event_type, reason, outcome, key = "Normal", "CSRPending", "waits", decision.reason
     else:
         event_type, reason, outcome, key = "Warning", "CSRNotApproved", "stays pending", decision.reason
     return events.record_once(
@@ -118,8 +121,8 @@ class Pass:
     """One approval pass: what was approved, what was not and why, and the condition."""
 
     condition: Condition
-    approved: list[dict[str, str]] = field(default_factory=list)
-    refused: list[dict[str, str]] = field(default_factory=list)
+    approved: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
     identity_changed: bool = False  # the approver identity was created or repaired
 
 
@@ -172,6 +175,7 @@ def approval_pass(
             "node": decision.node,
             "reason": decision.reason,
             "message": decision.message,
+            "waiting": decision.waiting,
         }
         if decision.approve:
             if not check_mode:

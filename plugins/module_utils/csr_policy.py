@@ -62,6 +62,9 @@ class Decision:
     reason: str  # one CamelCase word: the rule that decided
     message: str
     node: str = ""
+    # Not approved yet, nothing wrong: the kubelet asked before DPF or the hosted cluster recorded
+    # what the rule needs (the Node, the DPU's addresses). The CSR is decided again when they change.
+    waiting: bool = False
 
 
 @dataclass
@@ -450,10 +453,23 @@ def _decide_serving(
         if why:
             return Decision(False, "ForbiddenSAN", why, node)
     if node not in ctx.nodes:
-        return Decision(False, "NodeNotFound", f"no Node {node!r} in the hosted cluster yet", node)
+        return Decision(False, "NodeNotFound", f"no Node {node!r} in the hosted cluster yet", node, waiting=True)
     problem = _dpu_check(ctx, node, SERVING_PHASES)
     if problem:
         return problem
+    if not dpu_addresses(ctx.dpus.get(node)):
+        # DPF writes a DPU's status.addresses when it reaches Ready, after its Node is Ready
+        # (NVIDIA/doca-platform internal/provisioning/controllers/dpu/state/ready.go), while a
+        # kubelet asks for its serving certificate as soon as its Node has an address
+        # (kubernetes pkg/kubelet/certificate/kubelet.go): a joining DPU's first serving CSR
+        # always comes before the record it is checked against.
+        return Decision(
+            False,
+            "DPUAddressesNotRecorded",
+            f"waits until DPF records DPU {node}'s addresses (its status.addresses, written in phase Ready)",
+            node,
+            waiting=True,
+        )
     known = _attributed(ctx, node)
     unknown = [ip for ip in req.ip_addresses if ipaddress.ip_address(ip) not in known]
     if unknown:

@@ -35,7 +35,10 @@ description:
   - Nothing is approved while more CSRs are pending than DPUs + 100. CSRs older than
     I(max_age_seconds) are left alone.
   - Each approval is recorded as a C(CSRApproved) Event on the provisioner; what is not approved
-    stays pending, and the reason is returned and recorded once as a C(CSRNotApproved) Event.
+    stays pending, and the reason is returned and recorded once as a C(CSRNotApproved) Warning.
+  - A serving CSR that comes before its Node, or before DPF recorded the DPU's addresses (DPF
+    writes them in phase C(Ready), after the kubelet asked), waits; that is recorded once as a
+    Normal C(CSRPending) Event, and the CSR is decided again on the next pass.
   - Returns the C(CSRAutoApprovalActive) condition.
   - In check mode reports what it would approve and changes nothing.
 extends_documentation_fragment:
@@ -68,7 +71,10 @@ approved:
   type: list
   elements: dict
 refused:
-  description: Pending CSRs left pending, with the reason and a message.
+  description:
+    - Pending CSRs left pending, with the reason and a message.
+    - C(waiting) is true where the CSR waits for its Node or for the DPU's recorded addresses
+      rather than breaking a rule.
   returned: always
   type: list
   elements: dict

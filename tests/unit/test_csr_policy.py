@@ -173,6 +173,25 @@ def test_serving_ips_come_from_the_dpu_only_never_from_the_nodes_own_claims():
     assert decide(serving(), shared).reason == "SANNotTheNodes"  # two DPUs with one address: neither's
 
 
+def test_a_serving_csr_before_dpf_records_the_dpus_addresses_waits_and_is_never_approved_for_it():
+    """DPF writes a DPU's addresses in phase Ready, after its kubelet asked: a wait, not a refusal.
+    What waits is still not approved, and an address DPF then records otherwise is refused."""
+    early = ctx([dpu("dpu-a", phase="Node Effect Removal", addresses=())], [node("dpu-a")])
+    for ips in (("10.0.0.5",), ("10.9.9.9",)):
+        d = decide(serving(ips=ips), early)
+        assert (d.approve, d.reason, d.waiting) == (False, "DPUAddressesNotRecorded", True)
+    d = decide(serving(), ctx([dpu("dpu-a", phase="Ready")]))
+    assert (d.approve, d.reason, d.waiting) == (False, "NodeNotFound", True)
+    recorded = ctx([dpu("dpu-a", phase="Ready", addresses=("10.0.0.5",))], [node("dpu-a")])
+    d = decide(serving(ips=("10.9.9.9",)), recorded)
+    assert (d.approve, d.reason, d.waiting) == (False, "SANNotTheNodes", False)
+    assert decide(serving(ips=("10.0.0.5",)), recorded).approve
+    shared = ctx([dpu("dpu-a", phase="Ready"), dpu("dpu-b", phase="Ready")], [node("dpu-a")])
+    assert not decide(serving(), shared).waiting  # recorded, but not its alone: a refusal
+    for forged in (serving(ips=("127.0.0.1",)), serving(dns=("kubernetes.default.svc",))):
+        assert not decide(forged, early).waiting  # what breaks a rule is refused before any wait
+
+
 @pytest.mark.parametrize(
     "address",
     ["127.0.0.1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "169.254.1.1", "::ffff:169.254.1.1", "fe80::1", "0.0.0.0"],
