@@ -189,9 +189,10 @@ class Server:
     def _loop(self) -> None:
         try:
             while not self._stop.is_set():
-                now = time.monotonic()
-                timeout = min((c.deadline for c in self.connections if c.state != BUSY), default=now + 1.0) - now
-                for key, _ in self.selector.select(max(0.0, min(timeout, 1.0))):
+                # Asleep until a connection's deadline, a socket's readiness or a wake (a worker giving
+                # a connection back, the shutdown): an idle server costs no CPU.
+                due = min((c.deadline for c in self.connections if c.state != BUSY), default=None)
+                for key, _ in self.selector.select(None if due is None else max(0.0, due - time.monotonic())):
                     try:
                         if key.fileobj is self.listener:
                             self._accept()
