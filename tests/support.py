@@ -17,6 +17,7 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU, PROVISIONER
+from dpf_hcp_operator.watches import Watch
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE = "quay.io/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64"
@@ -367,3 +368,17 @@ def someone_elses_hosted_cluster(ns: str, name: str) -> dict[str, Any]:
             ],
         },
     }
+
+
+def provisioner_watch(**kw: Any) -> Watch:
+    """The provisioner's watch for a Controller in unit tests: its status and dependencies left out
+    (no API server there); ``kw`` as Watch takes them (a finalizer, say)."""
+    return Watch(
+        "provisioning.dpu.hcp.io",
+        "v1alpha1",
+        "DPFHCPProvisioner",
+        Path("reconcile.yml"),
+        manage_status=False,
+        watch_dependent_resources=False,
+        **kw,
+    )

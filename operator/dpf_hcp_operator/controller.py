@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import events
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
@@ -32,6 +33,8 @@ class Outcome:
     detail: str = ""
     changed: int = 0
 
+
+GONE = "object is gone"
 
 # A run stopped by a shutdown past its grace period: nothing is written for it (no status, no
 # finalizer change); the object is reconciled again by whoever leads next, as it is level-based.
@@ -85,6 +88,9 @@ class Controller:
         # cleanup) left the world as: until that time, an event that changes nothing else (the echo
         # of the run's own writes, its status among them) does not run it again early.
         self._last_pending: dict[Key, tuple[Fingerprint, float]] = {}  # and when its timer is due
+        # The failure last told as an Event for each object still failing: a retry that fails the
+        # same way tells nothing new, the first success after it tells the recovery.
+        self._told_failure: dict[Key, str] = {}
         self._state_lock = threading.Lock()
 
     @property
@@ -150,6 +156,7 @@ class Controller:
                         LOG.exception("could not update the CSR watch", extra={"fields": {"key": f"{key[0]}/{key[1]}"}})
                 outcome = outcomes.get(key, Outcome("skipped", "gone"))
                 metrics.observe_reconcile(self.watch.kind, outcome.result, duration)
+                self._tell(key, outcome)
                 if outcome.result != "skipped":
                     log(
                         LOG,
@@ -167,6 +174,32 @@ class Controller:
                 else:
                     log(LOG, logging.DEBUG, "skipped", namespace=key[0], name=key[1], detail=outcome.detail)
 
+    def _tell(self, key: Key, outcome: Outcome) -> None:
+        """A Warning Event when a run fails for the object (a step failed outright: no condition of
+        the status says it), once per distinct failure; a Normal one when it next succeeds."""
+        with self._state_lock:
+            told = self._told_failure.get(key)
+            if outcome.result == "failed" and outcome.detail != told:
+                self._told_failure[key] = outcome.detail
+                said = (events.WARNING, "ReconcileFailed", f"A run failed: {outcome.detail}", "failed")
+            elif outcome.result in ("success", "requeued") and told is not None:
+                del self._told_failure[key]
+                said = (events.NORMAL, "ReconcileSucceeded", f"A run succeeded again after: {told}", "recovered")
+            else:
+                if outcome.result == "skipped" and outcome.detail == GONE:
+                    self._told_failure.pop(key, None)
+                return
+        obj = self.informer.get(key)
+        if obj is None:
+            return
+        obj = {**obj, "apiVersion": self.watch.api_version, "kind": self.watch.kind}  # list items may lack them
+        event_type, reason, message, what = said
+        written = obj["metadata"].get("resourceVersion", "")
+        try:
+            events.record_once(self.client, obj, event_type, reason, message, key=f"run/{written}/{what}/{message}")
+        except Exception as exc:  # an Event lost is logged; the run's outcome stands
+            log(LOG, logging.WARNING, "could not record the run's Event", namespace=key[0], name=key[1], error=str(exc))
+
     def _retry(self, key: Key) -> float:
         delay = self.queue.add_rate_limited(key)
         metrics.RETRIES.labels(self.watch.kind).inc()
@@ -182,7 +215,7 @@ class Controller:
             obj = self.informer.get(key)
             if obj is None:
                 self._invalidate(key)
-                outcomes[key] = Outcome("skipped", "object is gone")
+                outcomes[key] = Outcome("skipped", GONE)
                 continue
             meta = obj["metadata"]
             deleting = bool(meta.get("deletionTimestamp"))

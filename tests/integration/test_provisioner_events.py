@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import EVENT, PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import EVENT, PROVISIONER, Resource
 from support import (
     dpucluster,
     namespace,
@@ -18,6 +18,7 @@ from support import (
 )
 
 CLEAN_PROVISIONING_MAX_EVENTS = 8
+RESOURCE_QUOTA = Resource("", "v1", "resourcequotas", "ResourceQuota")
 
 
 def provisioner_events(mgmt: KubeClient, ns: str, uid: str) -> list[dict[str, Any]]:
@@ -84,3 +85,47 @@ def test_a_missing_pull_secret_is_a_warning_naming_the_fix_and_its_recovery_is_t
     assert len(recovered) == 1 and recovered[0]["type"] == "Normal", told(events)
     assert events[-1]["reason"] == "Ready", told(events)
     assert len(events) <= CLEAN_PROVISIONING_MAX_EVENTS + 2, told(events)
+
+
+def failed_runs(log_text: str, ns: str) -> int:
+    return sum(
+        1
+        for line in log_text.splitlines()
+        if line.startswith("{") and f'"namespace": "{ns}"' in line and '"result": "failed"' in line
+    )
+
+
+def test_a_run_that_fails_outright_is_one_warning_however_often_retried_and_its_recovery_is_told(mgmt, operator):
+    """The API server refuses the HostedCluster (a ResourceQuota of none in the namespace): the
+    step fails outright, not as a condition of the status, so the Event is the only place a person
+    sees it. Retried with backoff, it is told once; once the quota goes, the recovery is told."""
+    ns = namespace(mgmt, unique("tenant"))
+    dpu_ns = namespace(mgmt, unique("dpus"))
+    secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-hosted-clusters", "namespace": ns},
+        "spec": {"hard": {"count/hostedclusters.hypershift.openshift.io": "0"}},
+    }
+    mgmt.create(RESOURCE_QUOTA, quota)
+    cr = mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    wait_for("three failed runs", lambda: failed_runs(operator.log_text(), ns) >= 3, timeout=90)
+
+    failures = [e for e in provisioner_events(mgmt, ns, cr["metadata"]["uid"]) if e["reason"] == "ReconcileFailed"]
+    assert len(failures) == 1, told(failures)
+    (failure,) = failures
+    assert failure["type"] == "Warning", told(failures)
+    assert "HostedCluster" in failure["message"] and "no-hosted-clusters" in failure["message"], told(failures)
+
+    mgmt.delete(RESOURCE_QUOTA, "no-hosted-clusters", ns)  # the fix
+    wait_condition(mgmt, ns, "hcp", "Ready", "True")
+    wait_settled(operator.log, ns)
+    events = provisioner_events(mgmt, ns, cr["metadata"]["uid"])
+    assert [e for e in events if e["reason"] == "ReconcileFailed"] == [failure], told(events)
+    recovered = [e for e in events if e["reason"] == "ReconcileSucceeded"]
+    assert len(recovered) == 1 and recovered[0]["type"] == "Normal", told(events)
+    assert (
+        recovered[0]["message"] == f"A run succeeded again after: {failure['message'].removeprefix('A run failed: ')}"
+    )

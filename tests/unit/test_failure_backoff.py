@@ -13,7 +13,8 @@ import pytest
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.runner import HostResult, RunResult, host_name
-from dpf_hcp_operator.watches import Finalizer, Watch
+from dpf_hcp_operator.watches import Finalizer
+from support import provisioner_watch
 
 
 class AlwaysFails:
@@ -31,19 +32,6 @@ class AlwaysFails:
 class Client:
     def resource(self, _api_version: str, _kind: str):
         return PROVISIONER
-
-
-def provisioner_watch(**kw: Any) -> Watch:
-    """The provisioner's watch, its status and dependencies left out (no API server here)."""
-    return Watch(
-        "provisioning.dpu.hcp.io",
-        "v1alpha1",
-        "DPFHCPProvisioner",
-        Path("reconcile.yml"),
-        manage_status=False,
-        watch_dependent_resources=False,
-        **kw,
-    )
 
 
 def _cr(rv: str, generation: int) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import Ap
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
 from dpf_hcp_operator.controller import FINALIZER_ATTEMPTS, Controller
 from dpf_hcp_operator.runner import RunResult
-from dpf_hcp_operator.watches import Finalizer, Watch
+from dpf_hcp_operator.watches import Finalizer
+from support import provisioner_watch
 
 FINALIZER = "provisioning.dpu.hcp.io/finalizer"
 
@@ -56,15 +57,7 @@ class NeverRuns:
 
 
 def controller(api: ChangingObject) -> Controller:
-    watch = Watch(
-        "provisioning.dpu.hcp.io",
-        "v1alpha1",
-        "DPFHCPProvisioner",
-        Path("reconcile.yml"),
-        manage_status=False,
-        watch_dependent_resources=False,
-        finalizer=Finalizer(FINALIZER, Path("finalize.yml")),
-    )
+    watch = provisioner_watch(finalizer=Finalizer(FINALIZER, Path("finalize.yml")))
     return Controller(api, watch, NeverRuns(), "ops")  # type: ignore[arg-type]
 
 
