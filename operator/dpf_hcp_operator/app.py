@@ -15,7 +15,7 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import release, scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
-from dpf_hcp_operator import health, logs, metrics, watches, webhook
+from dpf_hcp_operator import health, logs, memory, metrics, watches, webhook
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.leader import LeaderElector
 from dpf_hcp_operator.logs import log
@@ -34,6 +34,7 @@ class Config:
     release_repositories: tuple[str, ...] = release.DEFAULT_RELEASE_REPOSITORIES  # spec.ocpReleaseImage's
     max_workers: int = 2
     max_batch: int = 20
+    max_forks: int = 0  # 0: as many as the container's memory limit holds (memory.py)
     skip_unchanged: bool = True
     csr_watch: bool = True
     keep_artifacts: int = 10
@@ -72,12 +73,24 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     }
     if config.kubeconfig:
         env["K8S_AUTH_KUBECONFIG"] = str(Path(config.kubeconfig).resolve())
+    limit = memory.memory_limit_mib()
+    forks = config.max_forks or memory.forks_within(limit, config.max_workers, config.max_batch)
+    metrics.ANSIBLE_FORKS.set(forks)
+    log(
+        LOG,
+        logging.INFO,
+        "Ansible forks per run",
+        forks=forks,
+        memory_limit_mib=round(limit) if limit is not None else None,
+        runs_at_once=config.max_workers,
+        set_by="--max-forks" if config.max_forks else "the memory limit" if limit is not None else "--max-batch",
+    )
     runner = PlaybookRunner(
         config.work_dir,
         default_collections_path(),
         env,
         config.keep_artifacts,
-        forks=config.max_batch,
+        forks=forks,
         verbosity=config.ansible_verbosity,
         deadline=config.run_deadline,
     )

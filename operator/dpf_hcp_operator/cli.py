@@ -58,6 +58,13 @@ def parse(argv: list[str] | None = None) -> Config:
     p.add_argument("--max-workers", type=int, default=2, help="ansible runs at once per kind")
     p.add_argument("--max-batch", type=int, default=50, help="objects one ansible run may serve")
     p.add_argument(
+        "--max-forks",
+        type=int,
+        default=0,
+        help="workers one ansible run may fork (hosts of a task served at once); 0: as many as the container's "
+        "memory limit holds with --max-workers runs at once, at most --max-batch",
+    )
+    p.add_argument(
         "--skip-unchanged",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -141,6 +148,8 @@ def parse(argv: list[str] | None = None) -> Config:
             f"leader election timings must satisfy 0 < --retry-period ({a.retry_period}) < --renew-deadline "
             f"({a.renew_deadline}) < --lease-duration ({a.lease_duration}); e.g. 2, 10 and 15"
         )
+    if a.max_forks < 0:
+        p.error(f"--max-forks must be 0 (from the memory limit) or more, not {a.max_forks}")
     for flag, value in (
         ("--max-workers", a.max_workers),
         ("--max-batch", a.max_batch),
@@ -160,6 +169,7 @@ def parse(argv: list[str] | None = None) -> Config:
         work_dir=work_dir,
         max_workers=a.max_workers,
         max_batch=a.max_batch,
+        max_forks=a.max_forks,
         skip_unchanged=a.skip_unchanged,
         csr_watch=a.csr_watch,
         keep_artifacts=a.keep_artifacts,

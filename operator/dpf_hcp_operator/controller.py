@@ -18,7 +18,7 @@ from dpf_hcp_operator import metrics
 from dpf_hcp_operator.csr_approvals import CSRApprovals
 from dpf_hcp_operator.dependencies import Change, Fingerprint, ProvisionerDependencies
 from dpf_hcp_operator.informers import Informer, Key
-from dpf_hcp_operator.logs import log
+from dpf_hcp_operator.logs import log, redact
 from dpf_hcp_operator.queue import WorkQueue
 from dpf_hcp_operator.runner import CANCELED, HostResult, PlaybookRunner, RunResult
 from dpf_hcp_operator.watches import Watch
@@ -194,6 +194,7 @@ class Controller:
             return
         obj = {**obj, "apiVersion": self.watch.api_version, "kind": self.watch.kind}  # list items may lack them
         event_type, reason, message, what = said
+        message = redact(message)  # what a failing step said may quote what it read; Events are widely readable
         written = obj["metadata"].get("resourceVersion", "")
         try:
             events.record_once(self.client, obj, event_type, reason, message, key=f"run/{written}/{what}/{message}")

@@ -60,7 +60,7 @@ class HostedApprover:
         # CSRs this approver approved that its informer still shows pending (the watch event of the
         # approval comes later): they are not decided again (a second look at an approved bootstrap
         # would refuse it as AlreadyBootstrapped, a false Warning).
-        self.approved: set[str] = set()
+        self.approved: set[str | None] = set()
         for informer in (self.csrs, self.nodes):
             informer.add_handler(lambda *_: self.wake.set())
 
@@ -107,8 +107,8 @@ class HostedApprover:
         # What was told of CSRs no longer pending is forgotten: the sets stay as small as the backlog.
         names = {c["metadata"]["name"] for c in pending}
         self.reported = {r for r in self.reported if r[0] in names or r[0] == FLOOD}
-        self.approved &= {c["metadata"].get("uid", "") for c in pending}
-        pending = [c for c in pending if c["metadata"].get("uid", "") not in self.approved]
+        self.approved &= {c["metadata"].get("uid") for c in pending}
+        pending = [c for c in pending if c["metadata"].get("uid") not in self.approved]
         if not pending:
             return
         ctx = csr_approval.policy_context(
@@ -128,7 +128,8 @@ class HostedApprover:
                     if not (exc.conflict or exc.not_found):
                         raise
                     continue  # changed meanwhile: the next event brings it back
-                self.approved.add(csr["metadata"].get("uid", ""))
+                if csr["metadata"].get("uid"):  # the API server sets one; without it, nothing to skip by
+                    self.approved.add(csr["metadata"]["uid"])
                 if decision.node in ctx.bootstrapped:
                     self.bootstrapped[decision.node] = ctx.bootstrapped[decision.node]
                 CSR_DECISIONS.labels("approved", decision.reason).inc()

@@ -36,6 +36,7 @@ ANSIBLE_RUNS = Counter(
     "dpfhcp_ansible_runs_total", "ansible-runner runs by playbook and status", ["playbook", "status"]
 )
 ANSIBLE_RUNS_IN_PROGRESS = Gauge("dpfhcp_ansible_runs_in_progress", "ansible-runner runs under way", ["playbook"])
+ANSIBLE_FORKS = Gauge("dpfhcp_ansible_forks", "Workers one Ansible run may fork (--max-forks, else the memory limit's)")
 ANSIBLE_RUN_DURATION = Histogram(
     "dpfhcp_ansible_run_duration_seconds",
     "Duration of one ansible-runner run",

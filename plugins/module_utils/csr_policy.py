@@ -423,10 +423,16 @@ def _attributed(ctx: Context, node: str) -> set[Any]:
     too compares serving SANs with the Machine's addresses only: openshift/cluster-machine-approver
     pkg/controller/csr_check.go)."""
     mine = dpu_addresses(ctx.dpus.get(node))
+    return mine - _others(ctx, node) if mine else mine
+
+
+def _others(ctx: Context, node: str) -> set[Any]:
+    """Addresses DPF recorded for any DPU but ``node``: never ``node``'s, whatever it records later."""
+    found: set[Any] = set()
     for name, other in ctx.dpus.items():
-        if name != node and mine:
-            mine -= dpu_addresses(other)
-    return mine
+        if name != node:
+            found |= dpu_addresses(other)
+    return found
 
 
 def _decide_serving(
@@ -452,12 +458,24 @@ def _decide_serving(
         why = forbidden_address(ipaddress.ip_address(ip), ctx.cluster_networks)
         if why:
             return Decision(False, "ForbiddenSAN", why, node)
-    if node not in ctx.nodes:
-        return Decision(False, "NodeNotFound", f"no Node {node!r} in the hosted cluster yet", node, waiting=True)
     problem = _dpu_check(ctx, node, SERVING_PHASES)
     if problem:
         return problem
-    if not dpu_addresses(ctx.dpus.get(node)):
+    # What can be refused now is refused before any wait: an address recorded for another DPU is
+    # never this one's, and once this DPU's addresses are recorded, every IP SAN must be one of them.
+    recorded, known, others = dpu_addresses(ctx.dpus.get(node)), _attributed(ctx, node), _others(ctx, node)
+    taken = [ip for ip in req.ip_addresses if ipaddress.ip_address(ip) in others]
+    unknown = [ip for ip in req.ip_addresses if ipaddress.ip_address(ip) not in known] if recorded else taken
+    if unknown:
+        return Decision(
+            False,
+            "SANNotTheNodes",
+            f"{unknown} are not addresses DPF recorded for DPU {node} alone ({sorted(map(str, known))})",
+            node,
+        )
+    if node not in ctx.nodes:
+        return Decision(False, "NodeNotFound", f"no Node {node!r} in the hosted cluster yet", node, waiting=True)
+    if not recorded:
         # DPF writes a DPU's status.addresses when it reaches Ready, after its Node is Ready
         # (NVIDIA/doca-platform internal/provisioning/controllers/dpu/state/ready.go), while a
         # kubelet asks for its serving certificate as soon as its Node has an address
@@ -469,15 +487,6 @@ def _decide_serving(
             f"waits until DPF records DPU {node}'s addresses (its status.addresses, written in phase Ready)",
             node,
             waiting=True,
-        )
-    known = _attributed(ctx, node)
-    unknown = [ip for ip in req.ip_addresses if ipaddress.ip_address(ip) not in known]
-    if unknown:
-        return Decision(
-            False,
-            "SANNotTheNodes",
-            f"{unknown} are not addresses DPF recorded for DPU {node} alone ({sorted(map(str, known))})",
-            node,
         )
     return Decision(True, "DPUServing", f"serving certificate for DPU node {node}", node)
 

@@ -243,7 +243,7 @@ def private_keys(*roots: Path, skip: Path) -> list[str]:
     return found
 
 
-TENANTS, ROUNDS = 10, 10  # 100 reconciles, ten at a time (one Ansible run serves a batch)
+TENANTS, ROUNDS = 20, 5  # 100 reconciles, twenty at a time (one Ansible run serves a batch)
 
 
 @pytest.mark.timeout(1800)  # 100 reconciles take long on a shared 2-core machine; not a flake guard

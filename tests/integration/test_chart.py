@@ -244,6 +244,15 @@ def test_the_run_deadline_reaches_the_operator_and_a_bad_value_is_refused(helm):
     assert "runDeadlineSeconds: Must be greater than or equal to 0" in bad.stderr
 
 
+def test_max_forks_reaches_the_operator_and_a_bad_value_is_refused(helm):
+    args = render(helm)[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--max-forks=0" in args  # from the memory limit
+    args = render(helm, "--set", "maxForks=8")[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]
+    assert "--max-forks=8" in args["containers"][0]["args"]
+    bad = refused(helm, "--set", "maxForks=-1")
+    assert "maxForks: Must be greater than or equal to 0" in bad.stderr
+
+
 def test_all_namespaces_grant_only_the_verbs_the_code_uses(helm):
     docs = documents(helm)
     cluster_role = next(d for d in docs if d["kind"] == "ClusterRole")

@@ -192,6 +192,24 @@ def test_a_serving_csr_before_dpf_records_the_dpus_addresses_waits_and_is_never_
         assert not decide(forged, early).waiting  # what breaks a rule is refused before any wait
 
 
+def test_a_wait_never_hides_what_can_be_refused_already():
+    """A node's serving CSR naming a neighbour's recorded address, or for a DPU not ours, is refused
+    (a Warning) at once, with or without its Node and its own recorded addresses."""
+    neighbour = dpu("dpu-b", phase="Ready", addresses=("10.0.0.7",))
+    for nodes in ([node("dpu-a")], []):
+        early = ctx([dpu("dpu-a", phase="Node Effect Removal", addresses=()), neighbour], nodes)
+        d = decide(serving(ips=("10.0.0.7",)), early)
+        assert (d.reason, d.waiting) == ("SANNotTheNodes", False), d
+    recorded_no_node = ctx([dpu("dpu-a", phase="Ready", addresses=("10.0.0.5",)), neighbour])
+    d = decide(serving(ips=("10.9.9.9",)), recorded_no_node)
+    assert (d.reason, d.waiting) == ("SANNotTheNodes", False)  # recorded: checked before the Node is awaited
+    assert decide(serving(ips=("10.0.0.5",)), recorded_no_node).reason == "NodeNotFound"
+    d = decide(serving(), ctx([]))
+    assert (d.reason, d.waiting) == ("UnknownDPU", False)  # no such DPU: no Node to wait for
+    other = ctx([dpu("dpu-a", phase="Ready", cluster=("dpus", "c2"))])
+    assert (decide(serving(), other).reason, decide(serving(), other).waiting) == ("DPUOfAnotherCluster", False)
+
+
 @pytest.mark.parametrize(
     "address",
     ["127.0.0.1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "169.254.1.1", "::ffff:169.254.1.1", "fe80::1", "0.0.0.0"],

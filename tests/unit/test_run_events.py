@@ -81,3 +81,11 @@ def test_an_event_that_cannot_be_written_is_logged_and_the_worker_goes_on(caplog
     client.down = True
     c._tell(KEY, Outcome("failed", "boom"))  # no exception reaches the worker
     assert "could not record the run's Event" in caplog.text
+
+
+def test_what_a_failing_step_quoted_is_redacted_in_its_event():
+    c, client = controller()
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"
+    c._tell(KEY, Outcome("failed", f"Apply: refused {{'token': 'sekret-token', 'key': '{pem}'}}"))
+    ((_type, _reason, message),) = told(client)
+    assert "sekret-token" not in message and "MIIEow" not in message, message

@@ -195,7 +195,31 @@ def measure(mode: Mode, a: argparse.Namespace) -> dict[str, Any]:
     say(mode, f"(e) steady state for {seconds:.0f}s")
     out["e_steady"] = mode.steady(seconds)
     say(mode, f"    {json.dumps(out['e_steady'])}")
+    if a.memory_burst and mode.name != "floor":  # last: its provisioners change no other figure
+        say(mode, f"(h) memory of the operator and its Ansible processes while {a.memory_burst} are created at once")
+        out["h_memory"] = memory_burst(mode, a.memory_burst, a.burst_timeout)
+        say(mode, f"    {json.dumps(out['h_memory'])}")
     return out
+
+
+def memory_burst(mode: Mode, size: int, timeout: float) -> dict[str, Any]:
+    """The memory a full batch takes: the PSS of the operator's whole process tree (the operator,
+    each ansible-playbook run, its forked workers) sampled while ``size`` provisioners are made."""
+    baseline = workloads.pss_mib(mode.process.pid)
+    with workloads.TreeMemory(mode.process.pid) as memory:
+        result = workloads.burst(mode.client, mode.stamps, mode.names.take(f"memory{size}", size), timeout)
+    ansible = max(memory.processes_at_peak - 1, 1)
+    return {
+        "count": size,
+        "ready": result["ready"],
+        "operator_pss_mib_before": baseline,
+        "peak_tree_pss_mib": memory.peak_mib,
+        "processes_at_peak": memory.processes_at_peak,
+        "most_processes": memory.most_processes,
+        "samples": memory.samples,
+        # What each Ansible process (a run's ansible-playbook or one of its forked workers) adds, at the peak.
+        "mib_per_ansible_process": (memory.peak_mib - baseline) / ansible,
+    }
 
 
 def say(mode: Mode, text: str) -> None:
@@ -225,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--admission", type=int, default=200, help="(f) dry-run creates through the webhook")
     p.add_argument("--sizes", default="10,30,100", help="(d, g) burst sizes, in this order")
     p.add_argument("--burst-timeout", type=float, default=600.0)
+    p.add_argument(
+        "--memory-burst", type=int, default=50, help="(h) provisioners created at once while memory is sampled; 0: none"
+    )
     p.add_argument("--steady", type=float, default=300.0, help="(e) seconds of steady state for the operator")
     p.add_argument("--reference-steady", type=float, default=60.0, help="(e) seconds for floor and naive")
     p.add_argument("--resync", default="1h", help="the operator's reconcilePeriod (the naive mode polls every 30s)")

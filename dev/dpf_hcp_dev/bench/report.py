@@ -110,6 +110,10 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Getter, str, float | None, 
         ("(f) admission p50 under idle/slow clients", _get("f_admission_attacked", "p50"), "ms", None, ""),
         ("(f) admission p95 under idle/slow clients", _get("f_admission_attacked", "p95"), "ms", None, ""),
         ("(f) admission p95 shift under attack", _attack_shift, "ms", 0.05, "max"),
+        # The chart's memory limit (helm values resources.limits.memory) holds the whole tree.
+        ("(h) full batch: peak PSS, operator + Ansible", _get("h_memory", "peak_tree_pss_mib"), "MiB", 512.0, "max"),
+        ("(h) full batch: processes at the peak", _get("h_memory", "processes_at_peak"), "", None, ""),
+        ("(h) full batch: MiB per Ansible process", _get("h_memory", "mib_per_ansible_process"), "MiB", None, ""),
     ]
     return out
 

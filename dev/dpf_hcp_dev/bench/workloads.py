@@ -308,3 +308,62 @@ def apiserver_requests(client: KubeClient) -> float:
     """All requests the management API server has served (apiserver_request_total, every client)."""
     resp = client._pool.request("GET", client.creds.server + "/metrics", headers=client._headers("text/plain", "*/*"))
     return _sum_series(resp.data.decode(), ("apiserver_request_total",))["apiserver_request_total"]
+
+
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from /proc (processes that end meanwhile are passed over)."""
+    out: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            out.setdefault(ppid, []).append(int(stat.parent.name))
+    return out
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants: the operator, its ansible-playbook runs and their workers."""
+    children, found, todo = _children(), [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(children.get(p, ()))
+    return found
+
+
+def pss_mib(pid: int) -> float:
+    """The process's proportional set size: shared pages (a forked worker's copy-on-write ones) counted
+    once across the processes sharing them, so a tree's sum is the memory it holds."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class TreeMemory:
+    """Samples the memory (PSS) of a process tree once a second in a thread of its own: its peak and
+    how many processes the tree had then, and the most it had."""
+
+    def __init__(self, pid: int, interval: float = 1.0):
+        self.pid, self.interval = pid, interval
+        self.peak_mib, self.processes_at_peak, self.most_processes, self.samples = 0.0, 0, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pids = tree(self.pid)
+            total = sum(pss_mib(p) for p in pids)
+            self.samples += 1
+            self.most_processes = max(self.most_processes, len(pids))
+            if total > self.peak_mib:
+                self.peak_mib, self.processes_at_peak = total, len(pids)
+            self._stop.wait(self.interval)

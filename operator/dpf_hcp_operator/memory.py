@@ -1,0 +1,50 @@
+"""How many workers an Ansible run may fork: as many as fit the container's memory limit.
+
+An Ansible run is one ansible-playbook process and the workers it forks, one per host of a task
+(up to ``forks`` at once). Each holds memory of its own on top of what it shares with the others;
+`make bench` measures it ((h): the PSS of the operator's whole process tree while a full batch
+runs, divided by the Ansible processes in it). With ``workers`` runs at once and the operator's own
+share kept aside, the rest of the limit decides the forks. Without a limit, the batch does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+# The memory controller's limit of this container: cgroup v2, then v1 (its "no limit" is a huge number).
+CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+NO_LIMIT_FROM = 1 << 60
+MIB = 1 << 20
+# make bench (h) on 418b7d5, a full batch of 50 with 50 forks and no limit (BENCH_ARGS="--modes operator
+# --count 1 --csrs 1 --admission 1 --sizes 1 --steady 1 --memory-burst 50"): the tree peaked at 562.6 MiB
+# PSS with 29 Ansible processes, 18.1 MiB each beyond the operator's 37.3 MiB; rounded up.
+MIB_PER_ANSIBLE_PROCESS = 19
+# The operator itself: bench (e) steady state with 90 provisioners, 81-87 MiB RSS; and room.
+OPERATOR_RESERVE_MIB = 128
+
+
+def memory_limit_mib(paths: Iterable[Path] = CGROUP_LIMITS) -> float | None:
+    """The container's memory limit in MiB, or None when it has none (or none can be read)."""
+    for path in paths:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text == "max":
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            continue
+        return None if value >= NO_LIMIT_FROM else value / MIB
+    return None
+
+
+def forks_within(limit_mib: float | None, workers: int, max_batch: int) -> int:
+    """Forks per run so that ``workers`` runs at once fit ``limit_mib`` beside the operator: from 1
+    (a limit too small still runs, one host at a time) to ``max_batch`` (no more hosts in a run)."""
+    if limit_mib is None:
+        return max_batch
+    per_run = (limit_mib - OPERATOR_RESERVE_MIB) / max(workers, 1)
+    processes = int(per_run // MIB_PER_ANSIBLE_PROCESS)
+    return max(1, min(max_batch, processes - 1))  # one of them is the run's ansible-playbook
