@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -284,7 +285,7 @@ class Controller:
         if self.watch.manage_status:
             self._write_managed_status(obj, host.ok, host.message)
         if not host.ok:
-            self._pending(key, self._world_after(obj, fp, host, seen), self._retry(key))
+            self._pending(key, self._world_after(obj, fp, host, seen), lambda: self._retry(key))
             return Outcome("failed", f"{host.failed_task}: {host.message}", host.changed)
         self.queue.forget(key)
         if host.requeue_after is not None:
@@ -309,22 +310,30 @@ class Controller:
             return fp
         return self.dependencies.expected_after(obj, fp, host.journal, seen) if self.dependencies else None
 
-    def _pending(self, key: Key, after: Fingerprint | None, delay: float) -> None:
-        """The run looks again in ``delay`` seconds; until then, ``after`` (the world it left) is an echo."""
+    def _pending(self, key: Key, after: Fingerprint | None, schedule: Callable[[], float]) -> None:
+        """The run looks again on the timer ``schedule`` sets (it returns its delay); until then,
+        ``after`` (the world it left) is an echo. The echo window is measured from before the timer
+        is set, so it ends no later than the timer fires: the timer's own turn is never skipped."""
         self._invalidate(key)
+        start = time.monotonic()
+        delay = schedule()
         if after is not None:
             with self._state_lock:
-                self._last_pending[key] = (after, time.monotonic() + delay)
+                self._last_pending[key] = (after, start + delay)
+
+    def _requeue(self, key: Key, delay: float) -> float:
+        self.queue.add_after(key, delay)
+        return delay
 
     def _after_finalize(self, obj: dict[str, Any], fp: Fingerprint, result: RunResult, seen: list[Change]) -> Outcome:
         key = _key(obj)
         host = result.for_object(obj)
         if not host.ok:
-            self._pending(key, self._world_after(obj, fp, host, seen), self._retry(key))
+            self._pending(key, self._world_after(obj, fp, host, seen), lambda: self._retry(key))
             return Outcome("failed", f"finalizer: {host.failed_task}: {host.message}", host.changed)
         if host.requeue_after is not None:
-            self.queue.add_after(key, host.requeue_after)
-            self._pending(key, self._world_after(obj, fp, host, seen), host.requeue_after)
+            delay = host.requeue_after
+            self._pending(key, self._world_after(obj, fp, host, seen), lambda: self._requeue(key, delay))
             return Outcome("requeued", f"cleanup in progress; again in {host.requeue_after}s", host.changed)
         try:
             self._remove_finalizer(obj, self.watch.finalizer.name)

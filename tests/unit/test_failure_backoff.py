@@ -104,3 +104,21 @@ def test_a_deletion_looks_again_on_its_own_timer_not_on_its_echo_nor_held_by_an_
     assert controller.queue.backing_off(key)
     assert controller.process([key], "0")[key].result == "requeued"
     assert runner.runs == 2
+
+
+def test_the_retry_timer_itself_is_never_taken_for_an_echo() -> None:
+    """The window in which an unchanged world is an echo ends no later than the failure's own retry
+    timer fires (it was measured after the timer was set, so the retry itself was skipped when a
+    worker took it within microseconds, and no timer was left: the object waited for the next
+    event). Likewise a deletion's requeue."""
+    controller = Controller(Client(), provisioner_watch(), AlwaysFails(), "ops")  # type: ignore[arg-type]
+    key = ("team", "hcp")
+    controller.informer._apply("ADDED", _cr("1", 1))
+    assert controller.process([key], "0")[key].result == "failed"
+    for _retry in range(3):
+        (timer,) = [due for due, _seq, k in controller.queue._delayed if k == key]
+        assert controller._last_pending[key][1] <= timer
+        controller.queue._delayed.clear()
+        with pytest.MonkeyPatch.context() as mp:  # the worker takes the key the instant its timer fires
+            mp.setattr(time, "monotonic", lambda t=timer: t)
+            assert controller.process([key], "0")[key].result == "failed"  # run again, not skipped
