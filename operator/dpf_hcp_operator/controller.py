@@ -155,7 +155,7 @@ class Controller:
                         self.csr_approvals.sync(key, self.informer.get(key))
                     except Exception:  # a hosted cluster's trouble must not end the worker
                         LOG.exception("could not update the CSR watch", extra={"fields": {"key": f"{key[0]}/{key[1]}"}})
-                outcome = outcomes.get(key, Outcome("skipped", "gone"))
+                outcome = outcomes.get(key, Outcome("skipped", GONE))
                 metrics.observe_reconcile(self.watch.kind, outcome.result, duration)
                 self._tell(key, outcome)
                 if outcome.result != "skipped":
