@@ -16,7 +16,8 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU, PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, PROVISIONER
+from dpf_hcp_dev.standins.kubelet import CLIENT_SIGNER, SERVING_SIGNER, csr_common_name
 from dpf_hcp_operator.watches import Watch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,6 +109,18 @@ def provisioner_of_its_own_dpucluster(client: KubeClient, name: str = "hcp") -> 
 
 
 HOLD = {"standins.dpf-hcp.dev/hold": "true"}  # the stand-ins leave such a DPU as the test sets it
+
+
+def kubelet_csr(hosted: KubeClient, node: str, serving: bool = False) -> dict[str, Any] | None:
+    """The newest CSR a kubelet made for ``node`` (its client certificate, or its serving one): the
+    stand-in names them as a kubelet does, csr-<random>."""
+    signer = SERVING_SIGNER if serving else CLIENT_SIGNER
+    mine = [
+        c
+        for c in hosted.list(CSR).get("items") or []
+        if c["spec"].get("signerName") == signer and csr_common_name(c) == f"system:node:{node}"
+    ]
+    return max(mine, key=lambda c: c["metadata"]["creationTimestamp"]) if mine else None
 
 
 def held_dpu(

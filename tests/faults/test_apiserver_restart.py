@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from fault_harness import Replica, Tenant, healthy, samples
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU
-from support import dpu, wait_for
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU
+from support import dpu, kubelet_csr, wait_for
 
 DOWN_SECONDS = 3.0
 # A watch retries after 0.2 s, doubling: 3 s down is 4-5 failures per informer. More is a storm.
 MAX_ERRORS_PER_INFORMER = 8
 
 
-def approved(client, name: str) -> bool:
-    csr = client.get_or_none(CSR, name)
+def approved(client, name: str, serving: bool = False) -> bool:
+    csr = kubelet_csr(client, name, serving)
     return any(c.get("type") == "Approved" for c in ((csr or {}).get("status") or {}).get("conditions") or [])
 
 
@@ -26,9 +26,9 @@ def joined(mgmt, hosted, tenant: Tenant, name: str) -> None:
         lambda: (mgmt.get(DPU, name, tenant.dpu_ns).get("status") or {}).get("phase") == "Ready",
         timeout=90,
     )
-    assert approved(hosted, f"{name}-bootstrap")
+    assert approved(hosted, name)
     # the serving certificate once DPF has recorded the DPU's addresses, in phase Ready
-    wait_for(f"{name}-serving approved", lambda: approved(hosted, f"{name}-serving"), timeout=10)
+    wait_for(f"{name}'s serving CSR approved", lambda: approved(hosted, name, serving=True), timeout=10)
 
 
 def assert_no_crash_loop(replica: Replica, pid: int, before: dict[str, float]) -> dict[str, float]:

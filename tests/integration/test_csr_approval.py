@@ -30,7 +30,15 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     SERVICE_ACCOUNT,
 )
 from dpf_hcp_dev.certificates import csr_object, request_pem
-from support import dpu, held_dpu, provisioner_of_its_own_dpucluster, unique, wait_condition, wait_for
+from support import (
+    dpu,
+    held_dpu,
+    kubelet_csr,
+    provisioner_of_its_own_dpucluster,
+    unique,
+    wait_condition,
+    wait_for,
+)
 
 CLIENT = ["digital signature", "key encipherment", "client auth"]
 
@@ -51,6 +59,7 @@ def test_joining_dpus_are_approved_and_others_stay_pending(env, mgmt, operator):
     wait_condition(mgmt, ns, "hcp", "KubeConfigInjected", "True")
 
     legit = ["dpu-node-10", "dpu-node-11", "dpu-node-12"]
+    names: dict[str, tuple[str, str]] = {}  # DPU -> its client and serving CSRs
     for name in legit:
         mgmt.create(DPU, dpu(dpu_ns, name))
     held_dpu(mgmt, dpu_ns, "dpu-node-13", "OS Installing")  # not joining yet
@@ -62,21 +71,26 @@ def test_joining_dpus_are_approved_and_others_stay_pending(env, mgmt, operator):
             lambda n=name: (mgmt.get(DPU, n, dpu_ns).get("status") or {}).get("phase") == "Ready",
             timeout=90,
         )
-        assert approved(hosted.get(CSR, f"{name}-bootstrap"))
-        assert hosted.get(CSR, f"{name}-bootstrap")["status"].get("certificate")  # signed by the controller-manager
+        client_csr = kubelet_csr(hosted, name)
+        assert client_csr is not None and client_csr["metadata"]["name"].startswith("csr-")  # as a kubelet names it
+        assert approved(client_csr)
+        assert client_csr["status"].get("certificate")  # signed by the controller-manager
         assert hosted.get_or_none(NODE, name) is not None
-        wait_for(f"{name}-serving approved", lambda n=name: approved(hosted.get(CSR, f"{n}-serving")), timeout=10)
+        wait_for(
+            f"{name}'s serving CSR approved",
+            lambda n=name: approved(kubelet_csr(hosted, n, serving=True) or {}),
+            timeout=10,
+        )
+        names[name] = (client_csr["metadata"]["name"], kubelet_csr(hosted, name, serving=True)["metadata"]["name"])
     events = [e for e in mgmt.list(EVENT, ns).get("items") or [] if str(e.get("reason")).startswith("CSR")]
     stamps = {e["message"].split()[1]: e["message"] for e in events if e.get("reason") == "CSRApproved"}
     for name in legit:  # each approval is told on the provisioner, naming the CSR, the DPU and the rule
-        assert f"(DPU {name}, rule DPUJoining) approved" in stamps[f"{name}-bootstrap"], stamps
-        assert f"(DPU {name}, rule DPUServing) approved" in stamps[f"{name}-serving"], stamps
+        assert f"(DPU {name}, rule DPUJoining) approved" in stamps[names[name][0]], stamps
+        assert f"(DPU {name}, rule DPUServing) approved" in stamps[names[name][1]], stamps
     # A clean join warns of nothing: a serving CSR asked before DPF recorded the DPU's addresses
     # (DPF writes them in phase Ready) waits, told at most as a Normal CSRPending. The Events
     # recorder is one FIFO thread, so an earlier Event of these CSRs is written before the approval.
-    ours = [
-        e for e in events if e["message"].split()[1] in {f"{n}-{k}" for n in legit for k in ("bootstrap", "serving")}
-    ]
+    ours = [e for e in events if e["message"].split()[1] in {csr for pair in names.values() for csr in pair}]
     assert [e["message"] for e in ours if e["type"] != "Normal"] == [], ours
     waits = [e["message"] for e in ours if e.get("reason") == "CSRPending"]
     assert all("rule DPUAddressesNotRecorded) waits" in m or "rule NodeNotFound) waits" in m for m in waits), waits
@@ -96,8 +110,12 @@ def test_approval_resumes_after_the_hosted_api_server_restarts(env, mgmt, operat
         timeout=90,
     )
     hosted = env.client("hosted")
-    assert approved(hosted.get(CSR, "dpu-node-16-bootstrap"))
-    wait_for("dpu-node-16-serving approved", lambda: approved(hosted.get(CSR, "dpu-node-16-serving")), timeout=10)
+    assert approved(kubelet_csr(hosted, "dpu-node-16") or {})
+    wait_for(
+        "dpu-node-16's serving CSR approved",
+        lambda: approved(kubelet_csr(hosted, "dpu-node-16", serving=True) or {}),
+        timeout=10,
+    )
 
 
 def test_approvals_run_under_an_identity_that_can_approve_kubelet_signers_only(env, mgmt, operator):

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     hypershift = HyperShiftStandin(
         client, args.hosted_kubeconfig.read_text(), secrets, IgnitionServer(), node_pools, hosted_nodes
     )
-    dpf = DPFStandin(client)
+    dpf = DPFStandin(client)  # reads key super-admin.conf, as current DPF does
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -1,41 +1,196 @@
-"""A DPF stand-in: DPUClusters get the status DPF's provisioning controller would give them."""
+"""A DPF stand-in for DPUClusters of type `static`: what DPF's static cluster manager and its
+provisioning controller do to one, through the same API server.
+
+- NVIDIA/doca-platform internal/provisioning/controllers/dpucluster/dpucluster_controller.go
+  (Reconcile): phase Pending becomes Creating at once; once every condition but Ready is True
+  (and Created is among them) it health-checks the cluster with the kubeconfig the DPUCluster
+  names (`ServerVersion`): Ready True `HealthCheckPassed` and phase Ready, or Ready False
+  `HealthCheckFailed` (the error as the message) and phase NotReady. A kubeconfig that cannot be
+  read gives no status at all (the reconcile errors and is retried), so the cluster stays Creating.
+  A cluster once Ready whose conditions are no longer all True becomes NotReady.
+- internal/clustermanager/static/handler.go (ReconcileCluster) and
+  internal/clustermanager/controller/dpucluster_controller.go (Reconcile): for phases Creating,
+  Ready and NotReady, Created is True `Created` when spec.kubeconfig is set, else False
+  `EmptyKubeconfig` ("spec.kubeconfig is empty"); clusters of another type are left alone.
+- internal/dpucluster/dpucluster.go (getClientConfig, Kubeconfig): the kubeconfig is key
+  `admin.conf` (DPF v24.10) or `super-admin.conf` (later DPF, pkg/dpucluster/config.go) of the
+  secret spec.kubeconfig in the DPUCluster's namespace, with exactly one cluster and one user.
+  The client is built once per DPUCluster uid and kept (getOrCreateClient's adminClients).
+
+Not emulated: the finalizers both controllers add (cleanup of a static cluster does nothing), and
+the admin kubeconfig file DPF writes under /kubeconfig."""
 
 from __future__ import annotations
 
+import base64
+import time
+from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
+    ApiError,
+    KubeClient,
+    credentials_from_kubeconfig_text,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER, SECRET
 from dpf_hcp_dev.standins.config import StandinConfig
+
+STATIC = "static"
+HEALTH_TIMEOUT = 10.0  # util.GetClientset: 10 s to read the secret; the check uses client-go's default
+# DPF's reconciles are requeued by controller-runtime's rate limiter on error (5 ms doubling, to
+# 1000 s: client-go util/workqueue default_rate_limiters.go); the stand-in caps it lower for tests.
+RETRY_FIRST, RETRY_MAX = 0.05, 5.0
+
+
+class KubeconfigUnreadable(Exception):  # noqa: N818 - DPF's error of the same meaning
+    pass
+
+
+def cluster_kubeconfig(
+    client: KubeClient, cluster: dict[str, Any], key: str, cache: dict[str, KubeClient] | None = None
+) -> KubeClient:
+    """A client for a DPUCluster's own cluster, as DPF builds it (dpucluster.go, getClientConfig and
+    Kubeconfig): secret spec.kubeconfig in the DPUCluster's namespace, ``key``, exactly one cluster
+    and one user. KubeconfigUnreadable says, as DPF does, what is wrong."""
+    meta = cluster["metadata"]
+    if cache is not None and meta.get("uid") in cache:
+        return cache[meta["uid"]]
+    name = (cluster.get("spec") or {}).get("kubeconfig") or ""
+    try:
+        secret = client.get(SECRET, name, meta["namespace"])
+    except ApiError as exc:
+        raise KubeconfigUnreadable(f"secret {meta['namespace']}/{name}: {exc.reason}") from exc
+    data = (secret.get("data") or {}).get(key)
+    if not data:
+        raise KubeconfigUnreadable(
+            f"secret {meta['namespace']}/{name} not in the expected format: data.{key} not found"
+        )
+    text = base64.b64decode(data).decode(errors="replace")
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise KubeconfigUnreadable(f"error while getting client config: {exc}") from exc
+    parsed = parsed if isinstance(parsed, dict) else {}
+    if len(parsed.get("users") or []) != 1:
+        raise KubeconfigUnreadable("secret not in the expected format: auth info list should have one member")
+    if len(parsed.get("clusters") or []) != 1:
+        raise KubeconfigUnreadable("secret not in the expected format: cluster list should have one member")
+    try:
+        built = KubeClient(credentials_from_kubeconfig_text(text), timeout=HEALTH_TIMEOUT, maxsize=2)
+    except ValueError as exc:
+        raise KubeconfigUnreadable(f"error while getting client config: {exc}") from exc
+    if cache is not None:
+        cache[meta["uid"]] = built
+    return built
+
+
+@dataclass
+class _Retry:
+    resource_version: str
+    failures: int = 0
+    not_before: float = 0.0
 
 
 class DPFStandin:
-    def __init__(self, client: KubeClient):
+    def __init__(self, client: KubeClient, kubeconfig_key: str = "super-admin.conf"):
         self.client = client
+        self.kubeconfig_key = kubeconfig_key
+        self.clients: dict[str, KubeClient] = {}  # DPUCluster uid -> its admin client (adminClients)
+        self.seen: dict[str, _Retry] = {}  # DPUCluster uid -> the version last reconciled
+
+    def _due(self, cluster: dict[str, Any]) -> bool:
+        """DPF reconciles a DPUCluster on each change to it, and again with backoff after an error."""
+        meta = cluster["metadata"]
+        last = self.seen.get(meta["uid"])
+        if last is None or last.resource_version != meta.get("resourceVersion"):
+            return True
+        return last.failures > 0 and time.monotonic() >= last.not_before
+
+    def _done(self, cluster: dict[str, Any], failed: bool) -> None:
+        meta = cluster["metadata"]
+        last = self.seen.get(meta["uid"])
+        failures = (last.failures + 1 if last else 1) if failed else 0
+        delay = min(RETRY_FIRST * 2 ** max(failures - 1, 0), RETRY_MAX)
+        self.seen[meta["uid"]] = _Retry(meta.get("resourceVersion", ""), failures, time.monotonic() + delay)
 
     def reconcile_dpucluster(self, cluster: dict[str, Any], _config: StandinConfig) -> None:
-        if cluster["metadata"].get("deletionTimestamp"):
+        meta = cluster["metadata"]
+        if meta.get("deletionTimestamp"):
+            self.clients.pop(meta.get("uid", ""), None)
             return
+        if not self._due(cluster):
+            return
+        failed = True
+        try:
+            failed = not self._reconcile(cluster)
+        finally:
+            self._done(cluster, failed)
+
+    def _reconcile(self, cluster: dict[str, Any]) -> bool:
+        """One reconcile of both controllers; False when DPF's would return an error."""
         spec = cluster.get("spec") or {}
         status = dict(cluster.get("status") or {})
-        ready = bool(spec.get("kubeconfig"))
-        status["phase"] = "Ready" if ready else "Pending"
-        status["conditions"] = merge(
-            status.get("conditions"),
-            [
-                {
-                    "type": "Ready",
-                    "status": "True" if ready else "False",
-                    "reason": "KubeconfigProvided" if ready else "WaitingForKubeconfig",
-                    "message": "The cluster's kubeconfig is set" if ready else "spec.kubeconfig is not set yet",
-                }
-            ],
-            cluster["metadata"].get("generation"),
+        phase = status.get("phase") or "Pending"  # the CRD's default
+        generation = cluster["metadata"].get("generation")
+        if phase == "Pending":
+            return self._write(cluster, {**status, "phase": "Creating"})
+        conditions = status.get("conditions") or []
+        if spec.get("type") == STATIC and phase in ("Creating", "Ready", "NotReady"):
+            created = bool(spec.get("kubeconfig"))
+            conditions = merge(
+                conditions,
+                [
+                    {
+                        "type": "Created",
+                        "status": "True" if created else "False",
+                        "reason": "Created" if created else "EmptyKubeconfig",
+                        "message": "" if created else "spec.kubeconfig is empty",
+                    }
+                ],
+                generation,
+            )
+        others = [c for c in conditions if c.get("type") != "Ready"]
+        healthy_so_far = all(c.get("status") == "True" for c in others) and any(
+            c.get("type") == "Created" and c.get("status") == "True" for c in others
         )
-        if status != (cluster.get("status") or {}):
+        ok = True
+        if healthy_so_far:
             try:
-                self.client.replace(DPU_CLUSTER, {**cluster, "status": status}, subresource="status")
-            except ApiError as exc:
-                if not (exc.conflict or exc.not_found):
-                    raise
+                admin = cluster_kubeconfig(self.client, cluster, self.kubeconfig_key, self.clients)
+            except KubeconfigUnreadable:
+                return self._write(cluster, {**status, "conditions": conditions}) and False
+            try:
+                admin.request("GET", "/version")
+                ready = {"type": "Ready", "status": "True", "reason": "HealthCheckPassed", "message": ""}
+                phase = "Ready"
+            except (ApiError, OSError, ValueError) as exc:
+                ready = {"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": str(exc)}
+                phase, ok = "NotReady", False
+            conditions = merge(conditions, [ready], generation)
+        elif phase in ("Ready", "NotReady"):
+            phase = "NotReady"
+        return self._write(cluster, {**status, "phase": phase, "conditions": conditions}) and ok
+
+    def _write(self, cluster: dict[str, Any], status: dict[str, Any]) -> bool:
+        # DPF writes message "" (util.NewCondition); the local 1.20 API server refuses an empty
+        # string in a custom resource ("must be of type string: \"null\""), so it is left out.
+        status = {
+            **status,
+            "conditions": [
+                {k: v for k, v in c.items() if k != "message" or v} for c in status.get("conditions") or []
+            ],
+        }
+        if not status["conditions"]:
+            del status["conditions"]
+        if status == (cluster.get("status") or {}):
+            return True
+        try:
+            self.client.replace(DPU_CLUSTER, {**cluster, "status": status}, subresource="status")
+        except ApiError as exc:
+            if not (exc.conflict or exc.not_found):
+                raise
+            return False
+        return True

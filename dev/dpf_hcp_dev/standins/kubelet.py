@@ -2,25 +2,58 @@
 on, join the hosted cluster the way a kubelet does: a bootstrap CSR as the node-bootstrapper, then
 the Node and a serving CSR as the node itself. Level-based: each pass looks at what exists.
 
-As DPF does (NVIDIA/doca-platform internal/provisioning/controllers/dpu/state/
-dpu_cluster_config.go, node_effect_removal.go, ready.go): `DPU Cluster Config` waits until the Node
-exists and is Ready, then `Node Effect Removal`, then `Ready`, where the DPU's status.addresses
-are copied from its Node and kept in step with it. Before that the DPU carries no addresses.
+Phases in DPF's order for a host-trusted DPU (../shared/notes/upstream-behaviour.md, section F):
+Initializing -> OS Installing -> Rebooting -> Host Network Configuration -> DPU Cluster Config ->
+Node Effect Removal -> Ready.
+- OS Installing lasts until the DPU's DPUCluster is Ready: DPF allocates DPUs only to Ready
+  clusters (NVIDIA/doca-platform internal/provisioning/controllers/allocator/allocator.go) and
+  renders the DPU's bf.cfg with that cluster's kubeconfig (internal/provisioning/controllers/dpu/
+  bfcfg/bfcfg.go).
+- Rebooting -> Host Network Configuration (state/rebooting.go, reconcileHostRebootPhase), then
+  -> DPU Cluster Config (state/gnoi/hostnetworkconfig.go, SetupNetwork).
+- DPU Cluster Config reads Node <dpu name> through the DPUCluster's own kubeconfig (the secret
+  spec.kubeconfig names, dpucluster.go), waits until it exists and is Ready, applies
+  spec.cluster.nodeLabels to it, then Node Effect Removal (state/dpu_cluster_config.go), then
+  Ready (state/node_effect_removal.go), where the DPU's status.addresses are copied from its Node
+  and kept in step with it (state/ready.go). Before that the DPU carries no addresses. A wrong
+  kubeconfig in the DPUCluster's secret keeps its DPUs in DPU Cluster Config, as it does in DPF.
+
+The kubelet's requests are real ones in shape (kubernetes pkg/kubelet/certificate/kubelet.go,
+client-go util/certificate): ECDSA P-256 keys, names from `generateName: csr-`, the subject
+system:node:<name> in system:nodes, a serving request's SANs its Hostname and IP addresses. The
+usages carry key encipherment, which an RHCOS kubelet (RSA keys only, since Kubernetes 1.27) does
+not send: the local hosted cluster is Kubernetes 1.20, whose signer signs only with it.
 
 A DPU annotated `standins.dpf-hcp.dev/hold: "true"` is left as it is (tests set its phase)."""
 
 from __future__ import annotations
 
+import base64
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, DPU_CLUSTER, NODE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, DPU_CLUSTER, NODE, SECRET
 from dpf_hcp_dev.certificates import request_pem
 from dpf_hcp_dev.localcluster.controlplane import BOOTSTRAPPER
+from dpf_hcp_dev.standins.dpf import KubeconfigUnreadable, cluster_kubeconfig
 
 HOLD = "standins.dpf-hcp.dev/hold"
+CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
+SERVING_SIGNER = "kubernetes.io/kubelet-serving"
+CERTIFICATE_WAIT_SECONDS = 15 * 60
+# The timed steps, each after step_seconds (OS Installing also waits for its DPUCluster).
+STEPS = {
+    "Initializing": "OS Installing",
+    "OS Installing": "Rebooting",
+    "Rebooting": "Host Network Configuration",
+    "Host Network Configuration": "DPU Cluster Config",
+}
 CLIENT_USAGES = ["digital signature", "key encipherment", "client auth"]  # 1.20 signs exactly these
 SERVING_USAGES = ["digital signature", "key encipherment", "server auth"]
 
@@ -34,12 +67,23 @@ def _issued(csr: dict[str, Any] | None) -> bool:
 
 
 class DPUWalker:
-    def __init__(self, mgmt: KubeClient, hosted_kubeconfigs: Path, step_seconds: float = 0.5):
+    def __init__(
+        self,
+        mgmt: KubeClient,
+        hosted_kubeconfigs: Path,
+        step_seconds: float = 0.5,
+        kubeconfig_key: str = "super-admin.conf",
+    ):
         self.mgmt = mgmt
         self.dir = hosted_kubeconfigs
         self.step = step_seconds
+        self.kubeconfig_key = kubeconfig_key
         self.since: dict[str, tuple[str, float]] = {}  # DPU uid -> (phase, when it was entered)
         self._clients: dict[str, KubeClient] = {}
+        # (node name, signer) -> (CSR name, when asked): a kubelet knows the CSR it made
+        self.requested: dict[tuple[str, str], tuple[str, float]] = {}
+        # DPUCluster uid and its secret's resourceVersion -> a client through that kubeconfig
+        self._cluster_clients: dict[tuple[str, str], KubeClient] = {}
 
     def as_user(self, user: str) -> KubeClient | None:
         """A hosted cluster client acting as ``user`` (a token user of the local hosted cluster)."""
@@ -73,48 +117,112 @@ class DPUWalker:
         name = meta["name"]
         phase = (dpu.get("status") or {}).get("phase") or "Initializing"
         waited = self._elapsed(dpu, phase)
-        address = _node_address(name, index)
-        if phase == "Initializing" and waited >= self.step:
-            self._set_phase(dpu, "OS Installing")
-        elif phase == "OS Installing" and waited >= self.step and self._cluster_has_kubeconfig(dpu):
-            self._set_phase(dpu, "DPU Cluster Config")
+        later = STEPS.get(phase)
+        if later is not None and waited >= self.step and (phase != "OS Installing" or self._cluster_ready(dpu)):
+            self._set_phase(dpu, later)
         elif phase in ("DPU Cluster Config", "Node Effect Removal", "Ready"):
-            node = self._join(name, address)
-            if phase == "DPU Cluster Config" and node is not None:
-                self._set_phase(dpu, "Node Effect Removal")
-            elif (phase == "Node Effect Removal" and waited >= self.step and node is not None) or (
-                phase == "Ready" and node is not None and (dpu.get("status") or {}).get("addresses") != _addresses(node)
+            node = self._join(name, _node_address(name, index))
+            if node is None:
+                return
+            if phase == "DPU Cluster Config":
+                if self._configured_through_cluster_kubeconfig(dpu):
+                    self._set_phase(dpu, "Node Effect Removal")
+            elif (phase == "Node Effect Removal" and waited >= self.step) or (
+                phase == "Ready" and (dpu.get("status") or {}).get("addresses") != _addresses(node)
             ):
                 self._set_phase(dpu, "Ready", addresses=_addresses(node))
 
-    def _cluster_has_kubeconfig(self, dpu: dict[str, Any]) -> bool:
+    def _cluster(self, dpu: dict[str, Any]) -> dict[str, Any] | None:
         ref = (dpu.get("spec") or {}).get("cluster") or {}
-        cluster = self.mgmt.get_or_none(
+        return self.mgmt.get_or_none(
             DPU_CLUSTER, ref.get("name", ""), ref.get("namespace") or dpu["metadata"]["namespace"]
         )
-        return bool(((cluster or {}).get("spec") or {}).get("kubeconfig"))
+
+    def _cluster_ready(self, dpu: dict[str, Any]) -> bool:
+        return ((self._cluster(dpu) or {}).get("status") or {}).get("phase") == "Ready"
+
+    def _configured_through_cluster_kubeconfig(self, dpu: dict[str, Any]) -> bool:
+        """DPF's DPU Cluster Config step (state/dpu_cluster_config.go, Handle): Node <dpu name> read
+        with the DPUCluster's kubeconfig, Ready, spec.cluster.nodeLabels applied to it; any error
+        leaves the DPU where it is."""
+        cluster = self._cluster(dpu)
+        if cluster is None:
+            return False
+        try:
+            admin = self._cluster_client(cluster)
+            node = admin.get(NODE, dpu["metadata"]["name"])
+        except (KubeconfigUnreadable, ApiError):
+            return False
+        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in _conditions(node)):
+            return False
+        labels = ((dpu.get("spec") or {}).get("cluster") or {}).get("nodeLabels") or {}
+        have = (node.get("metadata") or {}).get("labels") or {}
+        if any(have.get(k) != v for k, v in labels.items()):
+            try:
+                admin.patch(NODE, node["metadata"]["name"], {"metadata": {"labels": labels}})
+            except ApiError:
+                return False
+        return True
+
+    def _cluster_client(self, cluster: dict[str, Any]) -> KubeClient:
+        """DPF builds this client on every pass (dpucluster.NewConfig(...).Client); the stand-in keeps
+        one per version of the secret, which reads the same."""
+        meta = cluster["metadata"]
+        secret_name = (cluster.get("spec") or {}).get("kubeconfig") or ""
+        secret = self.mgmt.get_or_none(SECRET, secret_name, meta["namespace"]) if secret_name else None
+        key = (meta.get("uid", ""), ((secret or {}).get("metadata") or {}).get("resourceVersion", ""))
+        if key not in self._cluster_clients:
+            self._cluster_clients[key] = cluster_kubeconfig(self.mgmt, cluster, self.kubeconfig_key)
+        return self._cluster_clients[key]
+
+    def _request(
+        self, client: KubeClient, name: str, signer: str, request: Callable[[], str], usages: list[str]
+    ) -> dict[str, Any] | None:
+        """The kubelet's CSR for ``signer``: the one it made, or a new one (generateName csr-) when
+        it has none or has waited on it CERTIFICATE_WAIT_SECONDS (client-go certificate_manager.go,
+        certificateWaitTimeout; util/certificate/csr/csr.go, RequestCertificateWithContext)."""
+        known = self.requested.get((name, signer)) or self._made_before(client, name, signer)
+        csr = client.get_or_none(CSR, known[0]) if known else None
+        if csr is not None and (_issued(csr) or time.monotonic() - known[1] < CERTIFICATE_WAIT_SECONDS):  # type: ignore[index]
+            return csr
+        created = client.create(
+            CSR,
+            {
+                "apiVersion": "certificates.k8s.io/v1",
+                "kind": "CertificateSigningRequest",
+                "metadata": {"generateName": "csr-"},
+                "spec": {"signerName": signer, "request": request(), "usages": usages},
+            },
+        )
+        self.requested[(name, signer)] = (created["metadata"]["name"], time.monotonic())
+        return None
+
+    def _made_before(self, client: KubeClient, name: str, signer: str) -> tuple[str, float] | None:
+        """After a restart: the newest CSR of this node and signer, as the kubelet's certificate
+        store remembers what it holds. Read once per node and signer."""
+        mine = [
+            csr
+            for csr in client.list(CSR).get("items") or []
+            if (csr.get("spec") or {}).get("signerName") == signer and csr_common_name(csr) == f"system:node:{name}"
+        ]
+        if not mine:
+            return None
+        newest = max(mine, key=lambda c: c["metadata"].get("creationTimestamp", ""))
+        self.requested[(name, signer)] = (newest["metadata"]["name"], time.monotonic())
+        return self.requested[(name, signer)]
 
     def _join(self, name: str, address: str) -> dict[str, Any] | None:
         """One step of a kubelet's join; its Node once it exists and is Ready."""
         bootstrapper, node_client = self.as_user(BOOTSTRAPPER), self.as_user(f"system:node:{name}")
         if bootstrapper is None or node_client is None:
             return None  # the local hosted cluster has no token for this node name
-        client_csr = bootstrapper.get_or_none(CSR, f"{name}-bootstrap")
-        if client_csr is None:
-            bootstrapper.create(
-                CSR,
-                {
-                    "apiVersion": "certificates.k8s.io/v1",
-                    "kind": "CertificateSigningRequest",
-                    "metadata": {"name": f"{name}-bootstrap"},
-                    "spec": {
-                        "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
-                        "request": request_pem(f"system:node:{name}", ["system:nodes"]),
-                        "usages": CLIENT_USAGES,
-                    },
-                },
-            )
-            return None
+        client_csr = self._request(
+            bootstrapper,
+            name,
+            CLIENT_SIGNER,
+            lambda: request_pem(f"system:node:{name}", ["system:nodes"]),
+            CLIENT_USAGES,
+        )
         if not (_approved(client_csr) and _issued(client_csr)):
             return None
         node = node_client.get_or_none(NODE, name)
@@ -143,26 +251,31 @@ class DPUWalker:
                 kind="strategic",
             )
             return None
-        conditions = (node.get("status") or {}).get("conditions") or []
-        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in _conditions(node)):
             return None
         ips = [a["address"] for a in _addresses(node) if a["type"] in ("InternalIP", "ExternalIP")]
-        serving = node_client.get_or_none(CSR, f"{name}-serving")
-        if serving is None:
-            node_client.create(
-                CSR,
-                {
-                    "apiVersion": "certificates.k8s.io/v1",
-                    "kind": "CertificateSigningRequest",
-                    "metadata": {"name": f"{name}-serving"},
-                    "spec": {
-                        "signerName": "kubernetes.io/kubelet-serving",
-                        "request": request_pem(f"system:node:{name}", ["system:nodes"], dns=[name], ips=ips),
-                        "usages": SERVING_USAGES,
-                    },
-                },
-            )
+        self._request(
+            node_client,
+            name,
+            SERVING_SIGNER,
+            lambda: request_pem(f"system:node:{name}", ["system:nodes"], dns=[name], ips=ips),
+            SERVING_USAGES,
+        )
         return node
+
+
+def csr_common_name(csr: dict[str, Any]) -> str | None:
+    """The CN of a CSR's request, None when it does not parse."""
+    try:
+        request = x509.load_pem_x509_csr(base64.b64decode((csr.get("spec") or {}).get("request") or ""))
+        names = request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return None
+    return str(names[0].value) if names else None
+
+
+def _conditions(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in (node.get("status") or {}).get("conditions") or [] if isinstance(c, dict)]
 
 
 def _node_address(name: str, index: int) -> str:
