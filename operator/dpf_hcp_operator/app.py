@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import release, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import DPF_NAMESPACE, DPF_NAMESPACE_ENV
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
 from dpf_hcp_operator import health, logs, memory, metrics, watches, webhook
@@ -30,6 +31,7 @@ class Config:
     watches_file: Path
     operator_namespace: str
     work_dir: Path
+    dpf_namespace: str = DPF_NAMESPACE  # DPF's DPFOperatorConfig's: where the bf.cfg templates go
     watch_namespaces: Scope = ()  # empty: all namespaces
     release_repositories: tuple[str, ...] = release.DEFAULT_RELEASE_REPOSITORIES  # spec.ocpReleaseImage's
     max_workers: int = 2
@@ -70,6 +72,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         "POD_NAMESPACE": config.operator_namespace,
         scope.ENV: ",".join(config.watch_namespaces),
         release.RELEASE_REPOSITORIES_ENV: ",".join(config.release_repositories),  # the validate role's default
+        DPF_NAMESPACE_ENV: config.dpf_namespace,  # the ignition and cleanup roles' default
     }
     if config.kubeconfig:
         env["K8S_AUTH_KUBECONFIG"] = str(Path(config.kubeconfig).resolve())
@@ -105,6 +108,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             csr_watch=config.csr_watch,
             workers=config.max_workers,
             scope=config.watch_namespaces,
+            dpf_namespace=config.dpf_namespace,
         )
         for w in watch_list
     ]

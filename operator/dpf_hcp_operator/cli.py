@@ -11,6 +11,8 @@ from pathlib import Path
 
 import ansible_collections.dpf_hcp.provisioner as collection
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import release, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import DPF_NAMESPACE, DPF_NAMESPACE_ENV
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import dns1123_label_problem
 from dpf_hcp_operator.app import Config, run
 
 
@@ -45,6 +47,12 @@ def parse(argv: list[str] | None = None) -> Config:
         help="comma-separated namespaces whose provisioners, DPUClusters, DPUs, secrets and HyperShift objects "
         "the operator lists and watches, one by one (for namespaced RBAC: the chart's watchNamespaces); "
         f"empty: all namespaces (default: ${scope.ENV})",
+    )
+    p.add_argument(
+        "--dpf-operator-namespace",
+        default=os.environ.get(DPF_NAMESPACE_ENV, DPF_NAMESPACE),
+        help="namespace of DPF's DPFOperatorConfig, where DPF looks for bf.cfg templates and the operator writes "
+        f"them (the chart's dpfOperatorNamespace; default: ${DPF_NAMESPACE_ENV}, else {DPF_NAMESPACE})",
     )
     p.add_argument(
         "--allowed-release-repositories",
@@ -139,6 +147,9 @@ def parse(argv: list[str] | None = None) -> Config:
         release_repositories = release.release_repositories(a.allowed_release_repositories)
     except ValueError as exc:
         p.error(f"--allowed-release-repositories: {exc}")
+    problem = dns1123_label_problem(a.dpf_operator_namespace)
+    if problem:
+        p.error(f"--dpf-operator-namespace {a.dpf_operator_namespace!r} is not a namespace name: {problem}")
     if a.run_deadline < 0:
         p.error(f"--run-deadline must be 0 (none) or more seconds, not {a.run_deadline}")
     if a.graceful_shutdown_timeout < 0:
@@ -164,6 +175,7 @@ def parse(argv: list[str] | None = None) -> Config:
         kubeconfig=a.kubeconfig,
         watches_file=Path(watches),
         operator_namespace=a.operator_namespace,
+        dpf_namespace=a.dpf_operator_namespace,
         watch_namespaces=watch_namespaces,
         release_repositories=release_repositories,
         work_dir=work_dir,

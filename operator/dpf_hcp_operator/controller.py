@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import events
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import DPF_NAMESPACE
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
@@ -58,6 +59,7 @@ class Controller:
         csr_watch: bool = True,
         workers: int = 1,
         scope: Scope = (),
+        dpf_namespace: str = DPF_NAMESPACE,
     ):
         self.client = client
         self.watch = watch
@@ -77,12 +79,15 @@ class Controller:
         self.csr_approvals: CSRApprovals | None = None
         if watch.watch_dependent_resources and watch.kind == "DPFHCPProvisioner":
             self.dependencies = ProvisionerDependencies(
-                client, operator_namespace, self.informer, self.queue.add, scope=scope
+                client, operator_namespace, self.informer, self.queue.add, scope=scope, dpf_namespace=dpf_namespace
             )
             caches = {"Secret": self.dependencies.secrets, "HostedCluster": self.dependencies.hosted_clusters}
             if csr_watch:
                 self.csr_approvals = CSRApprovals(
-                    client, lambda kind, ns, name: _version(caches[kind].get((ns, name))), scope
+                    client,
+                    lambda kind, ns, name: _version(caches[kind].get((ns, name))),
+                    scope,
+                    dpus=self.dependencies.dpus,
                 )
         self._last_ok: dict[Key, Fingerprint] = {}
         # What a run that will look again at its time (it failed, or a deletion waits for its

@@ -207,22 +207,26 @@ Version = Callable[[str, str, str], str | None]  # (kind, namespace, name) -> re
 class CSRApprovals:
     """Keeps one HostedApprover per live provisioner whose hosted cluster has published a usable kubeconfig."""
 
-    def __init__(self, mgmt: KubeClient, version: Version | None = None, scope: Scope = ()):
+    def __init__(
+        self, mgmt: KubeClient, version: Version | None = None, scope: Scope = (), dpus: Informer | None = None
+    ):
         """``version(kind, namespace, name)`` gives a HostedCluster's or a Secret's resourceVersion from
         a cache, so the hosted kubeconfig is read again only when either changed; without it, it is
-        read on every sync. DPUs are watched in the namespaces of ``scope`` (all when empty)."""
+        read on every sync. DPUs are watched in the namespaces of ``scope`` (all when empty), or come
+        from ``dpus``, an informer someone else starts."""
         self.mgmt = mgmt
         self.recorder = EventRecorder(mgmt)
         self.version = version
         self._seen: dict[Key, tuple[str | None, str | None]] = {}  # (HostedCluster, kubeconfig secret) versions
-        self.dpus = Informer(mgmt, DPU, namespaces=scope)
+        self._own_dpus = dpus is None
+        self.dpus = Informer(mgmt, DPU, namespaces=scope) if dpus is None else dpus
         self.dpus.add_handler(self._on_dpu)
         self.approvers: dict[Key, HostedApprover] = {}
         self.lock = threading.Lock()
 
     @property
     def informers(self) -> list[Informer]:
-        return [self.dpus]
+        return [self.dpus] if self._own_dpus else []
 
     def _on_dpu(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         namespace = (new or old or {}).get("metadata", {}).get("namespace")

@@ -1,6 +1,7 @@
 """What a DPFHCPProvisioner's outcome depends on, so the operator runs it again when, and only
 when, one of those objects changes: its secrets, its DPUCluster, the BlueField image map, the
-HostedCluster and NodePool it owns, and the other provisioners on the same DPUCluster."""
+HostedCluster and NodePool it owns, the other provisioners on the same DPUCluster, and which BFB
+and DPUFlavor its DPUs use (one bf.cfg template each)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import DPF_NAMESPACE
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import CA_SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
+    DPU,
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     LABEL_NAME,
@@ -41,6 +44,8 @@ Change = tuple[str, str, str, str | None, int | None]
 # Kinds whose spec alone the playbook reads (the DPUCluster: its type and the kubeconfig we set),
 # so DPF reporting on its status runs nothing.
 BY_SPEC = {"DPUCluster"}
+# The fingerprint's entry for the BFB and DPUFlavor combinations of a DPUCluster's DPUs.
+COMBINATIONS = "DPUCombinations"
 
 
 class ProvisionerDependencies:
@@ -54,6 +59,7 @@ class ProvisionerDependencies:
         enqueue: Enqueue,
         resync_seconds: float = 0.0,
         scope: Scope = (),
+        dpf_namespace: str = DPF_NAMESPACE,
     ):
         self.provisioners = provisioners
         self.enqueue = enqueue
@@ -77,10 +83,15 @@ class ProvisionerDependencies:
         self.node_pools = Informer(
             client, NODE_POOL, namespaces=scope, label_selector=owned, metadata_only=True, index=owner_of
         )
-        # The MachineConfig ConfigMap and DPF's bf.cfg template: recreated when deleted.
+        # The MachineConfig ConfigMap and DPF's bf.cfg templates (in DPF's namespace, which a list
+        # of watched namespaces may leave out): recreated when deleted.
+        configmap_scope = scope if not scope or dpf_namespace in scope else (*scope, dpf_namespace)
         self.owned_configmaps = Informer(
-            client, CONFIGMAP, namespaces=scope, label_selector=owned, metadata_only=True, index=owner_of
+            client, CONFIGMAP, namespaces=configmap_scope, label_selector=owned, metadata_only=True, index=owner_of
         )
+        # DPUs: each BFB and DPUFlavor a DPUCluster's DPUs use gets a bf.cfg template. Shared with
+        # the CSR approvals (controller.py), which read the same DPUs.
+        self.dpus = Informer(client, DPU, namespaces=scope, index=dpu_cluster_of)
         self._owned = {  # kinds found by this provisioner's labels
             "Secret": self.secrets,
             "HostedCluster": self.hosted_clusters,
@@ -95,6 +106,7 @@ class ProvisionerDependencies:
         self.hosted_clusters.add_handler(lambda _k, old, new: self._on_owned("HostedCluster", old, new))
         self.node_pools.add_handler(lambda _k, old, new: self._on_owned("NodePool", old, new))
         self.owned_configmaps.add_handler(lambda _k, old, new: self._on_owned("ConfigMap", old, new))
+        self.dpus.add_handler(self._on_dpu)
         provisioners.add_handler(self._on_provisioner)
 
     @property
@@ -106,6 +118,7 @@ class ProvisionerDependencies:
             self.hosted_clusters,
             self.node_pools,
             self.owned_configmaps,
+            self.dpus,
         ]
 
     # -- which provisioners does a change concern --------------------------------------
@@ -180,6 +193,22 @@ class ProvisionerDependencies:
         ref = (meta.get("namespace", ""), meta["name"])
         self._matching(lambda cr: self._refs(cr)[2] == ref, "DPUCluster", old, new)
 
+    def _on_dpu(self, _kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """A DPU that brings or takes away a BFB and DPUFlavor on its DPUCluster runs the provisioners on
+        it (not recorded as a change seen during a run: the fingerprint's combinations say it)."""
+        before, after = dpu_combination(old), dpu_combination(new)
+        if before == after:
+            return
+        clusters = {c[0] for c in (before, after) if c is not None}
+        for cr in self.provisioners.items():
+            if self._refs(cr)[2] in clusters:
+                self.enqueue((cr["metadata"]["namespace"], cr["metadata"]["name"]))
+
+    def combinations(self, dpucluster: tuple[str, str]) -> str:
+        """A digest of the BFB and DPUFlavor combinations of the DPUCluster's DPUs (in its namespace)."""
+        found = sorted({c[1] for d in self.dpus.indexed(dpucluster) if (c := dpu_combination(d)) is not None})
+        return hashlib.sha256(json.dumps(found).encode()).hexdigest()[:16]
+
     def _on_owned(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         owner = owner_of(new or old or {})
         if owner is not None:
@@ -244,6 +273,7 @@ class ProvisionerDependencies:
             add("Secret", self.secrets, key)
         dpu_cluster = self.dpuclusters.get(dpucluster)
         fp[("DPUCluster", *dpucluster)] = spec_version(dpu_cluster["metadata"]) if dpu_cluster else None
+        fp[(COMBINATIONS, *dpucluster)] = self.combinations(dpucluster)
         images = self.configmaps.get(self._bluefield_key[1:])
         fp[self._bluefield_key] = bluefield_mapping(cr, images, self.operator_namespace)
         for kind, informer in self._owned.items():  # found by label, not by name
@@ -352,6 +382,27 @@ def bluefield_mapping(cr: dict[str, Any], configmap: dict[str, Any] | None, name
     check = resolve_bluefield_image(release if isinstance(release, str) else "", configmap, namespace)
     text = json.dumps(dataclasses.asdict(check), sort_keys=True, default=str)
     return "mapping " + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def dpu_combination(dpu: dict[str, Any] | None) -> tuple[tuple[str, str], tuple[str, str, str]] | None:
+    """((DPUCluster namespace, name), (namespace, BFB, DPUFlavor)) of a DPU in its DPUCluster's
+    namespace (those bfcfg.combinations reads); None for any other DPU, or none."""
+    if dpu is None or dpu["metadata"].get("deletionTimestamp"):
+        return None
+    namespace = dpu["metadata"].get("namespace", "")
+    spec = dpu.get("spec") or {}
+    cluster = spec.get("cluster") or {}
+    bfb, flavor = spec.get("bfb"), spec.get("dpuFlavor")
+    if (cluster.get("namespace") or namespace) != namespace or not cluster.get("name"):
+        return None
+    if not (isinstance(bfb, str) and bfb and isinstance(flavor, str) and flavor):
+        return None
+    return (namespace, str(cluster["name"])), (namespace, bfb, flavor)
+
+
+def dpu_cluster_of(dpu: dict[str, Any]) -> tuple[str, str] | None:
+    combination = dpu_combination(dpu)
+    return combination[0] if combination else None
 
 
 def spec_version(meta: dict[str, Any]) -> str:

@@ -92,5 +92,4 @@ class FilterModule:
             "metallb_pool_name": _as_filter(naming.metallb_pool_name),
             "exposes_load_balancer": _as_filter(naming.exposes_load_balancer),
             "machineconfig_configmap_name": _as_filter(naming.machineconfig_configmap_name),
-            "bfcfg_configmap_ref": _as_filter(naming.bfcfg_configmap_ref),
         }

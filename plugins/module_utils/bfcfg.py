@@ -1,12 +1,19 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
-"""DPF's bf.cfg template for a provisioner's DPUCluster: the ignition HyperShift serves for the
-NodePool, with the BlueField OS image in its MachineConfig, as ConfigMap ``bfcfg-<dpucluster>.cfg``."""
+"""DPF's bf.cfg templates for a provisioner's DPUCluster: the ignition HyperShift serves for the
+NodePool, with the BlueField OS image in its MachineConfig, and the DPU's hostname, written where
+and as DPF's provisioning controller selects them (NVIDIA/doca-platform
+internal/provisioning/controllers/dpu/bfcfg/bfcfg.go, getTemplateDataFromConfigMap): in the
+DPFOperatorConfig's namespace, one ConfigMap per BFB and DPUFlavor the DPUCluster's DPUs use,
+labelled ``provisioning.dpu.nvidia.com/bfcfg-template: "true"`` and annotated with the six names
+DPF matches exactly. DPF renders the text as a Go text/template (sprig functions) and refuses a
+result over 128 KiB (MaxBFSize)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +30,15 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition impor
     TOKEN_NODEPOOL_ANNOTATION,
     WAITING_FOR_PAYLOAD,
     IgnitionError,
+    compress_files,
     fetch_ignition,
     is_endpoint,
     override_os_image,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CONFIGMAP,
+    DPU,
     HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
@@ -39,6 +49,14 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation imp
 
 IGNITION_CONFIGURED = "IgnitionConfigured"
 WAITING = "WaitingForIgnitionEndpoint"
+DPF_NAMESPACE = "dpf-operator-system"  # where DPF's documentation installs its operator
+DPF_NAMESPACE_ENV = "DPFHCP_DPF_OPERATOR_NAMESPACE"  # set by the operator for its runs (--dpf-operator-namespace)
+# DPF's annotations (internal/provisioning/controllers/util: BFCFGTemplate*Annotation); the values
+# must equal the DPU's: spec.bfb and the DPU's namespace, spec.cluster, spec.dpuFlavor and the DPU's namespace.
+ANNOTATION = "provisioning.dpu.nvidia.com/bfcfg-template-"
+MAX_BFCFG_BYTES = 128 * 1024  # bfcfg.go MaxBFSize: the rendered result, unless the DPUFlavor skips the check
+HOSTNAME_ACTION = "{{.DPUHostName}}"  # bfcfg.go BFCFGData.DPUHostName: cutil.GenerateNodeName(dpu), the DPU's name
+LONGEST_HOSTNAME = 253  # a DPU's name, a DNS subdomain
 
 
 @dataclass
@@ -102,19 +120,129 @@ def _payload_failure(secret: dict[str, Any]) -> str | None:
     return f"{shown(reason)}: {shown(_secret_text(secret, 'message', errors='replace'))}"
 
 
+@dataclass(frozen=True, order=True)
+class Combination:
+    """What DPF matches a bf.cfg template on, besides the DPUCluster: the DPUs' namespace (their
+    BFB's and DPUFlavor's too), BFB and DPUFlavor."""
+
+    namespace: str
+    bfb: str
+    flavor: str
+
+
+def combinations(client: KubeClient, provisioner: dict[str, Any]) -> list[Combination]:
+    """Every BFB and DPUFlavor the DPUCluster's DPUs use. DPUs are read in the DPUCluster's
+    namespace, as the CSR approval reads them; a DPU names its cluster in spec.cluster."""
+    ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
+    found = set()
+    for dpu in client.list(DPU, ref.get("namespace", "")).get("items") or []:
+        spec, namespace = dpu.get("spec") or {}, dpu["metadata"].get("namespace", "")
+        cluster = spec.get("cluster") or {}
+        if cluster.get("name") != ref.get("name") or (cluster.get("namespace") or namespace) != ref.get("namespace"):
+            continue
+        bfb, flavor = spec.get("bfb"), spec.get("dpuFlavor")
+        if isinstance(bfb, str) and bfb and isinstance(flavor, str) and flavor:
+            found.add(Combination(namespace, bfb, flavor))
+    return sorted(found)
+
+
+def annotations(provisioner: dict[str, Any], combination: Combination) -> dict[str, str]:
+    ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
+    return {
+        f"{ANNOTATION}bfb-name": combination.bfb,
+        f"{ANNOTATION}bfb-namespace": combination.namespace,
+        f"{ANNOTATION}cluster-name": ref.get("name", ""),
+        f"{ANNOTATION}cluster-namespace": ref.get("namespace", ""),
+        f"{ANNOTATION}dpuflavor-name": combination.flavor,
+        f"{ANNOTATION}dpuflavor-namespace": combination.namespace,
+    }
+
+
 def template_text(ignition: dict[str, Any]) -> str:
-    """The ignition as DPF's bf.cfg template: its JSON, with no Go template action in it. DPF
-    renders BF_CFG_TEMPLATE with text/template and sprig (`env`, `expandenv`: see
+    """The ignition as DPF's bf.cfg template: its JSON with one Go template action, the DPU's
+    hostname in /etc/hostname (the kubelet's node name, the name DPU CSRs are matched on), and
+    no other. DPF renders BF_CFG_TEMPLATE with text/template and sprig (`env`, `expandenv`: see
     ../shared/notes/upstream-behaviour.md), and the ignition carries what tenants wrote (the SSH
     key's comment). Compact JSON has `{{` only inside strings, where `{\\u007b` reads the same to
-    any JSON parser and opens no action."""
-    return json.dumps(ignition, sort_keys=True, separators=(",", ":")).replace("{{", "{\\u007b")
+    any JSON parser and opens no action; the hostname's action is put in after that, where a
+    marker no input can know (a fresh random one) stands."""
+    marker = uuid.uuid4().hex
+    body = compress_files(ignition)
+    files = [f for f in (body.get("storage") or {}).get("files") or [] if f.get("path") != "/etc/hostname"]
+    files.append({"path": "/etc/hostname", "mode": 420, "overwrite": True, "contents": {"source": f"data:,{marker}"}})
+    body.setdefault("storage", {})["files"] = files
+    text = json.dumps(body, sort_keys=True, separators=(",", ":")).replace("{{", "{\\u007b")
+    if text.count(marker) != 1:  # a marker is 128 random bits: no input holds it
+        raise ValueError("the hostname marker is not unique in the bf.cfg template")
+    return text.replace(marker, HOSTNAME_ACTION)
 
 
-def generate(client: KubeClient, provisioner: dict[str, Any], image: str, check_mode: bool = False) -> Generation:
+def rendered_size_bound(text: str) -> int:
+    """The most bytes DPF's rendering of ``text`` can make: the hostname action replaced by the
+    longest DPU name."""
+    return len(text.encode()) - len(HOSTNAME_ACTION) + LONGEST_HOSTNAME
+
+
+def _desired(provisioner: dict[str, Any], combination: Combination, namespace: str, text: str) -> dict[str, Any]:
+    ref = naming.hosted_cluster_ref(provisioner)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": naming.bfcfg_configmap_name(
+                provisioner, combination.namespace, combination.bfb, combination.flavor
+            ),
+            "namespace": namespace,
+            "labels": {BFCFG_LABEL: "true", LABEL_NAME: ref["name"], LABEL_NAMESPACE: ref["namespace"]},
+            "annotations": annotations(provisioner, combination),
+        },
+        "data": {BFCFG_KEY: text},
+    }
+
+
+def ours(provisioner: dict[str, Any]) -> str:
+    """The label selector of this provisioner's bf.cfg templates."""
+    ref = naming.hosted_cluster_ref(provisioner)
+    return f"{BFCFG_LABEL}=true,{LABEL_NAME}={ref['name']},{LABEL_NAMESPACE}={ref['namespace']}"
+
+
+def write_templates(
+    client: KubeClient, provisioner: dict[str, Any], namespace: str, text: str, check_mode: bool
+) -> tuple[bool, list[Combination]]:
+    """One template per combination in ``namespace``; ours that no DPU uses any more, and those
+    an earlier version wrote in the DPUCluster's namespace, deleted. (changed, combinations)."""
+    wanted = combinations(client, provisioner)
+    changed = False
+    names = set()
+    for combination in wanted:
+        desired = _desired(provisioner, combination, namespace, text)
+        names.add(desired["metadata"]["name"])
+        changed = apply(client, desired, check_mode=check_mode).changed or changed
+    ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
+    for where in dict.fromkeys([namespace, ref.get("namespace", "")]):
+        for stale in client.list(CONFIGMAP, where, label_selector=ours(provisioner)).get("items") or []:
+            meta = stale["metadata"]
+            if where == namespace and meta["name"] in names:
+                continue
+            changed = True
+            if not check_mode:
+                try:
+                    client.delete(CONFIGMAP, meta["name"], where)
+                except ApiError as exc:
+                    if not exc.not_found:
+                        raise
+    return changed, wanted
+
+
+def generate(
+    client: KubeClient,
+    provisioner: dict[str, Any],
+    image: str,
+    check_mode: bool = False,
+    dpf_namespace: str = DPF_NAMESPACE,
+) -> Generation:
     """Fetch, rewrite and store the ignition; a condition says how far it got and why."""
     ref = naming.hosted_cluster_ref(provisioner)
-    target = naming.bfcfg_configmap_ref(provisioner)
     if not image:
         return _not_yet(
             "ImageMissing",
@@ -157,27 +285,32 @@ def generate(client: KubeClient, provisioner: dict[str, Any], image: str, check_
                 f"{control_plane}/{name} says {failure}. Fix the NodePool's config (spec.config, the release)",
             )
         return _not_yet(exc.reason, str(exc))
-    labels = {
-        BFCFG_LABEL: "true",
-        LABEL_NAME: ref["name"],
-        LABEL_NAMESPACE: ref["namespace"],
-    }
-    desired = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": target["name"], "namespace": target["namespace"], "labels": labels},
-        "data": {BFCFG_KEY: template_text(ignition)},
-    }
-    result = apply(client, desired, check_mode=check_mode)
+    text = template_text(ignition)
+    size = rendered_size_bound(text)
+    if size > MAX_BFCFG_BYTES:
+        return _not_yet(
+            "BFCFGTooLarge",
+            f"DPF's bf.cfg template for the NodePool's ignition would render up to {size} bytes; DPF refuses more "
+            f"than {MAX_BFCFG_BYTES} (bfcfg.go MaxBFSize). Make the NodePool's ignition smaller (spec.config "
+            "MachineConfigs), or annotate the DPUFlavor provisioning.dpu.nvidia.com/skip-bfcfg-size-check",
+        )
+    changed, used = write_templates(client, provisioner, dpf_namespace, text, check_mode)
+    machine_config = f"{ref['namespace']}/{naming.machineconfig_configmap_name(provisioner)}"
+    if not used:
+        cluster = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
+        message = (
+            f"The NodePool boots {image}: MachineConfig ConfigMap {machine_config}. No DPU of DPUCluster "
+            f"{cluster.get('namespace')}/{cluster.get('name')} yet: DPF's bf.cfg template is written in "
+            f"{dpf_namespace} for each BFB and DPUFlavor its DPUs use, as they appear"
+        )
+    else:
+        pairs = ", ".join(f"{c.bfb}+{c.flavor}" for c in used)
+        message = (
+            f"The NodePool boots {image}: MachineConfig ConfigMap {machine_config}, and DPF's bf.cfg templates "
+            f"in {dpf_namespace} (label {BFCFG_LABEL}=true) for BFB+DPUFlavor {pairs} carry the rewritten ignition"
+        )
     return Generation(
-        condition(
-            IGNITION_CONFIGURED,
-            True,
-            "Generated",
-            f"The NodePool boots {image}: MachineConfig ConfigMap {ref['namespace']}/"
-            f"{naming.machineconfig_configmap_name(provisioner)}, and DPF's bf.cfg template "
-            f"{target['namespace']}/{target['name']} carries the rewritten ignition",
-        ),
-        changed=result.changed,
-        configmap_ref=target,
+        condition(IGNITION_CONFIGURED, True, "Generated", message),
+        changed=changed,
+        configmap_ref={"namespace": dpf_namespace, "label_selector": ours(provisioner)},
     )

@@ -7,6 +7,7 @@ Roles reach them through the filters, the operator imports them directly.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 
@@ -69,10 +70,13 @@ def machineconfig_configmap_name(provisioner: dict[str, Any]) -> str:
     return f"{hosted_cluster_ref(provisioner)['name']}-bluefield-os"
 
 
-def bfcfg_configmap_ref(provisioner: dict[str, Any]) -> dict[str, str]:
-    """DPF's bf.cfg template ConfigMap for the DPUCluster, in the DPUCluster's namespace."""
-    ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
-    return {"namespace": ref.get("namespace", ""), "name": f"bfcfg-{ref.get('name', '')}.cfg"}
+def bfcfg_configmap_name(provisioner: dict[str, Any], namespace: str, bfb: str, flavor: str) -> str:
+    """DPF's bf.cfg template ConfigMap for the provisioner's DPUs of one BFB and DPUFlavor (in
+    ``namespace``): bfcfg-<namespace>-<name>-<digest of the three>. DPF selects it by label and
+    annotations; the name only has to be unique (at most 5+63+1+63+1+10 characters)."""
+    ref = hosted_cluster_ref(provisioner)
+    digest = hashlib.sha256("\0".join((namespace, bfb, flavor)).encode()).hexdigest()[:10]
+    return f"bfcfg-{ref['namespace']}-{ref['name']}-{digest}"
 
 
 def ignition_token_prefix(provisioner: dict[str, Any]) -> str:

@@ -25,9 +25,19 @@ description:
   - Rewrites C(spec.osImageURL) of the MachineConfig the ignition carries
     (C(/etc/ignition-machine-config-encapsulated.json)) to I(image), written back as a plain
     percent-escaped C(data:,) URL as the Machine Config Operator writes it.
-  - Stores the result in ConfigMap C(bfcfg-<dpucluster>.cfg), key C(BF_CFG_TEMPLATE), label
-    C(provisioning.dpu.nvidia.com/bfcfg-template=true), in the DPUCluster's namespace; writes only
-    when it differs.
+  - Compresses every inline file (gzip, as Ignition 3 allows) and sets C(/etc/hostname) to
+    C({{.DPUHostName}}), the one Go template action in the text (DPF fills in the DPU's name, the
+    node name its kubelet joins with); everything else that could read as an action is escaped.
+  - Stores the result where DPF's provisioning controller selects it (with
+    C(enableDynamicBFCFGTemplates) in the DPFOperatorConfig), in I(dpf_namespace); one ConfigMap
+    per BFB and DPUFlavor the DPUCluster's DPUs use (DPUs in the DPUCluster's namespace whose
+    C(spec.cluster) names it), key C(BF_CFG_TEMPLATE), label
+    C(provisioning.dpu.nvidia.com/bfcfg-template=true), annotations
+    C(provisioning.dpu.nvidia.com/bfcfg-template-{bfb,cluster,dpuflavor}-{name,namespace}) equal
+    to the DPU's; writes only when it differs. Templates of this provisioner that no DPU uses any
+    more, and those earlier versions wrote in the DPUCluster's namespace, are deleted.
+  - DPF refuses a rendered bf.cfg over 128 KiB; a template that could render larger gives reason
+    C(BFCFGTooLarge) and is not written.
   - Returns the C(IgnitionConfigured) condition; an unreachable endpoint, a refused token, a
     certificate that does not verify or a missing image is a condition, not a task failure.
   - Never returns the token or the ignition.
@@ -41,6 +51,12 @@ options:
         or C(spec.machineOSURL) when set. Empty gives reason C(ImageMissing).
     type: str
     default: ""
+  dpf_namespace:
+    description:
+      - The namespace of DPF's DPFOperatorConfig, where DPF looks for bf.cfg templates.
+      - Defaults to the environment variable E(DPFHCP_DPF_OPERATOR_NAMESPACE) (the operator sets it from
+        C(--dpf-operator-namespace)), else C(dpf-operator-system).
+    type: str
   recheck_seconds:
     description:
       - While the ignition server is generating the payload (reason C(WaitingForIgnitionPayload)), the
@@ -68,12 +84,13 @@ EXAMPLES = r"""
 RETURN = r"""
 conditions:
   description: The IgnitionConfigured condition (reasons Generated, ImageMissing, WaitingForIgnitionEndpoint,
-    WaitingForIgnitionPayload, PayloadNotGenerated, InvalidIgnitionEndpoint, EndpointUnreachable, InvalidIgnition).
+    WaitingForIgnitionPayload, PayloadNotGenerated, InvalidIgnitionEndpoint, EndpointUnreachable, InvalidIgnition,
+    BFCFGTooLarge).
   returned: always
   type: list
   elements: dict
 configmap_ref:
-  description: Namespace and name of the bf.cfg template ConfigMap, once written.
+  description: C(namespace) and C(label_selector) of this provisioner's bf.cfg template ConfigMaps, once written.
   returned: always
   type: dict
 requeue_after:
@@ -85,7 +102,14 @@ requeue_after:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import generate
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import (
+    DPF_NAMESPACE,
+    DPF_NAMESPACE_ENV,
+    generate,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import dns1123_label_problem
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
     PROVISIONER_ARG_SPEC,
     client_from_params,
@@ -98,6 +122,7 @@ ARGUMENT_SPEC = with_auth(
     {
         **PROVISIONER_ARG_SPEC,
         "image": {"type": "str", "default": ""},
+        "dpf_namespace": {"type": "str", "fallback": (env_fallback, [DPF_NAMESPACE_ENV])},
         "recheck_seconds": {"type": "float", "default": 30},
     }
 )
@@ -108,7 +133,11 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     if not 0 < params["recheck_seconds"] <= 86400:  # never a loop without pause, nor a wait without end
         raise ValueError(f"recheck_seconds must be more than 0 and at most 86400, got {params['recheck_seconds']}")
     provisioner_identity(params["provisioner"])
-    result = generate(client_from_params(params), params["provisioner"], params["image"], check_mode)
+    namespace = params.get("dpf_namespace") or DPF_NAMESPACE
+    problem = dns1123_label_problem(namespace)
+    if problem:
+        raise ValueError(f"dpf_namespace {namespace!r} is not a namespace name: {problem}; give DPF's namespace")
+    result = generate(client_from_params(params), params["provisioner"], params["image"], check_mode, namespace)
     out = {"changed": result.changed, "conditions": [result.condition], "configmap_ref": result.configmap_ref or {}}
     if result.condition.get("reason") == WAITING:
         out["requeue_after"] = params["recheck_seconds"]

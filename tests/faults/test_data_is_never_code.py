@@ -31,12 +31,15 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     EVENT,
     HOSTED_CLUSTER,
     IP_ADDRESS_POOL,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
     NODE_POOL,
     PROVISIONER,
     SECRET,
 )
 from dpf_hcp_dev.certificates import request_pem
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment
+from dpf_hcp_dev.standins.dpf import render, template_for
 from support import (
     BLUEFIELD_IMAGES,
     PULL_SECRET_VALUE,
@@ -358,9 +361,13 @@ def test_the_bfcfg_template_given_to_dpf_opens_no_go_template_action(fault_env, 
     replica = Replica(fault_env, tmp_path / "operator").start()
     try:
         wait_condition(client, t.ns, t.name, "IgnitionConfigured", "True", timeout=180)
-        bfcfg = client.get(CONFIGMAP, "bfcfg-dpucluster.cfg", t.dpu_ns)["data"]["BF_CFG_TEMPLATE"]
-        assert "{{" not in bfcfg, "DPF would evaluate: " + bfcfg[bfcfg.index("{{") - 40 : bfcfg.index("{{") + 60]
-        (core,) = json.loads(bfcfg)["passwd"]["users"]
+        selector = f"{LABEL_NAME}={t.name},{LABEL_NAMESPACE}={t.ns}"
+        (template,) = client.list(CONFIGMAP, "dpf-operator-system", label_selector=selector)["items"]
+        bfcfg = template["data"]["BF_CFG_TEMPLATE"]
+        assert bfcfg.count("{{") == 1 == bfcfg.count("{{.DPUHostName}}"), "DPF would evaluate more than the hostname"
+        dpu_obj = client.get(DPU, f"dpu-{t.style[:5]}", t.dpu_ns)
+        rendered = json.loads(render(template_for(client, dpu_obj), dpu_obj))  # DPF's rendering
+        (core,) = rendered["passwd"]["users"]
         assert core["sshAuthorizedKeys"] == [f"{SSH_KEY_VALUE} {comment}"]
         assert_silent(canaries, "bf.cfg", everything(fault_env, replica))
         client.delete(PROVISIONER, t.name, t.ns)

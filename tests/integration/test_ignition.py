@@ -10,6 +10,7 @@ import re
 import ssl
 import uuid
 
+import pytest
 import urllib3
 import yaml
 
@@ -21,16 +22,21 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition impor
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
+    DPU,
     HOSTED_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
     NODE_POOL,
     PROVISIONER,
     SECRET,
 )
+from dpf_hcp_dev.standins.dpf import BFCFGError, render, template_for
 from dpf_hcp_operator.pki import make_ca
 from support import (
     BLUEFIELD_IMAGES,
     condition,
     dpucluster,
+    held_dpu,
     namespace,
     provisioner_body,
     secrets,
@@ -40,16 +46,29 @@ from support import (
     wait_for,
 )
 
-BFCFG = "bfcfg-dpucluster.cfg"
+DPF_NAMESPACE = "dpf-operator-system"  # the local DPF's DPFOperatorConfig's (environment.py)
+PREFIX = "provisioning.dpu.nvidia.com/bfcfg-template-"
 
 
 def ready(mgmt, **spec):
     ns, dpu_ns = namespace(mgmt, unique("ign")), namespace(mgmt, unique("ign-dpus"))
     secrets(mgmt, ns)
     dpucluster(mgmt, dpu_ns, "dpucluster")
+    held_dpu(mgmt, dpu_ns, "dpu-0", "Initializing")  # one DPU: DPF needs a template for its BFB and DPUFlavor
     mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster", **spec))
     wait_condition(mgmt, ns, "hcp", "Ready", "True")
     return ns, dpu_ns
+
+
+def bfcfg_templates(mgmt, ns):
+    """The provisioner's bf.cfg templates, in DPF's namespace, found by its labels."""
+    selector = f"{LABEL_NAME}=hcp,{LABEL_NAMESPACE}={ns}"
+    return mgmt.list(CONFIGMAP, DPF_NAMESPACE, label_selector=selector).get("items") or []
+
+
+def delete_bfcfg(mgmt, ns):
+    for cm in bfcfg_templates(mgmt, ns):
+        mgmt.delete(CONFIGMAP, cm["metadata"]["name"], DPF_NAMESPACE)
 
 
 def machine_config_image(mgmt, ns):
@@ -58,9 +77,9 @@ def machine_config_image(mgmt, ns):
     return config["spec"]["osImageURL"]
 
 
-def bfcfg_image(mgmt, dpu_ns):
-    cm = mgmt.get_or_none(CONFIGMAP, BFCFG, dpu_ns)
-    return os_image(json.loads(cm["data"]["BF_CFG_TEMPLATE"])) if cm else None
+def bfcfg_image(mgmt, ns):
+    found = bfcfg_templates(mgmt, ns)
+    return os_image(json.loads(found[0]["data"]["BF_CFG_TEMPLATE"])) if found else None
 
 
 def test_both_artefacts_boot_the_bluefield_image(mgmt, operator):
@@ -70,24 +89,32 @@ def test_both_artefacts_boot_the_bluefield_image(mgmt, operator):
     assert obj["status"]["blueFieldContainerImage"] == image
     assert machine_config_image(mgmt, ns) == image
     assert mgmt.get(NODE_POOL, "hcp", ns)["spec"]["config"] == [{"name": "hcp-bluefield-os"}]
-    cm = mgmt.get(CONFIGMAP, BFCFG, dpu_ns)
+    (cm,) = bfcfg_templates(mgmt, ns)
     assert cm["metadata"]["labels"]["provisioning.dpu.nvidia.com/bfcfg-template"] == "true"
+    assert {k[len(PREFIX) :]: v for k, v in cm["metadata"]["annotations"].items() if k.startswith(PREFIX)} == {
+        "bfb-name": "bfb",
+        "bfb-namespace": dpu_ns,
+        "cluster-name": "dpucluster",
+        "cluster-namespace": dpu_ns,
+        "dpuflavor-name": "flavor",
+        "dpuflavor-namespace": dpu_ns,
+    }
     ignition = json.loads(cm["data"]["BF_CFG_TEMPLATE"])
     assert os_image(ignition) == image
     assert ignition["ignition"]["version"] == "3.2.0" and ignition["systemd"]["units"]  # the rest is HyperShift's
 
 
 def test_machine_os_url_wins_and_a_release_change_regenerates_both(mgmt, operator):
-    ns, dpu_ns = ready(mgmt)
+    ns, _dpu_ns = ready(mgmt)
     mgmt.patch(
         PROVISIONER, "hcp", {"spec": {"ocpReleaseImage": "quay.io/openshift-release-dev/ocp-release:4.18.0-x86_64"}}, ns
     )
-    wait_for("the bf.cfg template to boot 4.18.0", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.18.0"])
+    wait_for("the bf.cfg template to boot 4.18.0", lambda: bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.18.0"])
     assert machine_config_image(mgmt, ns) == BLUEFIELD_IMAGES["4.18.0"]
 
     custom = "quay.io/example/custom-bluefield-os:1"
     mgmt.patch(PROVISIONER, "hcp", {"spec": {"machineOSURL": custom}}, ns)
-    wait_for("the bf.cfg template to boot spec.machineOSURL", lambda: bfcfg_image(mgmt, dpu_ns) == custom)
+    wait_for("the bf.cfg template to boot spec.machineOSURL", lambda: bfcfg_image(mgmt, ns) == custom)
     assert machine_config_image(mgmt, ns) == custom
     wait_for(
         "status.blueFieldContainerImage to show the image in use",
@@ -97,16 +124,16 @@ def test_machine_os_url_wins_and_a_release_change_regenerates_both(mgmt, operato
 
 
 def test_a_deleted_bfcfg_template_comes_back(mgmt, operator):
-    ns, dpu_ns = ready(mgmt)
-    wait_for("the bf.cfg template", lambda: bfcfg_image(mgmt, dpu_ns))
-    mgmt.delete(CONFIGMAP, BFCFG, dpu_ns)
-    wait_for("the bf.cfg template to come back", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
+    ns, _dpu_ns = ready(mgmt)
+    wait_for("the bf.cfg template", lambda: bfcfg_image(mgmt, ns))
+    delete_bfcfg(mgmt, ns)
+    wait_for("the bf.cfg template to come back", lambda: bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
     mgmt.delete(CONFIGMAP, "hcp-bluefield-os", ns)
     wait_for("the MachineConfig ConfigMap to come back", lambda: mgmt.get_or_none(CONFIGMAP, "hcp-bluefield-os", ns))
 
 
 def test_a_wrong_token_or_ca_is_a_clear_condition_and_recovers(mgmt, operator, tmp_path):
-    ns, dpu_ns = ready(mgmt)
+    ns, _dpu_ns = ready(mgmt)
     control_plane = f"{ns}-hcp"
     (token,) = [s for s in mgmt.list(SECRET, control_plane)["items"] if s["metadata"]["name"].startswith("token-hcp-")]
     mgmt.patch(SECRET, token["metadata"]["name"], {"stringData": {"token": "not-the-token"}}, control_plane)
@@ -126,24 +153,24 @@ def test_a_wrong_token_or_ca_is_a_clear_condition_and_recovers(mgmt, operator, t
     assert "does not verify against secret ignition-server-ca-cert" in message
     mgmt.delete(SECRET, "ignition-server-ca-cert", control_plane)  # HyperShift publishes its CA again
     obj = wait_condition(mgmt, ns, "hcp", "Ready", "True")
-    assert bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"]
+    assert bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"]
 
 
 def test_a_decoy_token_secret_named_like_the_nodepools_is_not_used(mgmt, operator):
     """A newer token-hcp-* secret in the control plane namespace without HyperShift's
     hypershift.openshift.io/nodePool annotation for this NodePool (another NodePool hcp-..., or anything
     else put there) is never sent to the ignition server: the bf.cfg template is rebuilt with the real one."""
-    ns, dpu_ns = ready(mgmt)
+    ns, _dpu_ns = ready(mgmt)
     control_plane = f"{ns}-hcp"
-    wait_for("the bf.cfg template", lambda: bfcfg_image(mgmt, dpu_ns))
+    wait_for("the bf.cfg template", lambda: bfcfg_image(mgmt, ns))
     for name, marks in (
         ("token-hcp-decoy", {}),
         ("token-hcp-x-decoy", {"hypershift.openshift.io/nodePool": f"{ns}/hcp-x"}),
     ):
         decoy = {"name": name, "namespace": control_plane, "annotations": marks}
         mgmt.create(SECRET, {"apiVersion": "v1", "kind": "Secret", "metadata": decoy, "stringData": {"token": "decoy"}})
-    mgmt.delete(CONFIGMAP, BFCFG, dpu_ns)  # rebuilt now, with the decoys the newest token-hcp-* secrets
-    wait_for("the bf.cfg template to come back", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
+    delete_bfcfg(mgmt, ns)  # rebuilt now, with the decoys the newest token-hcp-* secrets
+    wait_for("the bf.cfg template to come back", lambda: bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
     assert condition(mgmt.get(PROVISIONER, "hcp", ns), "IgnitionConfigured")["reason"] == "Generated"
 
 
@@ -213,7 +240,7 @@ def test_a_release_change_issues_a_new_token_and_retires_the_old_one(mgmt, opera
     assert "hypershift.openshift.io/ignition-token-expiration-timestamp" in old["metadata"]["annotations"]
     new = mgmt.get(SECRET, f"token-hcp-{after}", control_plane)
     assert "hypershift.openshift.io/ignition-token-expiration-timestamp" not in (new["metadata"]["annotations"] or {})
-    wait_for("the bf.cfg template to boot 4.18.0", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.18.0"])
+    wait_for("the bf.cfg template to boot 4.18.0", lambda: bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.18.0"])
     # Changed back within 2 hours: the first config's token is current again, no longer expiring
     # ("active token should never be marked as expired", reconcileTokenSecret), and the operator uses it.
     original = provisioner_body(ns, "hcp", dpu_ns, "dpucluster")["spec"]["ocpReleaseImage"]
@@ -227,7 +254,7 @@ def test_a_release_change_issues_a_new_token_and_retires_the_old_one(mgmt, opera
         ),
     )
     wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", timeout=90)
-    wait_for("the bf.cfg template to boot 4.19", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
+    wait_for("the bf.cfg template to boot 4.19", lambda: bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
     # Changed back within 2 hours: the first config's token is current again, no longer expiring
     # ("active token should never be marked as expired", reconcileTokenSecret), and the operator uses it.
     original = provisioner_body(ns, "hcp", dpu_ns, "dpucluster")["spec"]["ocpReleaseImage"]
@@ -241,7 +268,7 @@ def test_a_release_change_issues_a_new_token_and_retires_the_old_one(mgmt, opera
         ),
     )
     wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", timeout=90)
-    wait_for("the bf.cfg template to boot 4.19", lambda: bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
+    wait_for("the bf.cfg template to boot 4.19", lambda: bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"])
 
 
 def test_a_payload_hypershift_cannot_generate_is_reported_with_its_reason(mgmt, operator):
@@ -253,6 +280,7 @@ def test_a_payload_hypershift_cannot_generate_is_reported_with_its_reason(mgmt, 
     try:
         secrets(mgmt, ns)
         dpucluster(mgmt, dpu_ns, "dpucluster")
+        held_dpu(mgmt, dpu_ns, "dpu-0", "Initializing")
         mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
         obj = wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "False", "PayloadNotGenerated", timeout=120)
         message = condition(obj, "IgnitionConfigured")["message"]
@@ -265,4 +293,40 @@ def test_a_payload_hypershift_cannot_generate_is_reported_with_its_reason(mgmt, 
         if token["metadata"]["name"].startswith("token-hcp-"):
             mgmt.delete(SECRET, token["metadata"]["name"], control_plane)  # HyperShift issues a new one
     wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)
-    assert bfcfg_image(mgmt, dpu_ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"]
+    assert bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"]
+
+
+def test_dpf_selects_one_template_per_bfb_and_flavor_and_renders_the_dpus_hostname(mgmt, operator):
+    """Issue 17: DPF's provisioning controller (stand-in: dpf.template_for and render, as bfcfg.go)
+    finds exactly one template for each DPU, in its DPFOperatorConfig's namespace, by label and six
+    annotations; the rendered bf.cfg is the ignition with the DPU's name in /etc/hostname, within
+    128 KiB. A combination no DPU uses any more loses its template; a new one gets one."""
+    ns, dpu_ns = ready(mgmt)
+    other = held_dpu(mgmt, dpu_ns, "dpu-1", "Initializing")
+    other["spec"]["dpuFlavor"] = "flavor-hbn"
+    mgmt.replace(DPU, other)
+    wait_for("two templates", lambda: len(bfcfg_templates(mgmt, ns)) == 2)
+    for name in ("dpu-0", "dpu-1"):
+        dpu = mgmt.get(DPU, name, dpu_ns)
+        rendered = render(template_for(mgmt, dpu), dpu)
+        assert len(rendered.encode()) <= 128 * 1024
+        ignition = json.loads(rendered)
+        (hostname,) = [f for f in ignition["storage"]["files"] if f["path"] == "/etc/hostname"]
+        assert hostname["contents"]["source"] == f"data:,{name}"
+        assert os_image(ignition) == BLUEFIELD_IMAGES["4.19.0-ec.5"]
+        assert all(
+            f["contents"].get("compression") == "gzip" for f in ignition["storage"]["files"] if f is not hostname
+        )
+    (kept,) = [
+        t for t in bfcfg_templates(mgmt, ns) if t["metadata"]["annotations"][f"{PREFIX}dpuflavor-name"] == "flavor"
+    ]
+    decoy = {k: kept["metadata"][k] for k in ("labels", "annotations")}  # someone else's copy: two match
+    decoy = {"metadata": {"name": "decoy", "namespace": DPF_NAMESPACE, **decoy}, "data": {"BF_CFG_TEMPLATE": "x"}}
+    mgmt.create(CONFIGMAP, {"apiVersion": "v1", "kind": "ConfigMap", **decoy})
+    with pytest.raises(BFCFGError, match="found 2 bf"):
+        template_for(mgmt, mgmt.get(DPU, "dpu-0", dpu_ns))
+    mgmt.delete(CONFIGMAP, "decoy", DPF_NAMESPACE)
+    mgmt.delete(DPU, "dpu-1", dpu_ns)
+    wait_for("the unused template gone", lambda: len(bfcfg_templates(mgmt, ns)) == 1)
+    with pytest.raises(BFCFGError, match=r"found 0 bf\.cfg template ConfigMaps"):
+        template_for(mgmt, {**other, "metadata": {**other["metadata"], "name": "dpu-9"}})

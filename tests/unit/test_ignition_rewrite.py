@@ -9,7 +9,12 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import template_text
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import (
+    HOSTNAME_ACTION,
+    MAX_BFCFG_BYTES,
+    rendered_size_bound,
+    template_text,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
     ENCAPSULATED_PATH,
     NODEPOOL_CURRENT_CONFIG_VERSION,
@@ -80,14 +85,58 @@ def test_the_machine_config_for_nodepool_spec_config():
     assert mc["metadata"]["labels"] == {"machineconfiguration.openshift.io/role": "worker"}
 
 
-def test_the_bfcfg_template_opens_no_go_template_action_and_reads_back_the_same():
+def test_the_bfcfg_template_opens_no_go_template_action_but_the_hostname_and_reads_back_the_same():
     """DPF renders BF_CFG_TEMPLATE as a Go text/template: a tenant's SSH key comment must not
-    become an action there (sprig's `env` would read DPF's environment into a DPU's config)."""
-    hostile = ['ssh-ed25519 AAAA u@h {{ env "TOKEN" }}', "{{{", "\\{{x}}", "}}{{", "{{-/* */-}}", "{"]
+    become an action there (sprig's `env` would read DPF's environment into a DPU's config). The
+    one action is ours: /etc/hostname, {{.DPUHostName}}; a tenant writing that text gets it escaped."""
+    hostile = [
+        'ssh-ed25519 AAAA u@h {{ env "TOKEN" }}',
+        "{{{",
+        "\\{{x}}",
+        "}}{{",
+        "{{-/* */-}}",
+        "{",
+        "{{.DPUHostName}}",
+        "data:,{{.DPUHostName}}",
+    ]
     ignition = {"passwd": {"users": [{"name": "core", "sshAuthorizedKeys": hostile}]}, "{{key}}": [{}, {"a": {}}]}
     text = template_text(ignition)
-    assert "{{" not in text
-    assert json.loads(text) == ignition
+    assert text.count("{{") == 1 and text.count(HOSTNAME_ACTION) == 1
+    read = json.loads(text)
+    (hostname,) = read["storage"]["files"]
+    assert hostname == {
+        "path": "/etc/hostname",
+        "mode": 420,
+        "overwrite": True,
+        "contents": {"source": "data:," + HOSTNAME_ACTION},
+    }
+    del read["storage"]
+    assert read == ignition
+
+
+def test_the_bfcfg_template_compresses_files_and_keeps_what_lands_on_disk():
+    big = "x" * 300_000
+    ignition = {
+        "ignition": {"version": "3.2.0"},
+        "storage": {
+            "files": [
+                {"path": "/etc/big", "contents": {"source": "data:," + big}},
+                {"path": "/etc/hostname", "contents": {"source": "data:,hostile"}},  # replaced by DPF's
+            ]
+        },
+    }
+    text = template_text(ignition)
+    assert rendered_size_bound(text) < MAX_BFCFG_BYTES
+    files = {f["path"]: f for f in json.loads(text)["storage"]["files"]}
+    assert set(files) == {"/etc/big", "/etc/hostname"}
+    packed = files["/etc/big"]["contents"]
+    assert packed["compression"] == "gzip"
+    assert gzip.decompress(base64.b64decode(packed["source"].removeprefix("data:;base64,"))).decode() == big
+
+
+def test_a_template_that_could_render_over_128_kib_is_measured_with_the_longest_dpu_name():
+    text = "a" * (MAX_BFCFG_BYTES - 253 + len(HOSTNAME_ACTION)) + HOSTNAME_ACTION
+    assert rendered_size_bound(text) == MAX_BFCFG_BYTES + len(HOSTNAME_ACTION)
 
 
 class _Secrets:

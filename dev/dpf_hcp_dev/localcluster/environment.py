@@ -20,6 +20,7 @@ from dpf_hcp_dev.localcluster.controlplane import BOOTSTRAPPER, ControlPlane, ku
 REPO = Path(__file__).resolve().parents[3]
 OUR_CRDS = REPO / "helm" / "dpf-hcp-provisioner-operator" / "crds"
 FIXTURE_CRDS = REPO / "tests" / "fixtures" / "crds"
+DPF_NAMESPACE = "dpf-operator-system"
 # Node identities the hosted cluster's token file knows (a kubelet's credentials after joining).
 NODE_NAMES = [f"dpu-node-{i}" for i in range(60)]
 OPERATOR_NAMESPACE = "dpf-hcp-provisioner-system"
@@ -92,7 +93,8 @@ class Environment:
         """RBAC for the token users, the operator namespace, and the CRDs."""
 
         mgmt = self.client("management")
-        for ns in (OPERATOR_NAMESPACE, "metallb-system"):  # MetalLB's namespace: its fixture CRDs are installed
+        # MetalLB's namespace (its fixture CRDs are installed) and DPF's (its DPFOperatorConfig)
+        for ns in (OPERATOR_NAMESPACE, "metallb-system", DPF_NAMESPACE):
             apply(mgmt, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         # The operator's identity: cluster-admin until the chart's least-privilege RBAC binds it.
         apply(mgmt, _binding("dpf-hcp-operator-admin", "cluster-admin", "Group", "dpf-hcp:operators"))
@@ -105,6 +107,19 @@ class Environment:
         install_crds(mgmt, sorted(OUR_CRDS.glob("*.yaml")))
         if install_fixture_crds:
             install_crds(mgmt, sorted(FIXTURE_CRDS.glob("*.yaml")))
+            # DPF installed as its guide says, with the bf.cfg templates the provisioner writes enabled.
+            apply(
+                mgmt,
+                {
+                    "apiVersion": "operator.dpu.nvidia.com/v1alpha1",
+                    "kind": "DPFOperatorConfig",
+                    "metadata": {"name": "dpfoperatorconfig", "namespace": DPF_NAMESPACE},
+                    "spec": {
+                        "provisioningController": {"enableDynamicBFCFGTemplates": True},
+                        "networking": {"controlPlaneMTU": 1500},
+                    },
+                },
+            )
 
     def describe(self) -> str:
         return "\n".join(

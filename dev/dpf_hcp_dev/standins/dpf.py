@@ -23,6 +23,7 @@ the admin kubeconfig file DPF writes under /kubeconfig."""
 from __future__ import annotations
 
 import base64
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,12 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
     KubeClient,
     credentials_from_kubeconfig_text,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CONFIGMAP,
+    DPU_CLUSTER,
+    SECRET,
+    Resource,
+)
 from dpf_hcp_dev.standins.config import StandinConfig
 
 STATIC = "static"
@@ -179,9 +185,7 @@ class DPFStandin:
         # string in a custom resource ("must be of type string: \"null\""), so it is left out.
         status = {
             **status,
-            "conditions": [
-                {k: v for k, v in c.items() if k != "message" or v} for c in status.get("conditions") or []
-            ],
+            "conditions": [{k: v for k, v in c.items() if k != "message" or v} for c in status.get("conditions") or []],
         }
         if not status["conditions"]:
             del status["conditions"]
@@ -194,3 +198,89 @@ class DPFStandin:
                 raise
             return False
         return True
+
+
+# -- bf.cfg: how DPF's provisioning controller finds and renders a DPU's template ----------------
+# NVIDIA/doca-platform internal/provisioning/controllers/dpu/bfcfg/bfcfg.go (GenerateBFConfig,
+# getTemplateData, getTemplateDataFromConfigMap, Generate, MaxBFSize) and
+# internal/provisioning/controllers/util (BFCFGTemplateLabel, BFCFGTemplate*Annotation,
+# SkipBFCFGSizeCheck, GenerateNodeName).
+DPF_OPERATOR_CONFIG = Resource("operator.dpu.nvidia.com", "v1alpha1", "dpfoperatorconfigs", "DPFOperatorConfig")
+TEMPLATE_LABEL = "provisioning.dpu.nvidia.com/bfcfg-template"
+TEMPLATE_KEY = "BF_CFG_TEMPLATE"
+ANNOTATION = "provisioning.dpu.nvidia.com/bfcfg-template-"
+MAX_BF_SIZE = 128 * 1024
+# The stand-in renders field references only ({{.Field}}, with Go's {{- and -}} trims); any other
+# action (a sprig call, a range) is refused by the stand-in where DPF would evaluate it, so a
+# template of ours that holds one fails here rather than passing unnoticed.
+_ACTION = re.compile(r"\{\{(-\s)?\s*(.*?)\s*(\s-)?\}\}", re.S)
+_FIELD = re.compile(r"\.([A-Za-z][A-Za-z0-9]*)")
+
+
+class BFCFGError(Exception):
+    pass
+
+
+def template_for(client: KubeClient, dpu: dict[str, Any]) -> str:
+    """The bf.cfg template DPF's provisioning controller would use for ``dpu``; BFCFGError (DPF's
+    message) when it has none. Only the dynamic path is emulated: with enableDynamicBFCFGTemplates
+    off DPF uses its embedded template (a kubeadm-joined Ubuntu DPU, never a hosted cluster's node),
+    which the stand-in refuses as an error."""
+    configs = client.list(DPF_OPERATOR_CONFIG).get("items") or []
+    if len(configs) != 1:
+        raise BFCFGError("exactly one DPFOperatorConfig necessary")
+    config = configs[0]
+    provisioning = (config.get("spec") or {}).get("provisioningController") or {}
+    if not provisioning.get("enableDynamicBFCFGTemplates"):
+        raise BFCFGError("enableDynamicBFCFGTemplates is off: DPF would use its embedded bf.cfg template")
+    spec, namespace = dpu.get("spec") or {}, dpu["metadata"]["namespace"]
+    cluster = spec.get("cluster") or {}
+    wanted = {
+        "bfb-name": spec.get("bfb", ""),
+        "bfb-namespace": namespace,
+        "cluster-name": cluster.get("name", ""),
+        "cluster-namespace": cluster.get("namespace", ""),
+        "dpuflavor-name": spec.get("dpuFlavor", ""),
+        "dpuflavor-namespace": namespace,
+    }
+    listed = client.list(CONFIGMAP, config["metadata"]["namespace"], label_selector=f"{TEMPLATE_LABEL}=true")
+    matches = [
+        cm
+        for cm in listed.get("items") or []
+        if all(((cm["metadata"].get("annotations") or {}).get(ANNOTATION + k) == v) for k, v in wanted.items())
+    ]
+    if len(matches) != 1:
+        raise BFCFGError(
+            f"found {len(matches)} bf.cfg template ConfigMaps matching BFB {namespace}/{wanted['bfb-name']}, "
+            f"DPUCluster {wanted['cluster-namespace']}/{wanted['cluster-name']}, and DPUFlavor "
+            f"{namespace}/{wanted['dpuflavor-name']}; exactly one is required"
+        )
+    data = (matches[0].get("data") or {}).get(TEMPLATE_KEY)
+    if data is None:
+        raise BFCFGError(f"bf.cfg template ConfigMap {matches[0]['metadata']['name']!r} is missing required key")
+    return str(data)
+
+
+def render(template: str, dpu: dict[str, Any]) -> str:
+    """DPF's rendering of a template for ``dpu`` (BFCFGData's fields a DPU gives), and its size check."""
+    meta = dpu["metadata"]
+    fields = {
+        "DPUHostName": meta["name"],  # GenerateNodeName: the DPU's name
+        "DPUName": meta["name"],
+        "DPUNamespace": meta["namespace"],
+        "DPUUID": meta.get("uid", ""),
+        "ControlPlaneMTU": "1500",
+    }
+
+    def action(match: re.Match[str]) -> str:
+        field = _FIELD.fullmatch(match.group(2))
+        if field is None or field.group(1) not in fields:
+            raise BFCFGError(f"the stand-in renders field references only, not {match.group(0)[:60]!r}")
+        return fields[field.group(1)]
+
+    text = _ACTION.sub(action, template)
+    if len(text.encode()) > MAX_BF_SIZE:
+        raise BFCFGError(
+            f"bf.cfg for {meta['name']} size ({len(text.encode())}) exceeds the maximum limit ({MAX_BF_SIZE})"
+        )
+    return text

@@ -5,10 +5,11 @@ the Node and a serving CSR as the node itself. Level-based: each pass looks at w
 Phases in DPF's order for a host-trusted DPU (../shared/notes/upstream-behaviour.md, section F):
 Initializing -> OS Installing -> Rebooting -> Host Network Configuration -> DPU Cluster Config ->
 Node Effect Removal -> Ready.
-- OS Installing lasts until the DPU's DPUCluster is Ready: DPF allocates DPUs only to Ready
-  clusters (NVIDIA/doca-platform internal/provisioning/controllers/allocator/allocator.go) and
-  renders the DPU's bf.cfg with that cluster's kubeconfig (internal/provisioning/controllers/dpu/
-  bfcfg/bfcfg.go).
+- OS Installing lasts until the DPU's DPUCluster is Ready (DPF allocates DPUs only to Ready
+  clusters: NVIDIA/doca-platform internal/provisioning/controllers/allocator/allocator.go) and its
+  bf.cfg can be made as DPF makes it (internal/provisioning/controllers/dpu/bfcfg/bfcfg.go): exactly
+  one template ConfigMap in the DPFOperatorConfig's namespace matching its BFB, DPUCluster and
+  DPUFlavor, rendered within 128 KiB (dpf.template_for, dpf.render).
 - Rebooting -> Host Network Configuration (state/rebooting.go, reconcileHostRebootPhase), then
   -> DPU Cluster Config (state/gnoi/hostnetworkconfig.go, SetupNetwork).
 - DPU Cluster Config reads Node <dpu name> through the DPUCluster's own kubeconfig (the secret
@@ -29,6 +30,7 @@ A DPU annotated `standins.dpf-hcp.dev/hold: "true"` is left as it is (tests set 
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,8 +43,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import Ap
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, DPU_CLUSTER, NODE, SECRET
 from dpf_hcp_dev.certificates import request_pem
 from dpf_hcp_dev.localcluster.controlplane import BOOTSTRAPPER
-from dpf_hcp_dev.standins.dpf import KubeconfigUnreadable, cluster_kubeconfig
+from dpf_hcp_dev.standins.dpf import BFCFGError, KubeconfigUnreadable, cluster_kubeconfig, render, template_for
 
+LOG = logging.getLogger("standins")
 HOLD = "standins.dpf-hcp.dev/hold"
 CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
 SERVING_SIGNER = "kubernetes.io/kubelet-serving"
@@ -82,6 +85,8 @@ class DPUWalker:
         self._clients: dict[str, KubeClient] = {}
         # (node name, signer) -> (CSR name, when asked): a kubelet knows the CSR it made
         self.requested: dict[tuple[str, str], tuple[str, float]] = {}
+        self.bfcfg: dict[str, str] = {}  # DPU name -> its rendered bf.cfg
+        self.bfcfg_errors: dict[str, str] = {}  # DPU name -> why DPF could not make it
         # DPUCluster uid and its secret's resourceVersion -> a client through that kubeconfig
         self._cluster_clients: dict[tuple[str, str], KubeClient] = {}
 
@@ -118,7 +123,7 @@ class DPUWalker:
         phase = (dpu.get("status") or {}).get("phase") or "Initializing"
         waited = self._elapsed(dpu, phase)
         later = STEPS.get(phase)
-        if later is not None and waited >= self.step and (phase != "OS Installing" or self._cluster_ready(dpu)):
+        if later is not None and waited >= self.step and (phase != "OS Installing" or self._installable(dpu)):
             self._set_phase(dpu, later)
         elif phase in ("DPU Cluster Config", "Node Effect Removal", "Ready"):
             node = self._join(name, _node_address(name, index))
@@ -138,8 +143,21 @@ class DPUWalker:
             DPU_CLUSTER, ref.get("name", ""), ref.get("namespace") or dpu["metadata"]["namespace"]
         )
 
-    def _cluster_ready(self, dpu: dict[str, Any]) -> bool:
-        return ((self._cluster(dpu) or {}).get("status") or {}).get("phase") == "Ready"
+    def _installable(self, dpu: dict[str, Any]) -> bool:
+        """Its DPUCluster Ready and its bf.cfg rendered as DPF would (dpf.template_for, render): the
+        rendered text is kept in ``bfcfg``, DPF's error in ``bfcfg_errors``, per DPU name."""
+        if ((self._cluster(dpu) or {}).get("status") or {}).get("phase") != "Ready":
+            return False
+        name = dpu["metadata"]["name"]
+        try:
+            self.bfcfg[name] = render(template_for(self.mgmt, dpu), dpu)
+        except BFCFGError as exc:
+            if self.bfcfg_errors.get(name) != str(exc):
+                LOG.warning("DPU %s: %s", name, exc)
+            self.bfcfg_errors[name] = str(exc)
+            return False
+        self.bfcfg_errors.pop(name, None)
+        return True
 
     def _configured_through_cluster_kubeconfig(self, dpu: dict[str, Any]) -> bool:
         """DPF's DPU Cluster Config step (state/dpu_cluster_config.go, Handle): Node <dpu name> read
