@@ -385,19 +385,19 @@ def bluefield_mapping(cr: dict[str, Any], configmap: dict[str, Any] | None, name
 
 
 def dpu_combination(dpu: dict[str, Any] | None) -> tuple[tuple[str, str], tuple[str, str, str]] | None:
-    """((DPUCluster namespace, name), (namespace, BFB, DPUFlavor)) of a DPU in its DPUCluster's
-    namespace (those bfcfg.combinations reads); None for any other DPU, or none."""
+    """((DPUCluster namespace, name) as the DPU's spec.cluster writes them, (the DPU's namespace,
+    BFB, DPUFlavor)): what bfcfg.combinations reads; None for a DPU without them, or none."""
     if dpu is None or dpu["metadata"].get("deletionTimestamp"):
         return None
-    namespace = dpu["metadata"].get("namespace", "")
     spec = dpu.get("spec") or {}
     cluster = spec.get("cluster") or {}
     bfb, flavor = spec.get("bfb"), spec.get("dpuFlavor")
-    if (cluster.get("namespace") or namespace) != namespace or not cluster.get("name"):
+    if not (cluster.get("name") and cluster.get("namespace")):
         return None
     if not (isinstance(bfb, str) and bfb and isinstance(flavor, str) and flavor):
         return None
-    return (namespace, str(cluster["name"])), (namespace, bfb, flavor)
+    namespace = dpu["metadata"].get("namespace", "")
+    return (str(cluster["namespace"]), str(cluster["name"])), (namespace, bfb, flavor)
 
 
 def dpu_cluster_of(dpu: dict[str, Any]) -> tuple[str, str] | None:

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming, scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import dns1123_subdomain_problem
@@ -38,13 +38,16 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition impor
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
+    DPF_OPERATOR_CONFIG,
     DPU,
+    DPU_FLAVOR,
     HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
     NODE_POOL,
     SECRET,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import shown
 
 IGNITION_CONFIGURED = "IgnitionConfigured"
@@ -57,6 +60,7 @@ ANNOTATION = "provisioning.dpu.nvidia.com/bfcfg-template-"
 MAX_BFCFG_BYTES = 128 * 1024  # bfcfg.go MaxBFSize: the rendered result, unless the DPUFlavor skips the check
 HOSTNAME_ACTION = "{{.DPUHostName}}"  # bfcfg.go BFCFGData.DPUHostName: cutil.GenerateNodeName(dpu), the DPU's name
 LONGEST_HOSTNAME = 253  # a DPU's name, a DNS subdomain
+SKIP_SIZE_CHECK = "provisioning.dpu.nvidia.com/skip-bfcfg-size-check"  # on a DPUFlavor: its key alone counts
 
 
 @dataclass
@@ -130,15 +134,16 @@ class Combination:
     flavor: str
 
 
-def combinations(client: KubeClient, provisioner: dict[str, Any]) -> list[Combination]:
-    """Every BFB and DPUFlavor the DPUCluster's DPUs use. DPUs are read in the DPUCluster's
-    namespace, as the CSR approval reads them; a DPU names its cluster in spec.cluster."""
+def combinations(client: KubeClient, provisioner: dict[str, Any], watch: Scope = ()) -> list[Combination]:
+    """Every BFB and DPUFlavor the DPUCluster's DPUs use: DPUs in any watched namespace whose
+    spec.cluster names the DPUCluster exactly as DPF compares it (name and namespace as written:
+    bfcfg.go getTemplateData; DPF's allocator always writes both)."""
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
     found = set()
-    for dpu in client.list(DPU, ref.get("namespace", "")).get("items") or []:
+    for dpu in scope.list_items(client, DPU, watch):
         spec, namespace = dpu.get("spec") or {}, dpu["metadata"].get("namespace", "")
         cluster = spec.get("cluster") or {}
-        if cluster.get("name") != ref.get("name") or (cluster.get("namespace") or namespace) != ref.get("namespace"):
+        if (cluster.get("namespace"), cluster.get("name")) != (ref.get("namespace"), ref.get("name")):
             continue
         bfb, flavor = spec.get("bfb"), spec.get("dpuFlavor")
         if isinstance(bfb, str) and bfb and isinstance(flavor, str) and flavor:
@@ -206,12 +211,28 @@ def ours(provisioner: dict[str, Any]) -> str:
     return f"{BFCFG_LABEL}=true,{LABEL_NAME}={ref['name']},{LABEL_NAMESPACE}={ref['namespace']}"
 
 
+def _skips_size_check(client: KubeClient, combination: Combination) -> bool:
+    """Whether DPF skips its size check for this DPUFlavor: the annotation's key, whatever its
+    value (bfcfg.go GenerateBFConfig, util.SkipBFCFGSizeCheck)."""
+    try:
+        flavor = client.get_or_none(DPU_FLAVOR, combination.flavor, combination.namespace)
+    except ApiError as exc:
+        if exc.not_found:  # no DPUFlavor kind served: nothing skips
+            return False
+        raise
+    return SKIP_SIZE_CHECK in (((flavor or {}).get("metadata") or {}).get("annotations") or {})
+
+
 def write_templates(
-    client: KubeClient, provisioner: dict[str, Any], namespace: str, text: str, check_mode: bool
-) -> tuple[bool, list[Combination]]:
+    client: KubeClient,
+    provisioner: dict[str, Any],
+    namespace: str,
+    text: str,
+    check_mode: bool,
+    wanted: list[Combination],
+) -> bool:
     """One template per combination in ``namespace``; ours that no DPU uses any more, and those
-    an earlier version wrote in the DPUCluster's namespace, deleted. (changed, combinations)."""
-    wanted = combinations(client, provisioner)
+    an earlier version wrote in the DPUCluster's namespace, deleted. Whether anything changed."""
     changed = False
     names = set()
     for combination in wanted:
@@ -231,7 +252,46 @@ def write_templates(
                 except ApiError as exc:
                     if not exc.not_found:
                         raise
-    return changed, wanted
+    return changed
+
+
+def dpf_config_problem(client: KubeClient, namespace: str) -> str | None:
+    """Why DPF would not select our templates in ``namespace``, None when it would: DPF reads the one
+    DPFOperatorConfig (exactly one), uses its namespace, and takes dynamic templates only with
+    spec.provisioningController.enableDynamicBFCFGTemplates and without the deprecated
+    bfCFGTemplateConfigMap, which comes first (bfcfg.go GenerateBFConfig, getTemplateData)."""
+    try:
+        configs = client.list(DPF_OPERATOR_CONFIG).get("items") or []
+    except ApiError as exc:
+        if not exc.not_found:
+            raise
+        configs = []
+    if len(configs) != 1:
+        return (
+            f"DPF needs exactly one DPFOperatorConfig and there are {len(configs)}; install DPF (or remove the "
+            "extra DPFOperatorConfigs) before its DPUs can boot"
+        )
+    meta, spec = configs[0]["metadata"], configs[0].get("spec") or {}
+    where = "DPFOperatorConfig " + shown(f"{meta.get('namespace')}/{meta.get('name')}")
+    if meta.get("namespace") != namespace:
+        return (
+            f"{where} is not in {shown(namespace)}, where the bf.cfg templates are written; set the operator's "
+            f"--dpf-operator-namespace (chart value dpfOperatorNamespace, role variable ignition_dpf_namespace) to "
+            f"{shown(meta.get('namespace'))}"
+        )
+    provisioning = spec.get("provisioningController") or {}
+    if provisioning.get("bfCFGTemplateConfigMap") is not None:  # a pointer in DPF: set, even empty
+        return (
+            f"{where} sets spec.provisioningController.bfCFGTemplateConfigMap, which DPF uses before any "
+            "dynamic template; remove it and set enableDynamicBFCFGTemplates: true"
+        )
+    if provisioning.get("enableDynamicBFCFGTemplates") is not True:
+        return (
+            f"{where} has spec.provisioningController.enableDynamicBFCFGTemplates "
+            f"{shown(provisioning.get('enableDynamicBFCFGTemplates'))}, so DPF uses its built-in bf.cfg and never "
+            "these templates; set it to true"
+        )
+    return None
 
 
 def generate(
@@ -240,6 +300,7 @@ def generate(
     image: str,
     check_mode: bool = False,
     dpf_namespace: str = DPF_NAMESPACE,
+    watch: Scope = (),
 ) -> Generation:
     """Fetch, rewrite and store the ignition; a condition says how far it got and why."""
     ref = naming.hosted_cluster_ref(provisioner)
@@ -285,16 +346,23 @@ def generate(
                 f"{control_plane}/{name} says {failure}. Fix the NodePool's config (spec.config, the release)",
             )
         return _not_yet(exc.reason, str(exc))
+    problem = dpf_config_problem(client, dpf_namespace)
+    if problem is not None:
+        return _not_yet("DPFTemplatesNotSelected", problem)
     text = template_text(ignition)
+    used = combinations(client, provisioner, watch)
     size = rendered_size_bound(text)
-    if size > MAX_BFCFG_BYTES:
+    too_large = [] if size <= MAX_BFCFG_BYTES else [c for c in used if not _skips_size_check(client, c)]
+    if too_large:
+        flavors = ", ".join(sorted({f"{c.namespace}/{c.flavor}" for c in too_large}))
         return _not_yet(
             "BFCFGTooLarge",
             f"DPF's bf.cfg template for the NodePool's ignition would render up to {size} bytes; DPF refuses more "
-            f"than {MAX_BFCFG_BYTES} (bfcfg.go MaxBFSize). Make the NodePool's ignition smaller (spec.config "
-            "MachineConfigs), or annotate the DPUFlavor provisioning.dpu.nvidia.com/skip-bfcfg-size-check",
+            f"than {MAX_BFCFG_BYTES} (bfcfg.go MaxBFSize) for DPUFlavor {flavors}. Make the NodePool's ignition "
+            f"smaller (its spec.config MachineConfigs), or annotate those DPUFlavors {SKIP_SIZE_CHECK} if their BFB "
+            "takes more",
         )
-    changed, used = write_templates(client, provisioner, dpf_namespace, text, check_mode)
+    changed = write_templates(client, provisioner, dpf_namespace, text, check_mode, used)
     machine_config = f"{ref['namespace']}/{naming.machineconfig_configmap_name(provisioner)}"
     if not used:
         cluster = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}

@@ -71,6 +71,8 @@ HOSTED_CLUSTER = Resource("hypershift.openshift.io", "v1beta1", "hostedclusters"
 NODE_POOL = Resource("hypershift.openshift.io", "v1beta1", "nodepools", "NodePool")
 DPU_CLUSTER = Resource("provisioning.dpu.nvidia.com", "v1alpha1", "dpuclusters", "DPUCluster")
 DPU = Resource("provisioning.dpu.nvidia.com", "v1alpha1", "dpus", "DPU")
+DPU_FLAVOR = Resource("provisioning.dpu.nvidia.com", "v1alpha1", "dpuflavors", "DPUFlavor")
+DPF_OPERATOR_CONFIG = Resource("operator.dpu.nvidia.com", "v1alpha1", "dpfoperatorconfigs", "DPFOperatorConfig")
 IP_ADDRESS_POOL = Resource("metallb.io", "v1beta1", "ipaddresspools", "IPAddressPool")
 L2_ADVERTISEMENT = Resource("metallb.io", "v1beta1", "l2advertisements", "L2Advertisement")
 

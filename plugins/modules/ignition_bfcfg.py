@@ -36,8 +36,12 @@ description:
     C(provisioning.dpu.nvidia.com/bfcfg-template-{bfb,cluster,dpuflavor}-{name,namespace}) equal
     to the DPU's; writes only when it differs. Templates of this provisioner that no DPU uses any
     more, and those earlier versions wrote in the DPUCluster's namespace, are deleted.
-  - DPF refuses a rendered bf.cfg over 128 KiB; a template that could render larger gives reason
-    C(BFCFGTooLarge) and is not written.
+  - DPF refuses a rendered bf.cfg over 128 KiB unless the DPUFlavor carries the annotation
+    C(provisioning.dpu.nvidia.com/skip-bfcfg-size-check); a template that could render larger for a
+    DPUFlavor without it gives reason C(BFCFGTooLarge) and nothing is written.
+  - DPF selects these templates only if there is exactly one DPFOperatorConfig, in I(dpf_namespace),
+    with C(spec.provisioningController.enableDynamicBFCFGTemplates=true) and no
+    C(bfCFGTemplateConfigMap); otherwise reason C(DPFTemplatesNotSelected) says what to change.
   - Returns the C(IgnitionConfigured) condition; an unreachable endpoint, a refused token, a
     certificate that does not verify or a missing image is a condition, not a task failure.
   - Never returns the token or the ignition.
@@ -57,6 +61,13 @@ options:
       - Defaults to the environment variable E(DPFHCP_DPF_OPERATOR_NAMESPACE) (the operator sets it from
         C(--dpf-operator-namespace)), else C(dpf-operator-system).
     type: str
+  watch_namespaces:
+    description:
+      - The namespaces the operator watches (its RBAC covers only those); the DPUs of the DPUCluster
+        are listed in each of them rather than cluster-wide. Unset or empty, every namespace.
+      - Defaults to the environment variable E(WATCH_NAMESPACE) (comma-separated), which the operator sets.
+    type: list
+    elements: str
   recheck_seconds:
     description:
       - While the ignition server is generating the payload (reason C(WaitingForIgnitionPayload)), the
@@ -85,7 +96,7 @@ RETURN = r"""
 conditions:
   description: The IgnitionConfigured condition (reasons Generated, ImageMissing, WaitingForIgnitionEndpoint,
     WaitingForIgnitionPayload, PayloadNotGenerated, InvalidIgnitionEndpoint, EndpointUnreachable, InvalidIgnition,
-    BFCFGTooLarge).
+    BFCFGTooLarge, DPFTemplatesNotSelected).
   returned: always
   type: list
   elements: dict
@@ -104,6 +115,7 @@ from typing import Any
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import (
     DPF_NAMESPACE,
     DPF_NAMESPACE_ENV,
@@ -123,6 +135,7 @@ ARGUMENT_SPEC = with_auth(
         **PROVISIONER_ARG_SPEC,
         "image": {"type": "str", "default": ""},
         "dpf_namespace": {"type": "str", "fallback": (env_fallback, [DPF_NAMESPACE_ENV])},
+        "watch_namespaces": {"type": "list", "elements": "str", "fallback": (env_fallback, [scope.ENV])},
         "recheck_seconds": {"type": "float", "default": 30},
     }
 )
@@ -137,7 +150,9 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     problem = dns1123_label_problem(namespace)
     if problem:
         raise ValueError(f"dpf_namespace {namespace!r} is not a namespace name: {problem}; give DPF's namespace")
-    result = generate(client_from_params(params), params["provisioner"], params["image"], check_mode, namespace)
+    watch = scope.parse(params.get("watch_namespaces"))
+    client = client_from_params(params)
+    result = generate(client, params["provisioner"], params["image"], check_mode, namespace, watch)
     out = {"changed": result.changed, "conditions": [result.condition], "configmap_ref": result.configmap_ref or {}}
     if result.condition.get("reason") == WAITING:
         out["requeue_after"] = params["recheck_seconds"]

@@ -67,6 +67,7 @@ NAMESPACED = {
     "hypershift.openshift.io/nodepools": ["get", "list", "watch", "create", "patch", "delete"],
     "provisioning.dpu.nvidia.com/dpuclusters": ["get", "list", "watch", "patch"],
     "provisioning.dpu.nvidia.com/dpus": ["list", "watch"],
+    "provisioning.dpu.nvidia.com/dpuflavors": ["get"],
     "/secrets": ["get", "list", "watch", "create", "patch", "delete"],
     "/configmaps": ["get", "list", "watch", "create", "patch", "delete"],
     "/events": ["create"],
@@ -75,6 +76,7 @@ CLUSTER_SCOPED = {
     "/nodes": ["list"],
     "authorization.k8s.io/subjectaccessreviews": ["create"],
     "/namespaces": ["get"],
+    "operator.dpu.nvidia.com/dpfoperatorconfigs": ["list"],
 }
 
 
@@ -271,6 +273,7 @@ def test_all_namespaces_grant_only_the_verbs_the_code_uses(helm):
             "metallb.io/ipaddresspools": ["get", "list", "create", "patch", "delete"],
             "metallb.io/l2advertisements": ["get", "list", "create", "patch", "delete"],
         },
+        ("dpf-operator-system", "dpfhcp-dpf"): {"/configmaps": ["get", "list", "watch", "create", "patch", "delete"]},
     }
     bindings = {(d["metadata"].get("namespace"), d["roleRef"]["name"]) for d in docs if d["kind"].endswith("Binding")}
     assert bindings == {(None, "dpfhcp"), *((ns, name) for ns, name in roles)}
@@ -292,6 +295,7 @@ def test_watch_namespaces_move_every_namespaced_rule_into_roles_there(helm):
         "tenant-a",
         "dpf-system",
         "dpf-hcp-provisioner-system",
+        "dpf-operator-system",  # DPF's: the bf.cfg templates
     }
     assert not [d for d in docs if "metallb" in d["metadata"]["name"]]
     args = render(helm, "--set", "watchNamespaces={tenant-a,dpf-system}")[("Deployment", "dpfhcp")]
@@ -304,6 +308,8 @@ def test_a_bad_watch_namespace_or_metallb_namespace_is_refused(helm):
     assert "watchNamespaces.1: Does not match pattern" in bad.stderr
     bad = refused(helm, "--set", "metallbNamespace=MetalLB")
     assert "metallbNamespace: Does not match pattern" in bad.stderr
+    bad = refused(helm, "--set", "dpfOperatorNamespace=DPF_System")
+    assert "dpfOperatorNamespace: Does not match pattern" in bad.stderr
 
 
 def test_every_rbac_rule_says_why():
@@ -339,7 +345,12 @@ def test_everything_goes_into_the_release_namespace(helm):
     subjects and the operator's own --operator-namespace in `other`."""
     docs = documents(helm, "--namespace", "other", "--set", "webhook.certificate=certManager")
     cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"}
-    elsewhere = {("Role", "dpfhcp-metallb"), ("RoleBinding", "dpfhcp-metallb")}  # in metallbNamespace
+    elsewhere = {  # in metallbNamespace and dpfOperatorNamespace
+        ("Role", "dpfhcp-metallb"),
+        ("RoleBinding", "dpfhcp-metallb"),
+        ("Role", "dpfhcp-dpf"),
+        ("RoleBinding", "dpfhcp-dpf"),
+    }
     for d in docs:
         if d["kind"] not in cluster_scoped and (d["kind"], d["metadata"]["name"]) not in elsewhere:
             assert d["metadata"]["namespace"] == "other", (d["kind"], d["metadata"]["name"])

@@ -12,6 +12,9 @@ import pytest
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import (
     HOSTNAME_ACTION,
     MAX_BFCFG_BYTES,
+    Combination,
+    combinations,
+    dpf_config_problem,
     rendered_size_bound,
     template_text,
 )
@@ -242,3 +245,57 @@ def test_a_failure_reason_that_is_not_text_is_still_reported():
     assert failure is not None and "Invalid" in failure
     assert _payload_failure({"data": {"reason": base64.b64encode(b"AsExpected").decode()}}) is None
     assert _payload_failure({"data": {}}) is None
+
+
+class _DPF:
+    """A KubeClient holding DPFOperatorConfigs and DPUs (list only), for the pure checks below."""
+
+    def __init__(self, configs: list[dict], dpus: list[dict] | None = None):
+        self.configs, self.dpus = configs, dpus or []
+
+    def list(self, resource, namespace=None, **_kw):
+        items = self.configs if resource.kind == "DPFOperatorConfig" else self.dpus
+        return {"items": [i for i in items if namespace in (None, i["metadata"]["namespace"])]}
+
+
+def _config(namespace="dpf-operator-system", **provisioning):
+    return {"metadata": {"name": "c", "namespace": namespace}, "spec": {"provisioningController": provisioning}}
+
+
+def test_dpf_selects_the_templates_only_as_its_one_dpfoperatorconfig_says():
+    """bfcfg.go GenerateBFConfig and getTemplateData: exactly one DPFOperatorConfig; its namespace;
+    dynamic templates on; the deprecated bfCFGTemplateConfigMap (a pointer: set even when empty) first."""
+    ns = "dpf-operator-system"
+    assert dpf_config_problem(_DPF([_config(enableDynamicBFCFGTemplates=True)]), ns) is None
+    cases = {
+        "exactly one DPFOperatorConfig and there are 0": [],
+        "exactly one DPFOperatorConfig and there are 2": [_config(enableDynamicBFCFGTemplates=True)] * 2,
+        "--dpf-operator-namespace": [_config("dpf", enableDynamicBFCFGTemplates=True)],
+        "enableDynamicBFCFGTemplates None": [_config()],
+        "enableDynamicBFCFGTemplates 'true'": [_config(enableDynamicBFCFGTemplates="true")],
+        "bfCFGTemplateConfigMap": [_config(enableDynamicBFCFGTemplates=True, bfCFGTemplateConfigMap="")],
+    }
+    for says, configs in cases.items():
+        problem = dpf_config_problem(_DPF(configs), ns)
+        assert problem is not None and says in problem, (says, problem)
+
+
+def test_the_combinations_are_those_of_dpus_naming_the_dpucluster_as_dpf_compares_it():
+    """spec.cluster as written (DPF looks the DPUCluster up and matches the annotation with it): a DPU
+    without the namespace is not the DPUCluster's; DPUs in other namespaces are."""
+
+    def dpu(ns, name, cluster_ns, flavor="f", bfb="b"):
+        cluster = {"name": "dc"} | ({"namespace": cluster_ns} if cluster_ns is not None else {})
+        spec = {"bfb": bfb, "dpuFlavor": flavor, "cluster": cluster}
+        return {"metadata": {"namespace": ns, "name": name}, "spec": spec}
+
+    ref = {"name": "dc", "namespace": "d"}
+    provisioner = {"metadata": {"name": "p", "namespace": "t"}, "spec": {"dpuClusterRef": ref}}
+    dpus = [
+        dpu("d", "a", "d"),
+        dpu("d", "b", "d"),  # the same combination
+        dpu("d", "c", None),  # no namespace written: DPF would not find the DPUCluster
+        dpu("x", "e", "d", flavor="g"),  # another namespace, the same DPUCluster
+        dpu("d", "h", "other"),
+    ]
+    assert combinations(_DPF([], dpus), provisioner) == [Combination("d", "b", "f"), Combination("x", "b", "g")]

@@ -2,12 +2,13 @@
 provisioning controller do to one, through the same API server.
 
 - NVIDIA/doca-platform internal/provisioning/controllers/dpucluster/dpucluster_controller.go
-  (Reconcile): phase Pending becomes Creating at once; once every condition but Ready is True
-  (and Created is among them) it health-checks the cluster with the kubeconfig the DPUCluster
-  names (`ServerVersion`): Ready True `HealthCheckPassed` and phase Ready, or Ready False
-  `HealthCheckFailed` (the error as the message) and phase NotReady. A kubeconfig that cannot be
-  read gives no status at all (the reconcile errors and is retried), so the cluster stays Creating.
-  A cluster once Ready whose conditions are no longer all True becomes NotReady.
+  (Reconcile, the version that reads super-admin.conf): phase Pending becomes Creating at once;
+  once every condition but Ready is True (and Created is among them) it health-checks the cluster
+  with the kubeconfig the DPUCluster names (`ServerVersion`): Ready True `HealthCheckPassed`,
+  phase Ready and status.version the server's gitVersion; or Ready False `HealthCheckFailed` (the
+  error as the message) and phase NotReady, also when the kubeconfig cannot be read or used
+  (v24.10 left such a cluster in Creating). A cluster once Ready whose conditions are no longer
+  all True becomes NotReady.
 - internal/clustermanager/static/handler.go (ReconcileCluster) and
   internal/clustermanager/controller/dpucluster_controller.go (Reconcile): for phases Creating,
   Ready and NotReady, Created is True `Created` when spec.kubeconfig is set, else False
@@ -38,9 +39,10 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CONFIGMAP,
+    DPF_OPERATOR_CONFIG,
     DPU_CLUSTER,
+    DPU_FLAVOR,
     SECRET,
-    Resource,
 )
 from dpf_hcp_dev.standins.config import StandinConfig
 
@@ -166,13 +168,11 @@ class DPFStandin:
         if healthy_so_far:
             try:
                 admin = cluster_kubeconfig(self.client, cluster, self.kubeconfig_key, self.clients)
-            except KubeconfigUnreadable:
-                return self._write(cluster, {**status, "conditions": conditions}) and False
-            try:
-                admin.request("GET", "/version")
+                version = admin.request("GET", "/version")
                 ready = {"type": "Ready", "status": "True", "reason": "HealthCheckPassed", "message": ""}
                 phase = "Ready"
-            except (ApiError, OSError, ValueError) as exc:
+                status["version"] = str(version.get("gitVersion", ""))
+            except (KubeconfigUnreadable, ApiError, OSError, ValueError) as exc:
                 ready = {"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": str(exc)}
                 phase, ok = "NotReady", False
             conditions = merge(conditions, [ready], generation)
@@ -205,7 +205,7 @@ class DPFStandin:
 # getTemplateData, getTemplateDataFromConfigMap, Generate, MaxBFSize) and
 # internal/provisioning/controllers/util (BFCFGTemplateLabel, BFCFGTemplate*Annotation,
 # SkipBFCFGSizeCheck, GenerateNodeName).
-DPF_OPERATOR_CONFIG = Resource("operator.dpu.nvidia.com", "v1alpha1", "dpfoperatorconfigs", "DPFOperatorConfig")
+SKIP_SIZE_CHECK = "provisioning.dpu.nvidia.com/skip-bfcfg-size-check"
 TEMPLATE_LABEL = "provisioning.dpu.nvidia.com/bfcfg-template"
 TEMPLATE_KEY = "BF_CFG_TEMPLATE"
 ANNOTATION = "provisioning.dpu.nvidia.com/bfcfg-template-"
@@ -261,16 +261,13 @@ def template_for(client: KubeClient, dpu: dict[str, Any]) -> str:
     return str(data)
 
 
-def render(template: str, dpu: dict[str, Any]) -> str:
-    """DPF's rendering of a template for ``dpu`` (BFCFGData's fields a DPU gives), and its size check."""
+def render(template: str, dpu: dict[str, Any], skip_size_check: bool = False) -> str:
+    """DPF's rendering of a template for ``dpu``, and its size check (skipped when the DPU's
+    DPUFlavor carries the skip-bfcfg-size-check annotation: ``skip_size_check``)."""
     meta = dpu["metadata"]
-    fields = {
-        "DPUHostName": meta["name"],  # GenerateNodeName: the DPU's name
-        "DPUName": meta["name"],
-        "DPUNamespace": meta["namespace"],
-        "DPUUID": meta.get("uid", ""),
-        "ControlPlaneMTU": "1500",
-    }
+    # GenerateNodeName: the DPU's name. The one field every DPF with dynamic templates fills (the
+    # four-annotation version had no DPUName, DPUNamespace, DPUUID): the stand-in offers no other.
+    fields = {"DPUHostName": meta["name"]}
 
     def action(match: re.Match[str]) -> str:
         field = _FIELD.fullmatch(match.group(2))
@@ -279,8 +276,20 @@ def render(template: str, dpu: dict[str, Any]) -> str:
         return fields[field.group(1)]
 
     text = _ACTION.sub(action, template)
-    if len(text.encode()) > MAX_BF_SIZE:
+    if not skip_size_check and len(text.encode()) > MAX_BF_SIZE:
         raise BFCFGError(
             f"bf.cfg for {meta['name']} size ({len(text.encode())}) exceeds the maximum limit ({MAX_BF_SIZE})"
         )
     return text
+
+
+def skips_size_check(client: KubeClient, dpu: dict[str, Any]) -> bool:
+    """Whether the DPU's DPUFlavor carries util.SkipBFCFGSizeCheck (its key alone counts)."""
+    try:
+        name = (dpu.get("spec") or {}).get("dpuFlavor", "")
+        flavor = client.get_or_none(DPU_FLAVOR, name, dpu["metadata"]["namespace"])
+    except ApiError as exc:
+        if exc.not_found:  # the DPUFlavor kind is not served here
+            return False
+        raise
+    return SKIP_SIZE_CHECK in (((flavor or {}).get("metadata") or {}).get("annotations") or {})

@@ -5,11 +5,13 @@ the Node and a serving CSR as the node itself. Level-based: each pass looks at w
 Phases in DPF's order for a host-trusted DPU (../shared/notes/upstream-behaviour.md, section F):
 Initializing -> OS Installing -> Rebooting -> Host Network Configuration -> DPU Cluster Config ->
 Node Effect Removal -> Ready.
-- OS Installing lasts until the DPU's DPUCluster is Ready (DPF allocates DPUs only to Ready
-  clusters: NVIDIA/doca-platform internal/provisioning/controllers/allocator/allocator.go) and its
-  bf.cfg can be made as DPF makes it (internal/provisioning/controllers/dpu/bfcfg/bfcfg.go): exactly
-  one template ConfigMap in the DPFOperatorConfig's namespace matching its BFB, DPUCluster and
-  DPUFlavor, rendered within 128 KiB (dpf.template_for, dpf.render).
+- OS Installing lasts until the DPU's bf.cfg can be made as DPF makes it (NVIDIA/doca-platform
+  internal/provisioning/controllers/dpu/bfcfg/bfcfg.go): exactly one template ConfigMap in the
+  DPFOperatorConfig's namespace matching its BFB, DPUCluster and DPUFlavor, rendered within 128 KiB
+  unless its DPUFlavor skips the check (dpf.template_for, dpf.render). The DPUs here name their
+  cluster from the start; DPF's allocator gives only Ready clusters to those that do not (allocator.go).
+- Not emulated: DPF's earlier phases (Node Effect, Pending, Config FW Parameters, Prepare BFB), and
+  the newest DPF's DPU Service Readiness phase before Node Effect Removal.
 - Rebooting -> Host Network Configuration (state/rebooting.go, reconcileHostRebootPhase), then
   -> DPU Cluster Config (state/gnoi/hostnetworkconfig.go, SetupNetwork).
 - DPU Cluster Config reads Node <dpu name> through the DPUCluster's own kubeconfig (the secret
@@ -43,7 +45,14 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import Ap
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, DPU_CLUSTER, NODE, SECRET
 from dpf_hcp_dev.certificates import request_pem
 from dpf_hcp_dev.localcluster.controlplane import BOOTSTRAPPER
-from dpf_hcp_dev.standins.dpf import BFCFGError, KubeconfigUnreadable, cluster_kubeconfig, render, template_for
+from dpf_hcp_dev.standins.dpf import (
+    BFCFGError,
+    KubeconfigUnreadable,
+    cluster_kubeconfig,
+    render,
+    skips_size_check,
+    template_for,
+)
 
 LOG = logging.getLogger("standins")
 HOLD = "standins.dpf-hcp.dev/hold"
@@ -138,19 +147,19 @@ class DPUWalker:
                 self._set_phase(dpu, "Ready", addresses=_addresses(node))
 
     def _cluster(self, dpu: dict[str, Any]) -> dict[str, Any] | None:
+        """The DPU's DPUCluster, named as DPF reads spec.cluster: name and namespace as written."""
         ref = (dpu.get("spec") or {}).get("cluster") or {}
-        return self.mgmt.get_or_none(
-            DPU_CLUSTER, ref.get("name", ""), ref.get("namespace") or dpu["metadata"]["namespace"]
-        )
+        if not (ref.get("name") and ref.get("namespace")):
+            return None
+        return self.mgmt.get_or_none(DPU_CLUSTER, ref["name"], ref["namespace"])
 
     def _installable(self, dpu: dict[str, Any]) -> bool:
-        """Its DPUCluster Ready and its bf.cfg rendered as DPF would (dpf.template_for, render): the
-        rendered text is kept in ``bfcfg``, DPF's error in ``bfcfg_errors``, per DPU name."""
-        if ((self._cluster(dpu) or {}).get("status") or {}).get("phase") != "Ready":
-            return False
+        """Its bf.cfg rendered as DPF would (dpf.template_for, render): the rendered text is kept in
+        ``bfcfg``, DPF's error in ``bfcfg_errors``, per DPU name. (DPF checks that the cluster is
+        Ready when it allocates one, in Initializing; a DPU that names its cluster goes on.)"""
         name = dpu["metadata"]["name"]
         try:
-            self.bfcfg[name] = render(template_for(self.mgmt, dpu), dpu)
+            self.bfcfg[name] = render(template_for(self.mgmt, dpu), dpu, skips_size_check(self.mgmt, dpu))
         except BFCFGError as exc:
             if self.bfcfg_errors.get(name) != str(exc):
                 LOG.warning("DPU %s: %s", name, exc)

@@ -62,10 +62,15 @@ granted cluster-wide or per watched namespace (rbac.yaml).
 - apiGroups: [provisioning.dpu.nvidia.com]
   resources: [dpuclusters]
   verbs: [get, list, watch, patch]
-# DPUs of the DPUCluster: listed and watched to decide whose CSRs are approved; never written.
+# DPUs of the DPUCluster: listed and watched to decide whose CSRs are approved and which BFB and
+# DPUFlavor need a bf.cfg template; never written.
 - apiGroups: [provisioning.dpu.nvidia.com]
   resources: [dpus]
   verbs: [list, watch]
+# A DPUFlavor's skip-bfcfg-size-check annotation, read when a bf.cfg template is over DPF's 128 KiB.
+- apiGroups: [provisioning.dpu.nvidia.com]
+  resources: [dpuflavors]
+  verbs: [get]
 # Secrets. Read: the pull secret and SSH key, HyperShift's admin kubeconfig, and in the control
 # plane's namespace the ignition CA and the NodePool's token (listed: its name ends in a hash).
 # Watched as metadata only. Written: the copies next to the HostedCluster and the kubeconfig given
