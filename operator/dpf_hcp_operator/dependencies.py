@@ -15,6 +15,7 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import DPF_NAMESPACE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import dns1123_subdomain_problem
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import CA_SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
@@ -394,8 +395,8 @@ def dpu_combination(dpu: dict[str, Any] | None) -> tuple[tuple[str, str], tuple[
     bfb, flavor = spec.get("bfb"), spec.get("dpuFlavor")
     if not (cluster.get("name") and cluster.get("namespace")):
         return None
-    if not (isinstance(bfb, str) and bfb and isinstance(flavor, str) and flavor):
-        return None
+    if dns1123_subdomain_problem(bfb) is not None or dns1123_subdomain_problem(flavor) is not None:
+        return None  # as bfcfg.combinations: object names only
     namespace = dpu["metadata"].get("namespace", "")
     return (str(cluster["namespace"]), str(cluster["name"])), (namespace, bfb, flavor)
 

@@ -61,6 +61,9 @@ MAX_BFCFG_BYTES = 128 * 1024  # bfcfg.go MaxBFSize: the rendered result, unless 
 HOSTNAME_ACTION = "{{.DPUHostName}}"  # bfcfg.go BFCFGData.DPUHostName: cutil.GenerateNodeName(dpu), the DPU's name
 LONGEST_HOSTNAME = 253  # a DPU's name, a DNS subdomain
 SKIP_SIZE_CHECK = "provisioning.dpu.nvidia.com/skip-bfcfg-size-check"  # on a DPUFlavor: its key alone counts
+# At most this many BFB and DPUFlavor combinations per DPUCluster get a template (each up to 128 KiB
+# in DPF's namespace): whoever writes DPUs must not make us fill etcd. More is a condition.
+MAX_COMBINATIONS = 16
 
 
 @dataclass
@@ -146,8 +149,9 @@ def combinations(client: KubeClient, provisioner: dict[str, Any], watch: Scope =
         if (cluster.get("namespace"), cluster.get("name")) != (ref.get("namespace"), ref.get("name")):
             continue
         bfb, flavor = spec.get("bfb"), spec.get("dpuFlavor")
-        if isinstance(bfb, str) and bfb and isinstance(flavor, str) and flavor:
-            found.add(Combination(namespace, bfb, flavor))
+        # Object names or nothing: whoever writes DPUs does not choose what else goes in an annotation.
+        if dns1123_subdomain_problem(bfb) is None and dns1123_subdomain_problem(flavor) is None:
+            found.add(Combination(namespace, str(bfb), str(flavor)))
     return sorted(found)
 
 
@@ -241,7 +245,8 @@ def write_templates(
         changed = apply(client, desired, check_mode=check_mode).changed or changed
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
     for where in dict.fromkeys([namespace, ref.get("namespace", "")]):
-        for stale in client.list(CONFIGMAP, where, label_selector=ours(provisioner)).get("items") or []:
+        listed = client.list(CONFIGMAP, where, label_selector=ours(provisioner), metadata_only=True)
+        for stale in listed.get("items") or []:
             meta = stale["metadata"]
             if where == namespace and meta["name"] in names:
                 continue
@@ -253,6 +258,28 @@ def write_templates(
                     if not exc.not_found:
                         raise
     return changed
+
+
+def conflicts(client: KubeClient, provisioner: dict[str, Any], namespace: str, wanted: list[Combination]) -> list[str]:
+    """Templates in ``namespace`` that are not ours yet match one of our combinations: DPF would find
+    two and use neither ("exactly one is required"). Names, shown; never deleted (not ours)."""
+    mine = {tuple(sorted(annotations(provisioner, c).items())) for c in wanted}
+    listed = client.list(CONFIGMAP, namespace, label_selector=f"{BFCFG_LABEL}=true", metadata_only=True)
+    found = []
+    for cm in listed.get("items") or []:
+        meta = cm.get("metadata") or {}
+        if owned(meta, provisioner):
+            continue
+        keys = {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(ANNOTATION)}
+        if tuple(sorted(keys.items())) in mine:
+            found.append(shown(meta.get("name")))
+    return sorted(found)
+
+
+def owned(meta: dict[str, Any], provisioner: dict[str, Any]) -> bool:
+    ref = naming.hosted_cluster_ref(provisioner)
+    labels = meta.get("labels") or {}
+    return labels.get(LABEL_NAME) == ref["name"] and labels.get(LABEL_NAMESPACE) == ref["namespace"]
 
 
 def dpf_config_problem(client: KubeClient, namespace: str) -> str | None:
@@ -351,10 +378,16 @@ def generate(
         return _not_yet("DPFTemplatesNotSelected", problem)
     text = template_text(ignition)
     used = combinations(client, provisioner, watch)
+    if len(used) > MAX_COMBINATIONS:
+        return _not_yet(
+            "TooManyBFCFGCombinations",
+            f"The DPUCluster's DPUs use {len(used)} BFB and DPUFlavor combinations; a bf.cfg template is written "
+            f"for at most {MAX_COMBINATIONS}. Give its DPUs fewer BFBs and DPUFlavors",
+        )
     size = rendered_size_bound(text)
     too_large = [] if size <= MAX_BFCFG_BYTES else [c for c in used if not _skips_size_check(client, c)]
     if too_large:
-        flavors = ", ".join(sorted({f"{c.namespace}/{c.flavor}" for c in too_large}))
+        flavors = ", ".join(sorted({shown(f"{c.namespace}/{c.flavor}") for c in too_large}))
         return _not_yet(
             "BFCFGTooLarge",
             f"DPF's bf.cfg template for the NodePool's ignition would render up to {size} bytes; DPF refuses more "
@@ -363,6 +396,19 @@ def generate(
             "takes more",
         )
     changed = write_templates(client, provisioner, dpf_namespace, text, check_mode, used)
+    others = conflicts(client, provisioner, dpf_namespace, used)
+    if others:
+        return Generation(
+            condition(
+                IGNITION_CONFIGURED,
+                False,
+                "BFCFGTemplateConflict",
+                f"ConfigMaps {', '.join(others)} in {dpf_namespace} are not this provisioner's yet carry the label "
+                f"{BFCFG_LABEL}=true and the annotations of one of its BFB and DPUFlavor combinations: DPF finds two "
+                "templates and uses neither. Delete them, or remove their label",
+            ),
+            changed=changed,
+        )
     machine_config = f"{ref['namespace']}/{naming.machineconfig_configmap_name(provisioner)}"
     if not used:
         cluster = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
@@ -372,7 +418,7 @@ def generate(
             f"{dpf_namespace} for each BFB and DPUFlavor its DPUs use, as they appear"
         )
     else:
-        pairs = ", ".join(f"{c.bfb}+{c.flavor}" for c in used)
+        pairs = ", ".join(shown(f"{c.bfb}+{c.flavor}") for c in used)
         message = (
             f"The NodePool boots {image}: MachineConfig ConfigMap {machine_config}, and DPF's bf.cfg templates "
             f"in {dpf_namespace} (label {BFCFG_LABEL}=true) for BFB+DPUFlavor {pairs} carry the rewritten ignition"

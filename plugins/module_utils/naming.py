@@ -73,9 +73,11 @@ def machineconfig_configmap_name(provisioner: dict[str, Any]) -> str:
 def bfcfg_configmap_name(provisioner: dict[str, Any], namespace: str, bfb: str, flavor: str) -> str:
     """DPF's bf.cfg template ConfigMap for the provisioner's DPUs of one BFB and DPUFlavor (in
     ``namespace``): bfcfg-<namespace>-<name>-<digest of the three>. DPF selects it by label and
-    annotations; the name only has to be unique (at most 5+63+1+63+1+10 characters)."""
+    annotations; the name only has to be unique, so the digest is long enough (128 bits) that no one
+    who writes DPUs can find a second combination with a template's name (at most 6+63+1+63+1+32
+    characters)."""
     ref = hosted_cluster_ref(provisioner)
-    digest = hashlib.sha256("\0".join((namespace, bfb, flavor)).encode()).hexdigest()[:10]
+    digest = hashlib.sha256("\0".join((namespace, bfb, flavor)).encode()).hexdigest()[:32]
     return f"bfcfg-{ref['namespace']}-{ref['name']}-{digest}"
 
 

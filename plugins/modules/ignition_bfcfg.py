@@ -96,7 +96,7 @@ RETURN = r"""
 conditions:
   description: The IgnitionConfigured condition (reasons Generated, ImageMissing, WaitingForIgnitionEndpoint,
     WaitingForIgnitionPayload, PayloadNotGenerated, InvalidIgnitionEndpoint, EndpointUnreachable, InvalidIgnition,
-    BFCFGTooLarge, DPFTemplatesNotSelected).
+    BFCFGTooLarge, DPFTemplatesNotSelected, TooManyBFCFGCombinations, BFCFGTemplateConflict).
   returned: always
   type: list
   elements: dict

@@ -300,11 +300,32 @@ def test_dpf_selects_one_template_per_bfb_and_flavor_and_renders_the_dpus_hostna
     """Issue 17: DPF's provisioning controller (stand-in: dpf.template_for and render, as bfcfg.go)
     finds exactly one template for each DPU, in its DPFOperatorConfig's namespace, by label and six
     annotations; the rendered bf.cfg is the ignition with the DPU's name in /etc/hostname, within
-    128 KiB. A combination no DPU uses any more loses its template; a new one gets one."""
+    128 KiB. A template someone else wrote with the same annotations is a conflict (DPF would use
+    neither), reported and left alone; a combination no DPU uses any more loses its template."""
     ns, dpu_ns = ready(mgmt)
-    other = held_dpu(mgmt, dpu_ns, "dpu-1", "Initializing")
+    wait_for("dpu-0's template", lambda: len(bfcfg_templates(mgmt, ns)) == 1)
+    (kept,) = bfcfg_templates(mgmt, ns)
+    foreign = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "someone-elses",
+            "namespace": DPF_NAMESPACE,
+            "labels": {"provisioning.dpu.nvidia.com/bfcfg-template": "true"},
+            "annotations": {k: v for k, v in kept["metadata"]["annotations"].items() if k.startswith(PREFIX)},
+        },
+        "data": {"BF_CFG_TEMPLATE": "not ours"},
+    }
+    mgmt.create(CONFIGMAP, foreign)
+    other = held_dpu(mgmt, dpu_ns, "dpu-1", "Initializing")  # a new combination: the provisioner runs
     other["spec"]["dpuFlavor"] = "flavor-hbn"
     mgmt.replace(DPU, other)
+    obj = wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "False", "BFCFGTemplateConflict")
+    assert "'someone-elses'" in condition(obj, "IgnitionConfigured")["message"]
+    with pytest.raises(BFCFGError, match="found 2 bf"):  # what DPF says of dpu-0
+        template_for(mgmt, mgmt.get(DPU, "dpu-0", dpu_ns))
+    assert mgmt.get_or_none(CONFIGMAP, "someone-elses", DPF_NAMESPACE) is not None  # not ours: kept
+    mgmt.delete(CONFIGMAP, "someone-elses", DPF_NAMESPACE)
     wait_for("two templates", lambda: len(bfcfg_templates(mgmt, ns)) == 2)
     for name in ("dpu-0", "dpu-1"):
         dpu = mgmt.get(DPU, name, dpu_ns)
@@ -314,19 +335,10 @@ def test_dpf_selects_one_template_per_bfb_and_flavor_and_renders_the_dpus_hostna
         (hostname,) = [f for f in ignition["storage"]["files"] if f["path"] == "/etc/hostname"]
         assert hostname["contents"]["source"] == f"data:,{name}"
         assert os_image(ignition) == BLUEFIELD_IMAGES["4.19.0-ec.5"]
-        assert all(
-            f["contents"].get("compression") == "gzip" for f in ignition["storage"]["files"] if f is not hostname
-        )
-    (kept,) = [
-        t for t in bfcfg_templates(mgmt, ns) if t["metadata"]["annotations"][f"{PREFIX}dpuflavor-name"] == "flavor"
-    ]
-    decoy = {k: kept["metadata"][k] for k in ("labels", "annotations")}  # someone else's copy: two match
-    decoy = {"metadata": {"name": "decoy", "namespace": DPF_NAMESPACE, **decoy}, "data": {"BF_CFG_TEMPLATE": "x"}}
-    mgmt.create(CONFIGMAP, {"apiVersion": "v1", "kind": "ConfigMap", **decoy})
-    with pytest.raises(BFCFGError, match="found 2 bf"):
-        template_for(mgmt, mgmt.get(DPU, "dpu-0", dpu_ns))
-    mgmt.delete(CONFIGMAP, "decoy", DPF_NAMESPACE)
-    mgmt.delete(DPU, "dpu-1", dpu_ns)
+        others = [f for f in ignition["storage"]["files"] if f is not hostname]
+        assert all(f["contents"].get("compression") == "gzip" for f in others)
+    mgmt.delete(DPU, "dpu-1", dpu_ns)  # its combination gone: the provisioner runs again
     wait_for("the unused template gone", lambda: len(bfcfg_templates(mgmt, ns)) == 1)
+    wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", "Generated")
     with pytest.raises(BFCFGError, match=r"found 0 bf\.cfg template ConfigMaps"):
         template_for(mgmt, {**other, "metadata": {**other["metadata"], "name": "dpu-9"}})

@@ -9,15 +9,19 @@ from urllib.parse import quote, unquote
 
 import pytest
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import (
+    ANNOTATION,
     HOSTNAME_ACTION,
     MAX_BFCFG_BYTES,
     Combination,
     combinations,
+    conflicts,
     dpf_config_problem,
     rendered_size_bound,
     template_text,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import annotations as template_annotations
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
     ENCAPSULATED_PATH,
     NODEPOOL_CURRENT_CONFIG_VERSION,
@@ -27,6 +31,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition impor
     os_image,
     override_os_image,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
 
 MC = {"kind": "MachineConfig", "spec": {"osImageURL": "quay.io/rhcos@sha256:abc", "config": {"ignition": {}}}}
 
@@ -299,3 +304,37 @@ def test_the_combinations_are_those_of_dpus_naming_the_dpucluster_as_dpf_compare
         dpu("d", "h", "other"),
     ]
     assert combinations(_DPF([], dpus), provisioner) == [Combination("d", "b", "f"), Combination("x", "b", "g")]
+
+
+def test_only_object_names_from_dpus_reach_a_template_and_a_foreign_match_is_a_conflict():
+    """Whoever writes DPUs chooses spec.bfb and spec.dpuFlavor: only DNS names become annotations
+    (a 300 KiB or upper-case value would fail the write, or be no object DPF could find). A template
+    that is not ours with one of our combinations' annotations makes DPF find two: reported, kept."""
+    ref = {"name": "dc", "namespace": "d"}
+    provisioner = {"metadata": {"name": "p", "namespace": "t"}, "spec": {"dpuClusterRef": ref}}
+
+    def dpu(name, bfb, flavor="f"):
+        spec = {"bfb": bfb, "dpuFlavor": flavor, "cluster": dict(ref)}
+        return {"metadata": {"namespace": "d", "name": name}, "spec": spec}
+
+    hostile = [dpu("a", "B"), dpu("b", "x" * 300_000), dpu("c", "ok", "{{ env }}"), dpu("e", "ok", 7), dpu("g", "ok")]
+    assert combinations(_DPF([], hostile), provisioner) == [Combination("d", "ok", "f")]
+
+    ours = template_annotations(provisioner, Combination("d", "ok", "f"))
+    label = {"provisioning.dpu.nvidia.com/bfcfg-template": "true"}
+    mine = {"name": "mine", "labels": {**label, LABEL_NAME: "p", LABEL_NAMESPACE: "t"}, "annotations": ours}
+    theirs = {"name": "theirs", "labels": label, "annotations": ours}
+    other = {"name": "other", "labels": label, "annotations": {**ours, f"{ANNOTATION}bfb-name": "else"}}
+
+    class Maps:
+        def list(self, resource, namespace=None, **_kw):
+            return {"items": [{"metadata": {"namespace": "dpf", **m}} for m in (mine, theirs, other)]}
+
+    assert conflicts(Maps(), provisioner, "dpf", [Combination("d", "ok", "f")]) == ["'theirs'"]
+
+
+def test_a_templates_name_is_unique_to_its_combination_with_a_128_bit_digest():
+    provisioner = {"metadata": {"name": "p", "namespace": "t"}, "spec": {}}
+    first = naming.bfcfg_configmap_name(provisioner, "d", "bfb", "flavor")
+    assert first != naming.bfcfg_configmap_name(provisioner, "d", "bfb", "flavor2")
+    assert len(first.rsplit("-", 1)[1]) == 32 and len(first) <= 253

@@ -78,8 +78,9 @@ granted cluster-wide or per watched namespace (rbac.yaml).
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, patch, delete]
-# ConfigMaps written: the MachineConfig ConfigMap next to the HostedCluster and DPF's bf.cfg
-# template next to the DPUCluster (applied, watched by label, deleted by the finalizer).
+# ConfigMaps written: the MachineConfig ConfigMap next to the HostedCluster (applied, watched by
+# label, deleted by the finalizer), and the bf.cfg template earlier versions wrote next to the
+# DPUCluster (deleted). The bf.cfg templates themselves are in DPF's namespace (rbac.yaml).
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [get, list, watch, create, patch, delete]
