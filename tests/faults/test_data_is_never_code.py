@@ -69,7 +69,8 @@ QUIET: dict[str, tuple[Where, ...]] = {  # kind -> where a quiet tenant keeps re
     "DPFHCPProvisioner": (("spec", "**"),),
     "Secret": (("stringData", ".dockerconfigjson"), ("stringData", "id_rsa.pub"), ("type",)),
     "DPUCluster": (("spec", "type"),),
-    "DPU": (("spec", "cluster", "**"), ("status", "**")),
+    # spec.bfb and spec.dpuFlavor: object names, or the DPU gets no bf.cfg template (bfcfg.combinations)
+    "DPU": (("spec", "cluster", "**"), ("spec", "bfb"), ("spec", "dpuFlavor"), ("status", "**")),
 }
 HOSTED_STATUS_SKIP: tuple[Where, ...] = (
     ("status", "conditions", "*", "type"),
