@@ -8,6 +8,7 @@ import base64
 import json
 import re
 import ssl
+import time
 import uuid
 
 import pytest
@@ -342,3 +343,45 @@ def test_dpf_selects_one_template_per_bfb_and_flavor_and_renders_the_dpus_hostna
     wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", "Generated")
     with pytest.raises(BFCFGError, match=r"found 0 bf\.cfg template ConfigMaps"):
         template_for(mgmt, {**other, "metadata": {**other["metadata"], "name": "dpu-9"}})
+
+
+def test_the_ignition_server_rotates_a_token_in_place_and_serves_the_old_one_until_the_next(mgmt, operator):
+    """Contract (openshift/hypershift ignition-server/controllers/tokensecret_controller.go,
+    tokenNeedRotation, rotateToken): a token secret without a generation time is rotated at once, then
+    every 5.5 h (here: tokenRotateAfterSeconds): a new UUID in `token`, the previous one in `old_token`
+    and still served, the one before that dropped (511). Our code follows `token` and stays Generated."""
+    ns, _ = ready(mgmt)
+    control_plane = f"{ns}-hcp"
+    version = (mgmt.get(NODE_POOL, "hcp", ns)["metadata"].get("annotations") or {})[NODEPOOL_CURRENT_CONFIG_VERSION]
+    name = f"token-hcp-{version}"
+    secret = wait_for(
+        "the first rotation", lambda: (s := mgmt.get(SECRET, name, control_plane))["data"].get("old_token") and s
+    )
+    assert "hypershift.openshift.io/last-token-generation-time" in secret["metadata"]["annotations"]
+    token, old = (base64.b64decode(secret["data"][k]).decode() for k in ("token", "old_token"))
+    ca_pem = base64.b64decode(mgmt.get(SECRET, "ignition-server-ca-cert", control_plane)["data"]["tls.crt"]).decode()
+    endpoint = mgmt.get(HOSTED_CLUSTER, "hcp", ns)["status"]["ignitionEndpoint"]
+    assert _ask(endpoint, ca_pem, "/ignition", bearer(token))[0] == 200
+    assert _ask(endpoint, ca_pem, "/ignition", bearer(old))[0] == 200
+    standin_settings(mgmt, tokenRotateAfterSeconds="1")
+    try:
+        wait_for(
+            "a second rotation",
+            lambda: mgmt.get(SECRET, name, control_plane)["data"]["token"] != secret["data"]["token"],
+        )
+    finally:
+        standin_settings(mgmt, tokenRotateAfterSeconds="")
+
+    def settled() -> dict | None:  # the setting is back to 5.5 h: no rotation for a second
+        before = mgmt.get(SECRET, name, control_plane)
+        time.sleep(1.0)
+        return before if mgmt.get(SECRET, name, control_plane)["data"] == before["data"] else None
+
+    rotated = wait_for("rotations to stop", settled, timeout=20)
+    newest = base64.b64decode(rotated["data"]["token"]).decode()
+    previous = base64.b64decode(rotated["data"]["old_token"]).decode()
+    assert _ask(endpoint, ca_pem, "/ignition", bearer(newest))[0] == 200
+    assert _ask(endpoint, ca_pem, "/ignition", bearer(previous))[0] == 200
+    assert _ask(endpoint, ca_pem, "/ignition", bearer(old))[0] == 511  # two rotations ago: dropped
+    wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", "Generated")
+    assert bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"]

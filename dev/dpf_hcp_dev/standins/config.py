@@ -5,6 +5,8 @@ Keys (all optional):
   availableAfterSeconds   seconds from HostedCluster creation to Available=True (default 2)
   deleteAfterSeconds      seconds from deletion request to the HostedCluster being gone (default 1)
   upgradeAfterSeconds     seconds a release change stays Partial before it is Completed (default 3)
+  tokenRotateAfterSeconds seconds after which the ignition server rotates a token in place (default
+                          19800, HyperShift's 5.5 h)
   <ns>.<name>.degraded    "true": that HostedCluster reports Degraded=True, Available=False
   <ns>.<name>.stuckDeletion  "true": that HostedCluster never finishes deleting
   <ns>.<name>.statusFrozen   "true": that HostedCluster's status is left as it is (whoever wrote it)

@@ -50,6 +50,14 @@ NODEPOOL_ANNOTATION = "hypershift.openshift.io/nodePool"
 # hypershift-operator/controllers/nodepool/token.go (setExpirationTimestampOnToken, 2 hours).
 OUTDATED_TOKEN_LIFETIME = timedelta(hours=2)
 STANDIN_FIELD_MANAGER = "hypershift-standin"
+# In-place rotation by the ignition server: openshift/hypershift ignition-server/controllers/
+# tokensecret_controller.go (TokenSecretOldTokenKey, TokenSecretTokenGenerationTime, ttl = 11 h,
+# tokenNeedRotation: no generation time yet, or lived >= ttl/2; rotateToken: a new UUID in token,
+# the previous one in old_token, the older old_token dropped from the cache, the new one cached
+# before the patch).
+OLD_TOKEN_KEY = "old_token"
+TOKEN_GENERATION_TIME = "hypershift.openshift.io/last-token-generation-time"
+TOKEN_ROTATE_AFTER = timedelta(hours=11) / 2
 # What the ignition server writes on a token secret (keys reason, message) once it has tried to
 # generate the payload: openshift/hypershift ignition-server/controllers/tokensecret_controller.go
 # (Reconcile: TokenSecretReasonKey, TokenSecretMessageKey); the failure's message follows
@@ -192,6 +200,7 @@ class HyperShiftStandin:
         self.hosted_nodes = hosted_nodes  # the hosted cluster's Nodes: the workers that joined
         self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
+        self._rotated: dict[str, str] = {}  # token secret uid -> its resourceVersion when last rotated
 
     def workers_joined(self) -> bool:
         """Whether the hosted cluster has a Ready node that is not cordoned (one hosted API server serves
@@ -360,6 +369,11 @@ class HyperShiftStandin:
             if value and generated and uid not in self._token_secrets:
                 self._token_secrets.add(uid)
                 self.ignition.register(value, name, release, self._ssh_key(hc))
+                old = base64.b64decode(data.get(OLD_TOKEN_KEY) or "").decode()
+                if old:  # after a restart both are cached again (Reconcile)
+                    self.ignition.register(old, name, release, self._ssh_key(hc))
+            if value and generated:
+                self._rotate_if_due(secret, control_plane, config)
         if node_pool is None:
             return  # HyperShift's NodePool controller makes tokens for a NodePool that exists
         version = config_version(release, node_pool)
@@ -391,6 +405,44 @@ class HyperShiftStandin:
         if self.node_pools is not None and annotations.get(NODEPOOL_CURRENT_CONFIG_VERSION) != version:
             patch = {"metadata": {"annotations": {NODEPOOL_CURRENT_CONFIG_VERSION: version}}}
             self.client.patch(NODE_POOL, name, patch, ns, field_manager=STANDIN_FIELD_MANAGER)
+
+    def _rotate_if_due(self, secret: dict[str, Any], control_plane: str, config: StandinConfig) -> None:
+        """The ignition server's in-place rotation (tokensecret_controller.go, tokenNeedRotation and
+        rotateToken): with no generation time, or one older than half the cache's TTL (5.5 h; the
+        stand-ins' tokenRotateAfterSeconds), a new token, the current one kept as old_token."""
+        assert self.ignition is not None
+        meta = secret["metadata"]
+        if self._rotated.get(meta["uid"]) == meta.get("resourceVersion"):
+            return  # the cache has not shown our last rotation yet
+        stamp = (meta.get("annotations") or {}).get(TOKEN_GENERATION_TIME)
+        now = datetime.now(UTC)
+        if stamp:
+            try:
+                lived = (now - datetime.fromisoformat(stamp.replace("Z", "+00:00"))).total_seconds()
+            except ValueError:
+                return  # the reconcile errors on an unparsable time and tries again: no rotation
+            if lived < config.number("tokenRotateAfterSeconds", TOKEN_ROTATE_AFTER.total_seconds()):
+                return
+        data = secret.get("data") or {}
+        current = base64.b64decode(data.get("token") or "").decode()
+        served = self.ignition.tokens.get(current)
+        if served is None:
+            return  # not in the cache: the server generates the payload first
+        old = base64.b64decode(data.get(OLD_TOKEN_KEY) or "").decode()
+        if old:
+            self.ignition.forget(old)
+        new = str(uuid.uuid4())
+        self.ignition.register(new, *served)
+        patch = {
+            "metadata": {"annotations": {TOKEN_GENERATION_TIME: now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}},
+            "data": {"token": _b64(new), OLD_TOKEN_KEY: _b64(current)},
+        }
+        self._rotated[meta["uid"]] = meta.get("resourceVersion", "")
+        try:
+            self.client.patch(SECRET, meta["name"], patch, control_plane)
+        except ApiError as exc:
+            if not (exc.conflict or exc.not_found):
+                raise
 
     def _ssh_key(self, hc: dict[str, Any]) -> str:
         """The public key in the secret HostedCluster.spec.sshKey names (key id_rsa.pub), or ""."""
@@ -450,3 +502,7 @@ class HyperShiftStandin:
         except ApiError as exc:
             if not (exc.not_found or exc.status in (409, 422)):
                 raise
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()

@@ -122,5 +122,10 @@ class IgnitionServer:
         with self._lock:
             self.tokens[token] = (nodepool, release_image, ssh_key)
 
+    def forget(self, token: str) -> None:
+        """Drop a token from the cache (PayloadStore.Delete): it gets 511 from then on."""
+        with self._lock:
+            self.tokens.pop(token, None)
+
     def stop(self) -> None:
         self.httpd.shutdown()
