@@ -263,31 +263,46 @@ def requeue_seconds(value: Any) -> float | None:
 
 def kill_run_processes(ident: str, rounds: int = 5, reap_seconds: float = 2.0) -> int:
     """SIGKILL every process whose environment marks it as the run ``ident``'s (its Ansible
-    workers and what they started); a few rounds, in case one forked while the last was read.
-    Only this user's processes can be read, which is all a run has. Their parent is dead by now,
-    so in a container they are the operator's children (it is PID 1): each is reaped here, or it
-    would stay a zombie. Returns how many were killed."""
+    workers and what they started); again while a round finds one not seen before, in case one
+    forked while the last was read. Only this user's processes can be read, which is all a run
+    has. Their parent is dead by now, so in a container they are the operator's children (it is
+    PID 1): each is reaped here, or it would stay a zombie. Returns once each is gone or a zombie
+    (SIGKILL takes a moment: a process still exiting reads as alive), or ``reap_seconds`` passed;
+    how many were killed."""
     marker = f"{RUN_MARKER}={ident}".encode()
     killed: set[int] = set()
     for _ in range(rounds):
-        found = set()
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/environ", "rb") as f:
-                    environ = f.read()
-            except OSError:  # gone, or not ours
-                continue
-            if marker in environ.split(b"\0"):  # a zombie's environ reads empty: not counted again
-                found.add(int(entry.name))
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(int(entry.name), signal.SIGKILL)
+        found = _marked(marker)
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        new = found - killed
         killed |= found
-        if not found:
+        if not new:  # only the dying again, or nothing: no process of the run can fork now
             break
+    deadline = time.monotonic() + reap_seconds
     reap(killed, reap_seconds)
+    while time.monotonic() < deadline and _marked(marker, killed):
+        time.sleep(0.01)
     return len(killed)
+
+
+def _marked(marker: bytes, among: set[int] | None = None) -> set[int]:
+    """Processes (``among`` these, else all but this one) whose environment holds ``marker``; a
+    zombie's environment reads empty, so it is not among them."""
+    found = set()
+    pids = among if among is not None else {int(e.name) for e in os.scandir("/proc") if e.name.isdigit()}
+    for pid in pids:
+        if pid == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:  # gone, or not ours
+            continue
+        if marker in environ.split(b"\0"):
+            found.add(pid)
+    return found
 
 
 def reap(pids: set[int], seconds: float) -> None:
