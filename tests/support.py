@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import subprocess
@@ -134,6 +135,16 @@ def held_dpu(
     return client.replace(DPU, {**obj, "status": {"phase": phase, **status}}, subresource="status")
 
 
+# Each provisioner a test makes gets a virtual IP of its own: MetalLB (and its stand-in) refuses a
+# pool whose address is in another pool, and many provisioners share one management cluster.
+_VIRTUAL_IPS = itertools.count()
+
+
+def unused_virtual_ip() -> str:
+    n = next(_VIRTUAL_IPS)
+    return f"198.18.{n // 250 % 256}.{n % 250 + 1}"
+
+
 def provisioner_body(ns: str, name: str, dpu_ns: str, dpu_name: str, **spec: Any) -> dict[str, Any]:
     body = {
         "apiVersion": "provisioning.dpu.hcp.io/v1alpha1",
@@ -145,7 +156,7 @@ def provisioner_body(ns: str, name: str, dpu_ns: str, dpu_name: str, **spec: Any
             "ocpReleaseImage": RELEASE,
             "pullSecretRef": {"name": "pull-secret"},
             "sshKeySecretRef": {"name": "ssh-key"},
-            "virtualIP": "192.168.1.100",
+            "virtualIP": unused_virtual_ip(),
             "controlPlaneAvailabilityPolicy": "HighlyAvailable",
         },
     }

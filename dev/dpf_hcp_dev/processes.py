@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import VALIDATING_WEBHOOK
 from dpf_hcp_dev.localcluster.controlplane import free_port
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment
+from dpf_hcp_dev.standins import metallb
 from dpf_hcp_operator import webhook
 
 
@@ -20,8 +25,9 @@ def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) ->
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
 
-def start_standins(env: Environment, log_path: Path) -> subprocess.Popen[bytes]:
-    return spawn(
+def start_standins(env: Environment, log_path: Path, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+    """The stand-ins, returned once MetalLB's webhook answers (before it, pools are not checked)."""
+    proc = spawn(
         [
             sys.executable,
             "-m",
@@ -35,6 +41,18 @@ def start_standins(env: Environment, log_path: Path) -> subprocess.Popen[bytes]:
         ],
         log_path,
     )
+    client = env.client()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"stand-ins exited ({proc.returncode}); log:\n{log_path.read_text()[-3000:]}")
+        hook = client.get_or_none(VALIDATING_WEBHOOK, metallb.CONFIGURATION)
+        url = urlsplit(hook["webhooks"][0]["clientConfig"]["url"]) if hook else None
+        if url is not None and url.port:
+            with contextlib.suppress(OSError), socket.create_connection((url.hostname, url.port), timeout=1):
+                return proc
+        time.sleep(0.1)
+    raise TimeoutError(f"stand-ins not ready after {timeout}s; log:\n{log_path.read_text()[-3000:]}")
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, naming, release, status
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, metallb, naming, release, status
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import ReleaseImageError, ocp_version
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
 
@@ -70,6 +70,34 @@ def spec_validity(spec: Any, release_repositories: Any = release.DEFAULT_RELEASE
     return {"ok": check.ok, "conditions": check.conditions}
 
 
+def metallb_overlapping(pools: list[dict[str, Any]], vip: str, own_name: str) -> list[str]:
+    """The other MetalLB IPAddressPools whose addresses hold the virtual IP."""
+    return metallb.conflicts(pools or [], str(vip or ""), str(own_name))
+
+
+def metallb_condition(
+    provisioner: dict[str, Any],
+    namespace: str,
+    recheck_seconds: float,
+    missing_kinds: list[str] | None = None,
+    missing_namespaces: list[str] | None = None,
+    overlapping: list[str] | None = None,
+) -> dict[str, Any]:
+    """The provisioner's MetalLBConfigured condition from what the metallb role found."""
+    spec = provisioner.get("spec") or {}
+    return metallb.configured_condition(
+        needed=naming.exposes_load_balancer(spec),
+        vip=str(spec.get("virtualIP") or ""),
+        namespace=namespace,
+        name=naming.metallb_pool_name(provisioner),
+        control_plane_namespace=naming.control_plane_namespace(provisioner),
+        recheck_seconds=float(recheck_seconds),
+        missing_kinds=list(missing_kinds or []),
+        missing_namespaces=list(missing_namespaces or []),
+        overlapping=list(overlapping or []),
+    )
+
+
 def label_selector(labels: dict[str, str]) -> str:
     """``{a: 1, b: 2}`` -> ``a=1,b=2``."""
     return ",".join(f"{k}={v}" for k, v in labels.items())
@@ -85,6 +113,8 @@ class FilterModule:
             "spec_validity": _as_filter(spec_validity),
             "validation_failures": status.validation_failures,
             "label_selector": _as_filter(label_selector),
+            "metallb_overlapping": _as_filter(metallb_overlapping),
+            "metallb_condition": _as_filter(metallb_condition),
             "hosted_cluster_ref": _as_filter(naming.hosted_cluster_ref),
             "control_plane_namespace": _as_filter(naming.control_plane_namespace),
             "admin_kubeconfig_secret": _as_filter(naming.admin_kubeconfig_secret),

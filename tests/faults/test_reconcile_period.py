@@ -24,7 +24,7 @@ def test_the_period_repairs_what_no_watch_sees_and_nothing_else_does(fault_env, 
     client = fault_env.client()
     without = Replica(fault_env, tmp_path / "no-period").start()
     try:
-        tenant = Tenant.create(client, virtualIP="192.168.60.10")
+        tenant = Tenant.create(client, virtualIP="192.168.61.10")
         tenant.assert_converged()
         wait_idle(without.started.metrics_port)
         _delete_pool(tenant)

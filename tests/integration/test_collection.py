@@ -96,7 +96,7 @@ def test_a_playbook_elsewhere_uses_the_installed_collection(installed, env, mgmt
         "metadata": {"namespace": ns, "name": "hcp"},
         "spec": {
             "baseDomain": "clusters.example.com",
-            "virtualIP": "192.168.1.100",
+            "virtualIP": "192.168.1.101",
             "pullSecretRef": {"name": "pull-secret"},
             "sshKeySecretRef": {"name": "ssh-key"},
             "dpuClusterRef": {"name": "dpucluster", "namespace": dpu_ns},

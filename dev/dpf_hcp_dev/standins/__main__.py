@@ -25,6 +25,7 @@ from dpf_hcp_dev.standins.dpf import DPFStandin
 from dpf_hcp_dev.standins.hypershift import HyperShiftStandin, by_namespace
 from dpf_hcp_dev.standins.ignition import IgnitionServer
 from dpf_hcp_dev.standins.kubelet import DPUWalker
+from dpf_hcp_dev.standins.metallb import MetalLBWebhook
 from dpf_hcp_operator.informers import Informer
 
 LOG = logging.getLogger("standins")
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of the hosted cluster's per-user kubeconfigs (node-bootstrapper, nodes); "
         "without it DPUs are not walked",
     )
+    p.add_argument(
+        "--metallb-namespace",
+        default="metallb-system",
+        help="MetalLB's namespace: its webhooks refuse pools and advertisements created elsewhere",
+    )
     p.add_argument("--tick", type=float, default=0.2, help="seconds between passes")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s standins %(levelname)s %(message)s")
@@ -78,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     ensure_settings(client)
+    metallb = MetalLBWebhook(client, args.metallb_namespace)
+    metallb.register()
     hcs = Informer(client, HOSTED_CLUSTER)
     clusters = Informer(client, DPU_CLUSTER)
     dpus = Informer(client, DPU)
@@ -119,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                     walker.reconcile(dpu, index)
                 except ApiError as exc:
                     LOG.warning("DPU %s: %s", dpu["metadata"]["name"], exc)
+    metallb.unregister()  # with failurePolicy Fail, a webhook nobody serves would refuse every pool
+    metallb.stop()
     return 0
 
 

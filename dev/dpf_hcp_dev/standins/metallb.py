@@ -1,0 +1,249 @@
+"""The MetalLB stand-in: MetalLB's validating admission webhooks for IPAddressPool and
+L2Advertisement, served over HTTPS on 127.0.0.1 and registered with the API server as MetalLB
+ships them, so a pool MetalLB refuses is refused here through the same API.
+
+Followed (metallb/metallb at 7938d3f89b8b):
+- config/webhook/manifests.yaml and its patch: ValidatingWebhookConfiguration
+  ``metallb-webhook-configuration``, webhooks ``ipaddresspoolvalidationwebhook.metallb.io`` and
+  ``l2advertisementvalidationwebhook.metallb.io``, CREATE and UPDATE only, failurePolicy Fail,
+  sideEffects None.
+- internal/k8s/webhooks/webhookv1beta1/ipaddresspool_webhook.go (validateIPAddressPoolCreate,
+  validateIPAddressPoolUpdate, getExistingIPAddressPools, ipAddressListWithUpdate): on create, the
+  namespace must be MetalLB's; the existing pools are listed from the API server (not a cache) in
+  MetalLB's namespace, one with the same name is replaced in place, else the new one goes last,
+  and the whole list is validated as MetalLB's config.
+- l2advertisement_webhook.go (validateL2AdvCreate): the same namespace rule; a pool name that does
+  not exist is not refused (internal/config/config.go, setL2AdvertisementsToPools).
+- internal/config/config.go (poolsFor, addressPoolFromCR, addressPoolServiceAllocationsFromCR,
+  ParseCIDR, cidrsOverlap): the checks and their messages, in that order.
+- controller-runtime pkg/webhook/admission/response.go (Denied): code 403, reason Forbidden.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import logging
+import ssl
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    IP_ADDRESS_POOL,
+    VALIDATING_WEBHOOK,
+)
+from dpf_hcp_operator.pki import make_ca, make_serving_cert
+
+LOG = logging.getLogger("standins.metallb")
+NAMESPACE = "metallb-system"
+CONFIGURATION = "metallb-webhook-configuration"
+POOL_PATH = "/validate-metallb-io-v1beta1-ipaddresspool"
+L2_PATH = "/validate-metallb-io-v1beta1-l2advertisement"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class InvalidConfigError(Exception):
+    """MetalLB's config would not load; the message is MetalLB's."""
+
+
+def _go(text: Any) -> str:
+    """Go's %q of a string (ASCII text quoted with double quotes)."""
+    return json.dumps(str(text))
+
+
+def parse_cidr(cidr: str) -> list[Network]:
+    """internal/config/config.go (ParseCIDR): a CIDR as net.ParseCIDR takes it (host bits
+    allowed, no bare IP), or ``start-end`` summarised into CIDRs."""
+    if "-" not in cidr:
+        try:
+            if "/" not in cidr or cidr != cidr.strip():
+                raise ValueError(cidr)
+            return [ipaddress.ip_network(cidr, strict=False)]
+        except ValueError:
+            raise InvalidConfigError(f"invalid CIDR {_go(cidr)}") from None
+    first, last = cidr.split("-", 1)
+    try:
+        start = ipaddress.ip_address(first.strip())
+    except ValueError:
+        raise InvalidConfigError(f"invalid IP range {_go(cidr)}: invalid start IP {_go(first)}") from None
+    try:
+        end = ipaddress.ip_address(last.strip())
+    except ValueError:
+        raise InvalidConfigError(f"invalid IP range {_go(cidr)}: invalid end IP {_go(last)}") from None
+    if start.version != end.version or start > end:
+        raise InvalidConfigError(f"invalid IP range {_go(cidr)}: start IP {_go(start)} is after the end IP {_go(end)}")
+    return list(ipaddress.summarize_address_range(start, end))  # type: ignore[arg-type]
+
+
+def _overlap(a: Network, b: Network) -> bool:
+    """internal/config/config.go (cidrsOverlap): one contains the other."""
+    return a.version == b.version and (a.subnet_of(b) or b.subnet_of(a))  # type: ignore[arg-type]
+
+
+def validate_pools(pools: list[dict[str, Any]]) -> None:
+    """internal/config/config.go (poolsFor, addressPoolFromCR): raise MetalLB's first error."""
+    seen: set[str] = set()
+    every: list[Network] = []
+    for pool in pools:
+        name = (pool.get("metadata") or {}).get("name") or ""
+        spec = pool.get("spec") or {}
+        try:
+            if not name:
+                raise InvalidConfigError("missing pool name")
+            addresses = spec.get("addresses") or []
+            if not addresses:
+                raise InvalidConfigError("pool has no prefixes defined")
+            cidrs: list[Network] = []
+            for cidr in addresses:
+                try:
+                    cidrs += parse_cidr(str(cidr))
+                except InvalidConfigError as exc:
+                    raise InvalidConfigError(f"invalid CIDR {_go(cidr)} in pool {_go(name)}: {exc}") from None
+            namespaces = ((spec.get("serviceAllocation") or {}).get("namespaces")) or []
+            if len(set(namespaces)) != len(namespaces):
+                raise InvalidConfigError("duplicate definition in namespaces field")
+        except InvalidConfigError as exc:
+            raise InvalidConfigError(f"parsing address pool {name}: {exc}") from None
+        if name in seen:
+            raise InvalidConfigError(f"duplicate definition of pool {_go(name)}")
+        seen.add(name)
+        for cidr in cidrs:
+            for other in every:
+                if _overlap(cidr, other):
+                    raise InvalidConfigError(
+                        f"CIDR {_go(cidr)} in pool {_go(name)} overlaps with already defined CIDR {_go(other)}"
+                    )
+            every.append(cidr)
+
+
+class MetalLBWebhook:
+    """MetalLB's webhook server for one MetalLB namespace, reading pools through ``client``."""
+
+    def __init__(self, client: KubeClient, namespace: str = NAMESPACE):
+        self.client = client
+        self.namespace = namespace
+        directory = Path(tempfile.mkdtemp(prefix="standin-metallb-"))
+        ca_crt, ca_key = make_ca(directory, "metallb-webhook-ca")
+        crt, key = make_serving_cert(directory, ca_crt, ca_key, "webhook", ["127.0.0.1"])
+        self.ca_pem = ca_crt.read_bytes()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(crt, key)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                review = json.loads(self.rfile.read(length) or b"{}")
+                request = review.get("request") or {}
+                answer = server.review(urlsplit(self.path).path, request)  # the API server adds ?timeout=
+                body = json.dumps(
+                    {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": answer}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                LOG.debug(fmt, *args)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, name="metallb-webhook", daemon=True).start()
+
+    def review(self, path: str, request: dict[str, Any]) -> dict[str, Any]:
+        uid = request.get("uid", "")
+        obj = request.get("object") or {}
+        try:
+            if path == POOL_PATH:
+                self._validate_pool(request.get("operation"), obj)
+            elif path == L2_PATH:
+                self._validate_l2(request.get("operation"), obj)
+            else:
+                return {"uid": uid, "allowed": False, "status": {"code": 404, "message": f"no webhook at {path}"}}
+        except InvalidConfigError as exc:
+            return {"uid": uid, "allowed": False, "status": {"code": 403, "reason": "Forbidden", "message": str(exc)}}
+        except ApiError as exc:
+            return {"uid": uid, "allowed": False, "status": {"code": 500, "message": str(exc)}}
+        return {"uid": uid, "allowed": True}
+
+    def _check_namespace(self, operation: Any, obj: dict[str, Any]) -> None:
+        if operation == "CREATE" and (obj.get("metadata") or {}).get("namespace") != self.namespace:
+            raise InvalidConfigError(f"resource must be created in {self.namespace} namespace")
+
+    def _pools_with(self, obj: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """ipaddresspool_webhook.go (getExistingIPAddressPools, ipAddressListWithUpdate)."""
+        pools = self.client.list(IP_ADDRESS_POOL, self.namespace).get("items") or []
+        if obj is None:
+            return pools
+        name = (obj.get("metadata") or {}).get("name")
+        for index, pool in enumerate(pools):
+            if pool["metadata"]["name"] == name:
+                pools[index] = obj
+                return pools
+        return [*pools, obj]
+
+    def _validate_pool(self, operation: Any, obj: dict[str, Any]) -> None:
+        self._check_namespace(operation, obj)
+        validate_pools(self._pools_with(obj))
+
+    def _validate_l2(self, operation: Any, obj: dict[str, Any]) -> None:
+        self._check_namespace(operation, obj)
+        pools = (obj.get("spec") or {}).get("ipAddressPools") or []
+        for pool in sorted(set(pools)):
+            if pools.count(pool) > 1:
+                raise InvalidConfigError(f'duplicate definition of ipAddressPools "{pool}"')
+        validate_pools(self._pools_with(None))  # the pools are parsed too
+
+    def configuration(self) -> dict[str, Any]:
+        """The ValidatingWebhookConfiguration MetalLB ships, pointed at this server."""
+
+        def webhook(name: str, path: str, resource: str) -> dict[str, Any]:
+            return {
+                "name": name,
+                "admissionReviewVersions": ["v1"],
+                "clientConfig": {"url": self.url + path, "caBundle": base64.b64encode(self.ca_pem).decode()},
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "rules": [
+                    {
+                        "apiGroups": ["metallb.io"],
+                        "apiVersions": ["v1beta1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": [resource],
+                    }
+                ],
+            }
+
+        return {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": CONFIGURATION},
+            "webhooks": [
+                webhook("ipaddresspoolvalidationwebhook.metallb.io", POOL_PATH, "ipaddresspools"),
+                webhook("l2advertisementvalidationwebhook.metallb.io", L2_PATH, "l2advertisements"),
+            ],
+        }
+
+    def register(self) -> None:
+        apply(self.client, self.configuration())
+
+    def unregister(self) -> None:
+        try:
+            self.client.delete(VALIDATING_WEBHOOK, CONFIGURATION)
+        except ApiError as exc:
+            if not exc.not_found:
+                raise
+
+    def stop(self) -> None:
+        self.httpd.shutdown()

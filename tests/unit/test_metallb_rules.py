@@ -1,0 +1,112 @@
+"""MetalLB's address rules as the metallb role applies them, and as the MetalLB stand-in refuses
+pools (metallb/metallb internal/config/config.go)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import metallb
+from dpf_hcp_dev.standins.metallb import InvalidConfigError, validate_pools
+
+
+def pool(name, *addresses, namespaces=None):
+    spec = {"addresses": list(addresses)}
+    if namespaces is not None:
+        spec["serviceAllocation"] = {"namespaces": namespaces}
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def test_a_virtual_ip_inside_another_pools_cidr_or_range_is_a_conflict():
+    pools = [
+        pool("lan", "10.0.0.0/24"),
+        pool("range", "10.1.0.10-10.1.0.20"),
+        pool("v6", "fd00::/120"),
+        pool("host-bits", "10.2.0.5/24"),  # net.ParseCIDR keeps the network: 10.2.0.0/24
+        pool("mine", "10.0.0.7/32"),
+    ]
+    assert metallb.conflicts(pools, "10.0.0.7", "mine") == ["'lan' ('10.0.0.0/24')"]
+    assert metallb.conflicts(pools, "10.1.0.15", "mine") == ["'range' ('10.1.0.10-10.1.0.20')"]
+    assert metallb.conflicts(pools, "10.1.0.21", "mine") == []
+    assert metallb.conflicts(pools, "fd00::10", "mine") == ["'v6' ('fd00::/120')"]
+    assert metallb.conflicts(pools, "10.2.0.200", "mine") == ["'host-bits' ('10.2.0.5/24')"]
+
+
+def test_hostile_pools_are_data_bounded_and_quoted():
+    """Pools are read from the API: names and entries are quoted and cut, garbage is skipped, and a
+    namespace full of pools or a pool full of entries is read only so far."""
+    name = "{{ lookup('pipe', 'id') }}" + "x" * 500
+    hostile = [
+        pool(name, "10.0.0.0/8"),
+        {"metadata": {"name": 7}, "spec": {"addresses": ["10.0.0.0/8"]}},
+        {"metadata": {"name": "str-addresses"}, "spec": {"addresses": "10.0.0.0/8"}},
+        pool("garbage", None, 5, "x" * 10_000, "10.0.0.1-10.0.0.0", "10.0.0.1", "::1-10.0.0.9"),
+    ]
+    found = metallb.conflicts(hostile, "10.3.3.3", "mine")
+    assert len(found) == 1 and found[0].startswith('"{{ lookup') and len(found[0]) < 300
+    late = [pool(f"p{i}", "192.0.2.0/32") for i in range(metallb.MAX_POOLS)] + [pool("late", "10.0.0.0/8")]
+    assert metallb.conflicts(late, "10.3.3.3", "mine") == []
+    wide = pool("wide", *(["192.0.2.0/32"] * metallb.MAX_ADDRESSES_PER_POOL), "10.0.0.0/8")
+    assert metallb.conflicts([wide], "10.3.3.3", "mine") == []
+    assert metallb.conflicts([pool("lan", "10.0.0.0/8")], "not-an-ip", "mine") == []
+
+
+def test_the_overlap_condition_names_the_field_the_value_the_pools_and_the_fix():
+    found = [f"'p{i}' ('10.0.0.0/8')" for i in range(5)]
+    cond = metallb.configured_condition(
+        needed=True,
+        vip="10.3.3.3",
+        namespace="metallb-system",
+        name="dpfhcp-a-b",
+        control_plane_namespace="a-b",
+        recheck_seconds=60,
+        overlapping=found,
+    )
+    assert (cond["status"], cond["reason"]) == ("False", "AddressPoolOverlap")
+    for part in ("spec.virtualIP '10.3.3.3'", "'p0'", "'p2'", "and 2 more", "metallb-system", "choose a virtual IP"):
+        assert part in cond["message"]
+    assert "'p3'" not in cond["message"]
+
+
+@pytest.mark.parametrize(
+    ("pools", "message"),
+    [
+        (
+            [pool("a", "10.0.0.0/24"), pool("b", "10.0.0.5/32")],
+            'CIDR "10.0.0.5/32" in pool "b" overlaps with already defined CIDR "10.0.0.0/24"',
+        ),
+        (
+            [pool("a", "10.0.0.5/32"), pool("b", "10.0.0.0/24")],
+            'CIDR "10.0.0.0/24" in pool "b" overlaps with already defined CIDR "10.0.0.5/32"',
+        ),
+        (
+            [pool("a", "10.0.0.0/30", "10.0.0.2/31")],
+            'CIDR "10.0.0.2/31" in pool "a" overlaps with already defined CIDR "10.0.0.0/30"',
+        ),
+        (
+            [pool("a", "1.1.1.16-1.1.1.31"), pool("b", "1.1.1.20/32")],
+            'CIDR "1.1.1.20/32" in pool "b" overlaps with already defined CIDR "1.1.1.16/28"',
+        ),
+        (
+            [pool("a", "10.0.0.1")],
+            'parsing address pool a: invalid CIDR "10.0.0.1" in pool "a": invalid CIDR "10.0.0.1"',
+        ),
+        ([pool("a")], "parsing address pool a: pool has no prefixes defined"),
+        (
+            [pool("a", "10.0.0.9-10.0.0.1")],
+            'parsing address pool a: invalid CIDR "10.0.0.9-10.0.0.1" in pool "a":'
+            ' invalid IP range "10.0.0.9-10.0.0.1": start IP "10.0.0.9" is after the end IP "10.0.0.1"',
+        ),
+        (
+            [pool("a", "10.0.0.0/24", namespaces=["x", "x"])],
+            "parsing address pool a: duplicate definition in namespaces field",
+        ),
+    ],
+)
+def test_the_standin_refuses_what_metallbs_config_parse_refuses_with_its_words(pools, message):
+    with pytest.raises(InvalidConfigError) as caught:
+        validate_pools(pools)
+    assert str(caught.value) == message
+
+
+def test_the_standin_accepts_disjoint_pools_and_ipv6():
+    validate_pools([pool("a", "10.0.0.0/24"), pool("b", "10.0.1.0-10.0.1.9"), pool("c", "fd00::10/128")])
