@@ -39,6 +39,7 @@ class Config:
     max_forks: int = 0  # 0: as many as the container's memory limit holds (memory.py)
     skip_unchanged: bool = True
     csr_watch: bool = True
+    hosted_api_service: str | None = None  # the CSR watch through this Service template; None: published endpoint
     keep_artifacts: int = 10
     health_address: str = ":8081"
     metrics_address: str = ":8080"
@@ -106,6 +107,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             config.max_batch,
             skip_unchanged=config.skip_unchanged,
             csr_watch=config.csr_watch,
+            hosted_api_service=config.hosted_api_service,
             workers=config.max_workers,
             scope=config.watch_namespaces,
             dpf_namespace=config.dpf_namespace,

@@ -7,12 +7,14 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import ansible_collections.dpf_hcp.provisioner as collection
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import release, scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import DPF_NAMESPACE, DPF_NAMESPACE_ENV
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import dns1123_label_problem
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.hosted_kubeconfig import SERVICE
 from dpf_hcp_operator.app import Config, run
 
 
@@ -86,6 +88,20 @@ def parse(argv: list[str] | None = None) -> Config:
         help="watch each hosted cluster's CSRs and approve joining DPUs' at once "
         "(--no-csr-watch: only when the playbook runs)",
     )
+    p.add_argument(
+        "--hosted-api-server",
+        choices=["auto", "service", "published"],
+        default="auto",
+        help="how the CSR watch reaches each hosted API server: its in-cluster Service (see "
+        "--hosted-api-server-service), the endpoint its kubeconfig names, or auto: the Service when the "
+        "operator runs in a pod (KUBERNETES_SERVICE_HOST is set), else the published endpoint",
+    )
+    p.add_argument(
+        "--hosted-api-server-service",
+        default=SERVICE,
+        help="host:port of the hosted API server's Service, {namespace} standing for the control-plane "
+        f"namespace (default {SERVICE.replace('{', '{{').replace('}', '}}')}; HyperShift's port on IBM Cloud is 2040)",
+    )
     p.add_argument("--keep-artifacts", type=int, default=10, help="ansible-runner artifact folders kept per worker")
     p.add_argument("--health-probe-bind-address", default=":8081", help="/healthz and /readyz")
     p.add_argument("--metrics-bind-address", default=":8080", help="/metrics; '0' disables")
@@ -150,6 +166,9 @@ def parse(argv: list[str] | None = None) -> Config:
     problem = dns1123_label_problem(a.dpf_operator_namespace)
     if problem:
         p.error(f"--dpf-operator-namespace {a.dpf_operator_namespace!r} is not a namespace name: {problem}")
+    problem = service_problem(a.hosted_api_server_service)
+    if problem:
+        p.error(f"--hosted-api-server-service {a.hosted_api_server_service!r}: {problem}")
     if a.run_deadline < 0:
         p.error(f"--run-deadline must be 0 (none) or more seconds, not {a.run_deadline}")
     if a.graceful_shutdown_timeout < 0:
@@ -184,6 +203,7 @@ def parse(argv: list[str] | None = None) -> Config:
         max_forks=a.max_forks,
         skip_unchanged=a.skip_unchanged,
         csr_watch=a.csr_watch,
+        hosted_api_service=hosted_api_service(a.hosted_api_server, a.hosted_api_server_service, os.environ),
         keep_artifacts=a.keep_artifacts,
         health_address=a.health_probe_bind_address,
         metrics_address=a.metrics_bind_address,
@@ -207,6 +227,25 @@ def main(argv: list[str] | None = None) -> int:
     config = parse(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     return run(config)
+
+
+def service_problem(service: str) -> str | None:
+    """What is wrong with a --hosted-api-server-service value, or None."""
+    try:
+        address = service.format(namespace="ns")
+    except (KeyError, IndexError, ValueError):
+        return "only {namespace} may stand in braces"
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in address or "@" in address:
+        return "give host:port, e.g. kube-apiserver.{namespace}.svc:6443"
+    return None
+
+
+def hosted_api_service(mode: str, service: str, environ: Mapping[str, str]) -> str | None:
+    """The Service template the CSR watch uses, or None for the published endpoint."""
+    if mode == "service" or (mode == "auto" and environ.get("KUBERNETES_SERVICE_HOST")):
+        return service
+    return None
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ class Controller:
         *,
         skip_unchanged: bool = True,
         csr_watch: bool = True,
+        hosted_api_service: str | None = None,
         workers: int = 1,
         scope: Scope = (),
         dpf_namespace: str = DPF_NAMESPACE,
@@ -88,6 +89,7 @@ class Controller:
                     lambda kind, ns, name: _version(caches[kind].get((ns, name))),
                     scope,
                     dpus=self.dependencies.dpus,
+                    service=hosted_api_service,
                 )
         self._last_ok: dict[Key, Fingerprint] = {}
         # What a run that will look again at its time (it failed, or a deletion waits for its

@@ -39,7 +39,10 @@ class HostedApprover:
         source: hosted_kubeconfig.HostedKubeconfig,
         dpus: Informer,
         recorder: EventRecorder | None = None,
+        service: str | None = None,
     ):
+        """``service``: the hosted API server's in-cluster Service (hosted_kubeconfig.SERVICE) to
+        connect to instead of the endpoint the kubeconfig names; None for the published endpoint."""
         self.mgmt = mgmt
         self.recorder = recorder or EventRecorder(mgmt)
         self.provisioner = provisioner
@@ -49,7 +52,10 @@ class HostedApprover:
         # node -> creation of the bootstrap CSR we approved for it: the informer may not show the
         # approval yet when the next pass runs, and a second bootstrap for one join is refused.
         self.bootstrapped: dict[str, Any] = {}
-        self.identity = csr_approver.ApproverIdentity(KubeClient(source.credentials, timeout=10.0))
+        credentials = (
+            source.credentials if service is None else hosted_kubeconfig.through_service(source, provisioner, service)
+        )
+        self.identity = csr_approver.ApproverIdentity(KubeClient(credentials, timeout=10.0))
         self.hosted = self.identity.client()
         self.csrs = Informer(self.hosted, CSR)
         self.nodes = Informer(self.hosted, NODE)
@@ -208,13 +214,21 @@ class CSRApprovals:
     """Keeps one HostedApprover per live provisioner whose hosted cluster has published a usable kubeconfig."""
 
     def __init__(
-        self, mgmt: KubeClient, version: Version | None = None, scope: Scope = (), dpus: Informer | None = None
+        self,
+        mgmt: KubeClient,
+        version: Version | None = None,
+        scope: Scope = (),
+        dpus: Informer | None = None,
+        service: str | None = None,
     ):
         """``version(kind, namespace, name)`` gives a HostedCluster's or a Secret's resourceVersion from
         a cache, so the hosted kubeconfig is read again only when either changed; without it, it is
         read on every sync. DPUs are watched in the namespaces of ``scope`` (all when empty), or come
-        from ``dpus``, an informer someone else starts."""
+        from ``dpus``, an informer someone else starts. ``service``: reach each hosted API server
+        through its in-cluster Service (a ``host:port`` template, ``{namespace}`` the control-plane
+        namespace) rather than the published endpoint."""
         self.mgmt = mgmt
+        self.service = service
         self.recorder = EventRecorder(mgmt)
         self.version = version
         self._seen: dict[Key, tuple[str | None, str | None]] = {}  # (HostedCluster, kubeconfig secret) versions
@@ -302,7 +316,7 @@ class CSRApprovals:
                 if current:
                     current.close()
                 assert provisioner is not None
-                approver = HostedApprover(self.mgmt, provisioner, source, self.dpus, self.recorder)
+                approver = HostedApprover(self.mgmt, provisioner, source, self.dpus, self.recorder, self.service)
                 self.approvers[key] = approver
                 self._seen[key] = versions or (None, None)  # as they were before the read
                 approver.start()

@@ -38,6 +38,13 @@ def check_owned(desired: dict[str, Any], current: dict[str, Any]) -> None:
     )
 
 
+# Lists the API server merges by key under server-side apply, where other managers keep their own
+# entries (HyperShift puts its ownerReference on a NodePool, controllers add finalizers): ours
+# being there is enough. kubernetes staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go
+# (ObjectMeta: ownerReferences +listType=map +listMapKey=uid, finalizers +listType=set).
+MERGED_LISTS: dict[str, str | None] = {"ownerReferences": "uid", "finalizers": None}
+
+
 def is_subset(desired: Any, actual: Any) -> bool:
     """True when every field set in ``desired`` has the same value in ``actual``.
 
@@ -53,6 +60,27 @@ def is_subset(desired: Any, actual: Any) -> bool:
             and all(is_subset(d, a) for d, a in zip(desired, actual, strict=True))
         )
     return desired == actual
+
+
+def _entry_key(entry: Any, key: str | None) -> Any:
+    return entry.get(key) if key and isinstance(entry, dict) else repr(entry)
+
+
+def is_applied(desired: dict[str, Any], actual: dict[str, Any]) -> bool:
+    """``is_subset``, except that in ``metadata`` the lists of MERGED_LISTS only need each desired
+    entry (matched by its key, or whole) among the actual ones: other managers' entries stay."""
+    meta, live = desired.get("metadata") or {}, actual.get("metadata") or {}
+    for field, key in MERGED_LISTS.items():
+        wanted, found = meta.get(field), live.get(field)
+        if wanted is None:
+            continue
+        if not isinstance(wanted, list) or not isinstance(found, list):
+            return False
+        present = {_entry_key(a, key): a for a in found}
+        if not all(_entry_key(d, key) in present and is_subset(d, present[_entry_key(d, key)]) for d in wanted):
+            return False
+    rest_meta = {k: v for k, v in meta.items() if k not in MERGED_LISTS}
+    return is_subset({**desired, "metadata": rest_meta}, actual)
 
 
 @dataclass
@@ -85,7 +113,7 @@ def apply(
         else:
             return ApplyResult(True, "created", created, None)
     check_owned(desired, current)
-    if is_subset(desired, current):
+    if is_applied(desired, current):
         return ApplyResult(False, "unchanged", current, current)
     updated = client.patch(
         res,

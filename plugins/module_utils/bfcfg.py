@@ -95,13 +95,13 @@ def _is_our_token(secret: dict[str, Any], provisioner: dict[str, Any]) -> bool:
     )
 
 
-def _token_secret(client: KubeClient, provisioner: dict[str, Any]) -> dict[str, Any] | None:
+def _token_secret(
+    client: KubeClient, provisioner: dict[str, Any], node_pool: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """The current token secret of this provisioner's NodePool, as HyperShift names it: the secret
     token-<nodepool>-<hash> for the hash in the NodePool's nodePoolCurrentConfigVersion annotation;
     before HyperShift has written that, the newest secret _is_our_token finds."""
     control_plane = naming.control_plane_namespace(provisioner)
-    ref = naming.hosted_cluster_ref(provisioner)  # the NodePool is named like the HostedCluster
-    node_pool = client.get_or_none(NODE_POOL, ref["name"], ref["namespace"])
     version = (((node_pool or {}).get("metadata") or {}).get("annotations") or {}).get(NODEPOOL_CURRENT_CONFIG_VERSION)
     if isinstance(version, str) and version:
         name = naming.ignition_token_prefix(provisioner) + version
@@ -115,6 +115,32 @@ def _token_secret(client: KubeClient, provisioner: dict[str, Any]) -> dict[str, 
         key=lambda s: s["metadata"].get("creationTimestamp", ""),
     )
     return candidates[-1] if candidates else None
+
+
+# What stops HyperShift's NodePool controller before it makes a token for the NodePool's config:
+# openshift/hypershift hypershift-operator/controllers/nodepool/conditions.go (releaseImageCondition,
+# validMachineConfigCondition: False/ValidationFailed, and the reconcile returns).
+NODE_POOL_REFUSALS = ("ValidReleaseImage", "ValidMachineConfig")
+
+
+def _node_pool_refusal(node_pool: dict[str, Any] | None) -> str | None:
+    """HyperShift's reason for not generating the NodePool's config, as its condition says, for the
+    NodePool's current generation; None when it says nothing of the kind. The status is data:
+    any shape that is not a list of conditions says nothing."""
+    node_pool = node_pool if isinstance(node_pool, dict) else {}
+    meta, status = node_pool.get("metadata"), node_pool.get("status")
+    generation = meta.get("generation") if isinstance(meta, dict) else None
+    found = status.get("conditions") if isinstance(status, dict) else None
+    listed = [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+    for type_ in NODE_POOL_REFUSALS:
+        refusal = next((c for c in listed if c.get("type") == type_ and c.get("status") == "False"), None)
+        if refusal is None:
+            continue
+        seen = refusal.get("observedGeneration")
+        if isinstance(seen, int) and seen != generation:
+            continue  # about an earlier spec
+        return f"{type_}=False {shown(refusal.get('reason', ''))}: {shown(refusal.get('message', ''))}"
+    return None
 
 
 def _payload_failure(secret: dict[str, Any]) -> str | None:
@@ -348,8 +374,17 @@ def generate(
             "host[:port]; the ignition is fetched from what HyperShift publishes there, nothing else",
         )
     control_plane = naming.control_plane_namespace(provisioner)
+    node_pool = client.get_or_none(NODE_POOL, ref["name"], ref["namespace"])  # named like the HostedCluster
+    refusal = _node_pool_refusal(node_pool)
+    if refusal is not None:
+        return _not_yet(
+            "NodePoolConfigInvalid",
+            f"HyperShift makes no ignition for NodePool {ref['namespace']}/{ref['name']}: its status says {refusal}. "
+            f"Fix what it names (the ConfigMaps spec.config lists, ours being "
+            f"{ref['namespace']}/{naming.machineconfig_configmap_name(provisioner)}, or the release)",
+        )
     ca_pem = _secret_text(client.get_or_none(SECRET, CA_SECRET, control_plane), "tls.crt")
-    token_secret = _token_secret(client, provisioner)
+    token_secret = _token_secret(client, provisioner, node_pool)
     token = _secret_text(token_secret, "token")
     if not ca_pem or not token:
         missing = (

@@ -15,7 +15,7 @@ refused with a reason and a message that names the field and the fix, never a cr
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
@@ -34,6 +34,13 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
 )
 
 KEY = "kubeconfig"  # HyperShift's key in the secret
+# The hosted API server inside the management cluster: HyperShift's Service ``kube-apiserver`` in
+# the control-plane namespace, port 6443 (openshift/hypershift support/config/constants.go,
+# KASSVCPort; 2040 on IBM Cloud). Its certificate kas-server-private-crt names
+# ``kube-apiserver.<ns>.svc`` and is signed by the root CA the admin kubeconfig carries
+# (control-plane-operator/controllers/hostedcontrolplane/pki/kas.go,
+# ReconcileKASServerPrivateCertSecret), so the kubeconfig's CA and client certificate hold.
+SERVICE = "kube-apiserver.{namespace}.svc:6443"
 # Reasons: the first three mean "not yet", the others "something is wrong".
 WAITING = "WaitingForKubeconfig"
 NOT_CREATED = "HostedClusterNotCreated"
@@ -156,3 +163,11 @@ def read(mgmt: KubeClient, provisioner: dict[str, Any]) -> HostedKubeconfig:
             "only sent there. Check who else writes that secret",
         )
     return HostedKubeconfig(hc, name, data, text, creds)
+
+
+def through_service(source: HostedKubeconfig, provisioner: dict[str, Any], service: str = SERVICE) -> Credentials:
+    """The kubeconfig's credentials for the hosted API server's in-cluster Service (``service``,
+    ``host:port`` with ``{namespace}`` for the control-plane namespace) instead of the published
+    endpoint: what an operator inside the management cluster uses, as the upstream operator does."""
+    address = service.format(namespace=naming.control_plane_namespace(provisioner))
+    return replace(source.credentials, server=f"https://{address}")

@@ -22,6 +22,9 @@ description:
     C(WaitingForIgnitionPayload), a wait rather than an error, and C(requeue_after) of I(recheck_seconds);
     or reason C(PayloadNotGenerated) when the token secret's C(reason) and C(message) (written by the
     ignition server) say why it was not generated.
+  - When the NodePool's C(ValidReleaseImage) or C(ValidMachineConfig) condition is False for its
+    current generation, HyperShift makes no ignition for it; the reason is C(NodePoolConfigInvalid),
+    with HyperShift's reason and message quoted.
   - Rewrites C(spec.osImageURL) of the MachineConfig the ignition carries
     (C(/etc/ignition-machine-config-encapsulated.json)) to I(image), written back as a plain
     percent-escaped C(data:,) URL as the Machine Config Operator writes it.
@@ -95,7 +98,8 @@ EXAMPLES = r"""
 RETURN = r"""
 conditions:
   description: The IgnitionConfigured condition (reasons Generated, ImageMissing, WaitingForIgnitionEndpoint,
-    WaitingForIgnitionPayload, PayloadNotGenerated, InvalidIgnitionEndpoint, EndpointUnreachable, InvalidIgnition,
+    WaitingForIgnitionPayload, PayloadNotGenerated, NodePoolConfigInvalid, InvalidIgnitionEndpoint,
+    EndpointUnreachable, InvalidIgnition,
     BFCFGTooLarge, DPFTemplatesNotSelected, TooManyBFCFGCombinations, BFCFGTemplateConflict).
   returned: always
   type: list

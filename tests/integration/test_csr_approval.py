@@ -30,6 +30,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     SERVICE_ACCOUNT,
 )
 from dpf_hcp_dev.certificates import csr_object, request_pem
+from dpf_hcp_operator.csr_approvals import HostedApprover
+from dpf_hcp_operator.informers import Informer
 from support import (
     dpu,
     held_dpu,
@@ -196,3 +198,31 @@ def test_a_hosted_cluster_that_is_not_the_provisioners_is_not_trusted(mgmt, oper
             hosted_kubeconfig.read(mgmt, impostor)
         assert refused.value.reason == "HostedClusterNotOwned" and words in refused.value.message, refused.value
     mgmt.delete(HOSTED_CLUSTER, "other", ns)
+
+
+def test_the_csr_watch_reaches_the_hosted_api_server_through_its_service_when_asked(mgmt, operator):
+    """In a pod, the watch goes to the hosted API server's Service (HyperShift's kube-apiserver in the
+    control-plane namespace, port 6443) with the kubeconfig's CA and client certificate, as the
+    upstream operator does; the published endpoint is not used then. Here the "Service" is the local
+    hosted API server by another name its certificate carries (localhost), and a dead one shows the
+    published endpoint is not a fallback."""
+    ns, _ = provisioner(mgmt)
+    wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)
+    obj = mgmt.get(PROVISIONER, "hcp", ns)
+    source = hosted_kubeconfig.read(mgmt, obj)
+    port = source.credentials.server.rsplit(":", 1)[1]
+    assert source.credentials.server == f"https://127.0.0.1:{port}"
+    dpus = Informer(mgmt, DPU)
+    through = HostedApprover(mgmt, obj, source, dpus, service=f"localhost:{port}")
+    dead = HostedApprover(mgmt, obj, source, dpus, service=f"{{namespace}}.invalid:{port}")
+    assert through.hosted.creds.server == f"https://localhost:{port}"
+    assert dead.hosted.creds.server == f"https://{ns}-hcp.invalid:{port}"
+    assert hosted_kubeconfig.through_service(source, obj).server == f"https://kube-apiserver.{ns}-hcp.svc:6443"
+    for approver in (through, dead):
+        approver.start()
+    try:
+        assert through.csrs.synced.wait(30), "the watch through the Service name did not sync"
+        assert not dead.csrs.synced.wait(3), "a Service that does not resolve must not fall back to the endpoint"
+    finally:
+        for approver in (through, dead):
+            approver.close()

@@ -177,8 +177,10 @@ def _token_secret(name: str, token: str, created: str, **annotations: str) -> di
 def _token(client, provisioner: dict) -> str:
     """The token the module would send: the text of the token secret it picks, or ""."""
     from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _secret_text, _token_secret
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NODE_POOL
 
-    return _secret_text(_token_secret(client, provisioner), "token")
+    node_pool = client.get_or_none(NODE_POOL, "x", "t")
+    return _secret_text(_token_secret(client, provisioner, node_pool), "token")
 
 
 def test_the_ignition_token_is_the_nodepools_by_hypershifts_annotation_not_a_decoy_named_like_it():

@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     secrets = Informer(client, SECRET, index=by_namespace)
     node_pools = Informer(client, NODE_POOL)
     hosted_nodes = Informer(KubeClient.from_kubeconfig(str(args.hosted_kubeconfig), maxsize=2), NODE)
+    config_maps = Informer(client, CONFIGMAP)  # the NodePools' spec.config
     hypershift = HyperShiftStandin(
-        client, args.hosted_kubeconfig.read_text(), secrets, IgnitionServer(), node_pools, hosted_nodes
+        client, args.hosted_kubeconfig.read_text(), secrets, IgnitionServer(), node_pools, hosted_nodes, config_maps
     )
     dpf = DPFStandin(client)  # reads key super-admin.conf, as current DPF does
     stop = threading.Event()
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     walker = DPUWalker(client, args.hosted_kubeconfigs) if args.hosted_kubeconfigs else None
     settings = Informer(client, CONFIGMAP, namespace=cfg.NAMESPACE, field_selector=f"metadata.name={cfg.NAME}")
     wake = threading.Event()
-    for inf in (hcs, clusters, settings, dpus, secrets, node_pools, hosted_nodes):
+    for inf in (hcs, clusters, settings, dpus, secrets, node_pools, hosted_nodes, config_maps):
         inf.add_handler(lambda *_: wake.set())
         inf.start(stop)
     for inf in (
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         secrets,
         node_pools,
         hosted_nodes,
+        config_maps,
     ):  # what is missing is judged from full caches
         while not inf.synced.wait(0.2) and not stop.is_set():
             pass
@@ -116,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
                 hypershift.reconcile(hc, conf)
             except ApiError as exc:
                 LOG.warning("HostedCluster %s/%s: %s", hc["metadata"]["namespace"], hc["metadata"]["name"], exc)
+        for node_pool in node_pools.items():
+            spec = node_pool.get("spec") or {}
+            try:
+                hypershift.reconcile_node_pool(
+                    node_pool, hcs.get((node_pool["metadata"]["namespace"], str(spec.get("clusterName", "")))), conf
+                )
+            except ApiError as exc:
+                LOG.warning(
+                    "NodePool %s/%s: %s", node_pool["metadata"]["namespace"], node_pool["metadata"]["name"], exc
+                )
         for cluster in clusters.items():
             try:
                 dpf.reconcile_dpucluster(cluster, conf)

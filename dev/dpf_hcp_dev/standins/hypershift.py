@@ -32,6 +32,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     NAMESPACE,
     NODE_POOL,
     SECRET,
+    Resource,
 )
 from dpf_hcp_dev.standins.config import StandinConfig
 from dpf_hcp_dev.standins.ignition import IgnitionServer
@@ -46,6 +47,9 @@ CONTROL_PLANE_NAMESPACE_LABEL = "hypershift.openshift.io/hosted-control-plane"
 # nodepool_controller.go (nodePoolAnnotation).
 TOKEN_SECRET_ANNOTATION = "hypershift.openshift.io/ignition-config"
 NODEPOOL_ANNOTATION = "hypershift.openshift.io/nodePool"
+# What the ignition server writes on a token secret after serving it: ignition-server/cmd/start.go
+# (run); the NodePool's ReachedIgnitionEndpoint follows it (nodepool/conditions.go).
+IGNITION_REACHED = "hypershift.openshift.io/ignition-reached"
 # An outdated token stays usable this long after its NodePool's config changed: openshift/hypershift
 # hypershift-operator/controllers/nodepool/token.go (setExpirationTimestampOnToken, 2 hours).
 OUTDATED_TOKEN_LIFETIME = timedelta(hours=2)
@@ -64,6 +68,66 @@ TOKEN_ROTATE_AFTER = timedelta(hours=11) / 2
 # hypershift-operator/controllers/nodepool/config.go (a config document that fails validation).
 PAYLOAD_GENERATED = ("AsExpected", "Payload generated successfully")
 PAYLOAD_INVALID = ("InvalidConfig", 'configmap "hcp-bluefield-os" yaml document failed validation')
+
+
+# What HyperShift's NodePool controller writes on a NodePool of platform None (no CAPI machines):
+# openshift/hypershift hypershift-operator/controllers/nodepool/nodepool_controller.go (Reconcile,
+# reconcile, signalConditions: the setters' order) and conditions.go (the setters), constants in
+# api/hypershift/v1beta1/nodepool_conditions.go. Ready, UpdatingPlatformMachineTemplate and
+# AutorepairEnabled come from capi.go only, which platform None skips: they are never set.
+NODEPOOL_CURRENT_CONFIG = "hypershift.openshift.io/nodePoolCurrentConfig"
+# config.go (defaultAndValidateConfigManifest): the kinds a spec.config document may hold.
+NODEPOOL_CONFIG_KINDS = {
+    ("machineconfiguration.openshift.io/v1", "MachineConfig"),
+    ("machineconfiguration.openshift.io/v1", "KubeletConfig"),
+    ("machineconfiguration.openshift.io/v1", "ContainerRuntimeConfig"),
+    ("operator.openshift.io/v1alpha1", "ImageContentSourcePolicy"),
+    ("config.openshift.io/v1", "ImageDigestMirrorSet"),
+    ("config.openshift.io/v1", "ClusterImagePolicy"),
+    ("config.openshift.io/v1alpha1", "ClusterImagePolicy"),
+}
+
+
+def node_pool_config_problem(node_pool: dict[str, Any], config_maps: Informer | None) -> str | None:
+    """Why HyperShift's config generator fails for the NodePool's spec.config, in its words, or
+    None: config.go (getUserConfigs: each ConfigMap in the NodePool's namespace, a missing one is
+    the client's NotFound; parse: key ``config``, several YAML documents, "configmap %q contains
+    invalid yaml" / "configmap %q yaml document failed validation: error decoding config: ...";
+    the errors aggregated, one alone as itself, several as ``[a, b]``). For a kind outside the
+    scheme the decoder's message is apimachinery's (runtime.notRegisteredErr) without the scheme's
+    source location."""
+    if config_maps is None:
+        return None
+    namespace = node_pool["metadata"]["namespace"]
+    errors: list[str] = []
+    for ref in (node_pool.get("spec") or {}).get("config") or []:
+        name = str((ref or {}).get("name", ""))
+        cm = config_maps.get((namespace, name))
+        if cm is None:
+            errors.append(f'configmaps "{name}" not found')
+            continue
+        try:
+            documents = list(yaml.safe_load_all(str((cm.get("data") or {}).get("config", ""))))
+        except yaml.YAMLError as exc:
+            errors.append(f'configmap "{name}" contains invalid yaml: {exc}')
+            continue
+        for doc in documents:
+            if doc is None:
+                continue
+            found = (doc.get("apiVersion"), doc.get("kind")) if isinstance(doc, dict) else (None, None)
+            if found not in NODEPOOL_CONFIG_KINDS:
+                errors.append(
+                    f'configmap "{name}" yaml document failed validation: error decoding config: '
+                    f'no kind "{found[1]}" is registered for version "{found[0]}"'
+                )
+    if not errors:
+        return None
+    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+
+
+def config_hash_without_version(node_pool: dict[str, Any]) -> str:
+    """config.go (HashWithoutVersion): the config without the release (here: the ConfigMaps it names)."""
+    return config_version("", node_pool)
 
 
 def config_version(release_image: str, node_pool: dict[str, Any]) -> str:
@@ -186,6 +250,7 @@ class HyperShiftStandin:
         ignition: IgnitionServer | None = None,
         node_pools: Informer | None = None,
         hosted_nodes: Informer | None = None,
+        config_maps: Informer | None = None,
     ):
         self.client = client
         self.kubeconfig = hosted_admin_kubeconfig
@@ -198,6 +263,7 @@ class HyperShiftStandin:
         self.ignition = ignition
         self.node_pools = node_pools
         self.hosted_nodes = hosted_nodes  # the hosted cluster's Nodes: the workers that joined
+        self.config_maps = config_maps  # the NodePools' spec.config ConfigMaps
         self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
         self._rotated: dict[str, str] = {}  # token secret uid -> its resourceVersion when last rotated
@@ -376,6 +442,10 @@ class HyperShiftStandin:
                 self._rotate_if_due(secret, control_plane, config)
         if node_pool is None:
             return  # HyperShift's NodePool controller makes tokens for a NodePool that exists
+        if node_pool_config_problem(node_pool, self.config_maps) is not None or config.flag(
+            ns, name, "releaseUnreadable"
+        ):
+            return  # the reconcile stops at ValidMachineConfig or ValidReleaseImage False: no token for that config
         version = config_version(release, node_pool)
         token_name = prefix + version
         if not any(s["metadata"]["name"] == token_name for s in tokens) and self._missing(control_plane, token_name):
@@ -405,6 +475,160 @@ class HyperShiftStandin:
         if self.node_pools is not None and annotations.get(NODEPOOL_CURRENT_CONFIG_VERSION) != version:
             patch = {"metadata": {"annotations": {NODEPOOL_CURRENT_CONFIG_VERSION: version}}}
             self.client.patch(NODE_POOL, name, patch, ns, field_manager=STANDIN_FIELD_MANAGER)
+
+    def reconcile_node_pool(
+        self, node_pool: dict[str, Any], hc: dict[str, Any] | None, config: StandinConfig | None = None
+    ) -> None:
+        """A NodePool of platform None as HyperShift's NodePool controller keeps it (openshift/hypershift
+        hypershift-operator/controllers/nodepool/nodepool_controller.go, Reconcile and reconcile;
+        conditions.go): nothing while its HostedCluster is missing; the finalizer first, an
+        ownerReference to the HostedCluster; then the conditions in signalConditions' order, the
+        reconcile stopping at a missing ignition endpoint or CA, a HostedCluster without kubeconfig,
+        or a spec.config the config generator refuses (ValidMachineConfig False); then, with the
+        token of the current config in place, status.version and nodePoolCurrentConfig. Deleted:
+        its token secrets go (revoked at once), then the finalizer (delete, ensureMachineDeletion)."""
+        meta = node_pool["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        spec = node_pool.get("spec") or {}
+        control_plane = control_plane_namespace(ns, str(spec.get("clusterName", "")))
+        if meta.get("deletionTimestamp"):
+            if FINALIZER in (meta.get("finalizers") or []):
+                for secret in self.secrets.indexed((control_plane, "")):
+                    if (secret["metadata"].get("annotations") or {}).get(NODEPOOL_ANNOTATION) == f"{ns}/{name}":
+                        self._revoke(secret)
+                self._drop_finalizer(node_pool, NODE_POOL)
+            return
+        if hc is None:
+            return  # GetHostedClusterByName fails: no finalizer, no status
+        if FINALIZER not in (meta.get("finalizers") or []):
+            patch = {"metadata": {"finalizers": [*(meta.get("finalizers") or []), FINALIZER]}}
+            self.client.patch(NODE_POOL, name, patch, ns, field_manager=STANDIN_FIELD_MANAGER)
+            return
+        owners = meta.get("ownerReferences") or []
+        if not any(o.get("uid") == hc["metadata"]["uid"] for o in owners):  # util.EnsureOwnerRef
+            owner = {"apiVersion": hc["apiVersion"], "kind": hc["kind"], "name": hc["metadata"]["name"]}
+            patch = {"metadata": {"ownerReferences": [*owners, {**owner, "uid": hc["metadata"]["uid"]}]}}
+            self.client.patch(NODE_POOL, name, patch, ns, field_manager=STANDIN_FIELD_MANAGER)
+            return
+        status = dict(node_pool.get("status") or {})
+        hc_status = hc.get("status") or {}
+        image = str((spec.get("release") or {}).get("image", ""))
+        table: dict[str, tuple[str, str, str]] = {
+            "AutoscalingEnabled": ("False", "AsExpected", ""),
+            "UpdateManagementEnabled": ("True", "AsExpected", ""),
+            "ValidReleaseImage": ("True", "AsExpected", f"Using release image: {image}"),
+        }
+        drop: set[str] = set()
+        stop = True
+        if config is not None and config.flag(ns, name, "releaseUnreadable"):
+            # releaseImageCondition: the release cannot be looked up (an image that does not exist,
+            # a pull secret that cannot read it); the reconcile returns the error.
+            table["ValidReleaseImage"] = (
+                "False",
+                "ValidationFailed",
+                f"Failed to get release image: failed to lookup release image: {image}: manifest unknown",
+            )
+        elif not hc_status.get("ignitionEndpoint"):
+            table["IgnitionEndpointAvailable"] = (
+                "False",
+                "IgnitionEndpointMissing",
+                "Ignition endpoint not available, waiting",
+            )
+        elif self.secrets.get((control_plane, CA_SECRET)) is None:
+            table["IgnitionEndpointAvailable"] = (
+                "False",
+                "IgnitionCACertMissing",
+                "still waiting for ignition CA cert Secret to exist",
+            )
+        else:
+            drop.add("IgnitionEndpointAvailable")  # removed once endpoint and CA are there
+            table["ValidArchPlatform"] = ("True", "AsExpected", "")
+            table["ReconciliationActive"] = ("True", "ReconciliationActive", "Reconciliation active on resource")
+            table["SupportedVersionSkew"] = (
+                ("True", "AsExpected", "Release image version is valid")
+                if hc_status.get("version")
+                else (
+                    "Unknown",
+                    "ValidationFailed",
+                    "HostedCluster version is not available yet, waiting for version information",
+                )
+            )
+            problem = node_pool_config_problem(node_pool, self.config_maps) if hc_status.get("kubeconfig") else None
+            if not hc_status.get("kubeconfig"):
+                pass  # validMachineConfigCondition returns quietly
+            elif problem is not None:
+                table["ValidMachineConfig"] = ("False", "ValidationFailed", problem)
+            else:
+                stop = False
+                table["ValidMachineConfig"] = ("True", "AsExpected", "")
+        if not stop:
+            annotations = meta.get("annotations") or {}
+            target_config, target_version = config_hash_without_version(node_pool), _ocp_version(image)
+            table["UpdatingConfig"] = (
+                ("True", "AsExpected", f"Updating config in progress. Target config: {target_config}")
+                if annotations.get(NODEPOOL_CURRENT_CONFIG) != target_config
+                else ("False", "AsExpected", "")
+            )
+            table["UpdatingVersion"] = (
+                ("True", "AsExpected", f"Updating version in progress. Target version: {target_version}")
+                if status.get("version") != target_version
+                else ("False", "AsExpected", "")
+            )
+            token = self.secrets.get((control_plane, f"token-{name}-{config_version(image, node_pool)}"))
+            if token is None:
+                message = f'secrets "token-{name}-{config_version(image, node_pool)}" not found'
+                table["ValidGeneratedPayload"] = ("False", "NotFound", message)
+            else:
+                data = token.get("data") or {}
+                reason = base64.b64decode(data.get("reason") or "").decode(errors="replace")
+                message = base64.b64decode(data.get("message") or "").decode(errors="replace")
+                # Upstream leaves the status empty ("") for a reason other than AsExpected; the
+                # fixture CRD's enum refuses "", so the stand-in says False.
+                table["ValidGeneratedPayload"] = (
+                    ("True" if reason == "AsExpected" else "False", reason, message)
+                    if "reason" in data
+                    else ("Unknown", "", "Unable to get status data from token secret")
+                )
+            reached = IGNITION_REACHED in ((token or {}).get("metadata", {}).get("annotations") or {})
+            table["ReachedIgnitionEndpoint"] = (
+                ("True", "AsExpected", "") if reached else ("False", "ignitionNotReached", "")
+            )
+            machines = (
+                ("False", "AsExpected", "NodePool set to no replicas")
+                if not spec.get("replicas")
+                else ("False", "NotFound", "No Machines are created")
+            )
+            table["AllMachinesReady"] = table["AllNodesHealthy"] = machines
+            table["ValidPlatformConfig"] = ("True", "AsExpected", "All is well")
+            if token is not None:  # token.Reconcile done: the non-automated branch's last steps
+                status["version"] = target_version
+                if annotations.get(NODEPOOL_CURRENT_CONFIG) != target_config:
+                    patch = {"metadata": {"annotations": {NODEPOOL_CURRENT_CONFIG: target_config}}}
+                    self.client.patch(NODE_POOL, name, patch, ns, field_manager=STANDIN_FIELD_MANAGER)
+        updates = [{"type": t, "status": st, "reason": r, "message": m} for t, (st, r, m) in table.items()]
+        kept = [c for c in status.get("conditions") or [] if c.get("type") not in drop]
+        conditions = merge(kept, updates, meta.get("generation"))
+        # An empty message or reason is left out: the 1.20 API server refuses "" there (as null).
+        status["conditions"] = [{k: v for k, v in c.items() if v != ""} for c in conditions]
+        if status != (node_pool.get("status") or {}):
+            try:
+                self.client.replace(NODE_POOL, {**node_pool, "status": status}, subresource="status")
+            except ApiError as exc:
+                if not (exc.conflict or exc.not_found):
+                    raise
+
+    def _revoke(self, secret: dict[str, Any]) -> None:
+        """A token secret deleted with its NodePool: its tokens are no longer served."""
+        data = secret.get("data") or {}
+        for key in ("token", OLD_TOKEN_KEY):
+            value = base64.b64decode(data.get(key) or "").decode(errors="replace")
+            if value and self.ignition is not None:
+                self.ignition.forget(value)
+        try:
+            self.client.delete(SECRET, secret["metadata"]["name"], secret["metadata"]["namespace"])
+        except ApiError as exc:
+            if not exc.not_found:
+                raise
 
     def _rotate_if_due(self, secret: dict[str, Any], control_plane: str, config: StandinConfig) -> None:
         """The ignition server's in-place rotation (tokensecret_controller.go, tokenNeedRotation and
@@ -485,12 +709,12 @@ class HyperShiftStandin:
             if not exc.conflict:
                 raise
 
-    def _drop_finalizer(self, hc: dict[str, Any]) -> None:
-        meta = hc["metadata"]
+    def _drop_finalizer(self, obj: dict[str, Any], resource: Resource = HOSTED_CLUSTER) -> None:
+        meta = obj["metadata"]
         rest = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         try:
             self.client.patch(
-                HOSTED_CLUSTER,
+                resource,
                 meta["name"],
                 [
                     {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},

@@ -1,0 +1,182 @@
+"""Contract of the HyperShift stand-in's NodePool controller (issue 17): a NodePool of platform None
+gets the status, finalizer, ownerReference and annotations openshift/hypershift writes
+(hypershift-operator/controllers/nodepool/nodepool_controller.go, conditions.go, config.go), and our
+code copes: it never waits for a NodePool Ready (HyperShift sets none for platform None), takes
+HyperShift's refusal of the NodePool as a condition that names it, and does not fight HyperShift's
+writes.
+
+- Conditions, in signalConditions' order, as a healthy platform-None NodePool ends up; no Ready;
+  status.version and nodePoolCurrentConfig once the token is made; the finalizer and an
+  ownerReference to the HostedCluster, which our apply leaves alone:
+  test_a_platform_none_nodepool_gets_hypershifts_status_and_our_apply_leaves_it_alone.
+- A spec.config HyperShift's config generator refuses is ValidMachineConfig False/ValidationFailed
+  in its words, and no token is made for it; a deleted NodePool's tokens go before its finalizer:
+  test_a_nodepool_config_hypershift_refuses_is_valid_machine_config_false_and_gets_no_token.
+- ValidReleaseImage False reaches the provisioner: IgnitionConfigured False NodePoolConfigInvalid,
+  naming HyperShift's words, and clears when HyperShift does:
+  test_a_release_hypershift_cannot_read_is_a_condition_naming_its_words.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    CONFIGMAP,
+    EVENT,
+    HOSTED_CLUSTER,
+    NODE_POOL,
+    PROVISIONER,
+    SECRET,
+)
+from support import (
+    RELEASE,
+    condition,
+    dpucluster,
+    namespace,
+    provisioner_body,
+    secrets,
+    someone_elses_hosted_cluster,
+    standin_settings,
+    unique,
+    wait_condition,
+    wait_for,
+)
+
+FINALIZER = "hypershift.openshift.io/finalizer"
+
+
+def conditions(obj):
+    return {c["type"]: (c["status"], c.get("reason", "")) for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def provisioner(mgmt, **spec):
+    ns = namespace(mgmt, unique("tenant"))
+    dpu_ns = namespace(mgmt, unique("dpus"))
+    secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster", **spec))
+    return ns
+
+
+def test_a_platform_none_nodepool_gets_hypershifts_status_and_our_apply_leaves_it_alone(mgmt, operator):
+    ns = provisioner(mgmt)
+    wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)
+    wait_for("the NodePool's version", lambda: (mgmt.get(NODE_POOL, "hcp", ns).get("status") or {}).get("version"))
+    pool = mgmt.get(NODE_POOL, "hcp", ns)
+    hc = mgmt.get(HOSTED_CLUSTER, "hcp", ns)
+    assert FINALIZER in pool["metadata"]["finalizers"]
+    owners = {(o["kind"], o["uid"], bool(o.get("controller"))) for o in pool["metadata"]["ownerReferences"]}
+    provisioner_uid = mgmt.get(PROVISIONER, "hcp", ns)["metadata"]["uid"]
+    assert owners == {("HostedCluster", hc["metadata"]["uid"], False), ("DPFHCPProvisioner", provisioner_uid, True)}
+    wait_for(
+        "UpdatingConfig and UpdatingVersion done",
+        lambda: conditions(mgmt.get(NODE_POOL, "hcp", ns))["UpdatingVersion"][0] == "False",
+    )
+    pool = mgmt.get(NODE_POOL, "hcp", ns)
+    assert conditions(pool) == {
+        "AllMachinesReady": ("False", "AsExpected"),
+        "AllNodesHealthy": ("False", "AsExpected"),
+        "AutoscalingEnabled": ("False", "AsExpected"),
+        "ReachedIgnitionEndpoint": ("False", "ignitionNotReached"),
+        "ReconciliationActive": ("True", "ReconciliationActive"),
+        "SupportedVersionSkew": ("True", "AsExpected"),
+        "UpdateManagementEnabled": ("True", "AsExpected"),
+        "UpdatingConfig": ("False", "AsExpected"),
+        "UpdatingVersion": ("False", "AsExpected"),
+        "ValidArchPlatform": ("True", "AsExpected"),
+        "ValidGeneratedPayload": ("True", "AsExpected"),
+        "ValidMachineConfig": ("True", "AsExpected"),
+        "ValidPlatformConfig": ("True", "AsExpected"),
+        "ValidReleaseImage": ("True", "AsExpected"),
+    }  # no Ready: only CAPI's reconcile sets it, and platform None has none
+    assert pool["status"]["version"] == "4.19.0-ec.5" and RELEASE.endswith("4.19.0-ec.5-x86_64")
+    annotations = pool["metadata"]["annotations"]
+    assert annotations["hypershift.openshift.io/nodePoolCurrentConfig"]
+    assert annotations["hypershift.openshift.io/nodePoolCurrentConfigVersion"]
+    # The NodePool is applied before its MachineConfig ConfigMap, so HyperShift may briefly say the
+    # ConfigMap is missing; that never reaches the provisioner's story.
+    reasons = {e.get("reason") for e in mgmt.list(EVENT, ns).get("items") or []}
+    assert "NodePoolConfigInvalid" not in reasons, reasons
+    # Our runs and HyperShift's writes settle: nobody rewrites the NodePool over and over.
+    before = pool["metadata"]["resourceVersion"]
+    time.sleep(5)
+    assert mgmt.get(NODE_POOL, "hcp", ns)["metadata"]["resourceVersion"] == before
+
+
+def test_a_nodepool_config_hypershift_refuses_is_valid_machine_config_false_and_gets_no_token(mgmt, standins):
+    ns = namespace(mgmt, unique("platform"))
+    mgmt.create(HOSTED_CLUSTER, someone_elses_hosted_cluster(ns, "hc"))
+    mgmt.create(
+        CONFIGMAP,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "bad", "namespace": ns},
+            "data": {"config": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"},
+        },
+    )
+    body = {
+        "apiVersion": "hypershift.openshift.io/v1beta1",
+        "kind": "NodePool",
+        "metadata": {"name": "hc", "namespace": ns},
+        "spec": {
+            "clusterName": "hc",
+            "replicas": 0,
+            "management": {"upgradeType": "Replace"},
+            "platform": {"type": "None"},
+            "release": {"image": "quay.io/openshift-release-dev/ocp-release:4.19.0-multi"},
+            "config": [{"name": "missing"}, {"name": "bad"}],
+        },
+    }
+    mgmt.create(NODE_POOL, body)
+    wait_for("ValidMachineConfig", lambda: "ValidMachineConfig" in conditions(mgmt.get(NODE_POOL, "hc", ns)))
+    pool = mgmt.get(NODE_POOL, "hc", ns)
+    found = next(c for c in pool["status"]["conditions"] if c["type"] == "ValidMachineConfig")
+    assert (found["status"], found["reason"]) == ("False", "ValidationFailed")
+    assert found["message"] == (
+        '[configmaps "missing" not found, configmap "bad" yaml document failed validation: '
+        'error decoding config: no kind "Pod" is registered for version "v1"]'
+    )
+    assert found["observedGeneration"] == pool["metadata"]["generation"]
+    assert "Ready" not in conditions(pool) and "UpdatingConfig" not in conditions(pool)  # the reconcile stopped
+    time.sleep(2)
+    tokens = [
+        s for s in mgmt.list(SECRET, f"{ns}-hc").get("items") or [] if s["metadata"]["name"].startswith("token-hc-")
+    ]
+    assert tokens == []
+    # Fixed: a token, a version; deleted: the tokens go, then the finalizer.
+    mgmt.patch(NODE_POOL, "hc", {"spec": {"config": None}}, ns)
+    wait_for(
+        "the NodePool's token", lambda: (mgmt.get(NODE_POOL, "hc", ns).get("status") or {}).get("version"), timeout=60
+    )
+    assert [
+        s for s in mgmt.list(SECRET, f"{ns}-hc").get("items") or [] if s["metadata"]["name"].startswith("token-hc-")
+    ]
+    mgmt.delete(NODE_POOL, "hc", ns)
+    wait_for("the NodePool gone", lambda: mgmt.get_or_none(NODE_POOL, "hc", ns) is None, timeout=60)
+    assert [
+        s for s in mgmt.list(SECRET, f"{ns}-hc").get("items") or [] if s["metadata"]["name"].startswith("token-hc-")
+    ] == []
+    mgmt.delete(HOSTED_CLUSTER, "hc", ns)
+
+
+def test_a_release_hypershift_cannot_read_is_a_condition_naming_its_words(mgmt, operator):
+    ns = namespace(mgmt, unique("tenant"))
+    standin_settings(mgmt, **{f"{ns}.hcp.releaseUnreadable": "true"})
+    dpu_ns = namespace(mgmt, unique("dpus"))
+    secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    try:
+        mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+        obj = wait_condition(
+            mgmt, ns, "hcp", "IgnitionConfigured", "False", reason="NodePoolConfigInvalid", timeout=120
+        )
+        message = condition(obj, "IgnitionConfigured")["message"]
+        assert f"NodePool {ns}/hcp" in message
+        assert "ValidReleaseImage=False 'ValidationFailed': 'Failed to get release image: " in message
+        assert f"{ns}/hcp-bluefield-os" in message
+        assert condition(obj, "Ready")["status"] == "False"
+    finally:
+        standin_settings(mgmt, **{f"{ns}.hcp.releaseUnreadable": ""})
+    wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)
