@@ -237,7 +237,7 @@ def service_problem(service: str) -> str | None:
         return "only {namespace} may stand in braces"
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in address or "@" in address:
-        return "give host:port, e.g. kube-apiserver.{namespace}.svc:6443"
+        return "give host:port, e.g. kube-apiserver.{namespace}.svc.cluster.local:6443"
     return None
 
 

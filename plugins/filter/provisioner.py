@@ -82,6 +82,7 @@ def metallb_condition(
     missing_kinds: list[str] | None = None,
     missing_namespaces: list[str] | None = None,
     overlapping: list[str] | None = None,
+    refused: list[str] | None = None,
 ) -> dict[str, Any]:
     """The provisioner's MetalLBConfigured condition from what the metallb role found."""
     spec = provisioner.get("spec") or {}
@@ -95,6 +96,7 @@ def metallb_condition(
         missing_kinds=list(missing_kinds or []),
         missing_namespaces=list(missing_namespaces or []),
         overlapping=list(overlapping or []),
+        refused=list(refused or []),
     )
 
 

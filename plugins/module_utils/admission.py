@@ -157,9 +157,15 @@ def check_spec(spec: Any, release_repositories: tuple[str, ...] = DEFAULT_RELEAS
     vip = spec.get("virtualIP")
     if vip not in (None, ""):
         try:
-            ipaddress.ip_address(vip)
+            address = ipaddress.ip_address(vip)
         except (ValueError, TypeError):
             problems.append(Problem("spec.virtualIP", f"{shown(vip)} is not an IPv4 or IPv6 address"))
+        else:
+            mapped = getattr(address, "ipv4_mapped", None)
+            if mapped is not None:  # one host, two spellings: MetalLB's overlap check takes them as one
+                problems.append(
+                    Problem("spec.virtualIP", f"{shown(vip)} is an IPv4-mapped IPv6 address; write it as {mapped}")
+                )
     if spec.get("controlPlaneAvailabilityPolicy", "HighlyAvailable") == "HighlyAvailable" and not vip:
         problems.append(
             Problem(

@@ -15,6 +15,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming, scope
@@ -71,6 +72,7 @@ class Generation:
     condition: Condition
     changed: bool = False
     configmap_ref: dict[str, str] | None = None
+    requeue_after: float | None = None  # look again then (a refusal HyperShift may still take back)
 
 
 def _not_yet(reason: str, message: str) -> Generation:
@@ -118,20 +120,29 @@ def _token_secret(
 
 
 # What stops HyperShift's NodePool controller before it makes a token for the NodePool's config:
-# openshift/hypershift hypershift-operator/controllers/nodepool/conditions.go (releaseImageCondition,
-# validMachineConfigCondition: False/ValidationFailed, and the reconcile returns).
-NODE_POOL_REFUSALS = ("ValidReleaseImage", "ValidMachineConfig")
+# openshift/hypershift hypershift-operator/controllers/nodepool/conditions.go (validMachineConfigCondition:
+# False/ValidationFailed, and the reconcile returns). It also says so for a while in normal operation:
+# until the control-plane operator has written its core configs ("expected N core ignition configs",
+# config.go getCoreConfigs) and until it sees a ConfigMap we have just written (its next reconcile),
+# so a refusal counts once it has lasted REFUSAL_GRACE_SECONDS. ValidReleaseImage is not read: it
+# is False through every y-stream upgrade until the control plane completes it
+# (nodepool_controller.go getReleaseImage, supportedversion/version.go IsValidReleaseVersion), and
+# a release HyperShift cannot read shows on the HostedCluster, whose conditions are mirrored.
+NODE_POOL_REFUSALS = ("ValidMachineConfig",)
+REFUSAL_GRACE_SECONDS = 120.0
 
 
-def _node_pool_refusal(node_pool: dict[str, Any] | None) -> str | None:
+def _node_pool_refusal(node_pool: dict[str, Any] | None, now: datetime | None = None) -> tuple[str, float] | None:
     """HyperShift's reason for not generating the NodePool's config, as its condition says, for the
-    NodePool's current generation; None when it says nothing of the kind. The status is data:
-    any shape that is not a list of conditions says nothing."""
+    NodePool's current generation, and the seconds until it has lasted REFUSAL_GRACE_SECONDS (0 or
+    less: it counts); None when it says nothing of the kind. The status is data: any shape that is
+    not a list of conditions says nothing, and a time that does not parse is taken as now."""
     node_pool = node_pool if isinstance(node_pool, dict) else {}
     meta, status = node_pool.get("metadata"), node_pool.get("status")
     generation = meta.get("generation") if isinstance(meta, dict) else None
     found = status.get("conditions") if isinstance(status, dict) else None
     listed = [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+    now = now or datetime.now(UTC)
     for type_ in NODE_POOL_REFUSALS:
         refusal = next((c for c in listed if c.get("type") == type_ and c.get("status") == "False"), None)
         if refusal is None:
@@ -139,7 +150,13 @@ def _node_pool_refusal(node_pool: dict[str, Any] | None) -> str | None:
         seen = refusal.get("observedGeneration")
         if isinstance(seen, int) and seen != generation:
             continue  # about an earlier spec
-        return f"{type_}=False {shown(refusal.get('reason', ''))}: {shown(refusal.get('message', ''))}"
+        try:
+            since = datetime.fromisoformat(str(refusal.get("lastTransitionTime")).replace("Z", "+00:00"))
+            lasted = (now - since).total_seconds() if since.tzinfo else 0.0
+        except ValueError:
+            lasted = 0.0
+        text = f"{type_}=False {shown(refusal.get('reason', ''))}: {shown(refusal.get('message', ''))}"
+        return text, REFUSAL_GRACE_SECONDS - max(lasted, 0.0)
     return None
 
 
@@ -373,16 +390,35 @@ def generate(
             f"HostedCluster {ref['namespace']}/{ref['name']} status.ignitionEndpoint {shown(endpoint)} is not "
             "host[:port]; the ignition is fetched from what HyperShift publishes there, nothing else",
         )
-    control_plane = naming.control_plane_namespace(provisioner)
     node_pool = client.get_or_none(NODE_POOL, ref["name"], ref["namespace"])  # named like the HostedCluster
     refusal = _node_pool_refusal(node_pool)
-    if refusal is not None:
+    if refusal is not None and refusal[1] <= 0:
         return _not_yet(
             "NodePoolConfigInvalid",
-            f"HyperShift makes no ignition for NodePool {ref['namespace']}/{ref['name']}: its status says {refusal}. "
-            f"Fix what it names (the ConfigMaps spec.config lists, ours being "
-            f"{ref['namespace']}/{naming.machineconfig_configmap_name(provisioner)}, or the release)",
+            f"HyperShift makes no ignition for NodePool {ref['namespace']}/{ref['name']}: for "
+            f"{REFUSAL_GRACE_SECONDS:g}s and more its status says {refusal[0]}. Fix what it names (the ConfigMaps "
+            f"spec.config lists, ours being {ref['namespace']}/{naming.machineconfig_configmap_name(provisioner)}), "
+            "or see the HostedCluster's conditions",
         )
+    result = _fetch_and_write(client, provisioner, image, check_mode, dpf_namespace, watch, endpoint, node_pool)
+    if refusal is not None:  # not yet counted: look again when it would
+        result.requeue_after = refusal[1]
+    return result
+
+
+def _fetch_and_write(
+    client: KubeClient,
+    provisioner: dict[str, Any],
+    image: str,
+    check_mode: bool,
+    dpf_namespace: str,
+    watch: Scope,
+    endpoint: str,
+    node_pool: dict[str, Any] | None,
+) -> Generation:
+    """The rest of ``generate``: the token, the ignition, the templates."""
+    ref = naming.hosted_cluster_ref(provisioner)
+    control_plane = naming.control_plane_namespace(provisioner)
     ca_pem = _secret_text(client.get_or_none(SECRET, CA_SECRET, control_plane), "tls.crt")
     token_secret = _token_secret(client, provisioner, node_pool)
     token = _secret_text(token_secret, "token")

@@ -37,10 +37,13 @@ KEY = "kubeconfig"  # HyperShift's key in the secret
 # The hosted API server inside the management cluster: HyperShift's Service ``kube-apiserver`` in
 # the control-plane namespace, port 6443 (openshift/hypershift support/config/constants.go,
 # KASSVCPort; 2040 on IBM Cloud). Its certificate kas-server-private-crt names
-# ``kube-apiserver.<ns>.svc`` and is signed by the root CA the admin kubeconfig carries
-# (control-plane-operator/controllers/hostedcontrolplane/pki/kas.go,
-# ReconcileKASServerPrivateCertSecret), so the kubeconfig's CA and client certificate hold.
-SERVICE = "kube-apiserver.{namespace}.svc:6443"
+# ``kube-apiserver.<ns>.svc`` and ``...svc.cluster.local`` and is signed by the root CA the admin
+# kubeconfig carries (control-plane-operator/controllers/hostedcontrolplane/pki/kas.go,
+# ReconcileKASServerPrivateCertSecret), so the kubeconfig's CA and client certificate hold. Fully
+# qualified, as the upstream operator writes it (internal/controller/csrapproval/client.go): a
+# short ``.svc`` name is tried in the DNS search domains first, where a namespace named ``svc``
+# could answer.
+SERVICE = "kube-apiserver.{namespace}.svc.cluster.local:6443"
 # Reasons: the first three mean "not yet", the others "something is wrong".
 WAITING = "WaitingForKubeconfig"
 NOT_CREATED = "HostedClusterNotCreated"

@@ -6,13 +6,19 @@ MetalLBConfigured condition.
 MetalLB refuses a pool whose CIDR overlaps a CIDR of another pool (its webhook denies the write,
 and a config that holds one anyway fails to load as a whole, for every pool): metallb/metallb
 internal/config/config.go (poolsFor, parseCIDR, cidrsOverlap). The provisioner checks before it
-writes, so a virtual IP inside someone else's pool is a condition that names both, not a run
-that fails.
+writes, so a virtual IP inside someone else's pool is a condition, not a run that fails; the
+other pool is not named (it is another tenant's or the platform's).
+
+Ranges are compared by their two ends, never summarised. An IPv4-mapped IPv6 spelling counts as
+its IPv4 address either way: stricter than MetalLB, whose mask-length comparison
+(cidrContainsCIDR) misses a mapped pool wider than one host, on purpose, since both spellings are
+one host on the wire (and a mapped spec.virtualIP is refused at admission).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Union
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
@@ -23,35 +29,47 @@ TYPE = "MetalLBConfigured"
 # run slow or a message long (the rest is reported as a count).
 MAX_POOLS = 2000
 MAX_ADDRESSES_PER_POOL = 256
-MAX_REPORTED = 3
+# MetalLB's refusal of an object outside its namespace (ipaddresspool_webhook.go, validateIPAddressPoolCreate).
+NAMESPACE_REFUSAL = re.compile(r"denied the request: resource must be created in [a-z0-9-]{1,63} namespace$")
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]  # noqa: UP007 - a runtime alias for older Pythons
+Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]  # noqa: UP007 - a runtime alias for older Pythons
+MAPPED = ipaddress.ip_network("::ffff:0:0/96")
 
 
-def parse_addresses(entry: Any) -> list[Network]:
-    """The networks one ``spec.addresses`` entry stands for: a CIDR (host bits allowed, as Go's
-    net.ParseCIDR) or a ``first-last`` range, as MetalLB's parseCIDR reads them; nothing for an
-    entry MetalLB itself would refuse."""
+def parse_addresses(entry: Any) -> tuple[Address, Address] | None:
+    """The first and last address one ``spec.addresses`` entry stands for: a CIDR (host bits
+    allowed, as Go's net.ParseCIDR) or a ``first-last`` range, as MetalLB's ParseCIDR reads them;
+    None for an entry MetalLB itself would refuse. A range is kept as its two ends (never
+    summarised into networks: a wide IPv6 range would be hundreds)."""
     if not isinstance(entry, str) or len(entry) > 100:
-        return []
-    text = entry.strip()
+        return None
     try:
-        if "-" in text:
-            first, last = (ipaddress.ip_address(part.strip()) for part in text.split("-", 1))
+        if "-" in entry:
+            first, last = (ipaddress.ip_address(part.strip()) for part in entry.split("-", 1))
             if first.version != last.version or first > last:
-                return []
-            return list(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
-        if "/" not in text:
-            return []
-        return [ipaddress.ip_network(text, strict=False)]
+                return None
+            return first, last
+        if "/" not in entry:
+            return None
+        network = ipaddress.ip_network(entry, strict=False)
+        return network.network_address, network.broadcast_address
     except ValueError:
-        return []
+        return None
+
+
+def _forms(address: Address) -> list[Address]:
+    """An address in both of its forms: IPv4 and IPv4-mapped IPv6 name the same host (Go's
+    net.IP.To4, which MetalLB's overlap check uses, takes them as one)."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return [address, ipaddress.IPv6Address(f"::ffff:{address}")]
+    mapped = address.ipv4_mapped
+    return [address] if mapped is None else [address, mapped]
 
 
 def conflicts(pools: list[dict[str, Any]], vip: str, own_name: str) -> list[str]:
-    """The other pools whose addresses hold ``vip``, each as ``"<pool>" (<address>)``."""
+    """The other pools whose addresses hold ``vip`` (in either form), each as ``"<pool>" (<address>)``."""
     try:
-        address = ipaddress.ip_address(vip)
+        forms = _forms(ipaddress.ip_address(vip))
     except ValueError:
         return []
     found: list[str] = []
@@ -63,7 +81,8 @@ def conflicts(pools: list[dict[str, Any]], vip: str, own_name: str) -> list[str]
         if not isinstance(entries, list):
             continue
         for entry in entries[:MAX_ADDRESSES_PER_POOL]:
-            if any(address in network for network in parse_addresses(entry)):
+            span = parse_addresses(entry)
+            if span and any(f.version == span[0].version and span[0] <= f <= span[1] for f in forms):
                 found.append(f"{shown(name)} ({shown(entry)})")
                 break
     return found
@@ -80,6 +99,7 @@ def configured_condition(
     missing_kinds: list[str] | None = None,
     missing_namespaces: list[str] | None = None,
     overlapping: list[str] | None = None,
+    refused: list[str] | None = None,
 ) -> Condition:
     """The MetalLBConfigured condition for what the metallb role found and did."""
     again = f"Checked again every {recheck_seconds:g}s"
@@ -112,15 +132,28 @@ def configured_condition(
             f" dpfhcp_metallb_namespace, e.g. openshift-operators) to where the MetalLB operator runs. {again}",
         )
     if overlapping:
-        more = f" and {len(overlapping) - MAX_REPORTED} more" if len(overlapping) > MAX_REPORTED else ""
+        # Other pools are other tenants' and the platform's: their names and ranges are not told
+        # to whoever reads this provisioner; MetalLB's administrator lists them.
         return condition(
             TYPE,
             False,
             "AddressPoolOverlap",
-            f"spec.virtualIP {shown(vip)} is already in MetalLB's IPAddressPool "
-            f"{', '.join(overlapping[:MAX_REPORTED])}{more} in namespace {namespace}, and MetalLB refuses pools"
-            " whose addresses overlap; choose a virtual IP outside the other pools, or take it out of that pool."
-            f" {again}",
+            f"spec.virtualIP {shown(vip)} is inside {len(overlapping)} other MetalLB IPAddressPool(s) in namespace "
+            f"{namespace}, and MetalLB refuses pools whose addresses overlap; choose a virtual IP outside "
+            f"MetalLB's other pools (ask the cluster administrator which are free). {again}",
+        )
+    if refused:
+        # MetalLB checks the new pool against every other pool, so its words may name them: only
+        # its namespace refusal (nothing about other pools) is passed on.
+        wrong_place = next((r for r in refused if NAMESPACE_REFUSAL.search(r)), None)
+        said = f": {wrong_place.split(': ', 1)[-1][:300]}" if wrong_place else " (its message is about MetalLB's pools)"
+        return condition(
+            TYPE,
+            False,
+            "MetalLBRefused",
+            f"MetalLB's admission webhook refused the IPAddressPool or L2Advertisement in {namespace}{said}. "
+            "If MetalLB runs in another namespace, set the MetalLB namespace (variable dpfhcp_metallb_namespace) "
+            f"to it; otherwise MetalLB's administrator sees why by checking its pools. {again}",
         )
     return condition(
         TYPE,

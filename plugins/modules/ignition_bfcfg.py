@@ -22,9 +22,10 @@ description:
     C(WaitingForIgnitionPayload), a wait rather than an error, and C(requeue_after) of I(recheck_seconds);
     or reason C(PayloadNotGenerated) when the token secret's C(reason) and C(message) (written by the
     ignition server) say why it was not generated.
-  - When the NodePool's C(ValidReleaseImage) or C(ValidMachineConfig) condition is False for its
-    current generation, HyperShift makes no ignition for it; the reason is C(NodePoolConfigInvalid),
-    with HyperShift's reason and message quoted.
+  - When the NodePool's C(ValidMachineConfig) condition has been False for its current generation
+    for two minutes, HyperShift makes no ignition for it; the reason is C(NodePoolConfigInvalid), with
+    HyperShift's reason and message quoted. A younger one (HyperShift says so briefly while the
+    control plane starts, or before it sees a ConfigMap just written) asks for C(requeue_after).
   - Rewrites C(spec.osImageURL) of the MachineConfig the ignition carries
     (C(/etc/ignition-machine-config-encapsulated.json)) to I(image), written back as a plain
     percent-escaped C(data:,) URL as the Machine Config Operator writes it.
@@ -109,8 +110,10 @@ configmap_ref:
   returned: always
   type: dict
 requeue_after:
-  description: I(recheck_seconds), when the ignition server is still generating the payload.
-  returned: when the condition's reason is WaitingForIgnitionPayload
+  description:
+    - I(recheck_seconds), when the ignition server is still generating the payload.
+    - The seconds until a NodePool refusal younger than two minutes would count.
+  returned: when the condition's reason is WaitingForIgnitionPayload, or HyperShift's refusal is recent
   type: float
   sample: 30
 """
@@ -160,6 +163,8 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     out = {"changed": result.changed, "conditions": [result.condition], "configmap_ref": result.configmap_ref or {}}
     if result.condition.get("reason") == WAITING:
         out["requeue_after"] = params["recheck_seconds"]
+    elif result.requeue_after is not None:
+        out["requeue_after"] = max(result.requeue_after, 1.0)
     return out
 
 

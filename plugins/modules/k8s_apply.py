@@ -40,6 +40,14 @@ options:
     type: str
     choices: [fail, skip]
     default: fail
+  admission_refusals:
+    description:
+      - What to do when an admission webhook refuses an object (the API server answers
+        C(admission webhook "..." denied the request)).
+      - C(fail) fails the task; C(report) skips that object and lists the refusals in RV(refused).
+    type: str
+    choices: [fail, report]
+    default: fail
 attributes:
   check_mode:
     support: full
@@ -60,6 +68,12 @@ EXAMPLES = r"""
 RETURN = r"""
 missing_namespaces:
   description: Namespaces that do not exist, whose objects were skipped.
+  returned: always
+  type: list
+  elements: str
+refused:
+  description: With I(admission_refusals=report), C(<kind> <namespace>/<name>) and the API server's
+    message for each object an admission webhook refused.
   returned: always
   type: list
   elements: str
@@ -91,6 +105,7 @@ results:
       type: str
 """
 
+import re
 from typing import Any
 
 from ansible.module_utils.common.yaml import yaml_dump
@@ -112,8 +127,12 @@ ARGUMENT_SPEC = with_auth(
         "definition": {"type": "raw", "required": True},
         "missing_kinds": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
         "missing_namespaces": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
+        "admission_refusals": {"type": "str", "choices": ["fail", "report"], "default": "fail"},
     }
 )
+# How the API server words a validating webhook's denial (k8s.io/apiserver
+# pkg/admission/plugin/webhook/errors/statuserror.go, ToStatusErr).
+DENIED = re.compile(r'^admission webhook "[^"]{1,253}" denied the request')
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -123,11 +142,16 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         if not isinstance(obj, dict) or not {"apiVersion", "kind", "metadata"} <= set(obj):
             raise ValueError("definition: every object needs apiVersion, kind and metadata")
     client = client_from_params(params)
-    results, diffs, missing, missing_ns, changed = [], [], [], [], False
+    results, diffs, missing, missing_ns, refused, changed = [], [], [], [], [], False
     for obj in objects:
         try:
             res = apply(client, obj, check_mode=check_mode)
         except ApiError as exc:
+            if params["admission_refusals"] == "report" and exc.status in (400, 403, 422) and DENIED.match(exc.message):
+                meta = obj["metadata"]
+                where = f"{meta.get('namespace', '')}/{meta.get('name', '')}".lstrip("/")
+                refused.append(f"{obj['kind']} {where}: {exc.message[:500]}")
+                continue
             if not exc.not_found:
                 raise
             namespace = obj["metadata"].get("namespace")
@@ -165,6 +189,7 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         "diff": diffs,
         "missing_kinds": sorted(set(missing)),
         "missing_namespaces": sorted(set(missing_ns)),
+        "refused": refused,
     }
 
 

@@ -217,7 +217,10 @@ def test_the_csr_watch_reaches_the_hosted_api_server_through_its_service_when_as
     dead = HostedApprover(mgmt, obj, source, dpus, service=f"{{namespace}}.invalid:{port}")
     assert through.hosted.creds.server == f"https://localhost:{port}"
     assert dead.hosted.creds.server == f"https://{ns}-hcp.invalid:{port}"
-    assert hosted_kubeconfig.through_service(source, obj).server == f"https://kube-apiserver.{ns}-hcp.svc:6443"
+    assert (
+        hosted_kubeconfig.through_service(source, obj).server
+        == f"https://kube-apiserver.{ns}-hcp.svc.cluster.local:6443"
+    )
     for approver in (through, dead):
         approver.start()
     try:

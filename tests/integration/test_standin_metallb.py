@@ -8,12 +8,16 @@ that names the pool and the fix, and our pool is not written.
   test_metallb_refuses_pools_outside_its_namespace_and_overlapping_cidrs.
 - A pool whose CIDR overlaps another pool's is refused; an update of a pool does not overlap its
   old self; an advertisement naming a pool that does not exist is accepted: same test.
-- The provisioner checks before it writes: test_a_virtual_ip_inside_another_pool_is_a_condition.
+- The provisioner checks before it writes, without naming the other pool:
+  test_a_virtual_ip_inside_another_pool_is_a_condition_and_clears_when_the_pool_goes.
+- A refusal of our pool is a condition (MetalLBRefused, MetalLB's namespace words passed on), not a
+  failed run: test_metallbs_refusal_of_our_pool_is_a_condition_not_a_failed_run.
 """
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
@@ -21,7 +25,17 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     L2_ADVERTISEMENT,
     PROVISIONER,
 )
-from support import condition, dpucluster, namespace, provisioner_body, secrets, unique, wait_condition, wait_for
+from support import (
+    ansible_playbook,
+    condition,
+    dpucluster,
+    namespace,
+    provisioner_body,
+    secrets,
+    unique,
+    wait_condition,
+    wait_for,
+)
 
 METALLB = "metallb-system"
 
@@ -95,8 +109,14 @@ def test_a_virtual_ip_inside_another_pool_is_a_condition_and_clears_when_the_poo
         obj = wait_condition(mgmt, ns, "hcp", "MetalLBConfigured", "False", timeout=120)
         cond = condition(obj, "MetalLBConfigured")
         assert cond["reason"] == "AddressPoolOverlap"
-        for part in ("spec.virtualIP '10.78.0.9'", f"'{foreign}' ('10.78.0.0/24')", METALLB, "choose a virtual IP"):
+        for part in (
+            "spec.virtualIP '10.78.0.9'",
+            "inside 1 other MetalLB IPAddressPool(s)",
+            METALLB,
+            "choose a virtual IP",
+        ):
             assert part in cond["message"]
+        assert foreign not in cond["message"]  # another tenant's or the platform's: not told
         assert condition(obj, "Ready")["status"] == "False"
         assert mgmt.get_or_none(IP_ADDRESS_POOL, f"dpfhcp-{ns}-hcp", METALLB) is None
         assert mgmt.get_or_none(L2_ADVERTISEMENT, f"dpfhcp-{ns}-hcp", METALLB) is None
@@ -106,3 +126,42 @@ def test_a_virtual_ip_inside_another_pool_is_a_condition_and_clears_when_the_poo
     obj = wait_condition(mgmt, ns, "hcp", "MetalLBConfigured", "True", timeout=120)
     assert mgmt.get(IP_ADDRESS_POOL, f"dpfhcp-{ns}-hcp", METALLB)["spec"]["addresses"] == ["10.78.0.9/32"]
     wait_for("Ready", lambda: condition(mgmt.get(PROVISIONER, "hcp", ns), "Ready")["status"] == "True", timeout=60)
+
+
+def test_metallbs_refusal_of_our_pool_is_a_condition_not_a_failed_run(env, mgmt, standins, tmp_path):
+    """MetalLB running in another namespace than the one configured: its webhook refuses our pool
+    ("resource must be created in metallb-system namespace"); the role reports MetalLBRefused with
+    those words and the fix, and the run goes on."""
+    elsewhere = namespace(mgmt, unique("not-metallb"))
+    ns = unique("tenant")
+    provisioner = {
+        "apiVersion": "provisioning.dpu.hcp.io/v1alpha1",
+        "kind": "DPFHCPProvisioner",
+        "metadata": {"name": "hcp", "namespace": ns},
+        "spec": {"virtualIP": "10.79.0.9", "controlPlaneAvailabilityPolicy": "HighlyAvailable"},
+    }
+    play = tmp_path / "metallb.yml"
+    play.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "hosts": "localhost",
+                    "connection": "local",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "ansible.builtin.include_role": {"name": "dpf_hcp.provisioner.metallb"},
+                            "vars": {"dpfhcp_provisioner": provisioner, "metallb_namespace": elsewhere},
+                        },
+                        {"ansible.builtin.debug": {"var": "metallb_conditions"}},
+                    ],
+                }
+            ]
+        )
+    )
+    result = ansible_playbook(str(play), env.management.kubeconfig_path())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "'reason': 'MetalLBRefused'" in result.stdout or '"reason": "MetalLBRefused"' in result.stdout
+    assert "resource must be created in metallb-system namespace" in result.stdout
+    assert "dpfhcp_metallb_namespace" in result.stdout
+    assert mgmt.get_or_none(IP_ADDRESS_POOL, f"dpfhcp-{ns}-hcp", elsewhere) is None

@@ -12,9 +12,9 @@ writes.
 - A spec.config HyperShift's config generator refuses is ValidMachineConfig False/ValidationFailed
   in its words, and no token is made for it; a deleted NodePool's tokens go before its finalizer:
   test_a_nodepool_config_hypershift_refuses_is_valid_machine_config_false_and_gets_no_token.
-- ValidReleaseImage False reaches the provisioner: IgnitionConfigured False NodePoolConfigInvalid,
-  naming HyperShift's words, and clears when HyperShift does:
-  test_a_release_hypershift_cannot_read_is_a_condition_naming_its_words.
+- ValidMachineConfig False that lasts reaches the provisioner: IgnitionConfigured False
+  NodePoolConfigInvalid, naming HyperShift's words, and clears when HyperShift does; a young one
+  does not: test_a_lasting_nodepool_refusal_is_a_condition_in_hypershifts_words_a_young_one_is_not.
 """
 
 from __future__ import annotations
@@ -161,22 +161,37 @@ def test_a_nodepool_config_hypershift_refuses_is_valid_machine_config_false_and_
     mgmt.delete(HOSTED_CLUSTER, "hc", ns)
 
 
-def test_a_release_hypershift_cannot_read_is_a_condition_naming_its_words(mgmt, operator):
+def test_a_lasting_nodepool_refusal_is_a_condition_in_hypershifts_words_a_young_one_is_not(mgmt, operator):
+    """While the control plane has not written its core configs, HyperShift says ValidMachineConfig
+    False (config.go getCoreConfigs): for a while that is normal, so the provisioner only looks
+    again; once it has lasted two minutes it is IgnitionConfigured=False NodePoolConfigInvalid, with
+    HyperShift's words. Here the two minutes pass by moving the condition's time back."""
     ns = namespace(mgmt, unique("tenant"))
-    standin_settings(mgmt, **{f"{ns}.hcp.releaseUnreadable": "true"})
+    standin_settings(mgmt, **{f"{ns}.hcp.coreConfigsMissing": "true"})
     dpu_ns = namespace(mgmt, unique("dpus"))
     secrets(mgmt, ns)
     dpucluster(mgmt, dpu_ns, "dpucluster")
     try:
         mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
-        obj = wait_condition(
-            mgmt, ns, "hcp", "IgnitionConfigured", "False", reason="NodePoolConfigInvalid", timeout=120
+        wait_for(
+            "ValidMachineConfig False",
+            lambda: (
+                conditions(mgmt.get_or_none(NODE_POOL, "hcp", ns) or {}).get("ValidMachineConfig", ("",))[0] == "False"
+            ),
         )
+        obj = wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "False", timeout=60)
+        assert condition(obj, "IgnitionConfigured")["reason"] != "NodePoolConfigInvalid"  # young: waited out
+        pool = mgmt.get(NODE_POOL, "hcp", ns)
+        for c in pool["status"]["conditions"]:
+            if c["type"] == "ValidMachineConfig":
+                c["lastTransitionTime"] = "2026-01-01T00:00:00Z"
+        mgmt.replace(NODE_POOL, pool, subresource="status")
+        obj = wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "False", reason="NodePoolConfigInvalid", timeout=60)
         message = condition(obj, "IgnitionConfigured")["message"]
         assert f"NodePool {ns}/hcp" in message
-        assert "ValidReleaseImage=False 'ValidationFailed': 'Failed to get release image: " in message
+        assert "ValidMachineConfig=False 'ValidationFailed': 'expected 2 core ignition configs, found 0'" in message
         assert f"{ns}/hcp-bluefield-os" in message
         assert condition(obj, "Ready")["status"] == "False"
     finally:
-        standin_settings(mgmt, **{f"{ns}.hcp.releaseUnreadable": ""})
+        standin_settings(mgmt, **{f"{ns}.hcp.coreConfigsMissing": ""})
     wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)

@@ -376,3 +376,12 @@ def test_an_existing_namespace_is_a_control_plane_namespace_only_if_it_is_for_th
     assert problems(ours) == []  # pre-created for it by an administrator
     assert problems(hypershifts, ours) == []  # HyperShift's, of this provisioner's HostedCluster
     assert control_plane_namespace_problems(new, [], None, None) == []
+
+
+def test_an_ipv4_mapped_virtual_ip_is_refused_with_its_ipv4_form():
+    """``::ffff:10.0.0.5`` is 10.0.0.5 to MetalLB (Go's To4): a second spelling would slip past the
+    provisioner's overlap check and could be announced twice."""
+    problems = check_spec({**SPEC, "virtualIP": "::ffff:10.0.0.5"})
+    assert [str(p) for p in problems] == [
+        "spec.virtualIP: '::ffff:10.0.0.5' is an IPv4-mapped IPv6 address; write it as 10.0.0.5"
+    ]

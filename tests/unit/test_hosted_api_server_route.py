@@ -21,7 +21,9 @@ def test_auto_is_the_service_in_a_pod_and_the_published_endpoint_elsewhere():
 def test_the_flags(monkeypatch):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     assert parse([]).hosted_api_service is None
-    assert parse(["--hosted-api-server=service"]).hosted_api_service == "kube-apiserver.{namespace}.svc:6443"
+    assert (
+        parse(["--hosted-api-server=service"]).hosted_api_service == "kube-apiserver.{namespace}.svc.cluster.local:6443"
+    )
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     assert parse([]).hosted_api_service == SERVICE
 

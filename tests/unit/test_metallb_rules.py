@@ -50,8 +50,10 @@ def test_hostile_pools_are_data_bounded_and_quoted():
     assert metallb.conflicts([pool("lan", "10.0.0.0/8")], "not-an-ip", "mine") == []
 
 
-def test_the_overlap_condition_names_the_field_the_value_the_pools_and_the_fix():
-    found = [f"'p{i}' ('10.0.0.0/8')" for i in range(5)]
+def test_the_overlap_condition_names_the_field_the_value_and_the_fix_but_not_the_other_pools():
+    """Other pools are other tenants' and the platform's: a tenant learns that its address is taken,
+    not by whom or which range."""
+    found = [f"'team-b-pool' ('10.0.0.{i}/32')" for i in range(5)]
     cond = metallb.configured_condition(
         needed=True,
         vip="10.3.3.3",
@@ -62,9 +64,67 @@ def test_the_overlap_condition_names_the_field_the_value_the_pools_and_the_fix()
         overlapping=found,
     )
     assert (cond["status"], cond["reason"]) == ("False", "AddressPoolOverlap")
-    for part in ("spec.virtualIP '10.3.3.3'", "'p0'", "'p2'", "and 2 more", "metallb-system", "choose a virtual IP"):
+    for part in (
+        "spec.virtualIP '10.3.3.3'",
+        "inside 5 other MetalLB IPAddressPool(s)",
+        "metallb-system",
+        "choose a virtual IP",
+    ):
         assert part in cond["message"]
-    assert "'p3'" not in cond["message"]
+    assert "team-b" not in cond["message"] and "10.0.0." not in cond["message"]
+
+
+def test_a_refusal_passes_on_only_metallbs_namespace_words():
+    base = {
+        "needed": True,
+        "vip": "10.3.3.3",
+        "namespace": "metallb-system",
+        "name": "n",
+        "control_plane_namespace": "c",
+    }
+    wrong_place = (
+        'IPAddressPool metallb-system/n: admission webhook "ipaddresspoolvalidationwebhook.metallb.io" denied the '
+        "request: resource must be created in openshift-operators namespace"
+    )
+    cond = metallb.configured_condition(**base, recheck_seconds=60, refused=[wrong_place])
+    assert cond["reason"] == "MetalLBRefused"
+    assert "resource must be created in openshift-operators namespace" in cond["message"]
+    assert "dpfhcp_metallb_namespace" in cond["message"]
+    other = (
+        'IPAddressPool metallb-system/n: admission webhook "x" denied the request: CIDR "1.1.1.0/24" in pool "team-b"'
+    )
+    cond = metallb.configured_condition(**base, recheck_seconds=60, refused=[other])
+    assert cond["reason"] == "MetalLBRefused" and "team-b" not in cond["message"]
+
+
+def test_an_ipv4_mapped_spelling_overlaps_either_way():
+    """Go's To4 makes ::ffff:10.0.0.5 and 10.0.0.5 one host; the check takes both spellings."""
+    assert metallb.conflicts([pool("lan", "10.0.0.0/24")], "::ffff:10.0.0.5", "mine") == ["'lan' ('10.0.0.0/24')"]
+    assert metallb.conflicts([pool("mapped", "::ffff:10.0.0.0/120")], "10.0.0.5", "mine") == [
+        "'mapped' ('::ffff:10.0.0.0/120')"
+    ]
+    assert metallb.conflicts([pool("range", "::ffff:10.0.0.1-::ffff:10.0.0.9")], "10.0.0.5", "mine")
+
+
+def test_wide_ipv6_ranges_are_checked_without_summarising_them():
+    """A range is compared by its two ends: a namespace full of the widest ranges stays fast."""
+    import time
+
+    wide = [pool(f"p{i}", *(["8000::1-ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"] * 256)) for i in range(50)]
+    started = time.monotonic()
+    assert len(metallb.conflicts(wide, "10.3.3.3", "mine")) == 0
+    assert len(metallb.conflicts(wide, "fd00::1", "mine")) == 50
+    assert time.monotonic() - started < 2
+
+
+def test_the_standin_finds_overlaps_across_spellings_as_go_does():
+    """metallb config.go cidrContainsCIDR on Go's byte forms: an IPv4 pool holds a mapped /128 (its
+    mask is longer), but a mapped /120 pool does not hold an IPv4 /32 (its mask is not shorter).
+    The provisioner's own check is stricter there on purpose (both spellings are one host on the
+    wire): test_an_ipv4_mapped_spelling_overlaps_either_way."""
+    with pytest.raises(InvalidConfigError, match="overlaps"):
+        validate_pools([pool("a", "10.0.0.0/24"), pool("b", "::ffff:10.0.0.5/128")])
+    validate_pools([pool("a", "::ffff:10.0.0.0/120"), pool("b", "10.0.0.5/32")])
 
 
 @pytest.mark.parametrize(

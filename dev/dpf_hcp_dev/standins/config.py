@@ -11,8 +11,8 @@ Keys (all optional):
   <ns>.<name>.stuckDeletion  "true": that HostedCluster never finishes deleting
   <ns>.<name>.statusFrozen   "true": that HostedCluster's status is left as it is (whoever wrote it)
   <ns>.<name>.upgradeHeld    "true": a release change of that HostedCluster stays Partial until unset
-  <ns>.<name>.releaseUnreadable "true": HyperShift cannot look up that NodePool's release
-                             (ValidReleaseImage False; no token for a new config)
+  <ns>.<name>.coreConfigsMissing "true": that NodePool's control plane has not written its core
+                             ignition configs (ValidMachineConfig False; no token for a new config)
   <ns>.<name>.payloadInvalid "true": the ignition server cannot generate the payload of the NodePool
                              tokens made from then on (reason InvalidConfig on the token secret; 511)
 """

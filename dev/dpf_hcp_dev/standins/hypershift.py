@@ -86,19 +86,34 @@ NODEPOOL_CONFIG_KINDS = {
     ("config.openshift.io/v1", "ClusterImagePolicy"),
     ("config.openshift.io/v1alpha1", "ClusterImagePolicy"),
 }
+# The groups defaultAndValidateConfigManifest's scheme installs (mcfgv1, operator v1alpha1, configv1,
+# configv1alpha1): their other kinds decode and are refused as "unsupported config type"; the
+# stand-in takes every kind of these groups as registered.
+NODEPOOL_CONFIG_SCHEME = {
+    "machineconfiguration.openshift.io/v1",
+    "operator.openshift.io/v1alpha1",
+    "config.openshift.io/v1",
+    "config.openshift.io/v1alpha1",
+}
 
 
-def node_pool_config_problem(node_pool: dict[str, Any], config_maps: Informer | None) -> str | None:
+def node_pool_config_problem(
+    node_pool: dict[str, Any], config_maps: Informer | None, config: StandinConfig | None = None
+) -> str | None:
     """Why HyperShift's config generator fails for the NodePool's spec.config, in its words, or
     None: config.go (getUserConfigs: each ConfigMap in the NodePool's namespace, a missing one is
     the client's NotFound; parse: key ``config``, several YAML documents, "configmap %q contains
     invalid yaml" / "configmap %q yaml document failed validation: error decoding config: ...";
     the errors aggregated, one alone as itself, several as ``[a, b]``). For a kind outside the
     scheme the decoder's message is apimachinery's (runtime.notRegisteredErr) without the scheme's
-    source location."""
+    source location. With the stand-ins' ``<ns>.<name>.coreConfigsMissing``, the control-plane
+    operator has not written its core configs yet (getCoreConfigs, MissingCoreConfigError: platform
+    None with HAProxy in the ignition expects 2)."""
+    namespace = node_pool["metadata"]["namespace"]
+    if config is not None and config.flag(namespace, node_pool["metadata"]["name"], "coreConfigsMissing"):
+        return "expected 2 core ignition configs, found 0"
     if config_maps is None:
         return None
-    namespace = node_pool["metadata"]["namespace"]
     errors: list[str] = []
     for ref in (node_pool.get("spec") or {}).get("config") or []:
         name = str((ref or {}).get("name", ""))
@@ -115,29 +130,39 @@ def node_pool_config_problem(node_pool: dict[str, Any], config_maps: Informer | 
             if doc is None:
                 continue
             found = (doc.get("apiVersion"), doc.get("kind")) if isinstance(doc, dict) else (None, None)
-            if found not in NODEPOOL_CONFIG_KINDS:
+            if found in NODEPOOL_CONFIG_KINDS:
+                continue
+            prefix = f'configmap "{name}" yaml document failed validation: '
+            if found[0] in NODEPOOL_CONFIG_SCHEME:  # a kind of a group in the scheme: decoded, then refused
+                errors.append(f"{prefix}unsupported config type: *{str(found[0]).rsplit('/', 1)[-1]}.{found[1]}")
+            else:
                 errors.append(
-                    f'configmap "{name}" yaml document failed validation: error decoding config: '
-                    f'no kind "{found[1]}" is registered for version "{found[0]}"'
+                    f'{prefix}error decoding config: no kind "{found[1]}" is registered for version "{found[0]}"'
                 )
     if not errors:
         return None
     return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
 
 
-def config_hash_without_version(node_pool: dict[str, Any]) -> str:
-    """config.go (HashWithoutVersion): the config without the release (here: the ConfigMaps it names)."""
-    return config_version("", node_pool)
+def user_config_text(node_pool: dict[str, Any], config_maps: Informer | None) -> str:
+    """What the config generator reads from spec.config: each ConfigMap's key ``config``, in order
+    (config.go getUserConfigs, parse); a missing one is empty here (the generator refuses it)."""
+    namespace = node_pool["metadata"]["namespace"]
+    texts = []
+    for ref in (node_pool.get("spec") or {}).get("config") or []:
+        cm = config_maps.get((namespace, str((ref or {}).get("name", "")))) if config_maps is not None else None
+        texts.append(str(((cm or {}).get("data") or {}).get("config", "")))
+    return "\n---\n".join(texts)
 
 
-def config_version(release_image: str, node_pool: dict[str, Any]) -> str:
-    """The NodePool's config hash, 8 hex digits of FNV-32a over what the config is made of (the
-    release and the config ConfigMaps it names, here): openshift/hypershift
-    hypershift-operator/controllers/nodepool/config.go (ConfigGenerator.Hash) and
-    support/util/util.go (HashSimple)."""
-    names = ",".join(str(c.get("name", "")) for c in ((node_pool.get("spec") or {}).get("config") or []))
+def config_version(release_version: str, config_text: str) -> str:
+    """The NodePool's config hash, 8 hex digits of FNV-32a over the rendered config and the release
+    *version* (not the image: a digest of the same release hashes alike): openshift/hypershift
+    hypershift-operator/controllers/nodepool/config.go (Hash: HashSimple(mcoRawConfig +
+    releaseImage.Version() + pullSecretName + ...); HashWithoutVersion without the version) and
+    support/util/util.go (HashSimple). A changed MachineConfig ConfigMap is a new config, so a new token."""
     value = 0x811C9DC5
-    for byte in f"{release_image};{names}".encode():
+    for byte in f"{config_text}{release_version}".encode():
         value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
     return f"{value:08x}"
 
@@ -442,11 +467,9 @@ class HyperShiftStandin:
                 self._rotate_if_due(secret, control_plane, config)
         if node_pool is None:
             return  # HyperShift's NodePool controller makes tokens for a NodePool that exists
-        if node_pool_config_problem(node_pool, self.config_maps) is not None or config.flag(
-            ns, name, "releaseUnreadable"
-        ):
-            return  # the reconcile stops at ValidMachineConfig or ValidReleaseImage False: no token for that config
-        version = config_version(release, node_pool)
+        if node_pool_config_problem(node_pool, self.config_maps, config) is not None:
+            return  # the reconcile stops at ValidMachineConfig False: no token for that config
+        version = config_version(_ocp_version(release), user_config_text(node_pool, self.config_maps))
         token_name = prefix + version
         if not any(s["metadata"]["name"] == token_name for s in tokens) and self._missing(control_plane, token_name):
             apply(self.client, _control_plane_namespace_object(ns, name))
@@ -504,11 +527,30 @@ class HyperShiftStandin:
             patch = {"metadata": {"finalizers": [*(meta.get("finalizers") or []), FINALIZER]}}
             self.client.patch(NODE_POOL, name, patch, ns, field_manager=STANDIN_FIELD_MANAGER)
             return
-        owners = meta.get("ownerReferences") or []
-        if not any(o.get("uid") == hc["metadata"]["uid"] for o in owners):  # util.EnsureOwnerRef
-            owner = {"apiVersion": hc["apiVersion"], "kind": hc["kind"], "name": hc["metadata"]["name"]}
-            patch = {"metadata": {"ownerReferences": [*owners, {**owner, "uid": hc["metadata"]["uid"]}]}}
-            self.client.patch(NODE_POOL, name, patch, ns, field_manager=STANDIN_FIELD_MANAGER)
+        # cluster-api util/util.go (EnsureOwnerRef): the entry of the same group, kind and name is
+        # replaced (a recreated HostedCluster's uid), else one is added.
+        owners = list(meta.get("ownerReferences") or [])
+        wanted = {
+            "apiVersion": hc["apiVersion"],
+            "kind": hc["kind"],
+            "name": hc["metadata"]["name"],
+            "uid": hc["metadata"]["uid"],
+        }
+        same = [
+            i
+            for i, o in enumerate(owners)
+            if o.get("kind") == wanted["kind"]
+            and o.get("name") == wanted["name"]
+            and str(o.get("apiVersion", "")).split("/")[0] == wanted["apiVersion"].split("/")[0]
+        ]
+        if not same or owners[same[0]] != wanted:
+            if same:
+                owners[same[0]] = wanted
+            else:
+                owners.append(wanted)
+            self.client.patch(
+                NODE_POOL, name, {"metadata": {"ownerReferences": owners}}, ns, field_manager=STANDIN_FIELD_MANAGER
+            )
             return
         status = dict(node_pool.get("status") or {})
         hc_status = hc.get("status") or {}
@@ -520,25 +562,20 @@ class HyperShiftStandin:
         }
         drop: set[str] = set()
         stop = True
-        if config is not None and config.flag(ns, name, "releaseUnreadable"):
-            # releaseImageCondition: the release cannot be looked up (an image that does not exist,
-            # a pull secret that cannot read it); the reconcile returns the error.
-            table["ValidReleaseImage"] = (
-                "False",
-                "ValidationFailed",
-                f"Failed to get release image: failed to lookup release image: {image}: manifest unknown",
-            )
-        elif not hc_status.get("ignitionEndpoint"):
+        ca = self.secrets.get((control_plane, CA_SECRET))
+        if not hc_status.get("ignitionEndpoint"):
             table["IgnitionEndpointAvailable"] = (
                 "False",
                 "IgnitionEndpointMissing",
                 "Ignition endpoint not available, waiting",
             )
-        elif self.secrets.get((control_plane, CA_SECRET)) is None:
+        elif ca is None or "tls.crt" not in (ca.get("data") or {}):
             table["IgnitionEndpointAvailable"] = (
                 "False",
                 "IgnitionCACertMissing",
-                "still waiting for ignition CA cert Secret to exist",
+                "still waiting for ignition CA cert Secret to exist"
+                if ca is None
+                else "CA Secret is missing tls.crt key",
             )
         else:
             drop.add("IgnitionEndpointAvailable")  # removed once endpoint and CA are there
@@ -553,7 +590,9 @@ class HyperShiftStandin:
                     "HostedCluster version is not available yet, waiting for version information",
                 )
             )
-            problem = node_pool_config_problem(node_pool, self.config_maps) if hc_status.get("kubeconfig") else None
+            problem = (
+                node_pool_config_problem(node_pool, self.config_maps, config) if hc_status.get("kubeconfig") else None
+            )
             if not hc_status.get("kubeconfig"):
                 pass  # validMachineConfigCondition returns quietly
             elif problem is not None:
@@ -563,7 +602,9 @@ class HyperShiftStandin:
                 table["ValidMachineConfig"] = ("True", "AsExpected", "")
         if not stop:
             annotations = meta.get("annotations") or {}
-            target_config, target_version = config_hash_without_version(node_pool), _ocp_version(image)
+            text = user_config_text(node_pool, self.config_maps)
+            target_version = _ocp_version(image)
+            target_config, token_name = config_version("", text), f"token-{name}-{config_version(target_version, text)}"
             table["UpdatingConfig"] = (
                 ("True", "AsExpected", f"Updating config in progress. Target config: {target_config}")
                 if annotations.get(NODEPOOL_CURRENT_CONFIG) != target_config
@@ -574,10 +615,9 @@ class HyperShiftStandin:
                 if status.get("version") != target_version
                 else ("False", "AsExpected", "")
             )
-            token = self.secrets.get((control_plane, f"token-{name}-{config_version(image, node_pool)}"))
+            token = self.secrets.get((control_plane, token_name))
             if token is None:
-                message = f'secrets "token-{name}-{config_version(image, node_pool)}" not found'
-                table["ValidGeneratedPayload"] = ("False", "NotFound", message)
+                table["ValidGeneratedPayload"] = ("False", "NotFound", f'secrets "{token_name}" not found')
             else:
                 data = token.get("data") or {}
                 reason = base64.b64decode(data.get("reason") or "").decode(errors="replace")

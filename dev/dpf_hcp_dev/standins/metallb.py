@@ -28,6 +28,7 @@ import logging
 import ssl
 import tempfile
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import a
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     IP_ADDRESS_POOL,
+    L2_ADVERTISEMENT,
     VALIDATING_WEBHOOK,
 )
 from dpf_hcp_operator.pki import make_ca, make_serving_cert
@@ -46,8 +48,6 @@ NAMESPACE = "metallb-system"
 CONFIGURATION = "metallb-webhook-configuration"
 POOL_PATH = "/validate-metallb-io-v1beta1-ipaddresspool"
 L2_PATH = "/validate-metallb-io-v1beta1-l2advertisement"
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class InvalidConfigError(Exception):
@@ -59,14 +59,69 @@ def _go(text: Any) -> str:
     return json.dumps(str(text))
 
 
-def parse_cidr(cidr: str) -> list[Network]:
+@dataclass(frozen=True)
+class GoNet:
+    """A Go net.IPNet as MetalLB holds it: an IPv4 CIDR as 4 bytes and a 4-byte mask; an IPv6 one,
+    IPv4-mapped too, as 16 and 16 (go src/net/ip.go, ParseCIDR and IP.Mask)."""
+
+    ip: bytes
+    mask: bytes
+
+    @property
+    def ones(self) -> int:
+        return sum(bin(b).count("1") for b in self.mask)
+
+    def __str__(self) -> str:  # Go's IPNet.String
+        address = ipaddress.ip_address(self.ip)
+        return f"{address}/{self.ones}"
+
+    def contains(self, ip: bytes) -> bool:
+        """net.IPNet.Contains with networkNumberAndMask: a mapped address counts as its IPv4 form."""
+        nn, m = _to4(self.ip) or self.ip, self.mask
+        if len(m) == 16 and len(nn) == 4:
+            m = m[12:]
+        elif len(m) == 4 and len(nn) != 4:
+            return False
+        ip = _to4(ip) or ip
+        return len(ip) == len(nn) and all(a & k == b & k for a, b, k in zip(nn, ip, m, strict=True))
+
+    def equal_ip(self, other: GoNet) -> bool:  # net.IP.Equal
+        return (_to4(self.ip) or self.ip) == (_to4(other.ip) or other.ip)
+
+
+def _to4(ip: bytes) -> bytes | None:
+    """net.IP.To4."""
+    if len(ip) == 4:
+        return ip
+    if len(ip) == 16 and ip[:12] == b"\x00" * 10 + b"\xff\xff":
+        return ip[12:]
+    return None
+
+
+def _mask(ones: int, size: int) -> bytes:
+    bits = ((1 << ones) - 1) << (size * 8 - ones) if ones else 0
+    return bits.to_bytes(size, "big")
+
+
+def _net(address: ipaddress.IPv4Address | ipaddress.IPv6Address, ones: int) -> GoNet:
+    size = 4 if address.version == 4 else 16
+    mask = _mask(ones, size)
+    return GoNet(bytes(a & m for a, m in zip(address.packed, mask, strict=True)), mask)
+
+
+def parse_cidr(cidr: str) -> list[GoNet]:
     """internal/config/config.go (ParseCIDR): a CIDR as net.ParseCIDR takes it (host bits
-    allowed, no bare IP), or ``start-end`` summarised into CIDRs."""
+    allowed, no bare IP), or ``start-end`` summarised into CIDRs (ipaddr.Summarize: IPv4, the
+    mapped form included, when both ends have one)."""
     if "-" not in cidr:
         try:
-            if "/" not in cidr or cidr != cidr.strip():
+            text, _, ones = cidr.partition("/")
+            if not ones.isdigit() or "%" in text:
                 raise ValueError(cidr)
-            return [ipaddress.ip_network(cidr, strict=False)]
+            address = ipaddress.ip_address(text)
+            if int(ones) > address.max_prefixlen:
+                raise ValueError(cidr)
+            return [_net(address, int(ones))]
         except ValueError:
             raise InvalidConfigError(f"invalid CIDR {_go(cidr)}") from None
     first, last = cidr.split("-", 1)
@@ -78,20 +133,38 @@ def parse_cidr(cidr: str) -> list[Network]:
         end = ipaddress.ip_address(last.strip())
     except ValueError:
         raise InvalidConfigError(f"invalid IP range {_go(cidr)}: invalid end IP {_go(last)}") from None
-    if start.version != end.version or start > end:
+    start4, end4 = _to4(_sixteen(start)), _to4(_sixteen(end))
+    if _sixteen(start) > _sixteen(end):  # bytes.Compare of net.ParseIP's 16-byte forms
         raise InvalidConfigError(f"invalid IP range {_go(cidr)}: start IP {_go(start)} is after the end IP {_go(end)}")
-    return list(ipaddress.summarize_address_range(start, end))  # type: ignore[arg-type]
+    if start4 and end4:
+        pieces = ipaddress.summarize_address_range(ipaddress.IPv4Address(start4), ipaddress.IPv4Address(end4))
+    elif not start4 and not end4:
+        pieces = ipaddress.summarize_address_range(start, end)  # type: ignore[arg-type]
+    else:
+        return []  # Summarize of mixed families yields nothing
+    return [_net(p.network_address, p.prefixlen) for p in pieces]
 
 
-def _overlap(a: Network, b: Network) -> bool:
-    """internal/config/config.go (cidrsOverlap): one contains the other."""
-    return a.version == b.version and (a.subnet_of(b) or b.subnet_of(a))  # type: ignore[arg-type]
+def _sixteen(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bytes:
+    return address.packed if address.version == 6 else b"\x00" * 10 + b"\xff\xff" + address.packed
+
+
+def _overlap(a: GoNet, b: GoNet) -> bool:
+    """internal/config/config.go (cidrsOverlap, cidrContainsCIDR): by mask size, then Contains,
+    with Go's byte lengths (so an IPv4 pool and a mapped IPv6 one overlap as Go finds them)."""
+
+    def contains(outer: GoNet, inner: GoNet) -> bool:
+        if outer.ones == inner.ones and outer.equal_ip(inner):
+            return True
+        return outer.ones < inner.ones and outer.contains(inner.ip)
+
+    return contains(a, b) or contains(b, a)
 
 
 def validate_pools(pools: list[dict[str, Any]]) -> None:
     """internal/config/config.go (poolsFor, addressPoolFromCR): raise MetalLB's first error."""
     seen: set[str] = set()
-    every: list[Network] = []
+    every: list[GoNet] = []
     for pool in pools:
         name = (pool.get("metadata") or {}).get("name") or ""
         spec = pool.get("spec") or {}
@@ -101,7 +174,7 @@ def validate_pools(pools: list[dict[str, Any]]) -> None:
             addresses = spec.get("addresses") or []
             if not addresses:
                 raise InvalidConfigError("pool has no prefixes defined")
-            cidrs: list[Network] = []
+            cidrs: list[GoNet] = []
             for cidr in addresses:
                 try:
                     cidrs += parse_cidr(str(cidr))
@@ -173,8 +246,9 @@ class MetalLBWebhook:
                 return {"uid": uid, "allowed": False, "status": {"code": 404, "message": f"no webhook at {path}"}}
         except InvalidConfigError as exc:
             return {"uid": uid, "allowed": False, "status": {"code": 403, "reason": "Forbidden", "message": str(exc)}}
-        except ApiError as exc:
-            return {"uid": uid, "allowed": False, "status": {"code": 500, "message": str(exc)}}
+        except ApiError as exc:  # errors.Join(err, "failed to get existing ... objects"), then Denied: 403
+            message = f"{exc}\nfailed to get existing IPAddressPool objects"
+            return {"uid": uid, "allowed": False, "status": {"code": 403, "reason": "Forbidden", "message": message}}
         return {"uid": uid, "allowed": True}
 
     def _check_namespace(self, operation: Any, obj: dict[str, Any]) -> None:
@@ -198,12 +272,20 @@ class MetalLBWebhook:
         validate_pools(self._pools_with(obj))
 
     def _validate_l2(self, operation: Any, obj: dict[str, Any]) -> None:
+        """l2advertisement_webhook.go (validateL2AdvCreate, l2AdvListWithUpdate): the pools are
+        parsed first (poolsFor), then every advertisement, the new one in place of its old self."""
         self._check_namespace(operation, obj)
-        pools = (obj.get("spec") or {}).get("ipAddressPools") or []
-        for pool in sorted(set(pools)):
-            if pools.count(pool) > 1:
-                raise InvalidConfigError(f'duplicate definition of ipAddressPools "{pool}"')
-        validate_pools(self._pools_with(None))  # the pools are parsed too
+        validate_pools(self._pools_with(None))
+        name = (obj.get("metadata") or {}).get("name")
+        existing = self.client.list(L2_ADVERTISEMENT, self.namespace).get("items") or []
+        merged = [obj if a["metadata"]["name"] == name else a for a in existing]
+        if not any(a["metadata"]["name"] == name for a in existing):
+            merged.append(obj)
+        for advertisement in merged:
+            pools = (advertisement.get("spec") or {}).get("ipAddressPools") or []
+            for pool in pools:
+                if pools.count(pool) > 1:
+                    raise InvalidConfigError(f'duplicate definition of ipAddressPools "{pool}"')
 
     def configuration(self) -> dict[str, Any]:
         """The ValidatingWebhookConfiguration MetalLB ships, pointed at this server."""
