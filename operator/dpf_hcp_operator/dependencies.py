@@ -42,9 +42,12 @@ Enqueue = Callable[[Key], None]
 Fingerprint = dict[tuple[str, str, str], str | None]
 # kind, namespace, name, resourceVersion (None: deleted), generation
 Change = tuple[str, str, str, str | None, int | None]
-# Kinds whose spec alone the playbook reads (the DPUCluster: its type and the kubeconfig we set),
-# so DPF reporting on its status runs nothing.
-BY_SPEC = {"DPUCluster"}
+# Kinds whose spec alone the playbook reads, so their controller reporting on their status runs
+# nothing: the DPUCluster (its type and the kubeconfig we set) and our NodePool (HyperShift writes
+# its status, finalizer, ownerReference and config annotations many times while it provisions;
+# what of that a run reads comes with a token secret, which is followed, or is looked at again
+# on the run's own timer: a NodePool refusal still young).
+BY_SPEC = {"DPUCluster", "NodePool"}
 # The fingerprint's entry for the BFB and DPUFlavor combinations of a DPUCluster's DPUs.
 COMBINATIONS = "DPUCombinations"
 
@@ -279,8 +282,8 @@ class ProvisionerDependencies:
         fp[self._bluefield_key] = bluefield_mapping(cr, images, self.operator_namespace)
         for kind, informer in self._owned.items():  # found by label, not by name
             for o in informer.indexed(me):
-                fp[(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"])] = o["metadata"].get(
-                    "resourceVersion"
+                fp[(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"])] = (
+                    spec_version(o["metadata"]) if kind in BY_SPEC else o["metadata"].get("resourceVersion")
                 )
         for o in self.provisioners.items():
             other = (o["metadata"]["namespace"], o["metadata"]["name"])
@@ -313,11 +316,9 @@ class ProvisionerDependencies:
         expected = dict(before)
         for w in writes:
             key = (w["kind"], w["namespace"], w["name"])
-            if w["kind"] in BY_SPEC:
-                if key in before:
-                    expected[key] = spec_version(w)
-            elif key in before or (w["kind"] in self._owned and owner_of({"metadata": {"labels": w["labels"]}}) == me):
-                expected[key] = w["resourceVersion"]
+            mine = w["kind"] in self._owned and owner_of({"metadata": {"labels": w["labels"]}}) == me
+            if key in before or mine:
+                expected[key] = spec_version(w) if w["kind"] in BY_SPEC else w["resourceVersion"]
         for key in [k for k in others if k[0] in BY_SPEC]:  # a status change there concerns no run
             others[key] = [
                 c for c in others[key] if c[3] is None or spec_version({"generation": c[4]}) != expected.get(key)

@@ -70,11 +70,6 @@ def spec_validity(spec: Any, release_repositories: Any = release.DEFAULT_RELEASE
     return {"ok": check.ok, "conditions": check.conditions}
 
 
-def metallb_overlapping(pools: list[dict[str, Any]], vip: str, own_name: str) -> list[str]:
-    """The other MetalLB IPAddressPools whose addresses hold the virtual IP."""
-    return metallb.conflicts(pools or [], str(vip or ""), str(own_name))
-
-
 def metallb_condition(
     provisioner: dict[str, Any],
     namespace: str,
@@ -115,7 +110,6 @@ class FilterModule:
             "spec_validity": _as_filter(spec_validity),
             "validation_failures": status.validation_failures,
             "label_selector": _as_filter(label_selector),
-            "metallb_overlapping": _as_filter(metallb_overlapping),
             "metallb_condition": _as_filter(metallb_condition),
             "hosted_cluster_ref": _as_filter(naming.hosted_cluster_ref),
             "control_plane_namespace": _as_filter(naming.control_plane_namespace),

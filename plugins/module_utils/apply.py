@@ -4,11 +4,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from ansible.module_utils.common.yaml import yaml_dump
+
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+    NAMESPACE,
+)
 
 FIELD_MANAGER = "dpf-hcp-provisioner"
 OWNER_LABELS = (LABEL_NAMESPACE, LABEL_NAME)
@@ -141,3 +148,81 @@ def strip_server_fields(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     out["metadata"] = meta
     out.pop("status", None)
     return out
+
+
+# How the API server words a validating webhook's denial (k8s.io/apiserver
+# pkg/admission/plugin/webhook/errors/statuserror.go, ToStatusErr).
+DENIED = re.compile(r'^admission webhook "[^"]{1,253}" denied the request')
+
+
+def apply_all(
+    client: KubeClient,
+    objects: list[dict[str, Any]],
+    check_mode: bool = False,
+    *,
+    missing_kinds: str = "fail",
+    missing_namespaces: str = "fail",
+    admission_refusals: str = "fail",
+) -> dict[str, Any]:
+    """``apply`` each object, as the k8s_apply module reports it: results, diffs, and (when asked to
+    skip or report them) the kinds not served, the namespaces missing and the admission refusals."""
+    results, diffs, missing, missing_ns, refused, changed = [], [], [], [], [], False
+    for obj in objects:
+        try:
+            res = apply(client, obj, check_mode=check_mode)
+        except ApiError as exc:
+            if admission_refusals == "report" and exc.status in (400, 403, 422) and DENIED.match(exc.message):
+                meta = obj["metadata"]
+                where = f"{meta.get('namespace', '')}/{meta.get('name', '')}".lstrip("/")
+                refused.append(f"{obj['kind']} {where}: {exc.message[:500]}")
+                continue
+            if not exc.not_found:
+                raise
+            namespace = obj["metadata"].get("namespace")
+            if missing_kinds == "skip" and _kind_missing(client, obj):
+                missing.append(f"{obj['apiVersion']}/{obj['kind']}")
+            elif missing_namespaces == "skip" and namespace and not client.get_or_none(NAMESPACE, namespace):
+                missing_ns.append(namespace)
+            else:
+                raise
+            continue
+        changed = changed or res.changed
+        meta = res.object.get("metadata") or {}
+        results.append(
+            {
+                "action": res.action,
+                "kind": obj["kind"],
+                "name": meta.get("name", ""),
+                "namespace": meta.get("namespace", ""),
+                "uid": meta.get("uid", ""),
+            }
+        )
+        if res.changed and obj["kind"] != "Secret":
+            header = f"{obj['kind']} {meta.get('namespace', '')}/{meta.get('name', '')}".replace(" /", " ")
+            diffs.append(
+                {
+                    "before_header": header,
+                    "after_header": header,
+                    "before": _yaml(strip_server_fields(res.before)),
+                    "after": _yaml(strip_server_fields(res.object)),
+                }
+            )
+    return {
+        "changed": changed,
+        "results": results,
+        "diff": diffs,
+        "missing_kinds": sorted(set(missing)),
+        "missing_namespaces": sorted(set(missing_ns)),
+        "refused": refused,
+    }
+
+
+def _kind_missing(client: Any, obj: dict[str, Any]) -> bool:
+    try:
+        return not client.serves(client.resource(obj["apiVersion"], obj["kind"]))
+    except ApiError as exc:
+        return exc.not_found
+
+
+def _yaml(obj: dict[str, Any] | None) -> str:
+    return "" if obj is None else yaml_dump(obj, sort_keys=False)

@@ -105,22 +105,14 @@ results:
       type: str
 """
 
-import re
 from typing import Any
 
-from ansible.module_utils.common.yaml import yaml_dump
-
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import (
-    apply,
-    strip_server_fields,
-)
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply_all
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
     client_from_params,
     run_module,
     with_auth,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NAMESPACE
 
 ARGUMENT_SPEC = with_auth(
     {
@@ -130,9 +122,6 @@ ARGUMENT_SPEC = with_auth(
         "admission_refusals": {"type": "str", "choices": ["fail", "report"], "default": "fail"},
     }
 )
-# How the API server words a validating webhook's denial (k8s.io/apiserver
-# pkg/admission/plugin/webhook/errors/statuserror.go, ToStatusErr).
-DENIED = re.compile(r'^admission webhook "[^"]{1,253}" denied the request')
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -141,67 +130,14 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     for obj in objects:
         if not isinstance(obj, dict) or not {"apiVersion", "kind", "metadata"} <= set(obj):
             raise ValueError("definition: every object needs apiVersion, kind and metadata")
-    client = client_from_params(params)
-    results, diffs, missing, missing_ns, refused, changed = [], [], [], [], [], False
-    for obj in objects:
-        try:
-            res = apply(client, obj, check_mode=check_mode)
-        except ApiError as exc:
-            if params["admission_refusals"] == "report" and exc.status in (400, 403, 422) and DENIED.match(exc.message):
-                meta = obj["metadata"]
-                where = f"{meta.get('namespace', '')}/{meta.get('name', '')}".lstrip("/")
-                refused.append(f"{obj['kind']} {where}: {exc.message[:500]}")
-                continue
-            if not exc.not_found:
-                raise
-            namespace = obj["metadata"].get("namespace")
-            if params["missing_kinds"] == "skip" and _kind_missing(client, obj):
-                missing.append(f"{obj['apiVersion']}/{obj['kind']}")
-            elif params["missing_namespaces"] == "skip" and namespace and not client.get_or_none(NAMESPACE, namespace):
-                missing_ns.append(namespace)
-            else:
-                raise
-            continue
-        changed = changed or res.changed
-        meta = res.object.get("metadata") or {}
-        results.append(
-            {
-                "action": res.action,
-                "kind": obj["kind"],
-                "name": meta.get("name", ""),
-                "namespace": meta.get("namespace", ""),
-                "uid": meta.get("uid", ""),
-            }
-        )
-        if res.changed and obj["kind"] != "Secret":
-            header = f"{obj['kind']} {meta.get('namespace', '')}/{meta.get('name', '')}".replace(" /", " ")
-            diffs.append(
-                {
-                    "before_header": header,
-                    "after_header": header,
-                    "before": _yaml(strip_server_fields(res.before)),
-                    "after": _yaml(strip_server_fields(res.object)),
-                }
-            )
-    return {
-        "changed": changed,
-        "results": results,
-        "diff": diffs,
-        "missing_kinds": sorted(set(missing)),
-        "missing_namespaces": sorted(set(missing_ns)),
-        "refused": refused,
-    }
-
-
-def _kind_missing(client: Any, obj: dict[str, Any]) -> bool:
-    try:
-        return not client.serves(client.resource(obj["apiVersion"], obj["kind"]))
-    except ApiError as exc:
-        return exc.not_found
-
-
-def _yaml(obj: dict[str, Any] | None) -> str:
-    return "" if obj is None else yaml_dump(obj, sort_keys=False)
+    return apply_all(
+        client_from_params(params),
+        objects,
+        check_mode,
+        missing_kinds=params["missing_kinds"],
+        missing_namespaces=params["missing_namespaces"],
+        admission_refusals=params["admission_refusals"],
+    )
 
 
 def main() -> None:

@@ -186,6 +186,9 @@ def test_a_lasting_nodepool_refusal_is_a_condition_in_hypershifts_words_a_young_
             if c["type"] == "ValidMachineConfig":
                 c["lastTransitionTime"] = "2026-01-01T00:00:00Z"
         mgmt.replace(NODE_POOL, pool, subresource="status")
+        # HyperShift's status writes alone run nothing (each would cost a run); a change the operator
+        # follows makes it look now, as its own timer would at the end of the two minutes.
+        mgmt.patch(SECRET, "pull-secret", {"metadata": {"labels": {"touched": "1"}}}, ns)
         obj = wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "False", reason="NodePoolConfigInvalid", timeout=60)
         message = condition(obj, "IgnitionConfigured")["message"]
         assert f"NodePool {ns}/hcp" in message
