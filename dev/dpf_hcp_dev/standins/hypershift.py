@@ -10,6 +10,7 @@ control-plane-operator/controllers/hostedcontrolplane/v2/kas/kubeconfig.go)."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import time
 import uuid
@@ -155,6 +156,7 @@ def user_config_text(node_pool: dict[str, Any], config_maps: Informer | None) ->
     return "\n---\n".join(texts)
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every pass for every NodePool
 def config_version(release_version: str, config_text: str) -> str:
     """The NodePool's config hash, 8 hex digits of FNV-32a over the rendered config and the release
     *version* (not the image: a digest of the same release hashes alike): openshift/hypershift
@@ -289,6 +291,7 @@ class HyperShiftStandin:
         self.node_pools = node_pools
         self.hosted_nodes = hosted_nodes  # the hosted cluster's Nodes: the workers that joined
         self.config_maps = config_maps  # the NodePools' spec.config ConfigMaps
+        self._generated_cache: dict[tuple[str, str], tuple[Any, str | None, str]] = {}
         self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
         self._rotated: dict[str, str] = {}  # token secret uid -> its resourceVersion when last rotated
@@ -467,9 +470,10 @@ class HyperShiftStandin:
                 self._rotate_if_due(secret, control_plane, config)
         if node_pool is None:
             return  # HyperShift's NodePool controller makes tokens for a NodePool that exists
-        if node_pool_config_problem(node_pool, self.config_maps, config) is not None:
+        problem, text = self._generated(node_pool, config)
+        if problem is not None:
             return  # the reconcile stops at ValidMachineConfig False: no token for that config
-        version = config_version(_ocp_version(release), user_config_text(node_pool, self.config_maps))
+        version = config_version(_ocp_version(release), text)
         token_name = prefix + version
         if not any(s["metadata"]["name"] == token_name for s in tokens) and self._missing(control_plane, token_name):
             apply(self.client, _control_plane_namespace_object(ns, name))
@@ -498,6 +502,27 @@ class HyperShiftStandin:
         if self.node_pools is not None and annotations.get(NODEPOOL_CURRENT_CONFIG_VERSION) != version:
             patch = {"metadata": {"annotations": {NODEPOOL_CURRENT_CONFIG_VERSION: version}}}
             self.client.patch(NODE_POOL, name, patch, ns, field_manager=STANDIN_FIELD_MANAGER)
+
+    def _generated(self, node_pool: dict[str, Any], config: StandinConfig | None) -> tuple[str | None, str]:
+        """What the config generator makes of the NodePool now: its problem (None when it builds)
+        and the config text, worked out again only when the NodePool or one of its ConfigMaps
+        changed (every pass asks; the parse and hash are not free with many NodePools)."""
+        meta = node_pool["metadata"]
+        refs = [str((r or {}).get("name", "")) for r in (node_pool.get("spec") or {}).get("config") or []]
+        versions = tuple(
+            ((self.config_maps.get((meta["namespace"], r)) or {}).get("metadata") or {}).get("resourceVersion")
+            if self.config_maps is not None
+            else None
+            for r in refs
+        )
+        flag = config is not None and config.flag(meta["namespace"], meta["name"], "coreConfigsMissing")
+        key = (meta.get("uid"), meta.get("resourceVersion"), versions, flag)
+        cached = self._generated_cache.get((meta["namespace"], meta["name"]))
+        if cached is None or cached[0] != key:
+            problem = node_pool_config_problem(node_pool, self.config_maps, config)
+            cached = (key, problem, user_config_text(node_pool, self.config_maps))
+            self._generated_cache[(meta["namespace"], meta["name"])] = cached
+        return cached[1], cached[2]
 
     def reconcile_node_pool(
         self, node_pool: dict[str, Any], hc: dict[str, Any] | None, config: StandinConfig | None = None
@@ -590,9 +615,7 @@ class HyperShiftStandin:
                     "HostedCluster version is not available yet, waiting for version information",
                 )
             )
-            problem = (
-                node_pool_config_problem(node_pool, self.config_maps, config) if hc_status.get("kubeconfig") else None
-            )
+            problem = self._generated(node_pool, config)[0] if hc_status.get("kubeconfig") else None
             if not hc_status.get("kubeconfig"):
                 pass  # validMachineConfigCondition returns quietly
             elif problem is not None:
@@ -602,7 +625,7 @@ class HyperShiftStandin:
                 table["ValidMachineConfig"] = ("True", "AsExpected", "")
         if not stop:
             annotations = meta.get("annotations") or {}
-            text = user_config_text(node_pool, self.config_maps)
+            text = self._generated(node_pool, config)[1]
             target_version = _ocp_version(image)
             target_config, token_name = config_version("", text), f"token-{name}-{config_version(target_version, text)}"
             table["UpdatingConfig"] = (
