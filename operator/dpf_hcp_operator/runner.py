@@ -166,8 +166,9 @@ class PlaybookRunner:
                             f"requeue_after is {str(res['requeue_after'])[:100]!r}: set it to a number of seconds "
                             f"from 0 to {MAX_REQUEUE_SECONDS:g}"
                         )
-                    else:
-                        results[host].requeue_after = seconds
+                    else:  # several tasks may ask: the soonest wins
+                        r = results[host]
+                        r.requeue_after = seconds if r.requeue_after is None else min(r.requeue_after, seconds)
             return False  # do not keep event data in memory
 
         private = self.work_dir / f"runner-{slot}"

@@ -130,6 +130,9 @@ def _token_secret(
 # a release HyperShift cannot read shows on the HostedCluster, whose conditions are mirrored.
 NODE_POOL_REFUSALS = ("ValidMachineConfig",)
 REFUSAL_GRACE_SECONDS = 120.0
+# How often a wait on HyperShift's NodePool is looked at again (its status is not followed: the
+# operator follows the NodePool by its spec, dependencies.py BY_SPEC).
+RELEASE_RECHECK_SECONDS = 60.0
 
 
 def _node_pool_refusal(node_pool: dict[str, Any] | None, now: datetime | None = None) -> tuple[str, float] | None:
@@ -392,13 +395,18 @@ def generate(
         )
     node_pool = client.get_or_none(NODE_POOL, ref["name"], ref["namespace"])  # named like the HostedCluster
     refusal = _node_pool_refusal(node_pool)
-    if refusal is not None and refusal[1] <= 0:
-        return _not_yet(
-            "NodePoolConfigInvalid",
-            f"HyperShift makes no ignition for NodePool {ref['namespace']}/{ref['name']}: for "
-            f"{REFUSAL_GRACE_SECONDS:g}s and more its status says {refusal[0]}. Fix what it names (the ConfigMaps "
-            f"spec.config lists, ours being {ref['namespace']}/{naming.machineconfig_configmap_name(provisioner)}), "
-            "or see the HostedCluster's conditions",
+    if refusal is not None and refusal[1] <= 0:  # looked at again: HyperShift's status is not followed
+        return Generation(
+            condition(
+                IGNITION_CONFIGURED,
+                False,
+                "NodePoolConfigInvalid",
+                f"HyperShift makes no ignition for NodePool {ref['namespace']}/{ref['name']}: for "
+                f"{REFUSAL_GRACE_SECONDS:g}s and more its status says {refusal[0]}. Fix what it names (the "
+                f"ConfigMaps spec.config lists, ours being {ref['namespace']}/"
+                f"{naming.machineconfig_configmap_name(provisioner)}), or see the HostedCluster's conditions",
+            ),
+            requeue_after=RELEASE_RECHECK_SECONDS,
         )
     result = _fetch_and_write(client, provisioner, image, check_mode, dpf_namespace, watch, endpoint, node_pool)
     if refusal is not None:  # not yet counted: look again when it would
@@ -432,6 +440,24 @@ def _fetch_and_write(
             )
         )
         return _not_yet(WAITING, f"HyperShift has not published {missing} yet")
+    # The token secret names the release its payload is for (key release: the NodePool's
+    # spec.release.image, openshift/hypershift hypershift-operator/controllers/nodepool/token.go).
+    # Through a y-stream upgrade HyperShift keeps the old one current until the control plane has
+    # completed the new release: its ignition would boot a kubelet newer than the API server.
+    made_for = _secret_text(token_secret, "release", errors="replace")
+    wanted = (((node_pool or {}).get("spec") or {}).get("release") or {}).get("image")
+    if made_for and isinstance(wanted, str) and made_for != wanted:
+        return Generation(
+            condition(
+                IGNITION_CONFIGURED,
+                False,
+                WAITING,
+                f"HyperShift's current token for NodePool {ref['namespace']}/{ref['name']} is for release "
+                f"{shown(made_for)}, the NodePool asks for {shown(wanted)}: HyperShift takes it once the control plane "
+                "has completed that release; until then nothing is written",
+            ),
+            requeue_after=RELEASE_RECHECK_SECONDS,
+        )
     try:
         ignition = override_os_image(fetch_ignition(endpoint, token, ca_pem), image)
     except IgnitionError as exc:

@@ -45,7 +45,7 @@ def parse_addresses(entry: Any) -> tuple[Address, Address] | None:
         return None
     try:
         if "-" in entry:
-            first, last = (ipaddress.ip_address(part.strip()) for part in entry.split("-", 1))
+            first, last = (_as_go_reads(ipaddress.ip_address(part.strip())) for part in entry.split("-", 1))
             if first.version != last.version or first > last:
                 return None
             return first, last
@@ -55,6 +55,13 @@ def parse_addresses(entry: Any) -> tuple[Address, Address] | None:
         return network.network_address, network.broadcast_address
     except ValueError:
         return None
+
+
+def _as_go_reads(address: Address) -> Address:
+    """A range end as MetalLB's ParseCIDR takes it: an IPv4-mapped end is IPv4 (ipaddr.Summarize
+    sees To4), so ``1.2.3.0-::ffff:1.2.3.255`` is an IPv4 range."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped if mapped is not None else address
 
 
 def _forms(address: Address) -> list[Address]:

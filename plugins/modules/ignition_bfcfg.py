@@ -112,8 +112,9 @@ configmap_ref:
 requeue_after:
   description:
     - I(recheck_seconds), when the ignition server is still generating the payload.
-    - The seconds until a NodePool refusal younger than two minutes would count.
-  returned: when the condition's reason is WaitingForIgnitionPayload, or HyperShift's refusal is recent
+    - The seconds until a NodePool refusal younger than two minutes would count; 60 while HyperShift refuses
+      the NodePool (C(NodePoolConfigInvalid)) or its current token is for another release (an upgrade under way).
+  returned: when the ignition waits on HyperShift's NodePool or its ignition server
   type: float
   sample: 30
 """

@@ -17,8 +17,8 @@ description:
     MetalLB for every pool; so when another pool holds the address (a CIDR or a C(first-last)
     range; an IPv4-mapped IPv6 spelling counts as its IPv4 address) nothing is written and
     RV(overlapping) names those pools.
-  - A pool that exists with the same address is not checked again (MetalLB's own webhook
-    refused any overlap since).
+  - Checked on every run, also for a pool that exists. MetalLB's webhook checks and writes in two
+    steps, so two pools created at once can both pass it, and then every run says so.
   - Kinds MetalLB has not installed, a namespace that does not exist, and refusals of MetalLB's
     admission webhook are reported in RV(missing_kinds), RV(missing_namespaces) and RV(refused),
     not as a failure.
@@ -106,16 +106,13 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         raise ValueError(f"definition: the IPAddressPool needs exactly one address <ip>/<bits>, not {addresses!r}")
     name, namespace = pool["metadata"]["name"], pool["metadata"].get("namespace", "")
     client = client_from_params(params)
-    current = client.get_or_none(IP_ADDRESS_POOL, name, namespace)
-    overlapping: list[str] = []
-    if ((current or {}).get("spec") or {}).get("addresses") != addresses:
-        try:
-            others = client.list(IP_ADDRESS_POOL, namespace).get("items") or []
-        except ApiError as exc:
-            if not exc.not_found:
-                raise
-            others = []  # MetalLB is not installed: the apply says so
-        overlapping = metallb.conflicts(others, str(addresses[0]).split("/", maxsplit=1)[0], name)
+    try:
+        others = client.list(IP_ADDRESS_POOL, namespace).get("items") or []
+    except ApiError as exc:
+        if not exc.not_found:
+            raise
+        others = []  # MetalLB is not installed: the apply says so
+    overlapping = metallb.conflicts(others, str(addresses[0]).split("/", maxsplit=1)[0], name)
     if overlapping:
         return {
             "changed": False,

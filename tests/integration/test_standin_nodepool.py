@@ -71,7 +71,10 @@ def test_a_platform_none_nodepool_gets_hypershifts_status_and_our_apply_leaves_i
     assert owners == {("HostedCluster", hc["metadata"]["uid"], False), ("DPFHCPProvisioner", provisioner_uid, True)}
     wait_for(
         "UpdatingConfig and UpdatingVersion done",
-        lambda: conditions(mgmt.get(NODE_POOL, "hcp", ns))["UpdatingVersion"][0] == "False",
+        lambda: (
+            conditions(mgmt.get(NODE_POOL, "hcp", ns))["UpdatingVersion"][0] == "False"
+            and conditions(mgmt.get(NODE_POOL, "hcp", ns))["ValidGeneratedPayload"][0] == "True"
+        ),
     )
     pool = mgmt.get(NODE_POOL, "hcp", ns)
     assert conditions(pool) == {

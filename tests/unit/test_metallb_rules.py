@@ -170,3 +170,9 @@ def test_the_standin_refuses_what_metallbs_config_parse_refuses_with_its_words(p
 
 def test_the_standin_accepts_disjoint_pools_and_ipv6():
     validate_pools([pool("a", "10.0.0.0/24"), pool("b", "10.0.1.0-10.0.1.9"), pool("c", "fd00::10/128")])
+
+
+def test_a_range_with_an_ipv4_mapped_end_is_read_as_ipv4_as_metallb_reads_it():
+    assert metallb.conflicts([pool("mixed", "1.2.3.0-::ffff:1.2.3.255")], "1.2.3.9", "mine") == [
+        "'mixed' ('1.2.3.0-::ffff:1.2.3.255')"
+    ]

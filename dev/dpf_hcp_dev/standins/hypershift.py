@@ -468,11 +468,24 @@ class HyperShiftStandin:
                     self.ignition.register(old, name, release, self._ssh_key(hc))
             if value and generated:
                 self._rotate_if_due(secret, control_plane, config)
-        if node_pool is None:
-            return  # HyperShift's NodePool controller makes tokens for a NodePool that exists
+            if value and "reason" not in data:
+                # The ignition server, having tried the payload, says how it went (reason, message):
+                # after the NodePool controller made the secret and named it current
+                # (ignition-server/controllers/tokensecret_controller.go, Reconcile).
+                outcome = PAYLOAD_INVALID if config.flag(ns, name, "payloadInvalid") else PAYLOAD_GENERATED
+                patch = {"data": {"reason": _b64(outcome[0]), "message": _b64(outcome[1])}}
+                try:
+                    self.client.patch(SECRET, secret["metadata"]["name"], patch, control_plane)
+                except ApiError as exc:
+                    if not (exc.conflict or exc.not_found):
+                        raise
+        if node_pool is None or (node_pool.get("metadata") or {}).get("deletionTimestamp"):
+            return  # HyperShift's NodePool controller makes tokens for a NodePool that exists (delete runs otherwise)
         problem, text = self._generated(node_pool, config)
         if problem is not None:
             return  # the reconcile stops at ValidMachineConfig False: no token for that config
+        # token.go: the NodePool's release (spec.release.image), not the HostedCluster's.
+        release = str(((node_pool.get("spec") or {}).get("release") or {}).get("image") or release)
         version = config_version(_ocp_version(release), text)
         token_name = prefix + version
         if not any(s["metadata"]["name"] == token_name for s in tokens) and self._missing(control_plane, token_name):
@@ -482,7 +495,9 @@ class HyperShiftStandin:
             if outcome is PAYLOAD_GENERATED:  # cached, so served; otherwise 511
                 self.ignition.register(value, name, release, self._ssh_key(hc))
             annotations = {TOKEN_SECRET_ANNOTATION: "true", NODEPOOL_ANNOTATION: node_pool_key}
-            data = {"token": value, "reason": outcome[0], "message": outcome[1]}
+            # token.go (reconcileTokenSecret): the token and the release its payload is for; the
+            # ignition server adds reason and message on a later pass (above).
+            data = {"token": value, "release": release}
             self._create_secret(control_plane, token_name, data, annotations=annotations)
             expires = (datetime.now(UTC) + OUTDATED_TOKEN_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
             for old in tokens:
@@ -516,7 +531,7 @@ class HyperShiftStandin:
             for r in refs
         )
         flag = config is not None and config.flag(meta["namespace"], meta["name"], "coreConfigsMissing")
-        key = (meta.get("uid"), meta.get("resourceVersion"), versions, flag)
+        key = (meta.get("uid"), meta.get("generation"), versions, flag)
         cached = self._generated_cache.get((meta["namespace"], meta["name"]))
         if cached is None or cached[0] != key:
             problem = node_pool_config_problem(node_pool, self.config_maps, config)
