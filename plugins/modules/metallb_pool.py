@@ -113,20 +113,15 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
             raise
         others = []  # MetalLB is not installed: the apply says so
     overlapping = metallb.conflicts(others, str(addresses[0]).split("/", maxsplit=1)[0], name)
-    if overlapping:
-        return {
-            "changed": False,
-            "overlapping": overlapping,
-            "results": [],
-            "diff": [],
-            "missing_kinds": [],
-            "missing_namespaces": [],
-            "refused": [],
-        }
-    out = apply_all(
-        client, objects, check_mode, missing_kinds="skip", missing_namespaces="skip", admission_refusals="report"
+    out = apply_all(  # nothing to write while another pool holds the address
+        client,
+        [] if overlapping else objects,
+        check_mode,
+        missing_kinds="skip",
+        missing_namespaces="skip",
+        admission_refusals="report",
     )
-    return {**out, "overlapping": []}
+    return {**out, "overlapping": overlapping}
 
 
 def main() -> None:
