@@ -11,6 +11,8 @@ trap 'rm -rf "$WORK"' EXIT
 "$VENV/bin/ansible-galaxy" collection build --output-path "$WORK/dist" "$REPO" >/dev/null
 ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false ANSIBLE_COLLECTIONS_PATH="$WORK/collections" \
   "$VENV/bin/ansible-galaxy" collection install --no-deps -p "$WORK/collections" "$WORK"/dist/*.tar.gz >/dev/null
+# Its dependency beside it, as `ansible-galaxy collection install` would put it.
+"$REPO/dev/bootstrap/kubernetes-core.sh" "$VENV/bin/python" "$WORK/collections"
 
 # ansible-test bootstraps pip in each venv with get-pip.py from ci-files.testing.ansible.com,
 # which is not reachable here; it takes a cached copy first, so a stand-in that bootstraps pip

@@ -218,7 +218,8 @@ def ansible_playbook(
     check: bool = False,
     environ: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """One of the collection's playbooks, as a user runs it: the cluster in $KUBECONFIG."""
+    """One of the collection's playbooks (or one at an absolute path), as a user runs it: the
+    cluster in $KUBECONFIG."""
     env = {
         **os.environ,
         **(environ or {}),
@@ -229,7 +230,8 @@ def ansible_playbook(
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
     }
     env.pop("K8S_AUTH_KUBECONFIG", None)
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), *args, str(REPO / "playbooks" / playbook)]
+    path = Path(playbook) if os.path.isabs(playbook) else REPO / "playbooks" / playbook
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), *args, str(path)]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     if check:

@@ -5,7 +5,20 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 VENV="$REPO/.venv"
-PY="${PYTHON:-python3}"
+# ansible-core 2.21 needs Python 3.12 or newer: pyenv's when the system's is older.
+find_python() {
+  local candidate
+  for candidate in "${PYTHON:-}" python3.13 python3.12 "$(pyenv root 2>/dev/null)"/versions/3.1[23]*/bin/python3 python3; do
+    [[ -n "$candidate" ]] || continue
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      command -v "$candidate"
+      return
+    fi
+  done
+  echo "[venv] no Python 3.12 or newer found: install one, or set PYTHON" >&2
+  return 1
+}
+PY="$(find_python)"
 
 "$REPO/dev/bootstrap/apt-packages.sh"
 stamp="$VENV/.installed-$(sha256sum "$REPO/pyproject.toml" | cut -c1-16)"
@@ -17,6 +30,8 @@ if [[ ! -f "$stamp" ]]; then
   "$VENV/bin/pip" install -q -e "$REPO[dev]" >&2
   touch "$stamp"
 fi
+# kubernetes.core, the collection's dependency (galaxy.yml), beside it.
+"$REPO/dev/bootstrap/kubernetes-core.sh" "$VENV/bin/python" "$VENV/collections"
 # The checkout as an installed collection (a link, so edits apply at once).
 mkdir -p "$VENV/collections/ansible_collections/dpf_hcp"
 ln -sfn "$REPO" "$VENV/collections/ansible_collections/dpf_hcp/provisioner"

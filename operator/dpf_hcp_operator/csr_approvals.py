@@ -326,7 +326,7 @@ class CSRApprovals:
                     "watching CSRs",
                     namespace=key[0],
                     name=key[1],
-                    server=approver.hosted.creds.server,
+                    server=approver.hosted.server,
                 )
             else:
                 assert provisioner is not None

@@ -14,7 +14,8 @@ description:
     host and task.
   - This callback imports the collection's modules, action plugins, filters and their
     C(module_utils) when the run starts, so every worker inherits them already imported.
-  - When the play starts it also reads the default kubeconfig and builds its TLS context once,
+  - When the play starts it also loads the default connection (kubernetes.core's C(K8S_AUTH_*)
+    variables, in-cluster, then the kubeconfig) and builds its TLS context once,
     and freezes the objects the controller holds (C(gc.freeze)), so the workers' garbage
     collector does not copy the controller's memory page by page.
   - It changes no output and no result. The operator enables it for its runs; enable it for
@@ -33,17 +34,18 @@ from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import load_credentials, ssl_context
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import connect
 
 PACKAGES = ("module_utils", "plugin_utils", "modules", "action", "filter")
 ROOT = "ansible_collections.dpf_hcp.provisioner.plugins"
 
 
 def warm_default_credentials() -> None:
-    """Parse the default kubeconfig ($K8S_AUTH_KUBECONFIG, $KUBECONFIG, ...) and build its TLS
-    context; a task naming another kubeconfig builds its own. Nothing to warm without one."""
+    """Load the default connection (K8S_AUTH_* variables, in-cluster, $KUBECONFIG, ...) and build
+    its TLS context; a task with other options or another environment makes its own. Nothing to
+    warm without one."""
     with contextlib.suppress(ValueError, OSError, ImportError):
-        ssl_context(load_credentials())
+        connect({})
 
 
 def preload() -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming, query, scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import dns1123_subdomain_problem
@@ -104,7 +104,7 @@ def _token_secret(
     token-<nodepool>-<hash> for the hash in the NodePool's nodePoolCurrentConfigVersion annotation;
     before HyperShift has written that, the newest secret _is_our_token finds."""
     control_plane = naming.control_plane_namespace(provisioner)
-    version = (((node_pool or {}).get("metadata") or {}).get("annotations") or {}).get(NODEPOOL_CURRENT_CONFIG_VERSION)
+    version = query.field(node_pool, f'metadata.annotations."{NODEPOOL_CURRENT_CONFIG_VERSION}"')
     if isinstance(version, str) and version:
         name = naming.ignition_token_prefix(provisioner) + version
         # The annotation is read from an object in the tenant's namespace: a name, or nothing.
@@ -270,7 +270,7 @@ def _skips_size_check(client: KubeClient, combination: Combination) -> bool:
         if exc.not_found:  # no DPUFlavor kind served: nothing skips
             return False
         raise
-    return SKIP_SIZE_CHECK in (((flavor or {}).get("metadata") or {}).get("annotations") or {})
+    return SKIP_SIZE_CHECK in query.field(flavor, "metadata.annotations", dict, {})
 
 
 def write_templates(
@@ -445,7 +445,7 @@ def _fetch_and_write(
     # Through a y-stream upgrade HyperShift keeps the old one current until the control plane has
     # completed the new release: its ignition would boot a kubelet newer than the API server.
     made_for = _secret_text(token_secret, "release", errors="replace")
-    wanted = (((node_pool or {}).get("spec") or {}).get("release") or {}).get("image")
+    wanted = query.field(node_pool, "spec.release.image")
     if made_for and isinstance(wanted, str) and made_for != wanted:
         return Generation(
             condition(

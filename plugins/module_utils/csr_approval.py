@@ -15,6 +15,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import (
     csr_policy,
     events,
     hosted_kubeconfig,
+    query,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
@@ -68,7 +69,7 @@ def policy_context(
 
 def approve(hosted: KubeClient, csr: dict[str, Any], decision: csr_policy.Decision) -> None:
     """Add the Approved condition through the /approval subresource."""
-    conds = list((csr.get("status") or {}).get("conditions") or [])
+    conds = query.items(csr, "status.conditions")
     conds.append(
         {
             "type": "Approved",

@@ -18,7 +18,7 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy import CLIENT_SIGNER, SERVING_SIGNER
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, Credentials, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import SERVICE_ACCOUNT
 
 NAME = "dpf-hcp-csr-approver"
@@ -112,8 +112,4 @@ class ApproverIdentity:
     def client(self, timeout: float = 10.0) -> KubeClient:
         """A client for the hosted cluster that proves itself with the ServiceAccount's token only
         (the server verified against the admin kubeconfig's CA)."""
-        creds = self.admin.creds
-        return KubeClient(
-            Credentials(server=creds.server, ca_pem=creds.ca_pem, ca_file=creds.ca_file, token_source=self.token),
-            timeout=timeout,
-        )
+        return self.admin.with_token(self.token, timeout=timeout)

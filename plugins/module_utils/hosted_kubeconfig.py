@@ -18,7 +18,7 @@ import base64
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming, query
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
     Credentials,
     KubeClient,
@@ -112,7 +112,7 @@ def read(mgmt: KubeClient, provisioner: dict[str, Any]) -> HostedKubeconfig:
             f"{where} is not this provisioner's ({why}): its kubeconfig is neither used nor handed to DPF. "
             "Delete that HostedCluster, or give the provisioner another name",
         )
-    name = (((hc.get("status") or {}).get("kubeconfig")) or {}).get("name")
+    name = query.field(hc, "status.kubeconfig.name")
     if not name or not isinstance(name, str):
         raise Unavailable(WAITING, f"{where} has not published status.kubeconfig yet")
     published = endpoint(hc)

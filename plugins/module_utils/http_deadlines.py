@@ -217,8 +217,13 @@ if urllib3 is not None:
         ConnectionCls = _HTTPSConnection
 
 
-def pool_manager(**kwargs: Any) -> urllib3.PoolManager:
-    """A urllib3 PoolManager whose requests ``within`` can bound as a whole."""
-    manager = urllib3.PoolManager(**kwargs)
+def with_deadlines(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+    """Make ``manager``'s connections ones that ``within`` can bound as a whole (its pools are
+    made on first use, from these classes); returns it."""
     manager.pool_classes_by_scheme = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
     return manager
+
+
+def pool_manager(**kwargs: Any) -> urllib3.PoolManager:
+    """A urllib3 PoolManager whose requests ``within`` can bound as a whole."""
+    return with_deadlines(urllib3.PoolManager(**kwargs))

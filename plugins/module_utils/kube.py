@@ -1,45 +1,71 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
-"""A small Kubernetes REST client: kubeconfig or in-cluster credentials, JSON over urllib3.
+"""Kubernetes connections and requests, on the kubernetes Python client.
 
-It imports in milliseconds, so an Ansible task, the operator and the stand-ins share it
-without paying the start-up of a generated client in every Ansible worker.
+A connection is made as kubernetes.core makes it (its options, its ``K8S_AUTH_*`` variables, the
+client's kubeconfig and in-cluster loading, exec credential plugins), from the task's environment
+when Ansible runs the module in the controller. Requests go through the client's HTTP layer
+(``ApiClient``/``RESTClientObject``); this module adds only what the provisioner needs on top:
+whole-exchange deadlines, the journal of what a run read and wrote, metadata-only lists and
+watches, and typed helpers over the resource table in resources.py.
+
+Kubeconfigs read from the API (a HostedCluster's admin kubeconfig) never reach the client's
+kubeconfig loader, which would read files and run plugins for them: they are parsed here, in the
+strict mode (``credentials_from_kubeconfig_text``), and their key material stays in memory.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import contextvars
 import hashlib
 import json
 import os
 import re
+import shutil
 import ssl
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.http_deadlines import REAPER, pool_manager, within
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.http_deadlines import REAPER, with_deadlines, within
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import KNOWN, Resource
 
 try:
     import urllib3
     import yaml
+    from kubernetes.client import ApiClient, Configuration
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config import kube_config
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.incluster_config import (
+        SERVICE_CERT_FILENAME,
+        SERVICE_TOKEN_FILENAME,
+        InClusterConfigLoader,
+    )
 except ImportError as exc:  # named in the task's error when a client is needed (see libraries.py)
     IMPORT_ERROR: ImportError | None = exc
 else:
     IMPORT_ERROR = None
 
-IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 USER_AGENT = "dpf-hcp-provisioner/0.1"
 # Ask for PartialObjectMetadata: watch a kind's metadata without its data (e.g. Secrets).
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA_ONLY_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 CONNECT_SECONDS = 10.0  # the TCP connect; the TLS handshake counts toward the request's whole deadline
 WATCH_SLACK_SECONDS = 30  # a watch ends at its timeoutSeconds; past this more, the peer is not answering
+_PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
 
 
 class ApiError(Exception):
@@ -73,29 +99,20 @@ class KubeconfigRefusedError(ValueError):
 
 @dataclass
 class Credentials:
-    """Where the API server is and how to prove who we are. Inline key material stays in memory
-    (``cert_pem``/``key_pem``); file paths come only from a kubeconfig we trust (our own)."""
+    """A connection described in memory: where the API server is, the CA it is verified against
+    and how we prove who we are, for a kubeconfig read from the API (parsed strictly) or a client
+    derived from one. Nothing here names a file."""
 
     server: str
-    ca_file: str | None = None
     ca_pem: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
-    token_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
     cert_pem: bytes | None = field(default=None, repr=False)
     key_pem: bytes | None = field(default=None, repr=False)
-    insecure: bool = False
     #: Called for the bearer token of every request when set (a token that is renewed, say).
     token_source: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     def bearer(self) -> str | None:
-        if self.token_source is not None:
-            return self.token_source()
-        if self.token_file:
-            with open(self.token_file, encoding="utf-8") as fh:
-                return fh.read().strip()
-        return self.token
+        return self.token_source() if self.token_source is not None else self.token
 
 
 # What a kubeconfig read from the API may hold (strict mode): inline credentials, nothing that
@@ -122,22 +139,12 @@ _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\r\n]+-----END \1-----")
 
 
-def credentials_from_kubeconfig_dict(
-    config: dict[str, Any], context: str | None = None, base_dir: str = "."
-) -> Credentials:
-    """Credentials from a parsed kubeconfig we trust (the current context unless one is named);
-    ValueError naming what is wrong (never quoting it) when it is not a usable kubeconfig."""
-    if not isinstance(config, dict):
-        raise ValueError(f"kubeconfig is not a mapping but {type(config).__name__}")
-    return _usable(config, context, base_dir, strict=False)
-
-
 def credentials_from_kubeconfig_text(text: str) -> Credentials:
     """Credentials from kubeconfig content read from the API (a HostedCluster's admin kubeconfig),
     in the strict mode (see ``_credentials``), its CA, certificate and key loaded (from memory) to
     prove them usable. ValueError (KubeconfigRefusedError for what is refused on principle) naming
     the field, never quoting a credential."""
-    creds = _usable(_parsed(text), None, ".", strict=True)
+    creds = _usable(_parsed(text))
     ssl_context(creds)
     return creds
 
@@ -174,9 +181,9 @@ def _parsed(text: str) -> dict[str, Any]:
     return config
 
 
-def _usable(config: dict[str, Any], context: str | None, base_dir: str, strict: bool) -> Credentials:
+def _usable(config: dict[str, Any]) -> Credentials:
     try:
-        return _credentials(config, context, base_dir, strict)
+        return _credentials(config)
     except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise ValueError(f"kubeconfig is malformed or incomplete ({type(exc).__name__}: {exc})") from None
 
@@ -236,79 +243,49 @@ def https_server(server: Any, where: str = "clusters[0].cluster.server") -> tupl
     return parts.hostname.lower(), port or 443
 
 
-def _credentials(config: dict[str, Any], context: str | None, base_dir: str, strict: bool) -> Credentials:
-    """Credentials from a kubeconfig. ``strict`` (for kubeconfigs read from the API): exactly one
-    cluster, user and context; an https server; certificate-authority-data required and TLS always
-    verified; a client certificate and key, or a token, inline; anything else refused by name."""
-    if strict:
-        entries = {s: _only_one(config, s) for s in ("clusters", "users", "contexts")}
-        names = {s: entries[s].get("name") for s in entries}
-        ctx_entry = entries["contexts"].get("context") or {}
-        _refuse_unknown("contexts[0].context", ctx_entry, STRICT_CONTEXT_FIELDS)
-        if config.get("current-context") != names["contexts"]:
-            raise ValueError("kubeconfig's current-context does not name its one context")
-        if ctx_entry.get("cluster") != names["clusters"] or ctx_entry.get("user") != names["users"]:
-            raise ValueError("kubeconfig's context does not name its one cluster and its one user")
-    ctx_name = context or config.get("current-context")
-    contexts = {c["name"]: c["context"] for c in config.get("contexts") or []}
-    if ctx_name not in contexts:
-        raise ValueError(f"kubeconfig has no context {ctx_name!r}; it has {sorted(contexts)}")
-    ctx = contexts[ctx_name]
-    cluster = {c["name"]: c["cluster"] for c in config.get("clusters") or []}[ctx["cluster"]]
-    user = {u["name"]: u["user"] for u in config.get("users") or []}.get(ctx.get("user"), {}) or {}
-    if strict:
-        _refuse_unknown("clusters[0].cluster", cluster, STRICT_CLUSTER_FIELDS)
-        _refuse_unknown("users[0].user", user, STRICT_USER_FIELDS)
-        https_server(cluster.get("server"))
-        if not cluster.get("certificate-authority-data"):
-            raise KubeconfigRefusedError(
-                "clusters[0].cluster.certificate-authority-data is missing: the server is verified against the "
-                "CA HyperShift writes there, never against the system's trust store"
-            )
-        if bool(user.get("client-certificate-data")) != bool(user.get("client-key-data")):
-            raise ValueError("users[0].user needs both client-certificate-data and client-key-data, or neither")
-        if not (user.get("token") or user.get("client-certificate-data")):
-            raise ValueError(
-                "users[0].user has no credential: give client-certificate-data and client-key-data, or token"
-            )
-        if user.get("token") and not (isinstance(user["token"], str) and _TOKEN.fullmatch(user["token"])):
-            raise ValueError("users[0].user.token is not a bearer token (letters, digits, -._~+/ and trailing =)")
-
-    def rel(p: str) -> str:
-        return p if os.path.isabs(p) else os.path.join(base_dir, p)
-
-    def read(p: str) -> bytes:
-        with open(rel(p), "rb") as fh:
-            return fh.read()
-
-    creds = Credentials(server=cluster["server"].rstrip("/"), insecure=bool(cluster.get("insecure-skip-tls-verify")))
-    if cluster.get("certificate-authority-data"):
-        creds.ca_pem = _pem(
-            cluster["certificate-authority-data"], "certificate-authority-data", "CERTIFICATE", True
-        ).decode("ascii")
-    elif cluster.get("certificate-authority"):
-        creds.ca_file = rel(cluster["certificate-authority"])
+def _credentials(config: dict[str, Any]) -> Credentials:
+    """Credentials from a kubeconfig read from the API: exactly one cluster, user and context; an
+    https server; certificate-authority-data required and TLS always verified; a client
+    certificate and key, or a token, inline; anything else refused by name."""
+    entries = {s: _only_one(config, s) for s in ("clusters", "users", "contexts")}
+    names = {s: entries[s].get("name") for s in entries}
+    ctx = entries["contexts"].get("context") or {}
+    _refuse_unknown("contexts[0].context", ctx, STRICT_CONTEXT_FIELDS)
+    if config.get("current-context") != names["contexts"]:
+        raise ValueError("kubeconfig's current-context does not name its one context")
+    if ctx.get("cluster") != names["clusters"] or ctx.get("user") != names["users"]:
+        raise ValueError("kubeconfig's context does not name its one cluster and its one user")
+    cluster = entries["clusters"]["cluster"]
+    user = entries["users"].get("user") or {}
+    _refuse_unknown("clusters[0].cluster", cluster, STRICT_CLUSTER_FIELDS)
+    _refuse_unknown("users[0].user", user, STRICT_USER_FIELDS)
+    https_server(cluster.get("server"))
+    if not cluster.get("certificate-authority-data"):
+        raise KubeconfigRefusedError(
+            "clusters[0].cluster.certificate-authority-data is missing: the server is verified against the "
+            "CA HyperShift writes there, never against the system's trust store"
+        )
+    if bool(user.get("client-certificate-data")) != bool(user.get("client-key-data")):
+        raise ValueError("users[0].user needs both client-certificate-data and client-key-data, or neither")
+    if not (user.get("token") or user.get("client-certificate-data")):
+        raise ValueError("users[0].user has no credential: give client-certificate-data and client-key-data, or token")
+    if user.get("token") and not (isinstance(user["token"], str) and _TOKEN.fullmatch(user["token"])):
+        raise ValueError("users[0].user.token is not a bearer token (letters, digits, -._~+/ and trailing =)")
+    creds = Credentials(
+        server=cluster["server"].rstrip("/"),
+        ca_pem=_pem(cluster["certificate-authority-data"], "certificate-authority-data", "CERTIFICATE", True).decode(
+            "ascii"
+        ),
+    )
     if user.get("token"):
         creds.token = str(user["token"])
-    elif user.get("tokenFile"):
-        creds.token_file = rel(user["tokenFile"])
-    inline_cert, inline_key = user.get("client-certificate-data"), user.get("client-key-data")
-    if inline_cert or inline_key:  # in memory; a file named beside inline data is read into memory too
-        creds.cert_pem = (
-            _pem(inline_cert, "client-certificate-data", "CERTIFICATE", True)
-            if inline_cert
-            else read(user["client-certificate"])
-        )
-        creds.key_pem = (
-            _pem(inline_key, "client-key-data", "PRIVATE KEY", False) if inline_key else read(user["client-key"])
-        )
-    else:
-        creds.cert_file = rel(user["client-certificate"]) if user.get("client-certificate") else None
-        creds.key_file = rel(user["client-key"]) if user.get("client-key") else None
+    if user.get("client-certificate-data"):
+        creds.cert_pem = _pem(user["client-certificate-data"], "client-certificate-data", "CERTIFICATE", True)
+        creds.key_pem = _pem(user["client-key-data"], "client-key-data", "PRIVATE KEY", False)
     return creds
 
 
-_CREDENTIALS: dict[tuple[Any, ...], Credentials] = {}
+# -- TLS, built once per process for the same material ----------------------
 _SSL_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
 
 
@@ -347,66 +324,264 @@ def load_chain_from_memory(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes)
         os.close(fd)
 
 
-def ssl_context(creds: Credentials) -> ssl.SSLContext:
-    """The TLS context for ``creds``, built once per process for the same files and content
-    (loading a CA and a client key costs milliseconds; an Ansible run asks for it once per task and
-    host). ValueError when the certificates or the key do not load."""
+def _tls(
+    verify: bool,
+    ca_file: str | None = None,
+    ca_pem: str | bytes | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+    cert_pem: bytes | None = None,
+    key_pem: bytes | None = None,
+) -> ssl.SSLContext:
+    """The TLS context for this material, made once per process (loading a CA and a client key
+    costs milliseconds; an Ansible run asks once per task and host). ValueError when the
+    certificates or the key do not load."""
     key = (
-        creds.insecure,
-        _file_key(creds.ca_file),
-        _file_key(creds.cert_file),
-        _file_key(creds.key_file),
-        _digest(creds.ca_pem, creds.cert_pem, creds.key_pem),
+        verify,
+        _file_key(ca_file),
+        _file_key(cert_file),
+        _file_key(key_file),
+        _digest(ca_pem, cert_pem, key_pem),
     )
     if key not in _SSL_CONTEXTS:
         try:
-            # An unverified context only when a kubeconfig we trust says insecure-skip-tls-verify.
-            ctx = (
-                ssl._create_unverified_context()  # noqa: S323
-                if creds.insecure
-                else ssl.create_default_context(cafile=creds.ca_file, cadata=creds.ca_pem)
-            )
-            if creds.cert_pem is not None and creds.key_pem is not None:
-                load_chain_from_memory(ctx, creds.cert_pem, creds.key_pem)
-            elif creds.cert_file:
-                ctx.load_cert_chain(creds.cert_file, creds.key_file)
-        except (ssl.SSLError, OSError) as exc:
-            raise ValueError(f"kubeconfig's certificates or key are not usable ({type(exc).__name__})") from None
+            # Unverified only when the user's own connection options say so (validate_certs: false,
+            # or insecure-skip-tls-verify in their kubeconfig); never for a kubeconfig read from the API.
+            if verify:
+                cadata = ca_pem.decode("ascii") if isinstance(ca_pem, bytes) else ca_pem
+                ctx = ssl.create_default_context(cafile=ca_file, cadata=cadata)
+            else:
+                ctx = ssl._create_unverified_context()  # noqa: S323
+            if cert_pem is not None and key_pem is not None:
+                load_chain_from_memory(ctx, cert_pem, key_pem)
+            elif cert_file:
+                ctx.load_cert_chain(cert_file, key_file)
+        except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"the connection's certificates or key are not usable ({type(exc).__name__})") from None
         if len(_SSL_CONTEXTS) >= 64:  # e.g. many hosted kubeconfigs over a long life: start over
             _SSL_CONTEXTS.clear()
         _SSL_CONTEXTS[key] = ctx
     return _SSL_CONTEXTS[key]
 
 
-def load_credentials(kubeconfig: str | None = None, context: str | None = None) -> Credentials:
-    """Kubeconfig file (argument, $K8S_AUTH_KUBECONFIG, $KUBECONFIG, ~/.kube/config) or in-cluster:
-    the operator's own identity, trusted (file paths allowed)."""
-    path = (
-        kubeconfig
-        or os.environ.get("K8S_AUTH_KUBECONFIG")
-        or os.environ.get("KUBECONFIG")
-        or os.path.expanduser("~/.kube/config")
+def ssl_context(creds: Credentials) -> ssl.SSLContext:
+    """The TLS context for credentials held in memory (always verified against their CA)."""
+    return _tls(True, ca_pem=creds.ca_pem, cert_pem=creds.cert_pem, key_pem=creds.key_pem)
+
+
+# -- connections, as kubernetes.core makes them ------------------------------
+#: The environment a connection is made from: while a module runs in the controller, the task's
+#: (its, its block's and its play's ``environment:`` over the controller's), as a module process
+#: would see it; else this process's.
+ENVIRONMENT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("environment", default=None)
+
+
+def environment() -> Mapping[str, str]:
+    env = ENVIRONMENT.get()
+    return os.environ if env is None else env
+
+
+@contextlib.contextmanager
+def task_environment(task_env: Mapping[str, Any]) -> Iterator[None]:
+    """Connections made in this block see ``task_env`` over this process's environment."""
+    token = ENVIRONMENT.set({**os.environ, **{str(k): str(v) for k, v in task_env.items()}})
+    try:
+        yield
+    finally:
+        ENVIRONMENT.reset(token)
+
+
+def _auth_map() -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+    """kubernetes.core's connection options: client attribute -> option, the options' spec and
+    proxy_headers' spec (kubernetes.core plugins/module_utils/args_common.py)."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (  # noqa: PLC0415
+        AUTH_ARG_MAP,
+        AUTH_ARG_SPEC,
+        AUTH_PROXY_HEADERS_SPEC,
     )
-    path = path.split(os.pathsep)[0]
+
+    return AUTH_ARG_MAP, AUTH_ARG_SPEC, AUTH_PROXY_HEADERS_SPEC
+
+
+def _env_bool(value: str) -> bool:
+    return value.lower() not in ("0", "false", "no")
+
+
+def auth_settings(params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """The connection settings, by the client's attribute names: each option as given, else its
+    ``K8S_AUTH_*`` variable from ``env``, as kubernetes.core reads them
+    (kubernetes.core plugins/module_utils/k8s/client.py, _create_auth_spec)."""
+    arg_map, arg_spec, proxy_spec = _auth_map()
+    auth: dict[str, Any] = {}
+    for true_name, arg_name in arg_map.items():
+        value = params.get(arg_name)
+        if value is None and arg_name == "proxy_headers":
+            headers = {}
+            for key, spec in proxy_spec.items():
+                raw = env.get(f"K8S_AUTH_PROXY_HEADERS_{key.upper()}")
+                if raw is not None:
+                    headers[key] = _env_bool(raw) if spec.get("type") == "bool" else raw
+            value = headers or None
+        elif value is None:
+            raw = env.get(f"K8S_AUTH_{arg_name.upper()}") or env.get(f"K8S_AUTH_{true_name.upper()}")
+            if raw is not None:
+                value = _env_bool(raw) if arg_spec[arg_name].get("type") == "bool" else raw
+        if value is not None:
+            auth[true_name] = value
+    return auth
+
+
+def impersonation(params: Mapping[str, Any], env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Impersonate-User and Impersonate-Group headers from the options or their K8S_AUTH_*
+    variables (kubernetes.core plugins/module_utils/k8s/client.py, _create_headers)."""
+    user = params.get("impersonate_user") or env.get("K8S_AUTH_IMPERSONATE_USER")
+    groups = params.get("impersonate_groups")
+    if groups is None and env.get("K8S_AUTH_IMPERSONATE_GROUPS"):
+        groups = [g for g in env["K8S_AUTH_IMPERSONATE_GROUPS"].split(",") if g]
+    headers = [("Impersonate-User", str(user))] if user else []
+    return (*headers, *(("Impersonate-Group", str(g)) for g in groups or []))
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A loaded connection: the client's Configuration, the TLS context requests use, and the
+    headers every request carries (impersonation)."""
+
+    configuration: Configuration
+    tls: ssl.SSLContext | None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def server(self) -> str:
+        return str(self.configuration.host).rstrip("/")
+
+    @classmethod
+    def from_credentials(cls, creds: Credentials) -> Connection:
+        require(IMPORT_ERROR)
+        cfg = Configuration(host=creds.server)
+        if creds.token is not None or creds.token_source is not None:
+            cfg.api_key = {"BearerToken": creds.token or ""}
+            cfg.api_key_prefix = {"BearerToken": "Bearer"}
+            if creds.token_source is not None:
+                source = creds.token_source
+
+                def renew(configuration: Configuration) -> None:
+                    configuration.api_key["BearerToken"] = source()
+
+                cfg.refresh_api_key_hook = renew
+        return cls(cfg, ssl_context(creds))
+
+
+_CONNECTIONS: dict[str, Connection] = {}
+
+
+def _private_dir() -> str:
+    """A directory only this process can read, in memory when the machine has /dev/shm: the
+    client's kubeconfig loader writes inline certificates and keys to files there, which are read
+    back into memory and removed as soon as the kubeconfig is loaded."""
+    shm = "/dev/shm"  # noqa: S108 - a tmpfs; mkdtemp makes a 0700 directory in it
+    return tempfile.mkdtemp(prefix="dpfhcp-kubeconfig-", dir=shm if os.access(shm, os.W_OK) else None)
+
+
+def _load_kubeconfig(
+    cfg: Configuration, auth: Mapping[str, Any], env: Mapping[str, str], memory: dict[str, bytes]
+) -> None:
+    """The client's kubeconfig loader, for kubeconfig (a path, several joined by ':', or the
+    content as a mapping) or the environment's KUBECONFIG, else ~/.kube/config."""
+    kubeconfig = auth.get("kubeconfig")
+    options = {"context": auth.get("context"), "persist_config": bool(auth.get("persist_config"))}
+    scratch = _private_dir()
+    try:
+        if isinstance(kubeconfig, dict):
+            kube_config.load_kube_config_from_dict(
+                config_dict=kubeconfig, client_configuration=cfg, temp_file_path=scratch, **options
+            )
+        else:
+            path = kubeconfig or env.get("KUBECONFIG") or "~/.kube/config"
+            kube_config.load_kube_config(config_file=path, client_configuration=cfg, temp_file_path=scratch, **options)
+    finally:
+        for attr in ("ssl_ca_cert", "cert_file", "key_file"):
+            path = getattr(cfg, attr, None)
+            if path and os.path.dirname(os.path.abspath(path)) == scratch:
+                with open(path, "rb") as fh:
+                    memory[attr] = fh.read()
+                setattr(cfg, attr, None)
+        for content, path in list(kube_config._temp_files.items()):  # the loader's own cache of them
+            if os.path.dirname(path) == scratch:
+                del kube_config._temp_files[content]
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _configuration(auth: dict[str, Any], env: Mapping[str, str]) -> tuple[Configuration, dict[str, bytes]]:
+    """The client's Configuration for these settings, in kubernetes.core's order
+    (kubernetes.core plugins/module_utils/k8s/client.py, _create_configuration): enough given to
+    connect, else the kubeconfig or context given, else in-cluster, else the default kubeconfig;
+    then every option given overrides what was loaded."""
+    cfg = Configuration()
+    memory: dict[str, bytes] = {}
+    if auth.get("host"):
+        auth["host"] = str(auth["host"]).rstrip("/")
+
+    def given(*names: str) -> bool:
+        return all(auth.get(name) for name in names)
+
+    if given("username", "password", "host") or given("api_key", "host") or given("cert_file", "key_file", "host"):
+        pass
+    elif given("kubeconfig") or given("context"):
+        _load_kubeconfig(cfg, auth, env, memory)
+    else:
+        try:
+            InClusterConfigLoader(SERVICE_TOKEN_FILENAME, SERVICE_CERT_FILENAME, environ=env).load_and_set(cfg)
+        except ConfigException:
+            _load_kubeconfig(cfg, auth, env, memory)
+    for name, value in auth.items():
+        if name in ("kubeconfig", "context", "persist_config"):
+            continue
+        if name == "api_key":
+            cfg.api_key = {"authorization": f"Bearer {value}"}
+            cfg.refresh_api_key_hook = None
+        elif name == "proxy_headers":
+            cfg.proxy_headers = urllib3.util.make_headers(**value)
+        else:
+            setattr(cfg, name, value)
+            memory.pop(name, None)
+    return cfg, memory
+
+
+def connect(params: Mapping[str, Any]) -> Connection:
+    """The connection kubernetes.core's options in ``params`` (and their K8S_AUTH_* variables in
+    the current environment) describe; made once per process for the same settings and files."""
     require(IMPORT_ERROR)
-    if os.path.exists(path):
-        stat = os.stat(path)
-        key = (os.path.abspath(path), context, stat.st_mtime_ns, stat.st_size)
-        if key not in _CREDENTIALS:  # parsed once per process (and inherited by forked workers)
-            with open(path, encoding="utf-8") as fh:
-                config = yaml.safe_load(fh)
-            base_dir = os.path.dirname(os.path.abspath(path))
-            _CREDENTIALS[key] = credentials_from_kubeconfig_dict(config, context, base_dir)
-        return _CREDENTIALS[key]
-    host = os.environ.get("KUBERNETES_SERVICE_HOST")
-    if host and os.path.exists(os.path.join(IN_CLUSTER_DIR, "token")):
-        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-        return Credentials(
-            server=f"https://{host}:{port}",
-            ca_file=os.path.join(IN_CLUSTER_DIR, "ca.crt"),
-            token_file=os.path.join(IN_CLUSTER_DIR, "token"),
+    env = environment()
+    auth = auth_settings(params, env)
+    headers = impersonation(params, env)
+    paths = auth.get("kubeconfig") if isinstance(auth.get("kubeconfig"), str) else env.get("KUBECONFIG")
+    files = [_file_key(os.path.expanduser(p)) for p in (paths or "~/.kube/config").split(os.pathsep)]
+    files += [_file_key(auth.get(name)) for name in ("ssl_ca_cert", "cert_file", "key_file")]
+    key = _digest(
+        json.dumps(auth, sort_keys=True, default=str),
+        repr(headers),
+        repr(files),
+        *(env.get(name) for name in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")),
+    )
+    if key not in _CONNECTIONS:
+        try:
+            cfg, memory = _configuration(auth, env)
+        except (ConfigException, OSError, yaml.YAMLError, TypeError, KeyError) as exc:
+            raise ValueError(f"could not load the connection: {exc}") from None
+        tls = _tls(
+            bool(cfg.verify_ssl),
+            ca_file=cfg.ssl_ca_cert,
+            ca_pem=memory.get("ssl_ca_cert") or cfg.ca_cert_data,
+            cert_file=cfg.cert_file,
+            key_file=cfg.key_file,
+            cert_pem=memory.get("cert_file"),
+            key_pem=memory.get("key_file"),
         )
-    raise ValueError(f"no kubeconfig at {path!r} and not running in a cluster: set KUBECONFIG or kubeconfig")
+        if len(_CONNECTIONS) >= 64:
+            _CONNECTIONS.clear()
+        _CONNECTIONS[key] = Connection(cfg, tls, headers)
+    return _CONNECTIONS[key]
 
 
 class KubeClient:
@@ -423,32 +598,107 @@ class KubeClient:
     #: (plugin_utils/local_module.py).
     journal: list[dict[str, Any]] | None = None
 
-    def __init__(self, creds: Credentials, timeout: float = 30.0, maxsize: int = 8):
+    def __init__(self, source: Connection | Credentials, timeout: float = 30.0, maxsize: int = 8):
         require(IMPORT_ERROR)
-        self.creds = creds
+        self.connection = source if isinstance(source, Connection) else Connection.from_credentials(source)
+        #: The in-memory credentials this client was made from, if it was.
+        self.credentials = source if isinstance(source, Credentials) else None
+        self.server = self.connection.server
         self.timeout = timeout
-        self._pool = pool_manager(ssl_context=ssl_context(creds), maxsize=maxsize, block=False, retries=False)
+        self._api = ApiClient(self.connection.configuration)
+        self._api.user_agent = USER_AGENT
+        pools = self._api.rest_client.pool_manager
+        for name in ("ca_certs", "cert_file", "key_file", "ca_cert_data"):  # all in the one TLS context
+            pools.connection_pool_kw.pop(name, None)
+        pools.connection_pool_kw.update(maxsize=maxsize, block=False, retries=False)
+        if self.connection.tls is not None:
+            pools.connection_pool_kw["ssl_context"] = self.connection.tls
+        with_deadlines(pools)
         self._discovered: dict[tuple[str, str], Resource] = {}
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: str | None = None, context: str | None = None, **kw: Any) -> KubeClient:
-        return cls(load_credentials(kubeconfig, context), **kw)
+        return cls(connect({"kubeconfig": kubeconfig, "context": context}), **kw)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **kw: Any) -> KubeClient:
+        """A client for kubernetes.core's connection options (see ``connect``)."""
+        return cls(connect(params), **kw)
+
+    def with_token(self, token_source: Callable[[], str], timeout: float = 10.0) -> KubeClient:
+        """A client for the same server, verified against the same CA (a client made from
+        in-memory credentials), that proves itself with ``token_source``'s token only."""
+        if self.credentials is None:
+            raise ValueError("with_token needs a client made from in-memory credentials")
+        return KubeClient(
+            Credentials(server=self.server, ca_pem=self.credentials.ca_pem, token_source=token_source), timeout=timeout
+        )
 
     def reset_connections(self) -> None:
         """Drop pooled sockets, e.g. after a fork: a child must not share its parent's sockets."""
-        self._pool.clear()
+        self._api.rest_client.pool_manager.clear()
 
     # -- raw requests -------------------------------------------------------
     def _observe(self, method: str, status: int) -> None:
         if KubeClient.observer is not None:
-            KubeClient.observer(method, status, self.creds.server)
+            KubeClient.observer(method, status, self.server)
 
-    def _headers(self, content_type: str, accept: str = "application/json") -> dict[str, str]:
-        headers = {"Accept": accept, "Content-Type": content_type, "User-Agent": USER_AGENT}
-        token = self.creds.bearer()
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return headers
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: Any,
+        content_type: str,
+        accept: str,
+        timeout: tuple[float, float],
+    ) -> Any:
+        """One request through the client's ApiClient (its auth settings: bearer tokens, renewed
+        by its hooks) and RESTClientObject; the urllib3 response, its body not read yet."""
+        _method, url, headers, data, _post = self._api.param_serialize(
+            method,
+            path,
+            query_params=query,
+            header_params={"Accept": accept, "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        all_headers = urllib3.HTTPHeaderDict(headers)
+        for name, value in self.connection.headers:
+            all_headers.add(name, value)
+        return self._api.call_api(method, url, all_headers, data, None, _request_timeout=timeout).response
+
+    def _exchange(
+        self, method: str, path: str, body: Any, query: list[tuple[str, str]], ctype: str, seconds: float, accept: str
+    ) -> tuple[int, bytes]:
+        """(status, body) of one request, over within ``seconds``; ApiError status 0 without an answer."""
+        error: Exception | None = None
+        status, data = 0, b""
+        with within(seconds) as exchange:  # the whole exchange, however slowly the peer drips it
+            try:
+                resp = self._send(method, path, query, body, ctype, accept, (min(CONNECT_SECONDS, seconds), seconds))
+                try:
+                    status, data = resp.status, resp.data
+                finally:
+                    resp.release_conn()
+            except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+                error = exc
+        if exchange.expired:  # also when the cut read as the end of an answer without a length
+            self._observe(method, 0)
+            raise ApiError(0, "Timeout", f"{method} {self.server}: no whole answer within {seconds:g}s") from error
+        if error is not None:
+            self._observe(method, 0)
+            reason = getattr(error, "reason", None) or error
+            raise ApiError(0, "Unreachable", f"{method} {self.server}: {reason}") from error
+        self._observe(method, status)
+        return status, data
+
+    def text(self, path: str, timeout: float | None = None) -> str:
+        """The body of a GET that answers text (``/metrics``, say)."""
+        status, data = self._exchange("GET", path, None, [], "application/json", timeout or self.timeout, "*/*")
+        if status >= 300:
+            raise ApiError(status, "Error", data.decode(errors="replace")[:500])
+        return data.decode(errors="replace")
 
     def request(
         self,
@@ -460,41 +710,17 @@ class KubeClient:
         timeout: float | None = None,
         accept: str = "application/json",
     ) -> dict[str, Any]:
-        url = self.creds.server + path
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        if query:
-            url += "?" + urlencode(query)
-        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        seconds = timeout or self.timeout
-        error: Exception | None = None
-        with within(seconds) as exchange:  # the whole exchange, however slowly the peer drips it
-            try:
-                resp = self._pool.request(
-                    method,
-                    url,
-                    body=data,
-                    headers=self._headers(content_type, accept),
-                    timeout=urllib3.Timeout(connect=min(CONNECT_SECONDS, seconds), read=seconds),
-                )
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                error = exc
-        if exchange.expired:  # also when the cut read as the end of an answer without a length
-            self._observe(method, 0)
-            message = f"{method} {self.creds.server}: no whole answer within {seconds:g}s"
-            raise ApiError(0, "Timeout", message) from error
-        if error is not None:
-            self._observe(method, 0)
-            raise ApiError(0, "Unreachable", f"{method} {self.creds.server}: {error}") from error
-        self._observe(method, resp.status)
+        query = [(k, str(v)) for k, v in (params or {}).items() if v is not None]
+        status, data = self._exchange(method, path, body, query, content_type, timeout or self.timeout, accept)
         payload: dict[str, Any] = {}
-        if resp.data:
+        if data:
             try:
-                payload = json.loads(resp.data)
+                payload = json.loads(data)
             except ValueError:
-                payload = {"message": resp.data.decode(errors="replace")[:500]}
-        if resp.status >= 300:
-            raise ApiError(resp.status, payload.get("reason", "Error"), payload.get("message", ""), payload)
-        if KubeClient.journal is not None and not query.get("dryRun"):
+                payload = {"message": data.decode(errors="replace")[:500]}
+        if status >= 300:
+            raise ApiError(status, payload.get("reason", "Error"), payload.get("message", ""), payload)
+        if KubeClient.journal is not None and not (params or {}).get("dryRun"):
             if method in ("POST", "PUT", "PATCH"):
                 self._record("write", payload)
             elif method == "GET" and not str(payload.get("kind", "")).endswith("List"):
@@ -637,12 +863,7 @@ class KubeClient:
         field_manager: str | None = None,
         force: bool = False,
     ) -> dict[str, Any]:
-        content_type = {
-            "merge": "application/merge-patch+json",
-            "json": "application/json-patch+json",
-            "strategic": "application/strategic-merge-patch+json",
-            "apply": "application/apply-patch+yaml",
-        }[kind]
+        content_type = _PATCH_TYPES[kind]
         params = {
             "dryRun": "All" if dry_run else None,
             "fieldManager": field_manager,
@@ -693,7 +914,7 @@ class KubeClient:
             "labelSelector": label_selector,
             "fieldSelector": field_selector,
         }
-        url = self.creds.server + res.path(namespace) + "?" + urlencode({k: v for k, v in params.items() if v})
+        query = [(k, str(v)) for k, v in params.items() if v]
         # The server ends a watch at timeoutSeconds; one silent, or dripping bytes that hold no
         # event, past that and the slack is cut, and the caller watches again.
         seconds = timeout_seconds + WATCH_SLACK_SECONDS
@@ -701,17 +922,13 @@ class KubeClient:
         try:
             accept = METADATA_ONLY_ITEM if metadata_only else "application/json"
             with REAPER.marking(exchange):
-                resp = self._pool.request(
-                    "GET",
-                    url,
-                    headers=self._headers("application/json", accept),
-                    preload_content=False,
-                    timeout=urllib3.Timeout(connect=CONNECT_SECONDS, read=seconds),
+                resp = self._send(
+                    "GET", res.path(namespace), query, None, "application/json", accept, (CONNECT_SECONDS, seconds)
                 )
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
             REAPER.finish(exchange)
             self._observe("WATCH", 0)
-            raise ApiError(0, "Unreachable", f"watch {res.plural}: {exc}") from exc
+            raise ApiError(0, "Unreachable", f"watch {res.plural}: {getattr(exc, 'reason', None) or exc}") from exc
         self._observe("WATCH", resp.status)
         try:
             if resp.status >= 300:
@@ -756,4 +973,4 @@ class KubeClient:
             except ApiError as exc:
                 last = exc
                 time.sleep(0.2)
-        raise TimeoutError(f"API server {self.creds.server} not ready after {timeout}s: {last}")
+        raise TimeoutError(f"API server {self.server} not ready after {timeout}s: {last}")

@@ -11,7 +11,13 @@ from __future__ import annotations
 import sys
 
 # Import name -> the name pip installs it by.
-PIP_NAMES = {"yaml": "PyYAML", "urllib3": "urllib3", "cryptography": "cryptography"}
+PIP_NAMES = {
+    "yaml": "PyYAML",
+    "urllib3": "urllib3",
+    "cryptography": "cryptography",
+    "kubernetes": "kubernetes",
+    "jmespath": "jmespath",
+}
 
 
 class MissingLibraryError(ValueError):

@@ -7,14 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC as K8S_AUTH_ARG_SPEC
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import Resource
 
-AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
-}
+# kubernetes.core's connection options, under its names (doc fragment kubernetes.core.k8s_auth_options).
+AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {name: dict(spec) for name, spec in K8S_AUTH_ARG_SPEC.items()}
 
 PROVISIONER_ARG_SPEC: dict[str, dict[str, Any]] = {
     "provisioner": {"type": "dict", "required": True},
@@ -36,7 +35,7 @@ def with_auth(spec: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def client_from_params(params: dict[str, Any]) -> KubeClient:
-    return KubeClient.from_kubeconfig(params.get("kubeconfig"), params.get("context"))
+    return KubeClient.from_params(params)
 
 
 def selected_objects(client: KubeClient, params: dict[str, Any]) -> tuple[Resource, list[dict[str, Any]]] | None:

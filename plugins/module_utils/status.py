@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import query
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import (
     Condition,
     condition,
@@ -93,7 +94,7 @@ PHASE_UPGRADING = "Upgrading"
 def mirror_hosted_cluster(hosted_cluster: dict[str, Any] | None) -> list[Condition]:
     """Our copies of the HostedCluster's conditions; Unknown for those it does not report yet."""
     reported = {}
-    for c in ((hosted_cluster or {}).get("status") or {}).get("conditions") or []:
+    for c in query.items(hosted_cluster, "status.conditions"):
         if isinstance(c, dict) and c.get("type") in MIRRORED:
             reported[c["type"]] = c
     out = []
@@ -133,7 +134,7 @@ def upgrade_condition(hosted_cluster: dict[str, Any] | None) -> Condition | None
     if hosted_cluster is None:
         return None
     status = hosted_cluster.get("status") or {}
-    history = [h for h in ((status.get("version") or {}).get("history") or []) if isinstance(h, dict)]
+    history = query.items(status, "version.history")
     completed = [h for h in history if h.get("state") == "Completed"]
     if not completed:
         return condition(UPGRADING, False, "InitialInstall", "The hosted cluster has not completed an install yet")
@@ -143,7 +144,7 @@ def upgrade_condition(hosted_cluster: dict[str, Any] | None) -> Condition | None
         return condition(
             UPGRADING, False, "AtDesiredVersion", f"The hosted cluster runs {top.get('version') or top.get('image')}"
         )
-    desired = ((hosted_cluster.get("spec") or {}).get("release") or {}).get("image", "")
+    desired = query.text(hosted_cluster, "spec.release.image")
     target = desired if top.get("state") == "Completed" else (top.get("version") or desired)
     return condition(
         UPGRADING,

@@ -17,7 +17,7 @@ description:
     condition whose message lists the versions that are mapped.
   - Reads only, so check mode behaves the same.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
 options:
   release_image:
     description: The OCP release image, e.g. C(quay.io/openshift-release-dev/ocp-release:4.19.0-ec.5-x86_64).

@@ -15,7 +15,7 @@ description:
   - The destination is written only when its data, type, labels or owner differ.
   - In check mode the write is a server-side dry run.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
 options:
   source:
     description: The secret to copy from (C(namespace), C(name)).

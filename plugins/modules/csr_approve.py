@@ -42,7 +42,7 @@ description:
   - Returns the C(CSRAutoApprovalActive) condition.
   - In check mode reports what it would approve and changes nothing.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
   - dpf_hcp.provisioner.provisioner
 options:
   max_age_seconds:

@@ -50,7 +50,7 @@ description:
     certificate that does not verify or a missing image is a condition, not a task failure.
   - Never returns the token or the ignition.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
   - dpf_hcp.provisioner.provisioner
 options:
   image:

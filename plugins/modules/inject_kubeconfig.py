@@ -23,7 +23,7 @@ description:
     The kubeconfig itself is never returned.
   - In check mode the writes are server-side dry runs.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
   - dpf_hcp.provisioner.provisioner
 options:
   key:

@@ -17,7 +17,7 @@ description:
   - A kind whose API is not installed counts as absent.
   - In check mode the deletes are server-side dry runs.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
   - dpf_hcp.provisioner.k8s_selection
 attributes:
   check_mode:

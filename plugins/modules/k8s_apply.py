@@ -18,7 +18,7 @@ description:
     validates them and nothing is stored.
   - Runs in the Ansible controller through the action plugin of the same name.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
 options:
   definition:
     description:

@@ -17,7 +17,7 @@ description:
   - Secrets are returned without C(data) and C(stringData), so their content never reaches a result.
   - Runs in the Ansible controller through the action plugin of the same name.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
   - dpf_hcp.provisioner.k8s_selection
 attributes:
   check_mode:

@@ -24,7 +24,7 @@ description:
     not as a failure.
   - Runs in the Ansible controller through the action plugin of the same name.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
 options:
   definition:
     description:

@@ -15,7 +15,7 @@ description:
     InternalIP of the first Ready management cluster Node (by name), else fails with what to set.
   - Reads only, so check mode behaves the same.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
 options:
   preferred:
     description: Candidate addresses in order of preference; empty entries are skipped.

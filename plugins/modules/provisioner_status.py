@@ -29,7 +29,7 @@ description:
     resourceVersion and what it tells.
   - In check mode reports what would change and writes nothing.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
 options:
   provisioner:
     description:

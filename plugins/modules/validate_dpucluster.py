@@ -28,7 +28,7 @@ options:
     type: list
     elements: str
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
   - dpf_hcp.provisioner.provisioner
 attributes:
   check_mode:

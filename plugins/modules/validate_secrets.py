@@ -16,7 +16,7 @@ description:
   - Returns the C(SecretsValid) condition; a failed check is data, not a task failure.
   - Never returns secret content. Reads only, so check mode behaves the same.
 extends_documentation_fragment:
-  - dpf_hcp.provisioner.k8s_auth
+  - kubernetes.core.k8s_auth_options
   - dpf_hcp.provisioner.provisioner
 attributes:
   check_mode:

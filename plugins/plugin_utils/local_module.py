@@ -5,7 +5,9 @@
 Each module of this collection exposes ``ARGUMENT_SPEC`` and ``execute(params, check_mode)``.
 As a module (``main()``) it runs them through AnsibleModule; through the action plugin of
 the same name it runs them here, in the controller, which costs milliseconds instead of
-the start-up, imports and client set-up of a fresh interpreter per task.
+the start-up, imports and client set-up of a fresh interpreter per task. Connections are made
+from the task's environment (``environment:`` over the controller's), as a module process would
+see it, so K8S_AUTH_* and KUBECONFIG set there apply as they do for kubernetes.core's modules.
 
 The result also lists, as ``api_objects``, each object the task read or wrote, in order (op,
 kind, namespace, name, resourceVersion, generation, labels): the operator tells its own changes
@@ -21,7 +23,7 @@ from typing import Any
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient, task_environment
 
 MODULES = "ansible_collections.dpf_hcp.provisioner.plugins.modules."
 
@@ -41,9 +43,12 @@ class LocalModuleAction(ActionBase):
         if validated.error_messages:
             result.update(failed=True, msg="; ".join(validated.error_messages))
             return result
+        task_env: dict[str, Any] = {}
+        self._compute_environment_string(task_env)  # the task's, its block's and its play's environment:
         KubeClient.journal = []
         try:
-            result.update(module.execute(validated.validated_parameters, bool(self._task.check_mode)))
+            with task_environment(task_env):
+                result.update(module.execute(validated.validated_parameters, bool(self._task.check_mode)))
         except (ApiError, ValueError) as exc:
             result.update(failed=True, msg=f"{self.module_name}: {exc}")
         finally:

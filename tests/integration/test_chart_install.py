@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,12 @@ def service_account_kubeconfig(env: Environment, path: Path) -> Path:
 
 def image_layout(venv: Path) -> Path:
     """What the Containerfile installs, in a venv: the operator's code and playbooks come from there."""
-    subprocess.run([str(REPO / "image" / "install-operator.sh"), str(REPO), str(venv)], check=True, capture_output=True)
+    subprocess.run(
+        [str(REPO / "image" / "install-operator.sh"), str(REPO), str(venv)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHON": sys._base_executable},  # the Python the venv was made with (3.12)
+    )
     code = "import ansible_collections.dpf_hcp.provisioner as c, dpf_hcp_operator as o; print(*c.__path__, o.__file__)"
     found = subprocess.run(
         [str(venv / "bin" / "python"), "-c", code], check=True, capture_output=True, text=True, cwd=venv

@@ -14,7 +14,11 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy imp
     BOOTSTRAPPER,
     CLIENT_SIGNER,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
+    ApiError,
+    KubeClient,
+    credentials_from_kubeconfig_text,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
     CLUSTER_ROLE,
     CLUSTER_ROLE_BINDING,
@@ -136,11 +140,12 @@ def test_approvals_run_under_an_identity_that_can_approve_kubelet_signers_only(e
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": csr_approver.NAME, "namespace": "kube-system"}]
     assert hosted.get(SERVICE_ACCOUNT, csr_approver.NAME, csr_approver.NAMESPACE)
 
-    admin = KubeClient.from_kubeconfig(str(env.hosted.kubeconfig_path("system:admin")))
+    admin = KubeClient(credentials_from_kubeconfig_text(env.hosted.kubeconfig_path("system:admin").read_text()))
     identity = csr_approver.ApproverIdentity(admin, lifetime=600)
     assert not identity.ensure()  # the operator made them exactly so
     approver = identity.client()
-    assert approver.creds.token is None and approver.creds.cert_pem is None  # the token only
+    assert approver.credentials is not None
+    assert approver.credentials.token is None and approver.credentials.cert_pem is None  # the token only
 
     bootstrapper = KubeClient.from_kubeconfig(str(env.hosted.kubeconfig_path(BOOTSTRAPPER)))
     tag = unique("identity")
@@ -215,8 +220,8 @@ def test_the_csr_watch_reaches_the_hosted_api_server_through_its_service_when_as
     dpus = Informer(mgmt, DPU)
     through = HostedApprover(mgmt, obj, source, dpus, service=f"localhost:{port}")
     dead = HostedApprover(mgmt, obj, source, dpus, service=f"{{namespace}}.invalid:{port}")
-    assert through.hosted.creds.server == f"https://localhost:{port}"
-    assert dead.hosted.creds.server == f"https://{ns}-hcp.invalid:{port}"
+    assert through.hosted.server == f"https://localhost:{port}"
+    assert dead.hosted.server == f"https://{ns}-hcp.invalid:{port}"
     assert (
         hosted_kubeconfig.through_service(source, obj).server
         == f"https://kube-apiserver.{ns}-hcp.svc.cluster.local:6443"

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from kubernetes.client import Configuration
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import http_deadlines, ignition, kube
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, Credentials, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, Connection, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import SECRET
 
 DRIP = 0.3  # seconds between two bytes: far inside any per-read timeout
@@ -90,7 +91,9 @@ def hostile_peer(behaviour: str) -> Iterator[int]:
 
 
 def client(port: int, scheme: str = "http", timeout: float = 2.0) -> KubeClient:
-    return KubeClient(Credentials(server=f"{scheme}://127.0.0.1:{port}", insecure=True), timeout=timeout)
+    configuration = Configuration(host=f"{scheme}://127.0.0.1:{port}")
+    configuration.verify_ssl = False  # the test's own servers, self-signed
+    return KubeClient(Connection(configuration, ssl._create_unverified_context()), timeout=timeout)  # noqa: S323
 
 
 def timed(call: Callable[[], object]) -> tuple[float, BaseException | None]:

@@ -17,9 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
     KubeconfigRefusedError,
-    credentials_from_kubeconfig_dict,
+    connect,
     credentials_from_kubeconfig_text,
     ssl_context,
+    task_environment,
 )
 from dpf_hcp_dev.certificates import client_certificate
 from dpf_hcp_operator import pki
@@ -64,7 +65,7 @@ def test_hypershifts_kubeconfig_is_accepted_and_its_key_stays_in_memory(material
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where tempfile would put anything
     text = yaml.safe_dump(hypershift_like(material))
     creds = credentials_from_kubeconfig_text(text)
-    assert creds.key_pem == material["key"] and creds.cert_file is None and creds.key_file is None
+    assert creds.key_pem == material["key"]
     ssl_context(creds)
     assert list(tmp_path.iterdir()) == []  # nothing written where temporary files go
     assert SECRET not in repr(credentials_from_kubeconfig_text(yaml.safe_dump(hypershift_like(material, token=SECRET))))
@@ -166,13 +167,46 @@ def test_unusable_kubeconfigs_are_named_not_quoted(material):
         assert SECRET not in str(err.value)
 
 
-def test_our_own_kubeconfig_keeps_its_file_paths(tmp_path: Path, material):
-    """The operator's own kubeconfig (or a user's KUBECONFIG for one-off playbooks) is trusted."""
+def test_our_own_kubeconfig_is_loaded_by_the_kubernetes_client(tmp_path: Path, material):
+    """The operator's own kubeconfig (or a user's KUBECONFIG for one-off playbooks) is trusted: the
+    kubernetes client loads it, relative file paths and all."""
     (tmp_path / "ca.crt").write_bytes(material["ca"])
     (tmp_path / "token").write_text(SECRET)
     cfg = hypershift_like(material)
     cfg["clusters"][0]["cluster"] = {"server": "https://127.0.0.1:6443", "certificate-authority": "ca.crt"}
     cfg["users"][0]["user"] = {"tokenFile": "token"}
-    creds = credentials_from_kubeconfig_dict(cfg, base_dir=str(tmp_path))
-    assert creds.bearer() == SECRET and creds.ca_file == os.path.join(tmp_path, "ca.crt")
-    ssl_context(creds)
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(cfg))
+    connection = connect({"kubeconfig": str(path)})
+    settings = connection.configuration.auth_settings()["BearerToken"]
+    assert settings["value"] == f"Bearer {SECRET}"
+    assert connection.configuration.ssl_ca_cert == str(tmp_path / "ca.crt")
+    assert connection.server == "https://127.0.0.1:6443"
+
+
+def test_inline_keys_of_our_own_kubeconfig_do_not_stay_on_disk(tmp_path: Path, material, monkeypatch):
+    """The client's loader writes inline certificates and keys to files; they are read back into
+    memory and removed before the connection is used."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(hypershift_like(material)))
+    before = {p.name for p in Path("/dev/shm").iterdir()} if os.path.isdir("/dev/shm") else set()
+    connection = connect({"kubeconfig": str(path)})
+    assert connection.configuration.cert_file is None and connection.configuration.key_file is None
+    assert connection.tls is not None
+    assert list((tmp_path / "tmp").iterdir()) == []
+    after = {p.name for p in Path("/dev/shm").iterdir()} if os.path.isdir("/dev/shm") else set()
+    assert not {n for n in after - before if n.startswith("dpfhcp-kubeconfig-")}
+
+
+def test_k8s_auth_variables_of_the_task_environment_win(tmp_path: Path, material):
+    """K8S_AUTH_* as kubernetes.core reads them, from the task's environment when one is set."""
+    with task_environment({"K8S_AUTH_HOST": "https://10.0.0.1:6443/", "K8S_AUTH_API_KEY": SECRET}):
+        connection = connect({"validate_certs": False})
+    assert connection.server == "https://10.0.0.1:6443"
+    assert connection.configuration.auth_settings()["BearerToken"]["value"] == f"Bearer {SECRET}"
+    assert connection.configuration.verify_ssl is False
+    explicit = connect({"host": "https://10.0.0.2", "api_key": "other", "impersonate_groups": ["a", "b"]})
+    assert explicit.server == "https://10.0.0.2"
+    assert explicit.headers == (("Impersonate-Group", "a"), ("Impersonate-Group", "b"))

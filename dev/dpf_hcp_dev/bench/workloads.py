@@ -306,8 +306,7 @@ def _sum_series(text: str, names: tuple[str, ...]) -> dict[str, float]:
 
 def apiserver_requests(client: KubeClient) -> float:
     """All requests the management API server has served (apiserver_request_total, every client)."""
-    resp = client._pool.request("GET", client.creds.server + "/metrics", headers=client._headers("text/plain", "*/*"))
-    return _sum_series(resp.data.decode(), ("apiserver_request_total",))["apiserver_request_total"]
+    return _sum_series(client.text("/metrics"), ("apiserver_request_total",))["apiserver_request_total"]
 
 
 def _children() -> dict[int, list[int]]:
