@@ -21,8 +21,11 @@ _SECRET = re.compile(
 _PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
 
 
+_SCHEME = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9\-._~+/]{16,}=*")  # an Authorization value
+
+
 def redact(text: str) -> str:
-    return _PEM.sub("[REDACTED PEM]", _SECRET.sub(r"\1[REDACTED]", text))
+    return _PEM.sub("[REDACTED PEM]", _SCHEME.sub(r"\1\2[REDACTED]", _SECRET.sub(r"\1[REDACTED]", text)))
 
 
 class JsonFormatter(logging.Formatter):

@@ -15,7 +15,7 @@ refused with a reason and a message that names the field and the fix, never a cr
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming, query
@@ -65,8 +65,8 @@ class Unavailable(Exception):  # noqa: N818 - "the kubeconfig is unavailable", a
 class HostedKubeconfig:
     hosted_cluster: dict[str, Any]
     secret_name: str
-    data: str  # the secret's value, base64 (what is handed to DPF)
-    text: str
+    data: str = field(repr=False)  # the secret's value, base64 (what is handed to DPF)
+    text: str = field(repr=False)
     credentials: Credentials
 
     @property

@@ -19,14 +19,15 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import contextvars
 import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
 import ssl
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ else:
     IMPORT_ERROR = None
 
 USER_AGENT = "dpf-hcp-provisioner/0.1"
+# Said instead of the error's own words, which may quote a header (a bearer token).
+_UNSENDABLE = "the request could not be sent: a header is not valid (is there a line break in the token?)"
 # Ask for PartialObjectMetadata: watch a kind's metadata without its data (e.g. Secrets).
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA_ONLY_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
@@ -174,8 +177,8 @@ def _parsed(text: str) -> dict[str, Any]:
     require(IMPORT_ERROR)
     try:
         config = yaml.load(text, Loader=_NoDuplicates)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError:
-        raise ValueError("kubeconfig is not YAML") from None
+    except (yaml.YAMLError, RecursionError):
+        raise ValueError("kubeconfig is not YAML (or nests deeper than YAML is read here)") from None
     if not isinstance(config, dict):
         raise ValueError(f"kubeconfig is not a mapping but {type(config).__name__}")
     return config
@@ -205,6 +208,10 @@ def _only_one(config: dict[str, Any], section: str) -> dict[str, Any]:
     return entries[0]
 
 
+# Unencrypted keys only: OpenSSL would ask a terminal for an encrypted one's passphrase.
+_PEM_KINDS = {"CERTIFICATE": ("CERTIFICATE",), "PRIVATE KEY": ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")}
+
+
 def _pem(data_b64: str, where: str, kind: str, many: bool) -> bytes:
     """Inline PEM content: base64 of ``kind`` blocks only (one unless ``many``), nothing else."""
     raw = base64.b64decode(data_b64, validate=True)
@@ -213,7 +220,7 @@ def _pem(data_b64: str, where: str, kind: str, many: bool) -> bytes:
     if (
         not blocks
         or rest
-        or any(not b.group(1).endswith(kind.encode()) for b in blocks)
+        or any(b.group(1).decode() not in _PEM_KINDS[kind] for b in blocks)
         or (len(blocks) > 1 and not many)
     ):
         raise ValueError(f"{where} is not {'PEM ' + kind + ' blocks' if many else 'one PEM ' + kind + ' block'}")
@@ -237,10 +244,14 @@ def https_server(server: Any, where: str = "clusters[0].cluster.server") -> tupl
         or parts.query
         or parts.fragment
     ):
-        raise KubeconfigRefusedError(
-            f"{where} {str(server)[:200]!r} is not an https://host[:port] URL: give the API server's"
-        )
+        shown = re.sub(r"[?#].*|(?<=//)[^/@]*@", "", str(server))[:200]  # never a userinfo, query or fragment
+        raise KubeconfigRefusedError(f"{where} {shown!r} is not an https://host[:port] URL: give the API server's")
     return parts.hostname.lower(), port or 443
+
+
+def server_url(host: str, port: int) -> str:
+    """The one spelling of an API server's URL, for (host, port) as https_server gives them."""
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
 
 
 def _credentials(config: dict[str, Any]) -> Credentials:
@@ -259,7 +270,7 @@ def _credentials(config: dict[str, Any]) -> Credentials:
     user = entries["users"].get("user") or {}
     _refuse_unknown("clusters[0].cluster", cluster, STRICT_CLUSTER_FIELDS)
     _refuse_unknown("users[0].user", user, STRICT_USER_FIELDS)
-    https_server(cluster.get("server"))
+    server = server_url(*https_server(cluster.get("server")))
     if not cluster.get("certificate-authority-data"):
         raise KubeconfigRefusedError(
             "clusters[0].cluster.certificate-authority-data is missing: the server is verified against the "
@@ -272,7 +283,7 @@ def _credentials(config: dict[str, Any]) -> Credentials:
     if user.get("token") and not (isinstance(user["token"], str) and _TOKEN.fullmatch(user["token"])):
         raise ValueError("users[0].user.token is not a bearer token (letters, digits, -._~+/ and trailing =)")
     creds = Credentials(
-        server=cluster["server"].rstrip("/"),
+        server=server,
         ca_pem=_pem(cluster["certificate-authority-data"], "certificate-authority-data", "CERTIFICATE", True).decode(
             "ascii"
         ),
@@ -287,6 +298,7 @@ def _credentials(config: dict[str, Any]) -> Credentials:
 
 # -- TLS, built once per process for the same material ----------------------
 _SSL_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+_CACHE_LOCK = threading.Lock()  # the operator's threads share these caches
 
 
 def _file_key(path: str | None) -> tuple[Any, ...]:
@@ -319,7 +331,7 @@ def load_chain_from_memory(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes)
         data = memoryview(cert_pem.rstrip(b"\n") + b"\n" + key_pem)
         while data:
             data = data[os.write(fd, data) :]
-        ctx.load_cert_chain(f"/proc/self/fd/{fd}")
+        ctx.load_cert_chain(f"/proc/self/fd/{fd}", password=b"")  # never a prompt for a passphrase
     finally:
         os.close(fd)
 
@@ -343,7 +355,9 @@ def _tls(
         _file_key(key_file),
         _digest(ca_pem, cert_pem, key_pem),
     )
-    if key not in _SSL_CONTEXTS:
+    with _CACHE_LOCK:
+        cached = _SSL_CONTEXTS.get(key)
+    if cached is None:
         try:
             # Unverified only when the user's own connection options say so (validate_certs: false,
             # or insecure-skip-tls-verify in their kubeconfig); never for a kubeconfig read from the API.
@@ -358,10 +372,11 @@ def _tls(
                 ctx.load_cert_chain(cert_file, key_file)
         except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
             raise ValueError(f"the connection's certificates or key are not usable ({type(exc).__name__})") from None
-        if len(_SSL_CONTEXTS) >= 64:  # e.g. many hosted kubeconfigs over a long life: start over
-            _SSL_CONTEXTS.clear()
-        _SSL_CONTEXTS[key] = ctx
-    return _SSL_CONTEXTS[key]
+        with _CACHE_LOCK:
+            if len(_SSL_CONTEXTS) >= 64:  # e.g. many hosted kubeconfigs over a long life: start over
+                _SSL_CONTEXTS.clear()
+            _SSL_CONTEXTS[key] = cached = ctx
+    return cached
 
 
 def ssl_context(creds: Credentials) -> ssl.SSLContext:
@@ -370,25 +385,18 @@ def ssl_context(creds: Credentials) -> ssl.SSLContext:
 
 
 # -- connections, as kubernetes.core makes them ------------------------------
-#: The environment a connection is made from: while a module runs in the controller, the task's
-#: (its, its block's and its play's ``environment:`` over the controller's), as a module process
-#: would see it; else this process's.
-ENVIRONMENT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("environment", default=None)
-
-
-def environment() -> Mapping[str, str]:
-    env = ENVIRONMENT.get()
-    return os.environ if env is None else env
-
-
 @contextlib.contextmanager
 def task_environment(task_env: Mapping[str, Any]) -> Iterator[None]:
-    """Connections made in this block see ``task_env`` over this process's environment."""
-    token = ENVIRONMENT.set({**os.environ, **{str(k): str(v) for k, v in task_env.items()}})
+    """This process's environment is ``task_env`` over its own meanwhile: a module run in the
+    controller (in the worker Ansible forks for one task and host) sees what a module process
+    would, for K8S_AUTH_*, KUBECONFIG, HOME, proxies and exec credential plugins alike."""
+    saved = dict(os.environ)
+    os.environ.update({str(k): str(v) for k, v in task_env.items()})
     try:
         yield
     finally:
-        ENVIRONMENT.reset(token)
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _auth_map() -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
@@ -434,9 +442,11 @@ def auth_settings(params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str
 def impersonation(params: Mapping[str, Any], env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """Impersonate-User and Impersonate-Group headers from the options or their K8S_AUTH_*
     variables (kubernetes.core plugins/module_utils/k8s/client.py, _create_headers)."""
-    user = params.get("impersonate_user") or env.get("K8S_AUTH_IMPERSONATE_USER")
+    user = params.get("impersonate_user")
+    if user is None:
+        user = env.get("K8S_AUTH_IMPERSONATE_USER")
     groups = params.get("impersonate_groups")
-    if groups is None and env.get("K8S_AUTH_IMPERSONATE_GROUPS"):
+    if groups is None and env.get("K8S_AUTH_IMPERSONATE_GROUPS") is not None:
         groups = [g for g in env["K8S_AUTH_IMPERSONATE_GROUPS"].split(",") if g]
     headers = [("Impersonate-User", str(user))] if user else []
     return (*headers, *(("Impersonate-Group", str(g)) for g in groups or []))
@@ -450,6 +460,11 @@ class Connection:
     configuration: Configuration
     tls: ssl.SSLContext | None
     headers: tuple[tuple[str, str], ...] = ()
+    #: The files it was loaded from, as (path, their _file_key then): reloaded when one changes.
+    files: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    #: False when loading it runs or reads something that may answer differently each time (an
+    #: exec or auth-provider plugin, a tokenFile): made again for every task, as kubernetes.core does.
+    reusable: bool = True
 
     @property
     def server(self) -> str:
@@ -459,6 +474,7 @@ class Connection:
     def from_credentials(cls, creds: Credentials) -> Connection:
         require(IMPORT_ERROR)
         cfg = Configuration(host=creds.server)
+        cfg.proxy = cfg.no_proxy = None  # a kubeconfig read from the API: straight to its server, never a proxy
         if creds.token is not None or creds.token_source is not None:
             cfg.api_key = {"BearerToken": creds.token or ""}
             cfg.api_key_prefix = {"BearerToken": "Bearer"}
@@ -483,22 +499,25 @@ def _private_dir() -> str:
     return tempfile.mkdtemp(prefix="dpfhcp-kubeconfig-", dir=shm if os.access(shm, os.W_OK) else None)
 
 
-def _load_kubeconfig(
-    cfg: Configuration, auth: Mapping[str, Any], env: Mapping[str, str], memory: dict[str, bytes]
-) -> None:
+def _load_kubeconfig(cfg: Configuration, auth: Mapping[str, Any], memory: dict[str, bytes]) -> bool:
     """The client's kubeconfig loader, for kubeconfig (a path, several joined by ':', or the
-    content as a mapping) or the environment's KUBECONFIG, else ~/.kube/config."""
+    content as a mapping) or $KUBECONFIG, else ~/.kube/config (kubernetes.core
+    plugins/module_utils/k8s/client.py, _load_config). True when the result may be reused."""
     kubeconfig = auth.get("kubeconfig")
-    options = {"context": auth.get("context"), "persist_config": bool(auth.get("persist_config"))}
     scratch = _private_dir()
     try:
-        if isinstance(kubeconfig, dict):
-            kube_config.load_kube_config_from_dict(
-                config_dict=kubeconfig, client_configuration=cfg, temp_file_path=scratch, **options
-            )
-        else:
-            path = kubeconfig or env.get("KUBECONFIG") or "~/.kube/config"
-            kube_config.load_kube_config(config_file=path, client_configuration=cfg, temp_file_path=scratch, **options)
+        loader = kube_config._get_kube_config_loader(
+            filename=None
+            if isinstance(kubeconfig, dict) and kubeconfig
+            else (kubeconfig or os.environ.get("KUBECONFIG", "~/.kube/config")),
+            config_dict=kubeconfig if isinstance(kubeconfig, dict) and kubeconfig else None,
+            active_context=auth.get("context"),
+            persist_config=bool(auth.get("persist_config")),
+            temp_file_path=scratch,
+        )
+        loader.load_and_set(cfg)
+        user = loader._user or {}
+        return not any(key in user for key in ("exec", "auth-provider", "tokenFile"))
     finally:
         for attr in ("ssl_ca_cert", "cert_file", "key_file"):
             path = getattr(cfg, attr, None)
@@ -512,13 +531,15 @@ def _load_kubeconfig(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _configuration(auth: dict[str, Any], env: Mapping[str, str]) -> tuple[Configuration, dict[str, bytes]]:
+def _configuration(auth: dict[str, Any]) -> tuple[Configuration, dict[str, bytes], bool]:
     """The client's Configuration for these settings, in kubernetes.core's order
     (kubernetes.core plugins/module_utils/k8s/client.py, _create_configuration): enough given to
     connect, else the kubeconfig or context given, else in-cluster, else the default kubeconfig;
-    then every option given overrides what was loaded."""
+    then every option given overrides what was loaded. Also the key material the loader wrote
+    to files, now in memory, and whether the result may be reused."""
     cfg = Configuration()
     memory: dict[str, bytes] = {}
+    reusable = True
     if auth.get("host"):
         auth["host"] = str(auth["host"]).rstrip("/")
 
@@ -528,16 +549,18 @@ def _configuration(auth: dict[str, Any], env: Mapping[str, str]) -> tuple[Config
     if given("username", "password", "host") or given("api_key", "host") or given("cert_file", "key_file", "host"):
         pass
     elif given("kubeconfig") or given("context"):
-        _load_kubeconfig(cfg, auth, env, memory)
+        reusable = _load_kubeconfig(cfg, auth, memory)
     else:
         try:
-            InClusterConfigLoader(SERVICE_TOKEN_FILENAME, SERVICE_CERT_FILENAME, environ=env).load_and_set(cfg)
+            InClusterConfigLoader(SERVICE_TOKEN_FILENAME, SERVICE_CERT_FILENAME).load_and_set(cfg)
         except ConfigException:
-            _load_kubeconfig(cfg, auth, env, memory)
+            reusable = _load_kubeconfig(cfg, auth, memory)
     for name, value in auth.items():
         if name in ("kubeconfig", "context", "persist_config"):
             continue
         if name == "api_key":
+            # The token given wins over the loaded one. kubernetes.core keeps the loader's refresh
+            # hook, whose token then replaces it on the first request: that is not followed.
             cfg.api_key = {"authorization": f"Bearer {value}"}
             cfg.refresh_api_key_hook = None
         elif name == "proxy_headers":
@@ -545,43 +568,54 @@ def _configuration(auth: dict[str, Any], env: Mapping[str, str]) -> tuple[Config
         else:
             setattr(cfg, name, value)
             memory.pop(name, None)
-    return cfg, memory
+    return cfg, memory, reusable
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "HOME")
 
 
 def connect(params: Mapping[str, Any]) -> Connection:
     """The connection kubernetes.core's options in ``params`` (and their K8S_AUTH_* variables in
-    the current environment) describe; made once per process for the same settings and files."""
+    this process's environment) describe. Made once per process for the same settings and files,
+    unless it came from a plugin or a token file (see Connection.reusable)."""
     require(IMPORT_ERROR)
-    env = environment()
+    env = os.environ
     auth = auth_settings(params, env)
     headers = impersonation(params, env)
     paths = auth.get("kubeconfig") if isinstance(auth.get("kubeconfig"), str) else env.get("KUBECONFIG")
     files = [_file_key(os.path.expanduser(p)) for p in (paths or "~/.kube/config").split(os.pathsep)]
-    files += [_file_key(auth.get(name)) for name in ("ssl_ca_cert", "cert_file", "key_file")]
     key = _digest(
         json.dumps(auth, sort_keys=True, default=str),
         repr(headers),
         repr(files),
-        *(env.get(name) for name in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")),
+        *(env.get(name) for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")),
+        *(env.get(name) for name in _PROXY_VARIABLES),
     )
-    if key not in _CONNECTIONS:
-        try:
-            cfg, memory = _configuration(auth, env)
-        except (ConfigException, OSError, yaml.YAMLError, TypeError, KeyError) as exc:
-            raise ValueError(f"could not load the connection: {exc}") from None
-        tls = _tls(
-            bool(cfg.verify_ssl),
-            ca_file=cfg.ssl_ca_cert,
-            ca_pem=memory.get("ssl_ca_cert") or cfg.ca_cert_data,
-            cert_file=cfg.cert_file,
-            key_file=cfg.key_file,
-            cert_pem=memory.get("cert_file"),
-            key_pem=memory.get("key_file"),
-        )
-        if len(_CONNECTIONS) >= 64:
-            _CONNECTIONS.clear()
-        _CONNECTIONS[key] = Connection(cfg, tls, headers)
-    return _CONNECTIONS[key]
+    with _CACHE_LOCK:
+        cached = _CONNECTIONS.get(key)
+    if cached is not None and all(_file_key(path) == seen for path, seen in cached.files):
+        return cached
+    try:
+        cfg, memory, reusable = _configuration(auth)
+    except (ConfigException, OSError, yaml.YAMLError, TypeError, KeyError, ValueError) as exc:
+        raise ValueError(f"could not load the connection: {exc}") from None
+    tls = _tls(
+        bool(cfg.verify_ssl),
+        ca_file=cfg.ssl_ca_cert,
+        ca_pem=memory.get("ssl_ca_cert") or cfg.ca_cert_data,
+        cert_file=cfg.cert_file,
+        key_file=cfg.key_file,
+        cert_pem=memory.get("cert_file"),
+        key_pem=memory.get("key_file"),
+    )
+    watched = tuple((p, _file_key(p)) for p in (cfg.ssl_ca_cert, cfg.cert_file, cfg.key_file) if p)
+    connection = Connection(cfg, tls, headers, watched, reusable)
+    if reusable:
+        with _CACHE_LOCK:
+            if len(_CONNECTIONS) >= 64:
+                _CONNECTIONS.clear()
+            _CONNECTIONS[key] = connection
+    return connection
 
 
 class KubeClient:
@@ -613,7 +647,8 @@ class KubeClient:
         pools.connection_pool_kw.update(maxsize=maxsize, block=False, retries=False)
         if self.connection.tls is not None:
             pools.connection_pool_kw["ssl_context"] = self.connection.tls
-        with_deadlines(pools)
+        if type(pools).__name__ != "SOCKSProxyManager":  # its pools are its own: per-socket timeouts only
+            with_deadlines(pools)
         self._discovered: dict[tuple[str, str], Resource] = {}
 
     @classmethod
@@ -683,6 +718,9 @@ class KubeClient:
                     resp.release_conn()
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
                 error = exc
+            except (ValueError, TypeError, http.client.HTTPException) as exc:  # e.g. a token with a line break
+                self._observe(method, 0)
+                raise ApiError(0, "RequestInvalid", f"{method} {self.server}: {_UNSENDABLE}") from type(exc)()
         if exchange.expired:  # also when the cut read as the end of an answer without a length
             self._observe(method, 0)
             raise ApiError(0, "Timeout", f"{method} {self.server}: no whole answer within {seconds:g}s") from error
@@ -717,6 +755,8 @@ class KubeClient:
             try:
                 payload = json.loads(data)
             except ValueError:
+                payload = {"message": data.decode(errors="replace")[:500]}
+            if not isinstance(payload, dict):
                 payload = {"message": data.decode(errors="replace")[:500]}
         if status >= 300:
             raise ApiError(status, payload.get("reason", "Error"), payload.get("message", ""), payload)
@@ -925,6 +965,10 @@ class KubeClient:
                 resp = self._send(
                     "GET", res.path(namespace), query, None, "application/json", accept, (CONNECT_SECONDS, seconds)
                 )
+        except (ValueError, TypeError, http.client.HTTPException) as exc:
+            REAPER.finish(exchange)
+            self._observe("WATCH", 0)
+            raise ApiError(0, "RequestInvalid", f"watch {res.plural}: {_UNSENDABLE}") from type(exc)()
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
             REAPER.finish(exchange)
             self._observe("WATCH", 0)
@@ -933,7 +977,11 @@ class KubeClient:
         try:
             if resp.status >= 300:
                 data = resp.read()
-                body = json.loads(data) if data else {}
+                try:
+                    body = json.loads(data) if data else {}
+                except ValueError:
+                    body = {}
+                body = body if isinstance(body, dict) else {}
                 raise ApiError(resp.status, body.get("reason", "Error"), body.get("message", ""), body)
             buf = b""
             for chunk in resp.stream(65536):
@@ -960,6 +1008,8 @@ class KubeClient:
             raise ApiError(0, "Unreachable", f"watch {res.plural} ended: {exc}") from exc
         finally:
             REAPER.finish(exchange)  # first: the reaper lets go of the socket before the pool takes it
+            if not resp.isclosed():  # left before its end: the stream is not given back to the pool open
+                resp.close()
             resp.release_conn()
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -18,6 +18,7 @@ its last run.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -38,16 +39,28 @@ class LocalModuleAction(ActionBase):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        module = importlib.import_module(MODULES + self.module_name)
-        validated = ArgumentSpecValidator(module.ARGUMENT_SPEC).validate(self._task.args)
-        if validated.error_messages:
-            result.update(failed=True, msg="; ".join(validated.error_messages))
+        if self._connection.transport != "local" or self._play_context.become:
+            # On another host, or as another user: the module runs there, in a process of its own,
+            # as kubernetes.core's modules do (and needs the kubernetes client there).
+            result.update(
+                self._execute_module(
+                    module_name=f"dpf_hcp.provisioner.{self.module_name}",
+                    module_args=self._task.args,
+                    task_vars=task_vars,
+                )
+            )
             return result
+        module = importlib.import_module(MODULES + self.module_name)
+        self._decrypted: list[str] = []
         task_env: dict[str, Any] = {}
         self._compute_environment_string(task_env)  # the task's, its block's and its play's environment:
         KubeClient.journal = []
         try:
-            with task_environment(task_env):
+            with task_environment(task_env):  # also for the arguments' ~ and $VARIABLES
+                validated = ArgumentSpecValidator(module.ARGUMENT_SPEC).validate(self._local_kubeconfig())
+                if validated.error_messages:
+                    result.update(failed=True, msg="; ".join(validated.error_messages))
+                    return result
                 result.update(module.execute(validated.validated_parameters, bool(self._task.check_mode)))
         except (ApiError, ValueError) as exc:
             result.update(failed=True, msg=f"{self.module_name}: {exc}")
@@ -55,6 +68,26 @@ class LocalModuleAction(ActionBase):
             if KubeClient.journal:
                 result["api_objects"] = KubeClient.journal
             KubeClient.journal = None
+            for path in self._decrypted:  # a vaulted kubeconfig's plain copy: gone with the task
+                self._loader.cleanup_tmp_file(path)
         if not self._task.diff:
             result.pop("diff", None)
         return result
+
+    def _local_kubeconfig(self) -> dict[str, Any]:
+        """The task's arguments, a kubeconfig path looked up and decrypted as kubernetes.core's
+        action plugins do (kubernetes.core plugins/action/k8s_info.py, get_kubeconfig): each of
+        its ':'-joined paths searched in the role's and play's files/, a vaulted one decrypted."""
+        args = dict(self._task.args)
+        kubeconfig = args.get("kubeconfig")
+        if isinstance(kubeconfig, str) and kubeconfig:
+            real = []
+            for path in kubeconfig.split(os.pathsep):
+                found = self._find_needle("files", path)
+                real.append(self._loader.get_real_file(found, decrypt=True))
+                if real[-1] != found:
+                    self._decrypted.append(real[-1])
+            args["kubeconfig"] = os.pathsep.join(real)
+        elif kubeconfig is not None and not isinstance(kubeconfig, dict):
+            raise ValueError(f"kubeconfig must be a path or a mapping, not {type(kubeconfig).__name__}")
+        return args

@@ -19,8 +19,8 @@ import pytest
 from kubernetes.client import Configuration
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import http_deadlines, ignition, kube
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, Connection, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, Connection, KubeClient, connect
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP, SECRET
 
 DRIP = 0.3  # seconds between two bytes: far inside any per-read timeout
 GUARD = 20.0  # how long the peer keeps it up; a caller still waiting then had no deadline
@@ -204,3 +204,20 @@ def test_a_connection_given_back_to_the_pool_is_never_shut_down_later():
         given.sendall(b"still open")
         with pytest.raises(OSError):
             kept.sendall(b"cut")
+
+
+def test_a_token_with_a_line_break_is_never_quoted_in_the_error():
+    """http.client refuses such a header and quotes it in its error; that error would carry the
+    operator's token into status, Events and logs. The kernel completes the connection (a listening
+    socket nobody accepts on), so the request gets as far as its headers."""
+    secret = "s3cr3t-token-value"
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        bad = KubeClient(connect({"host": f"http://127.0.0.1:{port}", "api_key": f"{secret}\nInjected: yes"}))
+        for call in (lambda: bad.request("GET", "/api"), lambda: next(bad.watch(CONFIGMAP, "default"))):
+            with pytest.raises(ApiError) as err:
+                call()
+            assert secret not in str(err.value) and "line break" in str(err.value)
+            assert secret not in repr(err.value.__cause__)

@@ -120,7 +120,8 @@ def test_environment_names_the_cluster_for_our_modules_as_for_kubernetes_core(en
 
 def test_a_kubeconfig_with_an_exec_credential_plugin_is_used_as_kubernetes_core_uses_it(env, mgmt, tmp):
     """A kubeconfig whose user is an exec plugin (cloud providers' kubeconfigs are): the plugin runs
-    and its token is sent. Without it the requests would be anonymous, and refused."""
+    with the play's environment, for every task, and its token is sent. Without it the requests
+    would be anonymous, and refused."""
     ns = namespace(mgmt, unique("exec"))
     name = unique("readable")
     configmap(mgmt, ns, name)
@@ -147,9 +148,10 @@ def test_a_kubeconfig_with_an_exec_credential_plugin_is_used_as_kubernetes_core_
     )["status"]["token"]
     marker = tmp / "plugin-ran"
     plugin = tmp / "credential-plugin"
-    credential = {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential"}
-    credential["status"] = {"token": token}
-    plugin.write_text(f"#!/bin/sh\necho ran >> '{marker}'\ncat <<'EOF'\n{json.dumps(credential)}\nEOF\n")
+    # The token comes from the task's environment: the plugin sees it as a module process would.
+    credential = '{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", '
+    credential += '"status": {"token": "%s"}}'
+    plugin.write_text(f"#!/bin/sh\necho ran >> '{marker}'\nprintf '{credential}' \"$READER_TOKEN\"\n")
     plugin.chmod(0o700)
     admin = yaml.safe_load(env.management.kubeconfig_path().read_text())
     kubeconfig = tmp / "exec.kubeconfig"
@@ -177,6 +179,7 @@ def test_a_kubeconfig_with_an_exec_credential_plugin_is_used_as_kubernetes_core_
             "hosts": "localhost",
             "connection": "local",
             "gather_facts": False,
+            "environment": {"READER_TOKEN": token},
             "tasks": info_tasks(ns, name, "exec", kubeconfig=str(kubeconfig)),
         }
     ]

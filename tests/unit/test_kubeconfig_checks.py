@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
+    KubeClient,
     KubeconfigRefusedError,
     connect,
     credentials_from_kubeconfig_text,
@@ -24,6 +25,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
 )
 from dpf_hcp_dev.certificates import client_certificate
 from dpf_hcp_operator import pki
+from dpf_hcp_operator.logs import redact
 
 SECRET = "s3cr3t-token"
 
@@ -210,3 +212,52 @@ def test_k8s_auth_variables_of_the_task_environment_win(tmp_path: Path, material
     explicit = connect({"host": "https://10.0.0.2", "api_key": "other", "impersonate_groups": ["a", "b"]})
     assert explicit.server == "https://10.0.0.2"
     assert explicit.headers == (("Impersonate-Group", "a"), ("Impersonate-Group", "b"))
+
+
+def test_a_kubeconfig_read_from_the_api_never_goes_through_a_proxy(material, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://attacker.example:3128")
+    monkeypatch.setenv("https_proxy", "http://attacker.example:3128")
+    creds = credentials_from_kubeconfig_text(yaml.safe_dump(hypershift_like(material)))
+    client = KubeClient(creds)
+    assert client.connection.configuration.proxy is None
+    assert type(client._api.rest_client.pool_manager).__name__ == "PoolManager"
+
+
+def test_the_server_has_one_spelling(material):
+    """A tenant cycling spellings of one server (case, leading zeros) gets the same URL each time."""
+    for spelling in ("https://API.T.example:0006443/", "https://api.t.example:6443"):
+        text = yaml.safe_dump(hypershift_like(material)).replace("https://127.0.0.1:6443", spelling)
+        assert credentials_from_kubeconfig_text(text).server == "https://api.t.example:6443"
+    text = yaml.safe_dump(hypershift_like(material)).replace("https://127.0.0.1:6443", "https://[FD00::1]:6443")
+    assert credentials_from_kubeconfig_text(text).server == "https://[fd00::1]:6443"
+
+
+def test_an_encrypted_key_is_refused_before_openssl_could_prompt(material):
+    key = ec.generate_private_key(ec.SECP256R1())
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"passphrase"),
+    )
+    text = mutate(material, "users", **{"client-key-data": b64(encrypted)})
+    with pytest.raises(ValueError, match="client-key-data is not one PEM PRIVATE KEY block"):
+        credentials_from_kubeconfig_text(text)
+
+
+def test_a_deeply_nested_kubeconfig_is_refused_as_such():
+    with pytest.raises(ValueError, match="not YAML"):
+        credentials_from_kubeconfig_text("[" * 5000 + "]" * 5000)
+
+
+def test_a_refused_server_is_quoted_without_its_userinfo_or_query(material):
+    hostile = "https://user:hunter2@api.example:6443/x?token=s3cr3t#frag"
+    text = yaml.safe_dump(hypershift_like(material)).replace("https://127.0.0.1:6443", hostile)
+    with pytest.raises(KubeconfigRefusedError) as err:
+        credentials_from_kubeconfig_text(text)
+    assert "hunter2" not in str(err.value) and "s3cr3t" not in str(err.value) and "api.example" in str(err.value)
+
+
+def test_bearer_tokens_are_redacted_in_logs():
+    line = f"GET failed: Invalid header value b'Bearer eyJhbGciOiJSUzI1NiJ9.{SECRET}payload'"
+    assert SECRET not in redact(line)
+    assert redact("basic authentication is not sent") == "basic authentication is not sent"
