@@ -7,7 +7,7 @@
 set -euo pipefail
 src="$(cd "$1" && pwd)"
 venv="$2"
-python="${PYTHON:-python3}"  # 3.12 or newer (ansible-core 2.21)
+python="${PYTHON:-python3}"  # 3.12 or newer (ansible-core 2.20)
 
 "$python" -m venv "$venv"
 "$venv/bin/pip" install --quiet --no-cache-dir --upgrade pip

@@ -9,8 +9,8 @@ set -euo pipefail
 python="$1"
 dest="$2"
 # The `ansible` release that goes with the pinned ansible-core (its kubernetes.core is the one tested).
-ANSIBLE_RELEASE="14.5.0"
-KUBERNETES_CORE="6.6.0"
+ANSIBLE_RELEASE="13.8.0"
+KUBERNETES_CORE="6.4.0"
 cache="${DPF_HCP_CACHE:-$HOME/.cache/dpf-hcp}/ansible-$ANSIBLE_RELEASE"
 manifest="$dest/ansible_collections/kubernetes/core/MANIFEST.json"
 if [[ -f "$manifest" ]] && grep -q "\"version\": \"$KUBERNETES_CORE\"" "$manifest"; then

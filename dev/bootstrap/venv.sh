@@ -5,7 +5,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 VENV="$REPO/.venv"
-# ansible-core 2.21 needs Python 3.12 or newer: pyenv's when the system's is older.
+# ansible-core 2.20 needs Python 3.12 or newer: pyenv's when the system's is older.
 find_python() {
   local candidate
   for candidate in "${PYTHON:-}" python3.13 python3.12 "$(pyenv root 2>/dev/null)"/versions/3.1[23]*/bin/python3 python3; do

@@ -364,6 +364,9 @@ def _tls(
             if verify:
                 cadata = ca_pem.decode("ascii") if isinstance(ca_pem, bytes) else ca_pem
                 ctx = ssl.create_default_context(cafile=ca_file, cadata=cadata)
+                # As urllib3's own contexts (and so the kubernetes client, kubernetes.core) check:
+                # Python 3.13 adds X.509 strict checks that Kubernetes' own certificates can fail.
+                ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
             else:
                 ctx = ssl._create_unverified_context()  # noqa: S323
             if cert_pem is not None and key_pem is not None:
