@@ -62,10 +62,10 @@ molecule: venv  ## Molecule's default scenario against `make demo`'s cluster (ru
 	  sh -c '$(VENV)/bin/molecule reset && $(VENV)/bin/molecule test'
 
 cluster-up: kube  ## just the management and hosted control planes
-	@$(VENV)/bin/dpf-hcp-localcluster up
+	@$(PY) -m dpf_hcp_dev.localcluster.cli up
 
 cluster-down:  ## stop them
-	@$(VENV)/bin/dpf-hcp-localcluster down
+	@$(PY) -m dpf_hcp_dev.localcluster.cli down
 
 clean: demo-down cluster-down  ## remove build state (keeps the cached Kubernetes build)
 	rm -rf .build

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU, PROVISIONER
 from dpf_hcp_dev.standins.kubelet import CLIENT_SIGNER, SERVING_SIGNER, csr_common_name
 from dpf_hcp_operator.watches import Watch
 
@@ -328,7 +329,7 @@ def operator_watches(directory: Path, reconcile_period: str = "0") -> Path:
 
 def standin_settings(client: KubeClient, **data: str) -> None:
     """Set keys of the stand-ins' ConfigMap (see dev/dpf_hcp_dev/standins/config.py); "" removes one."""
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP
 
     client.patch(CONFIGMAP, "standins", {"data": {k: (v or None) for k, v in data.items()}}, "dpf-hcp-standins")
 
@@ -350,7 +351,7 @@ def bluefield_configmap(client: KubeClient) -> None:
 def management_node(client: KubeClient, address: str, prefix: str = "mgmt-node") -> Iterator[str]:
     """A Ready Node with an InternalIP (of the cluster ``client`` talks to), registered as a kubelet
     would; removed after."""
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NODE
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NODE
 
     name = unique(prefix)
     client.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
@@ -404,7 +405,5 @@ def provisioner_watch(**kw: Any) -> Watch:
         "v1alpha1",
         "DPFHCPProvisioner",
         Path("reconcile.yml"),
-        manage_status=False,
-        watch_dependent_resources=False,
-        **kw,
+        **{"manage_status": False, "watch_dependent_resources": False, **kw},
     )

@@ -37,3 +37,5 @@ mkdir -p "$VENV/collections/ansible_collections/dpf_hcp"
 ln -sfn "$REPO" "$VENV/collections/ansible_collections/dpf_hcp/provisioner"
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$VENV/collections" > "$site/dpf_hcp_collection.pth"
+# The development tooling (dev/dpf_hcp_dev), which the operator's wheel does not ship.
+echo "$REPO/dev" > "$site/dpf_hcp_dev.pth"

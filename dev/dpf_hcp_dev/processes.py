@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import VALIDATING_WEBHOOK
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import VALIDATING_WEBHOOK
 from dpf_hcp_dev.localcluster.controlplane import free_port
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment
 from dpf_hcp_dev.standins import metallb

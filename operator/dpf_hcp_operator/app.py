@@ -7,55 +7,21 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import release, scope
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import DPF_NAMESPACE, DPF_NAMESPACE_ENV
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
-from dpf_hcp_operator import health, logs, memory, metrics, watches, webhook
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import release, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import DPF_NAMESPACE_ENV
+from dpf_hcp_operator import health, logs, memory, metrics, provisioner, watches, webhook
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.leader import LeaderElector
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.runner import PlaybookRunner, default_collections_path
+from dpf_hcp_operator.settings import Config
 
 LOG = logging.getLogger("dpf_hcp_operator")
-
-
-@dataclass
-class Config:
-    kubeconfig: str | None
-    watches_file: Path
-    operator_namespace: str
-    work_dir: Path
-    dpf_namespace: str = DPF_NAMESPACE  # DPF's DPFOperatorConfig's: where the bf.cfg templates go
-    watch_namespaces: Scope = ()  # empty: all namespaces
-    release_repositories: tuple[str, ...] = release.DEFAULT_RELEASE_REPOSITORIES  # spec.ocpReleaseImage's
-    max_workers: int = 2
-    max_batch: int = 20
-    max_forks: int = 0  # 0: as many as the container's memory limit holds (memory.py)
-    skip_unchanged: bool = True
-    csr_watch: bool = True
-    hosted_api_service: str | None = None  # the CSR watch through this Service template; None: published endpoint
-    keep_artifacts: int = 10
-    health_address: str = ":8081"
-    metrics_address: str = ":8080"
-    log_level: str = "info"
-    ansible_verbosity: int = 0
-    webhook_address: str = ""
-    webhook_cert_dir: Path | None = None
-    webhook_self_signed_hosts: list[str] = field(default_factory=list)
-    leader_elect: bool = False
-    leader_election_namespace: str = ""
-    leader_election_id: str = "dpf-hcp-provisioner-leader"
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-    graceful_shutdown_timeout: float = 25.0
-    run_deadline: float = 600.0
 
 
 def run(config: Config, stop: threading.Event | None = None) -> int:
@@ -72,8 +38,8 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     env = {
         "POD_NAMESPACE": config.operator_namespace,
         scope.ENV: ",".join(config.watch_namespaces),
-        release.RELEASE_REPOSITORIES_ENV: ",".join(config.release_repositories),  # the validate role's default
-        DPF_NAMESPACE_ENV: config.dpf_namespace,  # the ignition and cleanup roles' default
+        release.RELEASE_REPOSITORIES_ENV: ",".join(config.allowed_release_repositories),  # the validate role's default
+        DPF_NAMESPACE_ENV: config.dpf_operator_namespace,  # the ignition and cleanup roles' default
     }
     if config.kubeconfig:
         env["K8S_AUTH_KUBECONFIG"] = str(Path(config.kubeconfig).resolve())
@@ -90,7 +56,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         set_by="--max-forks" if config.max_forks else "the memory limit" if limit is not None else "--max-batch",
     )
     runner = PlaybookRunner(
-        config.work_dir,
+        config.runs_dir,
         default_collections_path(),
         env,
         config.keep_artifacts,
@@ -107,10 +73,10 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             config.max_batch,
             skip_unchanged=config.skip_unchanged,
             csr_watch=config.csr_watch,
-            hosted_api_service=config.hosted_api_service,
+            hosted_api_service=config.hosted_api_service(os.environ),
             workers=config.max_workers,
             scope=config.watch_namespaces,
-            dpf_namespace=config.dpf_namespace,
+            dpf_namespace=config.dpf_operator_namespace,
         )
         for w in watch_list
     ]
@@ -149,33 +115,37 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
 
     servers: list[Any] = []
     # The webhook first, its self-signed certificate made: /readyz must not answer before it serves.
-    if config.webhook_address and config.webhook_cert_dir:  # every replica answers admission
+    if config.webhook_bind_address:  # every replica answers admission
         if config.webhook_self_signed_hosts:
-            webhook.ensure_self_signed(config.webhook_cert_dir, config.webhook_self_signed_hosts)
-        if not (config.webhook_cert_dir / "tls.crt").exists() or not (config.webhook_cert_dir / "tls.key").exists():
+            webhook.ensure_self_signed(config.cert_dir, list(config.webhook_self_signed_hosts))
+        if not (config.cert_dir / "tls.crt").exists() or not (config.cert_dir / "tls.key").exists():
             log(
                 LOG,
                 logging.ERROR,
                 "cannot start",
                 error=f"--webhook-bind-address is set but "
-                f"{config.webhook_cert_dir} has no tls.crt and tls.key: mount the serving certificate there "
+                f"{config.cert_dir} has no tls.crt and tls.key: mount the serving certificate there "
                 "(--webhook-cert-dir) or pass --webhook-self-signed-hosts to make one",
             )
             return _shutdown(servers, controllers, runner, [], None, 2, 0.0)
-        provisioners = next((c.informer for c in controllers if c.watch.kind == "DPFHCPProvisioner"), None)
+        provisioners = next((c.informer for c in controllers if provisioner.serves(c.watch)), None)
         reviewer = webhook.Reviewer(
-            client, config.operator_namespace, provisioners, config.watch_namespaces, config.release_repositories
+            client,
+            config.operator_namespace,
+            provisioners,
+            config.watch_namespaces,
+            config.allowed_release_repositories,
         )
-        servers.append(webhook.serve(config.webhook_address, reviewer, config.webhook_cert_dir, stop))
+        servers.append(webhook.serve(config.webhook_bind_address, reviewer, config.cert_dir, stop))
     servers.append(
         health.serve(
-            config.health_address,
+            config.health_probe_bind_address,
             {"/healthz": healthz, "/readyz": readyz},
-            with_metrics=config.metrics_address == config.health_address,
+            with_metrics=config.metrics_bind_address == config.health_probe_bind_address,
         )
     )
-    if config.metrics_address not in ("0", "", config.health_address):
-        servers.append(health.serve(config.metrics_address, {}, with_metrics=True))
+    if config.metrics_bind_address not in ("0", "", config.health_probe_bind_address):
+        servers.append(health.serve(config.metrics_bind_address, {}, with_metrics=True))
 
     lost = threading.Event()
     if elector is not None:

@@ -11,21 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import events
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import DPF_NAMESPACE
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
-from dpf_hcp_operator import metrics
-from dpf_hcp_operator.csr_approvals import CSRApprovals
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import events
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import merge
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.scope import Scope
+from dpf_hcp_operator import metrics, provisioner
+from dpf_hcp_operator.csr_watcher import CSRWatcher
 from dpf_hcp_operator.dependencies import Change, Fingerprint, ProvisionerDependencies
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log, redact
 from dpf_hcp_operator.queue import WorkQueue
 from dpf_hcp_operator.runner import CANCELED, HostResult, PlaybookRunner, RunResult
+from dpf_hcp_operator.settings import Config
 from dpf_hcp_operator.watches import Watch
 
 LOG = logging.getLogger("dpf_hcp_operator.controller")
+DEFAULTS = Config()  # the settings' defaults (settings.py), for a Controller made without them
 FINALIZER_ATTEMPTS = 5  # conflicts in a row before a finalizer change is retried later, with backoff
 
 
@@ -52,15 +53,15 @@ class Controller:
         watch: Watch,
         runner: PlaybookRunner,
         operator_namespace: str,
-        max_batch: int = 20,
+        max_batch: int = DEFAULTS.max_batch,
         extravars: dict[str, Any] | None = None,
         *,
-        skip_unchanged: bool = True,
-        csr_watch: bool = True,
+        skip_unchanged: bool = DEFAULTS.skip_unchanged,
+        csr_watch: bool = DEFAULTS.csr_watch,
         hosted_api_service: str | None = None,
-        workers: int = 1,
-        scope: Scope = (),
-        dpf_namespace: str = DPF_NAMESPACE,
+        workers: int = DEFAULTS.max_workers,
+        scope: Scope = DEFAULTS.watch_namespaces,
+        dpf_namespace: str = DEFAULTS.dpf_operator_namespace,
     ):
         self.client = client
         self.watch = watch
@@ -76,21 +77,19 @@ class Controller:
             client, self.res, namespaces=scope, label_selector=watch.selector, resync_seconds=watch.reconcile_period
         )
         self.informer.add_handler(self._on_object)
-        self.dependencies: ProvisionerDependencies | None = None
-        self.csr_approvals: CSRApprovals | None = None
-        if watch.watch_dependent_resources and watch.kind == "DPFHCPProvisioner":
-            self.dependencies = ProvisionerDependencies(
-                client, operator_namespace, self.informer, self.queue.add, scope=scope, dpf_namespace=dpf_namespace
-            )
-            caches = {"Secret": self.dependencies.secrets, "HostedCluster": self.dependencies.hosted_clusters}
-            if csr_watch:
-                self.csr_approvals = CSRApprovals(
-                    client,
-                    lambda kind, ns, name: _version(caches[kind].get((ns, name))),
-                    scope,
-                    dpus=self.dependencies.dpus,
-                    service=hosted_api_service,
-                )
+        followers = provisioner.follow(
+            client,
+            watch,
+            self.informer,
+            self.queue.add,
+            operator_namespace=operator_namespace,
+            scope=scope,
+            dpf_namespace=dpf_namespace,
+            csr_watch=csr_watch,
+            hosted_api_service=hosted_api_service,
+        )
+        self.dependencies: ProvisionerDependencies | None = followers.dependencies if followers else None
+        self.csr_watcher: CSRWatcher | None = followers.csr_watcher if followers else None
         self._last_ok: dict[Key, Fingerprint] = {}
         # What a run that will look again at its time (it failed, or a deletion waits for its
         # cleanup) left the world as: until that time, an event that changes nothing else (the echo
@@ -104,13 +103,13 @@ class Controller:
     @property
     def informers(self) -> list[Informer]:
         extra = (self.dependencies.informers if self.dependencies else []) + (
-            self.csr_approvals.informers if self.csr_approvals else []
+            self.csr_watcher.informers if self.csr_watcher else []
         )
         return [self.informer, *extra]
 
     def close(self) -> None:
-        if self.csr_approvals:
-            self.csr_approvals.close()
+        if self.csr_watcher:
+            self.csr_watcher.close()
 
     # -- events -------------------------------------------------------------
     def _on_object(self, kind: str, _old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
@@ -157,9 +156,9 @@ class Controller:
             duration = time.monotonic() - started
             for key in batch:
                 self.queue.done(key)
-                if self.csr_approvals:
+                if self.csr_watcher:
                     try:
-                        self.csr_approvals.sync(key, self.informer.get(key))
+                        self.csr_watcher.sync(key, self.informer.get(key))
                     except Exception:  # a hosted cluster's trouble must not end the worker
                         LOG.exception("could not update the CSR watch", extra={"fields": {"key": f"{key[0]}/{key[1]}"}})
                 outcome = outcomes.get(key, Outcome("skipped", GONE))
@@ -399,21 +398,20 @@ class Controller:
         try:
             fresh = self.client.get(self.res, meta["name"], meta.get("namespace"))
             status = dict(fresh.get("status") or {})
+            # Never an empty message: the tests' 1.20 API server refuses "" there (422, "must be of type
+            # string: null"), although the CRD allows it.
+            succeeded = "The last run succeeded"
+            failed = f"The last run failed: {message}" if message else "The last run failed"
             update = (
-                {"type": "Successful", "status": "True", "reason": "LastReconcileSucceeded", "message": ""}
+                {"type": "Successful", "status": "True", "reason": "LastReconcileSucceeded", "message": succeeded}
                 if ok
-                else {
-                    "type": "Failure",
-                    "status": "True",
-                    "reason": "LastReconcileFailed",
-                    "message": message,
-                }
+                else {"type": "Failure", "status": "True", "reason": "LastReconcileFailed", "message": failed}
             )
             other = {
                 "type": "Failure" if ok else "Successful",
                 "status": "False",
                 "reason": "LastReconcileSucceeded" if ok else "LastReconcileFailed",
-                "message": "",
+                "message": succeeded if ok else failed,
             }
             status["conditions"] = merge(status.get("conditions"), [update, other], meta.get("generation"))
             if status != (fresh.get("status") or {}):
@@ -439,7 +437,3 @@ def _add_finalizer_ops(meta: dict[str, Any], finalizer: str) -> list[dict[str, A
     if meta.get("finalizers"):
         return [*ops, {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]
     return [*ops, {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}]
-
-
-def _version(obj: dict[str, Any] | None) -> str | None:
-    return obj["metadata"].get("resourceVersion") if obj else None

@@ -11,25 +11,19 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import DPF_NAMESPACE
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import dns1123_subdomain_problem
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import CA_SECRET
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CONFIGMAP,
-    DPU,
-    DPU_CLUSTER,
-    HOSTED_CLUSTER,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.formats import dns1123_subdomain_problem
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import naming, reads
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import DPF_NAMESPACE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import CA_SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     LABEL_NAME,
     LABEL_NAMESPACE,
-    NODE_POOL,
-    SECRET,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.scope import Scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import (
     BLUEFIELD_CONFIGMAP,
     resolve_bluefield_image,
 )
@@ -39,15 +33,25 @@ from dpf_hcp_operator.logs import log
 LOG = logging.getLogger("dpf_hcp_operator.dependencies")
 
 Enqueue = Callable[[Key], None]
+Handler = Callable[[str, dict[str, Any] | None, dict[str, Any] | None], None]
 Fingerprint = dict[tuple[str, str, str], str | None]
-# kind, namespace, name, resourceVersion (None: deleted), generation
-Change = tuple[str, str, str, str | None, int | None]
-# Kinds whose spec alone the playbook reads, so their controller reporting on their status runs
-# nothing: the DPUCluster (its type and the kubeconfig we set) and our NodePool (HyperShift writes
-# its status, finalizer, ownerReference and config annotations many times while it provisions;
-# what of that a run reads comes with a token secret, which is followed, or is looked at again
-# on the run's own timer: a NodePool refusal still young).
-BY_SPEC = {"DPUCluster", "NodePool"}
+
+
+class Change(NamedTuple):
+    """A change of an object a provisioner depends on, seen while its playbook ran."""
+
+    kind: str
+    namespace: str
+    name: str
+    resource_version: str | None  # None: deleted
+    generation: int | None
+
+    @property
+    def object(self) -> tuple[str, str, str]:
+        return self.kind, self.namespace, self.name
+
+
+BY_SPEC = reads.BY_SPEC  # kinds a run depends on by their spec alone (provisioner/reads.py)
 # The fingerprint's entry for the BFB and DPUFlavor combinations of a DPUCluster's DPUs.
 COMBINATIONS = "DPUCombinations"
 
@@ -68,34 +72,48 @@ class ProvisionerDependencies:
         self.provisioners = provisioners
         self.enqueue = enqueue
         self.operator_namespace = operator_namespace
-        owned = f"{LABEL_NAME},{LABEL_NAMESPACE}"
-        # In each watched namespace (scope), or cluster-wide when it is empty.
-        self.secrets = Informer(client, SECRET, namespaces=scope, metadata_only=True, index=owner_of)
-        self.dpuclusters = Informer(client, DPU_CLUSTER, namespaces=scope, metadata_only=True)
-        # The BlueField image map, with its data: a provisioner depends on what the map says of
-        # its release, so editing the entry of one OCP version reruns only the provisioners on it.
-        self.configmaps = Informer(
-            client,
-            CONFIGMAP,
-            namespace=operator_namespace,
-            field_selector=f"metadata.name={BLUEFIELD_CONFIGMAP}",
-        )
+        # One informer for each read declared followed by one (provisioner/reads.py), in the
+        # watched namespaces (scope; cluster-wide when empty), each with its handler.
+        handlers: dict[str, tuple[Handler, Callable[[dict[str, Any]], Any] | None]] = {
+            "secrets": (self._on_secret, owner_of),
+            "dpuclusters": (self._on_dpucluster, None),
+            "bluefield-images": (self._on_bluefield_images, None),
+            "hosted-clusters": (lambda _k, old, new: self._on_owned("HostedCluster", old, new), owner_of),
+            "node-pools": (lambda _k, old, new: self._on_owned("NodePool", old, new), owner_of),
+            "owned-configmaps": (lambda _k, old, new: self._on_owned("ConfigMap", old, new), owner_of),
+            "dpus": (self._on_dpu, dpu_cluster_of),
+        }
+        namespaces = {
+            reads.WATCHED: scope,
+            reads.OPERATOR: (operator_namespace,),
+            reads.WATCHED_AND_DPF: scope if not scope or dpf_namespace in scope else (*scope, dpf_namespace),
+        }
+        self.by_name: dict[str, Informer] = {}
+        for r in reads.FOLLOWED_BY_INFORMER:
+            if r.name == "provisioners":  # the controller's own informer
+                provisioners.add_handler(self._on_provisioner)
+                continue
+            handler, index = handlers[r.name]
+            informer = Informer(
+                client,
+                r.resource,
+                namespaces=namespaces[r.where],
+                label_selector=f"{LABEL_NAME},{LABEL_NAMESPACE}" if r.owned else None,
+                field_selector=r.field_selector or None,
+                metadata_only=r.metadata_only,
+                index=index,
+            )
+            informer.add_handler(handler)
+            self.by_name[r.name] = informer
+        self.secrets = self.by_name["secrets"]
+        self.dpuclusters = self.by_name["dpuclusters"]
+        self.configmaps = self.by_name["bluefield-images"]
         self._bluefield_key = ("ConfigMap", operator_namespace, BLUEFIELD_CONFIGMAP)
-        self.hosted_clusters = Informer(
-            client, HOSTED_CLUSTER, namespaces=scope, label_selector=owned, metadata_only=True, index=owner_of
-        )
-        self.node_pools = Informer(
-            client, NODE_POOL, namespaces=scope, label_selector=owned, metadata_only=True, index=owner_of
-        )
-        # The MachineConfig ConfigMap and DPF's bf.cfg templates (in DPF's namespace, which a list
-        # of watched namespaces may leave out): recreated when deleted.
-        configmap_scope = scope if not scope or dpf_namespace in scope else (*scope, dpf_namespace)
-        self.owned_configmaps = Informer(
-            client, CONFIGMAP, namespaces=configmap_scope, label_selector=owned, metadata_only=True, index=owner_of
-        )
-        # DPUs: each BFB and DPUFlavor a DPUCluster's DPUs use gets a bf.cfg template. Shared with
-        # the CSR approvals (controller.py), which read the same DPUs.
-        self.dpus = Informer(client, DPU, namespaces=scope, index=dpu_cluster_of)
+        self.hosted_clusters = self.by_name["hosted-clusters"]
+        self.node_pools = self.by_name["node-pools"]
+        self.owned_configmaps = self.by_name["owned-configmaps"]
+        # DPUs: shared with the CSR watcher, which reads the same DPUs.
+        self.dpus = self.by_name["dpus"]
         self._owned = {  # kinds found by this provisioner's labels
             "Secret": self.secrets,
             "HostedCluster": self.hosted_clusters,
@@ -104,26 +122,10 @@ class ProvisionerDependencies:
         }
         self._tracked: dict[Key, list[Change]] = {}  # provisioners in a run: the changes seen meanwhile
         self._tracked_lock = threading.Lock()
-        self.secrets.add_handler(self._on_secret)
-        self.dpuclusters.add_handler(self._on_dpucluster)
-        self.configmaps.add_handler(self._on_bluefield_images)
-        self.hosted_clusters.add_handler(lambda _k, old, new: self._on_owned("HostedCluster", old, new))
-        self.node_pools.add_handler(lambda _k, old, new: self._on_owned("NodePool", old, new))
-        self.owned_configmaps.add_handler(lambda _k, old, new: self._on_owned("ConfigMap", old, new))
-        self.dpus.add_handler(self._on_dpu)
-        provisioners.add_handler(self._on_provisioner)
 
     @property
     def informers(self) -> list[Informer]:
-        return [
-            self.secrets,
-            self.dpuclusters,
-            self.configmaps,
-            self.hosted_clusters,
-            self.node_pools,
-            self.owned_configmaps,
-            self.dpus,
-        ]
+        return list(self.by_name.values())
 
     # -- which provisioners does a change concern --------------------------------------
     @staticmethod
@@ -155,8 +157,15 @@ class ProvisionerDependencies:
         with self._tracked_lock:
             if key in self._tracked:
                 now = (new or {}).get("metadata") or {}
-                change = (kind, meta.get("namespace", ""), meta.get("name", ""), now.get("resourceVersion"))
-                self._tracked[key].append((*change, now.get("generation")))
+                self._tracked[key].append(
+                    Change(
+                        kind,
+                        meta.get("namespace", ""),
+                        meta.get("name", ""),
+                        now.get("resourceVersion"),
+                        now.get("generation"),
+                    )
+                )
         self.enqueue(key)
 
     def _matching(
@@ -310,8 +319,8 @@ class ProvisionerDependencies:
         ours = {(w["kind"], w["namespace"], w["name"], w["resourceVersion"]) for w in writes}
         others: dict[tuple[str, str, str], list[Change]] = {}
         for change in seen:
-            if change[:4] not in ours:
-                others.setdefault(change[:3], []).append(change)
+            if (*change.object, change.resource_version) not in ours:
+                others.setdefault(change.object, []).append(change)
         me = (cr["metadata"]["namespace"], cr["metadata"]["name"])
         expected = dict(before)
         for w in writes:
@@ -321,7 +330,9 @@ class ProvisionerDependencies:
                 expected[key] = spec_version(w) if w["kind"] in BY_SPEC else w["resourceVersion"]
         for key in [k for k in others if k[0] in BY_SPEC]:  # a status change there concerns no run
             others[key] = [
-                c for c in others[key] if c[3] is None or spec_version({"generation": c[4]}) != expected.get(key)
+                c
+                for c in others[key]
+                if c.resource_version is None or spec_version({"generation": c.generation}) != expected.get(key)
             ]
             if not others[key]:
                 del others[key]
@@ -334,10 +345,10 @@ class ProvisionerDependencies:
                     namespace=me[0],
                     name=me[1],
                     object="/".join(key),
-                    versions=[c[3] for c in changes],
+                    versions=[c.resource_version for c in changes],
                 )
                 return None
-            expected[key] = changes[-1][3]
+            expected[key] = changes[-1].resource_version
         if self._bluefield_key in others:  # the map is followed by what it says of this release
             now = self.configmaps.get(self._bluefield_key[1:])
             if (now or {}).get("metadata", {}).get("resourceVersion") != expected[self._bluefield_key]:
@@ -366,15 +377,15 @@ def _read_after_last_write(key: tuple[str, str, str], changes: list[Change], jou
     version; and a change to an object the run wrote left its generation alone."""
     entries = [e for e in (_as_read(j, key) for j in journal) if e is not None]
     writes = [i for i, j in enumerate(entries) if j.get("op", "write") == "write"]
-    if any(c[3] is None for c in changes):
+    if any(c.resource_version is None for c in changes):
         return False  # deleted meanwhile
     if writes:
         generation = entries[writes[-1]].get("generation")
-        if generation is None or any(c[4] != generation for c in changes):
+        if generation is None or any(c.generation != generation for c in changes):
             return False
         entries = entries[writes[-1] + 1 :]
     reads = [j["resourceVersion"] for j in entries]
-    return bool(reads) and all(rv == changes[-1][3] for rv in reads)
+    return bool(reads) and all(rv == changes[-1].resource_version for rv in reads)
 
 
 def bluefield_mapping(cr: dict[str, Any], configmap: dict[str, Any] | None, namespace: str) -> str:

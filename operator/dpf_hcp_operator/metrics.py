@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
 
 RECONCILES = Counter(
     "dpfhcp_reconciles_total",

@@ -1,6 +1,6 @@
 """The validating admission webhook for DPFHCPProvisioner: AdmissionReview v1 over HTTPS.
 
-No Ansible in the admission path: the rules are plugins/module_utils/admission.py (and
+No Ansible in the admission path: the rules are plugins/module_utils/provisioner/admission.py (and
 validation.py, shared with the validate role); the objects they need are read directly.
 """
 
@@ -19,25 +19,32 @@ from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, naming, scope
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.formats import (
     dns1123_label_problem,
     dns1123_subdomain_problem,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import DEFAULT_RELEASE_REPOSITORIES
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import (
     CONFIGMAP,
+    NAMESPACE,
+    SECRET,
+    SUBJECT_ACCESS_REVIEW,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import admission, naming, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
-    NAMESPACE,
     PROVISIONER,
-    SECRET,
-    SUBJECT_ACCESS_REVIEW,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import BLUEFIELD_CONFIGMAP, shown
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.release import (
+    DEFAULT_RELEASE_REPOSITORIES,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import (
+    BLUEFIELD_CONFIGMAP,
+    shown,
+)
 from dpf_hcp_operator import https, metrics, pki
 from dpf_hcp_operator.informers import Informer
 from dpf_hcp_operator.logs import log

@@ -34,9 +34,9 @@ from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import connect
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import connect
 
-PACKAGES = ("module_utils", "plugin_utils", "modules", "action", "filter")
+PACKAGES = ("module_utils", "modules", "action", "filter")
 ROOT = "ansible_collections.dpf_hcp.provisioner.plugins"
 
 
@@ -53,10 +53,9 @@ def preload() -> list[str]:
     names = []
     for package in PACKAGES:
         base = importlib.import_module(f"{ROOT}.{package}")
-        for info in pkgutil.iter_modules(base.__path__):
-            name = f"{ROOT}.{package}.{info.name}"
-            importlib.import_module(name)
-            names.append(name)
+        for info in pkgutil.walk_packages(base.__path__, prefix=f"{ROOT}.{package}."):
+            importlib.import_module(info.name)
+            names.append(info.name)
     return names
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import find
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import find
 
 # The conditions worth a glance, in this order, when an object has them.
 HEADLINE = ("Ready", "Available", "Progressing", "Degraded")

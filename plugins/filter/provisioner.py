@@ -10,9 +10,19 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import admission, metallb, naming, release, status
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import ReleaseImageError, ocp_version
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import (
+    admission,
+    conditions,
+    metallb,
+    naming,
+    release,
+    status,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import LABEL_NAME, LABEL_NAMESPACE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.release import (
+    ReleaseImageError,
+    ocp_version,
+)
 
 
 def _as_filter(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -95,6 +105,31 @@ def metallb_condition(
     )
 
 
+def cleanup_condition(
+    remaining: list[str],
+    provisioner: dict[str, Any],
+    namespace: str,
+    elapsed_seconds: float,
+    timeout_seconds: float,
+    next_look_seconds: float,
+) -> dict[str, Any]:
+    """The provisioner's HostedClusterCleanup condition from what the cleanup role found left."""
+    requested = (provisioner.get("metadata") or {}).get("deletionTimestamp") or ""
+    return conditions.cleanup(
+        [str(r) for r in remaining],
+        namespace,
+        str(requested),
+        float(elapsed_seconds),
+        float(timeout_seconds),
+        float(next_look_seconds),
+    )
+
+
+def machineconfig_condition(image: str, namespace: str, configmap: str) -> dict[str, Any]:
+    """The IgnitionConfigured condition of the ignition role's MachineConfig ConfigMap."""
+    return conditions.machineconfig(str(image or ""), namespace, configmap)
+
+
 def label_selector(labels: dict[str, str]) -> str:
     """``{a: 1, b: 2}`` -> ``a=1,b=2``."""
     return ",".join(f"{k}={v}" for k, v in labels.items())
@@ -111,6 +146,8 @@ class FilterModule:
             "validation_failures": status.validation_failures,
             "label_selector": _as_filter(label_selector),
             "metallb_condition": _as_filter(metallb_condition),
+            "cleanup_condition": _as_filter(cleanup_condition),
+            "machineconfig_condition": _as_filter(machineconfig_condition),
             "hosted_cluster_ref": _as_filter(naming.hosted_cluster_ref),
             "control_plane_namespace": _as_filter(naming.control_plane_namespace),
             "admin_kubeconfig_secret": _as_filter(naming.admin_kubeconfig_secret),

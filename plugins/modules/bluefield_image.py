@@ -70,13 +70,13 @@ conditions:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     client_from_params,
     run_module,
     with_auth,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import (
     BLUEFIELD_CONFIGMAP,
     resolve_bluefield_image,
 )

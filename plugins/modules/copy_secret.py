@@ -73,13 +73,13 @@ missing_keys:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     client_from_params,
     run_module,
     with_auth,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
 
 ARGUMENT_SPEC = with_auth(
     {

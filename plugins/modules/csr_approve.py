@@ -87,16 +87,16 @@ conditions:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_policy
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_approval import approval_pass
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     PROVISIONER_ARG_SPEC,
     client_from_params,
     provisioner_identity,
     run_module,
     with_auth,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.libraries import require
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import policy as csr_policy
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import approval_pass
 
 ARGUMENT_SPEC = with_auth({**PROVISIONER_ARG_SPEC, "max_age_seconds": {"type": "float", "default": 3600}})
 

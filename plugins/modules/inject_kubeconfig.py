@@ -65,14 +65,14 @@ actions:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kubeconfig_injection import inject
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     PROVISIONER_ARG_SPEC,
     client_from_params,
     provisioner_identity,
     run_module,
     with_auth,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kubeconfig_injection import inject
 
 ARGUMENT_SPEC = with_auth(
     {**PROVISIONER_ARG_SPEC, "key": {"type": "str", "default": "super-admin.conf", "no_log": False}}

@@ -52,7 +52,7 @@ remaining:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     SELECTION_ARG_SPEC,
     client_from_params,
     run_module,

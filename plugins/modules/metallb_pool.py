@@ -80,15 +80,15 @@ refused:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import metallb
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply_all
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply_all
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     client_from_params,
     run_module,
     with_auth,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import IP_ADDRESS_POOL
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import metallb
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import IP_ADDRESS_POOL
 
 ARGUMENT_SPEC = with_auth({"definition": {"type": "list", "elements": "dict", "required": True}})
 

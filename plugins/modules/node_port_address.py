@@ -52,12 +52,12 @@ source:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     client_from_params,
     run_module,
     with_auth,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NODE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NODE
 
 ARGUMENT_SPEC = with_auth({"preferred": {"type": "list", "elements": "str", "default": []}})
 

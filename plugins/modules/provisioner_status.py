@@ -96,19 +96,20 @@ status:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import conditions as conds
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import events
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import status as st
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.hosted_kubeconfig import owned
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import conditions as conds
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     PROVISIONER_ARG_SPEC,
     client_from_params,
     provisioner_identity,
     run_module,
     with_auth,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import HOSTED_CLUSTER, PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import events
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import status as st
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import READY
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.hosted_kubeconfig import owned
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import HOSTED_CLUSTER, PROVISIONER
 
 ARGUMENT_SPEC = with_auth(
     {
@@ -175,7 +176,7 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         told = events.notices(old, new)
         result = {
             "phase": new["phase"],
-            "ready": conds.is_true(new["conditions"], st.READY),
+            "ready": conds.is_true(new["conditions"], READY),
             "transitions": changes,
             "events": [{"type": n.type, "reason": n.reason, "message": n.message} for n in told],
             "status": new,

@@ -48,7 +48,7 @@ requeue_after:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import run_module
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import run_module
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "seconds": {"type": "float", "required": True},

@@ -65,17 +65,17 @@ from typing import Any
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import scope
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     PROVISIONER_ARG_SPEC,
     client_from_params,
     provisioner_identity,
     run_module,
     with_auth,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU_CLUSTER, PROVISIONER
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import check_dpucluster
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU_CLUSTER, PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import check_dpucluster
 
 ARGUMENT_SPEC = with_auth(
     {

@@ -47,15 +47,15 @@ conditions:
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.module_args import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     PROVISIONER_ARG_SPEC,
     client_from_params,
     provisioner_identity,
     run_module,
     with_auth,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import SECRET
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import check_secrets
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import check_secrets
 
 ARGUMENT_SPEC = with_auth(PROVISIONER_ARG_SPEC)
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NAMESPACE, PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NAMESPACE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import Environment
 from dpf_hcp_dev.processes import start_standins

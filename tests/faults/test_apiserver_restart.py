@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fault_harness import Replica, Tenant, healthy, samples
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU
 from support import dpu, kubelet_csr, wait_for
 
 DOWN_SECONDS = 3.0

@@ -13,12 +13,12 @@ import time
 
 from fault_harness import Replica, Tenant, seed
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     HOSTED_CLUSTER,
     NODE_POOL,
     PROVISIONER,
-    SECRET,
 )
 from support import PULL_SECRET_VALUE, RELEASE, wait_for
 

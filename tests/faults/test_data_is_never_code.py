@@ -22,20 +22,17 @@ import yaml
 from canary import Canaries, Where
 from fault_harness import Replica
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CONFIGMAP,
-    CSR,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, CSR, EVENT, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU,
     DPU_CLUSTER,
-    EVENT,
     HOSTED_CLUSTER,
     IP_ADDRESS_POOL,
     LABEL_NAME,
     LABEL_NAMESPACE,
     NODE_POOL,
     PROVISIONER,
-    SECRET,
 )
 from dpf_hcp_dev.certificates import request_pem
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment

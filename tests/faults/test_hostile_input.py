@@ -13,12 +13,11 @@ import time
 
 from fault_harness import Replica, Tenant, healthy, samples
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CONFIGMAP,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     PROVISIONER,
-    SECRET,
 )
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE
 from support import (

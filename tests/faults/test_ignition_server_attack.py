@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import ignition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import IgnitionError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import ignition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import IgnitionError
 from dpf_hcp_operator.pki import make_ca, make_serving_cert
 
 Handler = Callable[[ssl.SSLSocket], None]

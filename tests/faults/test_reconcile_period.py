@@ -8,7 +8,7 @@ import time
 
 from fault_harness import Replica, Tenant
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import IP_ADDRESS_POOL
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import IP_ADDRESS_POOL
 from support import wait_for, wait_idle
 
 PERIOD = 5  # seconds

@@ -22,9 +22,10 @@ import pytest
 from fault_harness import Replica
 from prometheus_client import REGISTRY
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER, VALIDATING_WEBHOOK
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import VALIDATING_WEBHOOK
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from dpf_hcp_dev.attackers import Attack
 from dpf_hcp_dev.bench.report import percentile
 from dpf_hcp_operator import https, webhook

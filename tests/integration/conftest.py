@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import Environment
 from dpf_hcp_dev.processes import OperatorProcess, start_operator, start_standins, wait_ready

@@ -13,14 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    HOSTED_CLUSTER,
-    NAMESPACE,
-    PROVISIONER,
-    VALIDATING_WEBHOOK,
-)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NAMESPACE, VALIDATING_WEBHOOK
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import HOSTED_CLUSTER, PROVISIONER
 from dpf_hcp_operator import webhook
 from support import (
     condition,

@@ -14,8 +14,8 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import VERSION
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.release import VERSION
 from dpf_hcp_operator import webhook
 from dpf_hcp_operator.cli import parse
 from support import REPO
@@ -325,13 +325,13 @@ def test_allowed_release_repositories_reach_the_operator_and_an_empty_list_is_re
     """Only the administrator decides which release payloads HyperShift may run: a chart value, passed as
     the operator's --allowed-release-repositories (the webhook's and the validate role's list)."""
     args = render(helm)[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert parse(args).release_repositories == (
+    assert parse(args).allowed_release_repositories == (
         "quay.io/openshift-release-dev/ocp-release",
         "quay.io/openshift-release-dev/ocp-v4.0-art-dev",
     )
     mirror = render(helm, "--set", "allowedReleaseRepositories={registry.example.com:5000/ocp/release}")
     args = mirror[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert parse(args).release_repositories == ("registry.example.com:5000/ocp/release",)
+    assert parse(args).allowed_release_repositories == ("registry.example.com:5000/ocp/release",)
     bad = refused(helm, "--set", "allowedReleaseRepositories=null")
     assert "(root): allowedReleaseRepositories is required" in bad.stderr
     bad = refused(helm, "--set-json", "allowedReleaseRepositories=[]")

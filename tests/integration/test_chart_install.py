@@ -16,20 +16,22 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import (
     CONFIGMAP,
+    NAMESPACE,
+    SECRET,
+    VALIDATING_WEBHOOK,
+    Resource,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU,
     HOSTED_CLUSTER,
     IP_ADDRESS_POOL,
     LABEL_NAME,
     LABEL_NAMESPACE,
-    NAMESPACE,
     NODE_POOL,
     PROVISIONER,
-    SECRET,
-    VALIDATING_WEBHOOK,
-    Resource,
 )
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment

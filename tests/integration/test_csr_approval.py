@@ -9,32 +9,35 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import csr_approver, hosted_kubeconfig
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy import (
-    BOOTSTRAPPER,
-    CLIENT_SIGNER,
-)
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import (
     ApiError,
     KubeClient,
     credentials_from_kubeconfig_text,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import (
     CLUSTER_ROLE,
     CLUSTER_ROLE_BINDING,
     CSR,
-    DPU,
     EVENT,
-    HOSTED_CLUSTER,
-    LABEL_NAME,
-    LABEL_NAMESPACE,
     NODE,
-    PROVISIONER,
     SECRET,
     SERVICE_ACCOUNT,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_kubeconfig
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import identity as csr_approver
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
+    BOOTSTRAPPER,
+    CLIENT_SIGNER,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
+    DPU,
+    HOSTED_CLUSTER,
+    LABEL_NAME,
+    LABEL_NAMESPACE,
+    PROVISIONER,
+)
 from dpf_hcp_dev.certificates import csr_object, request_pem
-from dpf_hcp_operator.csr_approvals import HostedApprover
+from dpf_hcp_operator.csr_watcher import HostedApprover
 from dpf_hcp_operator.informers import Informer
 from support import (
     dpu,

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, EVENT, NODE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, EVENT, NODE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU
 from dpf_hcp_dev.forgeries import Forgery, Scenario, catalogue, legit
 from support import held_dpu, provisioner_of_its_own_dpucluster, unique, wait_condition, wait_for
 

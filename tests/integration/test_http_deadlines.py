@@ -18,9 +18,16 @@ from collections.abc import Callable, Iterator
 import pytest
 from kubernetes.client import Configuration
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import http_deadlines, ignition, kube
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, Connection, KubeClient, connect
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import client as kube
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import deadlines as http_deadlines
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import (
+    ApiError,
+    Connection,
+    KubeClient,
+    connect,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import ignition
 
 DRIP = 0.3  # seconds between two bytes: far inside any per-read timeout
 GUARD = 20.0  # how long the peer keeps it up; a caller still waiting then had no deadline

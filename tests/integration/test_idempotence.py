@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     HOSTED_CLUSTER,
     NODE_POOL,
     PROVISIONER,
-    SECRET,
 )
 from support import (
     dpucluster,

@@ -15,21 +15,20 @@ import pytest
 import urllib3
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import (
     ENCAPSULATED_PATH,
     NODEPOOL_CURRENT_CONFIG_VERSION,
     bearer,
     os_image,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CONFIGMAP,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU,
     HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
     NODE_POOL,
     PROVISIONER,
-    SECRET,
 )
 from dpf_hcp_dev.standins.dpf import BFCFGError, render, template_for
 from dpf_hcp_operator.pki import make_ca

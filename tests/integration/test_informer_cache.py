@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP
 from dpf_hcp_operator.informers import Informer
 from support import namespace, unique, wait_for
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import (
     CONFIGMAP,
     SERVICE_ACCOUNT,
     Resource,

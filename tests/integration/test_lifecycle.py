@@ -7,7 +7,8 @@ import base64
 import json
 import time
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     IP_ADDRESS_POOL,
@@ -16,9 +17,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     LABEL_NAMESPACE,
     NODE_POOL,
     PROVISIONER,
-    SECRET,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import ABSENT_MEANS, MIRRORED
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.status import ABSENT_MEANS, MIRRORED
 from dpf_hcp_dev.standins.hypershift import release_digest
 from support import (
     BLUEFIELD_IMAGES,

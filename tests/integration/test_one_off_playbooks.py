@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CSR,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     IP_ADDRESS_POOL,
     LABEL_NAME,
     LABEL_NAMESPACE,
     NODE_POOL,
-    SECRET,
 )
 from dpf_hcp_dev.certificates import request_pem
 from support import RELEASE, ansible_playbook, dpucluster, namespace, secrets, unique

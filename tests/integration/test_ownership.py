@@ -4,7 +4,7 @@ provisioner's, must neither change nor delete the other's objects."""
 
 from __future__ import annotations
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     HOSTED_CLUSTER,
     IP_ADDRESS_POOL,
     PROVISIONER,

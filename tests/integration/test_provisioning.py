@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
     NODE_POOL,
     PROVISIONER,
-    SECRET,
 )
 from support import (
     BLUEFIELD_IMAGES,
@@ -205,7 +205,7 @@ def test_unmapped_release_fails_with_available_versions_then_recovers(mgmt, oper
     assert "ocp-bluefield-images" in message
     assert "4.18.0, 4.19.0-ec.5" in message
     assert mgmt.get_or_none(HOSTED_CLUSTER, "hcp", ns) is None
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CONFIGMAP
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP
 
     mgmt.patch(
         CONFIGMAP,

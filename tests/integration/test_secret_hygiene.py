@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import EVENT, PROVISIONER, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import EVENT, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from support import (
     ansible_playbook,
     dpucluster,

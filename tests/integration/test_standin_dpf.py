@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import DPU, DPU_CLUSTER, NODE, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NODE, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU, DPU_CLUSTER
 from support import (
     dpu,
     dpucluster,

@@ -19,8 +19,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     IP_ADDRESS_POOL,
     L2_ADVERTISEMENT,
     PROVISIONER,

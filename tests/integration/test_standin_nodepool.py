@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CONFIGMAP,
-    EVENT,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, EVENT, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     HOSTED_CLUSTER,
     NODE_POOL,
     PROVISIONER,
-    SECRET,
 )
 from support import (
     RELEASE,

@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats, naming
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.admission import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import formats
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.admission import (
     authority_problem,
     check_references,
     check_spec,
@@ -16,7 +17,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.admission impo
     spec_validity,
     warnings_for,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.release import (
     DEFAULT_RELEASE_REPOSITORIES,
     release_repositories,
 )

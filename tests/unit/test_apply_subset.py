@@ -1,4 +1,4 @@
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import (
     is_applied,
     is_subset,
     strip_server_fields,

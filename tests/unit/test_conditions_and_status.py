@@ -1,9 +1,5 @@
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import (
-    condition,
-    merge,
-    transitions,
-)
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import condition, merge, transitions
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.status import (
     MIRRORED,
     compute_phase,
     compute_ready,
@@ -137,7 +133,7 @@ def test_a_failed_step_explains_ready_before_waiting_for_availability():
 
 def test_an_upgrade_is_read_from_hypershifts_word_not_from_comparing_images():
     """HyperShift's history names the release by digest once the hosted CVO reports; the spec by tag."""
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import upgrade_condition
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.status import upgrade_condition
 
     tag = "quay.io/openshift-release-dev/ocp-release:4.19.0-x86_64"
     digest = "quay.io/openshift-release-dev/ocp-release@sha256:" + "a" * 64
@@ -158,7 +154,7 @@ def test_an_upgrade_is_read_from_hypershifts_word_not_from_comparing_images():
 
 
 def test_upgrade_condition_follows_release_and_history():
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import upgrade_condition
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.status import upgrade_condition
 
     def hc(image, history, progressing=False):
         conditions = [{"type": "Progressing", "status": "True", "reason": "Progressing"}] if progressing else []

@@ -1,4 +1,4 @@
-"""The operator's CSR loop for one hosted cluster (csr_approvals.HostedApprover.pass_once), its
+"""The operator's CSR loop for one hosted cluster (csr_watcher.HostedApprover.pass_once), its
 caches faked: what it approves, what it tells, and what it does not decide twice. The rules
 themselves: test_csr_policy.py; through the real API servers: tests/integration/test_csr_approval.py."""
 
@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
     BOOTSTRAPPER,
     BOOTSTRAPPER_GROUPS,
     CLIENT_SIGNER,
     Decision,
 )
 from dpf_hcp_dev.certificates import request_pem
-from dpf_hcp_operator.csr_approvals import HostedApprover
+from dpf_hcp_operator.csr_watcher import HostedApprover
 
 NOW = datetime.now(UTC)
 

@@ -10,8 +10,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_approval import decide_all
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import decide_all
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
     BOOTSTRAPPER,
     BOOTSTRAPPER_GROUPS,
     CLIENT_SIGNER,

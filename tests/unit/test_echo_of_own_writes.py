@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     LABEL_NAME,
     LABEL_NAMESPACE,
     PROVISIONER,

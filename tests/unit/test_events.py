@@ -6,11 +6,18 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import events
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import condition, merge
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.events import NORMAL, WARNING, notices
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import BAD, GOOD, MIRRORED, UNKNOWN, health
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import condition, merge
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.events import NORMAL, WARNING
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import events
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.events import notices
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.status import (
+    BAD,
+    GOOD,
+    MIRRORED,
+    UNKNOWN,
+    health,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.modules.provisioner_status import desired_status
 
 VALID = [

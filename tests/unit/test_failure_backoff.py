@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.runner import HostResult, RunResult, host_name
 from dpf_hcp_operator.watches import Finalizer

@@ -94,9 +94,9 @@ def test_preload_callback_imports_every_plugin_module() -> None:
     names = preload()
     for expected in (
         "ansible_collections.dpf_hcp.provisioner.plugins.modules.k8s_apply",
-        "ansible_collections.dpf_hcp.provisioner.plugins.action.k8s_apply",
+        "ansible_collections.dpf_hcp.provisioner.plugins.action.in_controller",
         "ansible_collections.dpf_hcp.provisioner.plugins.filter.provisioner",
-        "ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube",
+        "ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client",
     ):
         assert expected in names
         assert expected in sys.modules

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from dpf_hcp_operator.controller import FINALIZER_ATTEMPTS, Controller
 from dpf_hcp_operator.runner import RunResult
 from dpf_hcp_operator.watches import Finalizer

@@ -3,7 +3,7 @@ validation and distribution/reference's Parse accept them, no more and no less."
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import formats
 
 LABEL_KEYS_OK = ["zone", "node-role.kubernetes.io/infra", "a", "A_b.c-D", "example.com/" + "k" * 63, "x" * 63]
 LABEL_KEYS_BAD = {

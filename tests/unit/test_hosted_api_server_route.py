@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.hosted_kubeconfig import SERVICE
-from dpf_hcp_operator.cli import hosted_api_service, parse, service_problem
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.hosted_kubeconfig import SERVICE
+from dpf_hcp_operator.cli import parse
+from dpf_hcp_operator.settings import Config, service_problem
+
+
+def hosted_api_service(mode, service, environ):
+    return Config(hosted_api_server=mode, hosted_api_server_service=service).hosted_api_service(environ)
 
 
 def test_auto_is_the_service_in_a_pod_and_the_published_endpoint_elsewhere():
@@ -18,14 +23,13 @@ def test_auto_is_the_service_in_a_pod_and_the_published_endpoint_elsewhere():
     assert hosted_api_service("published", SERVICE, {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}) is None
 
 
-def test_the_flags(monkeypatch):
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    assert parse([]).hosted_api_service is None
+def test_the_flags():
+    assert parse([]).hosted_api_service({}) is None
     assert (
-        parse(["--hosted-api-server=service"]).hosted_api_service == "kube-apiserver.{namespace}.svc.cluster.local:6443"
+        parse(["--hosted-api-server=service"]).hosted_api_service({})
+        == "kube-apiserver.{namespace}.svc.cluster.local:6443"
     )
-    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
-    assert parse([]).hosted_api_service == SERVICE
+    assert parse([]).hosted_api_service({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}) == SERVICE
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import (
     ANNOTATION,
     HOSTNAME_ACTION,
     MAX_BFCFG_BYTES,
@@ -21,8 +21,10 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import (
     rendered_size_bound,
     template_text,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import annotations as template_annotations
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import (
+    annotations as template_annotations,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import (
     ENCAPSULATED_PATH,
     NODEPOOL_CURRENT_CONFIG_VERSION,
     IgnitionError,
@@ -31,7 +33,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition impor
     os_image,
     override_os_image,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import LABEL_NAME, LABEL_NAMESPACE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import LABEL_NAME, LABEL_NAMESPACE
 
 MC = {"kind": "MachineConfig", "spec": {"osImageURL": "quay.io/rhcos@sha256:abc", "config": {"ignition": {}}}}
 
@@ -176,8 +178,11 @@ def _token_secret(name: str, token: str, created: str, **annotations: str) -> di
 
 def _token(client, provisioner: dict) -> str:
     """The token the module would send: the text of the token secret it picks, or ""."""
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _secret_text, _token_secret
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import NODE_POOL
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import (
+        _secret_text,
+        _token_secret,
+    )
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import NODE_POOL
 
     node_pool = client.get_or_none(NODE_POOL, "x", "t")
     return _secret_text(_token_secret(client, provisioner, node_pool), "token")
@@ -232,7 +237,10 @@ def test_the_token_is_the_one_the_nodepools_current_config_version_names():
 
 def test_an_ignition_endpoint_is_host_and_port_nothing_else():
     """Round 5: whoever writes HostedCluster status chose the path and query the token went to."""
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import fetch_ignition, is_endpoint
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import (
+        fetch_ignition,
+        is_endpoint,
+    )
 
     for good in ("127.0.0.1:9090", "ignition-server.apps.example.com", "[fd00::1]:443", "[::1]"):
         assert is_endpoint(good), good
@@ -244,7 +252,7 @@ def test_an_ignition_endpoint_is_host_and_port_nothing_else():
 
 
 def test_a_failure_reason_that_is_not_text_is_still_reported():
-    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _payload_failure
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import _payload_failure
 
     data = {"reason": b"Invalid\xffConfig", "message": b"\xfe"}
     secret = {"data": {k: base64.b64encode(v).decode() for k, v in data.items()}}

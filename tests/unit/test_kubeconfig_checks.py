@@ -15,7 +15,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import (
     KubeClient,
     KubeconfigRefusedError,
     connect,

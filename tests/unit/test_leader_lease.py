@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
 from dpf_hcp_operator.leader import LeaderElector
 
 NS, NAME = "ops", "dpf-hcp-provisioner-leader"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import MissingLibraryError, require
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.libraries import MissingLibraryError, require
 
 
 def test_nothing_missing_is_silent():

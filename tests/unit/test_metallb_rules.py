@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import metallb
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import metallb
 from dpf_hcp_dev.standins.metallb import InvalidConfigError, validate_pools
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, Credentials, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, Credentials, KubeClient
 from dpf_hcp_operator import metrics
 from dpf_hcp_operator.queue import WorkQueue
 

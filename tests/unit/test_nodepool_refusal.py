@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import REFUSAL_GRACE_SECONDS, _node_pool_refusal
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import (
+    REFUSAL_GRACE_SECONDS,
+    _node_pool_refusal,
+)
 
 NOW = datetime(2026, 12, 2, 16, 0, 0, tzinfo=UTC)
 OLD = "2026-12-02T15:00:00Z"

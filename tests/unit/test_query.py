@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import query
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.bfcfg import _node_pool_refusal
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.status import mirror_hosted_cluster
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import query
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import _node_pool_refusal
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.status import mirror_hosted_cluster
 
 HOSTILE = [
     None,

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.release import (
     ReleaseImageError,
     is_image_reference,
     ocp_version,

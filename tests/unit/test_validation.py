@@ -1,6 +1,6 @@
 import base64
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import (
     check_dpucluster,
     check_secrets,
     resolve_bluefield_image,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import scope
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import scope
 from dpf_hcp_operator.cli import parse
 from dpf_hcp_operator.informers import Informer
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from dpf_hcp_dev.attackers import Attack
 from dpf_hcp_dev.bench import floor, report, workloads
 from dpf_hcp_dev.localcluster.controlplane import free_port, terminate

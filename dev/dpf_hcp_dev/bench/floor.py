@@ -16,10 +16,10 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import strip_server_fields
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CSR,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import strip_server_fields
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     LABEL_NAME,

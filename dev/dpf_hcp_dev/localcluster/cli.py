@@ -1,4 +1,5 @@
-"""`dpf-hcp-localcluster up|down|status`: the local management and hosted clusters."""
+"""The local management and hosted clusters: `python -m dpf_hcp_dev.localcluster.cli up|down|status`
+(`make cluster-up`, `make cluster-down`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dpf_hcp_dev.localcluster.environment import Environment, default_directory
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dpf-hcp-localcluster", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m dpf_hcp_dev.localcluster.cli", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--dir", type=Path, default=default_directory(), help="state directory")
     args = parser.parse_args(argv)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
 from dpf_hcp_dev.certificates import client_certificate
 from dpf_hcp_operator import pki
 

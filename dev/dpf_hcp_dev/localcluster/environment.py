@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CRD
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CRD
 from dpf_hcp_dev.localcluster.controlplane import BOOTSTRAPPER, ControlPlane, kube_binaries
 
 REPO = Path(__file__).resolve().parents[3]

@@ -9,16 +9,14 @@ import sys
 import threading
 from pathlib import Path
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CONFIGMAP,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, NODE, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU,
     DPU_CLUSTER,
     HOSTED_CLUSTER,
-    NODE,
     NODE_POOL,
-    SECRET,
 )
 from dpf_hcp_dev.standins import config as cfg
 from dpf_hcp_dev.standins.dpf import DPFStandin

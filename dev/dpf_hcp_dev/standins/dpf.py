@@ -31,18 +31,17 @@ from typing import Any
 
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import (
     ApiError,
     KubeClient,
     credentials_from_kubeconfig_text,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CONFIGMAP,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import merge
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPF_OPERATOR_CONFIG,
     DPU_CLUSTER,
     DPU_FLAVOR,
-    SECRET,
 )
 from dpf_hcp_dev.standins.config import StandinConfig
 

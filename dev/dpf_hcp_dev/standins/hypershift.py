@@ -20,21 +20,16 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import merge
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import merge
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NAMESPACE, SECRET, Resource
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import (
     CA_SECRET,
     NODEPOOL_CURRENT_CONFIG_VERSION,
     TOKEN_EXPIRATION_ANNOTATION,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    HOSTED_CLUSTER,
-    NAMESPACE,
-    NODE_POOL,
-    SECRET,
-    Resource,
-)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import HOSTED_CLUSTER, NODE_POOL
 from dpf_hcp_dev.standins.config import StandinConfig
 from dpf_hcp_dev.standins.ignition import IgnitionServer
 from dpf_hcp_operator.informers import Informer

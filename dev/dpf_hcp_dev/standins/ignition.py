@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import ENCAPSULATED_PATH
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import ENCAPSULATED_PATH
 from dpf_hcp_operator.pki import make_ca, make_serving_cert
 
 LOG = logging.getLogger("standins.ignition")

@@ -13,19 +13,20 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import formats, naming
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
-    DEFAULT_RELEASE_REPOSITORIES,
-    release_repository_problem,
-)
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import formats
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import SPEC_VALID
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
-    SPEC_VALID,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.release import (
+    DEFAULT_RELEASE_REPOSITORIES,
+    release_repository_problem,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import (
     UNSUPPORTED_CLUSTER_TYPES,
     Check,
     other_users,

@@ -13,15 +13,15 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import Resource
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import Resource
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
     CLUSTER_TYPE_VALID,
     DPUCLUSTER_IN_USE,
     DPUCLUSTER_MISSING,
-    Check,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import Check
 
 # operator-sdk's variable: comma-separated namespaces, empty for all.
 ENV = "WATCH_NAMESPACE"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.formats import (
     IMAGE_REFERENCE_RULE,
     ImageReferenceError,
     parse_image_reference,

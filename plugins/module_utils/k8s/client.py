@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.http_deadlines import REAPER, with_deadlines, within
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import KNOWN, Resource
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.deadlines import REAPER, with_deadlines, within
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.libraries import require
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import KNOWN, Resource
 
 try:
     import urllib3
@@ -632,7 +632,7 @@ class KubeClient:
     #: replaced or patched; dry runs excepted) is recorded in it, in order, as op (read or write),
     #: kind, namespace, name, resourceVersion, generation and labels: so the operator knows which
     #: changes it will see were its own, and which version of an object a run last saw
-    #: (plugin_utils/local_module.py).
+    #: (plugins/action/in_controller.py).
     journal: list[dict[str, Any]] | None = None
 
     def __init__(self, source: Connection | Credentials, timeout: float = 30.0, maxsize: int = 8):

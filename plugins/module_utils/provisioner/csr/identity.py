@@ -16,10 +16,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.csr_policy import CLIENT_SIGNER, SERVING_SIGNER
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import SERVICE_ACCOUNT
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SERVICE_ACCOUNT
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
+    CLIENT_SIGNER,
+    SERVING_SIGNER,
+)
 
 NAME = "dpf-hcp-csr-approver"
 NAMESPACE = "kube-system"  # present in every cluster

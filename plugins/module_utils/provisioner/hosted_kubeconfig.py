@@ -18,19 +18,20 @@ import base64
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming, query
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import query
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import (
     Credentials,
     KubeClient,
     KubeconfigRefusedError,
     credentials_from_kubeconfig_text,
     https_server,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     HOSTED_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
-    SECRET,
 )
 
 KEY = "kubeconfig"  # HyperShift's key in the secret

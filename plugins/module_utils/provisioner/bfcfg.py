@@ -18,11 +18,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import naming, query, scope
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.formats import dns1123_subdomain_problem
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import query
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.formats import dns1123_subdomain_problem
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import naming, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    IGNITION_CONFIGURED,
+    IMAGE_MISSING,
+    IMAGE_MISSING_MESSAGE,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import (
     BFCFG_KEY,
     BFCFG_LABEL,
     CA_SECRET,
@@ -36,9 +44,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.ignition impor
     is_endpoint,
     override_os_image,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    CONFIGMAP,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPF_OPERATOR_CONFIG,
     DPU,
     DPU_FLAVOR,
@@ -46,12 +52,10 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources impo
     LABEL_NAME,
     LABEL_NAMESPACE,
     NODE_POOL,
-    SECRET,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import shown
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.scope import Scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import shown
 
-IGNITION_CONFIGURED = "IgnitionConfigured"
 WAITING = "WaitingForIgnitionEndpoint"
 DPF_NAMESPACE = "dpf-operator-system"  # where DPF's documentation installs its operator
 DPF_NAMESPACE_ENV = "DPFHCP_DPF_OPERATOR_NAMESPACE"  # set by the operator for its runs (--dpf-operator-namespace)
@@ -378,11 +382,7 @@ def generate(
     """Fetch, rewrite and store the ignition; a condition says how far it got and why."""
     ref = naming.hosted_cluster_ref(provisioner)
     if not image:
-        return _not_yet(
-            "ImageMissing",
-            "No BlueField image for the release: map its OCP version in the ocp-bluefield-images ConfigMap "
-            "(see BlueFieldImageResolved) or set spec.machineOSURL",
-        )
+        return _not_yet(IMAGE_MISSING, IMAGE_MISSING_MESSAGE)
     hosted_cluster = client.get_or_none(HOSTED_CLUSTER, ref["name"], ref["namespace"])
     endpoint = ((hosted_cluster or {}).get("status") or {}).get("ignitionEndpoint")
     if not endpoint:

@@ -1,6 +1,7 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
-"""The Kubernetes resources the provisioner reads and writes, by kind."""
+"""Where kinds live in the Kubernetes REST API: the ``Resource`` of a kind, Kubernetes' own kinds, and the
+table a client looks kinds up in before it asks the API server."""
 
 from __future__ import annotations
 
@@ -66,16 +67,9 @@ VALIDATING_WEBHOOK = Resource(
 SUBJECT_ACCESS_REVIEW = Resource(
     "authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", namespaced=False
 )
-PROVISIONER = Resource("provisioning.dpu.hcp.io", "v1alpha1", "dpfhcpprovisioners", "DPFHCPProvisioner")
-HOSTED_CLUSTER = Resource("hypershift.openshift.io", "v1beta1", "hostedclusters", "HostedCluster")
-NODE_POOL = Resource("hypershift.openshift.io", "v1beta1", "nodepools", "NodePool")
-DPU_CLUSTER = Resource("provisioning.dpu.nvidia.com", "v1alpha1", "dpuclusters", "DPUCluster")
-DPU = Resource("provisioning.dpu.nvidia.com", "v1alpha1", "dpus", "DPU")
-DPU_FLAVOR = Resource("provisioning.dpu.nvidia.com", "v1alpha1", "dpuflavors", "DPUFlavor")
-DPF_OPERATOR_CONFIG = Resource("operator.dpu.nvidia.com", "v1alpha1", "dpfoperatorconfigs", "DPFOperatorConfig")
-IP_ADDRESS_POOL = Resource("metallb.io", "v1beta1", "ipaddresspools", "IPAddressPool")
-L2_ADVERTISEMENT = Resource("metallb.io", "v1beta1", "l2advertisements", "L2Advertisement")
 
+# The kinds a client knows without asking the API server (discovery): Kubernetes' own here,
+# others registered by the code that reads them (``register``).
 KNOWN: dict[tuple[str, str], Resource] = {
     (r.api_version, r.kind): r
     for r in (
@@ -91,16 +85,10 @@ KNOWN: dict[tuple[str, str], Resource] = {
         CLUSTER_ROLE,
         CLUSTER_ROLE_BINDING,
         VALIDATING_WEBHOOK,
-        PROVISIONER,
-        HOSTED_CLUSTER,
-        NODE_POOL,
-        DPU_CLUSTER,
-        DPU,
-        IP_ADDRESS_POOL,
-        L2_ADVERTISEMENT,
     )
 }
 
-# Labels on every object the provisioner creates: ownerReferences cannot cross namespaces.
-LABEL_NAME = "dpfhcpprovisioner.dpu.hcp.io/name"
-LABEL_NAMESPACE = "dpfhcpprovisioner.dpu.hcp.io/namespace"
+
+def register(*resources: Resource) -> None:
+    """Make ``resources`` known to every client, so none is looked up by discovery."""
+    KNOWN.update({(r.api_version, r.kind): r for r in resources})

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import query
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import (
-    Condition,
-    condition,
-    find,
-)
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import query
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition, find
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    BLUEFIELD_IMAGE_RESOLVED,
+    CLUSTER_TYPE_VALID,
     DPUCLUSTER_IN_USE,
     DPUCLUSTER_MISSING,
+    READY,
+    SECRETS_VALID,
     SPEC_VALID,
+    STEP_CONDITIONS,
+    UPGRADING,
 )
 
 # HyperShift's condition type -> ours. Only the first three are renamed.
@@ -53,8 +55,6 @@ ABSENT_MEANS: dict[str, tuple[str, str, str]] = {
         " IgnitionEndpointAvailable and IgnitionConfigured tell whether ignition is served",
     ),
 }
-READY = "Ready"
-UPGRADING = "HostedClusterUpgrading"
 RESTORED_FROM_BACKUP = "HostedClusterRestoredFromBackup"
 # A condition's polarity: most are good when True; these are good when False (True means
 # something is wrong, or under way rather than done).
@@ -73,13 +73,12 @@ GOOD_WHEN_FALSE = frozenset(
 GOOD_WHEN_UNKNOWN = frozenset({RESTORED_FROM_BACKUP})
 GOOD, BAD, UNKNOWN = "good", "bad", "unknown"
 # Our own step conditions: when a step has reported, it must be True for Ready.
-STEP_CONDITIONS = ("KubeConfigInjected", "MetalLBConfigured", "IgnitionConfigured")
 VALIDATION_PASS = {
     SPEC_VALID: "True",
-    "SecretsValid": "True",
-    "BlueFieldImageResolved": "True",
+    SECRETS_VALID: "True",
+    BLUEFIELD_IMAGE_RESOLVED: "True",
     DPUCLUSTER_MISSING: "False",
-    "ClusterTypeValid": "True",
+    CLUSTER_TYPE_VALID: "True",
     DPUCLUSTER_IN_USE: "False",
 }
 

@@ -24,8 +24,8 @@ import zlib
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.http_deadlines import pool_manager, within
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.deadlines import pool_manager, within
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.libraries import require
 
 try:
     import urllib3

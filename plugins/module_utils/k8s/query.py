@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.libraries import require
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.libraries import require
 
 try:
     import jmespath

@@ -1,6 +1,6 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
-"""Kubernetes Events about a DPFHCPProvisioner, so `kubectl describe` tells its story.
+"""The Events a DPFHCPProvisioner's status changes deserve, so `kubectl describe` tells its story.
 
 Events are for what a person acts on: the phase, Ready, a step that fails and its recovery, the
 cleanup (and, from the CSR approver, each CSR approved or not). The HostedCluster's conditions
@@ -9,29 +9,27 @@ that the status mirrors get none of their own: the phase and Ready say what they
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import status as st
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, find, now_rfc3339
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import EVENT
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import VALIDATION_CONDITIONS
-
-COMPONENT = "dpf-hcp-provisioner"
-NORMAL, WARNING = "Normal", "Warning"
-CLEANUP = "HostedClusterCleanup"
-# The steps whose failure (and recovery) is told: the input's checks, then what the roles do.
-# CSRAutoApprovalActive is csr_approval.CSR_AUTO_APPROVAL (that module imports this one).
-STEPS = (
-    *VALIDATION_CONDITIONS,
-    *st.STEP_CONDITIONS,
-    "CSRAutoApprovalActive",
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, find
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.events import NORMAL, WARNING, record_once
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import status as st
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
     CLEANUP,
+    CLEANUP_IN_PROGRESS,
+    CSR_AUTO_APPROVAL,
+    READY,
+    STEP_CONDITIONS,
+    UPGRADING,
+    VALIDATION_CONDITIONS,
 )
-# Reasons of a step that is on its way, not failing: "InProgress" is the cleanup's.
-WAITING = frozenset(st.WAITING_REASONS | {"InProgress"})
+
+# The steps whose failure (and recovery) is told: the input's checks, then what the roles do.
+STEPS = (*VALIDATION_CONDITIONS, *STEP_CONDITIONS, CSR_AUTO_APPROVAL, CLEANUP)
+# Reasons of a step that is on its way, not failing: CLEANUP_IN_PROGRESS is the cleanup's.
+WAITING = frozenset(st.WAITING_REASONS | {CLEANUP_IN_PROGRESS})
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ def _phase_message(new: dict[str, Any], ready: Condition | None) -> str:
     phase = new.get("phase")
     if phase == st.PHASE_DELETING:
         return "The provisioner is being deleted; what it created is torn down in order (see HostedClusterCleanup)"
-    if phase == st.PHASE_UPGRADING and (upgrade := find(new.get("conditions"), st.UPGRADING)):
+    if phase == st.PHASE_UPGRADING and (upgrade := find(new.get("conditions"), UPGRADING)):
         return upgrade["message"]
     return f"{ready['reason']}: {ready['message']}" if ready else ""
 
@@ -71,7 +69,7 @@ def notices(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Notice]:
     before = old.get("conditions") or []
     after = new.get("conditions") or []
     out = []
-    ready_was, ready = find(before, st.READY), find(after, st.READY)
+    ready_was, ready = find(before, READY), find(after, READY)
     ready_lost = bool(ready_was and ready_was["status"] == "True" and (not ready or ready["status"] != "True"))
     ready_gained = bool(ready and ready["status"] == "True" and ready_was and ready_was["status"] != "True")
     deleting = new.get("phase") == st.PHASE_DELETING
@@ -114,59 +112,8 @@ def notices(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Notice]:
     return out
 
 
-def _event(obj: dict[str, Any], name: str, event_type: str, reason: str, message: str) -> dict[str, Any]:
-    """A core/v1 Event about ``obj`` (readable by every kubectl)."""
-    meta = obj["metadata"]
-    stamp = now_rfc3339()
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": name, "namespace": meta["namespace"]},
-        "involvedObject": {
-            "apiVersion": obj["apiVersion"],
-            "kind": obj["kind"],
-            "name": meta["name"],
-            "namespace": meta["namespace"],
-            "uid": meta["uid"],
-        },
-        "reason": reason,
-        "message": message[:1024],
-        "type": event_type,
-        "source": {"component": COMPONENT},
-        "reportingComponent": COMPONENT,
-        "firstTimestamp": stamp,
-        "lastTimestamp": stamp,
-        "count": 1,
-    }
-
-
-def _name(obj: dict[str, Any], seed: str, length: int) -> str:
-    meta = obj["metadata"]
-    return f"{meta['name']}.{hashlib.sha256((meta['uid'] + seed).encode()).hexdigest()[:length]}"
-
-
-def _stored(obj: dict[str, Any]) -> bool:
-    """Events need an object in the API; one built from variables (provision.yml) tells its story in the task output."""
-    return bool(obj["metadata"].get("uid"))
-
-
 def record_notices(client: KubeClient, obj: dict[str, Any], told: list[Notice], written: str) -> None:
     """Record each notice of the status write ``written`` (its resourceVersion) once: an Event's name
     derives from the write and what it tells, so the same transition is never told twice."""
     for notice in told:
         record_once(client, obj, notice.type, notice.reason, notice.message, key=f"status/{written}/{notice.key}")
-
-
-def record_once(client: KubeClient, obj: dict[str, Any], event_type: str, reason: str, message: str, key: str) -> bool:
-    """Record an Event only the first time for ``key`` (its name derives from it); False if already there."""
-    if not _stored(obj):
-        return False
-    try:
-        client.create(EVENT, _event(obj, _name(obj, key, 16), event_type, reason, message))
-    except ApiError as exc:
-        if exc.conflict:
-            return False
-        if exc.status == 403 and "being terminated" in str(exc):
-            return False  # the namespace is going away, and the story with it: no reason to fail the run
-        raise
-    return True

@@ -10,12 +10,9 @@ from typing import Any
 
 from ansible.module_utils.common.yaml import yaml_dump
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import (
-    LABEL_NAME,
-    LABEL_NAMESPACE,
-    NAMESPACE,
-)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NAMESPACE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import LABEL_NAME, LABEL_NAMESPACE
 
 FIELD_MANAGER = "dpf-hcp-provisioner"
 OWNER_LABELS = (LABEL_NAMESPACE, LABEL_NAME)

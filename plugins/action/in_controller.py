@@ -1,10 +1,11 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
-"""Run a collection module's logic inside the Ansible worker instead of a new Python process.
+"""The action plugin of every module of this collection (``meta/runtime.yml`` routes each module's
+action here): it runs the module's logic inside the Ansible worker instead of a new Python process.
 
 Each module of this collection exposes ``ARGUMENT_SPEC`` and ``execute(params, check_mode)``.
-As a module (``main()``) it runs them through AnsibleModule; through the action plugin of
-the same name it runs them here, in the controller, which costs milliseconds instead of
+As a module (``main()``) it runs them through AnsibleModule; through this action plugin it runs
+them here, in the controller, which costs milliseconds instead of
 the start-up, imports and client set-up of a fresh interpreter per task. Connections are made
 from the task's environment (``environment:`` over the controller's), as a module process would
 see it, so K8S_AUTH_* and KUBECONFIG set there apply as they do for kubernetes.core's modules.
@@ -21,21 +22,38 @@ import importlib
 import os
 from typing import Any
 
+from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import module_loader
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient, task_environment
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import (
+    ApiError,
+    KubeClient,
+    task_environment,
+)
 
+COLLECTION = "dpf_hcp.provisioner."
 MODULES = "ansible_collections.dpf_hcp.provisioner.plugins.modules."
 
 
-class LocalModuleAction(ActionBase):
-    """Base for the action plugins: validate arguments, call the module's ``execute``."""
+class ActionModule(ActionBase):
+    """Validate the task's arguments and call its module's ``execute``, in the controller."""
 
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = False
-    module_name = ""
+
+    @property
+    def module_name(self) -> str:
+        """The task's module, found as Ansible finds it (a short name under ``collections:``, an
+        FQCN, a redirect): one of this collection's, since only those are routed here. (The task's
+        ``resolved_action`` names this action plugin, the target of the routing.)"""
+        context = module_loader.find_plugin_with_context(self._task.action, collection_list=self._task.collections)
+        resolved = context.resolved_fqcn if context.resolved else ""
+        if not resolved.startswith(COLLECTION) or not resolved[len(COLLECTION) :].isidentifier():
+            raise AnsibleActionFail(f"{resolved!r} is not a module of {COLLECTION.rstrip('.')}")
+        return resolved[len(COLLECTION) :]
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)

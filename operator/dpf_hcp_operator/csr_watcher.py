@@ -1,6 +1,6 @@
 """The fast path for CSRs: watch each hosted cluster's CSRs and Nodes, and approve a joining
 DPU's CSR within milliseconds of its creation, with the same rules as the csr_approve module
-(plugins/module_utils/csr_policy.py). Reconnects when a hosted API server goes and comes back."""
+(plugins/module_utils/provisioner/csr/policy.py). Reconnects when a hosted API server goes and comes back."""
 
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import (
-    csr_approval,
-    csr_approver,
-    csr_policy,
-    hosted_kubeconfig,
-    naming,
-)
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, NODE
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.scope import Scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, NODE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_kubeconfig, naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import approver as csr_approval
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import identity as csr_approver
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import policy as csr_policy
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.scope import Scope
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.metrics import CSR_DECISIONS, CSR_HOSTED_CLUSTERS
@@ -210,7 +208,7 @@ def fingerprint(source: hosted_kubeconfig.HostedKubeconfig) -> str:
 Version = Callable[[str, str, str], str | None]  # (kind, namespace, name) -> resourceVersion in a cache
 
 
-class CSRApprovals:
+class CSRWatcher:
     """Keeps one HostedApprover per live provisioner whose hosted cluster has published a usable kubeconfig."""
 
     def __init__(

@@ -9,8 +9,8 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC as K8S_AUTH_ARG_SPEC
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import Resource
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import Resource
 
 # kubernetes.core's connection options, under its names (doc fragment kubernetes.core.k8s_auth_options).
 AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {name: dict(spec) for name, spec in K8S_AUTH_ARG_SPEC.items()}

@@ -10,18 +10,18 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils import (
-    csr_approver,
-    csr_policy,
-    events,
-    hosted_kubeconfig,
-    query,
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import events, query
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, NODE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_kubeconfig
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    CSR_AUTO_APPROVAL,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.kube import ApiError, KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.resources import CSR, DPU, NODE
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import identity as csr_approver
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import policy as csr_policy
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU
 
-CSR_AUTO_APPROVAL = "CSRAutoApprovalActive"
 APPROVER = "dpf-hcp-provisioner"
 
 

@@ -21,10 +21,12 @@ import ipaddress
 import re
 from typing import Any, Union
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.validation import shown
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    METALLB_CONFIGURED,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import shown
 
-TYPE = "MetalLBConfigured"
 # Pools and addresses read from the API are bounded: a namespace full of pools must not make a
 # run slow or a message long (the rest is reported as a count).
 MAX_POOLS = 2000
@@ -112,11 +114,14 @@ def configured_condition(
     again = f"Checked again every {recheck_seconds:g}s"
     if not needed:
         return condition(
-            TYPE, True, "NotRequired", "The control plane is published through NodePorts; MetalLB is not used"
+            METALLB_CONFIGURED,
+            True,
+            "NotRequired",
+            "The control plane is published through NodePorts; MetalLB is not used",
         )
     if not vip:
         return condition(
-            TYPE,
+            METALLB_CONFIGURED,
             False,
             "VirtualIPRequired",
             "spec.exposeThroughLoadBalancer is true but spec.virtualIP is not set; set the virtual IP"
@@ -124,7 +129,7 @@ def configured_condition(
         )
     if missing_kinds:
         return condition(
-            TYPE,
+            METALLB_CONFIGURED,
             False,
             "MetalLBNotInstalled",
             f"The MetalLB CRDs ({', '.join(missing_kinds)}) are not installed on the management cluster;"
@@ -132,7 +137,7 @@ def configured_condition(
         )
     if missing_namespaces:
         return condition(
-            TYPE,
+            METALLB_CONFIGURED,
             False,
             "MetalLBNamespaceMissing",
             f"Namespace {namespace} does not exist; set the MetalLB namespace (variable"
@@ -142,7 +147,7 @@ def configured_condition(
         # Other pools are other tenants' and the platform's: their names and ranges are not told
         # to whoever reads this provisioner; MetalLB's administrator lists them.
         return condition(
-            TYPE,
+            METALLB_CONFIGURED,
             False,
             "AddressPoolOverlap",
             f"spec.virtualIP {shown(vip)} is inside {len(overlapping)} other MetalLB IPAddressPool(s) in namespace "
@@ -155,7 +160,7 @@ def configured_condition(
         wrong_place = next((r for r in refused if NAMESPACE_REFUSAL.search(r)), None)
         said = f": {wrong_place.split(': ', 1)[-1][:300]}" if wrong_place else " (its message is about MetalLB's pools)"
         return condition(
-            TYPE,
+            METALLB_CONFIGURED,
             False,
             "MetalLBRefused",
             f"MetalLB's admission webhook refused the IPAddressPool or L2Advertisement in {namespace}{said}. "
@@ -163,7 +168,7 @@ def configured_condition(
             f"to it; otherwise MetalLB's administrator sees why by checking its pools. {again}",
         )
     return condition(
-        TYPE,
+        METALLB_CONFIGURED,
         True,
         "Configured",
         f"IPAddressPool and L2Advertisement {namespace}/{name} announce {vip} for namespace {control_plane_namespace}",

@@ -15,8 +15,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.conditions import Condition, condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.release import (
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    BLUEFIELD_IMAGE_RESOLVED,
+    CLUSTER_TYPE_VALID,
+    DPUCLUSTER_IN_USE,
+    DPUCLUSTER_MISSING,
+    SECRETS_VALID,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.release import (
     ReleaseImageError,
     is_image_reference,
     ocp_version,
@@ -31,21 +38,6 @@ SHOWN_CHARACTERS = 100  # of a value quoted in a message (a DPUCluster type, an 
 SSH_PUBLIC_KEY = re.compile(
     r"(?:^|\s)(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp(?:256|384|521)"
     r"|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(?:\s|$)"
-)
-
-SPEC_VALID = "SpecValid"
-SECRETS_VALID = "SecretsValid"
-BLUEFIELD_IMAGE_RESOLVED = "BlueFieldImageResolved"
-DPUCLUSTER_MISSING = "DPUClusterMissing"
-CLUSTER_TYPE_VALID = "ClusterTypeValid"
-DPUCLUSTER_IN_USE = "DPUClusterInUse"
-VALIDATION_CONDITIONS = (
-    SPEC_VALID,
-    SECRETS_VALID,
-    BLUEFIELD_IMAGE_RESOLVED,
-    DPUCLUSTER_MISSING,
-    CLUSTER_TYPE_VALID,
-    DPUCLUSTER_IN_USE,
 )
 
 

@@ -1,0 +1,101 @@
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""A DPFHCPProvisioner's own condition types, the reasons more than one step gives, and the
+conditions of the steps whose roles have no module of their own to build them (the cleanup, the
+MachineConfig ConfigMap). Every condition of ours is built in Python from these names; roles pass
+results, never templates of a condition."""
+
+from __future__ import annotations
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition
+
+# -- types: the input's checks (validate role) ---------------------------------------------
+SPEC_VALID = "SpecValid"
+SECRETS_VALID = "SecretsValid"
+BLUEFIELD_IMAGE_RESOLVED = "BlueFieldImageResolved"
+DPUCLUSTER_MISSING = "DPUClusterMissing"
+CLUSTER_TYPE_VALID = "ClusterTypeValid"
+DPUCLUSTER_IN_USE = "DPUClusterInUse"
+VALIDATION_CONDITIONS = (
+    SPEC_VALID,
+    SECRETS_VALID,
+    BLUEFIELD_IMAGE_RESOLVED,
+    DPUCLUSTER_MISSING,
+    CLUSTER_TYPE_VALID,
+    DPUCLUSTER_IN_USE,
+)
+
+# -- types: the steps ------------------------------------------------------------------------
+KUBECONFIG_INJECTED = "KubeConfigInjected"
+METALLB_CONFIGURED = "MetalLBConfigured"
+IGNITION_CONFIGURED = "IgnitionConfigured"
+STEP_CONDITIONS = (KUBECONFIG_INJECTED, METALLB_CONFIGURED, IGNITION_CONFIGURED)
+CSR_AUTO_APPROVAL = "CSRAutoApprovalActive"
+CLEANUP = "HostedClusterCleanup"
+
+# -- types: what the status computes -----------------------------------------------------------
+READY = "Ready"
+UPGRADING = "HostedClusterUpgrading"
+
+# -- reasons more than one place gives ---------------------------------------------------------
+IMAGE_MISSING = "ImageMissing"
+IMAGE_MISSING_MESSAGE = (
+    "No BlueField image for the release: map its OCP version in the ocp-bluefield-images ConfigMap "
+    "(see BlueFieldImageResolved) or set spec.machineOSURL"
+)
+MACHINECONFIG_APPLIED = "MachineConfigApplied"
+CLEANUP_SUCCEEDED = "Succeeded"
+CLEANUP_IN_PROGRESS = "InProgress"
+CLEANUP_FAILED = "Failed"
+
+
+def machineconfig(image: str, namespace: str, configmap: str) -> Condition:
+    """IgnitionConfigured when the NodePool boots ``image`` through the MachineConfig ConfigMap
+    ``namespace``/``configmap`` (the ignition role without DPF's bf.cfg): True once there is an image."""
+    if not image:
+        return condition(IGNITION_CONFIGURED, False, IMAGE_MISSING, IMAGE_MISSING_MESSAGE)
+    return condition(
+        IGNITION_CONFIGURED,
+        True,
+        MACHINECONFIG_APPLIED,
+        f"The NodePool boots {image} (MachineConfig ConfigMap {namespace}/{configmap})",
+    )
+
+
+def cleanup(
+    remaining: list[str],
+    namespace: str,
+    deletion_requested: str,
+    elapsed_seconds: float,
+    timeout_seconds: float,
+    next_look_seconds: float,
+) -> Condition:
+    """HostedClusterCleanup for what is still being deleted (``remaining``, as Kind/name), given
+    when the deletion was requested and how long ago: Succeeded once nothing is left, InProgress
+    until ``timeout_seconds``, then Failed, naming what to check. Each says when it looks again."""
+    if not remaining:
+        return condition(
+            CLEANUP,
+            True,
+            CLEANUP_SUCCEEDED,
+            "The injected kubeconfig, HostedCluster, NodePool, copied secrets, ignition ConfigMaps and MetalLB "
+            "objects are deleted",
+        )
+    left = ", ".join(remaining)
+    next_look = f"{next_look_seconds:g}s"
+    if elapsed_seconds < timeout_seconds:
+        requested = f"deletion requested at {deletion_requested}; " if deletion_requested else ""
+        return condition(
+            CLEANUP,
+            False,
+            CLEANUP_IN_PROGRESS,
+            f"Waiting for {left} in namespace {namespace} to be deleted ({requested}next look in {next_look})",
+        )
+    return condition(
+        CLEANUP,
+        False,
+        CLEANUP_FAILED,
+        f"{left} in namespace {namespace} still exist more than {timeout_seconds:g}s after deletion was requested "
+        f"(at {deletion_requested}); check the HyperShift operator and the finalizers on them. The "
+        f"DPFHCPProvisioner keeps its finalizer until they are gone (next look in {next_look})",
+    )

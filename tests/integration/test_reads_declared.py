@@ -1,0 +1,98 @@
+"""Issue 19: what a provisioner's run reads is declared once (plugins/module_utils/provisioner/
+reads.py) and the operator builds its informers from that declaration. The playbooks run here as
+the operator runs them (ansible-runner, the objects inventory, the journal of each run), through
+a provisioner's whole life on the real API server with the stand-ins: every kind a run's journal
+holds must be declared, and every kind declared as followed by an informer must have one. A kind a
+module starts to read without a declaration fails here, instead of being skipped as "unchanged"
+until the next resync."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import reads
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU, PROVISIONER
+from dpf_hcp_operator.dependencies import ProvisionerDependencies
+from dpf_hcp_operator.informers import Informer
+from dpf_hcp_operator.runner import PlaybookRunner, default_collections_path
+from dpf_hcp_operator.watches import load
+from support import (
+    REPO,
+    bluefield_configmap,
+    condition,
+    dpu,
+    provisioner_of_its_own_dpucluster,
+    wait_for,
+)
+
+FINALIZER = "provisioning.dpu.hcp.io/finalizer"
+
+
+def runs_until(runner: PlaybookRunner, mgmt: KubeClient, ns: str, playbook: str, done: Any) -> set[str]:
+    """Run ``playbook`` for the provisioner as the operator does until a run leaves ``done(cr,
+    result)`` true; the kinds in the runs' journals."""
+    watch = load(REPO / "watches.yaml")[0]
+    kinds: set[str] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        cr = mgmt.get(PROVISIONER, "hcp", ns)
+        result = runner.run(REPO / "playbooks" / playbook, [cr], watch.object_var, {}, snake=False)
+        host = result.for_object(cr)
+        assert host.ok, f"{host.failed_task}: {host.message}"
+        kinds |= {entry["kind"] for entry in host.journal}
+        if done(mgmt.get(PROVISIONER, "hcp", ns), host):
+            return kinds
+        time.sleep(min(host.requeue_after or 0.5, 2.0))
+    raise AssertionError(f"{playbook} did not get there in time")
+
+
+def test_every_kind_a_run_reads_is_declared_and_each_followed_one_has_an_informer(
+    env: Any, mgmt: KubeClient, standins: None, tmp_path: Path
+) -> None:
+    bluefield_configmap(mgmt)
+    ns, dpu_ns = provisioner_of_its_own_dpucluster(mgmt)
+    mgmt.create(DPU, dpu(dpu_ns, "dpu-0"))  # a DPU joining: bf.cfg, CSRs, nodes
+    environ = {
+        **os.environ,
+        "K8S_AUTH_KUBECONFIG": str(env.management.kubeconfig_path()),
+        "POD_NAMESPACE": "dpf-hcp-provisioner-system",
+    }
+    runner = PlaybookRunner(tmp_path / "work", default_collections_path(), environ, forks=1)
+
+    def ready(cr: dict[str, Any], _host: Any) -> bool:
+        c = condition(cr, "Ready")
+        return bool(c and c["status"] == "True")
+
+    def cleaned_up(_cr: dict[str, Any], host: Any) -> bool:
+        return host.requeue_after is None  # the finalizer playbook asks for no other look
+
+    mgmt.patch(PROVISIONER, "hcp", {"metadata": {"finalizers": [FINALIZER]}}, ns)
+    kinds = runs_until(runner, mgmt, ns, "reconcile.yml", ready)
+    mgmt.delete(PROVISIONER, "hcp", ns)
+    kinds |= runs_until(runner, mgmt, ns, "finalize.yml", cleaned_up)
+    mgmt.patch(PROVISIONER, "hcp", {"metadata": {"finalizers": None}}, ns)
+
+    undeclared = kinds - reads.DECLARED_KINDS
+    assert not undeclared, (
+        f"a run read or wrote {sorted(undeclared)}, declared nowhere in provisioner/reads.py: declare how a "
+        "change of it reaches the provisioner (an informer, the run's timer, the CSR watcher) or that it is only "
+        "written"
+    )
+    assert {"Secret", "DPUCluster", "HostedCluster", "NodePool", "ConfigMap", "DPU"} <= kinds, kinds
+
+    provisioners = Informer(mgmt, PROVISIONER)
+    dependencies = ProvisionerDependencies(mgmt, "dpf-hcp-provisioner-system", provisioners, lambda _key: None)
+    followed = {r.resource.kind for r in reads.FOLLOWED_BY_INFORMER}
+    with_informer = {i.res.kind for i in dependencies.informers} | {provisioners.res.kind}
+    assert followed == with_informer
+    assert len(dependencies.informers) == len(reads.FOLLOWED_BY_INFORMER) - 1  # the provisioners' is the controller's
+    # What was read and is followed by an informer is followed in the namespaces declared for it.
+    for r in reads.FOLLOWED_BY_INFORMER:
+        if r.name != "provisioners":
+            informer = dependencies.by_name[r.name]
+            assert informer.metadata_only == r.metadata_only and bool(informer.label_selector) == r.owned, r.name
+    wait_for("the provisioner gone", lambda: mgmt.get_or_none(PROVISIONER, "hcp", ns) is None, timeout=30)
