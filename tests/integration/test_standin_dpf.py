@@ -118,7 +118,9 @@ def test_the_health_check_goes_through_the_injected_kubeconfig(env, mgmt, standi
     down = wait_for("down NotReady", lambda: (s := _status(mgmt, ns, "down")).get("phase") == "NotReady" and s)
     assert (_condition(down, "Ready")["status"], _condition(down, "Ready")["reason"]) == ("False", "HealthCheckFailed")
     for name, says in (("wrongkey", "data.super-admin.conf not found"), ("twousers", "auth info list")):
-        status = wait_for(f"{name} NotReady", lambda n=name: (s := _status(mgmt, ns, n))["phase"] == "NotReady" and s)
+        status = wait_for(
+            f"{name} NotReady", lambda n=name: (s := _status(mgmt, ns, n)).get("phase") == "NotReady" and s
+        )
         ready = _condition(status, "Ready")
         assert (ready["status"], ready["reason"]) == ("False", "HealthCheckFailed") and says in ready["message"]
 
