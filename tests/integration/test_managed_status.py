@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from support import condition, namespace, provisioner_body, provisioner_watch, unique
-
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.runner import HostResult, RunResult, host_name
+from support import condition, namespace, provisioner_body, provisioner_watch, unique
 
 
 class Scripted:
