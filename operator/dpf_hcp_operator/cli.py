@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,3 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     return run(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

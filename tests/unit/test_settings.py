@@ -1,0 +1,67 @@
+"""The operator's settings, each defined once (settings.py): a flag beats its environment
+variable, which beats the default; a bad value stops the start naming the flag, the value and the
+fix; the command line is what `python -m dpf_hcp_operator.cli` (the image, the tests) runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from dpf_hcp_operator import settings
+from dpf_hcp_operator.cli import parse
+from dpf_hcp_operator.settings import Config
+
+
+def test_a_flag_beats_its_environment_variable_which_beats_the_default() -> None:
+    assert parse([], environ={}).operator_namespace == "dpf-hcp-provisioner-system"
+    assert parse([], environ={"POD_NAMESPACE": "ops"}).operator_namespace == "ops"
+    assert parse(["--operator-namespace", "mine"], environ={"POD_NAMESPACE": "ops"}).operator_namespace == "mine"
+    assert parse([], environ={"LOG_LEVEL": "debug"}).log_level == "debug"
+
+
+def test_every_setting_has_one_flag_and_its_default_in_one_place() -> None:
+    defaults = parse([], environ={})
+    for f in dataclasses.fields(Config):
+        assert f.metadata["help"], f.name
+        if f.name != "watches_file":  # filled in from the collection when unset
+            assert getattr(defaults, f.name) == f.default, f.name
+    assert defaults.max_batch == 50 and defaults.max_workers == 2
+
+
+def test_booleans_have_both_spellings() -> None:
+    assert parse(["--no-skip-unchanged", "--leader-elect"], environ={}).skip_unchanged is False
+    assert parse(["--leader-elect"], environ={}).leader_elect is True
+    assert parse(["--no-csr-watch"], environ={}).csr_watch is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--max-batch", "0"], "--max-batch must be at least 1, not 0"),
+        (["--max-batch", "many"], "--max-batch: give a number, not 'many'"),
+        (["--run-deadline", "-1"], "--run-deadline must be at least 0"),
+        (["--hosted-api-server", "both"], "--hosted-api-server"),
+        (["--dpf-operator-namespace", "Not_A_Name"], "'Not_A_Name' is not a namespace name"),
+        (["--retry-period", "20"], "leader election timings must satisfy"),
+    ],
+)
+def test_a_bad_value_stops_the_start_naming_the_flag_and_the_fix(argv, says, capsys) -> None:
+    with pytest.raises(SystemExit):
+        parse(argv, environ={})
+    assert says in capsys.readouterr().err
+
+
+def test_a_bad_environment_variable_is_named_by_its_flag(capsys) -> None:
+    with pytest.raises(SystemExit):
+        parse([], environ={settings.scope.ENV: "Bad_Namespace"})
+    assert "--watch-namespaces" in capsys.readouterr().err
+
+
+def test_the_module_runs_the_command_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "dpf_hcp_operator.cli", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and "--max-batch" in done.stdout, done.stderr
