@@ -61,7 +61,6 @@ def test_a_bad_environment_variable_is_named_by_its_flag(capsys) -> None:
 
 
 def test_the_module_runs_the_command_line() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "dpf_hcp_operator.cli", "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
+    argv = [sys.executable, "-m", "dpf_hcp_operator.cli", "--help"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and "--max-batch" in done.stdout, done.stderr
