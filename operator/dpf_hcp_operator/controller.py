@@ -401,7 +401,8 @@ class Controller:
             # Never an empty message: the tests' 1.20 API server refuses "" there (422, "must be of type
             # string: null"), although the CRD allows it.
             succeeded = "The last run succeeded"
-            failed = f"The last run failed: {message}" if message else "The last run failed"
+            # What a failing step said may quote what it read: redacted, and bounded, as in Events.
+            failed = f"The last run failed: {redact(message)[:2000]}" if message else "The last run failed"
             update = (
                 {"type": "Successful", "status": "True", "reason": "LastReconcileSucceeded", "message": succeeded}
                 if ok

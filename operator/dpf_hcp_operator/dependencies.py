@@ -65,7 +65,6 @@ class ProvisionerDependencies:
         operator_namespace: str,
         provisioners: Informer,
         enqueue: Enqueue,
-        resync_seconds: float = 0.0,
         scope: Scope = (),
         dpf_namespace: str = DPF_NAMESPACE,
     ):

@@ -59,7 +59,7 @@ def service_problem(service: str) -> str | None:
 
 def _namespace_problem(value: str) -> str | None:
     problem = dns1123_label_problem(value)
-    return f"{value!r} is not a namespace name: {problem}" if problem else None
+    return f"not a namespace name: {problem}" if problem else None
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,9 @@ class Config:
     keep_artifacts: int = setting(10, "ansible-runner artifact folders kept per worker", minimum=1)
     health_probe_bind_address: str = setting(":8081", "/healthz and /readyz")
     metrics_bind_address: str = setting(":8080", "/metrics; '0' disables")
-    log_level: str = setting("info", "log level (default: $LOG_LEVEL, else info)", env="LOG_LEVEL", choices=LOG_LEVELS)
+    log_level: str = setting(
+        "info", "log level (default: $LOG_LEVEL, else info)", env="LOG_LEVEL", parse=str.lower, choices=LOG_LEVELS
+    )
     ansible_verbosity: int = setting(0, "ansible-playbook's -v count for the runs", minimum=0)
     webhook_bind_address: str = setting("", "serve the admission webhook here, e.g. :9443 (HTTPS; off when empty)")
     webhook_cert_dir: Path | None = setting(
@@ -244,14 +246,20 @@ def _value(f: dataclasses.Field[Any], raw: Any) -> Any:
     meta, name = f.metadata, flag(f)
     kind = _kind(f)
     try:
-        if isinstance(raw, bool) or kind == "str":
+        if isinstance(raw, bool):  # a boolean flag, as argparse parsed it
             value = raw
-        elif kind in ("int", "float"):
-            value = int(raw) if kind == "int" else float(raw)
+        elif kind == "bool":  # a boolean from the environment
+            value = {"true": True, "1": True, "false": False, "0": False}[str(raw).strip().lower()]
         elif meta["parse"] is not None:
             value = meta["parse"](raw)
-        else:
+        elif kind in ("int", "float"):
+            value = int(raw) if kind == "int" else float(raw)
+        elif kind == "str":
             value = raw
+        else:
+            raise TypeError(f"setting {f.name}: no parser for {f.type}")  # a programming error, not input
+    except KeyError:
+        raise ValueError(f"{name}: give true or false, not {raw!r}") from None
     except ValueError as exc:
         detail = str(exc) if meta["parse"] is not None else f"give a number, not {raw!r}"
         raise ValueError(f"{name}: {detail}") from None

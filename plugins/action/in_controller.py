@@ -1,7 +1,8 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
-"""The action plugin of every module of this collection (``meta/runtime.yml`` routes each module's
-action here): it runs the module's logic inside the Ansible worker instead of a new Python process.
+"""The action plugin of every module of this collection (``meta/runtime.yml`` names it as each
+module's ``action_plugin``): it runs the module's logic inside the Ansible worker instead of a new
+Python process.
 
 Each module of this collection exposes ``ARGUMENT_SPEC`` and ``execute(params, check_mode)``.
 As a module (``main()``) it runs them through AnsibleModule; through this action plugin it runs
@@ -32,6 +33,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client imp
     KubeClient,
     task_environment,
 )
+
+# The provisioner's kinds known to every client without discovery, whichever module runs.
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import kinds  # noqa: F401
 
 COLLECTION = "dpf_hcp.provisioner."
 MODULES = "ansible_collections.dpf_hcp.provisioner.plugins.modules."
@@ -69,6 +73,8 @@ class ActionModule(ActionBase):
             )
             return result
         module = importlib.import_module(MODULES + self.module_name)
+        if not (hasattr(module, "ARGUMENT_SPEC") and hasattr(module, "execute")):
+            raise AnsibleActionFail(f"{self.module_name} does not run in the controller (no ARGUMENT_SPEC and execute)")
         self._decrypted: list[str] = []
         task_env: dict[str, Any] = {}
         self._compute_environment_string(task_env)  # the task's, its block's and its play's environment:

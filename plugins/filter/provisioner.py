@@ -146,6 +146,7 @@ class FilterModule:
             "validation_failures": status.validation_failures,
             "label_selector": _as_filter(label_selector),
             "metallb_condition": _as_filter(metallb_condition),
+            "metallb_rechecks": _as_filter(metallb.rechecks),
             "cleanup_condition": _as_filter(cleanup_condition),
             "machineconfig_condition": _as_filter(machineconfig_condition),
             "hosted_cluster_ref": _as_filter(naming.hosted_cluster_ref),

@@ -80,6 +80,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args impor
     with_auth,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import check_owned
 
 ARGUMENT_SPEC = with_auth(
     {
@@ -119,7 +120,7 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         "type": params["type"],
         "data": {dk: data[sk] for sk, dk in mapping.items()},
     }
-    res = apply(client, desired, check_mode=check_mode)
+    res = apply(client, desired, check_mode=check_mode, adopt=check_owned)
     return {"changed": res.changed, "action": res.action, "missing_keys": []}
 
 

@@ -88,13 +88,15 @@ conditions:
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
-    PROVISIONER_ARG_SPEC,
     client_from_params,
-    provisioner_identity,
     run_module,
     with_auth,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.libraries import require
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.args import (
+    PROVISIONER_ARG_SPEC,
+    provisioner_identity,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import policy as csr_policy
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import approval_pass
 

@@ -124,14 +124,16 @@ from typing import Any
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
-    PROVISIONER_ARG_SPEC,
     client_from_params,
-    provisioner_identity,
     run_module,
     with_auth,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.formats import dns1123_label_problem
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.args import (
+    PROVISIONER_ARG_SPEC,
+    provisioner_identity,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import (
     DPF_NAMESPACE,
     DPF_NAMESPACE_ENV,

@@ -66,11 +66,13 @@ actions:
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
-    PROVISIONER_ARG_SPEC,
     client_from_params,
-    provisioner_identity,
     run_module,
     with_auth,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.args import (
+    PROVISIONER_ARG_SPEC,
+    provisioner_identity,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kubeconfig_injection import inject
 

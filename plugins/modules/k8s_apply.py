@@ -113,6 +113,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args impor
     run_module,
     with_auth,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import check_owned
 
 ARGUMENT_SPEC = with_auth(
     {
@@ -137,6 +138,7 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         missing_kinds=params["missing_kinds"],
         missing_namespaces=params["missing_namespaces"],
         admission_refusals=params["admission_refusals"],
+        adopt=check_owned,  # an object labelled as a provisioner's is never taken over from another
     )
 
 

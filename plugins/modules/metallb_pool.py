@@ -88,7 +88,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args impor
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import metallb
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import IP_ADDRESS_POOL
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import IP_ADDRESS_POOL, check_owned
 
 ARGUMENT_SPEC = with_auth({"definition": {"type": "list", "elements": "dict", "required": True}})
 
@@ -120,6 +120,7 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         missing_kinds="skip",
         missing_namespaces="skip",
         admission_refusals="report",
+        adopt=check_owned,
     )
     return {**out, "overlapping": overlapping}
 

@@ -98,15 +98,17 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import conditions as conds
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
-    PROVISIONER_ARG_SPEC,
     client_from_params,
-    provisioner_identity,
     run_module,
     with_auth,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import events
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import status as st
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.args import (
+    PROVISIONER_ARG_SPEC,
+    provisioner_identity,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import READY
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.hosted_kubeconfig import owned
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import HOSTED_CLUSTER, PROVISIONER

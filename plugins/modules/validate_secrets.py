@@ -48,13 +48,15 @@ conditions:
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
-    PROVISIONER_ARG_SPEC,
     client_from_params,
-    provisioner_identity,
     run_module,
     with_auth,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.args import (
+    PROVISIONER_ARG_SPEC,
+    provisioner_identity,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import check_secrets
 
 ARGUMENT_SPEC = with_auth(PROVISIONER_ARG_SPEC)

@@ -34,17 +34,21 @@ FINALIZER = "provisioning.dpu.hcp.io/finalizer"
 
 def runs_until(runner: PlaybookRunner, mgmt: KubeClient, ns: str, playbook: str, done: Any) -> set[str]:
     """Run ``playbook`` for the provisioner as the operator does until a run leaves ``done(cr,
-    result)`` true; the kinds in the runs' journals."""
+    result)`` true, or the provisioner is gone; the kinds in the runs' journals. (The session's
+    operator may serve the same provisioner meanwhile: a run that loses a race to it still tells
+    what it read.)"""
     watch = load(REPO / "watches.yaml")[0]
     kinds: set[str] = set()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        cr = mgmt.get(PROVISIONER, "hcp", ns)
+        cr = mgmt.get_or_none(PROVISIONER, "hcp", ns)
+        if cr is None:
+            return kinds
         result = runner.run(REPO / "playbooks" / playbook, [cr], watch.object_var, {}, snake=False)
         host = result.for_object(cr)
-        assert host.ok, f"{host.failed_task}: {host.message}"
         kinds |= {entry["kind"] for entry in host.journal}
-        if done(mgmt.get(PROVISIONER, "hcp", ns), host):
+        after = mgmt.get_or_none(PROVISIONER, "hcp", ns)
+        if after is None or (host.ok and done(after, host)):
             return kinds
         time.sleep(min(host.requeue_after or 0.5, 2.0))
     raise AssertionError(f"{playbook} did not get there in time")
@@ -74,7 +78,8 @@ def test_every_kind_a_run_reads_is_declared_and_each_followed_one_has_an_informe
     kinds = runs_until(runner, mgmt, ns, "reconcile.yml", ready)
     mgmt.delete(PROVISIONER, "hcp", ns)
     kinds |= runs_until(runner, mgmt, ns, "finalize.yml", cleaned_up)
-    mgmt.patch(PROVISIONER, "hcp", {"metadata": {"finalizers": None}}, ns)
+    if mgmt.get_or_none(PROVISIONER, "hcp", ns) is not None:
+        mgmt.patch(PROVISIONER, "hcp", {"metadata": {"finalizers": None}}, ns)
 
     undeclared = kinds - reads.DECLARED_KINDS
     assert not undeclared, (

@@ -44,7 +44,7 @@ def test_booleans_have_both_spellings() -> None:
         (["--max-batch", "many"], "--max-batch: give a number, not 'many'"),
         (["--run-deadline", "-1"], "--run-deadline must be at least 0"),
         (["--hosted-api-server", "both"], "--hosted-api-server"),
-        (["--dpf-operator-namespace", "Not_A_Name"], "'Not_A_Name' is not a namespace name"),
+        (["--dpf-operator-namespace", "Not_A_Name"], "--dpf-operator-namespace 'Not_A_Name': not a namespace name"),
         (["--retry-period", "20"], "leader election timings must satisfy"),
     ],
 )
@@ -64,3 +64,7 @@ def test_the_module_runs_the_command_line() -> None:
     argv = [sys.executable, "-m", "dpf_hcp_operator.cli", "--help"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and "--max-batch" in done.stdout, done.stderr
+
+
+def test_the_log_level_is_read_in_any_case() -> None:
+    assert parse([], environ={"LOG_LEVEL": "DEBUG"}).log_level == "debug"

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,34 +13,10 @@ from ansible.module_utils.common.yaml import yaml_dump
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NAMESPACE
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import LABEL_NAME, LABEL_NAMESPACE
 
 FIELD_MANAGER = "dpf-hcp-provisioner"
-OWNER_LABELS = (LABEL_NAMESPACE, LABEL_NAME)
-
-
-class NotOwnedError(ValueError):
-    """An object we would write exists and is another's: it carries no, or other, owner labels."""
-
-
-def check_owned(desired: dict[str, Any], current: dict[str, Any]) -> None:
-    """Refuse to take over ``current`` when ``desired`` is marked as a provisioner's (both owner
-    labels) and ``current`` is not marked as the same provisioner's. Names we derive can be
-    chosen by a tenant (a provisioner named like someone's HostedCluster, or two provisioners
-    whose derived names meet): an apply must never adopt what it did not make."""
-    want = (desired.get("metadata") or {}).get("labels") or {}
-    if not all(label in want for label in OWNER_LABELS):
-        return  # not an object a provisioner owns (e.g. a patch of someone else's object)
-    have = (current.get("metadata") or {}).get("labels") or {}
-    if all(have.get(label) == want[label] for label in OWNER_LABELS):
-        return
-    meta = current.get("metadata") or {}
-    owner = "/".join(str(have.get(label, ""))[:63] for label in OWNER_LABELS)
-    raise NotOwnedError(
-        f"{current.get('kind') or desired.get('kind')} {meta.get('namespace', '')}/{meta.get('name')} exists and is "
-        f"not this provisioner's ({'labelled for ' + owner if owner.strip('/') else 'no provisioner labels'}): "
-        f"it is left untouched; delete or rename it, or give the provisioner another name or namespace"
-    )
+# Whether an existing object may be taken over by an apply: raises ValueError when it may not.
+Adopt = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
 # Lists the API server merges by key under server-side apply, where other managers keep their own
@@ -96,9 +73,14 @@ class ApplyResult:
 
 
 def apply(
-    client: KubeClient, desired: dict[str, Any], check_mode: bool = False, field_manager: str = FIELD_MANAGER
+    client: KubeClient,
+    desired: dict[str, Any],
+    check_mode: bool = False,
+    field_manager: str = FIELD_MANAGER,
+    adopt: Adopt | None = None,
 ) -> ApplyResult:
-    """Create the object, or server-side apply it when a field we own differs.
+    """Create the object, or server-side apply it when a field we own differs; an object that
+    exists is taken over only if ``adopt(desired, current)`` does not raise.
 
     Check mode runs the same write as a server-side dry run: the API server validates
     it and answers what would be stored, and nothing is stored.
@@ -116,7 +98,8 @@ def apply(
             current = client.get(res, meta["name"], meta.get("namespace"))
         else:
             return ApplyResult(True, "created", created, None)
-    check_owned(desired, current)
+    if adopt is not None:
+        adopt(desired, current)
     if is_applied(desired, current):
         return ApplyResult(False, "unchanged", current, current)
     updated = client.patch(
@@ -160,13 +143,14 @@ def apply_all(
     missing_kinds: str = "fail",
     missing_namespaces: str = "fail",
     admission_refusals: str = "fail",
+    adopt: Adopt | None = None,
 ) -> dict[str, Any]:
     """``apply`` each object, as the k8s_apply module reports it: results, diffs, and (when asked to
     skip or report them) the kinds not served, the namespaces missing and the admission refusals."""
     results, diffs, missing, missing_ns, refused, changed = [], [], [], [], [], False
     for obj in objects:
         try:
-            res = apply(client, obj, check_mode=check_mode)
+            res = apply(client, obj, check_mode=check_mode, adopt=adopt)
         except ApiError as exc:
             if admission_refusals == "report" and exc.status in (400, 403, 422) and DENIED.match(exc.message):
                 meta = obj["metadata"]

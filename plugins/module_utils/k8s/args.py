@@ -15,11 +15,6 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources 
 # kubernetes.core's connection options, under its names (doc fragment kubernetes.core.k8s_auth_options).
 AUTH_ARG_SPEC: dict[str, dict[str, Any]] = {name: dict(spec) for name, spec in K8S_AUTH_ARG_SPEC.items()}
 
-PROVISIONER_ARG_SPEC: dict[str, dict[str, Any]] = {
-    "provisioner": {"type": "dict", "required": True},
-}
-
-
 # Which objects k8s_info and k8s_absent act on (doc fragment dpf_hcp.provisioner.k8s_selection).
 SELECTION_ARG_SPEC: dict[str, dict[str, Any]] = {
     "api_version": {"type": "str", "required": True},
@@ -56,14 +51,6 @@ def selected_objects(client: KubeClient, params: dict[str, Any]) -> tuple[Resour
         raise
     typed = {"apiVersion": params["api_version"], "kind": params["kind"]}  # items of a list carry neither
     return res, [{**typed, **o} for o in listed.get("items") or []]
-
-
-def provisioner_identity(provisioner: dict[str, Any]) -> tuple[str, str]:
-    """(namespace, name) of a provisioner object given as a module argument."""
-    meta = provisioner.get("metadata") or {}
-    if not meta.get("name") or not meta.get("namespace"):
-        raise ValueError("provisioner must be a DPFHCPProvisioner object with metadata.name and metadata.namespace")
-    return meta["namespace"], meta["name"]
 
 
 def run_module(argument_spec: dict[str, dict[str, Any]], execute: Any) -> None:

@@ -30,6 +30,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.co
     IMAGE_MISSING,
     IMAGE_MISSING_MESSAGE,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    WAITING_FOR_IGNITION_ENDPOINT as WAITING,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import (
     BFCFG_KEY,
     BFCFG_LABEL,
@@ -52,11 +55,11 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     LABEL_NAME,
     LABEL_NAMESPACE,
     NODE_POOL,
+    check_owned,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.scope import Scope
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import shown
 
-WAITING = "WaitingForIgnitionEndpoint"
 DPF_NAMESPACE = "dpf-operator-system"  # where DPF's documentation installs its operator
 DPF_NAMESPACE_ENV = "DPFHCP_DPF_OPERATOR_NAMESPACE"  # set by the operator for its runs (--dpf-operator-namespace)
 # DPF's annotations (internal/provisioning/controllers/util: BFCFGTemplate*Annotation); the values
@@ -292,7 +295,7 @@ def write_templates(
     for combination in wanted:
         desired = _desired(provisioner, combination, namespace, text)
         names.add(desired["metadata"]["name"])
-        changed = apply(client, desired, check_mode=check_mode).changed or changed
+        changed = apply(client, desired, check_mode=check_mode, adopt=check_owned).changed or changed
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
     for where in dict.fromkeys([namespace, ref.get("namespace", "")]):
         listed = client.list(CONFIGMAP, where, label_selector=ours(provisioner), metadata_only=True)

@@ -33,9 +33,23 @@ STEP_CONDITIONS = (KUBECONFIG_INJECTED, METALLB_CONFIGURED, IGNITION_CONFIGURED)
 CSR_AUTO_APPROVAL = "CSRAutoApprovalActive"
 CLEANUP = "HostedClusterCleanup"
 
-# -- types: what the status computes -----------------------------------------------------------
+# -- types: what the status computes or mirrors --------------------------------------------------
 READY = "Ready"
 UPGRADING = "HostedClusterUpgrading"
+HOSTED_CLUSTER_AVAILABLE = "HostedClusterAvailable"  # HyperShift's Available, mirrored
+HOSTED_CLUSTER_PROGRESSING = "HostedClusterProgressing"  # its Progressing
+HOSTED_CLUSTER_DEGRADED = "HostedClusterDegraded"  # its Degraded
+ETCD_RECOVERY_ACTIVE = "EtcdRecoveryActive"  # its own name
+INITIAL_INSTALL = "InitialInstall"  # UPGRADING's reason before the first install completes
+
+# -- reasons of a step that is on its way, not failing ----------------------------------------------
+WAITING_FOR_KUBECONFIG = "WaitingForKubeconfig"
+HOSTED_CLUSTER_NOT_CREATED = "HostedClusterNotCreated"
+WAITING_FOR_IGNITION_ENDPOINT = "WaitingForIgnitionEndpoint"
+WAITING_FOR_IGNITION_PAYLOAD = "WaitingForIgnitionPayload"
+WAITING_REASONS = frozenset(
+    {WAITING_FOR_KUBECONFIG, HOSTED_CLUSTER_NOT_CREATED, WAITING_FOR_IGNITION_ENDPOINT, WAITING_FOR_IGNITION_PAYLOAD}
+)
 
 # -- reasons more than one place gives ---------------------------------------------------------
 IMAGE_MISSING = "ImageMissing"
@@ -47,6 +61,11 @@ MACHINECONFIG_APPLIED = "MachineConfigApplied"
 CLEANUP_SUCCEEDED = "Succeeded"
 CLEANUP_IN_PROGRESS = "InProgress"
 CLEANUP_FAILED = "Failed"
+
+
+def seconds(value: float) -> str:
+    """``value`` seconds as a person reads them: 30s, 1800s, 2.5s (never 1e+06s)."""
+    return f"{int(value)}s" if float(value).is_integer() else f"{value:.1f}s"
 
 
 def machineconfig(image: str, namespace: str, configmap: str) -> Condition:
@@ -82,7 +101,7 @@ def cleanup(
             "objects are deleted",
         )
     left = ", ".join(remaining)
-    next_look = f"{next_look_seconds:g}s"
+    next_look = seconds(next_look_seconds)
     if elapsed_seconds < timeout_seconds:
         requested = f"deletion requested at {deletion_requested}; " if deletion_requested else ""
         return condition(
@@ -95,7 +114,7 @@ def cleanup(
         CLEANUP,
         False,
         CLEANUP_FAILED,
-        f"{left} in namespace {namespace} still exist more than {timeout_seconds:g}s after deletion was requested "
-        f"(at {deletion_requested}); check the HyperShift operator and the finalizers on them. The "
+        f"{left} in namespace {namespace} still exist more than {seconds(timeout_seconds)} after deletion was "
+        f"requested (at {deletion_requested}); check the HyperShift operator and the finalizers on them. The "
         f"DPFHCPProvisioner keeps its finalizer until they are gone (next look in {next_look})",
     )

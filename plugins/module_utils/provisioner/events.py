@@ -24,12 +24,13 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.co
     STEP_CONDITIONS,
     UPGRADING,
     VALIDATION_CONDITIONS,
+    WAITING_REASONS,
 )
 
 # The steps whose failure (and recovery) is told: the input's checks, then what the roles do.
 STEPS = (*VALIDATION_CONDITIONS, *STEP_CONDITIONS, CSR_AUTO_APPROVAL, CLEANUP)
 # Reasons of a step that is on its way, not failing: CLEANUP_IN_PROGRESS is the cleanup's.
-WAITING = frozenset(st.WAITING_REASONS | {CLEANUP_IN_PROGRESS})
+WAITING = WAITING_REASONS | {CLEANUP_IN_PROGRESS}
 
 
 @dataclass(frozen=True)

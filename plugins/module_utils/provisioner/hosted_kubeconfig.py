@@ -28,6 +28,12 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client imp
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    HOSTED_CLUSTER_NOT_CREATED as NOT_CREATED,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    WAITING_FOR_KUBECONFIG as WAITING,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     HOSTED_CLUSTER,
     LABEL_NAME,
@@ -46,8 +52,6 @@ KEY = "kubeconfig"  # HyperShift's key in the secret
 # could answer.
 SERVICE = "kube-apiserver.{namespace}.svc.cluster.local:6443"
 # Reasons: the first three mean "not yet", the others "something is wrong".
-WAITING = "WaitingForKubeconfig"
-NOT_CREATED = "HostedClusterNotCreated"
 NOT_OWNED = "HostedClusterNotOwned"
 INVALID = "KubeconfigSecretInvalid"
 REFUSED = "KubeconfigRefused"

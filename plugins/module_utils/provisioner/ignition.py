@@ -26,6 +26,9 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.deadlines import pool_manager, within
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.libraries import require
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    WAITING_FOR_IGNITION_PAYLOAD as WAITING_FOR_PAYLOAD,
+)
 
 try:
     import urllib3
@@ -60,7 +63,6 @@ NODEPOOL_CURRENT_CONFIG_VERSION = "hypershift.openshift.io/nodePoolCurrentConfig
 # The ignition server's answer for a token it has not cached (yet): "back off and retry".
 # openshift/hypershift ignition-server/cmd/start.go (run: http.StatusNetworkAuthenticationRequired).
 NOT_CACHED_YET = 511
-WAITING_FOR_PAYLOAD = "WaitingForIgnitionPayload"
 
 
 class IgnitionError(ValueError):

@@ -1,9 +1,12 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
 """The kinds a provisioner reads and writes beyond Kubernetes' own (its own, HyperShift's, DPF's,
-MetalLB's), and the labels on every object it creates."""
+MetalLB's), the labels on every object it creates, and the rule that it never takes over an
+object it did not make (``check_owned``, what its applies pass as ``adopt``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import Resource, register
 
@@ -32,3 +35,28 @@ register(
 # Labels on every object the provisioner creates: ownerReferences cannot cross namespaces.
 LABEL_NAME = "dpfhcpprovisioner.dpu.hcp.io/name"
 LABEL_NAMESPACE = "dpfhcpprovisioner.dpu.hcp.io/namespace"
+OWNER_LABELS = (LABEL_NAMESPACE, LABEL_NAME)
+
+
+class NotOwnedError(ValueError):
+    """An object we would write exists and is another's: it carries no, or other, owner labels."""
+
+
+def check_owned(desired: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse to take over ``current`` when ``desired`` is marked as a provisioner's (both owner
+    labels) and ``current`` is not marked as the same provisioner's. Names we derive can be
+    chosen by a tenant (a provisioner named like someone's HostedCluster, or two provisioners
+    whose derived names meet): an apply must never adopt what it did not make."""
+    want = (desired.get("metadata") or {}).get("labels") or {}
+    if not all(label in want for label in OWNER_LABELS):
+        return  # not an object a provisioner owns (e.g. a patch of someone else's object)
+    have = (current.get("metadata") or {}).get("labels") or {}
+    if all(have.get(label) == want[label] for label in OWNER_LABELS):
+        return
+    meta = current.get("metadata") or {}
+    owner = "/".join(str(have.get(label, ""))[:63] for label in OWNER_LABELS)
+    raise NotOwnedError(
+        f"{current.get('kind') or desired.get('kind')} {meta.get('namespace', '')}/{meta.get('name')} exists and is "
+        f"not this provisioner's ({'labelled for ' + owner if owner.strip('/') else 'no provisioner labels'}): "
+        f"it is left untouched; delete or rename it, or give the provisioner another name or namespace"
+    )

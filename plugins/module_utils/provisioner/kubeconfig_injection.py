@@ -19,6 +19,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     DPU_CLUSTER,
     LABEL_NAME,
     LABEL_NAMESPACE,
+    check_owned,
 )
 
 
@@ -75,6 +76,7 @@ def inject(
             "data": {key: content},
         },
         check_mode=check_mode,
+        adopt=check_owned,
     )
     result = Injection(
         condition(

@@ -27,6 +27,13 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.co
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import shown
 
+# Reasons of MetalLBConfigured that are looked at again every metallb_recheck_seconds: what
+# changes them (MetalLB installed, its namespace made, another pool gone) is followed by nothing.
+NOT_INSTALLED = "MetalLBNotInstalled"
+NAMESPACE_MISSING = "MetalLBNamespaceMissing"
+OVERLAP = "AddressPoolOverlap"
+REFUSED = "MetalLBRefused"
+RECHECK_REASONS = frozenset({NOT_INSTALLED, NAMESPACE_MISSING, OVERLAP, REFUSED})
 # Pools and addresses read from the API are bounded: a namespace full of pools must not make a
 # run slow or a message long (the rest is reported as a count).
 MAX_POOLS = 2000
@@ -131,7 +138,7 @@ def configured_condition(
         return condition(
             METALLB_CONFIGURED,
             False,
-            "MetalLBNotInstalled",
+            NOT_INSTALLED,
             f"The MetalLB CRDs ({', '.join(missing_kinds)}) are not installed on the management cluster;"
             f" install the MetalLB operator. {again}",
         )
@@ -139,7 +146,7 @@ def configured_condition(
         return condition(
             METALLB_CONFIGURED,
             False,
-            "MetalLBNamespaceMissing",
+            NAMESPACE_MISSING,
             f"Namespace {namespace} does not exist; set the MetalLB namespace (variable"
             f" dpfhcp_metallb_namespace, e.g. openshift-operators) to where the MetalLB operator runs. {again}",
         )
@@ -149,7 +156,7 @@ def configured_condition(
         return condition(
             METALLB_CONFIGURED,
             False,
-            "AddressPoolOverlap",
+            OVERLAP,
             f"spec.virtualIP {shown(vip)} is inside {len(overlapping)} other MetalLB IPAddressPool(s) in namespace "
             f"{namespace}, and MetalLB refuses pools whose addresses overlap; choose a virtual IP outside "
             f"MetalLB's other pools (ask the cluster administrator which are free). {again}",
@@ -162,7 +169,7 @@ def configured_condition(
         return condition(
             METALLB_CONFIGURED,
             False,
-            "MetalLBRefused",
+            REFUSED,
             f"MetalLB's admission webhook refused the IPAddressPool or L2Advertisement in {namespace}{said}. "
             "If MetalLB runs in another namespace, set the MetalLB namespace (variable dpfhcp_metallb_namespace) "
             f"to it; otherwise MetalLB's administrator sees why by checking its pools. {again}",
@@ -173,3 +180,8 @@ def configured_condition(
         "Configured",
         f"IPAddressPool and L2Advertisement {namespace}/{name} announce {vip} for namespace {control_plane_namespace}",
     )
+
+
+def rechecks(configured: Condition) -> bool:
+    """Whether a MetalLBConfigured condition is to be looked at again on the metallb role's timer."""
+    return configured.get("reason") in RECHECK_REASONS

@@ -46,6 +46,8 @@ WATCHED = "watched namespaces"  # the operator's --watch-namespaces (all when em
 OPERATOR = "operator namespace"  # the operator's own namespace
 WATCHED_AND_DPF = "watched namespaces and DPF's"  # DPF's namespace added to a list that lacks it
 CLUSTER = "cluster-wide"
+METALLB = "MetalLB's namespace"  # the metallb role's metallb_namespace
+DPF = "DPF's namespace"  # the operator's --dpf-operator-namespace
 HOSTED = "hosted cluster"
 
 
@@ -79,7 +81,8 @@ READS: tuple[Read, ...] = (
         WATCHED,
         metadata_only=True,
         why="the pull and SSH secrets, the copies made for HyperShift, its admin kubeconfig, the kubeconfig given "
-        "to DPF, the ignition server's CA and the NodePool's token",
+        "to DPF, the ignition server's CA and the NodePool's token (in the control plane's namespace, followed "
+        "when it is watched: all namespaces, or a list that names it)",
     ),
     Read(
         "dpuclusters", DPU_CLUSTER, INFORMER, WATCHED, metadata_only=True, by_spec=True, why="its type and kubeconfig"
@@ -120,6 +123,13 @@ READS: tuple[Read, ...] = (
         metadata_only=True,
         why="the MachineConfig ConfigMap and DPF's bf.cfg templates, made again when deleted",
     ),
+    Read(
+        "others-bfcfg-templates",
+        CONFIGMAP,
+        RESYNC,
+        DPF,
+        why="other provisioners' bf.cfg templates for the same BFB and DPUFlavor (BFCFGTemplateConflict)",
+    ),
     Read("dpus", DPU, INFORMER, WATCHED, why="which BFB and DPUFlavor the DPUCluster's DPUs use: one bf.cfg each"),
     Read(
         "dpuflavors",
@@ -139,26 +149,22 @@ READS: tuple[Read, ...] = (
         "address-pools",
         IP_ADDRESS_POOL,
         TIMER,
-        WATCHED,
+        METALLB,
         why="MetalLB's other pools, for an overlap with the virtual IP: looked at again every metallb_recheck_seconds",
     ),
-    Read("advertisements", L2_ADVERTISEMENT, WRITTEN, WATCHED, why="the L2Advertisement of the provisioner's pool"),
+    Read("advertisements", L2_ADVERTISEMENT, WRITTEN, METALLB, why="the L2Advertisement of the provisioner's pool"),
     Read("namespaces", NAMESPACE, TIMER, CLUSTER, why="whether MetalLB's namespace exists (metallb_recheck_seconds)"),
     Read("nodes", NODE, RESYNC, CLUSTER, why="the management cluster's node addresses, for NodePort publishing"),
     Read("events", EVENT, WRITTEN, WATCHED, why="the provisioner's story (kubectl describe)"),
     Read("hosted-csrs", CSR, CSR_WATCHER, HOSTED, why="the joining DPUs' CSRs"),
     Read("hosted-nodes", NODE, CSR_WATCHER, HOSTED, why="the nodes the DPUs' CSRs name"),
-    Read("hosted-approver", SERVICE_ACCOUNT, CSR_WATCHER, HOSTED, why="the identity CSRs are approved under"),
-    Read("hosted-approver-role", CLUSTER_ROLE, CSR_WATCHER, HOSTED, why="what that identity may do"),
-    Read("hosted-approver-binding", CLUSTER_ROLE_BINDING, CSR_WATCHER, HOSTED, why="its binding"),
+    # Made when an approver starts and on each run: a change in the hosted cluster waits for either.
+    Read("hosted-approver", SERVICE_ACCOUNT, RESYNC, HOSTED, why="the identity CSRs are approved under"),
+    Read("hosted-approver-role", CLUSTER_ROLE, RESYNC, HOSTED, why="what that identity may do"),
+    Read("hosted-approver-binding", CLUSTER_ROLE_BINDING, RESYNC, HOSTED, why="its binding"),
 )
 
 FOLLOWED_BY_INFORMER = tuple(r for r in READS if r.follow == INFORMER)
 # Kinds whose spec alone a run depends on (their controllers' status writes run nothing).
 BY_SPEC = frozenset(r.resource.kind for r in READS if r.by_spec)
 DECLARED_KINDS = frozenset(r.resource.kind for r in READS)
-
-
-def read(name: str) -> Read:
-    """The declared read called ``name``."""
-    return next(r for r in READS if r.name == name)

@@ -13,18 +13,24 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.co
     CLUSTER_TYPE_VALID,
     DPUCLUSTER_IN_USE,
     DPUCLUSTER_MISSING,
+    ETCD_RECOVERY_ACTIVE,
+    HOSTED_CLUSTER_AVAILABLE,
+    HOSTED_CLUSTER_DEGRADED,
+    HOSTED_CLUSTER_PROGRESSING,
+    INITIAL_INSTALL,
     READY,
     SECRETS_VALID,
     SPEC_VALID,
     STEP_CONDITIONS,
     UPGRADING,
+    WAITING_REASONS,
 )
 
 # HyperShift's condition type -> ours. Only the first three are renamed.
 MIRRORED: dict[str, str] = {
-    "Available": "HostedClusterAvailable",
-    "Progressing": "HostedClusterProgressing",
-    "Degraded": "HostedClusterDegraded",
+    "Available": HOSTED_CLUSTER_AVAILABLE,
+    "Progressing": HOSTED_CLUSTER_PROGRESSING,
+    "Degraded": HOSTED_CLUSTER_DEGRADED,
     "InfrastructureReady": "InfrastructureReady",
     "KubeAPIServerAvailable": "KubeAPIServerAvailable",
     "EtcdAvailable": "EtcdAvailable",
@@ -32,7 +38,7 @@ MIRRORED: dict[str, str] = {
     "ValidReleaseImage": "ValidReleaseImage",
     "IgnitionEndpointAvailable": "IgnitionEndpointAvailable",
     "IgnitionServerValidReleaseInfo": "IgnitionServerValidReleaseInfo",
-    "EtcdRecoveryActive": "EtcdRecoveryActive",
+    ETCD_RECOVERY_ACTIVE: ETCD_RECOVERY_ACTIVE,
     "HostedClusterRestoredFromBackup": "HostedClusterRestoredFromBackup",
     "DataPlaneConnectionAvailable": "DataPlaneConnectionAvailable",
 }
@@ -43,7 +49,7 @@ MIRRORED: dict[str, str] = {
 # among the conditions HyperShift copies to the HostedCluster (ignition-server/controllers/
 # local_ignitionprovider.go; hostedcluster_controller.go, "Copy conditions from hostedcontrolplane").
 ABSENT_MEANS: dict[str, tuple[str, str, str]] = {
-    "EtcdRecoveryActive": (
+    ETCD_RECOVERY_ACTIVE: (
         "False",
         "NoRecoveryRun",
         "HyperShift has run no etcd recovery (it reports EtcdRecoveryActive once one runs)",
@@ -62,10 +68,10 @@ GOOD_WHEN_FALSE = frozenset(
     {
         DPUCLUSTER_MISSING,
         DPUCLUSTER_IN_USE,
-        "HostedClusterDegraded",
-        "HostedClusterProgressing",
+        HOSTED_CLUSTER_DEGRADED,
+        HOSTED_CLUSTER_PROGRESSING,
         UPGRADING,
-        "EtcdRecoveryActive",
+        ETCD_RECOVERY_ACTIVE,
     }
 )
 # HyperShift reports HostedClusterRestoredFromBackup Unknown unless a restore ran, and False
@@ -136,7 +142,7 @@ def upgrade_condition(hosted_cluster: dict[str, Any] | None) -> Condition | None
     history = query.items(status, "version.history")
     completed = [h for h in history if h.get("state") == "Completed"]
     if not completed:
-        return condition(UPGRADING, False, "InitialInstall", "The hosted cluster has not completed an install yet")
+        return condition(UPGRADING, False, INITIAL_INSTALL, "The hosted cluster has not completed an install yet")
     progressing = find(status.get("conditions"), "Progressing")
     top = history[0]
     if top.get("state") == "Completed" and not (progressing and progressing.get("status") == "True"):
@@ -176,15 +182,6 @@ def validation_failures(conditions: list[Condition]) -> list[Condition]:
     return [c for c in conditions if c["type"] in VALIDATION_PASS and c["status"] != VALIDATION_PASS[c["type"]]]
 
 
-# Step reasons that mean "not yet" rather than "something is wrong".
-WAITING_REASONS = {
-    "WaitingForKubeconfig",
-    "HostedClusterNotCreated",
-    "WaitingForIgnitionEndpoint",
-    "WaitingForIgnitionPayload",
-}
-
-
 def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> Condition:
     """Ready is True when the input is valid, the HostedCluster is Available and not Degraded,
     and every step that reported a condition succeeded.
@@ -199,13 +196,13 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
     if not hosted_cluster_exists:
         return condition(READY, False, "HostedClusterNotCreated", "The HostedCluster is being created")
     if _degraded_and_down(conditions):
-        degraded = find(conditions, "HostedClusterDegraded") or {}
-        return condition(READY, False, "HostedClusterDegraded", f"HostedCluster is degraded: {degraded.get('message')}")
+        degraded = find(conditions, HOSTED_CLUSTER_DEGRADED) or {}
+        return condition(READY, False, HOSTED_CLUSTER_DEGRADED, f"HostedCluster is degraded: {degraded.get('message')}")
     steps = [c for step in STEP_CONDITIONS if (c := find(conditions, step)) and c["status"] != "True"]
     broken = [c for c in steps if c["reason"] not in WAITING_REASONS]
     if broken:
         return condition(READY, False, broken[0]["reason"], f"{broken[0]['type']}: {broken[0]['message']}")
-    available = find(conditions, "HostedClusterAvailable")
+    available = find(conditions, HOSTED_CLUSTER_AVAILABLE)
     if not available or available["status"] != "True":
         return condition(
             READY,
@@ -215,7 +212,7 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
         )
     if steps:
         return condition(READY, False, steps[0]["reason"], f"{steps[0]['type']}: {steps[0]['message']}")
-    degraded = find(conditions, "HostedClusterDegraded")
+    degraded = find(conditions, HOSTED_CLUSTER_DEGRADED)
     if degraded and degraded["status"] == "True":  # replicas rolling while the control plane serves
         return condition(
             READY,
@@ -232,8 +229,8 @@ def _degraded_and_down(conditions: list[Condition]) -> bool:
     Available True once the control plane served (openshift/hypershift
     control-plane-operator/controllers/hostedcontrolplane/hostedcontrolplane_controller.go,
     reconcileDegradedStatus, reconcileAvailabilityAndReadyStatus): Degraded alone is no failure."""
-    degraded = find(conditions, "HostedClusterDegraded")
-    available = find(conditions, "HostedClusterAvailable")
+    degraded = find(conditions, HOSTED_CLUSTER_DEGRADED)
+    available = find(conditions, HOSTED_CLUSTER_AVAILABLE)
     return bool(degraded and degraded["status"] == "True" and not (available and available["status"] == "True"))
 
 
@@ -248,7 +245,7 @@ def compute_phase(
     if ready and ready["status"] == "True":
         return PHASE_UPGRADING if upgrading else PHASE_READY
     installing = find(conditions, UPGRADING)
-    if _degraded_and_down(conditions) and not (installing and installing["reason"] == "InitialInstall"):
+    if _degraded_and_down(conditions) and not (installing and installing["reason"] == INITIAL_INSTALL):
         return PHASE_FAILED  # during the first install, deployments come up unavailable: Provisioning
     if upgrading:
         return PHASE_UPGRADING
