@@ -14,9 +14,7 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, NODE
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_kubeconfig, naming
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import approver as csr_approval
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import identity as csr_approver
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import policy as csr_policy
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import approver, identity, policy
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.scope import Scope
 from dpf_hcp_operator.informers import Informer, Key
@@ -26,9 +24,9 @@ from dpf_hcp_operator.metrics import CSR_DECISIONS, CSR_HOSTED_CLUSTERS
 LOG = logging.getLogger("dpf_hcp_operator.csr")
 
 
-class HostedApprover:
+class HostedWatch:
     """One hosted cluster: its CSR and Node informers and the loop that decides, all under the
-    approver identity (csr_approver.py); the admin kubeconfig only creates it and renews its token."""
+    approver identity (identity.py); the admin kubeconfig only creates it and renews its token."""
 
     def __init__(
         self,
@@ -53,7 +51,7 @@ class HostedApprover:
         credentials = (
             source.credentials if service is None else hosted_kubeconfig.through_service(source, provisioner, service)
         )
-        self.identity = csr_approver.ApproverIdentity(KubeClient(credentials, timeout=10.0))
+        self.identity = identity.ApproverIdentity(KubeClient(credentials, timeout=10.0))
         self.hosted = self.identity.client()
         self.csrs = Informer(self.hosted, CSR)
         self.nodes = Informer(self.hosted, NODE)
@@ -107,7 +105,7 @@ class HostedApprover:
                 LOG.exception("CSR pass failed", extra={"fields": {"namespace": self.key[0], "name": self.key[1]}})
 
     def pass_once(self) -> None:
-        pending = [c for c in self.csrs.items() if csr_policy.is_pending(c)]
+        pending = [c for c in self.csrs.items() if policy.is_pending(c)]
         # What was told of CSRs no longer pending is forgotten: the sets stay as small as the backlog.
         names = {c["metadata"]["name"] for c in pending}
         self.reported = {r for r in self.reported if r[0] in names or r[0] == FLOOD}
@@ -115,19 +113,19 @@ class HostedApprover:
         pending = [c for c in pending if c["metadata"].get("uid") not in self.approved]
         if not pending:
             return
-        ctx = csr_approval.policy_context(
+        ctx = approver.policy_context(
             self.provisioner, self.dpus.items(), self.nodes.items(), self.csrs.items(), self.hosted_cluster
         )
         for node, created in self.bootstrapped.items():
             ctx.bootstrapped[node] = max(created, ctx.bootstrapped.get(node, created))
-        decided = csr_approval.decide_all(pending, ctx)
-        if not any(d.reason == csr_policy.FLOOD_REASON for _csr, d in decided):
+        decided = approver.decide_all(pending, ctx)
+        if not any(d.reason == policy.FLOOD_REASON for _csr, d in decided):
             self.reported = {r for r in self.reported if r[0] != FLOOD}  # the next flood is told again
         for csr, decision in decided:
             name = csr["metadata"]["name"]
             if decision.approve:
                 try:
-                    csr_approval.approve(self.hosted, csr, decision)
+                    approver.approve(self.hosted, csr, decision)
                 except ApiError as exc:
                     if not (exc.conflict or exc.not_found):
                         raise
@@ -176,10 +174,10 @@ class EventRecorder:
 
     def __init__(self, mgmt: KubeClient, bound: int = 1000):
         self.mgmt = mgmt
-        self.pending: queue.Queue[tuple[dict[str, Any], dict[str, Any], csr_policy.Decision]] = queue.Queue(bound)
+        self.pending: queue.Queue[tuple[dict[str, Any], dict[str, Any], policy.Decision]] = queue.Queue(bound)
         threading.Thread(target=self._run, name="csr-events", daemon=True).start()
 
-    def put(self, provisioner: dict[str, Any], csr: dict[str, Any], decision: csr_policy.Decision) -> None:
+    def put(self, provisioner: dict[str, Any], csr: dict[str, Any], decision: policy.Decision) -> None:
         try:
             self.pending.put_nowait((provisioner, csr, decision))
         except queue.Full:
@@ -189,7 +187,7 @@ class EventRecorder:
         while True:
             provisioner, csr, decision = self.pending.get()
             try:
-                csr_approval.report(self.mgmt, provisioner, csr, decision)
+                approver.report(self.mgmt, provisioner, csr, decision)
             except Exception as exc:  # an Event lost is logged, never the end of the recorder
                 log(LOG, logging.WARNING, "could not record the CSR event", csr=csr["metadata"]["name"], error=str(exc))
 
@@ -197,8 +195,8 @@ class EventRecorder:
 FLOOD = ""  # the key a flood is told under: once while it lasts, not once per CSR in it
 
 
-def refusal_key(name: str, decision: csr_policy.Decision) -> tuple[str, str]:
-    return (FLOOD if decision.reason == csr_policy.FLOOD_REASON else name, decision.reason)
+def refusal_key(name: str, decision: policy.Decision) -> tuple[str, str]:
+    return (FLOOD if decision.reason == policy.FLOOD_REASON else name, decision.reason)
 
 
 def fingerprint(source: hosted_kubeconfig.HostedKubeconfig) -> str:
@@ -209,7 +207,7 @@ Version = Callable[[str, str, str], str | None]  # (kind, namespace, name) -> re
 
 
 class CSRWatcher:
-    """Keeps one HostedApprover per live provisioner whose hosted cluster has published a usable kubeconfig."""
+    """Keeps one HostedWatch per live provisioner whose hosted cluster has published a usable kubeconfig."""
 
     def __init__(
         self,
@@ -233,7 +231,7 @@ class CSRWatcher:
         self._own_dpus = dpus is None
         self.dpus = Informer(mgmt, DPU, namespaces=scope) if dpus is None else dpus
         self.dpus.add_handler(self._on_dpu)
-        self.approvers: dict[Key, HostedApprover] = {}
+        self.approvers: dict[Key, HostedWatch] = {}
         self.lock = threading.Lock()
 
     @property
@@ -244,10 +242,10 @@ class CSRWatcher:
         namespace = (new or old or {}).get("metadata", {}).get("namespace")
         with self.lock:
             approvers = list(self.approvers.values())
-        for approver in approvers:
-            ref = (approver.provisioner.get("spec") or {}).get("dpuClusterRef") or {}
+        for watch in approvers:
+            ref = (watch.provisioner.get("spec") or {}).get("dpuClusterRef") or {}
             if ref.get("namespace") == namespace:
-                approver.wake.set()
+                watch.wake.set()
 
     def _versions(self, key: Key, provisioner: dict[str, Any]) -> tuple[str | None, str | None] | None:
         """The cached versions of the HostedCluster and of the secret the last read used."""
@@ -314,7 +312,7 @@ class CSRWatcher:
                 if current:
                     current.close()
                 assert provisioner is not None
-                approver = HostedApprover(self.mgmt, provisioner, source, self.dpus, self.recorder, self.service)
+                approver = HostedWatch(self.mgmt, provisioner, source, self.dpus, self.recorder, self.service)
                 self.approvers[key] = approver
                 self._seen[key] = versions or (None, None)  # as they were before the read
                 approver.start()

@@ -105,7 +105,7 @@ class Reviewer:
         obj = request.get("object") or {}
         old = request.get("oldObject") or {}
         operation = request.get("operation")
-        if operation not in ("CREATE", "UPDATE") or (request.get("kind") or {}).get("kind") != "DPFHCPProvisioner":
+        if operation not in ("CREATE", "UPDATE") or (request.get("kind") or {}).get("kind") != PROVISIONER.kind:
             return {"uid": uid, "allowed": True}
         spec = obj.get("spec")
         if operation == "UPDATE" and spec == old.get("spec"):

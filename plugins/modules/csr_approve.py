@@ -97,7 +97,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ar
     PROVISIONER_ARG_SPEC,
     provisioner_identity,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import policy as csr_policy
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import policy
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import approval_pass
 
 ARGUMENT_SPEC = with_auth({**PROVISIONER_ARG_SPEC, "max_age_seconds": {"type": "float", "default": 3600}})
@@ -105,7 +105,7 @@ ARGUMENT_SPEC = with_auth({**PROVISIONER_ARG_SPEC, "max_age_seconds": {"type": "
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     provisioner_identity(params["provisioner"])
-    require(csr_policy.IMPORT_ERROR)
+    require(policy.IMPORT_ERROR)
     result = approval_pass(client_from_params(params), params["provisioner"], check_mode, params["max_age_seconds"])
     return {
         "changed": bool(result.approved) or result.identity_changed,

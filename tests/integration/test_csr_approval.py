@@ -24,7 +24,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources 
     SERVICE_ACCOUNT,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_kubeconfig
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import identity as csr_approver
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import identity
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
     BOOTSTRAPPER,
     CLIENT_SIGNER,
@@ -37,7 +37,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     PROVISIONER,
 )
 from dpf_hcp_dev.certificates import csr_object, request_pem
-from dpf_hcp_operator.csr_watcher import HostedApprover
+from dpf_hcp_operator.csr_watcher import HostedWatch
 from dpf_hcp_operator.informers import Informer
 from support import (
     dpu,
@@ -136,17 +136,17 @@ def test_approvals_run_under_an_identity_that_can_approve_kubelet_signers_only(e
     wait_condition(mgmt, ns, "hcp", "CSRAutoApprovalActive", "True")
 
     hosted = env.client("hosted")
-    role = hosted.get(CLUSTER_ROLE, csr_approver.NAME)
-    assert role["rules"] == csr_approver.RULES
-    assert role["metadata"]["labels"] == csr_approver.LABELS
-    binding = hosted.get(CLUSTER_ROLE_BINDING, csr_approver.NAME)
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": csr_approver.NAME, "namespace": "kube-system"}]
-    assert hosted.get(SERVICE_ACCOUNT, csr_approver.NAME, csr_approver.NAMESPACE)
+    role = hosted.get(CLUSTER_ROLE, identity.NAME)
+    assert role["rules"] == identity.RULES
+    assert role["metadata"]["labels"] == identity.LABELS
+    binding = hosted.get(CLUSTER_ROLE_BINDING, identity.NAME)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": identity.NAME, "namespace": "kube-system"}]
+    assert hosted.get(SERVICE_ACCOUNT, identity.NAME, identity.NAMESPACE)
 
     admin = KubeClient(credentials_from_kubeconfig_text(env.hosted.kubeconfig_path("system:admin").read_text()))
-    identity = csr_approver.ApproverIdentity(admin, lifetime=600)
-    assert not identity.ensure()  # the operator made them exactly so
-    approver = identity.client()
+    approver_identity = identity.ApproverIdentity(admin, lifetime=600)
+    assert not approver_identity.ensure()  # the operator made them exactly so
+    approver = approver_identity.client()
     assert approver.credentials is not None
     assert approver.credentials.token is None and approver.credentials.cert_pem is None  # the token only
 
@@ -221,8 +221,8 @@ def test_the_csr_watch_reaches_the_hosted_api_server_through_its_service_when_as
     port = source.credentials.server.rsplit(":", 1)[1]
     assert source.credentials.server == f"https://127.0.0.1:{port}"
     dpus = Informer(mgmt, DPU)
-    through = HostedApprover(mgmt, obj, source, dpus, service=f"localhost:{port}")
-    dead = HostedApprover(mgmt, obj, source, dpus, service=f"{{namespace}}.invalid:{port}")
+    through = HostedWatch(mgmt, obj, source, dpus, service=f"localhost:{port}")
+    dead = HostedWatch(mgmt, obj, source, dpus, service=f"{{namespace}}.invalid:{port}")
     assert through.hosted.server == f"https://localhost:{port}"
     assert dead.hosted.server == f"https://{ns}-hcp.invalid:{port}"
     assert (

@@ -19,7 +19,7 @@ import pytest
 from kubernetes.client import Configuration
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import client as kube
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import deadlines as http_deadlines
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import deadlines
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import (
     ApiError,
     Connection,
@@ -171,13 +171,13 @@ def test_the_deadline_holds_in_a_forked_worker_too():
 def test_a_late_reaper_never_shuts_down_another_socket_given_the_same_descriptor():
     with socket.create_server(("127.0.0.1", 0)) as listener:  # connections wait in its backlog
         first = socket.socket()
-        stale = http_deadlines.socket_id(first)
+        stale = deadlines.socket_id(first)
         first.close()
         with socket.create_connection(listener.getsockname()) as second:
             assert second.fileno() == stale[0]  # the descriptor was given again
-            http_deadlines._shutdown(stale)
+            deadlines._shutdown(stale)
             second.sendall(b"still open")  # a shut-down socket raises BrokenPipeError here
-            http_deadlines._shutdown(http_deadlines.socket_id(second))  # its own record does shut it down
+            deadlines._shutdown(deadlines.socket_id(second))  # its own record does shut it down
             with pytest.raises(OSError):
                 second.sendall(b"now shut")
 
@@ -186,10 +186,10 @@ def test_a_late_reaper_leaves_a_descriptor_given_to_a_file_alone(tmp_path):
     """A descriptor given again to something that is not a socket: nothing happens, nothing raises
     (an exception would end the reaper's thread, and with it every later deadline)."""
     with socket.create_server(("127.0.0.1", 0)) as listener, socket.create_connection(listener.getsockname()) as sock:
-        entry = http_deadlines.socket_id(sock)
+        entry = deadlines.socket_id(sock)
     with open(tmp_path / "f", "w") as f:
-        http_deadlines._shutdown((f.fileno(), entry[1], entry[2]))
-        http_deadlines._shutdown((f.fileno(), *http_deadlines.socket_id(f)[1:]))  # type: ignore[arg-type]
+        deadlines._shutdown((f.fileno(), entry[1], entry[2]))
+        deadlines._shutdown((f.fileno(), *deadlines.socket_id(f)[1:]))  # type: ignore[arg-type]
         f.write("still writable")
 
 
@@ -200,10 +200,10 @@ def test_a_connection_given_back_to_the_pool_is_never_shut_down_later():
         listener = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
         given = stack.enter_context(socket.create_connection(listener.getsockname()))
         kept = stack.enter_context(socket.create_connection(listener.getsockname()))
-        with http_deadlines.within(0.2) as exchange:
-            http_deadlines.REAPER.mark(given)
-            http_deadlines.REAPER.mark(kept)
-            assert http_deadlines.REAPER.release(given) is False  # back in the pool in time
+        with deadlines.within(0.2) as exchange:
+            deadlines.REAPER.mark(given)
+            deadlines.REAPER.mark(kept)
+            assert deadlines.REAPER.release(given) is False  # back in the pool in time
             until = time.monotonic() + 5  # past the deadline, the exchange not yet finished
             while not exchange.expired and time.monotonic() < until:
                 time.sleep(0.01)

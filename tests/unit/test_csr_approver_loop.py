@@ -1,4 +1,4 @@
-"""The operator's CSR loop for one hosted cluster (csr_watcher.HostedApprover.pass_once), its
+"""The operator's CSR loop for one hosted cluster (csr_watcher.HostedWatch.pass_once), its
 caches faked: what it approves, what it tells, and what it does not decide twice. The rules
 themselves: test_csr_policy.py; through the real API servers: tests/integration/test_csr_approval.py."""
 
@@ -14,7 +14,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.cs
     Decision,
 )
 from dpf_hcp_dev.certificates import request_pem
-from dpf_hcp_operator.csr_watcher import HostedApprover
+from dpf_hcp_operator.csr_watcher import HostedWatch
 
 NOW = datetime.now(UTC)
 
@@ -49,8 +49,8 @@ class Recorder:
         self.told.append((csr["metadata"]["name"], decision.reason))
 
 
-def approver(csrs: list[dict[str, Any]], dpus: list[dict[str, Any]]) -> HostedApprover:
-    a = HostedApprover.__new__(HostedApprover)  # no hosted cluster to reach: the loop's state and caches only
+def approver(csrs: list[dict[str, Any]], dpus: list[dict[str, Any]]) -> HostedWatch:
+    a = HostedWatch.__new__(HostedWatch)  # no hosted cluster to reach: the loop's state and caches only
     a.provisioner = {
         "metadata": {"namespace": "tenant", "name": "hcp"},
         "spec": {"dpuClusterRef": {"namespace": "dpus", "name": "c1"}},

@@ -1,4 +1,4 @@
-"""module_utils/query.py reads fields out of API objects of any shape: what is not there, or not of
+"""module_utils/k8s/query.py reads fields out of API objects of any shape: what is not there, or not of
 the wanted type, is the default, never an exception."""
 
 from __future__ import annotations

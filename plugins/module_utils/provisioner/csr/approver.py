@@ -18,8 +18,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner im
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
     CSR_AUTO_APPROVAL,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import identity as csr_approver
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import policy as csr_policy
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import identity, policy
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU
 
 APPROVER = "dpf-hcp-provisioner"
@@ -27,11 +26,11 @@ APPROVER = "dpf-hcp-provisioner"
 
 def approver_client(source: hosted_kubeconfig.HostedKubeconfig, check_mode: bool = False) -> tuple[KubeClient, bool]:
     """A client for the hosted cluster under the approver identity, and whether that identity had to
-    be created or repaired first (with the admin kubeconfig, see csr_approver.py). ApiError when the
+    be created or repaired first (with the admin kubeconfig, see identity.py). ApiError when the
     hosted API server says no."""
-    identity = csr_approver.ApproverIdentity(KubeClient(source.credentials, timeout=10.0))
-    changed = identity.ensure(check_mode)
-    return identity.client(), changed
+    approver_identity = identity.ApproverIdentity(KubeClient(source.credentials, timeout=10.0))
+    changed = approver_identity.ensure(check_mode)
+    return approver_identity.client(), changed
 
 
 def cluster_networks(hosted_cluster: dict[str, Any]) -> tuple[Any, ...]:
@@ -53,21 +52,21 @@ def policy_context(
     nodes: list[dict[str, Any]],
     csrs: list[dict[str, Any]],
     hosted_cluster: dict[str, Any],
-    max_age_seconds: float = csr_policy.DEFAULT_MAX_AGE_SECONDS,
-) -> csr_policy.Context:
+    max_age_seconds: float = policy.DEFAULT_MAX_AGE_SECONDS,
+) -> policy.Context:
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
-    return csr_policy.Context(
+    return policy.Context(
         dpucluster_namespace=ref.get("namespace", ""),
         dpucluster_name=ref.get("name", ""),
         dpus={d["metadata"]["name"]: d for d in dpus if d["metadata"].get("namespace") == ref.get("namespace")},
         nodes={n["metadata"]["name"]: n for n in nodes},
         max_age_seconds=max_age_seconds,
         cluster_networks=cluster_networks(hosted_cluster),
-        bootstrapped=csr_policy.bootstrapped(csrs),
+        bootstrapped=policy.bootstrapped(csrs),
     )
 
 
-def approve(hosted: KubeClient, csr: dict[str, Any], decision: csr_policy.Decision) -> None:
+def approve(hosted: KubeClient, csr: dict[str, Any], decision: policy.Decision) -> None:
     """Add the Approved condition through the /approval subresource."""
     conds = query.items(csr, "status.conditions")
     conds.append(
@@ -82,25 +81,23 @@ def approve(hosted: KubeClient, csr: dict[str, Any], decision: csr_policy.Decisi
     hosted.replace(CSR, body, subresource="approval")
 
 
-def decide_all(
-    pending: list[dict[str, Any]], ctx: csr_policy.Context
-) -> list[tuple[dict[str, Any], csr_policy.Decision]]:
+def decide_all(pending: list[dict[str, Any]], ctx: policy.Context) -> list[tuple[dict[str, Any], policy.Decision]]:
     """Each pending CSR with its decision; none are approved while the pending ones pile up."""
-    flood = csr_policy.flood_guard(csr_policy.recently_pending(pending, ctx.max_age_seconds, ctx.now), len(ctx.dpus))
+    flood = policy.flood_guard(policy.recently_pending(pending, ctx.max_age_seconds, ctx.now), len(ctx.dpus))
     out = []
     for csr in sorted(pending, key=lambda c: (c["metadata"].get("creationTimestamp", ""), c["metadata"]["name"])):
-        decision = flood or csr_policy.decide(csr, ctx)
-        csr_policy.note_approval(ctx, csr, decision)  # one bootstrap per join, even within one pass
+        decision = flood or policy.decide(csr, ctx)
+        policy.note_approval(ctx, csr, decision)  # one bootstrap per join, even within one pass
         out.append((csr, decision))
     return out
 
 
-def report(mgmt: KubeClient, provisioner: dict[str, Any], csr: dict[str, Any], decision: csr_policy.Decision) -> bool:
+def report(mgmt: KubeClient, provisioner: dict[str, Any], csr: dict[str, Any], decision: policy.Decision) -> bool:
     """An Event on the provisioner naming the CSR, the DPU and the rule: CSRApproved for each approval
     (the upstream operator records one), CSRNotApproved (a Warning) once per CSR and reason it stays
     pending for, CSRPending (Normal) once per CSR and reason it waits for."""
     name = csr["metadata"]["name"]
-    if decision.reason == csr_policy.FLOOD_REASON:  # one Event per flood (its first CSR's name), not one per CSR
+    if decision.reason == policy.FLOOD_REASON:  # one Event per flood (its first CSR's name), not one per CSR
         return events.record_once(
             mgmt, provisioner, "Warning", "CSRNotApproved", f"rule {decision.reason}: {decision.message}",
             key=f"csr-flood/{name}",
@@ -131,7 +128,7 @@ def approval_pass(
     mgmt: KubeClient,
     provisioner: dict[str, Any],
     check_mode: bool = False,
-    max_age_seconds: float = csr_policy.DEFAULT_MAX_AGE_SECONDS,
+    max_age_seconds: float = policy.DEFAULT_MAX_AGE_SECONDS,
 ) -> Pass:
     """List, decide, approve: the whole step for one provisioner (the operator does the same per event)."""
     try:
@@ -154,7 +151,7 @@ def approval_pass(
                     CSR_AUTO_APPROVAL,
                     False,
                     "ApproverIdentityPending",
-                    f"Check mode: serviceaccount {csr_approver.NAMESPACE}/{csr_approver.NAME} would be created in the "
+                    f"Check mode: serviceaccount {identity.NAMESPACE}/{identity.NAME} would be created in the "
                     "hosted cluster; CSRs are assessed under it once it exists",
                 )
             )
@@ -170,7 +167,7 @@ def approval_pass(
     dpus = mgmt.list(DPU, ref.get("namespace")).get("items") or []
     ctx = policy_context(provisioner, dpus, nodes, csrs, source.hosted_cluster, max_age_seconds)
     result = Pass(condition(CSR_AUTO_APPROVAL, True, "Active", ""), identity_changed=identity_changed)
-    for csr, decision in decide_all([c for c in csrs if csr_policy.is_pending(c)], ctx):
+    for csr, decision in decide_all([c for c in csrs if policy.is_pending(c)], ctx):
         entry = {
             "name": csr["metadata"]["name"],
             "node": decision.node,
@@ -184,7 +181,7 @@ def approval_pass(
                 report(mgmt, provisioner, csr, decision)
             result.approved.append(entry)
         else:
-            flood = decision.reason == csr_policy.FLOOD_REASON
+            flood = decision.reason == policy.FLOOD_REASON
             if not check_mode and not (flood and result.refused):  # a flood is told once, by its first CSR
                 report(mgmt, provisioner, csr, decision)
             result.refused.append(entry)
