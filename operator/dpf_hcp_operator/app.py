@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -64,19 +65,25 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         verbosity=config.ansible_verbosity,
         deadline=config.run_deadline,
     )
+    follow = functools.partial(
+        provisioner.follow,
+        client,
+        operator_namespace=config.operator_namespace,
+        scope=config.watch_namespaces,
+        dpf_namespace=config.dpf_operator_namespace,
+        csr_watch=config.csr_watch,
+        hosted_api_service=config.hosted_api_service(os.environ),
+    )
     controllers = [
         Controller(
             client,
             w,
             runner,
-            config.operator_namespace,
             config.max_batch,
             skip_unchanged=config.skip_unchanged,
-            csr_watch=config.csr_watch,
-            hosted_api_service=config.hosted_api_service(os.environ),
             workers=config.max_workers,
             scope=config.watch_namespaces,
-            dpf_namespace=config.dpf_operator_namespace,
+            follow=follow,
         )
         for w in watch_list
     ]

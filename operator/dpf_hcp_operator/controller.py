@@ -9,15 +9,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import events
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import merge
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.scope import Scope
-from dpf_hcp_operator import metrics, provisioner
-from dpf_hcp_operator.csr_watcher import CSRWatcher
-from dpf_hcp_operator.dependencies import Change, Fingerprint, ProvisionerDependencies
+from dpf_hcp_operator import metrics
+from dpf_hcp_operator.dependencies import Change, Fingerprint
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log, redact
 from dpf_hcp_operator.queue import WorkQueue
@@ -28,6 +27,25 @@ from dpf_hcp_operator.watches import Watch
 LOG = logging.getLogger("dpf_hcp_operator.controller")
 DEFAULTS = Config()  # the settings' defaults (settings.py), for a Controller made without them
 FINALIZER_ATTEMPTS = 5  # conflicts in a row before a finalizer change is retried later, with backoff
+
+
+class Followers(Protocol):
+    """What follows a watch's objects besides its own informer (for provisioners: provisioner.Followers)."""
+
+    @property
+    def informers(self) -> list[Informer]: ...
+    def fingerprint(self, obj: dict[str, Any]) -> Fingerprint: ...
+    def track(self, keys: list[Key]) -> None: ...
+    def untrack(self, key: Key) -> list[Change]: ...
+    def expected_after(
+        self, obj: dict[str, Any], before: Fingerprint, journal: list[dict[str, Any]], seen: list[Change]
+    ) -> Fingerprint | None: ...
+    def after_run(self, key: Key, obj: dict[str, Any] | None) -> None: ...
+    def close(self) -> None: ...
+
+
+# Makes the Followers of a watch, given its informer and its queue's add; None when it has none.
+Follow = Callable[[Watch, Informer, Callable[[Key], None]], Followers | None]
 
 
 @dataclass
@@ -52,16 +70,13 @@ class Controller:
         client: KubeClient,
         watch: Watch,
         runner: PlaybookRunner,
-        operator_namespace: str,
         max_batch: int = DEFAULTS.max_batch,
         extravars: dict[str, Any] | None = None,
         *,
         skip_unchanged: bool = DEFAULTS.skip_unchanged,
-        csr_watch: bool = DEFAULTS.csr_watch,
-        hosted_api_service: str | None = None,
         workers: int = DEFAULTS.max_workers,
         scope: Scope = DEFAULTS.watch_namespaces,
-        dpf_namespace: str = DEFAULTS.dpf_operator_namespace,
+        follow: Follow | None = None,
     ):
         self.client = client
         self.watch = watch
@@ -77,19 +92,8 @@ class Controller:
             client, self.res, namespaces=scope, label_selector=watch.selector, resync_seconds=watch.reconcile_period
         )
         self.informer.add_handler(self._on_object)
-        followers = provisioner.follow(
-            client,
-            watch,
-            self.informer,
-            self.queue.add,
-            operator_namespace=operator_namespace,
-            scope=scope,
-            dpf_namespace=dpf_namespace,
-            csr_watch=csr_watch,
-            hosted_api_service=hosted_api_service,
-        )
-        self.dependencies: ProvisionerDependencies | None = followers.dependencies if followers else None
-        self.csr_watcher: CSRWatcher | None = followers.csr_watcher if followers else None
+        # The domain's part, when the watch has one (provisioner.follow): what else the outcome depends on.
+        self.followers: Followers | None = follow(watch, self.informer, self.queue.add) if follow else None
         self._last_ok: dict[Key, Fingerprint] = {}
         # What a run that will look again at its time (it failed, or a deletion waits for its
         # cleanup) left the world as: until that time, an event that changes nothing else (the echo
@@ -102,14 +106,12 @@ class Controller:
 
     @property
     def informers(self) -> list[Informer]:
-        extra = (self.dependencies.informers if self.dependencies else []) + (
-            self.csr_watcher.informers if self.csr_watcher else []
-        )
+        extra = self.followers.informers if self.followers else []
         return [self.informer, *extra]
 
     def close(self) -> None:
-        if self.csr_watcher:
-            self.csr_watcher.close()
+        if self.followers:
+            self.followers.close()
 
     # -- events -------------------------------------------------------------
     def _on_object(self, kind: str, _old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
@@ -134,7 +136,7 @@ class Controller:
             ("", "", "deleting"): str(bool(meta.get("deletionTimestamp"))),
             ("", "", "uid"): meta.get("uid"),
         }
-        return {**own, **(self.dependencies.fingerprint(obj) if self.dependencies else {})}
+        return {**own, **(self.followers.fingerprint(obj) if self.followers else {})}
 
     # -- workers ------------------------------------------------------------
     def work(self, stop: threading.Event, slot: str) -> None:
@@ -156,9 +158,9 @@ class Controller:
             duration = time.monotonic() - started
             for key in batch:
                 self.queue.done(key)
-                if self.csr_watcher:
+                if self.followers:
                     try:
-                        self.csr_watcher.sync(key, self.informer.get(key))
+                        self.followers.after_run(key, self.informer.get(key))
                     except Exception:  # a hosted cluster's trouble must not end the worker
                         LOG.exception("could not update the CSR watch", extra={"fields": {"key": f"{key[0]}/{key[1]}"}})
                 outcome = outcomes.get(key, Outcome("skipped", GONE))
@@ -275,14 +277,14 @@ class Controller:
     ) -> tuple[RunResult, dict[Key, list[Change]]]:
         """One run for ``items``; with the changes of what they depend on seen while it ran."""
         keys = [_key(o) for o, _ in items]
-        if self.dependencies is not None:
-            self.dependencies.track(keys)
+        if self.followers is not None:
+            self.followers.track(keys)
         try:
             objs = [o for o, _ in items]
             snake = self.watch.snake_case_parameters
             result = self.runner.run(playbook, objs, self.watch.object_var, extravars, snake, slot)
         finally:
-            seen = {k: self.dependencies.untrack(k) if self.dependencies is not None else [] for k in keys}
+            seen = {k: self.followers.untrack(k) if self.followers is not None else [] for k in keys}
         return result, seen
 
     def _after_reconcile(self, obj: dict[str, Any], fp: Fingerprint, result: RunResult, seen: list[Change]) -> Outcome:
@@ -314,7 +316,7 @@ class Controller:
         when someone else changed something during the run: the next run confirms."""
         if not host.changed:
             return fp
-        return self.dependencies.expected_after(obj, fp, host.journal, seen) if self.dependencies else None
+        return self.followers.expected_after(obj, fp, host.journal, seen) if self.followers else None
 
     def _pending(self, key: Key, after: Fingerprint | None, schedule: Callable[[], float]) -> None:
         """The run looks again on the timer ``schedule`` sets (it returns its delay); until then,

@@ -12,7 +12,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client imp
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.scope import Scope
 from dpf_hcp_operator.csr_watcher import CSRWatcher
-from dpf_hcp_operator.dependencies import ProvisionerDependencies
+from dpf_hcp_operator.dependencies import Change, Fingerprint, ProvisionerDependencies
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.watches import Watch
 
@@ -26,11 +26,43 @@ def serves(watch: Watch) -> bool:
 
 @dataclass
 class Followers:
-    """For a provisioner watch: the informers of its dependencies, and its CSR watcher (None when
-    the operator runs with --no-csr-watch)."""
+    """What follows a provisioner watch's objects besides its own informer: the informers of what
+    their runs read (``dependencies``) and the CSR watcher of their hosted clusters (None with
+    --no-csr-watch). The controller knows them only through the methods below."""
 
     dependencies: ProvisionerDependencies
     csr_watcher: CSRWatcher | None
+
+    @property
+    def informers(self) -> list[Informer]:
+        return self.dependencies.informers + (self.csr_watcher.informers if self.csr_watcher else [])
+
+    def fingerprint(self, obj: dict[str, Any]) -> Fingerprint:
+        """What a run's outcome for ``obj`` depends on, beyond the object itself."""
+        return self.dependencies.fingerprint(obj)
+
+    def track(self, keys: list[Key]) -> None:
+        """A run for ``keys`` starts: record the changes seen meanwhile."""
+        self.dependencies.track(keys)
+
+    def untrack(self, key: Key) -> list[Change]:
+        """The run for ``key`` ended: the changes seen while it ran."""
+        return self.dependencies.untrack(key)
+
+    def expected_after(
+        self, obj: dict[str, Any], before: Fingerprint, journal: list[dict[str, Any]], seen: list[Change]
+    ) -> Fingerprint | None:
+        """The fingerprint the run left (its own writes), or None when someone else's change may be unseen."""
+        return self.dependencies.expected_after(obj, before, journal, seen)
+
+    def after_run(self, key: Key, obj: dict[str, Any] | None) -> None:
+        """The object's batch is done: the CSR watch follows its hosted cluster as it now is."""
+        if self.csr_watcher is not None:
+            self.csr_watcher.sync(key, obj)
+
+    def close(self) -> None:
+        if self.csr_watcher is not None:
+            self.csr_watcher.close()
 
 
 def follow(

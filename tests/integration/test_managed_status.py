@@ -68,7 +68,7 @@ def test_managed_status_records_the_last_runs_outcome(mgmt: KubeClient) -> None:
     wait_for("a Widget made", lambda: _create(mgmt, body), timeout=30)
     runner = Scripted()
     watch = Watch(GROUP, "v1", "Widget", Path("widget.yml"), manage_status=True, watch_dependent_resources=False)
-    controller = Controller(mgmt, watch, runner, "ops")  # type: ignore[arg-type]
+    controller = Controller(mgmt, watch, runner)  # type: ignore[arg-type]
     key = (ns, "w")
 
     def run_once() -> dict[str, Any]:

@@ -44,7 +44,7 @@ def test_the_echo_of_a_failure_waits_for_the_backoff_and_a_real_change_does_not(
 ) -> None:
     watch = provisioner_watch()
     runner = AlwaysFails()
-    controller = Controller(Client(), watch, runner, "ops")  # type: ignore[arg-type]
+    controller = Controller(Client(), watch, runner)  # type: ignore[arg-type]
     key = ("team", "hcp")
     controller.informer._apply("ADDED", _cr("1", 1))
 
@@ -84,7 +84,7 @@ def test_a_deletion_looks_again_on_its_own_timer_not_on_its_echo_nor_held_by_an_
 ) -> None:
     watch = provisioner_watch(finalizer=Finalizer("provisioning.dpu.hcp.io/finalizer", Path("finalize.yml")))
     runner = CleanupWaits()
-    controller = Controller(Client(), watch, runner, "ops")  # type: ignore[arg-type]
+    controller = Controller(Client(), watch, runner)  # type: ignore[arg-type]
     key = ("team", "hcp")
 
     def deleting(rv: str) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def test_the_retry_timer_itself_is_never_taken_for_an_echo() -> None:
     timer fires (it was measured after the timer was set, so the retry itself was skipped when a
     worker took it within microseconds, and no timer was left: the object waited for the next
     event). Likewise a deletion's requeue."""
-    controller = Controller(Client(), provisioner_watch(), AlwaysFails(), "ops")  # type: ignore[arg-type]
+    controller = Controller(Client(), provisioner_watch(), AlwaysFails())  # type: ignore[arg-type]
     key = ("team", "hcp")
     controller.informer._apply("ADDED", _cr("1", 1))
     assert controller.process([key], "0")[key].result == "failed"

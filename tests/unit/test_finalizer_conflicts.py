@@ -58,7 +58,7 @@ class NeverRuns:
 
 def controller(api: ChangingObject) -> Controller:
     watch = provisioner_watch(finalizer=Finalizer(FINALIZER, Path("finalize.yml")))
-    return Controller(api, watch, NeverRuns(), "ops")  # type: ignore[arg-type]
+    return Controller(api, watch, NeverRuns())  # type: ignore[arg-type]
 
 
 def test_the_finalizer_is_added_after_a_few_conflicts() -> None:

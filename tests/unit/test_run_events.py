@@ -37,7 +37,7 @@ class Client:
 
 def controller() -> tuple[Controller, Client]:
     client = Client()
-    c = Controller(client, provisioner_watch(), None, "ops")  # type: ignore[arg-type]
+    c = Controller(client, provisioner_watch(), None)  # type: ignore[arg-type]
     meta = {"name": "hcp", "namespace": "team", "uid": "u1", "generation": 1, "resourceVersion": "7"}
     c.informer._apply("ADDED", {"metadata": meta, "spec": {}})  # a list item: no apiVersion nor kind
     return c, client
