@@ -35,7 +35,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client imp
 )
 
 # The provisioner's kinds known to every client without discovery, whichever module runs.
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import kinds  # noqa: F401
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import kinds  # noqa: F401 pylint: disable=unused-import
 
 COLLECTION = "dpf_hcp.provisioner."
 MODULES = "ansible_collections.dpf_hcp.provisioner.plugins.modules."
