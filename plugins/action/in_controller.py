@@ -1,8 +1,8 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
-"""The action plugin of every module of this collection (``meta/runtime.yml`` names it as each
-module's ``action_plugin``): it runs the module's logic inside the Ansible worker instead of a new
-Python process.
+"""The action plugin of every module of this collection (each module's action plugin is a link to
+this file, as kubernetes.core links its own): it runs the module's logic inside the Ansible worker
+instead of a new Python process.
 
 Each module of this collection exposes ``ARGUMENT_SPEC`` and ``execute(params, check_mode)``.
 As a module (``main()``) it runs them through AnsibleModule; through this action plugin it runs

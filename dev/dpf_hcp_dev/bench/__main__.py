@@ -55,6 +55,16 @@ class Mode:
     def __init__(self, name: str, directory: Path, args: argparse.Namespace, snapshot: dict[str, Any] | None):
         self.name, self.dir, self.args = name, directory, args
         self.env = Environment.up(directory / "cluster")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.standins: subprocess.Popen[bytes] | None = None
+        self.stop = threading.Event()
+        try:
+            self._start(name, directory, args, snapshot)
+        except BaseException:  # an operator that does not start leaves no control plane running behind it
+            self.close()
+            raise
+
+    def _start(self, name: str, directory: Path, args: argparse.Namespace, snapshot: dict[str, Any] | None) -> None:
         self.client = self.env.client()
         logs = directory / "logs"
         sample = [d for d in yaml.safe_load_all((REPO / "examples" / "sample.yaml").read_text()) if d]
@@ -103,7 +113,6 @@ class Mode:
             apply(self.client, operator.webhook_configuration())
             self.process, self.metrics_port = operator.process, operator.metrics_port
             self.webhook = operator.webhook_port, operator.webhook_ca
-        self.stop = threading.Event()
         self.stamps = workloads.Stamps(self.client, self.stop)
         self.names = workloads.Namespaces()
 
@@ -114,7 +123,7 @@ class Mode:
     def close(self) -> None:
         self.stop.set()
         for proc in (self.process, self.standins):
-            if proc.poll() is None:
+            if proc is not None and proc.poll() is None:
                 terminate(proc.pid)
         self.env.down()
 
