@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client imp
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU, PROVISIONER
 from dpf_hcp_dev.standins.kubelet import CLIENT_SIGNER, SERVING_SIGNER, csr_common_name
+from dpf_hcp_operator.warm import WarmInterpreter
 from dpf_hcp_operator.watches import Watch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -407,3 +409,44 @@ def provisioner_watch(**kw: Any) -> Watch:
         Path("reconcile.yml"),
         **{"manage_status": False, "watch_dependent_resources": False, **kw},
     )
+
+
+def wait_listening(interpreter: WarmInterpreter, timeout: float = 30.0) -> None:
+    """Until the warm interpreter takes connections (it imports first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(interpreter.socket))
+            return
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    raise AssertionError("the warm interpreter never listened")
+
+
+def descendants(roots: set[int]) -> set[int]:
+    """Every process descending from ``roots`` now (by their parents in /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    found: set[int] = set()
+    frontier = set(roots)
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False

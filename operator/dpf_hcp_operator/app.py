@@ -21,6 +21,7 @@ from dpf_hcp_operator.leader import LeaderElector
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.runner import PlaybookRunner, default_collections_path
 from dpf_hcp_operator.settings import Config
+from dpf_hcp_operator.warm import WarmInterpreter
 
 LOG = logging.getLogger("dpf_hcp_operator")
 
@@ -64,7 +65,10 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         forks=forks,
         verbosity=config.ansible_verbosity,
         deadline=config.run_deadline,
+        warm=WarmInterpreter(config.runs_dir / "warm", log_level=config.log_level) if config.warm_interpreter else None,
     )
+    if runner.warm is not None:
+        runner.warm.start()  # warm before the first run
     follow = functools.partial(
         provisioner.follow,
         client,
@@ -226,5 +230,7 @@ def _shutdown(
         elector.release()
     for s in servers:
         s.shutdown()
+    if runner.warm is not None:
+        runner.warm.stop()
     log(LOG, logging.INFO, "stopped", code=code)
     return code

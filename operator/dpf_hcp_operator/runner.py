@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import re
-import signal
+import shlex
 import sys
 import threading
 import time
@@ -20,6 +20,8 @@ import ansible_runner
 import ansible_collections.dpf_hcp.provisioner as collection
 from dpf_hcp_operator import metrics
 from dpf_hcp_operator.logs import log, redact
+from dpf_hcp_operator.run_processes import RUN_MARKER, kill_run_processes
+from dpf_hcp_operator.warm import WarmInterpreter
 
 LOG = logging.getLogger("dpf_hcp_operator.runner")
 CANCELED = "canceled"  # ansible-runner's status for a run stopped by its cancel callback
@@ -36,11 +38,6 @@ REQUEUE_ACTIONS = {
 # The only inventory plugin a run uses: it hands every value to Ansible as untrusted data, so no
 # string read from the API is ever evaluated as a template (plugins/inventory/objects.py).
 INVENTORY_PLUGIN = "dpf_hcp.provisioner.objects"
-# Every process of a run carries RUN_MARKER=<ident> in its environment. Ansible's workers call
-# setsid (ansible-core lib/ansible/executor/process/worker.py, WorkerProcess._detach), so the
-# SIGKILL ansible-runner sends to ansible-playbook's process group at a deadline or cancel
-# (ansible_runner/runner.py, Runner.handle_termination) does not reach them: they are found by it.
-RUN_MARKER = "DPF_HCP_RUN"
 
 
 def snake_case(name: str) -> str:
@@ -114,6 +111,7 @@ class PlaybookRunner:
         forks: int = 10,
         verbosity: int = 0,
         deadline: float = 0.0,
+        warm: WarmInterpreter | None = None,
     ):
         self.work_dir = work_dir
         self.collections_path = collections_path
@@ -122,6 +120,7 @@ class PlaybookRunner:
         self.forks = forks
         self.verbosity = verbosity
         self.deadline = deadline  # seconds; 0: none
+        self.warm = warm  # runs start from it, else as a program of their own
         self.cancel = threading.Event()
 
     def run(
@@ -192,8 +191,12 @@ class PlaybookRunner:
         in_progress = metrics.ANSIBLE_RUNS_IN_PROGRESS.labels(playbook.stem)
         in_progress.inc()
         status = "error"
+        binary = self.warm.binary() if self.warm is not None else None
+        # With a binary, ansible-runner leaves the playbook to the command line (RAW mode).
+        started_by = {"binary": binary, "cmdline": shlex.quote(str(playbook))} if binary else {}
         try:
             runner = ansible_runner.run(
+                **started_by,
                 private_data_dir=str(private),
                 ident=ident,
                 playbook=str(playbook),
@@ -260,64 +263,6 @@ def requeue_seconds(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if 0 <= seconds <= MAX_REQUEUE_SECONDS else None  # NaN fails both
-
-
-def kill_run_processes(ident: str, rounds: int = 5, reap_seconds: float = 2.0) -> int:
-    """SIGKILL every process whose environment marks it as the run ``ident``'s (its Ansible
-    workers and what they started); again while a round finds one not seen before, in case one
-    forked while the last was read. Only this user's processes can be read, which is all a run
-    has. Their parent is dead by now, so in a container they are the operator's children (it is
-    PID 1): each is reaped here, or it would stay a zombie. Returns once each is gone or a zombie
-    (SIGKILL takes a moment: a process still exiting reads as alive), or ``reap_seconds`` passed;
-    how many were killed."""
-    marker = f"{RUN_MARKER}={ident}".encode()
-    killed: set[int] = set()
-    for _ in range(rounds):
-        found = _marked(marker)
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        new = found - killed
-        killed |= found
-        if not new:  # only the dying again, or nothing: no process of the run can fork now
-            break
-    deadline = time.monotonic() + reap_seconds
-    reap(killed, reap_seconds)
-    while time.monotonic() < deadline and _marked(marker, killed):
-        time.sleep(0.01)
-    return len(killed)
-
-
-def _marked(marker: bytes, among: set[int] | None = None) -> set[int]:
-    """Processes (``among`` these, else all but this one) whose environment holds ``marker``; a
-    zombie's environment reads empty, so it is not among them."""
-    found = set()
-    pids = among if among is not None else {int(e.name) for e in os.scandir("/proc") if e.name.isdigit()}
-    for pid in pids:
-        if pid == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                environ = f.read()
-        except OSError:  # gone, or not ours
-            continue
-        if marker in environ.split(b"\0"):
-            found.add(pid)
-    return found
-
-
-def reap(pids: set[int], seconds: float) -> None:
-    """Wait for those of ``pids`` that are this process's children, so none stays a zombie."""
-    waiting, deadline = set(pids), time.monotonic() + seconds
-    while waiting and time.monotonic() < deadline:
-        for pid in list(waiting):
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    waiting.discard(pid)
-            except ChildProcessError:  # not our child: its own parent (init) reaps it
-                waiting.discard(pid)
-        if waiting:
-            time.sleep(0.02)
 
 
 def interpreter_path() -> str:

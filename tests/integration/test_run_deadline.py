@@ -3,18 +3,22 @@ it started, and each of its objects fails with a message naming the deadline (th
 retries it with backoff). A real ansible-playbook under ansible-runner; no API server is needed.
 
 Ansible's workers call setsid, so killing ansible-playbook's process group (what ansible-runner
-does) leaves them running: the runner finds them by a marker in their environment. The test looks
-for them by a mark of its own, passed in the run's environment."""
+does) leaves them running: the runner finds them by their mark (run_processes.py). The test looks
+for them by marks of its own: one passed in the run's environment, and the descendants of this
+process and of the warm interpreter, noted while the run goes."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from dpf_hcp_operator.runner import TIMED_OUT, PlaybookRunner, default_collections_path
+from dpf_hcp_operator.warm import WarmInterpreter
+from support import alive, descendants, wait_listening
 
 HANGS = """---
 - name: A run that never ends (a peer that never answers)
@@ -47,15 +51,33 @@ def marked(mark: bytes) -> list[int]:
     return found
 
 
+@pytest.mark.parametrize("started_by", ["program", "warm-interpreter"])
 @pytest.mark.parametrize("hangs_in", sorted(TASKS))
 def test_a_run_past_its_deadline_is_stopped_with_every_process_and_its_objects_fail_naming_it(
-    tmp_path: Path, hangs_in: str
+    tmp_path: Path, hangs_in: str, started_by: str
 ):
     playbook = tmp_path / "hangs.yml"
     playbook.write_text(HANGS.format(task=TASKS[hangs_in]))
     mark = f"DPF_HCP_TEST_MARK={tmp_path}"
     env = {**os.environ, "DPF_HCP_TEST_MARK": str(tmp_path)}
-    runner = PlaybookRunner(tmp_path / "work", default_collections_path(), env, deadline=4, forks=3)
+    warm = None
+    roots = {os.getpid()}
+    if started_by == "warm-interpreter":
+        warm = WarmInterpreter(tmp_path / "warm")
+        warm.start()
+        wait_listening(warm)
+        assert warm.process is not None
+        roots.add(warm.process.pid)
+    runner = PlaybookRunner(tmp_path / "work", default_collections_path(), env, deadline=4, forks=3, warm=warm)
+    seen: set[int] = set()
+    done = threading.Event()
+
+    def note() -> None:
+        while not done.wait(0.05):
+            seen.update(descendants(roots) - roots)
+
+    noting = threading.Thread(target=note, daemon=True)
+    noting.start()
     objects = [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"o{i}", "namespace": "n", "uid": str(i)}}
         for i in range(3)
@@ -63,6 +85,8 @@ def test_a_run_past_its_deadline_is_stopped_with_every_process_and_its_objects_f
     started = time.monotonic()
     result = runner.run(playbook, objects, "obj", {})
     took = time.monotonic() - started
+    done.set()
+    noting.join()
     assert result.status == TIMED_OUT
     assert took < 4 + 15, took
     assert len(result.hosts) == 3
@@ -71,3 +95,10 @@ def test_a_run_past_its_deadline_is_stopped_with_every_process_and_its_objects_f
         assert "deadline of 4s" in host.message and "2 more" in host.message, host.message
     left = marked(mark.encode())
     assert not left, f"processes of the stopped run still alive: {left}"
+    assert len(seen) >= 2, seen  # ansible-playbook (and its client) and its workers (pause: one for all hosts)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and [p for p in seen if alive(p)]:
+        time.sleep(0.05)
+    assert not [p for p in seen if alive(p)], "processes of the stopped run still alive"
+    if warm is not None:
+        warm.stop()

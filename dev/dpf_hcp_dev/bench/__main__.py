@@ -107,7 +107,7 @@ class Mode:
         else:
             extra = ["--watches-file", str(watches_file(directory, args.resync if name == "operator" else "30s"))]
             if name == "naive":
-                extra += ["--no-skip-unchanged", "--max-batch", "1", "--no-csr-watch"]
+                extra += ["--no-skip-unchanged", "--max-batch", "1", "--no-csr-watch", "--no-warm-interpreter"]
             operator = start_operator(self.env, directory / "operator", logs / "operator.log", *extra)
             wait_ready(operator.health_port, operator.process, logs / "operator.log", timeout=60)
             apply(self.client, operator.webhook_configuration())

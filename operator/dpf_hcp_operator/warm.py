@@ -1,0 +1,479 @@
+"""The warm interpreter: a process that has already imported what every ansible-playbook run
+imports besides Ansible (the kubernetes client and its dependencies, Jinja2, PyYAML,
+cryptography, ...) and forks one child per run, which then runs ansible-playbook's own main.
+A run so starts in a few tens of milliseconds instead of paying those imports again (about a
+third of a second a run on a 2-CPU machine; see the README's "Speed").
+
+Ansible itself is not imported ahead: ``ansible.constants`` reads the run's environment when it
+is imported, and that environment (ansible-runner's callback, artifact and cache paths) is the
+run's own. Nothing imported ahead reads the environment when imported in a way a run could see
+(the kubernetes client's kubeconfig path is resolved per connection, k8s/client.py).
+
+ansible-runner starts ``warm_client.py`` in ansible-playbook's place (its ``binary``); the client
+hands over its arguments, environment, working directory and standard streams, and exits as the
+run does. The socket is in a directory only the operator's user can enter, and a peer of any
+other user is refused (SO_PEERCRED). A child becomes the run exactly: the client's environment
+and nothing of the server's, its working directory, its streams, default signal handlers, a
+session of its own, and the name ``run_processes.run_name(ident)`` so that it and its workers are
+found when the run is stopped. When the client's Python settings differ from the server's
+(``PYTHON*``), the server declines and the client runs ansible-playbook itself.
+
+The server ends when the operator does (the read end of a pipe only the operator holds reaches
+end of file), killing the runs under way first."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import gc
+import importlib
+import io
+import json
+import logging
+import os
+import selectors
+import shlex
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dpf_hcp_operator import logs
+from dpf_hcp_operator.logs import log
+from dpf_hcp_operator.run_processes import RUN_MARKER, kill_run_processes, run_name
+
+LOG = logging.getLogger("dpf_hcp_operator.warm")
+# Imported ahead: what an ansible-playbook run of the collection imports besides Ansible and the
+# collection (measured with python -X importtime on a reconcile run; the README's "Speed").
+PRELOAD = (
+    "ansible.module_utils.basic",  # the one part of Ansible that reads nothing of the environment at import
+    "ansible.module_utils.common.arg_spec",
+    "ansible.module_utils.common.yaml",
+    "cryptography.hazmat.backends.openssl",
+    "cryptography.x509",
+    "email.message",
+    "http.client",
+    "importlib.metadata",
+    "inspect",
+    "jinja2",
+    "jinja2.nativetypes",
+    "jinja2.sandbox",
+    "jmespath",
+    "json",
+    "kubernetes.client",
+    "kubernetes.config",
+    "multiprocessing",
+    "packaging.specifiers",
+    "pkgutil",
+    "ssl",
+    "subprocess",
+    "urllib3",
+    "xml.etree.ElementTree",
+    "yaml",
+)
+# A run's interpreter must be configured as the server's was: these are read at its start only.
+INTERPRETER_ENV = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSAFEPATH",
+    "PYTHONWARNINGS",
+    "PYTHONUTF8",
+    "PYTHONIOENCODING",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONOPTIMIZE",
+    "PYTHONDEVMODE",
+    "PYTHONHASHSEED",
+    "PYTHONNOUSERSITE",
+    "PYTHONUSERBASE",
+    "PYTHONPLATLIBDIR",
+    "PYTHONINTMAXSTRDIGITS",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LANG",
+)
+REQUEST_LIMIT = 4 << 20  # bytes: arguments and environment of one run
+REQUEST_SECONDS = 5.0  # for a client to send its request (it is local: it sends at once)
+
+
+def preload() -> list[str]:
+    """Import PRELOAD; the names of those not installed (a run imports them if it needs them)."""
+    missing = []
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
+def interpreter_settings(env: dict[str, str]) -> dict[str, str | None]:
+    return {name: env.get(name) for name in INTERPRETER_ENV}
+
+
+@dataclass
+class _Run:
+    conn: socket.socket
+    pid: int
+    pidfd: int
+    ident: str
+    hung_up: bool = False
+    status: int | None = None  # the wait status, once reaped
+
+
+class Server:
+    """The warm interpreter's loop: one thread (it forks), one selector over the listening
+    socket, each client's connection, each run's pidfd and the operator's pipe."""
+
+    def __init__(self, sock_path: str, parent_fd: int):
+        self.settings = interpreter_settings(dict(os.environ))
+        self.uid = os.getuid()
+        self.parent_fd = parent_fd
+        self.selector = selectors.DefaultSelector()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(sock_path)
+        self.listener.bind(sock_path)
+        os.chmod(sock_path, 0o600)
+        self.listener.listen(64)
+        self.runs: dict[int, _Run] = {}  # by pidfd
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(parent_fd, selectors.EVENT_READ, "parent")
+        # A run's workers outlive a run killed first (they are in sessions of their own): they
+        # become this process's children, not the operator's, and are reaped here.
+        _become_subreaper()
+
+    def serve(self) -> None:
+        while True:
+            events = self.selector.select(timeout=1.0)
+            self._reap()
+            for key, _ in events:
+                if key.data == "parent":
+                    self._stop_all()
+                    return
+                if key.data == "accept":
+                    self._accept()
+                elif key.data[0] == "conn":
+                    self._client_said(key.data[1])
+                else:
+                    self._run_ended(key.data[1])
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        try:
+            request, fds = self._receive(conn)
+        except EOFError:  # connected and closed: asked nothing
+            conn.close()
+            return
+        except (OSError, ValueError) as exc:
+            log(LOG, logging.WARNING, "warm interpreter refused a client", reason=str(exc)[:200])
+            conn.close()
+            return
+        try:
+            if interpreter_settings(request["env"]) != self.settings:
+                conn.sendall(b"fallback\n")
+                return
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child ends in os._exit
+                self._become_run(request, fds)
+            pidfd = os.pidfd_open(pid)
+            run = _Run(conn, pid, pidfd, request["env"].get(RUN_MARKER, ""))
+            self.runs[pidfd] = run
+            self.selector.register(pidfd, selectors.EVENT_READ, ("run", pidfd))
+            conn = None  # the run's now
+            try:
+                run.conn.sendall(f"pid {pid}\n".encode())
+                self.selector.register(run.conn, selectors.EVENT_READ, ("conn", pidfd))
+            except OSError:  # the client is gone already: so is the run
+                run.hung_up = True
+                self._kill(run)
+        except OSError as exc:
+            log(LOG, logging.WARNING, "warm interpreter could not start a run", reason=str(exc)[:200])
+        finally:
+            for fd in fds:
+                os.close(fd)
+            if conn is not None:
+                conn.close()
+
+    def _receive(self, conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+        """The client's request and its three standard streams, from a peer of this user only."""
+        conn.settimeout(REQUEST_SECONDS)
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _, uid, _ = struct.unpack("3i", creds)
+        if uid != self.uid:
+            raise ValueError(f"a peer of user {uid} is not this operator's user")
+        header, fds, _, _ = socket.recv_fds(conn, 4, 3)
+        if not header and not fds:
+            raise EOFError
+        try:
+            if len(header) != 4 or len(fds) != 3:
+                raise ValueError("a request without its header or its three streams")
+            (size,) = struct.unpack("!I", header)
+            if size > REQUEST_LIMIT:
+                raise ValueError(f"a request of {size} bytes")
+            data = bytearray()
+            while len(data) < size:
+                chunk = conn.recv(min(65536, size - len(data)))
+                if not chunk:
+                    raise ValueError("a request cut short")
+                data += chunk
+            request = json.loads(data)
+            if not (
+                isinstance(request, dict)
+                and isinstance(request.get("argv"), list)
+                and request["argv"]
+                and all(isinstance(a, str) for a in request["argv"])
+                and isinstance(request.get("cwd"), str)
+                and isinstance(request.get("env"), dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in request["env"].items())
+            ):
+                raise ValueError("a request not of argv, cwd and env")
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        conn.settimeout(None)
+        return request, fds
+
+    def _become_run(self, request: dict[str, Any], fds: list[int]) -> None:
+        """In the child: become ``ansible-playbook`` as the client would have started it, run it,
+        and exit with its code (atexit handlers run, as at a normal end)."""
+        code = 1
+        try:
+            os.setsid()
+            for target, fd in enumerate(fds):
+                os.dup2(fd, target)
+            if os.isatty(0):  # the terminal the client gave up: the run's, as ansible-playbook's
+                with contextlib.suppress(OSError):
+                    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            os.closerange(3, 1 << 16)
+            for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+                signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            _forget_the_servers_logging()
+            os.environ.clear()
+            os.environ.update(request["env"])
+            os.chdir(request["cwd"])
+            ident = request["env"].get(RUN_MARKER)
+            if ident:
+                with open("/proc/self/comm", "w") as comm:
+                    comm.write(run_name(ident))
+            sys.argv = list(request["argv"])
+            sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+            _reopen_standard_streams()
+            from ansible.cli.playbook import main  # noqa: PLC0415 - in the run, with its environment
+
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+            if isinstance(exc.code, str):
+                sys.stderr.write(exc.code + "\n")
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(BaseException):
+                atexit._run_exitfuncs()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(BaseException):
+                    stream.flush()
+            os._exit(code)
+
+    def _client_said(self, pidfd: int) -> None:
+        """End of file from a client: it was told to stop the run (or died): kill the run."""
+        run = self.runs.get(pidfd)
+        if run is None or run.hung_up:
+            return
+        with contextlib.suppress(OSError):
+            if run.conn.recv(1):
+                return  # nothing is expected from a client but end of file
+        run.hung_up = True
+        self.selector.unregister(run.conn)
+        self._kill(run)
+
+    def _kill(self, run: _Run) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(run.pid, signal.SIGKILL)
+        if run.status is None:
+            with contextlib.suppress(ChildProcessError):
+                run.status = os.waitpid(run.pid, 0)[1]
+        if run.ident:
+            kill_run_processes(run.ident, reap_seconds=0.5)
+
+    def _reap(self) -> None:
+        """Reap every child that ended: a run (its status kept for its client) or an orphan."""
+        by_pid = {run.pid: run for run in self.runs.values()}
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in by_pid:
+                by_pid[pid].status = status
+
+    def _run_ended(self, pidfd: int) -> None:
+        run = self.runs.pop(pidfd)
+        self.selector.unregister(pidfd)
+        if run.status is None:
+            try:
+                run.status = os.waitpid(run.pid, 0)[1]
+            except ChildProcessError:  # reaped with what it left when it was killed
+                run.status = signal.SIGKILL
+        os.close(pidfd)
+        code = os.waitstatus_to_exitcode(run.status)
+        if code != 0 and run.ident:  # what the run left (its workers are in sessions of their own)
+            kill_run_processes(run.ident, reap_seconds=0.5)
+        with contextlib.suppress(OSError):
+            run.conn.sendall(f"exit {code}\n".encode())
+        if not run.hung_up:
+            self.selector.unregister(run.conn)
+        run.conn.close()
+
+    def _stop_all(self) -> None:
+        for run in list(self.runs.values()):
+            self._kill(run)
+        for pidfd in list(self.runs):
+            self._run_ended(pidfd)
+
+
+def _forget_the_servers_logging() -> None:
+    """A run logs as ansible-playbook does, not as the warm interpreter (logs.setup) does."""
+    logging.root.handlers.clear()
+    logging.root.setLevel(logging.WARNING)
+    logging.captureWarnings(False)
+    sys.excepthook = sys.__excepthook__
+    threading.excepthook = threading.__excepthook__
+
+
+def _become_subreaper() -> None:
+    """prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants become this process's children."""
+    import ctypes  # noqa: PLC0415 - the server's only
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+
+
+def _reopen_standard_streams() -> None:
+    """Python's standard streams on the run's descriptors, buffered as Python buffers them."""
+    encoding = sys.stdout.encoding if sys.stdout else "utf-8"
+
+    def stream(fd: int, mode: str, errors: str, line_buffering: bool) -> io.TextIOWrapper:
+        return io.TextIOWrapper(
+            open(fd, mode, closefd=False),
+            encoding=encoding,
+            errors=errors,
+            line_buffering=line_buffering,
+        )
+
+    sys.stdin = sys.__stdin__ = stream(0, "rb", "strict", False)
+    sys.stdout = sys.__stdout__ = stream(1, "wb", "strict", os.isatty(1))
+    sys.stderr = sys.__stderr__ = stream(2, "wb", "backslashreplace", True)
+
+
+class WarmInterpreter:
+    """The operator's handle on its warm interpreter: started on demand, again when it died;
+    ``binary()`` is what ansible-runner starts in ansible-playbook's place."""
+
+    def __init__(self, directory: Path, ansible_playbook: str | None = None, log_level: str = "info"):
+        self.directory = directory
+        self.log_level = log_level
+        self.socket = directory / "warm.sock"
+        self.ansible_playbook = ansible_playbook or shutil.which(
+            "ansible-playbook", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self._pipe: int | None = None
+        self._lock = threading.Lock()
+        self.starts = 0
+
+    def start(self) -> None:
+        """Start the warm interpreter unless it is running (again, when it died)."""
+        with self._lock:
+            if self.process is None or self.process.poll() is not None:
+                self._start()
+
+    def binary(self) -> str | None:
+        """The client to start instead of ansible-playbook, with a live warm interpreter behind
+        it (started now if need be); None when there is no ansible-playbook to fall back to."""
+        if not self.ansible_playbook:
+            return None
+        self.start()
+        return str(self.directory / "ansible-playbook")
+
+    def _start(self) -> None:
+        if self.process is not None:
+            log(LOG, logging.WARNING, "warm interpreter ended; starting it again", code=self.process.returncode)
+            self._close_pipe()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)  # only the operator's user reaches the socket
+        client = self.directory / "ansible-playbook"
+        script = (
+            "#!/bin/sh\n"
+            f"exec {shlex.quote(sys.executable)} -I -S {shlex.quote(str(Path(__file__).with_name('warm_client.py')))} "
+            f'{shlex.quote(str(self.socket))} {shlex.quote(str(self.ansible_playbook))} "$@"\n'
+        )
+        if not client.exists() or client.read_text() != script:
+            tmp = client.with_suffix(".tmp")
+            tmp.write_text(script)
+            tmp.chmod(0o700)
+            tmp.replace(client)
+        read_end, self._pipe = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "dpf_hcp_operator.warm", str(self.socket), str(read_end), self.log_level],
+                pass_fds=(read_end,),
+                stdin=subprocess.DEVNULL,
+                cwd=self.directory,
+                close_fds=True,
+            )
+        finally:
+            os.close(read_end)
+        self.starts += 1
+
+    def stop(self, seconds: float = 5.0) -> None:
+        """End the warm interpreter (and the runs under way)."""
+        with self._lock:
+            self._close_pipe()
+            if self.process is not None:
+                try:
+                    self.process.wait(seconds)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+                self.process = None
+
+    def _close_pipe(self) -> None:
+        if self._pipe is not None:
+            os.close(self._pipe)
+            self._pipe = None
+
+
+def main(argv: list[str]) -> int:
+    sock_path, parent_fd, log_level = argv[0], int(argv[1]), argv[2]
+    os.set_inheritable(parent_fd, False)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the operator's Ctrl-C ends it through the pipe
+    logs.setup(log_level)
+    missing = preload()
+    gc.collect()
+    gc.freeze()  # what every run shares: never traversed by a run's collections, nor copied by them
+    if missing:
+        log(LOG, logging.INFO, "warm interpreter: not installed, imported by each run", modules=",".join(missing))
+    Server(sock_path, parent_fd).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

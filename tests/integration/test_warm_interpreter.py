@@ -1,0 +1,330 @@
+"""The warm interpreter (operator/dpf_hcp_operator/warm.py): runs forked from a process that has
+imported the kubernetes client and the rest ahead, each exactly the run ansible-runner asked for,
+and no way in for anyone else. Real ansible-playbook runs under ansible-runner and real
+processes; no API server is needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dpf_hcp_operator import warm
+from dpf_hcp_operator.run_processes import RUN_MARKER, kill_run_processes, marked, run_name
+from dpf_hcp_operator.runner import PlaybookRunner, RunResult, default_collections_path
+from dpf_hcp_operator.warm import WarmInterpreter
+from support import alive, descendants, wait_listening
+
+WHO_RUNS = """---
+- name: Where the run runs
+  hosts: all
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Find the run's first process (its workers share its name, run-*) and its parent; and the environment
+      ansible.builtin.shell: |
+        p=$$
+        while [ "$p" -gt 1 ]; do
+          name=$(cat /proc/$p/comm)
+          parent=$(cut -d' ' -f4 /proc/$p/stat)
+          case "$name" in run-*) found="$p $parent $name";; esac
+          p=$parent
+        done
+        echo "${found:-none} ${DPF_HCP_ONLY_THE_SERVER:-unset}" > {{ out }}/{{ inventory_hostname | replace('/', '_') }}
+      changed_when: false
+    - name: Ask to be looked at again
+      dpf_hcp.provisioner.requeue_after:
+        seconds: 7
+"""
+OBJECTS = [
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"o{i}", "namespace": "n", "uid": str(i)}}
+    for i in range(3)
+]
+
+
+@pytest.fixture
+def warm_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WarmInterpreter]:
+    """A warm interpreter started with a variable in its environment that no run's has."""
+    monkeypatch.setenv("DPF_HCP_ONLY_THE_SERVER", "leaked")
+    interpreter = WarmInterpreter(tmp_path / "warm")
+    interpreter.start()
+    monkeypatch.delenv("DPF_HCP_ONLY_THE_SERVER")
+    wait_listening(interpreter)
+    yield interpreter
+    interpreter.stop()
+
+
+def run_who(tmp_path: Path, warm: WarmInterpreter | None) -> tuple[RunResult, Path]:
+    """WHO_RUNS for OBJECTS through the operator's runner; the result and where each host wrote."""
+    playbook = tmp_path / "who.yml"
+    playbook.write_text(WHO_RUNS)
+    out = tmp_path / "out"
+    out.mkdir()
+    runner = PlaybookRunner(tmp_path / "work", default_collections_path(), dict(os.environ), forks=3, warm=warm)
+    return runner.run(playbook, OBJECTS, "obj", {"out": str(out)}), out
+
+
+def test_a_run_is_forked_from_the_warm_interpreter_as_the_run_asked_and_its_results_are_read(
+    tmp_path: Path, warm_interpreter: WarmInterpreter
+):
+    result, out = run_who(tmp_path, warm_interpreter)
+    assert result.status == "successful", [h.message for h in result.hosts.values()]
+    assert {h: r.requeue_after for h, r in result.hosts.items()} == {"n/o0": 7.0, "n/o1": 7.0, "n/o2": 7.0}
+    assert warm_interpreter.process is not None
+    for host in ("n_o0", "n_o1", "n_o2"):
+        _pid, parent, name, leaked = (out / host).read_text().split()
+        assert int(parent) == warm_interpreter.process.pid, "the run was not forked from the warm interpreter"
+        assert name.startswith("run-") and len(name) == 12, name
+        assert leaked == "unset", "the run saw a variable of the warm interpreter's own environment"
+    assert warm_interpreter.starts == 1
+
+
+def test_without_a_warm_interpreter_ansible_playbook_is_a_program_of_its_own(tmp_path: Path):
+    result, out = run_who(tmp_path, None)
+    assert result.status == "successful"
+    assert (out / "n_o0").read_text().split()[0] == "none"
+
+
+def test_a_warm_interpreter_that_died_is_started_again_and_a_client_without_one_runs_ansible_playbook(
+    tmp_path: Path, warm_interpreter: WarmInterpreter
+):
+    assert warm_interpreter.process is not None
+    warm_interpreter.process.kill()
+    warm_interpreter.process.wait()
+    result, _out = run_who(tmp_path, warm_interpreter)
+    assert result.status == "successful"  # from the one started again, or as a program of its own
+    assert warm_interpreter.starts == 2
+
+    client = warm_interpreter.binary()
+    assert client is not None
+    warm_interpreter.stop()
+    shown = subprocess.run([client, "--version"], capture_output=True, text=True, timeout=60, check=True)
+    assert shown.stdout.startswith("ansible-playbook [core "), shown
+
+
+def request(sock_path: Path, env: dict[str, str], argv: list[str] | None = None) -> tuple[socket.socket, bytes]:
+    """What warm_client.py sends: the header with the three streams, then the request."""
+    body = json.dumps({"argv": argv or ["/bin/false", "--version"], "cwd": "/", "env": env}).encode()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(30)
+    conn.connect(str(sock_path))
+    socket.send_fds(conn, [struct.pack("!I", len(body))], [0, 1, 2])
+    conn.sendall(body)
+    return conn, conn.makefile("rb").readline()
+
+
+def test_a_client_whose_python_settings_differ_is_declined_and_runs_ansible_playbook_itself(
+    warm_interpreter: WarmInterpreter,
+):
+    conn, reply = request(warm_interpreter.socket, {**os.environ, "PYTHONWARNINGS": "error"})
+    conn.close()
+    assert reply == b"fallback\n"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    client = warm_interpreter.binary()
+    assert client is not None
+    shown = subprocess.run([client, "--version"], capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert shown.stdout.startswith("ansible-playbook [core ")
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\xff\xff\xff\xff",  # a header announcing 4 GiB
+        struct.pack("!I", 9) + b"not json!",
+        struct.pack("!I", 13) + b'{"argv": "x"}',
+        b"",  # nothing: the connection closed at once
+    ],
+    ids=["huge", "not-json", "not-a-request", "nothing"],
+)
+def test_a_malformed_request_is_refused_and_the_warm_interpreter_serves_on(
+    warm_interpreter: WarmInterpreter, garbage: bytes
+):
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(30)
+    conn.connect(str(warm_interpreter.socket))
+    if garbage:
+        socket.send_fds(conn, [garbage[:4]], [0, 1, 2])
+        conn.sendall(garbage[4:])
+    conn.shutdown(socket.SHUT_WR)
+    assert conn.recv(100) == b""
+    conn.close()
+    conn, reply = request(warm_interpreter.socket, dict(os.environ))
+    assert reply.startswith(b"pid "), reply
+    conn.close()
+
+
+def as_nobody(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    return subprocess.run(  # a Python that user may run (the venv's is under /root)
+        ["/usr/bin/python3", "-I", "-S", "-c", code, *args],
+        capture_output=True,
+        text=True,
+        preexec_fn=drop,
+        timeout=60,
+        check=False,
+    )
+
+
+CONNECT_AND_ASK = """
+import json, os, socket, struct, sys
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+conn.settimeout(20)
+try:
+    conn.connect(sys.argv[1])
+except OSError as exc:
+    print("refused at connect:", type(exc).__name__)
+    sys.exit(0)
+body = json.dumps({"argv": ["/bin/sh", "-c", "touch " + sys.argv[2]], "cwd": "/", "env": {}}).encode()
+try:
+    socket.send_fds(conn, [struct.pack("!I", len(body))], [0, 1, 2])
+    conn.sendall(body)
+    print("answer:", conn.makefile("rb").readline())
+except OSError as exc:
+    print("refused after connect:", type(exc).__name__)
+"""
+
+
+@pytest.mark.skipif(
+    os.getuid() != 0 or not os.path.exists("/usr/bin/python3"), reason="plays another local user: needs root"
+)
+def test_another_user_cannot_reach_the_warm_interpreter_nor_get_a_run_from_it():
+    """The attacker: a process of another user on the operator's machine. The socket's directory
+    is the operator user's only; and were it opened up (a volume with the wrong mode), the server
+    still refuses a peer of another user before reading a byte of what it asks."""
+    work = Path(tempfile.mkdtemp(prefix="dpfhcp-warm-", dir="/tmp"))
+    try:
+        work.chmod(0o755)  # the attacker can reach the operator's work dir, not its warm/ inside
+        interpreter = WarmInterpreter(work / "warm")
+        interpreter.start()
+        wait_listening(interpreter)
+        proof = work / "proof"
+        assert (interpreter.directory.stat().st_mode & 0o777) == 0o700
+        blocked = as_nobody(CONNECT_AND_ASK, str(interpreter.socket), str(proof))
+        assert "refused at connect: PermissionError" in blocked.stdout, blocked
+
+        interpreter.directory.chmod(0o777)
+        interpreter.socket.chmod(0o777)
+        refused = as_nobody(CONNECT_AND_ASK, str(interpreter.socket), str(proof))
+        assert "answer: b''" in refused.stdout or "refused after connect" in refused.stdout, refused
+        time.sleep(0.5)
+        assert not proof.exists()
+        interpreter.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_the_run_ends_with_every_process_of_it_when_the_operator_is_gone(tmp_path: Path):
+    """The operator dies (its end of the pipe closes): the warm interpreter kills the runs under
+    way, their workers and what those started, and ends."""
+    interpreter = WarmInterpreter(tmp_path / "warm")
+    interpreter.start()
+    wait_listening(interpreter)
+    assert interpreter.process is not None
+    playbook = tmp_path / "hangs.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  connection: local\n  tasks:\n    - ansible.builtin.command: sleep 300\n"
+    )
+    client = interpreter.binary()
+    assert client is not None
+    env = {**os.environ, RUN_MARKER: "20261203T000000-0badc0de"}
+    run = subprocess.Popen(
+        [client, str(playbook), "-i", "a,b,", "-c", "local"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seen: set[int] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        seen |= descendants({interpreter.process.pid, run.pid})
+        if sum(1 for pid in seen if alive(pid) and "sleep" in Path(f"/proc/{pid}/cmdline").read_text()) >= 2:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the run never started its two sleeps")
+    interpreter._close_pipe()  # what the operator's death does
+    interpreter.process.wait(30)
+    run.wait(30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(p) for p in seen):
+        time.sleep(0.1)
+    assert not [p for p in seen if alive(p)], "processes of the run outlived the operator"
+
+
+def test_a_forked_run_process_is_found_by_its_name_and_only_when_no_other_run_marks_it(tmp_path: Path):
+    ident = "20261203T000000-feedf00d"
+    sleeper = "import sys, time\nwith open('/proc/self/comm', 'w') as f: f.write(sys.argv[1])\ntime.sleep(300)"
+    ours = subprocess.Popen([sys.executable, "-c", sleeper, run_name(ident)], env=dict(os.environ))
+    other_run = subprocess.Popen(
+        [sys.executable, "-c", sleeper, run_name(ident)], env={**os.environ, RUN_MARKER: "another"}
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and ours.pid not in marked(ident):
+            time.sleep(0.05)
+        assert marked(ident) == {ours.pid}
+        assert kill_run_processes(ident) == 1  # and reaped: it was this process's child
+        assert not alive(ours.pid)
+        assert other_run.poll() is None
+    finally:
+        for proc in (ours, other_run):
+            proc.kill()
+            proc.wait()
+
+
+IMPORTED_AHEAD = """
+import ast, json, sys
+from dpf_hcp_operator import warm
+missing = warm.preload()
+found = []
+for name in sorted(m for m in sys.modules if m == "ansible" or m.startswith("ansible.")):
+    path = getattr(sys.modules[name], "__file__", None) or ""
+    if not path.endswith(".py"):
+        continue
+    source = open(path).read()
+
+    def walk(body):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue  # read when called, in the run
+            if isinstance(node, ast.ClassDef):
+                walk(node.body)
+                continue
+            text = ast.get_source_segment(source, node) or ""
+            if any(word in text for word in ("environ", "getenv", "is_controller", "import_controller_module")):
+                found.append(name + ": " + text[:120])
+
+    walk(ast.parse(source).body)
+ansible = sorted(m for m in sys.modules if m.startswith("ansible") and not m.startswith("ansible.module_utils"))
+print(json.dumps({"missing": missing, "ansible": ansible, "reads_at_import": found}))
+"""
+
+
+def test_what_the_warm_interpreter_imports_ahead_reads_nothing_of_a_run_at_import():
+    """ansible.constants reads the run's environment when imported, and the controller's
+    ``ansible._internal`` sets ``is_controller`` (ansible-core lib/ansible/_internal/__init__.py):
+    of Ansible only module_utils are imported ahead, and none of them reads the environment or
+    that flag at import (they read it when called, in the run, after the controller set it)."""
+    shown = subprocess.run(
+        [sys.executable, "-c", IMPORTED_AHEAD], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert shown.returncode == 0, shown.stderr
+    seen = json.loads(shown.stdout)
+    assert seen["missing"] == []
+    assert seen["ansible"] == ["ansible", "ansible._vendor", "ansible.release"], seen["ansible"]
+    assert seen["reads_at_import"] == ["ansible.module_utils._internal: is_controller: bool = False"]
+    assert tuple(sorted(warm.PRELOAD)) == warm.PRELOAD
