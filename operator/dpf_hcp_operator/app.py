@@ -27,6 +27,7 @@ LOG = logging.getLogger("dpf_hcp_operator")
 
 
 def run(config: Config, stop: threading.Event | None = None) -> int:
+    memory.limit_malloc_arenas()  # before any thread
     logs.setup(config.log_level)
     metrics.count_api_requests()
     stop = stop or threading.Event()
@@ -65,7 +66,11 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         forks=forks,
         verbosity=config.ansible_verbosity,
         deadline=config.run_deadline,
-        warm=WarmInterpreter(config.runs_dir / "warm", log_level=config.log_level) if config.warm_interpreter else None,
+        warm=WarmInterpreter(
+            config.runs_dir / "warm", log_level=config.log_level, idle_seconds=config.warm_interpreter_idle
+        )
+        if config.warm_interpreter
+        else None,
     )
     if runner.warm is not None:
         runner.warm.start()  # warm before the first run
@@ -194,7 +199,12 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         leader_election=config.leader_elect,
         pid=os.getpid(),
     )
+    memory.freeze_what_is_loaded()
+    trimmed_at = runner.finished
     while not stop.wait(0.5):
+        if runner.finished != trimmed_at and runner.under_way == 0:  # the runs' garbage is gone
+            trimmed_at = runner.finished
+            memory.give_back_free_memory()
         if lost.is_set():  # another replica may lead already: abandon the runs now, as controller-runtime does
             stop.set()
             return _shutdown(servers, controllers, runner, workers, None, 1, 0.0)

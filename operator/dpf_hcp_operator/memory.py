@@ -1,4 +1,5 @@
-"""How many workers an Ansible run may fork: as many as fit the container's memory limit.
+"""The operator's memory: how many workers an Ansible run may fork (as many as fit the
+container's memory limit), and what the operator does to hold no more than it uses.
 
 An Ansible run is one ansible-playbook process and the workers it forks, one per host of a task
 (up to ``forks`` at once). Each holds memory of its own on top of what it shares with the others;
@@ -8,6 +9,9 @@ share kept aside, the rest of the limit decides the forks. Without a limit, the 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,3 +52,42 @@ def forks_within(limit_mib: float | None, workers: int, max_batch: int) -> int:
     per_run = (limit_mib - OPERATOR_RESERVE_MIB) / max(workers, 1)
     processes = int(per_run // MIB_PER_ANSIBLE_PROCESS)
     return max(1, min(max_batch, processes - 1))  # one of them is the run's ansible-playbook
+
+
+# glibc's mallopt(3) parameter for the number of malloc arenas.
+M_ARENA_MAX = -8
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt  # noqa: B018 - glibc's, or not glibc
+        libc.malloc_trim  # noqa: B018
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """At most ``arenas`` malloc arenas (glibc makes up to eight per CPU, one for each thread that
+    finds the others busy): the operator's many threads otherwise keep what each freed in arenas
+    of their own (what MALLOC_ARENA_MAX=2 does; mallopt(3)). Call before threads start."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(M_ARENA_MAX, arenas)
+
+
+def freeze_what_is_loaded() -> None:
+    """Move every object alive now (modules, classes, settings) out of the garbage collector's
+    reach (gc.freeze): its full collections then walk only what came later."""
+    gc.collect()
+    gc.freeze()
+
+
+def give_back_free_memory() -> None:
+    """Return the heap's free pages to the system (malloc_trim(3)): after a burst of Ansible runs
+    the operator's RSS falls back to what it holds."""
+    libc = _libc()
+    if libc is not None:
+        with contextlib.suppress(OSError):
+            libc.malloc_trim(0)

@@ -122,6 +122,9 @@ class PlaybookRunner:
         self.deadline = deadline  # seconds; 0: none
         self.warm = warm  # runs start from it, else as a program of their own
         self.cancel = threading.Event()
+        self.under_way = 0  # runs under way now
+        self.finished = 0  # runs finished since the start
+        self._count = threading.Lock()
 
     def run(
         self,
@@ -190,6 +193,8 @@ class PlaybookRunner:
         start = time.monotonic()
         in_progress = metrics.ANSIBLE_RUNS_IN_PROGRESS.labels(playbook.stem)
         in_progress.inc()
+        with self._count:
+            self.under_way += 1
         status = "error"
         binary = self.warm.binary() if self.warm is not None else None
         # With a binary, ansible-runner leaves the playbook to the command line (RAW mode).
@@ -214,6 +219,9 @@ class PlaybookRunner:
             status = runner.status
         finally:
             in_progress.dec()
+            with self._count:
+                self.under_way -= 1
+                self.finished += 1
             if status != "successful":  # stopped, failed, or ansible-runner itself failed
                 left = kill_run_processes(ident)
                 if left:

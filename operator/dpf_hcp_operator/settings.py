@@ -185,6 +185,12 @@ class Config:
         "kubernetes client, Jinja2, ...), a third of a second less a run (--no-warm-interpreter: start "
         "ansible-playbook as a program of its own)",
     )
+    warm_interpreter_idle: float = setting(
+        300.0,
+        "seconds without an Ansible run after which the warm interpreter ends, its memory returned; the next run "
+        "starts it again (0: it stays)",
+        minimum=0,
+    )
 
     @property
     def runs_dir(self) -> Path:

@@ -19,7 +19,10 @@ found when the run is stopped. When the client's Python settings differ from the
 (``PYTHON*``), the server declines and the client runs ansible-playbook itself.
 
 The server ends when the operator does (the read end of a pipe only the operator holds reaches
-end of file), killing the runs under way first."""
+end of file), killing the runs under way first; and when no run came for a while
+(``--warm-interpreter-idle``), so that an operator with nothing to do holds no more memory than
+without it. The operator starts it again for the next run, which meanwhile runs ansible-playbook
+as a program of its own."""
 
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ import subprocess
 import sys
 import termios
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +137,9 @@ class Server:
     """The warm interpreter's loop: one thread (it forks), one selector over the listening
     socket, each client's connection, each run's pidfd and the operator's pipe."""
 
-    def __init__(self, sock_path: str, parent_fd: int):
+    def __init__(self, sock_path: str, parent_fd: int, idle_seconds: float = 0.0):
+        self.sock_path = sock_path
+        self.idle_seconds = idle_seconds  # with no run for this long, end (0: never)
         self.settings = interpreter_settings(dict(os.environ))
         self.uid = os.getuid()
         self.parent_fd = parent_fd
@@ -152,9 +158,18 @@ class Server:
         _become_subreaper()
 
     def serve(self) -> None:
+        """Until the operator ends, or no run came for ``idle_seconds`` (the socket is removed
+        first: a client then runs ansible-playbook itself, and the operator starts a new one)."""
+        busy = time.monotonic()
         while True:
             events = self.selector.select(timeout=1.0)
             self._reap()
+            if self.runs or events:
+                busy = time.monotonic()
+            elif self.idle_seconds and time.monotonic() - busy >= self.idle_seconds:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.sock_path)
+                return
             for key, _ in events:
                 if key.data == "parent":
                     self._stop_all()
@@ -387,9 +402,16 @@ class WarmInterpreter:
     """The operator's handle on its warm interpreter: started on demand, again when it died;
     ``binary()`` is what ansible-runner starts in ansible-playbook's place."""
 
-    def __init__(self, directory: Path, ansible_playbook: str | None = None, log_level: str = "info"):
+    def __init__(
+        self,
+        directory: Path,
+        ansible_playbook: str | None = None,
+        log_level: str = "info",
+        idle_seconds: float = 0.0,
+    ):
         self.directory = directory
         self.log_level = log_level
+        self.idle_seconds = idle_seconds
         self.socket = directory / "warm.sock"
         self.ansible_playbook = ansible_playbook or shutil.which(
             "ansible-playbook", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -415,7 +437,10 @@ class WarmInterpreter:
 
     def _start(self) -> None:
         if self.process is not None:
-            log(LOG, logging.WARNING, "warm interpreter ended; starting it again", code=self.process.returncode)
+            if self.process.returncode == 0:
+                log(LOG, logging.DEBUG, "warm interpreter ended when idle; starting it again")
+            else:
+                log(LOG, logging.WARNING, "warm interpreter ended; starting it again", code=self.process.returncode)
             self._close_pipe()
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)  # only the operator's user reaches the socket
@@ -433,7 +458,15 @@ class WarmInterpreter:
         read_end, self._pipe = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "dpf_hcp_operator.warm", str(self.socket), str(read_end), self.log_level],
+                [
+                    sys.executable,
+                    "-m",
+                    "dpf_hcp_operator.warm",
+                    str(self.socket),
+                    str(read_end),
+                    self.log_level,
+                    str(self.idle_seconds),
+                ],
                 pass_fds=(read_end,),
                 stdin=subprocess.DEVNULL,
                 cwd=self.directory,
@@ -462,7 +495,7 @@ class WarmInterpreter:
 
 
 def main(argv: list[str]) -> int:
-    sock_path, parent_fd, log_level = argv[0], int(argv[1]), argv[2]
+    sock_path, parent_fd, log_level, idle_seconds = argv[0], int(argv[1]), argv[2], float(argv[3])
     os.set_inheritable(parent_fd, False)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the operator's Ctrl-C ends it through the pipe
     logs.setup(log_level)
@@ -471,7 +504,7 @@ def main(argv: list[str]) -> int:
     gc.freeze()  # what every run shares: never traversed by a run's collections, nor copied by them
     if missing:
         log(LOG, logging.INFO, "warm interpreter: not installed, imported by each run", modules=",".join(missing))
-    Server(sock_path, parent_fd).serve()
+    Server(sock_path, parent_fd, idle_seconds).serve()
     return 0
 
 

@@ -112,6 +112,21 @@ def test_a_warm_interpreter_that_died_is_started_again_and_a_client_without_one_
     assert shown.stdout.startswith("ansible-playbook [core "), shown
 
 
+def test_an_idle_warm_interpreter_ends_and_the_next_run_starts_it_again(tmp_path: Path):
+    """No run for ``idle_seconds``: it removes its socket and ends (its memory returned); the next
+    run runs ansible-playbook itself while a new one starts."""
+    interpreter = WarmInterpreter(tmp_path / "warm", idle_seconds=1)
+    interpreter.start()
+    wait_listening(interpreter)
+    assert interpreter.process is not None
+    assert interpreter.process.wait(30) == 0
+    assert not interpreter.socket.exists()
+    result, _out = run_who(tmp_path, interpreter)
+    assert result.status == "successful"
+    assert interpreter.starts == 2
+    interpreter.stop()
+
+
 def request(sock_path: Path, env: dict[str, str], argv: list[str] | None = None) -> tuple[socket.socket, bytes]:
     """What warm_client.py sends: the header with the three streams, then the request."""
     body = json.dumps({"argv": argv or ["/bin/false", "--version"], "cwd": "/", "env": env}).encode()

@@ -140,7 +140,9 @@ class Mode:
                 break
             time.sleep(1)
         ready = sum(1 for o in self.client.list(PROVISIONER)["items"] if workloads._true(o, "Ready"))
-        workloads.reset_peak_rss(self.process.pid)  # the steady state's own peak, not the bursts' or the attack's
+        helpers = workloads.children(self.process.pid)  # e.g. the warm interpreter
+        for pid in (self.process.pid, *helpers):  # the steady state's own peak, not the bursts' or the attack's
+            workloads.reset_peak_rss(pid)
         before, cpu0, server0 = (
             workloads.scrape(self.metrics_url, series),
             workloads.cpu_seconds(self.process.pid),
@@ -159,6 +161,9 @@ class Mode:
             "ansible_runs": after["dpfhcp_ansible_runs_total"] - before["dpfhcp_ansible_runs_total"],
             "cpu_seconds": cpu1 - cpu0,
             "peak_rss_mib": workloads.peak_rss_mib(self.process.pid),
+            "helpers_peak_rss_mib": sum(
+                workloads.peak_rss_mib(pid) for pid in helpers if Path(f"/proc/{pid}").exists()
+            ),
             "own_api_requests_per_minute": (after["dpfhcp_api_requests_total"] - before["dpfhcp_api_requests_total"])
             / minutes,
             # every client of the management API server, stand-ins and the controller manager included
