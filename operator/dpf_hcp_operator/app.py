@@ -27,7 +27,7 @@ LOG = logging.getLogger("dpf_hcp_operator")
 
 
 def run(config: Config, stop: threading.Event | None = None) -> int:
-    memory.limit_malloc_arenas()  # before any thread
+    memory.tune_malloc()  # before any thread
     logs.setup(config.log_level)
     metrics.count_api_requests()
     stop = stop or threading.Event()

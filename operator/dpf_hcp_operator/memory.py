@@ -54,8 +54,10 @@ def forks_within(limit_mib: float | None, workers: int, max_batch: int) -> int:
     return max(1, min(max_batch, processes - 1))  # one of them is the run's ansible-playbook
 
 
-# glibc's mallopt(3) parameter for the number of malloc arenas.
+# glibc's mallopt(3) parameters.
+M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
+MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's initial value, kept
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -68,13 +70,17 @@ def _libc() -> ctypes.CDLL | None:
     return libc
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """At most ``arenas`` malloc arenas (glibc makes up to eight per CPU, one for each thread that
-    finds the others busy): the operator's many threads otherwise keep what each freed in arenas
-    of their own (what MALLOC_ARENA_MAX=2 does; mallopt(3)). Call before threads start."""
+def tune_malloc(arenas: int = 2) -> None:
+    """How the operator's memory is allocated (glibc, mallopt(3)); call before threads start:
+    - at most ``arenas`` arenas: glibc makes up to eight per CPU, one for each thread that finds
+      the others busy, and each keeps what its threads freed (what MALLOC_ARENA_MAX=2 does);
+    - blocks of 128 KiB and more always from mmap, returned when freed (a list's answer, a
+      run's results): glibc raises that threshold to the largest block freed, up to 32 MiB, after
+      which they stay in the heap."""
     libc = _libc()
     if libc is not None:
         libc.mallopt(M_ARENA_MAX, arenas)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 def freeze_what_is_loaded() -> None:

@@ -104,7 +104,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Getter, str, float | None, 
         ("(e) steady: CPU seconds per minute", _per_minute("cpu_seconds"), "s", None, ""),
         ("(e) steady: peak RSS", _get("e_steady", "peak_rss_mib"), "MiB", 250.0, "max"),
         (
-            "(e) steady: peak RSS of its helpers (warm interpreter)",
+            "(e) steady: peak RSS, warm interpreter",
             _get("e_steady", "helpers_peak_rss_mib"),
             "MiB",
             None,
