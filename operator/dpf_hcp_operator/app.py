@@ -47,7 +47,9 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     if config.kubeconfig:
         env["K8S_AUTH_KUBECONFIG"] = str(Path(config.kubeconfig).resolve())
     limit = memory.memory_limit_mib()
-    forks = config.max_forks or memory.forks_within(limit, config.max_workers, config.max_batch)
+    forks = config.max_forks or memory.forks_within(
+        limit, config.max_workers, config.max_batch, warm=config.warm_interpreter
+    )
     metrics.ANSIBLE_FORKS.set(forks)
     log(
         LOG,

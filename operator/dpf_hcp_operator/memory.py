@@ -25,6 +25,8 @@ MIB = 1 << 20
 MIB_PER_ANSIBLE_PROCESS = 19
 # The operator itself: bench (e) steady state with 90 provisioners, 81-87 MiB RSS; and room.
 OPERATOR_RESERVE_MIB = 128
+# Its warm interpreter (warm.py), while it runs: bench (e) on 0d75132 and later, 57 MiB RSS; rounded up.
+WARM_INTERPRETER_MIB = 64
 
 
 def memory_limit_mib(paths: Iterable[Path] = CGROUP_LIMITS) -> float | None:
@@ -44,12 +46,14 @@ def memory_limit_mib(paths: Iterable[Path] = CGROUP_LIMITS) -> float | None:
     return None
 
 
-def forks_within(limit_mib: float | None, workers: int, max_batch: int) -> int:
-    """Forks per run so that ``workers`` runs at once fit ``limit_mib`` beside the operator: from 1
-    (a limit too small still runs, one host at a time) to ``max_batch`` (no more hosts in a run)."""
+def forks_within(limit_mib: float | None, workers: int, max_batch: int, warm: bool = False) -> int:
+    """Forks per run so that ``workers`` runs at once fit ``limit_mib`` beside the operator (and
+    its warm interpreter when ``warm``): from 1 (a limit too small still runs, one host at a
+    time) to ``max_batch`` (no more hosts in a run)."""
     if limit_mib is None:
         return max_batch
-    per_run = (limit_mib - OPERATOR_RESERVE_MIB) / max(workers, 1)
+    reserve = OPERATOR_RESERVE_MIB + (WARM_INTERPRETER_MIB if warm else 0)
+    per_run = (limit_mib - reserve) / max(workers, 1)
     processes = int(per_run // MIB_PER_ANSIBLE_PROCESS)
     return max(1, min(max_batch, processes - 1))  # one of them is the run's ansible-playbook
 

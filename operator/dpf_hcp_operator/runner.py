@@ -190,15 +190,20 @@ class PlaybookRunner:
             "ANSIBLE_INVENTORY_ENABLED": INVENTORY_PLUGIN,
             RUN_MARKER: ident,
         }
+        binary = None
+        if self.warm is not None:
+            try:
+                binary = self.warm.binary()
+            except OSError as exc:  # then as a program of its own
+                log(LOG, logging.WARNING, "warm interpreter not started", error=str(exc)[:300])
+        # With a binary, ansible-runner leaves the playbook to the command line (RAW mode).
+        started_by = {"binary": binary, "cmdline": shlex.quote(str(playbook))} if binary else {}
         start = time.monotonic()
         in_progress = metrics.ANSIBLE_RUNS_IN_PROGRESS.labels(playbook.stem)
         in_progress.inc()
         with self._count:
             self.under_way += 1
         status = "error"
-        binary = self.warm.binary() if self.warm is not None else None
-        # With a binary, ansible-runner leaves the playbook to the command line (RAW mode).
-        started_by = {"binary": binary, "cmdline": shlex.quote(str(playbook))} if binary else {}
         try:
             runner = ansible_runner.run(
                 **started_by,

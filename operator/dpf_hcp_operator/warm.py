@@ -6,17 +6,19 @@ third of a second a run on a 2-CPU machine; see the README's "Speed").
 
 Ansible itself is not imported ahead: ``ansible.constants`` reads the run's environment when it
 is imported, and that environment (ansible-runner's callback, artifact and cache paths) is the
-run's own. Nothing imported ahead reads the environment when imported in a way a run could see
-(the kubernetes client's kubeconfig path is resolved per connection, k8s/client.py).
+run's own. Of Ansible, only module_utils are imported ahead (they read nothing of the run at
+import). What else is read from the environment at import (``INTERPRETER_ENV``: the PYTHON*
+settings, the locale, TZ, OpenSSL's configuration, KUBECONFIG) must be the same for the run as
+it was for the server, or the client runs ansible-playbook itself.
 
 ansible-runner starts ``warm_client.py`` in ansible-playbook's place (its ``binary``); the client
 hands over its arguments, environment, working directory and standard streams, and exits as the
 run does. The socket is in a directory only the operator's user can enter, and a peer of any
-other user is refused (SO_PEERCRED). A child becomes the run exactly: the client's environment
-and nothing of the server's, its working directory, its streams, default signal handlers, a
-session of its own, and the name ``run_processes.run_name(ident)`` so that it and its workers are
-found when the run is stopped. When the client's Python settings differ from the server's
-(``PYTHON*``), the server declines and the client runs ansible-playbook itself.
+other user is refused (SO_PEERCRED). A child becomes the run exactly: the client's
+environment and nothing of the server's, its working directory, umask, streams and terminal,
+the signals it ignored ignored and the others at their defaults, a session of its own, and the
+name ``run_processes.run_name(ident)`` so that it and its workers are found when the run is
+stopped.
 
 The server ends when the operator does (the read end of a pipe only the operator holds reaches
 end of file), killing the runs under way first; and when no run came for a while
@@ -40,6 +42,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -86,6 +89,22 @@ PRELOAD = (
 )
 # A run's interpreter must be configured as the server's was: these are read at its start only.
 INTERPRETER_ENV = (
+    "KUBECONFIG",  # kubernetes.config.kube_config reads it at import (KUBE_CONFIG_DEFAULT_LOCATION)
+    "TZ",  # the time module's at import
+    "OPENSSL_CONF",  # OpenSSL's, when ssl is imported
+    "OPENSSL_MODULES",
+    "PYTHONUNBUFFERED",
+    "PYTHONMALLOC",
+    "PYTHONFAULTHANDLER",
+    "PYTHONDEBUG",
+    "PYTHONVERBOSE",
+    "PYTHONINSPECT",
+    "PYTHONTRACEMALLOC",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONNODEBUGRANGES",
+    "PYTHONWARNDEFAULTENCODING",
+    "PYTHONPYCACHEPREFIX",
+    "PYTHONCOERCECLOCALE",
     "PYTHONPATH",
     "PYTHONHOME",
     "PYTHONSAFEPATH",
@@ -105,6 +124,9 @@ INTERPRETER_ENV = (
     "LANG",
 )
 REQUEST_LIMIT = 4 << 20  # bytes: arguments and environment of one run
+# Signals a client may have found ignored (ansible-runner starts ansible-playbook with SIGHUP
+# ignored: pexpect's ignore_sighup): the run ignores them too, as ansible-playbook would have.
+IGNORABLE = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2})
 REQUEST_SECONDS = 5.0  # for a client to send its request (it is local: it sends at once)
 
 
@@ -150,7 +172,8 @@ class Server:
         self.listener.bind(sock_path)
         os.chmod(sock_path, 0o600)
         self.listener.listen(64)
-        self.runs: dict[int, _Run] = {}  # by pidfd
+        self.runs: dict[int, _Run] = {}  # by a number of their own (not a descriptor's, which is reused)
+        self._next = 0
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
         self.selector.register(parent_fd, selectors.EVENT_READ, "parent")
         # A run's workers outlive a run killed first (they are in sessions of their own): they
@@ -191,38 +214,55 @@ class Server:
         except EOFError:  # connected and closed: asked nothing
             conn.close()
             return
-        except (OSError, ValueError) as exc:
-            log(LOG, logging.WARNING, "warm interpreter refused a client", reason=str(exc)[:200])
+        except Exception as exc:  # whatever a client sends, the server serves on
+            reason = f"{type(exc).__name__}: {exc}"[:200]
+            log(LOG, logging.WARNING, "warm interpreter refused a client", reason=reason)
             conn.close()
             return
         try:
             if interpreter_settings(request["env"]) != self.settings:
                 conn.sendall(b"fallback\n")
                 return
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child ends in os._exit
-                self._become_run(request, fds)
-            pidfd = os.pidfd_open(pid)
-            run = _Run(conn, pid, pidfd, request["env"].get(RUN_MARKER, ""))
-            self.runs[pidfd] = run
-            self.selector.register(pidfd, selectors.EVENT_READ, ("run", pidfd))
+            self._fork(conn, request, fds)
             conn = None  # the run's now
-            try:
-                run.conn.sendall(f"pid {pid}\n".encode())
-                self.selector.register(run.conn, selectors.EVENT_READ, ("conn", pidfd))
-            except OSError:  # the client is gone already: so is the run
-                run.hung_up = True
-                self._kill(run)
-        except OSError as exc:
-            log(LOG, logging.WARNING, "warm interpreter could not start a run", reason=str(exc)[:200])
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:200]
+            log(LOG, logging.WARNING, "warm interpreter could not start a run", reason=reason)
         finally:
             for fd in fds:
                 os.close(fd)
             if conn is not None:
-                conn.close()
+                conn.close()  # the client reads no pid: it fails the run, and does not run it again
+
+    def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+        """Fork the run and follow it; whatever fails after the fork kills the child first, so a
+        run is never both here and in the client's own ansible-playbook."""
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child ends in os._exit
+            self._become_run(request, fds)
+        run = _Run(conn, pid, -1, request["env"].get(RUN_MARKER, ""))
+        try:
+            run.pidfd = os.pidfd_open(pid)
+            self._next += 1
+            key = self._next
+            self.selector.register(run.pidfd, selectors.EVENT_READ, ("run", key))
+            self.runs[key] = run
+        except BaseException:
+            run.hung_up = True
+            self._kill(run)
+            if run.pidfd >= 0:
+                os.close(run.pidfd)
+            raise
+        try:
+            conn.sendall(f"pid {pid}\n".encode())
+            self.selector.register(conn, selectors.EVENT_READ, ("conn", key))
+        except OSError:  # the client is gone already: so is the run
+            run.hung_up = True
+            self._kill(run)
 
     def _receive(self, conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
         """The client's request and its three standard streams, from a peer of this user only."""
+        deadline = time.monotonic() + REQUEST_SECONDS  # for the whole request, however slowly it comes
         conn.settimeout(REQUEST_SECONDS)
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _, uid, _ = struct.unpack("3i", creds)
@@ -239,6 +279,10 @@ class Server:
                 raise ValueError(f"a request of {size} bytes")
             data = bytearray()
             while len(data) < size:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ValueError(f"a request not sent within {REQUEST_SECONDS:g}s")
+                conn.settimeout(left)
                 chunk = conn.recv(min(65536, size - len(data)))
                 if not chunk:
                     raise ValueError("a request cut short")
@@ -252,8 +296,12 @@ class Server:
                 and isinstance(request.get("cwd"), str)
                 and isinstance(request.get("env"), dict)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in request["env"].items())
+                and isinstance(request.get("umask"), int)
+                and 0 <= request["umask"] <= 0o777
+                and isinstance(request.get("ignored"), list)
+                and all(isinstance(n, int) and n in IGNORABLE for n in request["ignored"])
             ):
-                raise ValueError("a request not of argv, cwd and env")
+                raise ValueError("a request not of argv, cwd, env, umask and ignored signals")
         except BaseException:
             for fd in fds:
                 os.close(fd)
@@ -272,10 +320,13 @@ class Server:
             if os.isatty(0):  # the terminal the client gave up: the run's, as ansible-playbook's
                 with contextlib.suppress(OSError):
                     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-            os.closerange(3, 1 << 16)
-            for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+            for signum in (*IGNORABLE - {signal.SIGINT}, signal.SIGCHLD):
                 signal.signal(signum, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            for signum in request["ignored"]:
+                signal.signal(signum, signal.SIG_IGN)
+            os.umask(request["umask"])
             _forget_the_servers_logging()
             os.environ.clear()
             os.environ.update(request["env"])
@@ -285,7 +336,8 @@ class Server:
                 with open("/proc/self/comm", "w") as comm:
                     comm.write(run_name(ident))
             sys.argv = list(request["argv"])
-            sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+            if not sys.flags.safe_path:  # a script's directory first, as Python puts it
+                sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
             _reopen_standard_streams()
             from ansible.cli.playbook import main  # noqa: PLC0415 - in the run, with its environment
 
@@ -305,21 +357,26 @@ class Server:
                     stream.flush()
             os._exit(code)
 
-    def _client_said(self, pidfd: int) -> None:
+    def _client_said(self, key: int) -> None:
         """End of file from a client: it was told to stop the run (or died): kill the run."""
-        run = self.runs.get(pidfd)
+        run = self.runs.get(key)
         if run is None or run.hung_up:
             return
-        with contextlib.suppress(OSError):
-            if run.conn.recv(1):
+        try:
+            if run.conn.recv(1, socket.MSG_DONTWAIT):
                 return  # nothing is expected from a client but end of file
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
         run.hung_up = True
         self.selector.unregister(run.conn)
         self._kill(run)
 
     def _kill(self, run: _Run) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(run.pid, signal.SIGKILL)
+        if run.status is None:  # not reaped yet: the pid is still the run's
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(run.pid, signal.SIGKILL)
         if run.status is None:
             with contextlib.suppress(ChildProcessError):
                 run.status = os.waitpid(run.pid, 0)[1]
@@ -339,15 +396,15 @@ class Server:
             if pid in by_pid:
                 by_pid[pid].status = status
 
-    def _run_ended(self, pidfd: int) -> None:
-        run = self.runs.pop(pidfd)
-        self.selector.unregister(pidfd)
+    def _run_ended(self, key: int) -> None:
+        run = self.runs.pop(key)
+        self.selector.unregister(run.pidfd)
         if run.status is None:
             try:
                 run.status = os.waitpid(run.pid, 0)[1]
             except ChildProcessError:  # reaped with what it left when it was killed
                 run.status = signal.SIGKILL
-        os.close(pidfd)
+        os.close(run.pidfd)
         code = os.waitstatus_to_exitcode(run.status)
         if code != 0 and run.ident:  # what the run left (its workers are in sessions of their own)
             kill_run_processes(run.ident, reap_seconds=0.5)
@@ -360,8 +417,8 @@ class Server:
     def _stop_all(self) -> None:
         for run in list(self.runs.values()):
             self._kill(run)
-        for pidfd in list(self.runs):
-            self._run_ended(pidfd)
+        for key in list(self.runs):
+            self._run_ended(key)
 
 
 def _forget_the_servers_logging() -> None:
@@ -382,20 +439,37 @@ def _become_subreaper() -> None:
 
 
 def _reopen_standard_streams() -> None:
-    """Python's standard streams on the run's descriptors, buffered as Python buffers them."""
-    encoding = sys.stdout.encoding if sys.stdout else "utf-8"
+    """Python's standard streams on the run's descriptors, made as Python makes them at its
+    start (CPython Python/pylifecycle.c, create_stdio): the same encoding and error handlers,
+    newline "\\n", line buffering on a terminal and on stderr, none with -u/PYTHONUNBUFFERED."""
+    unbuffered = bool(getattr(sys.__stdout__, "write_through", False))  # -u or PYTHONUNBUFFERED at the start
 
-    def stream(fd: int, mode: str, errors: str, line_buffering: bool) -> io.TextIOWrapper:
+    def stream(fd: int, mode: str, like: Any) -> io.TextIOWrapper:
         return io.TextIOWrapper(
             open(fd, mode, closefd=False),
-            encoding=encoding,
-            errors=errors,
-            line_buffering=line_buffering,
+            encoding=getattr(like, "encoding", None) or "utf-8",
+            errors=getattr(like, "errors", None) or "strict",
+            newline="\n",
+            line_buffering=not unbuffered and mode == "wb" and (fd == 2 or os.isatty(fd)),
+            write_through=unbuffered,
         )
 
-    sys.stdin = sys.__stdin__ = stream(0, "rb", "strict", False)
-    sys.stdout = sys.__stdout__ = stream(1, "wb", "strict", os.isatty(1))
-    sys.stderr = sys.__stderr__ = stream(2, "wb", "backslashreplace", True)
+    sys.stdin = sys.__stdin__ = stream(0, "rb", sys.__stdin__)
+    sys.stdout = sys.__stdout__ = stream(1, "wb", sys.__stdout__)
+    sys.stderr = sys.__stderr__ = stream(2, "wb", sys.__stderr__)
+
+
+def _check_private(directory: Path) -> None:
+    """OSError unless ``directory`` is this user's own (not a link, mode 0700) in a parent no other
+    user can swap it in (this user's or root's, and not writable by others unless sticky): the
+    client script and the socket in it are what runs as the operator."""
+    own = os.lstat(directory)
+    parent = os.lstat(directory.parent)
+    if not stat.S_ISDIR(own.st_mode) or own.st_uid != os.getuid() or stat.S_IMODE(own.st_mode) != 0o700:
+        raise OSError(f"{directory} is not a directory of this user's only (mode 0700)")
+    open_to_others = parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not parent.st_mode & stat.S_ISVTX
+    if parent.st_uid not in (os.getuid(), 0) or open_to_others:
+        raise OSError(f"{directory.parent} may be changed by another user: the warm interpreter is not used")
 
 
 class WarmInterpreter:
@@ -444,6 +518,7 @@ class WarmInterpreter:
             self._close_pipe()
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)  # only the operator's user reaches the socket
+        _check_private(self.directory)
         client = self.directory / "ansible-playbook"
         script = (
             "#!/bin/sh\n"

@@ -40,7 +40,9 @@ WHO_RUNS = """---
           case "$name" in run-*) found="$p $parent $name";; esac
           p=$parent
         done
-        echo "${found:-none} ${DPF_HCP_ONLY_THE_SERVER:-unset}" > {{ out }}/{{ inventory_hostname | replace('/', '_') }}
+        ignored=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status)
+        to="{{ out }}/{{ inventory_hostname | replace('/', '_') }}"
+        echo "${found:-none} ${DPF_HCP_ONLY_THE_SERVER:-unset} $ignored $(umask)" > "$to"
       changed_when: false
     - name: Ask to be looked at again
       dpf_hcp.provisioner.requeue_after:
@@ -66,10 +68,11 @@ def warm_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 def run_who(tmp_path: Path, warm: WarmInterpreter | None) -> tuple[RunResult, Path]:
     """WHO_RUNS for OBJECTS through the operator's runner; the result and where each host wrote."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     playbook = tmp_path / "who.yml"
     playbook.write_text(WHO_RUNS)
     out = tmp_path / "out"
-    out.mkdir()
+    out.mkdir(parents=True)
     runner = PlaybookRunner(tmp_path / "work", default_collections_path(), dict(os.environ), forks=3, warm=warm)
     return runner.run(playbook, OBJECTS, "obj", {"out": str(out)}), out
 
@@ -82,7 +85,7 @@ def test_a_run_is_forked_from_the_warm_interpreter_as_the_run_asked_and_its_resu
     assert {h: r.requeue_after for h, r in result.hosts.items()} == {"n/o0": 7.0, "n/o1": 7.0, "n/o2": 7.0}
     assert warm_interpreter.process is not None
     for host in ("n_o0", "n_o1", "n_o2"):
-        _pid, parent, name, leaked = (out / host).read_text().split()
+        _pid, parent, name, leaked, _ignored, _umask = (out / host).read_text().split()
         assert int(parent) == warm_interpreter.process.pid, "the run was not forked from the warm interpreter"
         assert name.startswith("run-") and len(name) == 12, name
         assert leaked == "unset", "the run saw a variable of the warm interpreter's own environment"
@@ -129,7 +132,9 @@ def test_an_idle_warm_interpreter_ends_and_the_next_run_starts_it_again(tmp_path
 
 def request(sock_path: Path, env: dict[str, str], argv: list[str] | None = None) -> tuple[socket.socket, bytes]:
     """What warm_client.py sends: the header with the three streams, then the request."""
-    body = json.dumps({"argv": argv or ["/bin/false", "--version"], "cwd": "/", "env": env}).encode()
+    body = json.dumps(
+        {"argv": argv or ["/bin/false", "--version"], "cwd": "/", "env": env, "umask": 0o022, "ignored": []}
+    ).encode()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(30)
     conn.connect(str(sock_path))
@@ -139,16 +144,31 @@ def request(sock_path: Path, env: dict[str, str], argv: list[str] | None = None)
 
 
 def test_a_client_whose_python_settings_differ_is_declined_and_runs_ansible_playbook_itself(
-    warm_interpreter: WarmInterpreter,
+    tmp_path: Path, warm_interpreter: WarmInterpreter, monkeypatch: pytest.MonkeyPatch
 ):
     conn, reply = request(warm_interpreter.socket, {**os.environ, "PYTHONWARNINGS": "error"})
     conn.close()
     assert reply == b"fallback\n"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-    client = warm_interpreter.binary()
-    assert client is not None
-    shown = subprocess.run([client, "--version"], capture_output=True, text=True, env=env, timeout=60, check=True)
-    assert shown.stdout.startswith("ansible-playbook [core ")
+    monkeypatch.setenv("PYTHONWARNINGS", "ignore::DeprecationWarning")  # the runs', not the server's
+    result, out = run_who(tmp_path, warm_interpreter)
+    assert result.status == "successful"
+    assert (out / "n_o0").read_text().split()[0] == "none", "a run with other Python settings was forked"
+
+
+def test_a_run_ignores_the_signals_ansible_runner_had_it_ignore_and_keeps_its_umask(
+    tmp_path: Path, warm_interpreter: WarmInterpreter
+):
+    """pexpect starts ansible-playbook with SIGHUP ignored (ansible-runner's ignore_sighup): a
+    forked run and what it starts ignore it as a program of its own does; and the umask is the
+    client's."""
+    warm, out_warm = run_who(tmp_path / "warm-run", warm_interpreter)
+    cold, out_cold = run_who(tmp_path / "cold-run", None)
+    assert warm.status == cold.status == "successful"
+    seen_warm = (out_warm / "n_o0").read_text().split()
+    seen_cold = (out_cold / "n_o0").read_text().split()
+    assert seen_warm[0] != "none" and seen_cold[0] == "none"
+    assert seen_warm[-2:] == seen_cold[-2:], (seen_warm, seen_cold)  # SigIgn and umask of the task's shell
+    assert int(seen_warm[-2], 16) & 1, "SIGHUP (bit 0 of SigIgn) is not ignored"
 
 
 @pytest.mark.parametrize(
@@ -158,8 +178,9 @@ def test_a_client_whose_python_settings_differ_is_declined_and_runs_ansible_play
         struct.pack("!I", 9) + b"not json!",
         struct.pack("!I", 13) + b'{"argv": "x"}',
         b"",  # nothing: the connection closed at once
+        struct.pack("!I", 400_000) + b"[" * 400_000,  # nested past the parser's recursion limit
     ],
-    ids=["huge", "not-json", "not-a-request", "nothing"],
+    ids=["huge", "not-json", "not-a-request", "nothing", "deeply-nested"],
 )
 def test_a_malformed_request_is_refused_and_the_warm_interpreter_serves_on(
     warm_interpreter: WarmInterpreter, garbage: bytes
@@ -343,3 +364,44 @@ def test_what_the_warm_interpreter_imports_ahead_reads_nothing_of_a_run_at_impor
     assert seen["ansible"] == ["ansible", "ansible._vendor", "ansible.release"], seen["ansible"]
     assert seen["reads_at_import"] == ["ansible.module_utils._internal: is_controller: bool = False"]
     assert tuple(sorted(warm.PRELOAD)) == warm.PRELOAD
+
+
+def test_a_client_that_sends_its_request_a_drip_at_a_time_is_dropped_within_the_request_deadline(
+    warm_interpreter: WarmInterpreter,
+):
+    """One byte a second never ends a read's timeout; the whole request has REQUEST_SECONDS."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(30)
+    conn.connect(str(warm_interpreter.socket))
+    socket.send_fds(conn, [struct.pack("!I", 1000)], [0, 1, 2])
+    started = time.monotonic()
+    closed = False
+    while time.monotonic() - started < warm.REQUEST_SECONDS + 5:
+        try:
+            conn.send(b" ")
+        except OSError:
+            closed = True
+            break
+        time.sleep(1)
+    conn.close()
+    assert closed, "the server still reads a request that drips"
+    assert time.monotonic() - started < warm.REQUEST_SECONDS + 3
+    conn, reply = request(warm_interpreter.socket, dict(os.environ))
+    assert reply.startswith(b"pid "), reply
+    conn.close()
+
+
+def test_a_work_dir_another_user_may_change_is_not_used_for_the_warm_interpreter(tmp_path: Path):
+    """The client script and the socket run as the operator: in a parent that others may write
+    (and that is not sticky), another user could swap the folder for one of theirs. Then runs
+    start as programs of their own."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    interpreter = WarmInterpreter(shared / "warm")
+    with pytest.raises(OSError, match="another user"):
+        interpreter.binary()
+    assert interpreter.process is None
+    result, out = run_who(tmp_path / "run", interpreter)
+    assert result.status == "successful"
+    assert (out / "n_o0").read_text().split()[0] == "none"

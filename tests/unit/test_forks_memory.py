@@ -3,6 +3,9 @@ as the kernel writes them), sized by what `make bench` measured per Ansible proc
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,13 +41,17 @@ def test_forks_fit_the_limit_with_every_run_at_once_and_stay_within_one_and_the_
     assert memory.forks_within(limit, 2, 4) == 4
     assert memory.forks_within(memory.OPERATOR_RESERVE_MIB, 2, 50) == 1  # too small still runs, one host at a time
     assert memory.forks_within(64, 2, 50) == 1
+    warm = limit + memory.WARM_INTERPRETER_MIB  # the same room beside a warm interpreter
+    assert memory.forks_within(warm, 2, 50, warm=True) == 10
+    assert memory.forks_within(limit, 2, 50, warm=True) < 10
 
 
 def test_the_charts_default_limit_runs_full_batches_of_a_useful_width():
     """512 MiB (helm values resources.limits.memory) with two runs at once: what the bench's figure allows."""
-    forks = memory.forks_within(512, 2, 50)
+    forks = memory.forks_within(512, 2, 50, warm=True)
     assert 1 <= forks <= 50
-    assert memory.OPERATOR_RESERVE_MIB + 2 * (forks + 1) * memory.MIB_PER_ANSIBLE_PROCESS <= 512
+    reserve = memory.OPERATOR_RESERVE_MIB + memory.WARM_INTERPRETER_MIB
+    assert reserve + 2 * (forks + 1) * memory.MIB_PER_ANSIBLE_PROCESS <= 512
 
 
 def test_the_flag_overrides_and_refuses_a_negative_count():
@@ -52,3 +59,48 @@ def test_the_flag_overrides_and_refuses_a_negative_count():
     assert parse([]).max_forks == 0
     with pytest.raises(SystemExit):
         parse(["--max-forks", "-1"])
+
+
+HOLDS_WHAT_IT_USES = """
+import gc, json, threading
+from dpf_hcp_operator import memory
+
+memory.tune_malloc()
+
+
+def rss_mib():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+
+
+kept = []
+
+
+def burst():  # what a burst of runs leaves: most freed, a few kept, in many threads' allocations
+    blocks = [bytearray(8000) for _ in range(8000)]
+    kept.extend(blocks[::200])
+
+
+base = rss_mib()
+threads = [threading.Thread(target=burst) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+after_burst = rss_mib()
+memory.give_back_free_memory()
+after_trim = rss_mib()
+memory.freeze_what_is_loaded()
+print(json.dumps({"base": base, "burst": after_burst, "trimmed": after_trim, "frozen": gc.get_freeze_count()}))
+"""
+
+
+def test_the_operator_gives_back_what_a_burst_freed_and_keeps_its_start_out_of_the_collectors_way():
+    """In a process of its own (mallopt and gc.freeze are process-wide): 8 threads allocate 500 MB
+    and keep 1 in 200 blocks; what they freed goes back to the system, and what was loaded is frozen."""
+    shown = subprocess.run(
+        [sys.executable, "-c", HOLDS_WHAT_IT_USES], capture_output=True, text=True, timeout=120, check=True
+    )
+    seen = json.loads(shown.stdout)
+    freed = seen["burst"] - seen["base"]
+    assert seen["trimmed"] - seen["base"] < freed / 4, seen
+    assert seen["frozen"] > 1000, seen
