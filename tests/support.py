@@ -426,8 +426,9 @@ def wait_listening(interpreter: WarmInterpreter, timeout: float = 30.0) -> None:
     raise AssertionError("the warm interpreter never listened")
 
 
-def descendants(roots: set[int]) -> set[int]:
-    """Every process descending from ``roots`` now (by their parents in /proc)."""
+def descendants(roots: set[int], besides: set[int] = frozenset()) -> set[int]:
+    """Every process descending from ``roots`` now (by their parents in /proc), leaving out the
+    subtrees of the processes in ``besides`` (those that were there before, say)."""
     parents: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -439,7 +440,7 @@ def descendants(roots: set[int]) -> set[int]:
     found: set[int] = set()
     frontier = set(roots)
     while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found - besides
         found |= frontier
     return found
 
