@@ -13,7 +13,12 @@ from types import FrameType
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import release, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import (
+    capabilities,
+    metallb,
+    release,
+    scope,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import DPF_NAMESPACE_ENV
 from dpf_hcp_operator import health, logs, memory, metrics, provisioner, watches, webhook
 from dpf_hcp_operator.controller import Controller
@@ -43,6 +48,8 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         scope.ENV: ",".join(config.watch_namespaces),
         release.RELEASE_REPOSITORIES_ENV: ",".join(config.allowed_release_repositories),  # the validate role's default
         DPF_NAMESPACE_ENV: config.dpf_operator_namespace,  # the ignition and cleanup roles' default
+        capabilities.ENV: ",".join(config.disabled_capabilities),  # the hosted_cluster role's default
+        metallb.MANAGE_ENV: "true" if config.manage_metallb else "false",  # the metallb role's default
     }
     if config.kubeconfig:
         env["K8S_AUTH_KUBECONFIG"] = str(Path(config.kubeconfig).resolve())

@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.formats import dns1123_label_problem
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import release, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import (
+    capabilities,
+    metallb,
+    release,
+    scope,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import (
     DPF_NAMESPACE,
     DPF_NAMESPACE_ENV,
@@ -102,6 +107,22 @@ class Config:
         f"default: ${release.RELEASE_REPOSITORIES_ENV}, else {','.join(release.DEFAULT_RELEASE_REPOSITORIES)})",
         env=release.RELEASE_REPOSITORIES_ENV,
         parse=release.release_repositories,
+    )
+    disabled_capabilities: tuple[str, ...] = setting(
+        capabilities.DEFAULT_DISABLED,
+        "comma-separated hosted cluster capabilities to disable when a provisioner's spec.capabilities names none, "
+        "written when its HostedCluster is created (empty: none; before OpenShift 4.20 only ImageRegistry and "
+        f"baremetal can be; the chart's disabledCapabilities; default: ${capabilities.ENV}, else "
+        f"{','.join(capabilities.DEFAULT_DISABLED)})",
+        env=capabilities.ENV,
+        parse=capabilities.parse,
+    )
+    manage_metallb: bool = setting(
+        True,
+        "write the MetalLB IPAddressPool and L2Advertisement of each provisioner published through a LoadBalancer "
+        "(--no-manage-metallb: leave MetalLB to the platform, and MetalLBConfigured says NotManaged; the chart's "
+        f"manageMetalLB; default: ${metallb.MANAGE_ENV}, else true)",
+        env=metallb.MANAGE_ENV,
     )
     work_dir: Path | None = setting(
         None, "ansible-runner folders and artifacts (default: <temp dir>/dpf-hcp-operator)", parse=Path

@@ -12,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import (
     admission,
+    capabilities,
     conditions,
     metallb,
     naming,
@@ -88,6 +89,7 @@ def metallb_condition(
     missing_namespaces: list[str] | None = None,
     overlapping: list[str] | None = None,
     refused: list[str] | None = None,
+    managed: bool = True,
 ) -> dict[str, Any]:
     """The provisioner's MetalLBConfigured condition from what the metallb role found."""
     spec = provisioner.get("spec") or {}
@@ -102,6 +104,7 @@ def metallb_condition(
         missing_namespaces=list(missing_namespaces or []),
         overlapping=list(overlapping or []),
         refused=list(refused or []),
+        managed=bool(managed),
     )
 
 
@@ -155,5 +158,6 @@ class FilterModule:
             "injected_kubeconfig_ref": _as_filter(naming.injected_kubeconfig_ref),
             "metallb_pool_name": _as_filter(naming.metallb_pool_name),
             "exposes_load_balancer": _as_filter(naming.exposes_load_balancer),
+            "disabled_capabilities": _as_filter(capabilities.disabled),
             "machineconfig_configmap_name": _as_filter(naming.machineconfig_configmap_name),
         }

@@ -40,6 +40,16 @@ options:
     type: str
     choices: [fail, skip]
     default: fail
+  create_only:
+    description:
+      - Fields written only when an object is created, each a dotted path through mappings
+        (C(spec.capabilities)). When the object exists, each keeps the value it has there, or
+        stays unset when it has none, whatever the definition says.
+      - For fields the API makes immutable, or that must not change on a live object, so a
+        definition that gains them later does not touch objects made before.
+    type: list
+    elements: str
+    default: []
   admission_refusals:
     description:
       - What to do when an admission webhook refuses an object (the API server answers
@@ -63,6 +73,12 @@ EXAMPLES = r"""
 - name: Apply the HostedCluster
   dpf_hcp.provisioner.k8s_apply:
     definition: "{{ lookup('ansible.builtin.template', 'hostedcluster.yaml.j2') | ansible.builtin.from_yaml }}"
+
+- name: Apply it, with its capabilities set only when it is created
+  dpf_hcp.provisioner.k8s_apply:
+    definition: "{{ lookup('ansible.builtin.template', 'hostedcluster.yaml.j2') | ansible.builtin.from_yaml }}"
+    create_only:
+      - spec.capabilities
 """
 
 RETURN = r"""
@@ -121,6 +137,7 @@ ARGUMENT_SPEC = with_auth(
         "missing_kinds": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
         "missing_namespaces": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
         "admission_refusals": {"type": "str", "choices": ["fail", "report"], "default": "fail"},
+        "create_only": {"type": "list", "elements": "str", "default": []},
     }
 )
 
@@ -139,7 +156,16 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         missing_namespaces=params["missing_namespaces"],
         admission_refusals=params["admission_refusals"],
         adopt=check_owned,  # an object labelled as a provisioner's is never taken over from another
+        create_only=tuple(_path(p) for p in params["create_only"]),
     )
+
+
+def _path(value: str) -> str:
+    """A dotted path of mapping keys, or ValueError naming the option and the fix."""
+    parts = value.split(".")
+    if not value or any(not p for p in parts):
+        raise ValueError(f"create_only: {value!r} is not a dotted path of keys (e.g. spec.capabilities)")
+    return value
 
 
 def main() -> None:

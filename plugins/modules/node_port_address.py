@@ -11,8 +11,11 @@ short_description: Choose the address a NodePort-published hosted control plane 
 version_added: "0.1.0"
 description:
   - HyperShift's NodePort publishing needs one address of the management cluster where the
-    node ports answer. This returns the first of I(preferred) that is set, else the
-    InternalIP of the first Ready management cluster Node (by name), else fails with what to set.
+    node ports answer. This returns the first of I(preferred) that is set, else an address of
+    the first Ready management cluster Node (by name), else fails with what to set.
+  - Of that Node's addresses it takes the ExternalDNS, then the ExternalIP, then the InternalIP,
+    as the upstream operator and HyperShift's CLI do; an address that is neither an IP address
+    nor a DNS name is passed over.
   - Reads only, so check mode behaves the same.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
@@ -50,8 +53,10 @@ source:
   type: str
 """
 
+import ipaddress
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import formats
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     client_from_params,
     run_module,
@@ -70,14 +75,40 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
         status = node.get("status") or {}
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-        internal = [a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]
-        if ready and internal:
-            return {"changed": False, "address": internal[0], "source": f"node/{node['metadata']['name']}"}
+        address = node_address(status.get("addresses"))
+        if ready and address:
+            return {"changed": False, "address": address, "source": f"node/{node['metadata']['name']}"}
     raise ValueError(
         "NodePort publishing needs a management cluster address and no Ready Node with an "
-        "InternalIP was found: set spec.virtualIP (LoadBalancer publishing) or the role variable "
+        "address was found: set spec.virtualIP (LoadBalancer publishing) or the role variable "
         "hosted_cluster_node_port_address"
     )
+
+
+# The upstream operator's order (rh-ecosystem-edge/dpf-hcp-provisioner-operator
+# internal/controller/hostedcluster/hostedcluster.go, detectNodeAddress), as HyperShift's CLI
+# (GetAPIServerAddressByNode).
+ADDRESS_ORDER = ("ExternalDNS", "ExternalIP", "InternalIP")
+
+
+def node_address(addresses: Any) -> str | None:
+    """The Node's address NodePorts are reached at: ExternalDNS, then ExternalIP, then InternalIP;
+    only a well-formed IP address or DNS name (a node's status is written by its kubelet)."""
+    entries = [a for a in addresses if isinstance(a, dict)] if isinstance(addresses, list) else []
+    for kind in ADDRESS_ORDER:
+        for entry in entries:
+            value = entry.get("address")
+            if entry.get("type") == kind and isinstance(value, str) and _reachable(value):
+                return value
+    return None
+
+
+def _reachable(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return 0 < len(value) <= 253 and formats.dns1123_subdomain_problem(value) is None
+    return True
 
 
 def main() -> None:

@@ -253,6 +253,16 @@ CREATE_CORPUS = [
         ["spec.ocpReleaseImage", "4.55.0", "ocp-bluefield-images", "4.18.0, 4.19.0-ec.5", "BlueFieldImageResolved"],
     ),
     (
+        "capabilities-ingress-without-console",
+        lambda b: {**b, "spec": {**b["spec"], "capabilities": {"disabled": ["Ingress"]}}},
+        ["spec.capabilities.disabled", "disables Ingress without Console", "disable Console too"],
+    ),
+    (
+        "capabilities-too-new-for-the-release",
+        lambda b: {**b, "spec": {**b["spec"], "capabilities": {"disabled": ["ImageRegistry", "Insights"]}}},
+        ["spec.capabilities.disabled", "Insights", "4.19.0-ec.5 cannot (4.20 and later only)", "4.20 or later release"],
+    ),
+    (
         "kamaji-dpucluster",
         lambda b: {**b, "spec": {**b["spec"], "dpuClusterRef": {**b["spec"]["dpuClusterRef"], "name": "kamaji"}}},
         ["spec.dpuClusterRef", "'kamaji'", "'static'"],
@@ -346,6 +356,7 @@ IMMUTABLE_CHANGES = [
     ("controlPlaneAvailabilityPolicy", "SingleReplica"),
     ("etcdStorageClass", "slow"),
     ("flannelEnabled", False),
+    ("capabilities", {"disabled": []}),
 ]
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CRD
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, CRD
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import capabilities
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
@@ -39,6 +40,7 @@ from support import (
 SHARED = REPO.parent / "shared"
 UPSTREAM_CRDS = SHARED / "conformance" / "crds"
 LEGACY_TOOL = SHARED / "tools" / "legacy-crds"
+R420 = "quay.io/openshift-release-dev/ocp-release:4.20.3-multi"
 
 pytestmark = pytest.mark.skipif(not UPSTREAM_CRDS.is_dir(), reason="../shared/conformance/crds is not present")
 
@@ -158,6 +160,94 @@ def test_metallb_objects_and_dpucluster_kubeconfig_are_accepted_by_upstream_crds
     ]
     assert client.get(DPU_CLUSTER, "dpucluster", dpu_ns)["spec"]["kubeconfig"] == "dpucluster-admin-kubeconfig"
     assert condition(client.get(PROVISIONER, "hcp", ns), "KubeConfigInjected")["status"] == "True"
+
+
+def _reconciled(upstream, tmp: Path, prefix: str, extra_vars: dict | None = None, **spec) -> tuple[str, object]:
+    """A provisioner named hcp in namespace ``prefix`` (its DPUCluster and secrets beside it), after
+    one run of reconcile.yml; its namespace and the run's result."""
+    client = upstream.client()
+    ns = namespace(client, prefix)
+    dpu_ns = namespace(client, f"{prefix}-dpus")
+    secrets(client, ns)
+    dpucluster(client, dpu_ns, "dpucluster")
+    cr = client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster", **spec))
+    result = run_playbook("reconcile.yml", [cr], upstream.management.kubeconfig_path(), tmp, extra_vars=extra_vars)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return ns, result
+
+
+def _with_release_420(client) -> None:
+    cm = client.get(CONFIGMAP, "ocp-bluefield-images", "dpf-hcp-provisioner-system")
+    client.patch(
+        CONFIGMAP,
+        cm["metadata"]["name"],
+        {"data": {"4.20.3": "quay.io/example/bluefield:4.20.3"}},
+        cm["metadata"]["namespace"],
+    )
+
+
+def test_capabilities_and_node_cidrs_are_written_at_creation_and_accepted_by_upstreams_crd(upstream, tmp: Path):
+    """HyperShift's schema takes spec.capabilities.disabled (an enum list) and
+    spec.networking.allocateNodeCIDRs; the upstream operator's defaults for a 4.20 release."""
+    client = upstream.client()
+    _with_release_420(client)
+    ns, _ = _reconciled(upstream, tmp, "conf-caps", ocpReleaseImage=R420)
+    hc = client.get(HOSTED_CLUSTER, "hcp", ns)
+    assert hc["spec"]["capabilities"]["disabled"] == list(capabilities.DEFAULT_DISABLED)
+    assert hc["spec"]["networking"]["allocateNodeCIDRs"] == "Enabled"
+    assert hc["spec"]["networking"]["networkType"] == "Other"
+    assert upstream_schema_has(client, "hostedclusters.hypershift.openshift.io", "capabilities")
+
+
+def test_a_provisioner_without_flannel_and_its_own_capabilities_gets_those(upstream, tmp: Path):
+    client = upstream.client()
+    ns, _ = _reconciled(
+        upstream, tmp, "conf-noflannel", flannelEnabled=False, capabilities={"disabled": ["ImageRegistry"]}
+    )
+    hc = client.get(HOSTED_CLUSTER, "hcp", ns)
+    assert hc["spec"]["capabilities"] == {"disabled": ["ImageRegistry"]}
+    assert "allocateNodeCIDRs" not in hc["spec"]["networking"]
+
+
+def test_a_hosted_cluster_made_before_keeps_its_create_time_fields_as_they_are(upstream, tmp: Path):
+    """A HostedCluster written by an earlier version (no capabilities, no allocateNodeCIDRs): a run
+    adds neither (HyperShift refuses a change of capabilities; node CIDRs would change a live
+    cluster), and changes nothing else either."""
+    client = upstream.client()
+    ns, _ = _reconciled(upstream, tmp, "conf-before")
+    hc = client.get(HOSTED_CLUSTER, "hcp", ns)
+    assert hc["spec"]["capabilities"] == {"disabled": ["ImageRegistry"]}  # 4.19: ImageRegistry only
+    # As an earlier version left it (the 1.20 API server has no CEL: the test may remove them).
+    client.patch(
+        HOSTED_CLUSTER,
+        "hcp",
+        [
+            {"op": "replace", "path": "/spec/capabilities", "value": {}},
+            {"op": "remove", "path": "/spec/networking/allocateNodeCIDRs"},
+        ],
+        ns,
+        kind="json",
+    )
+    before = client.get(HOSTED_CLUSTER, "hcp", ns)
+    result = run_playbook(
+        "reconcile.yml", [client.get(PROVISIONER, "hcp", ns)], upstream.management.kubeconfig_path(), tmp
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    after = client.get(HOSTED_CLUSTER, "hcp", ns)
+    assert after["spec"]["capabilities"] == {}
+    assert "allocateNodeCIDRs" not in after["spec"]["networking"]
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]  # nothing written
+
+
+def test_metallb_left_to_the_platform_is_not_managed_and_nothing_is_written(upstream, tmp: Path):
+    client = upstream.client()
+    ns, _ = _reconciled(
+        upstream, tmp, "conf-notmanaged", extra_vars={"metallb_managed": False}, virtualIP="10.20.30.41"
+    )
+    cond = condition(client.get(PROVISIONER, "hcp", ns), "MetalLBConfigured")
+    assert (cond["status"], cond["reason"]) == ("True", "NotManaged")
+    assert client.get_or_none(IP_ADDRESS_POOL, f"dpfhcp-{ns}-hcp", "metallb-system") is None
+    assert client.get_or_none(L2_ADVERTISEMENT, f"dpfhcp-{ns}-hcp", "metallb-system") is None
 
 
 def test_missing_metallb_crds_are_a_condition_not_a_failure(upstream, tmp: Path):

@@ -179,3 +179,24 @@ def test_a_range_with_an_ipv4_mapped_end_is_read_as_ipv4_as_metallb_reads_it():
     assert metallb.conflicts([pool("mixed", "1.2.3.0-::ffff:1.2.3.255")], "1.2.3.9", "mine") == [
         "'mixed' ('1.2.3.0-::ffff:1.2.3.255')"
     ]
+
+
+def test_left_to_the_platform_metallb_is_true_not_managed_and_asks_for_no_recheck():
+    """The operator's --no-manage-metallb (the upstream operator's disableMetalLB says reason
+    MetalLBDisabled; issue 20 asks for NotManaged)."""
+    cond = metallb.configured_condition(
+        needed=True,
+        vip="10.20.30.40",
+        namespace="metallb-system",
+        name="dpfhcp-ns-hcp",
+        control_plane_namespace="ns-hcp",
+        recheck_seconds=60,
+        managed=False,
+    )
+    assert (cond["status"], cond["reason"]) == ("True", "NotManaged")
+    assert "10.20.30.40" in cond["message"] and "--no-manage-metallb" in cond["message"]
+    assert not metallb.rechecks(cond)
+    node_ports = metallb.configured_condition(
+        needed=False, vip="", namespace="m", name="n", control_plane_namespace="c", recheck_seconds=60, managed=False
+    )
+    assert node_ports["reason"] == "NotRequired"

@@ -46,6 +46,12 @@ def test_booleans_have_both_spellings() -> None:
         (["--hosted-api-server", "both"], "--hosted-api-server"),
         (["--dpf-operator-namespace", "Not_A_Name"], "--dpf-operator-namespace 'Not_A_Name': not a namespace name"),
         (["--retry-period", "20"], "leader election timings must satisfy"),
+        (
+            ["--disabled-capabilities", "Console,Monitoring"],
+            "--disabled-capabilities: 'Monitoring' is not a capability",
+        ),
+        (["--disabled-capabilities", "Ingress"], "disables Ingress without Console"),
+        (["--disabled-capabilities", "Console,Console"], "names a capability twice"),
     ],
 )
 def test_a_bad_value_stops_the_start_naming_the_flag_and_the_fix(argv, says, capsys) -> None:
@@ -68,3 +74,22 @@ def test_the_module_runs_the_command_line() -> None:
 
 def test_the_log_level_is_read_in_any_case() -> None:
     assert parse([], environ={"LOG_LEVEL": "DEBUG"}).log_level == "debug"
+
+
+def test_the_capabilities_and_metallb_switch_reach_the_roles_as_given() -> None:
+    assert parse([], environ={}).disabled_capabilities == (
+        "ImageRegistry",
+        "Insights",
+        "Console",
+        "openshift-samples",
+        "Ingress",
+        "NodeTuning",
+    )
+    assert parse(["--disabled-capabilities", ""], environ={}).disabled_capabilities == ()
+    assert parse([], environ={"DPFHCP_DISABLED_CAPABILITIES": "ImageRegistry, baremetal"}).disabled_capabilities == (
+        "ImageRegistry",
+        "baremetal",
+    )
+    assert parse([], environ={}).manage_metallb is True
+    assert parse(["--no-manage-metallb"], environ={}).manage_metallb is False
+    assert parse([], environ={"DPFHCP_MANAGE_METALLB": "false"}).manage_metallb is False

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +65,34 @@ def is_applied(desired: dict[str, Any], actual: dict[str, Any]) -> bool:
     return is_subset({**desired, "metadata": rest_meta}, actual)
 
 
+_ABSENT = object()
+
+
+def keep_existing(desired: dict[str, Any], current: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
+    """``desired`` with each of ``paths`` (dotted, through mappings only: ``spec.capabilities``) as
+    ``current`` has it, or left out where ``current`` has none: for fields that may only be set when
+    the object is created (immutable ones, say), so an update neither changes nor removes them."""
+    out = copy.deepcopy(desired)
+    for path in paths:
+        *parents, leaf = path.split(".")
+        have: Any = current
+        for part in [*parents, leaf]:
+            have = have.get(part, _ABSENT) if isinstance(have, dict) else _ABSENT
+        node: Any = out
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                if have is _ABSENT:
+                    break
+                node[part] = {}
+            node = node[part]
+        else:
+            if have is _ABSENT:
+                node.pop(leaf, None)
+            else:
+                node[leaf] = copy.deepcopy(have)
+    return out
+
+
 @dataclass
 class ApplyResult:
     changed: bool
@@ -78,9 +107,12 @@ def apply(
     check_mode: bool = False,
     field_manager: str = FIELD_MANAGER,
     adopt: Adopt | None = None,
+    create_only: tuple[str, ...] = (),
 ) -> ApplyResult:
     """Create the object, or server-side apply it when a field we own differs; an object that
-    exists is taken over only if ``adopt(desired, current)`` does not raise.
+    exists is taken over only if ``adopt(desired, current)`` does not raise. The fields named in
+    ``create_only`` are written when the object is created and kept as they are afterwards
+    (``keep_existing``).
 
     Check mode runs the same write as a server-side dry run: the API server validates
     it and answers what would be stored, and nothing is stored.
@@ -100,6 +132,8 @@ def apply(
             return ApplyResult(True, "created", created, None)
     if adopt is not None:
         adopt(desired, current)
+    if create_only:
+        desired = keep_existing(desired, current, create_only)
     if is_applied(desired, current):
         return ApplyResult(False, "unchanged", current, current)
     updated = client.patch(
@@ -144,13 +178,14 @@ def apply_all(
     missing_namespaces: str = "fail",
     admission_refusals: str = "fail",
     adopt: Adopt | None = None,
+    create_only: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """``apply`` each object, as the k8s_apply module reports it: results, diffs, and (when asked to
     skip or report them) the kinds not served, the namespaces missing and the admission refusals."""
     results, diffs, missing, missing_ns, refused, changed = [], [], [], [], [], False
     for obj in objects:
         try:
-            res = apply(client, obj, check_mode=check_mode, adopt=adopt)
+            res = apply(client, obj, check_mode=check_mode, adopt=adopt, create_only=create_only)
         except ApiError as exc:
             if admission_refusals == "report" and exc.status in (400, 403, 422) and DENIED.match(exc.message):
                 meta = obj["metadata"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import formats
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import capabilities, naming
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import SPEC_VALID
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
@@ -101,6 +101,22 @@ def _node_selector(selector: Any) -> list[Problem]:
             if why:
                 out.append(_malformed(field, what, why, rule))
     return out
+
+
+def _capabilities(spec: dict[str, Any]) -> list[Problem]:
+    """spec.capabilities: only ``disabled``, a list HyperShift takes for the spec's release."""
+    value = spec["capabilities"]
+    if not isinstance(value, dict):
+        return [Problem("spec.capabilities", f"{shown(value)} is not an object; use {{disabled: [...]}}")]
+    problems = [
+        Problem("spec.capabilities", f"{shown(key)} is not a field; use disabled") for key in value if key != "disabled"
+    ]
+    if "disabled" in value:
+        release = capabilities.release_of(spec)
+        problems += [
+            Problem("spec.capabilities.disabled", why) for why in capabilities.problems(value["disabled"], release)
+        ]
+    return problems
 
 
 def _image_problem(value: Any, need_tag_or_digest: bool) -> str | None:
@@ -206,6 +222,8 @@ def check_spec(spec: Any, release_repositories: tuple[str, ...] = DEFAULT_RELEAS
                     "for the mapped BlueField image",
                 )
             )
+    if "capabilities" in spec:
+        problems += _capabilities(spec)
     networking = spec.get("networking")
     if networking is not None:
         if not isinstance(networking, dict):

@@ -27,6 +27,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.co
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import shown
 
+# How the operator hands its --manage-metallb to the metallb role ("true" or "false").
+MANAGE_ENV = "DPFHCP_MANAGE_METALLB"
+
 # Reasons of MetalLBConfigured that are looked at again every metallb_recheck_seconds: what
 # changes them (MetalLB installed, its namespace made, another pool gone) is followed by nothing.
 NOT_INSTALLED = "MetalLBNotInstalled"
@@ -116,9 +119,19 @@ def configured_condition(
     missing_namespaces: list[str] | None = None,
     overlapping: list[str] | None = None,
     refused: list[str] | None = None,
+    managed: bool = True,
 ) -> Condition:
-    """The MetalLBConfigured condition for what the metallb role found and did."""
+    """The MetalLBConfigured condition for what the metallb role found and did (``managed``:
+    False when the installation leaves MetalLB to the platform)."""
     again = f"Checked again every {recheck_seconds:g}s"
+    if needed and not managed:
+        return condition(
+            METALLB_CONFIGURED,
+            True,
+            "NotManaged",
+            "MetalLB is left to the platform (the operator's --no-manage-metallb): announcing "
+            f"{vip or 'the virtual IP'} for the hosted API server's LoadBalancer Service is the administrator's",
+        )
     if not needed:
         return condition(
             METALLB_CONFIGURED,
