@@ -7,6 +7,7 @@ through ../shared/tools/legacy-crds, which strips what a 1.20 API server cannot 
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, CRD
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, CRD, SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import capabilities
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
@@ -108,6 +109,10 @@ def test_hosted_cluster_and_nodepool_are_accepted_by_upstream_crds(upstream, pol
     assert hc["spec"]["platform"]["type"] == "None"
     assert hc["spec"]["networking"]["machineNetwork"] == [{"cidr": "192.168.10.0/24"}]
     assert hc["spec"]["etcd"]["managed"]["storage"]["persistentVolume"]["storageClassName"] == "fast"
+    assert hc["spec"]["secretEncryption"] == {
+        "type": "aescbc",
+        "aescbc": {"activeKey": {"name": "hcp-etcd-encryption-key"}},
+    }
     assert np["spec"]["replicas"] == 0
     assert np["spec"]["management"]["upgradeType"] == "Replace"
     status = client.get(PROVISIONER, "hcp", ns)
@@ -237,6 +242,24 @@ def test_a_hosted_cluster_made_before_keeps_its_create_time_fields_as_they_are(u
     assert after["spec"]["capabilities"] == {}
     assert "allocateNodeCIDRs" not in after["spec"]["networking"]
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]  # nothing written
+
+
+def test_a_hosted_cluster_made_before_encryption_gets_it_on_its_next_run(upstream, tmp: Path):
+    """HyperShift takes secretEncryption added to a live HostedCluster (its CEL rule forbids only
+    removing it) and keeps reading the Secrets stored before in the clear: its EncryptionConfiguration
+    ends with the identity provider (openshift/hypershift control-plane-operator/controllers/
+    hostedcontrolplane/v2/kas/aescbc.go, generateAESCBCEncryptionConfig). So it is added."""
+    client = upstream.client()
+    ns, _ = _reconciled(upstream, tmp, "conf-encrypt-later")
+    client.patch(HOSTED_CLUSTER, "hcp", [{"op": "remove", "path": "/spec/secretEncryption"}], ns, kind="json")
+    client.delete(SECRET, "hcp-etcd-encryption-key", ns)
+    result = run_playbook(
+        "reconcile.yml", [client.get(PROVISIONER, "hcp", ns)], upstream.management.kubeconfig_path(), tmp
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    hc = client.get(HOSTED_CLUSTER, "hcp", ns)
+    assert hc["spec"]["secretEncryption"]["aescbc"]["activeKey"] == {"name": "hcp-etcd-encryption-key"}
+    assert len(base64.b64decode(client.get(SECRET, "hcp-etcd-encryption-key", ns)["data"]["key"])) == 32
 
 
 def test_metallb_left_to_the_platform_is_not_managed_and_nothing_is_written(upstream, tmp: Path):

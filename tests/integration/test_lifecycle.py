@@ -240,7 +240,9 @@ def test_deletion_is_in_order_reports_a_stuck_hosted_cluster_and_leaves_nothing(
         assert labelled(mgmt, SECRET, dpu_ns, ns) == []
         assert mgmt.get(HOSTED_CLUSTER, "hcp", ns)["metadata"].get("deletionTimestamp")
         assert mgmt.get_or_none(NODE_POOL, "hcp", ns) is not None
-        assert len(labelled(mgmt, SECRET, ns, ns)) == 2
+        assert (
+            len(labelled(mgmt, SECRET, ns, ns)) == 3
+        )  # the pull secret and SSH key copies, and the etcd encryption key
         assert len(labelled(mgmt, IP_ADDRESS_POOL, "metallb-system", ns)) == 1
         obj = wait_condition(mgmt, ns, "hcp", "HostedClusterCleanup", "False", "Failed", timeout=CLEANUP_TIMEOUT + 30)
         assert "finalizers" in condition(obj, "HostedClusterCleanup")["message"]

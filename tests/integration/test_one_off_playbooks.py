@@ -108,7 +108,7 @@ def test_provision_waits_reports_and_deprovision_removes_everything(env, mgmt, s
     assert made(mgmt, ns, dpu_ns) == {
         "HostedCluster": ["hcp"],
         "NodePool": ["hcp"],
-        "copies": ["hcp-pull-secret", "hcp-ssh-key"],
+        "copies": ["hcp-etcd-encryption-key", "hcp-pull-secret", "hcp-ssh-key"],
         "injected": ["dpucluster-admin-kubeconfig"],
         "pools": [made(mgmt, ns, dpu_ns)["pools"][0]],
     }

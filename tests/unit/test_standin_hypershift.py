@@ -128,3 +128,30 @@ def test_a_release_change_is_progressing_only_until_it_is_desired_then_partial_u
     step(s, hc, StandinConfig({"upgradeAfterSeconds": "0"}))
     assert hc["status"]["version"]["history"][0]["state"] == "Completed"
     assert conditions(hc)["Progressing"] == ("False", "AsExpected")
+
+
+class Secrets:
+    """The stand-in's Secret informer: get((namespace, name)) only."""
+
+    def __init__(self, **found: dict[str, Any]) -> None:
+        self.found = {("t", name): secret for name, secret in found.items()}
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        return self.found.get(key)
+
+
+def test_an_encrypted_cluster_waits_for_its_active_key_as_hypershift_does():
+    """HyperShift's reconcile fails, with no condition, while spec.secretEncryption's AES-CBC
+    active key Secret, or its key "key", is missing; the stand-in makes no progress either."""
+    hc = hosted_cluster()
+    hc["spec"]["secretEncryption"] = {"type": "aescbc", "aescbc": {"activeKey": {"name": "hcp-etcd-encryption-key"}}}
+    for secrets in (Secrets(), Secrets(**{"hcp-etcd-encryption-key": {"data": {"other": "eA=="}}})):
+        s = HyperShiftStandin(client=None, hosted_admin_kubeconfig=KUBECONFIG, secrets=secrets)  # type: ignore[arg-type]
+        assert s._encryption_key_missing(hc)
+    s = HyperShiftStandin(
+        client=None,  # type: ignore[arg-type]
+        hosted_admin_kubeconfig=KUBECONFIG,
+        secrets=Secrets(**{"hcp-etcd-encryption-key": {"data": {"key": "eA=="}}}),  # type: ignore[arg-type]
+    )
+    assert not s._encryption_key_missing(hc)
+    assert not s._encryption_key_missing(hosted_cluster())  # not encrypted: nothing to wait for

@@ -401,6 +401,8 @@ class HyperShiftStandin:
             return
         if config.flag(ns, name, "statusFrozen"):
             return
+        if self._encryption_key_missing(hc):
+            return
         status = self.desired_status(hc, config)
         if status.get("kubeconfig"):
             # The control plane's namespace and secrets before the status that announces them;
@@ -414,6 +416,19 @@ class HyperShiftStandin:
             except ApiError as exc:
                 if not (exc.conflict or exc.not_found):
                     raise
+
+    def _encryption_key_missing(self, hc: dict[str, Any]) -> bool:
+        """HyperShift copies spec.secretEncryption.aescbc.activeKey's ``key`` into the control plane
+        before it reconciles anything else; while the Secret or its key is missing the reconcile
+        fails ("failed to get active aescbc secret", "no key field key specified"), with no
+        condition, and retries (openshift/hypershift hypershift-operator/controllers/hostedcluster/
+        hostedcluster_controller.go, the aescbc branch of the secret encryption reconcile)."""
+        encryption = (hc.get("spec") or {}).get("secretEncryption") or {}
+        if encryption.get("type") != "aescbc":
+            return False
+        name = ((encryption.get("aescbc") or {}).get("activeKey") or {}).get("name")
+        secret = self.secrets.get((hc["metadata"]["namespace"], name)) if name else None
+        return secret is None or "key" not in (secret.get("data") or {})
 
     def _ensure_control_plane(self, hc: dict[str, Any]) -> None:
         """The hosted control plane namespace and the admin kubeconfig secret HyperShift publishes."""

@@ -81,7 +81,8 @@ READS: tuple[Read, ...] = (
         WATCHED,
         metadata_only=True,
         why="the pull and SSH secrets, the copies made for HyperShift, its admin kubeconfig, the kubeconfig given "
-        "to DPF, the ignition server's CA and the NodePool's token (in the control plane's namespace, followed "
+        "to DPF, the etcd encryption key, the ignition server's CA and the NodePool's token (in the control "
+        "plane's namespace, followed "
         "when it is watched: all namespaces, or a list that names it)",
     ),
     Read(
