@@ -16,8 +16,10 @@ description:
     system's generator. When it exists and is this provisioner's (its owner labels), the key is
     never replaced, since the hosted cluster's data was encrypted with it; only its labels and
     owner are brought up to date.
-  - A Secret of that name that is not this provisioner's is never taken over, and a key that is
-    not 16, 24 or 32 bytes (what the kube-apiserver takes for AES-CBC) is reported, not replaced.
+  - A Secret of that name that is not labelled as this provisioner's is never taken over, and a
+    key that is not 16, 24 or 32 bytes (what the kube-apiserver takes for AES-CBC) is reported,
+    not replaced. The tenant who owns the namespace can read and change the Secret, as any other
+    of theirs; this guards against name collisions, not against them.
   - The key is never returned, logged or shown in a diff.
   - In check mode the creation is a server-side dry run.
 extends_documentation_fragment:
@@ -36,8 +38,17 @@ options:
     type: int
     choices: [16, 24, 32]
     default: 32
+  hosted_cluster:
+    description:
+      - The HostedCluster (in I(namespace)) that encrypts with this key. While it names the
+        Secret as its active or backup key, a missing Secret is never made anew (HyperShift
+        would hand the new key to its control plane, and what was encrypted with the old one
+        would be lost); the task fails, naming the control plane's copy to restore it from.
+    type: str
   labels:
-    description: Labels on the Secret; with both provisioner owner labels, a Secret without them is never taken over.
+    description:
+      - Labels on the Secret. With both provisioner owner labels, a Secret of that name without
+        them (someone else's, a name collision) is never taken over.
     type: dict
     default: {}
   owner:
@@ -78,7 +89,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args impor
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import check_owned
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import HOSTED_CLUSTER, check_owned
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.naming import control_plane_namespace
 
 # HyperShift reads the key under this name (openshift/hypershift api/hypershift/v1beta1/
 # hostedcluster_types.go, AESCBCKeySecretKey); the kube-apiserver's aescbc provider takes keys of
@@ -93,6 +105,7 @@ ARGUMENT_SPEC = with_auth(
         "size": {"type": "int", "choices": list(AES_KEY_BYTES), "default": 32},
         "labels": {"type": "dict", "default": {}},
         "owner": {"type": "dict"},
+        "hosted_cluster": {"type": "str"},
     }
 )
 
@@ -111,6 +124,24 @@ def key_problem(secret: dict[str, Any]) -> str | None:
     return None
 
 
+def _control_plane(namespace: str, hosted_cluster: str) -> str:
+    return control_plane_namespace({"metadata": {"namespace": namespace, "name": hosted_cluster}})
+
+
+def _refuse_a_lost_key(client: Any, namespace: str, name: str, hosted_cluster: str) -> None:
+    """ValueError when the HostedCluster encrypts with the Secret that is gone."""
+    hc = client.get_or_none(HOSTED_CLUSTER, hosted_cluster, namespace)
+    aescbc = (((hc or {}).get("spec") or {}).get("secretEncryption") or {}).get("aescbc") or {}
+    named = {(aescbc.get(role) or {}).get("name") for role in ("activeKey", "backupKey")}
+    if name in named:
+        raise ValueError(
+            f"Secret {namespace}/{name} is gone, and HostedCluster {namespace}/{hosted_cluster} encrypts its "
+            "Secrets with the key it held: a new key would make them unreadable. Restore the Secret from "
+            f"HyperShift's copy (Secret {name} in namespace {_control_plane(namespace, hosted_cluster)}, "
+            f"key {KEY!r}), with this provisioner's labels"
+        )
+
+
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     client = client_from_params(params)
     meta: dict[str, Any] = {"name": params["name"], "namespace": params["namespace"], "labels": params["labels"]}
@@ -118,6 +149,8 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         meta["ownerReferences"] = [params["owner"]]
     desired: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque"}
     current = client.get_or_none(SECRET, params["name"], params["namespace"])
+    if current is None and params.get("hosted_cluster"):
+        _refuse_a_lost_key(client, params["namespace"], params["name"], params["hosted_cluster"])
     if current is None:
         new = {**desired, "data": {KEY: base64.b64encode(secrets.token_bytes(params["size"])).decode("ascii")}}
         try:

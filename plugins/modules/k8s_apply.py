@@ -50,6 +50,15 @@ options:
     type: list
     elements: str
     default: []
+  set_once:
+    description:
+      - Fields written when an object has none, each a dotted path through mappings
+        (C(spec.secretEncryption)). A value already there, whoever set it, is kept as it is.
+      - For settings an administrator may take over later (a rotated key, say) that the
+        definition must not put back.
+    type: list
+    elements: str
+    default: []
   admission_refusals:
     description:
       - What to do when an admission webhook refuses an object (the API server answers
@@ -138,6 +147,7 @@ ARGUMENT_SPEC = with_auth(
         "missing_namespaces": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
         "admission_refusals": {"type": "str", "choices": ["fail", "report"], "default": "fail"},
         "create_only": {"type": "list", "elements": "str", "default": []},
+        "set_once": {"type": "list", "elements": "str", "default": []},
     }
 )
 
@@ -156,15 +166,16 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         missing_namespaces=params["missing_namespaces"],
         admission_refusals=params["admission_refusals"],
         adopt=check_owned,  # an object labelled as a provisioner's is never taken over from another
-        create_only=tuple(_path(p) for p in params["create_only"]),
+        create_only=tuple(_path("create_only", p) for p in params["create_only"]),
+        set_once=tuple(_path("set_once", p) for p in params["set_once"]),
     )
 
 
-def _path(value: str) -> str:
+def _path(option: str, value: str) -> str:
     """A dotted path of mapping keys, or ValueError naming the option and the fix."""
     parts = value.split(".")
     if not value or any(not p for p in parts):
-        raise ValueError(f"create_only: {value!r} is not a dotted path of keys (e.g. spec.capabilities)")
+        raise ValueError(f"{option}: {value!r} is not a dotted path of keys (e.g. spec.capabilities)")
     return value
 
 

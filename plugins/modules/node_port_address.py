@@ -14,8 +14,12 @@ description:
     node ports answer. This returns the first of I(preferred) that is set, else an address of
     the first Ready management cluster Node (by name), else fails with what to set.
   - Of that Node's addresses it takes the ExternalDNS, then the ExternalIP, then the InternalIP,
-    as the upstream operator and HyperShift's CLI do; an address that is neither an IP address
-    nor a DNS name is passed over.
+    as the upstream operator and HyperShift's CLI do. An address HyperShift would refuse (not an
+    IP address or a dotted DNS name, an IPv6 zone) or that names no reachable machine (loopback,
+    unspecified, multicast, link-local, IPv4-mapped, localhost) is passed over, since a node's status
+    is its kubelet's to write.
+  - HyperShift makes the address immutable; the hosted_cluster role writes it when the
+    HostedCluster is created only.
   - Reads only, so check mode behaves the same.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
@@ -54,9 +58,9 @@ source:
 """
 
 import ipaddress
+import re
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import formats
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args import (
     client_from_params,
     run_module,
@@ -103,12 +107,32 @@ def node_address(addresses: Any) -> str | None:
     return None
 
 
+# What HyperShift's CRD takes in servicePublishingStrategy.nodePort.address (its CEL rule, in
+# openshift/hypershift api/hypershift/v1beta1/hostedcluster_types.go, NodePortPublishingStrategy).
+_HOSTNAME = re.compile(r"(([a-zA-Z0-9][-a-zA-Z0-9]*\.)+[a-zA-Z]{2,}|localhost)")
+_IPV4 = re.compile(r"((\d{1,3}\.){3}\d{1,3})")
+_IPV6 = re.compile(
+    r"(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}"
+    r"|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}"
+    r"|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}"
+    r"|[0-9a-fA-F]{1,4}:((:[0-9a-fA-F]{1,4}){1,6})|:((:[0-9a-fA-F]{1,4}){1,7}|:))"
+)
+
+
 def _reachable(value: str) -> bool:
+    """An address HyperShift takes that other machines can reach: its CRD's forms (no IPv6 zone, no
+    single-label name), and never this machine's own, unspecified, multicast, link-local or
+    IPv4-mapped addresses, nor localhost."""
+    if not 0 < len(value) <= 253:
+        return False
     try:
-        ipaddress.ip_address(value)
+        ip = ipaddress.ip_address(value)
     except ValueError:
-        return 0 < len(value) <= 253 and formats.dns1123_subdomain_problem(value) is None
-    return True
+        return value != "localhost" and _HOSTNAME.fullmatch(value) is not None
+    if not (_IPV4.fullmatch(value) or _IPV6.fullmatch(value)):
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return not (mapped or ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip.is_link_local)
 
 
 def main() -> None:

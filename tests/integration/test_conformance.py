@@ -262,6 +262,31 @@ def test_a_hosted_cluster_made_before_encryption_gets_it_on_its_next_run(upstrea
     assert len(base64.b64decode(client.get(SECRET, "hcp-etcd-encryption-key", ns)["data"]["key"])) == 32
 
 
+def test_the_node_port_address_stays_as_the_hosted_cluster_was_created(upstream, tmp: Path):
+    """HyperShift's CRD makes spec.services immutable (its CEL rule, which a 1.20 API server does not
+    run): a management node whose address changes, or another node first, must not make every
+    later run fail at the HostedCluster."""
+    client = upstream.client()
+    ns = namespace(client, "conf-nodeport")
+    dpu_ns = namespace(client, "conf-nodeport-dpus")
+    secrets(client, ns)
+    dpucluster(client, dpu_ns, "dpucluster")
+    body = provisioner_body(ns, "hcp", dpu_ns, "dpucluster", controlPlaneAvailabilityPolicy="SingleReplica")
+    body["spec"].pop("virtualIP")
+    client.create(PROVISIONER, body)
+    for address in ("10.0.0.5", "10.0.0.6"):
+        result = run_playbook(
+            "reconcile.yml",
+            [client.get(PROVISIONER, "hcp", ns)],
+            upstream.management.kubeconfig_path(),
+            tmp,
+            extra_vars={"hosted_cluster_node_port_address": address},
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+    services = client.get(HOSTED_CLUSTER, "hcp", ns)["spec"]["services"]
+    assert {s["servicePublishingStrategy"]["nodePort"]["address"] for s in services} == {"10.0.0.5"}
+
+
 def test_metallb_left_to_the_platform_is_not_managed_and_nothing_is_written(upstream, tmp: Path):
     client = upstream.client()
     ns, _ = _reconciled(

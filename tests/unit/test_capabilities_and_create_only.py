@@ -65,13 +65,31 @@ def test_an_existing_object_keeps_its_create_only_fields_or_their_absence() -> N
     kept = keep_existing(desired, before, ("spec.capabilities", "spec.networking.x"))
     assert kept == {"spec": {"networking": {"networkType": "Other"}}}
     made = {"spec": {"capabilities": {"disabled": ["ImageRegistry"]}, "networking": {"x": "Disabled"}}}
-    kept = keep_existing(desired, made, ("spec.capabilities", "spec.networking.x"))
+    kept = keep_existing(desired, made, create_only=("spec.capabilities", "spec.networking.x"))
     assert kept["spec"]["capabilities"] == {"disabled": ["ImageRegistry"]}
     assert kept["spec"]["networking"] == {"networkType": "Other", "x": "Disabled"}
     assert desired["spec"]["capabilities"] == {"disabled": ["Console"]}  # the definition itself is left alone
     # A path whose parent the definition lacks is created only to hold an existing value.
     assert keep_existing({"spec": {}}, made, ("spec.networking.x",)) == {"spec": {"networking": {"x": "Disabled"}}}
     assert keep_existing({"spec": {}}, before, ("spec.networking.x",)) == {"spec": {}}
+
+
+def test_a_set_once_field_is_added_where_missing_and_never_put_back_where_someone_changed_it() -> None:
+    """spec.secretEncryption: added to a HostedCluster made before encryption; an administrator's
+    rotation (another active key, the old one as backup) or a move to KMS is kept."""
+    ours = {"spec": {"secretEncryption": {"type": "aescbc", "aescbc": {"activeKey": {"name": "k1"}}}}}
+    assert keep_existing(ours, {"spec": {}}, set_once=("spec.secretEncryption",)) == ours
+    rotated = {"type": "aescbc", "aescbc": {"activeKey": {"name": "k2"}, "backupKey": {"name": "k1"}}}
+    kept = keep_existing(ours, {"spec": {"secretEncryption": rotated}}, set_once=("spec.secretEncryption",))
+    assert kept["spec"]["secretEncryption"] == rotated
+
+
+def test_paths_go_through_mappings_only() -> None:
+    services = {"spec": {"services": [{"service": "APIServer"}]}}
+    with pytest.raises(ValueError, match=r"spec\.services is not a mapping"):
+        keep_existing(services, services, ("spec.services.nodePort",))
+    # A list as the last step is a value like any other.
+    assert keep_existing({"spec": {"services": []}}, services, ("spec.services",)) == services
 
 
 def test_the_node_port_address_is_external_dns_then_external_ip_then_internal_ip() -> None:
@@ -85,6 +103,7 @@ def test_the_node_port_address_is_external_dns_then_external_ip_then_internal_ip
     assert node_address(addresses[:3]) == "203.0.113.7"
     assert node_address(addresses[:1]) == "10.0.0.5"
     assert node_address([{"type": "Hostname", "address": "node-1"}]) is None
+    assert node_address([{"type": "ExternalIP", "address": "2001:db8::7"}]) == "2001:db8::7"
 
 
 def test_a_kubelets_malformed_address_is_passed_over() -> None:
@@ -95,6 +114,17 @@ def test_a_kubelets_malformed_address_is_passed_over() -> None:
         {"type": "ExternalDNS", "address": "{{ lookup('pipe', 'id') }}"},
         {"type": "ExternalIP", "address": ["203.0.113.7"]},
         {"type": "ExternalIP", "address": "x" * 300},
+        {"type": "ExternalIP", "address": "fe80::1%{{ lookup('pipe','id') }}"},  # an IPv6 zone: anything goes
+        {"type": "ExternalIP", "address": "::1%a b"},
+        {"type": "ExternalDNS", "address": "node-1"},  # one label: HyperShift's CRD refuses it
+        {"type": "ExternalDNS", "address": "localhost"},
+        {"type": "ExternalDNS", "address": "evil.example.com\n"},
+        {"type": "ExternalIP", "address": "127.0.0.1"},
+        {"type": "ExternalIP", "address": "0.0.0.0"},
+        {"type": "ExternalIP", "address": "::1"},
+        {"type": "ExternalIP", "address": "224.0.0.1"},
+        {"type": "ExternalIP", "address": "169.254.0.7"},
+        {"type": "ExternalIP", "address": "::ffff:10.0.0.9"},
         "not a mapping",
         {"type": "InternalIP", "address": "10.0.0.5"},
     ]

@@ -419,16 +419,18 @@ class HyperShiftStandin:
 
     def _encryption_key_missing(self, hc: dict[str, Any]) -> bool:
         """HyperShift copies spec.secretEncryption.aescbc.activeKey's ``key`` into the control plane
-        before it reconciles anything else; while the Secret or its key is missing the reconcile
-        fails ("failed to get active aescbc secret", "no key field key specified"), with no
-        condition, and retries (openshift/hypershift hypershift-operator/controllers/hostedcluster/
-        hostedcluster_controller.go, the aescbc branch of the secret encryption reconcile)."""
+        before it reconciles anything else; while the Secret is missing the reconcile fails ("failed
+        to get active aescbc secret"), with no condition, and retries. A Secret without ``key`` is
+        only logged ("no key field key specified", "reconciling won't fix input error") and the
+        reconcile goes on (openshift/hypershift hypershift-operator/controllers/hostedcluster/
+        hostedcluster_controller.go, the aescbc branch of reconcileSecretEncryption)."""
         encryption = (hc.get("spec") or {}).get("secretEncryption") or {}
         if encryption.get("type") != "aescbc":
             return False
         name = ((encryption.get("aescbc") or {}).get("activeKey") or {}).get("name")
-        secret = self.secrets.get((hc["metadata"]["namespace"], name)) if name else None
-        return secret is None or "key" not in (secret.get("data") or {})
+        if not name:
+            return False  # "aescbc metadata is nil": logged, the reconcile goes on
+        return self.secrets.get((hc["metadata"]["namespace"], name)) is None
 
     def _ensure_control_plane(self, hc: dict[str, Any]) -> None:
         """The hosted control plane namespace and the admin kubeconfig secret HyperShift publishes."""

@@ -68,18 +68,40 @@ def is_applied(desired: dict[str, Any], actual: dict[str, Any]) -> bool:
 _ABSENT = object()
 
 
-def keep_existing(desired: dict[str, Any], current: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
-    """``desired`` with each of ``paths`` (dotted, through mappings only: ``spec.capabilities``) as
-    ``current`` has it, or left out where ``current`` has none: for fields that may only be set when
-    the object is created (immutable ones, say), so an update neither changes nor removes them."""
+def _at(obj: Any, parts: list[str]) -> Any:
+    """The value at ``parts`` in ``obj``; _ABSENT when a step is missing or null; ValueError when
+    a step before the last is not a mapping (the paths go through mappings only)."""
+    node = obj
+    for i, part in enumerate(parts):
+        if node is None:
+            return _ABSENT
+        if not isinstance(node, dict):
+            raise ValueError(
+                f"{'.'.join(parts)}: {'.'.join(parts[:i])} is not a mapping; paths go through mappings only"
+            )
+        if part not in node:
+            return _ABSENT
+        node = node[part]
+    return _ABSENT if node is None else node
+
+
+def keep_existing(
+    desired: dict[str, Any], current: dict[str, Any], create_only: tuple[str, ...] = (), set_once: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``desired`` with each path (dotted, through mappings only: ``spec.capabilities``) as
+    ``current`` has it. Where ``current`` has none, a ``create_only`` path is left out (a field set
+    only when the object is created, so an update neither adds, changes nor removes it) and a
+    ``set_once`` path is written as desired (a field set when missing and never changed after, by
+    us: a value someone else gave it stays). ValueError for a path through something else."""
     out = copy.deepcopy(desired)
-    for path in paths:
-        *parents, leaf = path.split(".")
-        have: Any = current
-        for part in [*parents, leaf]:
-            have = have.get(part, _ABSENT) if isinstance(have, dict) else _ABSENT
-        node: Any = out
-        for part in parents:
+    for path, write_when_absent in [*((p, False) for p in create_only), *((p, True) for p in set_once)]:
+        parts = path.split(".")
+        have = _at(current, parts)
+        _at(out, parts)  # the same check on the definition
+        if have is _ABSENT and write_when_absent:
+            continue
+        node: dict[str, Any] = out
+        for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
                 if have is _ABSENT:
                     break
@@ -87,9 +109,9 @@ def keep_existing(desired: dict[str, Any], current: dict[str, Any], paths: tuple
             node = node[part]
         else:
             if have is _ABSENT:
-                node.pop(leaf, None)
+                node.pop(parts[-1], None)
             else:
-                node[leaf] = copy.deepcopy(have)
+                node[parts[-1]] = copy.deepcopy(have)
     return out
 
 
@@ -108,11 +130,12 @@ def apply(
     field_manager: str = FIELD_MANAGER,
     adopt: Adopt | None = None,
     create_only: tuple[str, ...] = (),
+    set_once: tuple[str, ...] = (),
 ) -> ApplyResult:
     """Create the object, or server-side apply it when a field we own differs; an object that
     exists is taken over only if ``adopt(desired, current)`` does not raise. The fields named in
-    ``create_only`` are written when the object is created and kept as they are afterwards
-    (``keep_existing``).
+    ``create_only`` are written when the object is created, those in ``set_once`` when it has
+    none; both are kept as they are afterwards (``keep_existing``).
 
     Check mode runs the same write as a server-side dry run: the API server validates
     it and answers what would be stored, and nothing is stored.
@@ -132,8 +155,8 @@ def apply(
             return ApplyResult(True, "created", created, None)
     if adopt is not None:
         adopt(desired, current)
-    if create_only:
-        desired = keep_existing(desired, current, create_only)
+    if create_only or set_once:
+        desired = keep_existing(desired, current, create_only, set_once)
     if is_applied(desired, current):
         return ApplyResult(False, "unchanged", current, current)
     updated = client.patch(
@@ -179,13 +202,14 @@ def apply_all(
     admission_refusals: str = "fail",
     adopt: Adopt | None = None,
     create_only: tuple[str, ...] = (),
+    set_once: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """``apply`` each object, as the k8s_apply module reports it: results, diffs, and (when asked to
     skip or report them) the kinds not served, the namespaces missing and the admission refusals."""
     results, diffs, missing, missing_ns, refused, changed = [], [], [], [], [], False
     for obj in objects:
         try:
-            res = apply(client, obj, check_mode=check_mode, adopt=adopt, create_only=create_only)
+            res = apply(client, obj, check_mode=check_mode, adopt=adopt, create_only=create_only, set_once=set_once)
         except ApiError as exc:
             if admission_refusals == "report" and exc.status in (400, 403, 422) and DENIED.match(exc.message):
                 meta = obj["metadata"]
