@@ -263,7 +263,7 @@ class Tenant:
         return {
             f"HostedCluster in {self.ns}": sorted(o["metadata"]["name"] for o in hosted),
             f"NodePool in {self.ns}": sorted(o["metadata"]["name"] for o in pools),
-            f"Secret in {self.ns} (copies)": self.labelled(SECRET, self.ns),
+            f"Secret in {self.ns} (copies, etcd key)": self.labelled(SECRET, self.ns),
             f"ConfigMap in {self.ns}": self.labelled(CONFIGMAP, self.ns),
             f"Secret in {self.dpu_ns} (kubeconfig)": self.labelled(SECRET, self.dpu_ns),
             f"ConfigMap in {self.dpu_ns}": self.labelled(CONFIGMAP, self.dpu_ns),
@@ -290,7 +290,7 @@ class Tenant:
         }
         for what, names in expected.items():
             assert owned[what] == names, (what, owned)
-        assert len(owned[f"Secret in {self.ns} (copies)"]) == 2, owned
+        assert len(owned[f"Secret in {self.ns} (copies, etcd key)"]) == 3, owned
         assert len(owned[f"Secret in {self.dpu_ns} (kubeconfig)"]) == 1, owned
         return obj
 
