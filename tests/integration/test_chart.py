@@ -340,6 +340,30 @@ def test_allowed_release_repositories_reach_the_operator_and_an_empty_list_is_re
     assert "allowedReleaseRepositories.0: Does not match pattern" in bad.stderr
 
 
+def test_disabled_capabilities_and_the_metallb_switch_reach_the_operator(helm):
+    """disabledCapabilities becomes --disabled-capabilities ([] disables none), manageMetalLB
+    --manage-metallb or --no-manage-metallb; a capability HyperShift does not know is refused."""
+
+    def config(*args: str):
+        rendered = render(helm, *args)
+        return parse(rendered[("Deployment", "dpfhcp")]["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    default = config()
+    assert default.disabled_capabilities == (
+        "ImageRegistry",
+        "Insights",
+        "Console",
+        "openshift-samples",
+        "Ingress",
+        "NodeTuning",
+    )
+    assert default.manage_metallb is True
+    assert config("--set-json", "disabledCapabilities=[]").disabled_capabilities == ()
+    assert config("--set", "manageMetalLB=false").manage_metallb is False
+    bad = refused(helm, "--set", "disabledCapabilities={Monitoring}")
+    assert "disabledCapabilities.0" in bad.stderr
+
+
 def test_everything_goes_into_the_release_namespace(helm):
     """`helm install -n other` puts the operator, its objects, the webhook's Service reference, the RBAC
     subjects and the operator's own --operator-namespace in `other`."""
