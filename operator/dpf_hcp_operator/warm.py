@@ -125,7 +125,8 @@ INTERPRETER_ENV = (
 )
 REQUEST_LIMIT = 4 << 20  # bytes: arguments and environment of one run
 # Signals a client may have found ignored (ansible-runner starts ansible-playbook with SIGHUP
-# ignored: pexpect's ignore_sighup): the run ignores them too, as ansible-playbook would have.
+# ignored: pexpect.spawn(..., ignore_sighup=True) in ansible/ansible-runner
+# src/ansible_runner/runner.py, Runner.run): the run ignores them too, as ansible-playbook would have.
 IGNORABLE = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2})
 REQUEST_SECONDS = 5.0  # for a client to send its request (it is local: it sends at once)
 
