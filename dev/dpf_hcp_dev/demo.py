@@ -75,11 +75,13 @@ def up(directory: Path, timeout: float) -> int:
     if ok and dpus:
         print(f"{BOLD}DPUs joining{RESET} (their CSRs approved by the operator, their Nodes in the hosted cluster)")
         ok = watch_dpus(client, env.client("hosted"), dpus, created, timeout)
+    if ok:
+        ok = watch_versions(client, ns, name, created, timeout)
     kubeconfig = env.management.kubeconfig_path()
     print(f"""
 {BOLD}Look around{RESET}
   export KUBECONFIG={kubeconfig}
-  kubectl get dpfhcp -A                       # Phase, Ready, HostedCluster
+  kubectl get dpfhcp -A -o wide               # Phase, Ready, HostedCluster, both versions
   kubectl describe dpfhcp -n {ns} {name}       # conditions and events
   kubectl get hostedcluster,nodepool,secret -n {ns}
   kubectl get dpus -A; KUBECONFIG={env.hosted.kubeconfig_path()} kubectl get csr,nodes
@@ -133,6 +135,25 @@ def watch(client, ns: str, name: str, created: float, timeout: float) -> bool:
             return True
         time.sleep(0.1)
     print(f"{RED}not Ready after {timeout:.0f}s{RESET}; see the operator log")
+    return False
+
+
+def watch_versions(client, ns: str, name: str, created: float, timeout: float) -> bool:
+    """Once the DPUs joined, the hosted ClusterVersion completes: print both rollouts as -o wide shows them."""
+    deadline = created + timeout
+    while time.monotonic() < deadline:
+        status = (client.get_or_none(PROVISIONER, name, ns) or {}).get("status") or {}
+        done = next((c for c in status.get("conditions") or [] if c["type"] == "DataPlaneRolledOut"), None)
+        if done and done["status"] == "True":
+            now = time.monotonic() - created
+            print(f"  {now:6.2f}s  {GREEN}DataPlaneRolledOut=True{RESET} {DIM}{done['reason']}{RESET}")
+            versions = status.get("versions") or {}
+            for key, label in (("controlPlane", "control plane"), ("dataPlane", "hosted cluster")):
+                v = versions.get(key) or {}
+                print(f"  {label:>14}: {v.get('version')} {v.get('state')}")
+            return True
+        time.sleep(0.2)
+    print(f"{RED}the hosted ClusterVersion did not complete in {timeout:.0f}s{RESET}; see the stand-in log")
     return False
 
 

@@ -17,6 +17,10 @@ description:
     only when that HostedCluster is this provisioner's (its labels and controller ownerReference);
     another's of the same name is not mirrored.
   - Sets C(hostedClusterRef) once the HostedCluster exists.
+  - Sets C(ControlPlaneRolledOut) from the HostedCluster's C(status.controlPlaneVersion) and
+    C(DataPlaneRolledOut) from its C(status.version) (the hosted ClusterVersion), each True once its
+    newest history entry is the desired release and Completed, and C(status.versions) with each one's
+    newest version and state. C(Ready) waits for the control plane to complete the desired release.
   - Sets C(HostedClusterUpgrading) from the HostedCluster's release and version history, True from
     a release change until the newest history entry is that release and Completed (phase Upgrading).
   - Computes C(Ready) and C(phase) (Pending, Provisioning, Ready, Failed, Deleting, Upgrading).
@@ -103,7 +107,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args impor
     with_auth,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import events
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import events, versions
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import status as st
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.args import (
     PROVISIONER_ARG_SPEC,
@@ -140,6 +144,7 @@ def desired_status(
     upgrading = False
     if hc_known:
         found += st.mirror_hosted_cluster(hosted_cluster)
+        found += versions.conditions(hosted_cluster)
         upgrade = st.upgrade_condition(hosted_cluster)
         if upgrade is not None:
             found.append(upgrade)
@@ -152,6 +157,7 @@ def desired_status(
     if hosted_cluster is not None:
         hc_meta = hosted_cluster["metadata"]
         new["hostedClusterRef"] = {"namespace": hc_meta["namespace"], "name": hc_meta["name"]}
+        new["versions"] = versions.fields(hosted_cluster)
     for k in [k for k, v in fields.items() if v is None]:
         new.pop(k, None)
     new.update(

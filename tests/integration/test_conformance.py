@@ -26,6 +26,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     PROVISIONER,
 )
 from dpf_hcp_dev.localcluster.environment import Environment, install_crds
+from dpf_hcp_dev.standins.config import StandinConfig
+from dpf_hcp_dev.standins.hypershift import HyperShiftStandin
 from support import (
     REPO,
     bluefield_configmap,
@@ -318,3 +320,50 @@ def test_missing_metallb_crds_are_a_condition_not_a_failure(upstream, tmp: Path)
     assert "metallb.io/v1beta1/IPAddressPool" in cond["message"]
     assert condition(obj, "Ready")["reason"] == "MetalLBNotInstalled"
     assert client.get_or_none(HOSTED_CLUSTER, "hcp", ns) is not None  # the rest went ahead
+
+
+def test_the_versions_the_hypershift_standin_publishes_fit_upstreams_crd_and_are_read_as_conditions(
+    upstream, tmp: Path
+):
+    """The stand-in's status.controlPlaneVersion and status.version, pass by pass through an install
+    and an upgrade, are taken by HyperShift's own status schema; the provisioner reads each as its
+    condition and Ready waits for the control plane at the desired release."""
+    client = upstream.client()
+    ns, _ = _reconciled(upstream, tmp, "conf-versions")
+    hosted = HyperShiftStandin(
+        client=None,  # type: ignore[arg-type]  # desired_status only computes
+        hosted_admin_kubeconfig=upstream.hosted.kubeconfig_text(),
+        secrets=None,  # type: ignore[arg-type]
+    )
+    fast = StandinConfig({"availableAfterSeconds": "0", "upgradeAfterSeconds": "0"})
+
+    def publish(config: StandinConfig = fast) -> dict:
+        hc = client.get(HOSTED_CLUSTER, "hcp", ns)
+        return client.replace(HOSTED_CLUSTER, {**hc, "status": hosted.desired_status(hc, config)}, subresource="status")
+
+    def status_after_run() -> dict:
+        result = run_playbook(
+            "reconcile.yml", [client.get(PROVISIONER, "hcp", ns)], upstream.management.kubeconfig_path(), tmp
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+        return client.get(PROVISIONER, "hcp", ns)
+
+    publish()
+    hc = publish()
+    assert hc["status"]["controlPlaneVersion"]["history"][0]["state"] == "Completed"
+    obj = status_after_run()
+    assert condition(obj, "ControlPlaneRolledOut")["reason"] == "Completed"
+    assert condition(obj, "DataPlaneRolledOut")["reason"] == "Partial"  # no workers here
+    new = "quay.io/openshift-release-dev/ocp-release:4.18.0-x86_64"
+    client.patch(PROVISIONER, "hcp", {"spec": {"ocpReleaseImage": new}}, ns)
+    status_after_run()  # the HostedCluster asks for the new release
+    hc = publish(StandinConfig({"availableAfterSeconds": "0", f"{ns}.hcp.upgradeHeld": "true"}))
+    assert [h["state"] for h in hc["status"]["controlPlaneVersion"]["history"]] == ["Partial", "Completed"]
+    obj = status_after_run()
+    assert condition(obj, "ControlPlaneRolledOut")["reason"] == "Partial"
+    assert condition(obj, "Ready")["reason"] == "ControlPlaneRollingOut", condition(obj, "Ready")
+    assert obj["status"]["versions"]["controlPlane"] == {"version": "4.18.0", "state": "Partial"}
+    publish()
+    obj = status_after_run()
+    assert condition(obj, "ControlPlaneRolledOut")["reason"] == "Completed"
+    assert obj["status"]["versions"]["controlPlane"] == {"version": "4.18.0", "state": "Completed"}

@@ -165,6 +165,31 @@ def test_every_hosted_cluster_condition_is_mirrored_as_reported(mgmt, operator):
     assert condition(obj, "HostedClusterProgressing")["status"] == "False"
 
 
+def test_both_versions_are_conditions_and_kubectl_get_wide_columns(mgmt, operator):
+    ns, _, _ = ready(mgmt)
+    obj = wait_condition(mgmt, ns, "hcp", "DataPlaneRolledOut", "True", "Completed")
+    hc = mgmt.get(HOSTED_CLUSTER, "hcp", ns)
+    cp, cv = hc["status"]["controlPlaneVersion"]["history"][0], hc["status"]["version"]["history"][0]
+    assert (cp["state"], cv["state"]) == ("Completed", "Completed")  # a worker joined at the session's start
+    assert condition(obj, "ControlPlaneRolledOut")["message"] == f"The control plane completed {cp['version']}"
+    assert condition(obj, "DataPlaneRolledOut")["message"] == (
+        f"The hosted cluster's ClusterVersion completed {cv['version']}"
+    )
+    # What `kubectl get dpfhcp -o wide` prints: the API server's Table, priority 1 columns included.
+    table = mgmt.request(
+        "GET",
+        f"/apis/provisioning.dpu.hcp.io/v1alpha1/namespaces/{ns}/dpfhcpprovisioners",
+        accept="application/json;as=Table;v=v1;g=meta.k8s.io",
+    )
+    names = [c["name"] for c in table["columnDefinitions"]]
+    (row,) = table["rows"]
+    cells = dict(zip(names, row["cells"], strict=True))
+    assert (cells["CP Version"], cells["CP Progress"]) == (cp["version"], "Completed")
+    assert (cells["Version"], cells["Progress"]) == (cv["version"], "Completed")
+    wide = {c["name"] for c in table["columnDefinitions"] if c.get("priority")}
+    assert {"CP Version", "CP Progress", "Version", "Progress"} <= wide
+
+
 def test_degraded_hosted_cluster_fails_the_phase_and_recovers(mgmt, operator):
     ns, _, _ = ready(mgmt)
     standin_settings(mgmt, **{f"{ns}.hcp.degraded": "true"})
@@ -189,6 +214,12 @@ def test_upgrade_moves_hosted_cluster_and_nodepool_and_shows_upgrading_until_don
         mgmt.patch(PROVISIONER, "hcp", {"spec": {"ocpReleaseImage": new_release}}, ns)
         obj = wait_condition(mgmt, ns, "hcp", "HostedClusterUpgrading", "True", "UpgradeInProgress", timeout=120)
         assert obj["status"]["phase"] == "Upgrading"
+        # Ready means the control plane at the desired release: not while it rolls 4.18.0 out.
+        obj = wait_condition(mgmt, ns, "hcp", "ControlPlaneRolledOut", "False", "Partial")
+        assert "rolling out 4.18.0" in condition(obj, "ControlPlaneRolledOut")["message"]
+        obj = wait_condition(mgmt, ns, "hcp", "Ready", "False", "ControlPlaneRollingOut")
+        assert obj["status"]["phase"] == "Upgrading"
+        assert obj["status"]["versions"]["controlPlane"] == {"version": "4.18.0", "state": "Partial"}
         assert mgmt.get(HOSTED_CLUSTER, "hcp", ns)["spec"]["release"]["image"] == new_release
         assert mgmt.get(NODE_POOL, "hcp", ns)["spec"]["release"]["image"] == new_release
     finally:
@@ -196,6 +227,12 @@ def test_upgrade_moves_hosted_cluster_and_nodepool_and_shows_upgrading_until_don
     obj = wait_condition(mgmt, ns, "hcp", "HostedClusterUpgrading", "False", "AtDesiredVersion")
     obj = wait_condition(mgmt, ns, "hcp", "Ready", "True")
     assert obj["status"]["phase"] == "Ready"
+    assert condition(obj, "ControlPlaneRolledOut")["reason"] == "Completed"
+    assert condition(obj, "DataPlaneRolledOut")["reason"] == "Completed"
+    assert obj["status"]["versions"] == {
+        "controlPlane": {"version": "4.18.0", "state": "Completed"},
+        "dataPlane": {"version": "4.18.0", "state": "Completed"},
+    }
     assert obj["status"]["blueFieldContainerImage"] == BLUEFIELD_IMAGES["4.18.0"]
     history = mgmt.get(HOSTED_CLUSTER, "hcp", ns)["status"]["version"]["history"]
     assert (history[0]["version"], history[0]["state"]) == ("4.18.0", "Completed")

@@ -210,6 +210,17 @@ def test_ready_during_an_upgrade_is_told_though_the_phase_stays():
     assert told(up_lost, up_ready) == [(NORMAL, "Ready")]
 
 
+def test_ready_held_back_by_the_control_planes_rollout_of_an_upgrade_is_no_warning():
+    upgrading = condition("HostedClusterUpgrading", True, "UpgradeInProgress", "Upgrading from 4.18.0 to r:4.19")
+    rolling = condition("Ready", False, "ControlPlaneRollingOut", "ControlPlaneRolledOut: rolling out 4.19.0")
+    ready = status("Ready", *VALID, condition("Ready", True, "Ready", ""))
+    up_rolling = status("Upgrading", *VALID, upgrading, rolling)
+    up_ready = status("Upgrading", *VALID, upgrading, condition("Ready", True, "Ready", ""))
+    assert told(ready, up_rolling) == [(NORMAL, "Upgrading")]
+    assert told(up_ready, up_rolling) == [(NORMAL, "ControlPlaneRollingOut")]
+    assert told(up_rolling, up_ready) == [(NORMAL, "Ready")]
+
+
 def test_deletion_tells_its_start_its_failure_and_its_end():
     ready = status("Ready", *VALID, condition("Ready", True, "Ready", ""))
     cleanup = "HostedClusterCleanup"

@@ -158,3 +158,60 @@ def test_an_encrypted_cluster_waits_for_its_active_key_as_hypershift_does():
     )
     assert not s._encryption_key_missing(hc)
     assert not s._encryption_key_missing(hosted_cluster())  # not encrypted: nothing to wait for
+
+
+def cp_history(hc: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(h["version"], h["state"]) for h in hc["status"]["controlPlaneVersion"]["history"]]
+
+
+def test_the_control_plane_completes_its_install_before_workers_join_and_records_the_digest():
+    """controlplaneversion.go: the first pass makes a Partial entry and returns; the next one, with the
+    components rolled out, completes it. The desired image is resolved to its digest
+    (reconcileControlPlaneVersionStatus); no worker is needed (management-side components)."""
+    s, hc = standin(Nodes()), hosted_cluster()
+    step(s, hc)
+    assert cp_history(hc) == [("4.19.0", "Partial")]
+    assert hc["status"]["controlPlaneVersion"]["desired"] == {"version": "4.19.0", "image": release_digest(OLD)}
+    step(s, hc)
+    assert cp_history(hc) == [("4.19.0", "Completed")]
+    assert hc["status"]["controlPlaneVersion"]["history"][0]["completionTime"]
+    assert hc["status"]["version"]["history"][0]["state"] == "Partial"  # the ClusterVersion waits for workers
+
+
+def test_a_control_plane_that_is_not_serving_stays_partial():
+    s, hc = standin(Nodes()), hosted_cluster(age=0)
+    for _ in range(3):
+        step(s, hc, StandinConfig({"availableAfterSeconds": "30"}))
+    assert cp_history(hc) == [("4.19.0", "Partial")]
+    for _ in range(3):
+        step(s, hc, StandinConfig({"t.hcp.degraded": "true", "availableAfterSeconds": "0"}))
+    assert cp_history(hc) == [("4.19.0", "Partial")]
+
+
+def test_an_upgrade_puts_a_partial_entry_on_top_and_closes_the_old_one_then_completes_unless_held():
+    s, hc = standin(Nodes()), hosted_cluster()
+    step(s, hc)
+    step(s, hc)
+    hc["spec"]["release"]["image"] = NEW
+    held = StandinConfig({"t.hcp.upgradeHeld": "true", "upgradeAfterSeconds": "0"})
+    step(s, hc, held)
+    assert cp_history(hc) == [("4.19.1", "Partial"), ("4.19.0", "Completed")]
+    old = hc["status"]["controlPlaneVersion"]["history"][1]
+    assert old["completionTime"]
+    for _ in range(2):
+        step(s, hc, held)
+    assert cp_history(hc) == [("4.19.1", "Partial"), ("4.19.0", "Completed")]
+    step(s, hc, StandinConfig({"upgradeAfterSeconds": "0"}))
+    assert cp_history(hc) == [("4.19.1", "Completed"), ("4.19.0", "Completed")]
+
+
+def test_the_same_version_by_another_image_merges_into_the_newest_entry():
+    """mergeEqualVersions: the same version under another image is no new release."""
+    s, hc = standin(Nodes()), hosted_cluster()
+    step(s, hc)
+    step(s, hc)
+    mirror = "registry.example.com/ocp/release:4.19.0-x86_64"
+    hc["spec"]["release"]["image"] = mirror
+    step(s, hc)
+    assert cp_history(hc) == [("4.19.0", "Completed")]
+    assert hc["status"]["controlPlaneVersion"]["history"][0]["image"] == release_digest(mirror)

@@ -11,6 +11,7 @@ Keys (all optional):
   <ns>.<name>.stuckDeletion  "true": that HostedCluster never finishes deleting
   <ns>.<name>.statusFrozen   "true": that HostedCluster's status is left as it is (whoever wrote it)
   <ns>.<name>.upgradeHeld    "true": a release change of that HostedCluster stays Partial until unset
+                             (its controlPlaneVersion and its version both)
   <ns>.<name>.coreConfigsMissing "true": that NodePool's control plane has not written its core
                              ignition configs (ValidMachineConfig False; no token for a new config)
   <ns>.<name>.payloadInvalid "true": the ignition server cannot generate the payload of the NodePool

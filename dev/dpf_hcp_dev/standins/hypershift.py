@@ -339,12 +339,22 @@ class HyperShiftStandin:
             ]
         seen = any(c.get("type") == "Progressing" and c.get("status") == "True" for c in status.get("conditions") or [])
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        entry = {"image": release, "version": _ocp_version(image), "startedTime": now, "verified": True}
+        # configv1.UpdateHistory: completionTime is null until the entry completes or the next one starts
+        # (the CVO's pkg/cvo/status.go closes the previous entry); the CRD requires the key (nullable).
+        entry = {
+            "image": release,
+            "version": _ocp_version(image),
+            "startedTime": now,
+            "completionTime": None,
+            "verified": True,
+        }
         if not history:  # seeded: the first install, Partial
             history, desired = [{**entry, "state": "Partial"}], release
         elif desired not in (image, release) and not seen:  # this pass the change is seen; the next one takes it
             table.update(PROGRESSING)
         elif desired not in (image, release) or history[0].get("image") not in (image, release):
+            if not history[0].get("completionTime"):
+                history[0]["completionTime"] = now
             history.insert(0, {**entry, "state": "Partial"})
             desired = release
         elif up and not degraded and history[0].get("state") == "Partial" and self._rolled_out(history, hc, config):
@@ -359,7 +369,10 @@ class HyperShiftStandin:
             },
             "history": history,
             "observedGeneration": meta.get("generation", 1),
+            # Required, nullable (configv1.ClusterVersionStatus): HyperShift leaves it null on platform None.
+            "availableUpdates": version.get("availableUpdates"),
         }
+        status["controlPlaneVersion"] = self._control_plane_version(hc, config, up and not degraded, now)
         if up and not degraded:
             status["kubeconfig"] = {"name": f"{meta['name']}-admin-kubeconfig"}
             status["ignitionEndpoint"] = (
@@ -371,6 +384,41 @@ class HyperShiftStandin:
         updates = [{"type": t, "status": s, "reason": r, "message": m} for t, (s, r, m) in table.items()]
         status["conditions"] = merge(status.get("conditions"), updates, meta.get("generation"))
         return status
+
+    def _control_plane_version(
+        self, hc: dict[str, Any], config: StandinConfig, serving: bool, now: str
+    ) -> dict[str, Any]:
+        """status.controlPlaneVersion as the HostedControlPlane fills it and HyperShift copies it whole
+        (openshift/hypershift control-plane-operator/controllers/hostedcontrolplane/controlplaneversion.go,
+        reconcileControlPlaneVersion, mergeEqualVersions, pruneHistory; hostedcontrolplane_controller.go,
+        reconcileControlPlaneVersionStatus, which resolves the release image to its digest first;
+        hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go, propagateControlPlaneVersion).
+
+        The first pass makes a Partial entry; a desired release that does not merge with the newest entry
+        (neither the same image nor the same version) closes that entry and puts a Partial one on top;
+        the newest is Completed once every control plane component runs the version and rolled out. Here
+        the components are rolled out once the control plane serves, not degraded: at once for the first
+        install (no workers needed), ``upgradeAfterSeconds``/2 after an upgrade started unless held. The
+        observedGeneration upstream is the HostedControlPlane's; the stand-in has none and gives the
+        HostedCluster's."""
+        meta = hc["metadata"]
+        image = ((hc.get("spec") or {}).get("release") or {}).get("image", "")
+        desired = {"version": _ocp_version(image), "image": release_digest(image)}
+        existing = (hc.get("status") or {}).get("controlPlaneVersion") or {}
+        history = [dict(h) for h in existing.get("history") or []]
+        entry = {"state": "Partial", "startedTime": now, **desired}
+        if not (existing.get("desired") or {}).get("image") or not history:
+            history = [entry]  # first population, returned as it is
+        elif history[0].get("image") != desired["image"] and history[0].get("version") != desired["version"]:
+            history[0].setdefault("completionTime", now)
+            history = [entry, *history][:100]  # a new release, returned as it is
+        else:
+            history[0].update(desired)  # merged: each side takes what the other lacks (mergeEqualVersions)
+            held = config.flag(meta["namespace"], meta["name"], "upgradeHeld") and len(history) > 1
+            due = len(history) == 1 or _age(history[0].get("startedTime")) >= config.upgrade_after / 2
+            if history[0].get("state") == "Partial" and serving and due and not held:
+                history[0].update(state="Completed", completionTime=now)
+        return {"desired": desired, "history": history, "observedGeneration": meta.get("generation", 1)}
 
     def _rolled_out(self, history: list[dict[str, Any]], hc: dict[str, Any], config: StandinConfig) -> bool:
         """The install completes once workers joined; an upgrade after ``upgradeAfterSeconds`` (unless held)."""

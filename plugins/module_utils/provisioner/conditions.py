@@ -41,6 +41,9 @@ HOSTED_CLUSTER_PROGRESSING = "HostedClusterProgressing"  # its Progressing
 HOSTED_CLUSTER_DEGRADED = "HostedClusterDegraded"  # its Degraded
 ETCD_RECOVERY_ACTIVE = "EtcdRecoveryActive"  # its own name
 INITIAL_INSTALL = "InitialInstall"  # UPGRADING's reason before the first install completes
+CONTROL_PLANE_ROLLED_OUT = "ControlPlaneRolledOut"  # from HyperShift's status.controlPlaneVersion
+DATA_PLANE_ROLLED_OUT = "DataPlaneRolledOut"  # from its status.version (the hosted ClusterVersion)
+CONTROL_PLANE_ROLLING_OUT = "ControlPlaneRollingOut"  # Ready's reason while the control plane is not at the release
 
 # -- reasons of a step that is on its way, not failing ----------------------------------------------
 WAITING_FOR_KUBECONFIG = "WaitingForKubeconfig"

@@ -19,6 +19,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner im
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
     CLEANUP,
     CLEANUP_IN_PROGRESS,
+    CONTROL_PLANE_ROLLING_OUT,
     CSR_AUTO_APPROVAL,
     READY,
     STEP_CONDITIONS,
@@ -61,6 +62,7 @@ def notices(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Notice]:
 
     - the phase, when it changes: Warning when it becomes Failed or Ready is lost, else Normal;
     - Ready, when it turns True or stops being True while the phase stays (e.g. during an upgrade);
+      Ready lost while the control plane rolls out the desired release (an upgrade) is Normal;
     - a step that starts failing (bad by its polarity, for a reason that is not "on its way"), or
       fails for a new reason: Warning naming the fix, unless the phase's Event already says it;
       and its recovery once it no longer fails: Normal;
@@ -74,10 +76,12 @@ def notices(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Notice]:
     ready_lost = bool(ready_was and ready_was["status"] == "True" and (not ready or ready["status"] != "True"))
     ready_gained = bool(ready and ready["status"] == "True" and ready_was and ready_was["status"] != "True")
     deleting = new.get("phase") == st.PHASE_DELETING
+    # Ready lost while the control plane rolls out the release the user asked for: expected, no Warning.
+    rolling = bool(ready and ready["reason"] == CONTROL_PLANE_ROLLING_OUT)
     phase_told = ""
     if new.get("phase") != old.get("phase"):
         phase_told = _phase_message(new, ready)
-        bad = new.get("phase") == st.PHASE_FAILED or (ready_lost and not deleting)
+        bad = new.get("phase") == st.PHASE_FAILED or (ready_lost and not deleting and not rolling)
         out.append(
             Notice(
                 WARNING if bad else NORMAL,
@@ -89,7 +93,7 @@ def notices(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Notice]:
     elif ready and not deleting and (ready_lost or ready_gained):
         out.append(
             Notice(
-                WARNING if ready_lost else NORMAL,
+                WARNING if ready_lost and not rolling else NORMAL,
                 ready["reason"],
                 f"Ready={ready['status']}: {ready['message']}",
                 "ready",

@@ -11,6 +11,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
     BLUEFIELD_IMAGE_RESOLVED,
     CLUSTER_TYPE_VALID,
+    CONTROL_PLANE_ROLLED_OUT,
+    CONTROL_PLANE_ROLLING_OUT,
     DPUCLUSTER_IN_USE,
     DPUCLUSTER_MISSING,
     ETCD_RECOVERY_ACTIVE,
@@ -183,8 +185,9 @@ def validation_failures(conditions: list[Condition]) -> list[Condition]:
 
 
 def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> Condition:
-    """Ready is True when the input is valid, the HostedCluster is Available and not Degraded,
-    and every step that reported a condition succeeded.
+    """Ready is True when the input is valid, the HostedCluster is Available and not Degraded, its
+    control plane completed the desired release (when HyperShift reports controlPlaneVersion), and
+    every step that reported a condition succeeded.
 
     When it is not, the reason is the most useful one: bad input, then a broken hosted cluster
     or a step that failed (something to act on), then what is still on its way.
@@ -210,6 +213,9 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
             "HostedClusterNotAvailable",
             "Waiting for the HostedCluster's control plane to become available",
         )
+    rollout = find(conditions, CONTROL_PLANE_ROLLED_OUT)
+    if rollout and rollout["status"] == "False":  # Unknown: a HyperShift that reports no controlPlaneVersion
+        return condition(READY, False, CONTROL_PLANE_ROLLING_OUT, f"{CONTROL_PLANE_ROLLED_OUT}: {rollout['message']}")
     if steps:
         return condition(READY, False, steps[0]["reason"], f"{steps[0]['type']}: {steps[0]['message']}")
     degraded = find(conditions, HOSTED_CLUSTER_DEGRADED)
