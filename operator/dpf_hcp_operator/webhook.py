@@ -30,7 +30,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources 
     SECRET,
     SUBJECT_ACCESS_REVIEW,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import admission, naming, scope
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import admission, naming, scope, upgrade
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.hosted_kubeconfig import owned
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
@@ -176,8 +177,11 @@ class Reviewer:
         if old is None:  # the provisioners, to see who holds the DPUCluster or the control plane's namespace
             reads["provisioners"] = self._provisioners
         derived = old is None and _derives_names(meta)  # metadata.name and namespace never change: judged once
-        if derived:
+        old_release = (old.get("spec") or {}).get("ocpReleaseImage") if old is not None else None
+        upgrading = old_release is not None and old_release != spec.get("ocpReleaseImage")
+        if derived or upgrading:
             reads["hostedcluster"] = lambda: self.client.get_or_none(HOSTED_CLUSTER, meta["name"], ns, READ_SECONDS)
+        if derived:
             reads["namespace"] = lambda: self.client.get_or_none(
                 NAMESPACE, naming.control_plane_namespace(obj), timeout=READ_SECONDS
             )
@@ -188,6 +192,21 @@ class Reviewer:
         problems = admission.check_references(obj, dpucluster, provisioners, configmap, self.operator_namespace)
         if derived:
             problems += self._derived_names(obj, provisioners, found["hostedcluster"], found["namespace"])
+        if upgrading:  # before an upgrade starts: the previous one done, machineOSURL not another release's
+            hosted_cluster = found["hostedcluster"]
+            if hosted_cluster is not None and owned(hosted_cluster, obj):
+                hosted_cluster = None  # another's of that name: its state says nothing of this provisioner's
+            problems += [
+                admission.Problem(field, text)
+                for _reason, field, text in upgrade.upgrade_problems(
+                    str(old_release),
+                    str(spec.get("ocpReleaseImage")),
+                    hosted_cluster,
+                    str(spec.get("machineOSURL") or ""),
+                    configmap,
+                    meta.get("annotations") or {},
+                )
+            ]
         if old is not None and (old.get("spec") or {}).get("ocpReleaseImage") == spec.get("ocpReleaseImage"):
             problems = [p for p in problems if p.field != "spec.ocpReleaseImage"]  # not what this update changes
         present = {}

@@ -15,6 +15,12 @@ description:
     C(ocp-bluefield-images) ConfigMap.
   - Returns the C(BlueFieldImageResolved) condition. An unmapped version is a failed
     condition whose message lists the versions that are mapped.
+  - When I(hosted_cluster) is given and its release is another OCP version than I(release_image),
+    an upgrade starts; it also returns C(UpgradeAllowed), False when the previous upgrade is still
+    rolling out (reason C(PreviousUpgradeRolling), unless the annotation
+    C(provisioning.dpu.hcp.io/retarget-upgrade) is C(true) in I(annotations)) or when
+    I(machine_os_url) names another release's BlueField image (reason C(MachineOSURLOfAnotherRelease)),
+    each message naming the field and the fix. C(ok) is then False too.
   - Reads only, so check mode behaves the same.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
@@ -31,6 +37,19 @@ options:
     description: Namespace of that ConfigMap, usually the operator's.
     type: str
     required: true
+  hosted_cluster:
+    description:
+      - The HostedCluster the release is for (C(namespace), C(name)). When given, the upgrade checks run
+        against it as it is; when it does not exist yet, no upgrade starts.
+    type: dict
+  machine_os_url:
+    description: The provisioner's C(spec.machineOSURL), checked for an upgrade; empty when not set.
+    type: str
+    default: ""
+  annotations:
+    description: The provisioner's annotations, where C(provisioning.dpu.hcp.io/retarget-upgrade) is read.
+    type: dict
+    default: {}
 attributes:
   check_mode:
     support: full
@@ -62,7 +81,7 @@ image:
   returned: always
   type: str
 conditions:
-  description: The BlueFieldImageResolved condition.
+  description: The BlueFieldImageResolved condition, and UpgradeAllowed when I(hosted_cluster) is given.
   returned: always
   type: list
   elements: dict
@@ -76,6 +95,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args impor
     with_auth,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import upgrade
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.hosted_kubeconfig import owned
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import HOSTED_CLUSTER
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import (
     BLUEFIELD_CONFIGMAP,
     resolve_bluefield_image,
@@ -86,6 +108,9 @@ ARGUMENT_SPEC = with_auth(
         "release_image": {"type": "str", "required": True},
         "configmap_name": {"type": "str", "default": BLUEFIELD_CONFIGMAP},
         "configmap_namespace": {"type": "str", "required": True},
+        "hosted_cluster": {"type": "dict"},
+        "machine_os_url": {"type": "str", "default": ""},
+        "annotations": {"type": "dict", "default": {}},
     }
 )
 
@@ -96,10 +121,20 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     check = resolve_bluefield_image(
         params["release_image"], configmap, params["configmap_namespace"], params["configmap_name"]
     )
+    conditions, ok = check.conditions, check.ok
+    ref = params.get("hosted_cluster")
+    if ref:
+        hosted_cluster = client.get_or_none(HOSTED_CLUSTER, ref["name"], ref["namespace"])
+        if hosted_cluster is not None and owned(hosted_cluster, {"metadata": ref}):
+            hosted_cluster = None  # not made by a provisioner of this name: nothing of ours to upgrade
+        allowed = upgrade.check(
+            params["release_image"], hosted_cluster, params["machine_os_url"] or "", configmap, params["annotations"]
+        )
+        conditions, ok = conditions + allowed.conditions, ok and allowed.ok
     return {
         "changed": False,
-        "ok": check.ok,
-        "conditions": check.conditions,
+        "ok": ok,
+        "conditions": conditions,
         "ocp_version": check.facts.get("ocp_version", ""),
         "image": check.facts.get("bluefield_image", ""),
     }

@@ -16,6 +16,7 @@ BLUEFIELD_IMAGE_RESOLVED = "BlueFieldImageResolved"
 DPUCLUSTER_MISSING = "DPUClusterMissing"
 CLUSTER_TYPE_VALID = "ClusterTypeValid"
 DPUCLUSTER_IN_USE = "DPUClusterInUse"
+UPGRADE_ALLOWED = "UpgradeAllowed"  # nothing stands in the way of the release change the spec asks for
 VALIDATION_CONDITIONS = (
     SPEC_VALID,
     SECRETS_VALID,
@@ -23,6 +24,7 @@ VALIDATION_CONDITIONS = (
     DPUCLUSTER_MISSING,
     CLUSTER_TYPE_VALID,
     DPUCLUSTER_IN_USE,
+    UPGRADE_ALLOWED,
 )
 
 # -- types: the steps ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.co
     SECRETS_VALID,
     SPEC_VALID,
     STEP_CONDITIONS,
+    UPGRADE_ALLOWED,
     UPGRADING,
     WAITING_REASONS,
 )
@@ -88,6 +89,7 @@ VALIDATION_PASS = {
     DPUCLUSTER_MISSING: "False",
     CLUSTER_TYPE_VALID: "True",
     DPUCLUSTER_IN_USE: "False",
+    UPGRADE_ALLOWED: "True",
 }
 
 PHASE_PENDING = "Pending"
