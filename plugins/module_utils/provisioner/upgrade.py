@@ -108,7 +108,7 @@ def check(
     if not problems:
         message = f"The upgrade from {_version(current) or shown(current)} to {_version(target_release)} may start"
         return Check([condition(UPGRADE_ALLOWED, True, "Allowed", message)], True)
-    message = "; ".join(f"{field}: {text}" for _, field, text in problems)
+    message = "; ".join(f"{field}: {text}" for _reason, field, text in problems)
     return Check([condition(UPGRADE_ALLOWED, False, problems[0][0], message)], False)
 
 
