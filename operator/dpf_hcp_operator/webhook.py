@@ -177,8 +177,14 @@ class Reviewer:
         if old is None:  # the provisioners, to see who holds the DPUCluster or the control plane's namespace
             reads["provisioners"] = self._provisioners
         derived = old is None and _derives_names(meta)  # metadata.name and namespace never change: judged once
-        old_release = (old.get("spec") or {}).get("ocpReleaseImage") if old is not None else None
-        upgrading = old_release is not None and old_release != spec.get("ocpReleaseImage")
+        old_spec = (old.get("spec") or {}) if old is not None else None
+        # An update that changes the release or machineOSURL, of an object whose name and namespace
+        # name a HostedCluster (a forged review with empty ones would list them all).
+        upgrading = (
+            old_spec is not None
+            and _derives_names(meta)
+            and any(old_spec.get(k) != spec.get(k) for k in ("ocpReleaseImage", "machineOSURL"))
+        )
         if derived or upgrading:
             reads["hostedcluster"] = lambda: self.client.get_or_none(HOSTED_CLUSTER, meta["name"], ns, READ_SECONDS)
         if derived:
@@ -199,7 +205,7 @@ class Reviewer:
             problems += [
                 admission.Problem(field, text)
                 for _reason, field, text in upgrade.upgrade_problems(
-                    str(old_release),
+                    str(old_spec.get("ocpReleaseImage")),
                     str(spec.get("ocpReleaseImage")),
                     hosted_cluster,
                     str(spec.get("machineOSURL") or ""),

@@ -18,7 +18,7 @@ description:
   - When I(hosted_cluster) is given and its release is another OCP version than I(release_image),
     an upgrade starts; it also returns C(UpgradeAllowed), False when the previous upgrade is still
     rolling out (reason C(PreviousUpgradeRolling), unless the annotation
-    C(provisioning.dpu.hcp.io/retarget-upgrade) is C(true) in I(annotations)) or when
+    C(provisioning.dpu.hcp.io/retarget-upgrade) in I(annotations) names the target version) or when
     I(machine_os_url) names another release's BlueField image (reason C(MachineOSURLOfAnotherRelease)),
     each message naming the field and the fix. C(ok) is then False too.
   - Reads only, so check mode behaves the same.
@@ -50,6 +50,12 @@ options:
     description: The provisioner's annotations, where C(provisioning.dpu.hcp.io/retarget-upgrade) is read.
     type: dict
     default: {}
+  provisioner_uid:
+    description:
+      - The provisioner's C(metadata.uid). When given, only a HostedCluster with a controller
+        ownerReference to it is checked (one left by an earlier provisioner of that name is not).
+    type: str
+    default: ""
 attributes:
   check_mode:
     support: full
@@ -111,6 +117,7 @@ ARGUMENT_SPEC = with_auth(
         "hosted_cluster": {"type": "dict"},
         "machine_os_url": {"type": "str", "default": ""},
         "annotations": {"type": "dict", "default": {}},
+        "provisioner_uid": {"type": "str", "default": ""},
     }
 )
 
@@ -125,7 +132,8 @@ def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     ref = params.get("hosted_cluster")
     if ref:
         hosted_cluster = client.get_or_none(HOSTED_CLUSTER, ref["name"], ref["namespace"])
-        if hosted_cluster is not None and owned(hosted_cluster, {"metadata": ref}):
+        provisioner = {"metadata": {**ref, "uid": params["provisioner_uid"] or None}}
+        if hosted_cluster is not None and owned(hosted_cluster, provisioner):
             hosted_cluster = None  # not made by a provisioner of this name: nothing of ours to upgrade
         allowed = upgrade.check(
             params["release_image"], hosted_cluster, params["machine_os_url"] or "", configmap, params["annotations"]

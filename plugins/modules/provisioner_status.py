@@ -158,6 +158,8 @@ def desired_status(
         hc_meta = hosted_cluster["metadata"]
         new["hostedClusterRef"] = {"namespace": hc_meta["namespace"], "name": hc_meta["name"]}
         new["versions"] = versions.fields(hosted_cluster)
+    elif hc_known:
+        new.pop("versions", None)  # the HostedCluster is gone: no rollout to show
     for k in [k for k, v in fields.items() if v is None]:
         new.pop(k, None)
     new.update(

@@ -74,11 +74,12 @@ def test_the_webhook_refuses_a_new_release_while_the_previous_upgrade_rolls_out(
         assert "spec.ocpReleaseImage: the upgrade to 4.18.0 is still rolling out" in message
         assert "wait until HostedClusterUpgrading is False" in message and FORCE_ANNOTATION in message
         assert mgmt.get(PROVISIONER, "hcp", ns)["spec"]["ocpReleaseImage"] == R418  # nothing stored
-        # The annotation, in the same update, retargets it anyway.
+        # The annotation naming the target version, in the same update, retargets it anyway.
+        assert f"{FORCE_ANNOTATION}: '4.19.0-ec.5'" in message
         mgmt.patch(
             PROVISIONER,
             "hcp",
-            {"metadata": {"annotations": {FORCE_ANNOTATION: "true"}}, "spec": {"ocpReleaseImage": RELEASE}},
+            {"metadata": {"annotations": {FORCE_ANNOTATION: "4.19.0-ec.5"}}, "spec": {"ocpReleaseImage": RELEASE}},
             ns,
         )
         wait_for(

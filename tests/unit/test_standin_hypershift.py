@@ -205,13 +205,17 @@ def test_an_upgrade_puts_a_partial_entry_on_top_and_closes_the_old_one_then_comp
     assert cp_history(hc) == [("4.19.1", "Completed"), ("4.19.0", "Completed")]
 
 
-def test_the_same_version_by_another_image_merges_into_the_newest_entry():
-    """mergeEqualVersions: the same version under another image is no new release."""
+def test_the_same_version_under_another_image_is_a_new_entry():
+    """mergeEqualVersions merges only the same image (or an entry without one): another architecture's
+    payload of the same version is a new release."""
     s, hc = standin(Nodes()), hosted_cluster()
     step(s, hc)
     step(s, hc)
-    mirror = "registry.example.com/ocp/release:4.19.0-x86_64"
-    hc["spec"]["release"]["image"] = mirror
+    multi = "quay.io/openshift-release-dev/ocp-release:4.19.0-multi"
+    hc["spec"]["release"]["image"] = multi
     step(s, hc)
-    assert cp_history(hc) == [("4.19.0", "Completed")]
-    assert hc["status"]["controlPlaneVersion"]["history"][0]["image"] == release_digest(mirror)
+    assert cp_history(hc) == [("4.19.0", "Partial"), ("4.19.0", "Completed")]
+    assert hc["status"]["controlPlaneVersion"]["history"][0]["image"] == release_digest(multi)
+    assert hc["status"]["controlPlaneVersion"]["history"][1]["image"] == release_digest(OLD)
+    step(s, hc, StandinConfig({"upgradeAfterSeconds": "0"}))
+    assert cp_history(hc) == [("4.19.0", "Completed"), ("4.19.0", "Completed")]

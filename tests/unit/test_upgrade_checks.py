@@ -65,8 +65,11 @@ def test_a_new_release_while_the_previous_upgrade_rolls_out_is_refused_naming_th
         assert message.startswith("spec.ocpReleaseImage: the upgrade to 4.19.1 is still rolling out")
         assert "wait until HostedClusterUpgrading is False" in message
         assert upgrade.FORCE_ANNOTATION in message
-    assert reasons(R2, ROLLING, annotations={upgrade.FORCE_ANNOTATION: "true"}) == ["Allowed"]
-    assert reasons(R2, ROLLING, annotations={upgrade.FORCE_ANNOTATION: "yes"})[0] == "PreviousUpgradeRolling"
+    assert "provisioning.dpu.hcp.io/retarget-upgrade: '4.19.2' to retarget it to 4.19.2 anyway" in message
+    assert reasons(R2, ROLLING, annotations={upgrade.FORCE_ANNOTATION: "4.19.2"}) == ["Allowed"]
+    # It names the version it lets through: left on the object, it lets no later retarget through.
+    for value in ("true", "4.19.1", "4.19.3", ""):
+        assert reasons(R2, ROLLING, annotations={upgrade.FORCE_ANNOTATION: value})[0] == "PreviousUpgradeRolling"
     # HyperShift says Progressing (the new release seen, not yet taken): an upgrade under way too.
     seen = hc(R1, [entry("4.19.0", "Completed")], [entry("4.19.0", "Completed")], progressing="True")
     assert reasons(R2, seen)[0] == "PreviousUpgradeRolling"
@@ -118,3 +121,28 @@ def test_hostile_status_and_values_are_bounded_data():
     found = upgrade.check(R1, DONE, "quay.io/bf/rhcos:4.19.0", weird)
     assert not found.ok and "{{" in found.conditions[0]["message"]  # named as data, never evaluated
     assert upgrade.check(R1, hc(DIGEST, [entry("4.19.0", "Completed")]), "", MAP).ok  # a digest: no version
+
+
+def test_right_after_the_spec_changed_the_upgrade_is_under_way_before_hypershift_says_so():
+    """HyperShift pulls the new release before it reports Progressing: the control plane's newest
+    entry is still the old release, Completed. The spec's release is the one under way."""
+    just_set = hc(R1, [entry("4.19.0", "Completed")], [entry("4.19.0", "Completed")])
+    assert upgrade.rolling_upgrade(just_set) == "4.19.1"
+    assert reasons(R2, just_set)[0] == "PreviousUpgradeRolling"
+    assert reasons(R1, just_set) == ["NoUpgrade"]
+
+
+def test_a_tag_beside_a_digest_is_not_read_as_the_release():
+    """quay.io/...:4.19.0@sha256:<another release> pulls the digest: the tag says nothing."""
+    tagged_digest = R0 + "@sha256:" + "f" * 64
+    assert not upgrade.same_release(R0, tagged_digest)
+    assert upgrade.same_release(tagged_digest, "quay.io/openshift-release-dev/ocp-release@sha256:" + "f" * 64)
+    assert reasons(tagged_digest, ROLLING)[0] == "PreviousUpgradeRolling"  # an upgrade, guarded
+    assert reasons(tagged_digest, DONE) == ["Allowed"]
+
+
+def test_a_machine_os_url_change_alone_is_checked_against_the_map():
+    """The webhook checks a machineOSURL-only update too: no two-step way around the upgrade check."""
+    assert upgrade.machine_os_url_problem("quay.io/bf/rhcos:4.19.0", R1, R1, MAP)
+    assert upgrade.machine_os_url_problem("quay.io/bf/rhcos:4.19.1", R1, R1, MAP) is None
+    assert upgrade.machine_os_url_problem("registry.local/bf/custom-4.19.0:v2", R1, R1, MAP) is None

@@ -93,3 +93,22 @@ def test_wide_output_fields():
         "controlPlane": {"version": "4.19.1", "state": "Partial"},
         "dataPlane": {"version": "4.19.0", "state": "Completed"},
     }
+
+
+def test_the_newest_entry_is_the_first_whatever_it_is():
+    """A history whose first item is junk has no newest entry we can read: nothing older stands in."""
+    found = by_type(hc(cp=["x", entry("4.19.1", "Completed")]))
+    assert found["ControlPlaneRolledOut"][:2] == ("Unknown", "NotReported")
+
+
+def test_a_tag_beside_a_digest_matches_by_the_digest():
+    tagged = "quay.io/openshift-release-dev/ocp-release:4.19.1-x86_64@sha256:" + "b" * 64
+    assert by_type(hc(image=tagged, cp=[entry("4.19.1", "Completed")]))["ControlPlaneRolledOut"][0] == "True"
+    lying = "quay.io/openshift-release-dev/ocp-release:4.19.1-x86_64@sha256:" + "c" * 64
+    assert by_type(hc(image=lying, cp=[entry("4.19.1", "Completed")]))["ControlPlaneRolledOut"][1] == "NotStarted"
+
+
+def test_the_upgrade_condition_cuts_what_hypershift_reports():
+    huge = "4.19.1-" + "x" * 100_000
+    upgrading = st.upgrade_condition(hc(cv=[entry(huge, "Partial"), entry(huge, "Completed")]))
+    assert upgrading["status"] == "True" and len(upgrading["message"]) < 300

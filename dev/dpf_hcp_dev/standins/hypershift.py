@@ -247,10 +247,22 @@ def release_digest(image: str) -> str:
 
 
 def _ocp_version(image: str) -> str:
-    tag = image.rsplit(":", 1)[-1]
+    """The version HyperShift reads from the release payload; here, the tag's (a digest dropped)."""
+    name = image.split("@", 1)[0]
+    tag = name.rsplit(":", 1)[-1] if ":" in name.rsplit("/", 1)[-1] else ""
     for suffix in ("-x86_64", "-amd64", "-arm64", "-aarch64", "-multi"):
         tag = tag.removesuffix(suffix)
     return tag
+
+
+def _merges(current: dict[str, Any], desired: dict[str, str]) -> bool:
+    """controlplaneversion.go, mergeEqualVersions: the newest entry is the desired release when the
+    images are equal (and the versions, or one is empty), or the versions are equal and the entry has
+    no image. The same version under another image (another architecture, say) is a new release."""
+    image, version = current.get("image") or "", current.get("version") or ""
+    if desired["image"] and desired["image"] == image:
+        return not desired["version"] or not version or desired["version"] == version
+    return bool(desired["version"]) and desired["version"] == version and not image
 
 
 def by_namespace(obj: dict[str, Any]) -> tuple[str, str]:
@@ -409,11 +421,11 @@ class HyperShiftStandin:
         entry = {"state": "Partial", "startedTime": now, **desired}
         if not (existing.get("desired") or {}).get("image") or not history:
             history = [entry]  # first population, returned as it is
-        elif history[0].get("image") != desired["image"] and history[0].get("version") != desired["version"]:
+        elif not _merges(history[0], desired):
             history[0].setdefault("completionTime", now)
             history = [entry, *history][:100]  # a new release, returned as it is
         else:
-            history[0].update(desired)  # merged: each side takes what the other lacks (mergeEqualVersions)
+            history[0].update(desired)
             held = config.flag(meta["namespace"], meta["name"], "upgradeHeld") and len(history) > 1
             due = len(history) == 1 or _age(history[0].get("startedTime")) >= config.upgrade_after / 2
             if history[0].get("state") == "Partial" and serving and due and not held:

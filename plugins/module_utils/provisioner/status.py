@@ -150,17 +150,23 @@ def upgrade_condition(hosted_cluster: dict[str, Any] | None) -> Condition | None
     progressing = find(status.get("conditions"), "Progressing")
     top = history[0]
     if top.get("state") == "Completed" and not (progressing and progressing.get("status") == "True"):
-        return condition(
-            UPGRADING, False, "AtDesiredVersion", f"The hosted cluster runs {top.get('version') or top.get('image')}"
-        )
+        return condition(UPGRADING, False, "AtDesiredVersion", f"The hosted cluster runs {_release_named(top)}")
     desired = query.text(hosted_cluster, "spec.release.image")
-    target = desired if top.get("state") == "Completed" else (top.get("version") or desired)
+    target = desired if top.get("state") == "Completed" else (str(top.get("version") or "") or desired)
     return condition(
         UPGRADING,
         True,
         "UpgradeInProgress",
-        f"Upgrading from {completed[0].get('version') or completed[0].get('image')} to {target}",
+        f"Upgrading from {_release_named(completed[0])} to {target[:SHOWN]}",
     )
+
+
+SHOWN = 100  # characters of a version or image from HyperShift's status put in a message
+
+
+def _release_named(entry: dict[str, Any]) -> str:
+    """A history entry's version, else its image, cut to SHOWN (HyperShift's CRD bounds neither)."""
+    return str(entry.get("version") or entry.get("image") or "")[:SHOWN]
 
 
 # Reasons that are bad whatever the status: a recovery job that failed "requires manual

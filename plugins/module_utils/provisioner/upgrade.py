@@ -20,8 +20,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.re
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.validation import Check, shown
 
-# The annotation that lets an update retarget an upgrade still under way (HyperShift itself
-# takes a new release at any time: the CVO retargets; this guard is ours).
+# The annotation that lets an update retarget an upgrade still under way to the version it names
+# (HyperShift itself takes a new release at any time: the CVO retargets; this guard is ours). Naming
+# the version, it lets that one retarget through and no later upgrade.
 FORCE_ANNOTATION = "provisioning.dpu.hcp.io/retarget-upgrade"
 PREVIOUS_UPGRADE_ROLLING = "PreviousUpgradeRolling"
 MACHINE_OS_URL_OF_ANOTHER_RELEASE = "MachineOSURLOfAnotherRelease"
@@ -35,6 +36,17 @@ def _version(release_image: str) -> str | None:
         return None
 
 
+def same_release(current: str, target: str) -> bool:
+    """Whether moving from ``current`` to ``target`` starts no upgrade: the same image, the same digest,
+    or (neither by digest) the same version under another name, a mirror say. A tag beside a digest
+    is not read: the digest is what HyperShift pulls."""
+    if current == target:
+        return True
+    if versions.digest(current) or versions.digest(target):
+        return versions.digest(current) == versions.digest(target)
+    return _version(current) is not None and _version(current) == _version(target)
+
+
 def rolling_upgrade(hosted_cluster: dict[str, Any] | None) -> str | None:
     """The release an upgrade under way rolls out (its version, else its image), or None.
 
@@ -46,13 +58,16 @@ def rolling_upgrade(hosted_cluster: dict[str, Any] | None) -> str | None:
         return None
     upgrade = status.upgrade_condition(hosted_cluster)
     control_plane = versions.newest(hosted_cluster, "controlPlaneVersion")
+    release = query.text(hosted_cluster, "spec.release.image")
     installed = bool(upgrade and upgrade["reason"] != status.INITIAL_INSTALL)
+    # Right after the spec changed HyperShift still reports the old release Completed and is not yet
+    # Progressing (it pulls the new release first): the control plane not at the spec's release is
+    # an upgrade under way too.
     under_way = bool(upgrade and upgrade["status"] == "True") or bool(
-        control_plane and control_plane.state != versions.COMPLETED
+        control_plane and (control_plane.state != versions.COMPLETED or not versions.is_release(control_plane, release))
     )
     if not (installed and under_way):
         return None
-    release = query.text(hosted_cluster, "spec.release.image")
     return _version(release) or shown(release)
 
 
@@ -73,7 +88,7 @@ def machine_os_url_problem(
     ``target_release``: it is the BlueField image the map gives another release and not the
     target's, or it names the previous release's version and not the target's."""
     target, previous = _version(target_release), _version(previous_release)
-    if not machine_os_url or not target or target == previous:
+    if not machine_os_url or not target:
         return None
     mapping = _mapping(configmap)
     fix = f"set spec.machineOSURL to the BlueField image for {target}"
@@ -86,7 +101,12 @@ def machine_os_url_problem(
         return (
             f"is {shown(machine_os_url)}, the BlueField image mapped to OCP {others[0][:SHOWN]}, not to {target}; {fix}"
         )
-    if previous and _names_version(machine_os_url, previous) and not _names_version(machine_os_url, target):
+    if (
+        previous
+        and previous != target
+        and _names_version(machine_os_url, previous)
+        and not _names_version(machine_os_url, target)
+    ):
         return f"is {shown(machine_os_url)}, which names OCP {previous}, the release before; {fix}"
     return None
 
@@ -101,8 +121,7 @@ def check(
     """UpgradeAllowed for moving ``hosted_cluster`` (as it is) to ``target_release``: True when no
     upgrade starts (no HostedCluster yet, or already at that version) or nothing stands in its way."""
     current = query.text(hosted_cluster, "spec.release.image") if hosted_cluster else ""
-    same_version = _version(current) is not None and _version(current) == _version(target_release)
-    if not current or current == target_release or same_version:
+    if not current or same_release(current, target_release):
         return Check([condition(UPGRADE_ALLOWED, True, "NoUpgrade", "No upgrade starts")], True)
     problems = upgrade_problems(current, target_release, hosted_cluster, machine_os_url, configmap, annotations)
     if not problems:
@@ -124,15 +143,16 @@ def upgrade_problems(
     ``previous_release`` to ``target_release``."""
     out = []
     rolling = rolling_upgrade(hosted_cluster)
-    forced = str((annotations or {}).get(FORCE_ANNOTATION, "")).lower() == "true"
-    if rolling and not forced and rolling != _version(target_release):
+    target = _version(target_release) or target_release
+    forced = (annotations or {}).get(FORCE_ANNOTATION) == target
+    if rolling and not forced and not same_release(query.text(hosted_cluster, "spec.release.image"), target_release):
         out.append(
             (
                 PREVIOUS_UPGRADE_ROLLING,
                 "spec.ocpReleaseImage",
                 f"the upgrade to {rolling} is still rolling out (HostedClusterUpgrading, "
                 f"ControlPlaneRolledOut); wait until HostedClusterUpgrading is False, or set the annotation "
-                f"{FORCE_ANNOTATION}: 'true' to retarget it anyway",
+                f"{FORCE_ANNOTATION}: {target!r} to retarget it to {target} anyway",
             )
         )
     pinned = machine_os_url_problem(machine_os_url, target_release, previous_release, configmap)

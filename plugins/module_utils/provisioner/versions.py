@@ -57,8 +57,8 @@ def _text(value: object, limit: int = SHOWN) -> str:
 
 def newest(hosted_cluster: dict[str, Any] | None, field: str) -> Rollout | None:
     """``status.<field>.history[0]``, or None when HyperShift reports no such history."""
-    history = query.items(hosted_cluster, f"status.{field}.history")
-    if not history or not isinstance(history[0], dict):
+    history = query.field(hosted_cluster, f"status.{field}.history", list, [])
+    if not history or not isinstance(history[0], dict):  # the newest is the first, whatever follows
         return None
     top = history[0]
     return Rollout(
@@ -66,8 +66,17 @@ def newest(hosted_cluster: dict[str, Any] | None, field: str) -> Rollout | None:
     )
 
 
+def digest(image: str) -> str:
+    """The ``sha256:...`` of an image by digest, or ""."""
+    return image.rsplit("@", 1)[1] if "@" in image else ""
+
+
 def is_release(entry: Rollout, release_image: str) -> bool:
-    """Whether ``entry`` is of ``release_image`` (the HostedCluster's spec.release.image)."""
+    """Whether ``entry`` is of ``release_image`` (the HostedCluster's spec.release.image): by digest when
+    it names one (a tag beside a digest says nothing: the digest is what is pulled), else by the tag's
+    version (HyperShift records the digest it resolved)."""
+    if digest(release_image):
+        return digest(entry.image) == digest(release_image)
     try:
         return entry.version == ocp_version(release_image)
     except ReleaseImageError:
