@@ -112,3 +112,9 @@ def test_the_upgrade_condition_cuts_what_hypershift_reports():
     huge = "4.19.1-" + "x" * 100_000
     upgrading = st.upgrade_condition(hc(cv=[entry(huge, "Partial"), entry(huge, "Completed")]))
     assert upgrading["status"] == "True" and len(upgrading["message"]) < 300
+
+
+def test_wide_output_fields_leave_out_what_hypershift_left_empty():
+    """An empty string would reach the API server as null and fail the whole status write."""
+    garbage = hc(cv=[{"state": "Partial", "image": "%%% not an image"}], cp=[{"version": "", "state": ""}])
+    assert versions.fields(garbage) == {"dataPlane": {"state": "Partial"}}

@@ -144,6 +144,9 @@ def fields(hosted_cluster: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, field in (("controlPlane", "controlPlaneVersion"), ("dataPlane", "version")):
         entry = newest(hosted_cluster, field)
-        if entry is not None:
-            out[key] = {"version": entry.version, "state": entry.state}
+        # Only what HyperShift filled: an empty string reaches the API server as null, which the
+        # schema's string type refuses (seen on 1.20), and the whole status write with it.
+        shown = {k: v for k, v in (("version", entry.version), ("state", entry.state)) if v} if entry else {}
+        if shown:
+            out[key] = shown
     return out
