@@ -289,39 +289,6 @@ def test_the_node_port_address_stays_as_the_hosted_cluster_was_created(upstream,
     assert {s["servicePublishingStrategy"]["nodePort"]["address"] for s in services} == {"10.0.0.5"}
 
 
-def test_metallb_left_to_the_platform_is_not_managed_and_nothing_is_written(upstream, tmp: Path):
-    client = upstream.client()
-    ns, _ = _reconciled(
-        upstream, tmp, "conf-notmanaged", extra_vars={"metallb_managed": False}, virtualIP="10.20.30.41"
-    )
-    cond = condition(client.get(PROVISIONER, "hcp", ns), "MetalLBConfigured")
-    assert (cond["status"], cond["reason"]) == ("True", "NotManaged")
-    assert client.get_or_none(IP_ADDRESS_POOL, f"dpfhcp-{ns}-hcp", "metallb-system") is None
-    assert client.get_or_none(L2_ADVERTISEMENT, f"dpfhcp-{ns}-hcp", "metallb-system") is None
-
-
-def test_missing_metallb_crds_are_a_condition_not_a_failure(upstream, tmp: Path):
-    """Runs last in this module: it removes the upstream MetalLB CRDs."""
-    client = upstream.client()
-    for crd in ("ipaddresspools.metallb.io", "l2advertisements.metallb.io"):
-        client.delete(CRD, crd)
-    wait_for("MetalLB CRDs gone", lambda: not client.serves(IP_ADDRESS_POOL), timeout=30)
-    ns = namespace(client, "conf-nometallb")
-    dpu_ns = namespace(client, "conf-nometallb-dpus")
-    secrets(client, ns)
-    dpucluster(client, dpu_ns, "dpucluster")
-    cr = client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
-    result = run_playbook("reconcile.yml", [cr], upstream.management.kubeconfig_path(), tmp)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "requeue_after" in result.stdout or "Check again later" in result.stdout
-    obj = client.get(PROVISIONER, "hcp", ns)
-    cond = condition(obj, "MetalLBConfigured")
-    assert (cond["status"], cond["reason"]) == ("False", "MetalLBNotInstalled")
-    assert "metallb.io/v1beta1/IPAddressPool" in cond["message"]
-    assert condition(obj, "Ready")["reason"] == "MetalLBNotInstalled"
-    assert client.get_or_none(HOSTED_CLUSTER, "hcp", ns) is not None  # the rest went ahead
-
-
 def test_the_versions_the_hypershift_standin_publishes_fit_upstreams_crd_and_are_read_as_conditions(
     upstream, tmp: Path
 ):
@@ -367,3 +334,36 @@ def test_the_versions_the_hypershift_standin_publishes_fit_upstreams_crd_and_are
     obj = status_after_run()
     assert condition(obj, "ControlPlaneRolledOut")["reason"] == "Completed"
     assert obj["status"]["versions"]["controlPlane"] == {"version": "4.18.0", "state": "Completed"}
+
+
+def test_metallb_left_to_the_platform_is_not_managed_and_nothing_is_written(upstream, tmp: Path):
+    client = upstream.client()
+    ns, _ = _reconciled(
+        upstream, tmp, "conf-notmanaged", extra_vars={"metallb_managed": False}, virtualIP="10.20.30.41"
+    )
+    cond = condition(client.get(PROVISIONER, "hcp", ns), "MetalLBConfigured")
+    assert (cond["status"], cond["reason"]) == ("True", "NotManaged")
+    assert client.get_or_none(IP_ADDRESS_POOL, f"dpfhcp-{ns}-hcp", "metallb-system") is None
+    assert client.get_or_none(L2_ADVERTISEMENT, f"dpfhcp-{ns}-hcp", "metallb-system") is None
+
+
+def test_missing_metallb_crds_are_a_condition_not_a_failure(upstream, tmp: Path):
+    """Runs last in this module: it removes the upstream MetalLB CRDs."""
+    client = upstream.client()
+    for crd in ("ipaddresspools.metallb.io", "l2advertisements.metallb.io"):
+        client.delete(CRD, crd)
+    wait_for("MetalLB CRDs gone", lambda: not client.serves(IP_ADDRESS_POOL), timeout=30)
+    ns = namespace(client, "conf-nometallb")
+    dpu_ns = namespace(client, "conf-nometallb-dpus")
+    secrets(client, ns)
+    dpucluster(client, dpu_ns, "dpucluster")
+    cr = client.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    result = run_playbook("reconcile.yml", [cr], upstream.management.kubeconfig_path(), tmp)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "requeue_after" in result.stdout or "Check again later" in result.stdout
+    obj = client.get(PROVISIONER, "hcp", ns)
+    cond = condition(obj, "MetalLBConfigured")
+    assert (cond["status"], cond["reason"]) == ("False", "MetalLBNotInstalled")
+    assert "metallb.io/v1beta1/IPAddressPool" in cond["message"]
+    assert condition(obj, "Ready")["reason"] == "MetalLBNotInstalled"
+    assert client.get_or_none(HOSTED_CLUSTER, "hcp", ns) is not None  # the rest went ahead
