@@ -92,6 +92,8 @@ VALIDATION_PASS = {
     UPGRADE_ALLOWED: "True",
 }
 
+SHOWN = 100  # characters of a version, image or ConfigMap key from the API put in a message or field
+
 PHASE_PENDING = "Pending"
 PHASE_PROVISIONING = "Provisioning"
 PHASE_READY = "Ready"
@@ -159,9 +161,6 @@ def upgrade_condition(hosted_cluster: dict[str, Any] | None) -> Condition | None
         "UpgradeInProgress",
         f"Upgrading from {_release_named(completed[0])} to {target[:SHOWN]}",
     )
-
-
-SHOWN = 100  # characters of a version or image from HyperShift's status put in a message
 
 
 def _release_named(entry: dict[str, Any]) -> str:

@@ -26,7 +26,6 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.va
 FORCE_ANNOTATION = "provisioning.dpu.hcp.io/retarget-upgrade"
 PREVIOUS_UPGRADE_ROLLING = "PreviousUpgradeRolling"
 MACHINE_OS_URL_OF_ANOTHER_RELEASE = "MachineOSURLOfAnotherRelease"
-SHOWN = 100  # characters of a ConfigMap key put in a message
 
 
 def _version(release_image: str) -> str | None:
@@ -98,9 +97,8 @@ def machine_os_url_problem(
         return None
     others = sorted(v for v, image in mapping.items() if image == machine_os_url and v != target)
     if others:
-        return (
-            f"is {shown(machine_os_url)}, the BlueField image mapped to OCP {others[0][:SHOWN]}, not to {target}; {fix}"
-        )
+        other = others[0][: status.SHOWN]
+        return f"is {shown(machine_os_url)}, the BlueField image mapped to OCP {other}, not to {target}; {fix}"
     if (
         previous
         and previous != target
@@ -125,7 +123,8 @@ def check(
         return Check([condition(UPGRADE_ALLOWED, True, "NoUpgrade", "No upgrade starts")], True)
     problems = upgrade_problems(current, target_release, hosted_cluster, machine_os_url, configmap, annotations)
     if not problems:
-        message = f"The upgrade from {_version(current) or shown(current)} to {_version(target_release)} may start"
+        to = _version(target_release) or target_release[: status.SHOWN]
+        message = f"The upgrade from {_version(current) or shown(current)} to {to} may start"
         return Check([condition(UPGRADE_ALLOWED, True, "Allowed", message)], True)
     message = "; ".join(f"{field}: {text}" for _reason, field, text in problems)
     return Check([condition(UPGRADE_ALLOWED, False, problems[0][0], message)], False)

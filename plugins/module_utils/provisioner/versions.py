@@ -33,12 +33,12 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.re
     ReleaseImageError,
     ocp_version,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.status import SHOWN
 
 COMPLETED = "Completed"
 PARTIAL = "Partial"
 NOT_STARTED = "NotStarted"
 NOT_REPORTED = "NotReported"
-SHOWN = 100  # characters of a version or image from HyperShift's status put in a message or field
 
 
 @dataclass(frozen=True)
