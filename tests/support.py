@@ -329,6 +329,20 @@ def operator_watches(directory: Path, reconcile_period: str = "0") -> Path:
     return path
 
 
+def wide_row(client: KubeClient, ns: str) -> tuple[dict[str, Any], set[str]]:
+    """What `kubectl get dpfhcp -n <ns> -o wide` prints for the one provisioner there: the API server's
+    Table, priority 1 columns included, as cells by column name; and the names of the wide-only columns."""
+    table = client.request(
+        "GET",
+        f"/apis/provisioning.dpu.hcp.io/v1alpha1/namespaces/{ns}/dpfhcpprovisioners",
+        accept="application/json;as=Table;v=v1;g=meta.k8s.io",
+    )
+    names = [c["name"] for c in table["columnDefinitions"]]
+    (row,) = table["rows"]
+    wide = {c["name"] for c in table["columnDefinitions"] if c.get("priority")}
+    return dict(zip(names, row["cells"], strict=True)), wide
+
+
 def standin_settings(client: KubeClient, **data: str) -> None:
     """Set keys of the stand-ins' ConfigMap (see dev/dpf_hcp_dev/standins/config.py); "" removes one."""
     from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP

@@ -77,11 +77,13 @@ def up(directory: Path, timeout: float) -> int:
         ok = watch_dpus(client, env.client("hosted"), dpus, created, timeout)
     if ok:
         ok = watch_versions(client, ns, name, created, timeout)
+    if ok:
+        ok = watch_health(client, ns, name, created, timeout)
     kubeconfig = env.management.kubeconfig_path()
     print(f"""
 {BOLD}Look around{RESET}
   export KUBECONFIG={kubeconfig}
-  kubectl get dpfhcp -A -o wide               # Phase, Ready, HostedCluster, both versions
+  kubectl get dpfhcp -A -o wide               # Phase, Ready, HostedCluster, both versions, Healthy
   kubectl describe dpfhcp -n {ns} {name}       # conditions and events
   kubectl get hostedcluster,nodepool,secret -n {ns}
   kubectl get dpus -A; KUBECONFIG={env.hosted.kubeconfig_path()} kubectl get csr,nodes
@@ -154,6 +156,29 @@ def watch_versions(client, ns: str, name: str, created: float, timeout: float) -
             return True
         time.sleep(0.2)
     print(f"{RED}the hosted ClusterVersion did not complete in {timeout:.0f}s{RESET}; see the stand-in log")
+    return False
+
+
+def watch_health(client, ns: str, name: str, created: float, timeout: float) -> bool:
+    """Ready said the control plane serves and DPUs may join; the hosted cluster's own operators settle
+    after they did: print HostedClusterHealthy as it changes, until True."""
+    deadline = created + timeout
+    said = None
+    while time.monotonic() < deadline:
+        status = (client.get_or_none(PROVISIONER, name, ns) or {}).get("status") or {}
+        c = next((c for c in status.get("conditions") or [] if c["type"] == "HostedClusterHealthy"), None)
+        if c and (c["status"], c["message"]) != said:
+            said = (c["status"], c["message"])
+            now = time.monotonic() - created
+            colour = GREEN if c["status"] == "True" else (DIM if c["status"] == "Unknown" else RED)
+            print(
+                f"  {now:6.2f}s  {colour}HostedClusterHealthy={c['status']}{RESET} "
+                f"{DIM}{c['reason']}: {c['message']}{RESET}"
+            )
+            if c["status"] == "True":
+                return True
+        time.sleep(0.2)
+    print(f"{RED}the hosted cluster's operators did not settle in {timeout:.0f}s{RESET}; see the stand-in log")
     return False
 
 

@@ -1,6 +1,10 @@
 """The fast path for CSRs: watch each hosted cluster's CSRs and Nodes, and approve a joining
 DPU's CSR within milliseconds of its creation, with the same rules as the csr_approve module
-(plugins/module_utils/provisioner/csr/policy.py). Reconnects when a hosted API server goes and comes back."""
+(plugins/module_utils/provisioner/csr/policy.py). Reconnects when a hosted API server goes and comes back.
+
+Under the same identity it watches the hosted cluster's ClusterVersion and ClusterOperators, and runs
+the provisioner again when the HostedClusterHealthy condition they make changes (hosted_health.py):
+the health is followed by watch, and each run reads it once."""
 
 from __future__ import annotations
 
@@ -13,9 +17,18 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, NODE
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_kubeconfig, naming
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import (
+    hosted_health,
+    hosted_kubeconfig,
+    naming,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import approver, identity, policy
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
+    CLUSTER_OPERATOR,
+    CLUSTER_VERSION,
+    CLUSTER_VERSION_NAME,
+    DPU,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.scope import Scope
 from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.logs import log
@@ -36,9 +49,11 @@ class HostedWatch:
         dpus: Informer,
         recorder: EventRecorder | None = None,
         service: str | None = None,
+        on_health: Callable[[Key], None] | None = None,
     ):
         """``service``: the hosted API server's in-cluster Service (hosted_kubeconfig.SERVICE) to
-        connect to instead of the endpoint the kubeconfig names; None for the published endpoint."""
+        connect to instead of the endpoint the kubeconfig names; None for the published endpoint.
+        ``on_health(key)``: called when the hosted cluster's health (``health_digest``) changed."""
         self.mgmt = mgmt
         self.recorder = recorder or EventRecorder(mgmt)
         self.provisioner = provisioner
@@ -55,6 +70,13 @@ class HostedWatch:
         self.hosted = self.identity.client()
         self.csrs = Informer(self.hosted, CSR)
         self.nodes = Informer(self.hosted, NODE)
+        self.cluster_versions = Informer(
+            self.hosted, CLUSTER_VERSION, field_selector=f"metadata.name={CLUSTER_VERSION_NAME}"
+        )
+        self.cluster_operators = Informer(self.hosted, CLUSTER_OPERATOR)
+        self.on_health = on_health
+        self.health_digest: str | None = None  # None until both health informers listed
+        self._health_lock = threading.Lock()
         self.secret_name = source.secret_name
         self.stop = threading.Event()
         self.wake = threading.Event()
@@ -65,6 +87,8 @@ class HostedWatch:
         self.approved: set[str | None] = set()
         for informer in (self.csrs, self.nodes):
             informer.add_handler(lambda *_: self.wake.set())
+        for informer in (self.cluster_versions, self.cluster_operators):
+            informer.add_handler(lambda *_: self.health_changed())
 
     @property
     def key(self) -> Key:
@@ -94,6 +118,9 @@ class HostedWatch:
                 delay = min(delay * 2, 30.0)
         self.csrs.start(self.stop)
         self.nodes.start(self.stop)
+        self.cluster_versions.start(self.stop)
+        self.cluster_operators.start(self.stop)
+        threading.Thread(target=self._first_health, name=f"health-{self.key[0]}-{self.key[1]}", daemon=True).start()
         while not self.stop.is_set():
             self.wake.wait(30)  # events wake it; the timeout re-checks DPUs that moved on
             self.wake.clear()
@@ -103,6 +130,35 @@ class HostedWatch:
                 self.pass_once()
             except Exception:  # never let one bad object stop approvals for the cluster
                 LOG.exception("CSR pass failed", extra={"fields": {"namespace": self.key[0], "name": self.key[1]}})
+
+    def health(self) -> dict[str, Any] | None:
+        """HostedClusterHealthy from the health informers' caches; None until both listed."""
+        if not (self.cluster_versions.synced.is_set() and self.cluster_operators.synced.is_set()):
+            return None
+        versions = self.cluster_versions.items()
+        return hosted_health.health(versions[0] if versions else None, self.cluster_operators.items())
+
+    def _first_health(self) -> None:
+        """Once both health informers listed (an empty list brings no event), say what they show."""
+        for informer in (self.cluster_versions, self.cluster_operators):
+            while not informer.synced.wait(1.0):
+                if self.stop.is_set():
+                    return
+        self.health_changed()
+
+    def health_changed(self) -> None:
+        """An event of the ClusterVersion or a ClusterOperator: the provisioner runs again only when the
+        condition they make changed (a status heartbeat that changes nothing runs nothing)."""
+        found = self.health()
+        if found is None:
+            return
+        with self._health_lock:
+            new = hosted_health.digest(found)
+            if new == self.health_digest:
+                return
+            self.health_digest = new
+        if self.on_health is not None:
+            self.on_health(self.key)
 
     def pass_once(self) -> None:
         pending = [c for c in self.csrs.items() if policy.is_pending(c)]
@@ -216,15 +272,18 @@ class CSRWatcher:
         scope: Scope = (),
         dpus: Informer | None = None,
         service: str | None = None,
+        on_health: Callable[[Key], None] | None = None,
     ):
         """``version(kind, namespace, name)`` gives a HostedCluster's or a Secret's resourceVersion from
         a cache, so the hosted kubeconfig is read again only when either changed; without it, it is
         read on every sync. DPUs are watched in the namespaces of ``scope`` (all when empty), or come
         from ``dpus``, an informer someone else starts. ``service``: reach each hosted API server
         through its in-cluster Service (a ``host:port`` template, ``{namespace}`` the control-plane
-        namespace) rather than the published endpoint."""
+        namespace) rather than the published endpoint. ``on_health(key)``: called when a hosted
+        cluster's health changed (the controller runs the provisioner again)."""
         self.mgmt = mgmt
         self.service = service
+        self.on_health = on_health
         self.recorder = EventRecorder(mgmt)
         self.version = version
         self._seen: dict[Key, tuple[str | None, str | None]] = {}  # (HostedCluster, kubeconfig secret) versions
@@ -312,7 +371,9 @@ class CSRWatcher:
                 if current:
                     current.close()
                 assert provisioner is not None
-                approver = HostedWatch(self.mgmt, provisioner, source, self.dpus, self.recorder, self.service)
+                approver = HostedWatch(
+                    self.mgmt, provisioner, source, self.dpus, self.recorder, self.service, self.on_health
+                )
                 self.approvers[key] = approver
                 self._seen[key] = versions or (None, None)  # as they were before the read
                 approver.start()
@@ -330,6 +391,12 @@ class CSRWatcher:
                 current.provisioner = provisioner  # a spec change (e.g. its DPUCluster) applies at once
                 current.wake.set()
             CSR_HOSTED_CLUSTERS.set(len(self.approvers))
+
+    def health_digest(self, key: Key) -> str | None:
+        """What the hosted cluster's health of ``key`` is told by, as last watched; None when not watched."""
+        with self.lock:
+            current = self.approvers.get(key)
+        return current.health_digest if current is not None else None
 
     def close(self) -> None:
         with self.lock:

@@ -17,6 +17,7 @@ from dpf_hcp_operator.informers import Informer, Key
 from dpf_hcp_operator.watches import Watch
 
 KIND = PROVISIONER.kind
+HEALTH = "HostedClusterHealth"  # the fingerprint's entry for the hosted cluster's health (not an API kind)
 
 
 def serves(watch: Watch) -> bool:
@@ -38,8 +39,15 @@ class Followers:
         return self.dependencies.informers + (self.csr_watcher.informers if self.csr_watcher else [])
 
     def fingerprint(self, obj: dict[str, Any]) -> Fingerprint:
-        """What a run's outcome for ``obj`` depends on, beyond the object itself."""
-        return self.dependencies.fingerprint(obj)
+        """What a run's outcome for ``obj`` depends on, beyond the object itself: with the hosted
+        cluster's health as the CSR watcher last saw it."""
+        fp = self.dependencies.fingerprint(obj)
+        if self.csr_watcher is not None:
+            meta = obj["metadata"]
+            fp[(HEALTH, meta.get("namespace", ""), meta["name"])] = self.csr_watcher.health_digest(
+                (meta.get("namespace", ""), meta["name"])
+            )
+        return fp
 
     def track(self, keys: list[Key]) -> None:
         """A run for ``keys`` starts: record the changes seen meanwhile."""
@@ -93,6 +101,7 @@ def follow(
             scope,
             dpus=dependencies.dpus,
             service=hosted_api_service,
+            on_health=enqueue,
         )
     return Followers(dependencies, watcher)
 

@@ -33,6 +33,7 @@ from support import (
     unique,
     wait_condition,
     wait_for,
+    wide_row,
 )
 
 
@@ -175,18 +176,9 @@ def test_both_versions_are_conditions_and_kubectl_get_wide_columns(mgmt, operato
     assert condition(obj, "DataPlaneRolledOut")["message"] == (
         f"The hosted cluster's ClusterVersion completed {cv['version']}"
     )
-    # What `kubectl get dpfhcp -o wide` prints: the API server's Table, priority 1 columns included.
-    table = mgmt.request(
-        "GET",
-        f"/apis/provisioning.dpu.hcp.io/v1alpha1/namespaces/{ns}/dpfhcpprovisioners",
-        accept="application/json;as=Table;v=v1;g=meta.k8s.io",
-    )
-    names = [c["name"] for c in table["columnDefinitions"]]
-    (row,) = table["rows"]
-    cells = dict(zip(names, row["cells"], strict=True))
+    cells, wide = wide_row(mgmt, ns)
     assert (cells["CP Version"], cells["CP Progress"]) == (cp["version"], "Completed")
     assert (cells["Version"], cells["Progress"]) == (cv["version"], "Completed")
-    wide = {c["name"] for c in table["columnDefinitions"] if c.get("priority")}
     assert {"CP Version", "CP Progress", "Version", "Progress"} <= wide
 
 

@@ -105,6 +105,9 @@ class Environment:
         apply(hosted, _binding("intruder-csr", "system:node-bootstrapper", "User", "intruder"))
         apply(hosted, _binding("nodes", "system:node", "Group", "system:nodes"))
         install_crds(mgmt, sorted(OUR_CRDS.glob("*.yaml")))
+        # What OpenShift's cluster version operator publishes in a hosted cluster (the CVO stand-in writes
+        # them; upstream's CRDs are not among the conformance set, so these serve every environment).
+        install_crds(hosted, sorted((FIXTURE_CRDS / "hosted").glob("*.yaml")))
         if install_fixture_crds:
             install_crds(mgmt, sorted(FIXTURE_CRDS.glob("*.yaml")))
             # DPF installed as its guide says, with the bf.cfg templates the provisioner writes enabled.

@@ -13,12 +13,15 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply impo
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, NODE, SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
+    CLUSTER_OPERATOR,
+    CLUSTER_VERSION,
     DPU,
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     NODE_POOL,
 )
 from dpf_hcp_dev.standins import config as cfg
+from dpf_hcp_dev.standins.cvo import ClusterVersionOperatorStandin
 from dpf_hcp_dev.standins.dpf import DPFStandin
 from dpf_hcp_dev.standins.hypershift import HyperShiftStandin, by_namespace
 from dpf_hcp_dev.standins.ignition import IgnitionServer
@@ -73,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     client = KubeClient.from_kubeconfig(args.kubeconfig, maxsize=8)
     secrets = Informer(client, SECRET, index=by_namespace)
     node_pools = Informer(client, NODE_POOL)
-    hosted_nodes = Informer(KubeClient.from_kubeconfig(str(args.hosted_kubeconfig), maxsize=2), NODE)
+    hosted = KubeClient.from_kubeconfig(str(args.hosted_kubeconfig), maxsize=2)
+    hosted_nodes = Informer(hosted, NODE)
+    # The hosted cluster's ClusterVersion and ClusterOperators, as its CVO and HCCO publish them.
+    cluster_operators = Informer(hosted, CLUSTER_OPERATOR)
+    cluster_versions = Informer(hosted, CLUSTER_VERSION)
+    cvo = ClusterVersionOperatorStandin(hosted, hosted_nodes, cluster_operators, cluster_versions)
     config_maps = Informer(client, CONFIGMAP)  # the NodePools' spec.config
     hypershift = HyperShiftStandin(
         client, args.hosted_kubeconfig.read_text(), secrets, IgnitionServer(), node_pools, hosted_nodes, config_maps
@@ -94,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     for inf in (hcs, clusters, settings, dpus, secrets, node_pools, hosted_nodes, config_maps):
         inf.add_handler(lambda *_: wake.set())
         inf.start(stop)
+    for inf in (cluster_operators, cluster_versions):  # read back only: their events need no pass
+        inf.start(stop)
     for inf in (
         hcs,
         clusters,
@@ -103,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         node_pools,
         hosted_nodes,
         config_maps,
+        cluster_operators,
+        cluster_versions,
     ):  # what is missing is judged from full caches
         while not inf.synced.wait(0.2) and not stop.is_set():
             pass
@@ -116,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
                 hypershift.reconcile(hc, conf)
             except ApiError as exc:
                 LOG.warning("HostedCluster %s/%s: %s", hc["metadata"]["namespace"], hc["metadata"]["name"], exc)
+        try:
+            cvo.reconcile(hcs.items(), conf)
+        except ApiError as exc:
+            LOG.warning("hosted ClusterVersion and ClusterOperators: %s", exc)
         for node_pool in node_pools.items():
             spec = node_pool.get("spec") or {}
             try:

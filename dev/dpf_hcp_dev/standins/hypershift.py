@@ -265,6 +265,17 @@ def _merges(current: dict[str, Any], desired: dict[str, str]) -> bool:
     return bool(desired["version"]) and desired["version"] == version and not image
 
 
+def workers_joined(nodes: list[dict[str, Any]]) -> bool:
+    """A Ready node that is not cordoned: openshift/hypershift support/util/util.go, CountAvailableNodes."""
+    for node in nodes:
+        if (node.get("spec") or {}).get("unschedulable"):
+            continue
+        for c in (node.get("status") or {}).get("conditions") or []:
+            if c.get("type") == "Ready" and c.get("status") == "True":
+                return True
+    return False
+
+
 def by_namespace(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["metadata"].get("namespace", ""), ""
 
@@ -305,14 +316,8 @@ class HyperShiftStandin:
 
     def workers_joined(self) -> bool:
         """Whether the hosted cluster has a Ready node that is not cordoned (one hosted API server serves
-        every HostedCluster here): openshift/hypershift support/util/util.go, CountAvailableNodes."""
-        for node in self.hosted_nodes.items() if self.hosted_nodes is not None else []:
-            if (node.get("spec") or {}).get("unschedulable"):
-                continue
-            for c in (node.get("status") or {}).get("conditions") or []:
-                if c.get("type") == "Ready" and c.get("status") == "True":
-                    return True
-        return False
+        every HostedCluster here)."""
+        return workers_joined(self.hosted_nodes.items() if self.hosted_nodes is not None else [])
 
     def desired_status(self, hc: dict[str, Any], config: StandinConfig) -> dict[str, Any]:
         """The status as HyperShift reports it, one step per pass (each pass is written, and wakes

@@ -33,6 +33,7 @@ METALLB_CONFIGURED = "MetalLBConfigured"
 IGNITION_CONFIGURED = "IgnitionConfigured"
 STEP_CONDITIONS = (KUBECONFIG_INJECTED, METALLB_CONFIGURED, IGNITION_CONFIGURED)
 CSR_AUTO_APPROVAL = "CSRAutoApprovalActive"
+HOSTED_CLUSTER_HEALTHY = "HostedClusterHealthy"  # the hosted cluster's ClusterVersion and ClusterOperators
 CLEANUP = "HostedClusterCleanup"
 
 # -- types: what the status computes or mirrors --------------------------------------------------

@@ -21,6 +21,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.co
     CLEANUP_IN_PROGRESS,
     CONTROL_PLANE_ROLLING_OUT,
     CSR_AUTO_APPROVAL,
+    HOSTED_CLUSTER_HEALTHY,
     READY,
     STEP_CONDITIONS,
     UPGRADING,
@@ -66,7 +67,9 @@ def notices(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Notice]:
     - a step that starts failing (bad by its polarity, for a reason that is not "on its way"), or
       fails for a new reason: Warning naming the fix, unless the phase's Event already says it;
       and its recovery once it no longer fails: Normal;
-    - the cleanup: its failure as a step's (CleanupFailed, Warning), its success (CleanupSucceeded, Normal).
+    - the cleanup: its failure as a step's (CleanupFailed, Warning), its success (CleanupSucceeded, Normal);
+    - the hosted cluster's health: Normal when it turns True (HostedClusterHealthy), Warning when it was
+      True and turns False (the operators are unstable on every install until the DPUs joined: no Warning).
     """
     old = old or {}
     before = old.get("conditions") or []
@@ -114,6 +117,14 @@ def notices(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Notice]:
             out.append(Notice(NORMAL, reason, message, type_))
         elif type_ == CLEANUP and st.health(c) == st.GOOD and not (was and st.health(was) == st.GOOD):
             out.append(Notice(NORMAL, f"Cleanup{c['reason']}", f"{type_}: {c['message']}", type_))
+    healthy, healthy_was = find(after, HOSTED_CLUSTER_HEALTHY), find(before, HOSTED_CLUSTER_HEALTHY)
+    if healthy and not deleting:
+        was_true = bool(healthy_was and healthy_was["status"] == "True")
+        if healthy["status"] == "True" and not was_true:
+            out.append(Notice(NORMAL, HOSTED_CLUSTER_HEALTHY, healthy["message"], HOSTED_CLUSTER_HEALTHY))
+        elif healthy["status"] == "False" and was_true:
+            message = f"{HOSTED_CLUSTER_HEALTHY}=False: {healthy['message']}"
+            out.append(Notice(WARNING, healthy["reason"], message, HOSTED_CLUSTER_HEALTHY))
     return out
 
 

@@ -19,6 +19,10 @@ DPU_FLAVOR = Resource("provisioning.dpu.nvidia.com", "v1alpha1", "dpuflavors", "
 DPF_OPERATOR_CONFIG = Resource("operator.dpu.nvidia.com", "v1alpha1", "dpfoperatorconfigs", "DPFOperatorConfig")
 IP_ADDRESS_POOL = Resource("metallb.io", "v1beta1", "ipaddresspools", "IPAddressPool")
 L2_ADVERTISEMENT = Resource("metallb.io", "v1beta1", "l2advertisements", "L2Advertisement")
+# In the hosted cluster: what OpenShift's cluster version operator publishes (openshift/api config/v1).
+CLUSTER_VERSION = Resource("config.openshift.io", "v1", "clusterversions", "ClusterVersion", namespaced=False)
+CLUSTER_OPERATOR = Resource("config.openshift.io", "v1", "clusteroperators", "ClusterOperator", namespaced=False)
+CLUSTER_VERSION_NAME = "version"  # the one ClusterVersion the CVO reads and writes
 
 register(
     PROVISIONER,
@@ -30,6 +34,8 @@ register(
     DPF_OPERATOR_CONFIG,
     IP_ADDRESS_POOL,
     L2_ADVERTISEMENT,
+    CLUSTER_VERSION,
+    CLUSTER_OPERATOR,
 )
 
 # Labels on every object the provisioner creates: ownerReferences cannot cross namespaces.

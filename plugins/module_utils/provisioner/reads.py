@@ -22,6 +22,8 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources 
     Resource,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
+    CLUSTER_OPERATOR,
+    CLUSTER_VERSION,
     DPF_OPERATOR_CONFIG,
     DPU,
     DPU_CLUSTER,
@@ -39,6 +41,8 @@ INFORMER = "informer"  # an informer of the operator runs the provisioners it co
 TIMER = "timer"  # the run asks to be run again (requeue_after) while the answer may change
 RESYNC = "resync"  # nothing follows it: the next full pass (watches.yaml reconcilePeriod) sees a change
 CSR_WATCHER = "csr-watcher"  # in the hosted cluster: the operator's CSR watcher follows it
+# In the hosted cluster: the operator's watch of it runs the provisioner when what it says changes.
+HOSTED_WATCH = "hosted-watch"
 WRITTEN = "written"  # only written (recorded, never read back to decide anything)
 
 # Where the operator follows it.
@@ -159,6 +163,20 @@ READS: tuple[Read, ...] = (
     Read("events", EVENT, WRITTEN, WATCHED, why="the provisioner's story (kubectl describe)"),
     Read("hosted-csrs", CSR, CSR_WATCHER, HOSTED, why="the joining DPUs' CSRs"),
     Read("hosted-nodes", NODE, CSR_WATCHER, HOSTED, why="the nodes the DPUs' CSRs name"),
+    Read(
+        "hosted-cluster-version",
+        CLUSTER_VERSION,
+        HOSTED_WATCH,
+        HOSTED,
+        why="the hosted cluster's ClusterVersion: Available and not Failing (HostedClusterHealthy)",
+    ),
+    Read(
+        "hosted-cluster-operators",
+        CLUSTER_OPERATOR,
+        HOSTED_WATCH,
+        HOSTED,
+        why="the hosted cluster's ClusterOperators: Available, not Progressing, not Degraded (HostedClusterHealthy)",
+    ),
     # Made when an approver starts and on each run: a change in the hosted cluster waits for either.
     Read("hosted-approver", SERVICE_ACCOUNT, RESYNC, HOSTED, why="the identity CSRs are approved under"),
     Read("hosted-approver-role", CLUSTER_ROLE, RESYNC, HOSTED, why="what that identity may do"),

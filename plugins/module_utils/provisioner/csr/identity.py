@@ -1,7 +1,8 @@
 # Copyright: dpf_hcp.provisioner contributors
 # Apache License 2.0
 """The identity CSRs are approved under in a hosted cluster: a ServiceAccount bound to a
-ClusterRole that can read CSRs and Nodes and approve the two kubelet signers, nothing else.
+ClusterRole that can read CSRs and Nodes and approve the two kubelet signers, and read the
+ClusterVersion and ClusterOperators the hosted cluster's health is judged by; nothing else.
 
 The admin kubeconfig HyperShift published is used only to create (and repair) these objects and
 to ask for the ServiceAccount's short-lived tokens (TokenRequest); every CSR and Node read or
@@ -45,6 +46,12 @@ RULES: list[dict[str, Any]] = [
     },
     # The policy looks at the Nodes: a bootstrap CSR for a joined node is refused, a serving one needs it.
     {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]},
+    # The hosted cluster's health (hosted_health.py): read, never written.
+    {
+        "apiGroups": ["config.openshift.io"],
+        "resources": ["clusterversions", "clusteroperators"],
+        "verbs": ["list", "watch"],
+    },
 ]
 
 
