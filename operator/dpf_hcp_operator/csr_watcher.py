@@ -12,6 +12,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner im
     hosted_health,
     hosted_kubeconfig,
     naming,
+)
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
+    HOSTED_CLUSTER_HEALTHY as HEALTHY,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import approver, identity, policy
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
@@ -35,6 +39,8 @@ from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.metrics import CSR_DECISIONS, CSR_HOSTED_CLUSTERS
 
 LOG = logging.getLogger("dpf_hcp_operator.csr")
+HEALTH_SETTLE = 1.0  # seconds after a ClusterVersion or ClusterOperator event before the health is looked at
+HEALTH_MIN_GAP = 15.0  # seconds between two changes of the health told to the controller
 
 
 class HostedWatch:
@@ -70,13 +76,18 @@ class HostedWatch:
         self.hosted = self.identity.client()
         self.csrs = Informer(self.hosted, CSR)
         self.nodes = Informer(self.hosted, NODE)
+        # What the health is judged by, cached only as far as it is read (hosted_health.compact).
         self.cluster_versions = Informer(
-            self.hosted, CLUSTER_VERSION, field_selector=f"metadata.name={CLUSTER_VERSION_NAME}"
+            self.hosted,
+            CLUSTER_VERSION,
+            field_selector=f"metadata.name={CLUSTER_VERSION_NAME}",
+            transform=hosted_health.compact,
         )
-        self.cluster_operators = Informer(self.hosted, CLUSTER_OPERATOR)
+        self.cluster_operators = Informer(self.hosted, CLUSTER_OPERATOR, transform=hosted_health.compact)
         self.on_health = on_health
         self.health_digest: str | None = None  # None until both health informers listed
-        self._health_lock = threading.Lock()
+        self.health_told = 0  # changes told to the controller (the provisioner's fingerprint holds it)
+        self.health_wake = threading.Event()
         self.secret_name = source.secret_name
         self.stop = threading.Event()
         self.wake = threading.Event()
@@ -88,7 +99,7 @@ class HostedWatch:
         for informer in (self.csrs, self.nodes):
             informer.add_handler(lambda *_: self.wake.set())
         for informer in (self.cluster_versions, self.cluster_operators):
-            informer.add_handler(lambda *_: self.health_changed())
+            informer.add_handler(lambda *_: self.health_wake.set())  # looked at by health_loop, not here
 
     @property
     def key(self) -> Key:
@@ -120,7 +131,7 @@ class HostedWatch:
         self.nodes.start(self.stop)
         self.cluster_versions.start(self.stop)
         self.cluster_operators.start(self.stop)
-        threading.Thread(target=self._first_health, name=f"health-{self.key[0]}-{self.key[1]}", daemon=True).start()
+        threading.Thread(target=self.health_loop, name=f"health-{self.key[0]}-{self.key[1]}", daemon=True).start()
         while not self.stop.is_set():
             self.wake.wait(30)  # events wake it; the timeout re-checks DPUs that moved on
             self.wake.clear()
@@ -131,34 +142,51 @@ class HostedWatch:
             except Exception:  # never let one bad object stop approvals for the cluster
                 LOG.exception("CSR pass failed", extra={"fields": {"namespace": self.key[0], "name": self.key[1]}})
 
-    def health(self) -> dict[str, Any] | None:
-        """HostedClusterHealthy from the health informers' caches; None until both listed."""
-        if not (self.cluster_versions.synced.is_set() and self.cluster_operators.synced.is_set()):
-            return None
-        versions = self.cluster_versions.items()
-        return hosted_health.health(versions[0] if versions else None, self.cluster_operators.items())
-
-    def _first_health(self) -> None:
-        """Once both health informers listed (an empty list brings no event), say what they show."""
+    def health_loop(self) -> None:
+        """Once both health informers listed, tell the provisioner's health, then each time it changes:
+        looked at no sooner than HEALTH_SETTLE after an event (a relist's many events are one look) and
+        told no more often than every HEALTH_MIN_GAP (a tenant flapping an operator's status reruns the
+        provisioner at that pace at most)."""
         for informer in (self.cluster_versions, self.cluster_operators):
             while not informer.synced.wait(1.0):
                 if self.stop.is_set():
                     return
-        self.health_changed()
-
-    def health_changed(self) -> None:
-        """An event of the ClusterVersion or a ClusterOperator: the provisioner runs again only when the
-        condition they make changed (a status heartbeat that changes nothing runs nothing)."""
-        found = self.health()
-        if found is None:
-            return
-        with self._health_lock:
-            new = hosted_health.digest(found)
-            if new == self.health_digest:
+        told_at = -HEALTH_MIN_GAP
+        self.health_wake.set()  # an empty list brings no event: the first look is due anyway
+        while not self.stop.is_set():
+            self.health_wake.wait()
+            self.stop.wait(max(HEALTH_SETTLE, told_at + HEALTH_MIN_GAP - time.monotonic()))
+            if self.stop.is_set():
                 return
-            self.health_digest = new
+            self.health_wake.clear()
+            try:
+                if self.health_changed():
+                    told_at = time.monotonic()
+            except Exception:  # a malformed object must not end the watch of the cluster's health
+                LOG.exception("health look failed", extra={"fields": {"namespace": self.key[0], "name": self.key[1]}})
+
+    def health_changed(self) -> bool:
+        """Whether the health the caches show differs from the last told (and then tell it). The first
+        look tells only when it differs from what the provisioner's status says (the run that started
+        this watch read it moments ago): a new watch costs no run."""
+        versions = self.cluster_versions.items()
+        version, operators = (versions[0] if versions else None), self.cluster_operators.items()
+        new = hosted_health.digest(version, operators)
+        before, self.health_digest = self.health_digest, new
+        if new == before:
+            return False
+        if before is None:
+            found = hosted_health.health(version, operators)
+            published = next(
+                (c for c in (self.provisioner.get("status") or {}).get("conditions") or [] if c.get("type") == HEALTHY),
+                {},
+            )
+            if (published.get("status"), published.get("reason")) == (found["status"], found["reason"]):
+                return False
+        self.health_told += 1
         if self.on_health is not None:
             self.on_health(self.key)
+        return True
 
     def pass_once(self) -> None:
         pending = [c for c in self.csrs.items() if policy.is_pending(c)]
@@ -221,6 +249,7 @@ class HostedWatch:
     def close(self) -> None:
         self.stop.set()
         self.wake.set()
+        self.health_wake.set()
 
 
 class EventRecorder:
@@ -392,11 +421,11 @@ class CSRWatcher:
                 current.wake.set()
             CSR_HOSTED_CLUSTERS.set(len(self.approvers))
 
-    def health_digest(self, key: Key) -> str | None:
-        """What the hosted cluster's health of ``key`` is told by, as last watched; None when not watched."""
+    def health_told(self, key: Key) -> int:
+        """How many changes of ``key``'s hosted cluster health its watch told (0 when not watched)."""
         with self.lock:
             current = self.approvers.get(key)
-        return current.health_digest if current is not None else None
+        return current.health_told if current is not None else 0
 
     def close(self) -> None:
         with self.lock:

@@ -52,6 +52,7 @@ class Informer:
         resync_seconds: float = 0.0,
         watch_timeout: int = 300,
         index: IndexFn | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ):
         self.client = client
         self.res = res
@@ -68,6 +69,9 @@ class Informer:
         self.synced = threading.Event()
         self._cache: dict[Key, dict[str, Any]] = {}
         self._index_fn = index
+        # What the cache keeps of each object (after managedFields are dropped): all of it by default;
+        # a transform keeps what the handlers read (controller-runtime's cache TransformFunc).
+        self._transform = transform
         self._index: dict[Key, set[Key]] = {}
         self._lock = threading.Lock()
         self._resource_version: dict[str | None, str | None] = {}
@@ -76,6 +80,10 @@ class Informer:
     @property
     def name(self) -> str:
         return self.res.plural
+
+    def _kept(self, obj: dict[str, Any]) -> dict[str, Any]:
+        obj = stripped(obj)
+        return self._transform(obj) if self._transform is not None else obj
 
     def add_handler(self, handler: Handler) -> None:
         self.handlers.append(handler)
@@ -119,7 +127,7 @@ class Informer:
             self.field_selector,
             metadata_only=self.metadata_only,
         )
-        fresh = {key_of(o): stripped(o) for o in listing.get("items") or []}
+        fresh = {key_of(o): self._kept(o) for o in listing.get("items") or []}
         with self._lock:  # the scope's part of the cache is replaced; other namespaces' stay
             old = {k: o for k, o in self._cache.items() if scope is None or k[0] == scope}
             for key, obj in old.items():
@@ -147,7 +155,8 @@ class Informer:
         if kind == "BOOKMARK":
             self._resource_version[scope] = obj["metadata"]["resourceVersion"]
             return
-        key = key_of(stripped(obj))
+        obj = self._kept(obj)
+        key = key_of(obj)
         with self._lock:
             before = self._cache.get(key)
             if kind == "DELETED":

@@ -39,14 +39,12 @@ class Followers:
         return self.dependencies.informers + (self.csr_watcher.informers if self.csr_watcher else [])
 
     def fingerprint(self, obj: dict[str, Any]) -> Fingerprint:
-        """What a run's outcome for ``obj`` depends on, beyond the object itself: with the hosted
-        cluster's health as the CSR watcher last saw it."""
+        """What a run's outcome for ``obj`` depends on, beyond the object itself: with how many changes
+        of its hosted cluster's health the CSR watcher told (each one runs it again)."""
         fp = self.dependencies.fingerprint(obj)
         if self.csr_watcher is not None:
-            meta = obj["metadata"]
-            fp[(HEALTH, meta.get("namespace", ""), meta["name"])] = self.csr_watcher.health_digest(
-                (meta.get("namespace", ""), meta["name"])
-            )
+            key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            fp[(HEALTH, *key)] = str(self.csr_watcher.health_told(key))
         return fp
 
     def track(self, keys: list[Key]) -> None:

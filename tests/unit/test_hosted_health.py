@@ -36,13 +36,17 @@ def version(available: str = "True", failing: str = "False", progressing: str = 
         {"type": "Failing", "status": failing, "reason": extra.get("reason", ""), "message": extra.get("message", "")},
         {"type": "Progressing", "status": progressing, "message": extra.get("progress", "")},
     ]
-    return {"metadata": {"name": "version"}, "status": {"desired": {"version": "4.19.0"}, "conditions": conds}}
+    history = [{"state": "Partial", "version": "4.20.0"}, {"state": "Completed", "version": "4.19.0"}]
+    return {"metadata": {"name": "version"}, "status": {"history": history, "conditions": conds}}
 
 
 def test_every_operator_stable_and_the_version_available_is_stable():
     c = hosted_health.health(version(), [operator("dns"), operator("network")])
     assert (c["type"], c["status"], c["reason"]) == (HOSTED_CLUSTER_HEALTHY, "True", hosted_health.STABLE)
-    assert "at 4.19.0" in c["message"] and "all 2 ClusterOperators" in c["message"]
+    assert c["message"] == (
+        "The hosted ClusterVersion is Available (4.19.0 completed) and all 2 ClusterOperators are Available, "
+        "not Progressing and not Degraded"
+    )
 
 
 def test_nothing_published_yet_is_unknown():
@@ -66,7 +70,9 @@ def test_an_operator_unavailable_progressing_or_degraded_is_named_with_why():
         "2 of 3 ClusterOperators are not stable: dns (Available=False: NoWorkers: no nodes), "
         "monitoring (Progressing=True: RollOutInProgress: Rolling out the stack.)"
     )
-    assert "Working towards 4.19.0: 10 of 12 done" in c["message"]
+    assert c["message"].endswith(
+        "; the hosted ClusterVersion is Progressing (Working towards 4.19.0: 10 of 12 done (83% complete))"
+    )
 
 
 def test_a_condition_an_operator_does_not_report_counts_as_not_stable():
@@ -75,15 +81,24 @@ def test_a_condition_an_operator_does_not_report_counts_as_not_stable():
     assert c["status"] == "False" and "storage (Degraded=missing)" in c["message"]
 
 
-def test_a_failing_cluster_version_comes_first_and_unknown_failing_is_not_failing():
+def test_the_operators_come_first_then_a_failing_or_progressing_cluster_version():
+    # During an install the CVO reports each operator not yet Available as Failing too: the operators say which.
     failing = version(
         failing="True", reason="ClusterOperatorNotAvailable", message="Cluster operator dns is not available"
     )
     c = hosted_health.health(failing, [operator("dns", Available="False")])
+    assert (c["status"], c["reason"]) == ("False", hosted_health.OPERATORS_NOT_STABLE)
+    assert c["message"].endswith("Failing (ClusterOperatorNotAvailable: Cluster operator dns is not available)")
+    c = hosted_health.health(failing, [operator("dns")])
     assert (c["status"], c["reason"]) == ("False", hosted_health.CLUSTER_VERSION_FAILING)
     assert "Cluster operator dns is not available" in c["message"]
     slow = version(failing="Unknown")  # the CVO's SlowClusterOperator: waiting longer than expected
     assert hosted_health.health(slow, [operator("dns")])["reason"] == hosted_health.STABLE
+    # An update under way: operators may be stable at the old version while the CVO works towards the new.
+    updating = version(progressing="True", progress="Working towards 4.20.0: 5 of 12 done (41% complete)")
+    c = hosted_health.health(updating, [operator("dns")])
+    assert (c["status"], c["reason"]) == ("False", hosted_health.CLUSTER_VERSION_PROGRESSING)
+    assert "Working towards 4.20.0" in c["message"]
 
 
 def test_stable_operators_with_a_version_that_completed_nothing_yet():
@@ -112,18 +127,45 @@ def test_hostile_operators_are_bounded_text():
     c = hosted_health.health(version(progress="p" * 50_000, progressing="True"), [evil] * 300)
     assert c["status"] == "False"
     assert template in c["message"] and "\n" not in c["message"]
-    assert len(c["message"]) < 2000 and c["message"].endswith("p...")
+    assert len(c["message"]) < 2000 and c["message"].endswith("p...)")
     c = hosted_health.health(version(), [evil, *junk] * 300)
     assert len(c["message"]) < 2000
     assert c["message"].startswith("900 of 900 ClusterOperators are not stable: (unnamed) (Available=missing)")
     assert c["message"].endswith("and 895 more")  # the 300 that are no objects are not operators
 
 
-def test_the_digest_follows_what_the_condition_says():
-    a = hosted_health.health(version(), [operator("dns")])
-    b = hosted_health.health(version(), [operator("dns", Degraded="True")])
-    assert hosted_health.digest(a) == hosted_health.digest(dict(a))
-    assert hosted_health.digest(a) != hosted_health.digest(b)
+def test_the_digest_follows_which_operators_are_unstable_never_a_message():
+    """A progress count, or a tenant's counter in a message, must not rerun the provisioner."""
+    base = hosted_health.digest(version(), [operator("dns", Degraded=("True", "R", "attempt 1"))])
+    assert base == hosted_health.digest(version(), [operator("dns", Degraded=("True", "R", "attempt 2"))])
+    assert base == hosted_health.digest(version(progress="7 of 9"), [operator("dns", Degraded=("True", "R", ""))])
+    assert base != hosted_health.digest(version(), [operator("dns")])
+    assert base != hosted_health.digest(version(), [operator("dns", Available="False")])
+    assert base != hosted_health.digest(
+        version(), [operator("dns", Degraded="True"), operator("network", Degraded="True")]
+    )
+
+
+def test_what_the_cache_keeps_is_what_health_reads_and_bounded():
+    huge = operator("dns", Degraded=("True", "R" * 10_000, "m" * 1_000_000))
+    huge["status"]["relatedObjects"] = [{"group": "", "resource": "x", "name": "y" * 100}] * 10_000
+    huge["status"]["conditions"] += [{"type": f"Other{i}", "status": "True"} for i in range(10_000)]
+    kept = hosted_health.compact(huge)
+    assert len(repr(kept)) < 1000
+    assert [c["type"] for c in kept["status"]["conditions"]] == ["Available", "Progressing", "Degraded"]
+    for cv, ops in [(version(), [huge, operator("network")]), (version(available="False"), [operator("dns")])]:
+        assert hosted_health.health(hosted_health.compact(cv), [hosted_health.compact(o) for o in ops]) == (
+            hosted_health.health(cv, ops)
+        )
+        assert hosted_health.digest(hosted_health.compact(cv), [hosted_health.compact(o) for o in ops]) == (
+            hosted_health.digest(cv, ops)
+        )
+
+
+def test_control_and_bidirectional_characters_never_reach_the_message():
+    c = hosted_health.health(version(), [operator("dns", Available=("False", "R\x1b[31m", "a\u202eb\x00c\x07d"))])
+    assert "\x1b" not in c["message"] and "\u202e" not in c["message"] and "\x00" not in c["message"]
+    assert "dns (Available=False: R[31m: abcd)" in c["message"]
 
 
 def _status(c: dict[str, Any]) -> dict[str, Any]:

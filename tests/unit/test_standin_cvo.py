@@ -34,3 +34,30 @@ def test_a_disabled_capability_has_no_operator():
     assert "ingress" not in names and "console" not in names and "image-registry" not in names
     assert {"insights", "node-tuning", "dns", "kube-apiserver"} <= set(names)
     assert "ingress" in cvo.expected({"spec": {}})
+
+
+def test_the_cluster_version_fails_on_an_unavailable_operator_and_on_a_degraded_one_once_installed():
+    from dpf_hcp_dev.standins.cvo import _progress
+
+    names = ["dns", "monitoring", "network"]
+    progressing, failing = _progress("4.19.0", names, ["dns", "network"], [], initializing=True)
+    assert (failing["status"], failing["reason"]) == ("True", "ClusterOperatorsNotAvailable")
+    assert failing["message"] == "Cluster operators dns, network are not available"
+    assert (progressing["status"], progressing["message"]) == (
+        "True",
+        "Unable to apply 4.19.0: some cluster operators are not available",
+    )
+    progressing, failing = _progress("4.19.0", names, [], ["monitoring"], initializing=True)
+    assert failing["status"] == "False"  # while initializing, a Degraded operator is only reported
+    progressing, failing = _progress("4.19.0", names, [], ["monitoring"], initializing=False)
+    assert (failing["reason"], failing["message"]) == (
+        "ClusterOperatorDegraded",
+        "Cluster operator monitoring is degraded",
+    )
+    assert progressing["message"] == "Error while reconciling 4.19.0: the cluster operator monitoring is degraded"
+    progressing, failing = _progress("4.19.0", names, [], [], initializing=False)
+    assert (progressing["status"], progressing["message"], failing["status"]) == (
+        "False",
+        "Cluster version is 4.19.0",
+        "False",
+    )

@@ -17,13 +17,17 @@ Upstream, each emulated behaviour:
   image-registry and monitoring are Available=False without enough workers; ingress and console last).
 - Capabilities: a disabled capability's operator is not installed (openshift/api config/v1
   types_cluster_version.go, ClusterVersionCapability; HostedCluster spec.capabilities.disabled).
-- ClusterVersion: openshift/cluster-version-operator pkg/cvo/status.go (updateClusterVersionStatus):
-  Available once a history entry is Completed ("Done applying X"); Progressing "Working towards X: N of M
-  done (P% complete)" while applying, "Cluster version is X" after; Failing from the operators' health
-  (pkg/cvo/internal/operatorstatus.go, checkOperatorHealth: not Available fails at once as
-  ClusterOperatorNotAvailable, "Cluster operator X is not available"; Degraded only after 40 minutes,
-  which the stand-in does not wait out). The required status fields: openshift/api
-  config/v1/types_cluster_version.go (desired, observedGeneration, versionHash, availableUpdates).
+- ClusterVersion: openshift/cluster-version-operator pkg/cvo/status.go (updateClusterVersionStatus,
+  convertErrorToProgressing): Available once a history entry is Completed ("Done applying X"); an
+  operator that is not Available fails the sync at once (pkg/cvo/internal/operatorstatus.go,
+  checkOperatorHealth), so Failing=True (ClusterOperatorNotAvailable, "Cluster operator X is not
+  available"; several condensed as ClusterOperatorsNotAvailable, pkg/cvo/sync_worker.go) with
+  Progressing=True "Unable to apply X: ..." while a release is applied, Progressing=False "Error while
+  reconciling X: ..." once installed; a Degraded operator fails it the same way once installed
+  (ClusterOperatorDegraded), not while initializing; "Cluster version is X" when nothing fails. The
+  required status fields: openshift/api config/v1/types_cluster_version.go (desired,
+  observedGeneration, versionHash, availableUpdates). Not emulated: the CVO's progress counts of an
+  update ("Working towards X: N of M done"), since the stand-in's operators take a new version at once.
 
 Settings (the stand-ins' ConfigMap): ``degradedClusterOperators``, names separated by commas, report
 Degraded=True (an operator a tenant broke, say).
@@ -54,16 +58,15 @@ CONTROL_PLANE_STUBS = (
     "kube-scheduler",
     "operator-lifecycle-manager-packageserver",
 )
-# Payload operators whose operands run in the control plane's namespace (HyperShift's CVO deployment
-# moves them there: control-plane-operator/controllers/hostedcontrolplane/v2/cvo/deployment.go).
-CONTROL_PLANE_PAYLOAD = (
-    "csi-snapshot-controller",
-    "storage",
-    "operator-lifecycle-manager",
-    "operator-lifecycle-manager-catalog",
-)
+# Payload operators that HyperShift runs in the control plane's namespace: the hosted CVO removes their
+# in-cluster Deployments (control-plane-operator/controllers/hostedcontrolplane/v2/cvo/deployment.go,
+# resourcesToRemove), and they report their ClusterOperators from there. OLM's ClusterOperators are not
+# among them: that file omits the manifest of its operatorstatus (manifestsToOmit), the packageserver
+# stub above is HCCO's.
+CONTROL_PLANE_PAYLOAD = ("csi-snapshot-controller", "storage")
 # Payload operators whose operands run on the workers (DaemonSets, Deployments in the hosted cluster).
-WORKER_PAYLOAD = ("dns", "network", "monitoring", "service-ca", "kube-storage-version-migrator")
+# kube-storage-version-migrator's Deployments are in resourcesToRemove too: not here.
+WORKER_PAYLOAD = ("dns", "network", "monitoring", "service-ca")
 # Capability -> its operator, when the capability is not disabled (all need workers).
 CAPABILITY_OPERATORS = {
     "ImageRegistry": "image-registry",
@@ -112,6 +115,40 @@ def operator_conditions(name: str, workers: bool, degraded: set[str]) -> list[di
     return out
 
 
+def _progress(
+    version: str, names: list[str], unavailable: list[str], degraded: list[str], initializing: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Progressing and Failing as the CVO writes them (pkg/cvo/status.go, updateClusterVersionStatus and
+    convertErrorToProgressing; the texts of pkg/payload/task.go SummaryForReason). An operator that is not
+    Available fails the sync at once (checkOperatorHealth, UpdateEffectFail), several are condensed into
+    one reason (sync_worker.go, condenseClusterOperators); a Degraded one fails it once the cluster
+    installed (while initializing, UpdateEffectReport: nothing)."""
+    failed = ""
+    if unavailable:
+        many = len(unavailable) > 1
+        failed = "ClusterOperatorsNotAvailable" if many else "ClusterOperatorNotAvailable"
+        said = f"Cluster operator{'s' if many else ''} {', '.join(unavailable)} {'are' if many else 'is'} not available"
+        summary = (
+            "some cluster operators are not available"
+            if many
+            else f"the cluster operator {unavailable[0]} is not available"
+        )
+    elif degraded and not initializing:
+        many = len(degraded) > 1
+        failed = "ClusterOperatorsDegraded" if many else "ClusterOperatorDegraded"
+        said = f"Cluster operator{'s' if many else ''} {', '.join(degraded)} {'are' if many else 'is'} degraded"
+        summary = "some cluster operators are degraded" if many else f"the cluster operator {degraded[0]} is degraded"
+    if not failed:  # nothing holds the release: applied (an unavailable operator is what holds it here)
+        return (
+            _condition("Progressing", "False", "", f"Cluster version is {version}"),
+            _condition("Failing", "False", "", ""),
+        )
+    failing = _condition("Failing", "True", failed, said)
+    if initializing:  # applying a release: "Unable to apply"
+        return _condition("Progressing", "True", failed, f"Unable to apply {version}: {summary}"), failing
+    return _condition("Progressing", "False", failed, f"Error while reconciling {version}: {summary}"), failing
+
+
 class ClusterVersionOperatorStandin:
     """Publishes the ClusterVersion and the ClusterOperators in the hosted API server."""
 
@@ -136,13 +173,16 @@ class ClusterVersionOperatorStandin:
         workers = workers_joined(self.nodes.items())
         degraded = {n.strip() for n in config.data.get("degradedClusterOperators", "").split(",") if n.strip()}
         names = self.expected(hc)
-        unstable = []
+        unavailable, broken = [], []
         for name in names:
             conds = operator_conditions(name, workers, degraded)
             self._publish_operator(name, conds, version)
-            if any(c["type"] == "Available" and c["status"] != "True" for c in conds):
-                unstable.append(name)
-        self._publish_version(release_digest(image) if image else "", version, names, unstable)
+            statuses = {c["type"]: c["status"] for c in conds}
+            if statuses["Available"] != "True":
+                unavailable.append(name)
+            elif statuses["Degraded"] == "True":
+                broken.append(name)
+        self._publish_version(release_digest(image) if image else "", version, names, unavailable, broken)
 
     def _publish_operator(self, name: str, conds: list[dict[str, Any]], version: str) -> None:
         current = self.operators.get(("", name))
@@ -163,14 +203,18 @@ class ClusterVersionOperatorStandin:
                 current = self.hosted.get(CLUSTER_OPERATOR, name)
         status = dict(current.get("status") or {})
         merged = _merged(status.get("conditions"), conds)
-        # "Available operators must report the version of the operator itself with the name operator."
-        versions = [{"name": "operator", "version": version}] if version else []
+        # "Available operators must report the version of the operator itself with the name operator";
+        # until then the version is left out (openshift/api config/v1/types_cluster_operator.go).
+        available = any(c["type"] == "Available" and c["status"] == "True" for c in conds)
+        versions = [{"name": "operator", "version": version}] if version and available else []
         if merged == status.get("conditions") and status.get("versions", []) == versions:
             return
         status.update(conditions=merged, versions=versions)
         self.hosted.replace(CLUSTER_OPERATOR, {**current, "status": status}, subresource="status")
 
-    def _publish_version(self, image: str, version: str, names: list[str], unstable: list[str]) -> None:
+    def _publish_version(
+        self, image: str, version: str, names: list[str], unavailable: list[str], degraded: list[str]
+    ) -> None:
         current = self.versions.get(("", CLUSTER_VERSION_NAME))
         if current is None:
             try:
@@ -198,26 +242,10 @@ class ClusterVersionOperatorStandin:
                 {"state": "Partial", "startedTime": stamp, "completionTime": None, "version": version,
                  "image": image, "verified": False},
             )  # fmt: skip
-        if not unstable and history[0]["state"] == "Partial":
+        if not unavailable and history[0]["state"] == "Partial":
             history[0].update(state="Completed", completionTime=stamp)
         completed = any(h.get("state") == "Completed" for h in history)
-        done = len(names) - len(unstable)
-        if history[0]["state"] == "Partial":
-            progressing = _condition(
-                "Progressing",
-                "True",
-                "",
-                f"Working towards {version}: {done} of {len(names)} done ({100 * done // len(names)}% complete), "
-                f"waiting on {', '.join(unstable)}",
-            )
-        else:
-            progressing = _condition("Progressing", "False", "", f"Cluster version is {version}")
-        if completed and unstable:
-            failing = _condition(
-                "Failing", "True", "ClusterOperatorNotAvailable", f"Cluster operator {unstable[0]} is not available"
-            )
-        else:
-            failing = _condition("Failing", "False", "", "")
+        progressing, failing = _progress(version, names, unavailable, degraded, initializing=not completed)
         conds = [
             _condition(
                 "Available", "True" if completed else "False", "", f"Done applying {version}" if completed else ""

@@ -4,21 +4,34 @@
 read in the hosted cluster under the approver identity), as the HostedClusterHealthy condition.
 
 ``Ready`` says the control plane is available at the desired release, so DPUs may join. This
-condition says whether the hosted cluster itself has settled: every ClusterOperator Available=True,
-Progressing=False and Degraded=False, which is what ``oc adm wait-for-stable-cluster`` waits for
-(openshift/oc pkg/cli/admin/waitforstable/waitforstable.go), and the ClusterVersion Available and
-not Failing (openshift/api config/v1/types_cluster_version.go). A condition an operator does not
-report counts as not stable: the wait does the same. Operators that need workers (DNS, network,
-monitoring...) stay unavailable until the DPUs joined, so the two are apart for a while on every install.
+condition says whether the hosted cluster itself has settled:
+
+- every ClusterOperator Available=True, Progressing=False and Degraded=False, a condition it does not
+  report counting as not stable: what ``oc adm wait-for-stable-cluster`` waits for (openshift/oc
+  pkg/cli/admin/waitforstable/command.go, unstableOperatorReason). That command also wants the state
+  held for a minimum period (5 minutes) and takes no ClusterOperator as stable; here one look is
+  judged, and none at all means the hosted cluster has published nothing yet;
+- then, our addition (the command reads no ClusterVersion): the ClusterVersion not Failing (a
+  condition of the cluster version operator, openshift/cluster-version-operator pkg/internal/constants.go;
+  Unknown is its SlowClusterOperator, not a failure), not Progressing (an update under way: an
+  operator may be stable at the old version), and Available (set once a release was completed,
+  pkg/cvo/status.go). The operators come first: during an install the CVO reports every operator that
+  is not yet Available as Failing too, and the operators say which.
+
+Operators that need workers (DNS, network, monitoring...) stay unavailable until the DPUs joined, so
+Ready and this condition are apart for a while on every install.
 
 Everything here is read from an API a hosted cluster's admin can write: names, reasons and messages
-are cut to a bounded length, never read as anything but text, and at most ``NAMED`` operators are named.
+are cut to a bounded length, control characters dropped, never read as anything but text, and at most
+``NAMED`` operators are named. What makes the operator run a provisioner again (``digest``) leaves the
+messages out, so a message that keeps changing (a progress count, or a tenant's) reruns nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +52,7 @@ STABLE = "Stable"
 OPERATORS_NOT_STABLE = "OperatorsNotStable"
 CLUSTER_VERSION_FAILING = "ClusterVersionFailing"
 CLUSTER_VERSION_NOT_AVAILABLE = "ClusterVersionNotAvailable"
+CLUSTER_VERSION_PROGRESSING = "ClusterVersionProgressing"
 NOT_REPORTED = "NotReported"
 UNREACHABLE = "HostedClusterUnreachable"
 
@@ -51,10 +65,12 @@ _SPACE = re.compile(r"\s+")
 
 
 def _shown(value: object, limit: int = SHOWN) -> str:
-    """``value`` as one line of at most ``limit`` characters; nothing for what is not text."""
+    """``value`` as one line of at most ``limit`` characters, without control or format characters
+    (escape sequences, bidirectional overrides); nothing for what is not text."""
     if not isinstance(value, str):
         return ""
-    text = _SPACE.sub(" ", value).strip()
+    text = _SPACE.sub(" ", value[: limit * 4])
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("C")).strip()
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -76,6 +92,7 @@ class Unstable:
     status: str
     reason: str
     message: str
+    full_name: str = ""  # the name as written, for a stable order (two may share the shown prefix)
 
     def said(self) -> str:
         why = ": ".join(p for p in (self.reason, self.message) if p)
@@ -96,34 +113,29 @@ def unstable(operator: dict[str, Any]) -> Unstable | None:
                 _shown(status, 10) or "missing",
                 _shown((found or {}).get("reason"), REASON_SHOWN),
                 _shown((found or {}).get("message")),
+                str(query.field(operator, "metadata.name", str, "")),
             )
     return None
 
 
-def _failing(cluster_version: dict[str, Any]) -> Condition | None:
-    failing = _conditions(cluster_version).get("Failing") or {}
-    if failing.get("status") != "True":  # Unknown is the CVO's "slow", not failing
-        return None
-    return condition(
-        HOSTED_CLUSTER_HEALTHY,
-        False,
-        CLUSTER_VERSION_FAILING,
-        f"The hosted ClusterVersion is Failing ({_shown(failing.get('reason'), REASON_SHOWN)}: "
-        f"{_shown(failing.get('message'))})",
-    )
+def _cluster_version_says(cluster_version: dict[str, Any], type_: str) -> str:
+    c = _conditions(cluster_version).get(type_) or {}
+    reason, message = _shown(c.get("reason"), REASON_SHOWN), _shown(c.get("message"))
+    return ": ".join(p for p in (reason, message) if p)
 
 
-def _progress(cluster_version: dict[str, Any]) -> str:
-    progressing = _conditions(cluster_version).get("Progressing") or {}
-    if progressing.get("status") == "True" and progressing.get("message"):
-        return f"; the hosted ClusterVersion says: {_shown(progressing.get('message'))}"
+def _completed(cluster_version: dict[str, Any]) -> str:
+    """The version of the newest release the hosted cluster completed ("" when none)."""
+    for entry in query.field(cluster_version, "status.history", list, []):
+        if isinstance(entry, dict) and entry.get("state") == "Completed":
+            return _shown(entry.get("version"))
     return ""
 
 
 def health(cluster_version: dict[str, Any] | None, operators: list[dict[str, Any]]) -> Condition:
     """HostedClusterHealthy from the hosted ClusterVersion (None: not there) and the ClusterOperators:
-    a failing ClusterVersion first, then the operators that are not stable, then a ClusterVersion that
-    has not completed a release (the CVO sets Available once one is)."""
+    the operators that are not stable first, then a ClusterVersion that is Failing, Progressing or
+    has completed no release."""
     operators = [o for o in operators if isinstance(o, dict)]
     if cluster_version is None or not operators:
         missing = "ClusterVersion" if cluster_version is None else "ClusterOperator"
@@ -134,39 +146,95 @@ def health(cluster_version: dict[str, Any] | None, operators: list[dict[str, Any
             f"The hosted cluster reports no {missing} yet (the cluster version operator publishes them once the "
             "control plane runs)",
         )
-    failing = _failing(cluster_version)
-    if failing is not None:
-        return failing
-    found = sorted((u for o in operators if (u := unstable(o)) is not None), key=lambda u: u.name)
+    conds = _conditions(cluster_version)
+    found = sorted((u for o in operators if (u := unstable(o)) is not None), key=lambda u: (u.full_name, u.name))
     if found:
         named = ", ".join(u.said() for u in found[:NAMED])
         more = f" and {len(found) - NAMED} more" if len(found) > NAMED else ""
+        said = [
+            f"{t} ({why})"
+            for t in ("Progressing", "Failing")
+            if (conds.get(t) or {}).get("status") == "True" and (why := _cluster_version_says(cluster_version, t))
+        ]
         return condition(
             HOSTED_CLUSTER_HEALTHY,
             False,
             OPERATORS_NOT_STABLE,
             f"{len(found)} of {len(operators)} ClusterOperators are not stable: {named}{more}"
-            f"{_progress(cluster_version)}",
+            + (f"; the hosted ClusterVersion is {' and '.join(said)}" if said else ""),
         )
-    available = _conditions(cluster_version).get("Available") or {}
+    for type_, bad, reason in (
+        ("Failing", "True", CLUSTER_VERSION_FAILING),  # Unknown is the CVO's "slow", not failing
+        ("Progressing", "True", CLUSTER_VERSION_PROGRESSING),
+    ):
+        if (conds.get(type_) or {}).get("status") == bad:
+            return condition(
+                HOSTED_CLUSTER_HEALTHY,
+                False,
+                reason,
+                f"Every ClusterOperator is stable; the hosted ClusterVersion is {type_} "
+                f"({_cluster_version_says(cluster_version, type_) or 'no reason given'})",
+            )
+    available = conds.get("Available") or {}
     if available.get("status") != "True":
         return condition(
             HOSTED_CLUSTER_HEALTHY,
             False,
             CLUSTER_VERSION_NOT_AVAILABLE,
-            f"Every ClusterOperator is stable but the hosted ClusterVersion is not Available "
+            "Every ClusterOperator is stable but the hosted ClusterVersion is not Available "
             f"({_shown(available.get('status'), 10) or 'missing'}"
-            f"{': ' + _shown(available.get('message')) if _shown(available.get('message')) else ''})"
-            f"{_progress(cluster_version)}",
+            f"{': ' + why if (why := _cluster_version_says(cluster_version, 'Available')) else ''})",
         )
-    version = _shown(query.field(cluster_version, "status.desired.version", str, ""))
+    version = _completed(cluster_version)
     return condition(
         HOSTED_CLUSTER_HEALTHY,
         True,
         STABLE,
-        f"The hosted ClusterVersion{' at ' + version if version else ''} is Available and all {len(operators)} "
-        "ClusterOperators are Available, not Progressing and not Degraded",
+        f"The hosted ClusterVersion is Available{' (' + version + ' completed)' if version else ''} and all "
+        f"{len(operators)} ClusterOperators are Available, not Progressing and not Degraded",
     )
+
+
+def digest(cluster_version: dict[str, Any] | None, operators: list[dict[str, Any]]) -> str:
+    """What the health is told apart by: the condition's status and reason, and which operators are
+    unstable by which condition's status, never a message (the operator runs a provisioner again when it
+    changes: a message that keeps changing must not)."""
+    c = health(cluster_version, operators)
+    which = sorted(
+        f"{u.full_name}/{u.type}={u.status}" for o in operators if isinstance(o, dict) and (u := unstable(o))
+    )
+    return hashlib.sha256("\0".join([c["status"], c["reason"], *which]).encode()).hexdigest()[:16]
+
+
+JUDGED = ("Available", "Progressing", "Degraded", "Failing")  # the condition types read here
+
+
+def compact(obj: dict[str, Any]) -> dict[str, Any]:
+    """What ``health`` reads of a ClusterOperator or the ClusterVersion, cut as it shows it: what the
+    operator's cache keeps (a hosted cluster's admin decides how big the objects are)."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    conds = [
+        {
+            "type": c["type"],
+            "status": c["status"][:16] if isinstance(c.get("status"), str) else "",  # compared as written
+            "reason": _shown(c.get("reason"), REASON_SHOWN),
+            "message": _shown(c.get("message")),
+        }
+        for c in _conditions(obj).values()
+        if c["type"] in JUDGED
+    ]
+    history = []
+    for entry in query.field(obj, "status.history", list, [])[:100]:
+        if isinstance(entry, dict) and entry.get("state") == "Completed":
+            history = [{"state": "Completed", "version": _shown(entry.get("version"))}]
+            break
+    status: dict[str, Any] = {"conditions": conds}
+    if history:
+        status["history"] = history
+    return {
+        "metadata": {k: meta[k] for k in ("name", "namespace", "resourceVersion") if isinstance(meta.get(k), str)},
+        "status": status,
+    }
 
 
 def unreachable(error: str) -> Condition:
@@ -177,11 +245,6 @@ def unreachable(error: str) -> Condition:
         f"The hosted cluster's API server does not answer or refuses the approver identity ({_shown(error, 300)}); "
         "its health is read again when it does",
     )
-
-
-def digest(c: Condition) -> str:
-    """What a change of the condition is told by (the operator reruns a provisioner when it changes)."""
-    return hashlib.sha256(f"{c['status']}\0{c['reason']}\0{c['message']}".encode()).hexdigest()[:16]
 
 
 def observe(mgmt: KubeClient, provisioner: dict[str, Any], check_mode: bool = False) -> Condition:
@@ -199,7 +262,9 @@ def observe(mgmt: KubeClient, provisioner: dict[str, Any], check_mode: bool = Fa
     try:
         hosted, _changed = approver.approver_client(source, check_mode)
         operators = hosted.list(CLUSTER_OPERATOR).get("items") or []
-        versions = hosted.list(CLUSTER_VERSION).get("items") or []
+        versions = (
+            hosted.list(CLUSTER_VERSION, field_selector=f"metadata.name={CLUSTER_VERSION_NAME}").get("items") or []
+        )
     except ApiError as exc:
         if check_mode and exc.not_found:  # the approver's ServiceAccount is only a dry run yet
             return condition(

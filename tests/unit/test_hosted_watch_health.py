@@ -1,0 +1,88 @@
+"""The operator's watch of a hosted cluster's health (csr_watcher.HostedWatch): it tells the controller
+only when which operators are unstable changes, not on a message, not for the state the provisioner's
+status already shows when the watch starts, and at a bounded pace however fast a tenant flaps an
+operator. Fake informers: the logic only (tests/integration/test_hosted_health.py runs it for real)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from dpf_hcp_operator import csr_watcher
+from dpf_hcp_operator.csr_watcher import HostedWatch
+
+
+class FakeInformer:
+    def __init__(self, items: list[dict[str, Any]]):
+        self.objects = items
+        self.synced = threading.Event()
+        self.synced.set()
+
+    def items(self) -> list[dict[str, Any]]:
+        return list(self.objects)
+
+
+def co(name: str, available: str = "True", message: str = "") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "status": {
+            "conditions": [
+                {"type": "Available", "status": available, "message": message},
+                {"type": "Progressing", "status": "False"},
+                {"type": "Degraded", "status": "False"},
+            ]
+        },
+    }
+
+
+CV = {"metadata": {"name": "version"}, "status": {"conditions": [{"type": "Available", "status": "True"}]}}
+
+
+def watch(operators: list[dict[str, Any]], published: dict[str, Any] | None) -> tuple[HostedWatch, list[Any]]:
+    told: list[Any] = []
+    w = HostedWatch.__new__(HostedWatch)
+    w.provisioner = {
+        "metadata": {"namespace": "ns", "name": "hcp"},
+        "status": {"conditions": [published] if published else []},
+    }
+    w.cluster_versions, w.cluster_operators = FakeInformer([CV]), FakeInformer(operators)
+    w.on_health, w.health_digest, w.health_told = told.append, None, 0
+    w.stop, w.health_wake = threading.Event(), threading.Event()
+    return w, told
+
+
+def test_a_new_watch_that_sees_what_the_status_says_tells_nothing():
+    w, told = watch([co("dns")], {"type": "HostedClusterHealthy", "status": "True", "reason": "Stable"})
+    assert not w.health_changed() and told == [] and w.health_told == 0
+    w, told = watch([co("dns")], {"type": "HostedClusterHealthy", "status": "Unknown", "reason": "NotReported"})
+    assert w.health_changed() and told == [("ns", "hcp")] and w.health_told == 1
+
+
+def test_only_a_change_of_which_operators_are_unstable_is_told():
+    w, _told = watch([co("dns", "False", "attempt 1")], None)
+    assert w.health_changed()
+    w.cluster_operators.objects = [co("dns", "False", "attempt 2")]  # a message: nothing
+    assert not w.health_changed()
+    w.cluster_operators.objects = [co("dns")]
+    assert w.health_changed() and w.health_told == 2
+
+
+def test_a_flapping_operator_is_told_at_a_bounded_pace(monkeypatch):
+    monkeypatch.setattr(csr_watcher, "HEALTH_SETTLE", 0.01)
+    monkeypatch.setattr(csr_watcher, "HEALTH_MIN_GAP", 0.5)
+    w, told = watch([co("dns")], None)
+    thread = threading.Thread(target=w.health_loop, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    flips = 0
+    while time.monotonic() - started < 1.6:
+        w.cluster_operators.objects = [co("dns", "False" if flips % 2 else "True")]
+        w.health_wake.set()
+        flips += 1
+        time.sleep(0.005)
+    w.stop.set()
+    w.health_wake.set()
+    thread.join(2)
+    assert flips > 100
+    assert 2 <= len(told) <= 5, told  # the first look, then at most one per 0.5 s
