@@ -56,10 +56,12 @@ class HostedWatch:
         recorder: EventRecorder | None = None,
         service: str | None = None,
         on_health: Callable[[Key], None] | None = None,
+        current: Callable[[Key], dict[str, Any] | None] | None = None,
     ):
         """``service``: the hosted API server's in-cluster Service (hosted_kubeconfig.SERVICE) to
         connect to instead of the endpoint the kubeconfig names; None for the published endpoint.
-        ``on_health(key)``: called when the hosted cluster's health (``health_digest``) changed."""
+        ``on_health(key)``: called when the hosted cluster's health (``health_digest``) changed;
+        ``current(key)``: the provisioner as the controller's cache has it now (its status)."""
         self.mgmt = mgmt
         self.recorder = recorder or EventRecorder(mgmt)
         self.provisioner = provisioner
@@ -85,6 +87,7 @@ class HostedWatch:
         )
         self.cluster_operators = Informer(self.hosted, CLUSTER_OPERATOR, transform=hosted_health.compact)
         self.on_health = on_health
+        self.current = current
         self.health_digest: str | None = None  # None until both health informers listed
         self.health_told = 0  # changes told to the controller (the provisioner's fingerprint holds it)
         self.health_wake = threading.Event()
@@ -177,8 +180,9 @@ class HostedWatch:
             return False
         if before is None:
             found = hosted_health.health(version, operators)
+            provisioner = (self.current(self.key) if self.current else None) or self.provisioner
             published = next(
-                (c for c in (self.provisioner.get("status") or {}).get("conditions") or [] if c.get("type") == HEALTHY),
+                (c for c in (provisioner.get("status") or {}).get("conditions") or [] if c.get("type") == HEALTHY),
                 {},
             )
             if (published.get("status"), published.get("reason")) == (found["status"], found["reason"]):
@@ -302,6 +306,7 @@ class CSRWatcher:
         dpus: Informer | None = None,
         service: str | None = None,
         on_health: Callable[[Key], None] | None = None,
+        current: Callable[[Key], dict[str, Any] | None] | None = None,
     ):
         """``version(kind, namespace, name)`` gives a HostedCluster's or a Secret's resourceVersion from
         a cache, so the hosted kubeconfig is read again only when either changed; without it, it is
@@ -309,10 +314,12 @@ class CSRWatcher:
         from ``dpus``, an informer someone else starts. ``service``: reach each hosted API server
         through its in-cluster Service (a ``host:port`` template, ``{namespace}`` the control-plane
         namespace) rather than the published endpoint. ``on_health(key)``: called when a hosted
-        cluster's health changed (the controller runs the provisioner again)."""
+        cluster's health changed (the controller runs the provisioner again); ``current(key)``: a
+        provisioner as the controller's cache has it now."""
         self.mgmt = mgmt
         self.service = service
         self.on_health = on_health
+        self.current = current
         self.recorder = EventRecorder(mgmt)
         self.version = version
         self._seen: dict[Key, tuple[str | None, str | None]] = {}  # (HostedCluster, kubeconfig secret) versions
@@ -401,7 +408,14 @@ class CSRWatcher:
                     current.close()
                 assert provisioner is not None
                 approver = HostedWatch(
-                    self.mgmt, provisioner, source, self.dpus, self.recorder, self.service, self.on_health
+                    self.mgmt,
+                    provisioner,
+                    source,
+                    self.dpus,
+                    self.recorder,
+                    self.service,
+                    self.on_health,
+                    self.current,
                 )
                 self.approvers[key] = approver
                 self._seen[key] = versions or (None, None)  # as they were before the read

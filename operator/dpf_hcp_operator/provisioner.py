@@ -100,6 +100,7 @@ def follow(
             dpus=dependencies.dpus,
             service=hosted_api_service,
             on_health=enqueue,
+            current=provisioners.get,
         )
     return Followers(dependencies, watcher)
 

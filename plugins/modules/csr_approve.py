@@ -39,7 +39,9 @@ description:
   - A serving CSR that comes before its Node, or before DPF recorded the DPU's addresses (DPF
     writes them in phase C(Ready), after the kubelet asked), waits; that is recorded once as a
     Normal C(CSRPending) Event, and the CSR is decided again on the next pass.
-  - Returns the C(CSRAutoApprovalActive) condition.
+  - Returns the C(CSRAutoApprovalActive) condition, and with I(report_health) the hosted cluster's
+    C(HostedClusterHealthy), read on the same connection as M(dpf_hcp.provisioner.hosted_cluster_health)
+    reads it.
   - In check mode reports what it would approve and changes nothing.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
@@ -49,6 +51,12 @@ options:
     description: CSRs older than this are not approved (a kubelet asks again).
     type: float
     default: 3600
+  report_health:
+    description:
+      - Also read the hosted cluster's ClusterVersion and ClusterOperators and return C(health_conditions)
+        (C(HostedClusterHealthy)), in the same pass.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -83,6 +91,13 @@ conditions:
   returned: always
   type: list
   elements: dict
+health_conditions:
+  description:
+    - The HostedClusterHealthy condition (see M(dpf_hcp.provisioner.hosted_cluster_health)).
+    - Empty without I(report_health).
+  returned: always
+  type: list
+  elements: dict
 """
 
 from typing import Any
@@ -100,18 +115,31 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ar
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import policy
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import approval_pass
 
-ARGUMENT_SPEC = with_auth({**PROVISIONER_ARG_SPEC, "max_age_seconds": {"type": "float", "default": 3600}})
+ARGUMENT_SPEC = with_auth(
+    {
+        **PROVISIONER_ARG_SPEC,
+        "max_age_seconds": {"type": "float", "default": 3600},
+        "report_health": {"type": "bool", "default": False},
+    }
+)
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     provisioner_identity(params["provisioner"])
     require(policy.IMPORT_ERROR)
-    result = approval_pass(client_from_params(params), params["provisioner"], check_mode, params["max_age_seconds"])
+    result = approval_pass(
+        client_from_params(params),
+        params["provisioner"],
+        check_mode,
+        params["max_age_seconds"],
+        params["report_health"],
+    )
     return {
         "changed": bool(result.approved) or result.identity_changed,
         "approved": result.approved,
         "refused": result.refused,
         "conditions": [result.condition],
+        "health_conditions": [result.health] if result.health else [],
     }
 
 

@@ -24,6 +24,9 @@ description:
   - C(Unknown) with reason C(NotReported) before the hosted cluster publishes them, C(HostedClusterUnreachable)
     when its API server does not answer, or the reason the hosted kubeconfig is not usable yet.
   - Everything read is data a hosted cluster's administrator can write; it is only ever shown as text.
+  - M(dpf_hcp.provisioner.csr_approve) with I(report_health) reads the same in its own pass, on the same
+    connection; the C(csr_approval) role does that. This module is for a playbook that wants the health
+    alone (to wait until the hosted cluster settled, say).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - dpf_hcp.provisioner.provisioner
@@ -69,18 +72,18 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.args impor
     run_module,
     with_auth,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_health
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.args import (
     PROVISIONER_ARG_SPEC,
     provisioner_identity,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import health_pass
 
 ARGUMENT_SPEC = with_auth(dict(PROVISIONER_ARG_SPEC))
 
 
 def execute(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     provisioner_identity(params["provisioner"])
-    found = hosted_health.observe(client_from_params(params), params["provisioner"], check_mode)
+    found = health_pass(client_from_params(params), params["provisioner"], check_mode)
     return {"changed": False, "healthy": found["status"] == "True", "conditions": [found]}
 
 

@@ -38,9 +38,7 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import query
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_kubeconfig
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import HOSTED_CLUSTER_HEALTHY
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import approver
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     CLUSTER_OPERATOR,
     CLUSTER_VERSION,
@@ -247,39 +245,44 @@ def unreachable(error: str) -> Condition:
     )
 
 
-def observe(mgmt: KubeClient, provisioner: dict[str, Any], check_mode: bool = False) -> Condition:
-    """HostedClusterHealthy as the hosted cluster reports it now: read through the kubeconfig HyperShift
-    published (checked as the CSR approver checks it), under the approver identity."""
+def waiting(reason: str, message: str) -> Condition:
+    """While the hosted kubeconfig is not usable (hosted_kubeconfig.Unavailable's reason and message)."""
+    return condition(
+        HOSTED_CLUSTER_HEALTHY,
+        None,
+        reason,
+        f"{message}; the hosted cluster's health is read once a usable one is published",
+    )
+
+
+def read(hosted: KubeClient, check_mode: bool = False) -> Condition:
+    """HostedClusterHealthy as the hosted cluster reports it now, read with ``hosted`` (a client under
+    the approver identity, csr/approver.py)."""
     try:
-        source = hosted_kubeconfig.read(mgmt, provisioner)
-    except hosted_kubeconfig.Unavailable as exc:
-        return condition(
-            HOSTED_CLUSTER_HEALTHY,
-            None,
-            exc.reason,
-            f"{exc.message}; the hosted cluster's health is read once a usable one is published",
-        )
-    try:
-        hosted, _changed = approver.approver_client(source, check_mode)
         operators = hosted.list(CLUSTER_OPERATOR).get("items") or []
         versions = (
             hosted.list(CLUSTER_VERSION, field_selector=f"metadata.name={CLUSTER_VERSION_NAME}").get("items") or []
         )
     except ApiError as exc:
-        if check_mode and exc.not_found:  # the approver's ServiceAccount is only a dry run yet
-            return condition(
-                HOSTED_CLUSTER_HEALTHY,
-                None,
-                NOT_REPORTED,
-                "Check mode: the approver identity the health is read under does not exist in the hosted cluster yet",
-            )
-        if exc.not_found:  # no config.openshift.io in this hosted cluster (not OpenShift, or not yet served)
-            return condition(
-                HOSTED_CLUSTER_HEALTHY,
-                None,
-                NOT_REPORTED,
-                "The hosted cluster serves no ClusterVersion or ClusterOperator API (config.openshift.io/v1) yet",
-            )
-        return unreachable(str(exc))
+        return failed_read(exc, check_mode)
     named = [v for v in versions if query.field(v, "metadata.name", str, "") == CLUSTER_VERSION_NAME]
     return health(named[0] if named else None, operators)
+
+
+def failed_read(exc: ApiError, check_mode: bool = False) -> Condition:
+    """What an error reaching the hosted cluster under the approver identity means for its health."""
+    if check_mode and exc.not_found:  # the approver's ServiceAccount is only a dry run yet
+        return condition(
+            HOSTED_CLUSTER_HEALTHY,
+            None,
+            NOT_REPORTED,
+            "Check mode: the approver identity the health is read under does not exist in the hosted cluster yet",
+        )
+    if exc.not_found:  # no config.openshift.io in this hosted cluster (not OpenShift, or not yet served)
+        return condition(
+            HOSTED_CLUSTER_HEALTHY,
+            None,
+            NOT_REPORTED,
+            "The hosted cluster serves no ClusterVersion or ClusterOperator API (config.openshift.io/v1) yet",
+        )
+    return unreachable(str(exc))

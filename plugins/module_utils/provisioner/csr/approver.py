@@ -14,7 +14,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import eve
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, NODE
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_kubeconfig
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_health, hosted_kubeconfig
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
     CSR_AUTO_APPROVAL,
 )
@@ -122,6 +122,7 @@ class Pass:
     approved: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
     identity_changed: bool = False  # the approver identity was created or repaired
+    health: Condition | None = None  # HostedClusterHealthy, read in the same pass when asked for
 
 
 def approval_pass(
@@ -129,15 +130,19 @@ def approval_pass(
     provisioner: dict[str, Any],
     check_mode: bool = False,
     max_age_seconds: float = policy.DEFAULT_MAX_AGE_SECONDS,
+    health: bool = False,
 ) -> Pass:
-    """List, decide, approve: the whole step for one provisioner (the operator does the same per event)."""
+    """List, decide, approve: the whole step for one provisioner (the operator does the same per event).
+    With ``health``, the hosted cluster's health is read in the same pass, with the same connection
+    (Pass.health; hosted_health.py)."""
     try:
         source = hosted_kubeconfig.read(mgmt, provisioner)
     except hosted_kubeconfig.Unavailable as exc:
         return Pass(
             condition(
                 CSR_AUTO_APPROVAL, False, exc.reason, f"{exc.message}; CSRs are approved once a usable one is published"
-            )
+            ),
+            health=hosted_health.waiting(exc.reason, exc.message) if health else None,
         )
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
     try:
@@ -145,6 +150,7 @@ def approval_pass(
         csrs = hosted.list(CSR).get("items") or []
         nodes = hosted.list(NODE).get("items") or []
     except ApiError as exc:
+        read_failed = hosted_health.failed_read(exc, check_mode) if health else None
         if check_mode and exc.not_found:  # the approver's ServiceAccount is only a dry run yet
             return Pass(
                 condition(
@@ -153,7 +159,8 @@ def approval_pass(
                     "ApproverIdentityPending",
                     f"Check mode: serviceaccount {identity.NAMESPACE}/{identity.NAME} would be created in the "
                     "hosted cluster; CSRs are assessed under it once it exists",
-                )
+                ),
+                health=read_failed,
             )
         return Pass(
             condition(
@@ -162,11 +169,16 @@ def approval_pass(
                 "HostedClusterUnreachable",
                 f"The hosted cluster's API server does not answer or refuses the approver identity ({exc}); approval "
                 "resumes when it does",
-            )
+            ),
+            health=read_failed,
         )
     dpus = mgmt.list(DPU, ref.get("namespace")).get("items") or []
     ctx = policy_context(provisioner, dpus, nodes, csrs, source.hosted_cluster, max_age_seconds)
-    result = Pass(condition(CSR_AUTO_APPROVAL, True, "Active", ""), identity_changed=identity_changed)
+    result = Pass(
+        condition(CSR_AUTO_APPROVAL, True, "Active", ""),
+        identity_changed=identity_changed,
+        health=hosted_health.read(hosted, check_mode) if health else None,
+    )
     for csr, decision in decide_all([c for c in csrs if policy.is_pending(c)], ctx):
         entry = {
             "name": csr["metadata"]["name"],
@@ -191,3 +203,17 @@ def approval_pass(
         "pending that do not qualify"
     )
     return result
+
+
+def health_pass(mgmt: KubeClient, provisioner: dict[str, Any], check_mode: bool = False) -> Condition:
+    """HostedClusterHealthy alone: the hosted kubeconfig checked and the approver identity set up as for
+    an approval pass, then the ClusterVersion and ClusterOperators read under it."""
+    try:
+        source = hosted_kubeconfig.read(mgmt, provisioner)
+    except hosted_kubeconfig.Unavailable as exc:
+        return hosted_health.waiting(exc.reason, exc.message)
+    try:
+        hosted, _changed = approver_client(source, check_mode)
+    except ApiError as exc:
+        return hosted_health.failed_read(exc, check_mode)
+    return hosted_health.read(hosted, check_mode)
