@@ -90,6 +90,9 @@ class HostedWatch:
         self.current = current
         self.health_digest: str | None = None  # None until both health informers listed
         self.health_told = 0  # changes told to the controller (the provisioner's fingerprint holds it)
+        self.in_run = False  # a run of the provisioner is under way (CSRWatcher.runs_started)
+        # The status's (status, reason), the caches', and their digest, when they last differed and it was told.
+        self.health_disagreement: tuple[Any, ...] | None = None
         self.health_wake = threading.Event()
         self.secret_name = source.secret_name
         self.stop = threading.Event()
@@ -169,28 +172,46 @@ class HostedWatch:
                 LOG.exception("health look failed", extra={"fields": {"namespace": self.key[0], "name": self.key[1]}})
 
     def health_changed(self) -> bool:
-        """Whether the health the caches show differs from the last told (and then tell it). The first
-        look tells only when it differs from what the provisioner's status says (the run that started
-        this watch read it moments ago): a new watch costs no run."""
+        """Whether to tell the controller the health changed (and then tell it): which operators are
+        unstable differs from the last look; or no run of the provisioner is under way and its status
+        shows another health (status and reason) than the caches do. The second is the first look of a
+        new watch (the run that started it read the cluster moments ago: most often it agrees, and a
+        new watch costs no run), and a run that read the cluster between two looks, in a state gone by
+        the next one. It is told once per such difference: a status that keeps differing (a run that
+        cannot read the cluster) is not rerun without end; the next change of the caches tells again."""
         versions = self.cluster_versions.items()
         version, operators = (versions[0] if versions else None), self.cluster_operators.items()
         new = hosted_health.digest(version, operators)
         before, self.health_digest = self.health_digest, new
-        if new == before:
+        if before is not None and new != before:
+            return self._tell()
+        if self.in_run:
+            return False  # what it writes is looked at when it ends (run_ended)
+        found = hosted_health.health(version, operators)
+        provisioner = (self.current(self.key) if self.current else None) or self.provisioner
+        published = next(
+            (c for c in (provisioner.get("status") or {}).get("conditions") or [] if c.get("type") == HEALTHY),
+            {},
+        )
+        shown, seen = (published.get("status"), published.get("reason")), (found["status"], found["reason"])
+        if shown == seen:
+            self.health_disagreement = None
             return False
-        if before is None:
-            found = hosted_health.health(version, operators)
-            provisioner = (self.current(self.key) if self.current else None) or self.provisioner
-            published = next(
-                (c for c in (provisioner.get("status") or {}).get("conditions") or [] if c.get("type") == HEALTHY),
-                {},
-            )
-            if (published.get("status"), published.get("reason")) == (found["status"], found["reason"]):
-                return False
+        if (shown, seen, new) == self.health_disagreement:
+            return False
+        self.health_disagreement = (shown, seen, new)
+        return self._tell()
+
+    def _tell(self) -> bool:
         self.health_told += 1
         if self.on_health is not None:
             self.on_health(self.key)
         return True
+
+    def run_ended(self) -> None:
+        """A run of the provisioner ended: what it wrote of the health is looked at (health_changed)."""
+        self.in_run = False
+        self.health_wake.set()
 
     def pass_once(self) -> None:
         pending = [c for c in self.csrs.items() if policy.is_pending(c)]
@@ -434,6 +455,20 @@ class CSRWatcher:
                 current.provisioner = provisioner  # a spec change (e.g. its DPUCluster) applies at once
                 current.wake.set()
             CSR_HOSTED_CLUSTERS.set(len(self.approvers))
+
+    def runs_started(self, keys: list[Key]) -> None:
+        """Runs of ``keys`` start: their watches hold what the status shows against the caches until
+        each ends (run_ended); a run writes it."""
+        with self.lock:
+            for key in keys:
+                if (current := self.approvers.get(key)) is not None:
+                    current.in_run = True
+
+    def run_ended(self, key: Key) -> None:
+        with self.lock:
+            current = self.approvers.get(key)
+        if current is not None:
+            current.run_ended()
 
     def health_told(self, key: Key) -> int:
         """How many changes of ``key``'s hosted cluster health its watch told (0 when not watched)."""

@@ -50,9 +50,13 @@ class Followers:
     def track(self, keys: list[Key]) -> None:
         """A run for ``keys`` starts: record the changes seen meanwhile."""
         self.dependencies.track(keys)
+        if self.csr_watcher is not None:
+            self.csr_watcher.runs_started(keys)
 
     def untrack(self, key: Key) -> list[Change]:
         """The run for ``key`` ended: the changes seen while it ran."""
+        if self.csr_watcher is not None:
+            self.csr_watcher.run_ended(key)
         return self.dependencies.untrack(key)
 
     def expected_after(

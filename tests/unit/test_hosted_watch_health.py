@@ -1,7 +1,8 @@
 """The operator's watch of a hosted cluster's health (csr_watcher.HostedWatch): it tells the controller
 only when which operators are unstable changes, not on a message, not for the state the provisioner's
-status already shows when the watch starts, and at a bounded pace however fast a tenant flaps an
-operator. Fake informers: the logic only (tests/integration/test_hosted_health.py runs it for real)."""
+status already shows when the watch starts, once when a run wrote a state gone by the next look, and at
+a bounded pace however fast a tenant flaps an operator. Fake informers: the logic only
+(tests/integration/test_hosted_health.py runs it for real)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def watch(operators: list[dict[str, Any]], published: dict[str, Any] | None) -> 
     }
     w.cluster_versions, w.cluster_operators = FakeInformer([CV]), FakeInformer(operators)
     w.on_health, w.current, w.health_digest, w.health_told = told.append, None, None, 0
+    w.in_run, w.health_disagreement = False, None
     w.stop, w.health_wake = threading.Event(), threading.Event()
     return w, told
 
@@ -86,3 +88,43 @@ def test_a_flapping_operator_is_told_at_a_bounded_pace(monkeypatch):
     thread.join(2)
     assert flips > 100
     assert 3 <= len(told) <= 5, told  # the first look, then one per 0.5 s at most
+
+
+def published(status: str, reason: str) -> dict[str, Any]:
+    return {"type": "HostedClusterHealthy", "status": status, "reason": reason}
+
+
+def test_a_run_that_read_a_state_gone_by_the_next_look_is_told_once_it_ended():
+    """The race stop 33's CI met: the watch told the cluster stable; a run read it degraded for a moment
+    and wrote so; the next look sees it stable again, as last told. The status is wrong until someone
+    tells: the watch does once the run has ended, not while it runs."""
+    w, told = watch([co("dns")], published("True", "Stable"))
+    assert not w.health_changed()  # the first look agrees with the status
+    w.in_run = True
+    w.provisioner["status"]["conditions"] = [published("False", "OperatorsNotStable")]  # what the run wrote
+    assert not w.health_changed() and told == []  # the run may write again before it ends
+    w.run_ended()
+    assert w.health_wake.is_set()
+    assert w.health_changed() and told == [("ns", "hcp")]
+    # The next run could not read the cluster and says so: that is told no more, however often looked at.
+    w.provisioner["status"]["conditions"] = [published("Unknown", "HostedClusterUnreachable")]
+    assert w.health_changed() and len(told) == 2  # a new difference: once
+    for _ in range(3):
+        assert not w.health_changed()
+    assert len(told) == 2
+    w.provisioner["status"]["conditions"] = [published("True", "Stable")]  # agreed again: forgotten
+    assert not w.health_changed()
+    w.provisioner["status"]["conditions"] = [published("Unknown", "HostedClusterUnreachable")]
+    assert w.health_changed() and len(told) == 3
+
+
+def test_the_watcher_marks_runs_of_watched_provisioners_only():
+    w, _told = watch([co("dns")], None)
+    watcher = csr_watcher.CSRWatcher.__new__(csr_watcher.CSRWatcher)
+    watcher.lock, watcher.approvers = threading.Lock(), {("ns", "hcp"): w}
+    watcher.runs_started([("ns", "hcp"), ("ns", "unwatched")])
+    assert w.in_run and not w.health_wake.is_set()
+    watcher.run_ended(("ns", "unwatched"))
+    assert w.in_run
+    watcher.run_ended(("ns", "hcp"))
+    assert not w.in_run and w.health_wake.is_set()
