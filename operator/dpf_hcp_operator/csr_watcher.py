@@ -41,6 +41,18 @@ from dpf_hcp_operator.metrics import CSR_DECISIONS, CSR_HOSTED_CLUSTERS
 LOG = logging.getLogger("dpf_hcp_operator.csr")
 HEALTH_SETTLE = 1.0  # seconds after a ClusterVersion or ClusterOperator event before the health is looked at
 HEALTH_MIN_GAP = 15.0  # seconds between two changes of the health told to the controller
+# A status that still shows another health than the caches after the run told for it is told again
+# after this, doubling up to HEALTH_RETELL_MAX (a run that read the cluster in a blip, or not at all).
+HEALTH_RETELL_FIRST = 30.0
+HEALTH_RETELL_MAX = 600.0  # watches.yaml's reconcilePeriod
+
+
+def shown_health(provisioner: dict[str, Any] | None) -> tuple[Any, Any]:
+    """(status, reason) of the HostedClusterHealthy condition ``provisioner``'s status shows."""
+    for c in ((provisioner or {}).get("status") or {}).get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == HEALTHY:
+            return c.get("status"), c.get("reason")
+    return None, None
 
 
 class HostedWatch:
@@ -91,8 +103,11 @@ class HostedWatch:
         self.health_digest: str | None = None  # None until both health informers listed
         self.health_told = 0  # changes told to the controller (the provisioner's fingerprint holds it)
         self.in_run = False  # a run of the provisioner is under way (CSRWatcher.runs_started)
-        # The status's (status, reason), the caches', and their digest, when they last differed and it was told.
+        # The status's (status, reason), the caches', and their digest, when they last differed and it was
+        # told; how often it was told again, and when it is next (health_changed).
         self.health_disagreement: tuple[Any, ...] | None = None
+        self.health_retells = 0
+        self.health_retell_at: float | None = None
         self.health_wake = threading.Event()
         self.secret_name = source.secret_name
         self.stop = threading.Event()
@@ -160,7 +175,8 @@ class HostedWatch:
         told_at = -HEALTH_MIN_GAP
         self.health_wake.set()  # an empty list brings no event: the first look is due anyway
         while not self.stop.is_set():
-            self.health_wake.wait()
+            due = self.health_retell_at
+            self.health_wake.wait(None if due is None else max(0.0, due - time.monotonic()))
             self.stop.wait(max(HEALTH_SETTLE, told_at + HEALTH_MIN_GAP - time.monotonic()))
             if self.stop.is_set():
                 return
@@ -177,8 +193,9 @@ class HostedWatch:
         shows another health (status and reason) than the caches do. The second is the first look of a
         new watch (the run that started it read the cluster moments ago: most often it agrees, and a
         new watch costs no run), and a run that read the cluster between two looks, in a state gone by
-        the next one. It is told once per such difference: a status that keeps differing (a run that
-        cannot read the cluster) is not rerun without end; the next change of the caches tells again."""
+        the next one. Such a difference is told once, then again only after HEALTH_RETELL_FIRST,
+        doubling up to HEALTH_RETELL_MAX: a status that cannot agree (a run that cannot read the
+        cluster) is rerun a few times an hour, not without end."""
         versions = self.cluster_versions.items()
         version, operators = (versions[0] if versions else None), self.cluster_operators.items()
         new = hosted_health.digest(version, operators)
@@ -189,17 +206,18 @@ class HostedWatch:
             return False  # what it writes is looked at when it ends (run_ended)
         found = hosted_health.health(version, operators)
         provisioner = (self.current(self.key) if self.current else None) or self.provisioner
-        published = next(
-            (c for c in (provisioner.get("status") or {}).get("conditions") or [] if c.get("type") == HEALTHY),
-            {},
-        )
-        shown, seen = (published.get("status"), published.get("reason")), (found["status"], found["reason"])
+        shown, seen = shown_health(provisioner), (found["status"], found["reason"])
+        now = time.monotonic()
         if shown == seen:
-            self.health_disagreement = None
+            self.health_disagreement, self.health_retell_at = None, None
             return False
-        if (shown, seen, new) == self.health_disagreement:
+        if (shown, seen, new) != self.health_disagreement:
+            self.health_disagreement, self.health_retells = (shown, seen, new), 0
+        elif self.health_retell_at is not None and now < self.health_retell_at:
             return False
-        self.health_disagreement = (shown, seen, new)
+        else:
+            self.health_retells += 1
+        self.health_retell_at = now + min(HEALTH_RETELL_FIRST * 2**self.health_retells, HEALTH_RETELL_MAX)
         return self._tell()
 
     def _tell(self) -> bool:
@@ -348,6 +366,9 @@ class CSRWatcher:
         self.dpus = Informer(mgmt, DPU, namespaces=scope) if dpus is None else dpus
         self.dpus.add_handler(self._on_dpu)
         self.approvers: dict[Key, HostedWatch] = {}
+        self._running: set[Key] = set()  # provisioners a run is under way for (runs_started)
+        # Changes told by the watch of a live provisioner that stopped (its kubeconfig became unusable).
+        self._told: dict[Key, int] = {}
         self.lock = threading.Lock()
 
     @property
@@ -420,6 +441,10 @@ class CSRWatcher:
             current = self.approvers.get(key)
             if source is None:
                 self._seen.pop(key, None)
+                if live and current:  # watched again once a usable kubeconfig is back: the count goes on
+                    self._told[key] = current.health_told
+                elif not live:
+                    self._told.pop(key, None)
                 if current:
                     current.close()
                     del self.approvers[key]
@@ -438,6 +463,10 @@ class CSRWatcher:
                     self.on_health,
                     self.current,
                 )
+                # The count of changes told goes on (the provisioner's fingerprint holds it): a new watch's
+                # first change must differ from what the last run saw.
+                approver.health_told = current.health_told if current else self._told.pop(key, 0)
+                approver.in_run = key in self._running
                 self.approvers[key] = approver
                 self._seen[key] = versions or (None, None)  # as they were before the read
                 approver.start()
@@ -460,15 +489,27 @@ class CSRWatcher:
         """Runs of ``keys`` start: their watches hold what the status shows against the caches until
         each ends (run_ended); a run writes it."""
         with self.lock:
+            self._running.update(keys)
             for key in keys:
                 if (current := self.approvers.get(key)) is not None:
                     current.in_run = True
 
     def run_ended(self, key: Key) -> None:
         with self.lock:
+            self._running.discard(key)
             current = self.approvers.get(key)
         if current is not None:
             current.run_ended()
+
+    def provisioner_changed(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """A provisioner event (the controller's informer): when the health its status shows changed,
+        its watch looks again (the look after a run may have met a cache that had not had the write yet)."""
+        if new is None or shown_health(old) == shown_health(new):
+            return
+        with self.lock:
+            current = self.approvers.get((new["metadata"].get("namespace", ""), new["metadata"]["name"]))
+        if current is not None:
+            current.health_wake.set()
 
     def health_told(self, key: Key) -> int:
         """How many changes of ``key``'s hosted cluster health its watch told (0 when not watched)."""

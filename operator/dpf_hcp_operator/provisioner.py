@@ -97,7 +97,7 @@ def follow(
     caches = {"Secret": dependencies.secrets, "HostedCluster": dependencies.hosted_clusters}
     watcher = None
     if csr_watch:
-        watcher = CSRWatcher(
+        watcher = csrs = CSRWatcher(
             client,
             lambda kind, ns, name: _version(caches[kind].get((ns, name))),
             scope,
@@ -106,6 +106,7 @@ def follow(
             on_health=enqueue,
             current=provisioners.get,
         )
+        provisioners.add_handler(lambda _kind, old, new: csrs.provisioner_changed(old, new))
     return Followers(dependencies, watcher)
 
 

@@ -49,7 +49,7 @@ def watch(operators: list[dict[str, Any]], published: dict[str, Any] | None) -> 
     }
     w.cluster_versions, w.cluster_operators = FakeInformer([CV]), FakeInformer(operators)
     w.on_health, w.current, w.health_digest, w.health_told = told.append, None, None, 0
-    w.in_run, w.health_disagreement = False, None
+    w.in_run, w.health_disagreement, w.health_retells, w.health_retell_at = False, None, 0, None
     w.stop, w.health_wake = threading.Event(), threading.Event()
     return w, told
 
@@ -106,25 +106,103 @@ def test_a_run_that_read_a_state_gone_by_the_next_look_is_told_once_it_ended():
     w.run_ended()
     assert w.health_wake.is_set()
     assert w.health_changed() and told == [("ns", "hcp")]
-    # The next run could not read the cluster and says so: that is told no more, however often looked at.
+    # The next run could not read the cluster and says so: a new difference, told once ...
     w.provisioner["status"]["conditions"] = [published("Unknown", "HostedClusterUnreachable")]
-    assert w.health_changed() and len(told) == 2  # a new difference: once
+    assert w.health_changed() and len(told) == 2
     for _ in range(3):
         assert not w.health_changed()
     assert len(told) == 2
+    # ... then again when its time comes, each time twice as late (30 s, 60 s, ... up to 10 minutes).
+    gaps = []
+    for _ in range(6):
+        assert w.health_retell_at is not None
+        gaps.append(round(w.health_retell_at - time.monotonic()))
+        w.health_retell_at = time.monotonic() - 1
+        assert w.health_changed()
+    assert gaps == [30, 60, 120, 240, 480, 600] and len(told) == 8
     w.provisioner["status"]["conditions"] = [published("True", "Stable")]  # agreed again: forgotten
-    assert not w.health_changed()
+    assert not w.health_changed() and w.health_retell_at is None
     w.provisioner["status"]["conditions"] = [published("Unknown", "HostedClusterUnreachable")]
-    assert w.health_changed() and len(told) == 3
+    assert w.health_changed() and len(told) == 9
 
 
 def test_the_watcher_marks_runs_of_watched_provisioners_only():
     w, _told = watch([co("dns")], None)
     watcher = csr_watcher.CSRWatcher.__new__(csr_watcher.CSRWatcher)
-    watcher.lock, watcher.approvers = threading.Lock(), {("ns", "hcp"): w}
+    watcher.lock, watcher.approvers, watcher._running = threading.Lock(), {("ns", "hcp"): w}, set()
     watcher.runs_started([("ns", "hcp"), ("ns", "unwatched")])
+    assert watcher._running == {("ns", "hcp"), ("ns", "unwatched")}  # a watch made meanwhile knows
     assert w.in_run and not w.health_wake.is_set()
     watcher.run_ended(("ns", "unwatched"))
     assert w.in_run
     watcher.run_ended(("ns", "hcp"))
-    assert not w.in_run and w.health_wake.is_set()
+    assert not w.in_run and w.health_wake.is_set() and watcher._running == set()
+
+
+def test_a_change_of_the_health_a_status_shows_wakes_its_watch_and_nothing_else_does():
+    w, _told = watch([co("dns")], None)
+    watcher = csr_watcher.CSRWatcher.__new__(csr_watcher.CSRWatcher)
+    watcher.lock, watcher.approvers = threading.Lock(), {("ns", "hcp"): w}
+
+    def obj(name: str, *conditions: dict[str, Any]) -> dict[str, Any]:
+        return {"metadata": {"namespace": "ns", "name": name}, "status": {"conditions": list(conditions)}}
+
+    stable, unstable = published("True", "Stable"), published("False", "OperatorsNotStable")
+    ready = {"type": "Ready", "status": "True", "reason": "Ready"}
+    watcher.provisioner_changed(obj("hcp", stable), obj("hcp", stable, ready))  # another condition
+    watcher.provisioner_changed(obj("other", stable), obj("other", unstable))  # another provisioner
+    watcher.provisioner_changed(obj("hcp", stable), None)  # deleted
+    assert not w.health_wake.is_set()
+    watcher.provisioner_changed(obj("hcp", stable), obj("hcp", unstable))
+    assert w.health_wake.is_set()
+
+
+def test_a_new_watch_of_one_provisioner_goes_on_counting_and_knows_a_run_is_under_way(monkeypatch):
+    """The count of changes told is in the provisioner's fingerprint: a watch made again (its
+    kubeconfig rotated, or unusable for a while) goes on from the last count, or its first change
+    could equal what the last run saw and be skipped. A run under way when it is made is known."""
+    made: list[Any] = []
+
+    class Watch:
+        def __init__(self, mgmt, provisioner, source, *rest):
+            self.fingerprint, self.health_told, self.in_run, self.secret_name = source.text, 0, False, "s"
+            self.hosted = type("Client", (), {"server": "https://hosted"})()
+            made.append(self)
+
+        def start(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    class Source:
+        def __init__(self, text: str):
+            self.text, self.hosted = text, None
+
+    sources = iter(["one", "two", None, "three"])
+
+    def read(mgmt, provisioner):
+        text = next(sources)
+        if text is None:
+            raise csr_watcher.hosted_kubeconfig.Unavailable("KubeconfigSecretInvalid", "garbage")
+        return Source(text)
+
+    monkeypatch.setattr(csr_watcher, "HostedWatch", Watch)
+    monkeypatch.setattr(csr_watcher.hosted_kubeconfig, "read", read)
+    monkeypatch.setattr(csr_watcher, "fingerprint", lambda source: source.text)
+    watcher = csr_watcher.CSRWatcher.__new__(csr_watcher.CSRWatcher)
+    watcher.lock, watcher.approvers, watcher._running, watcher._told, watcher._seen = (
+        threading.Lock(), {}, set(), {}, {}
+    )  # fmt: skip
+    watcher.version, watcher.mgmt, watcher.dpus, watcher.recorder, watcher.service = None, None, None, None, None
+    watcher.on_health = watcher.current = None
+    key, obj = ("ns", "hcp"), {"metadata": {"namespace": "ns", "name": "hcp"}}
+    watcher.sync(key, obj)
+    made[-1].health_told = 3
+    watcher.runs_started([key])
+    watcher.sync(key, obj)  # rotated while a run is under way
+    assert (made[-1].health_told, made[-1].in_run, len(made)) == (3, True, 2)
+    made[-1].health_told = 4
+    watcher.sync(key, obj)  # unusable: not watched
+    assert key not in watcher.approvers and watcher._told == {key: 4}
+    watcher.run_ended(key)
+    watcher.sync(key, obj)  # usable again
+    assert (made[-1].health_told, made[-1].in_run, len(made)) == (4, False, 3) and watcher._told == {}
