@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import conditions
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, NODE
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import (
@@ -49,10 +50,9 @@ HEALTH_RETELL_MAX = 600.0  # watches.yaml's reconcilePeriod
 
 def shown_health(provisioner: dict[str, Any] | None) -> tuple[Any, Any]:
     """(status, reason) of the HostedClusterHealthy condition ``provisioner``'s status shows."""
-    for c in ((provisioner or {}).get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == HEALTHY:
-            return c.get("status"), c.get("reason")
-    return None, None
+    listed = ((provisioner or {}).get("status") or {}).get("conditions") or []
+    shown = conditions.find([c for c in listed if isinstance(c, dict)], HEALTHY) or {}
+    return shown.get("status"), shown.get("reason")
 
 
 class HostedWatch:
@@ -495,11 +495,10 @@ class CSRWatcher:
                     current.in_run = True
 
     def run_ended(self, key: Key) -> None:
-        with self.lock:
+        with self.lock:  # as runs_started: a next run's start cannot come between
             self._running.discard(key)
-            current = self.approvers.get(key)
-        if current is not None:
-            current.run_ended()
+            if (current := self.approvers.get(key)) is not None:
+                current.run_ended()
 
     def provisioner_changed(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         """A provisioner event (the controller's informer): when the health its status shows changed,
