@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NAMESPACE
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import Environment
 from dpf_hcp_dev.processes import start_standins
+from fault_harness import discard
 from support import bluefield_configmap
 
 
@@ -45,15 +45,8 @@ def discard_tenants(request: pytest.FixtureRequest) -> Iterator[None]:
     client = request.getfixturevalue("fault_env").client()
     before = {n["metadata"]["name"] for n in client.list(NAMESPACE).get("items") or []}
     yield
-    for item in client.list(NAMESPACE).get("items") or []:
-        ns = item["metadata"]["name"]
-        if ns in before or not ns.startswith(TENANT_PREFIXES):
-            continue
-        for obj in client.list(PROVISIONER, ns).get("items") or []:
-            name = obj["metadata"]["name"]
-            client.patch(PROVISIONER, name, {"metadata": {"finalizers": None}}, ns)
-            client.delete(PROVISIONER, name, ns)  # gone now: the next replica must not find and adopt it
-        client.delete(NAMESPACE, ns)
+    names = [item["metadata"]["name"] for item in client.list(NAMESPACE).get("items") or []]
+    discard(client, [ns for ns in names if ns not in before and ns.startswith(TENANT_PREFIXES)])
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:

@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, SECRET, Resource
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import (
+    CONFIGMAP,
+    NAMESPACE,
+    SECRET,
+    Resource,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
@@ -226,11 +231,13 @@ class Tenant:
         pull: dict[str, bytes] | None = None,
         ssh: dict[str, bytes] | None = None,
         dpu_body: dict[str, Any] | None = None,
+        ns: str | None = None,
         **spec: Any,
     ) -> Tenant:
         """``pull`` and ``ssh``: the secrets' data as bytes (any content, text or not); ``dpu_body``:
-        the DPUCluster's fields besides apiVersion, kind and metadata. Defaults: valid ones."""
-        ns = namespace(client, unique("tenant"))
+        the DPUCluster's fields besides apiVersion, kind and metadata; ``ns``: its namespace (one a
+        test named for the stand-ins' settings beforehand). Defaults: valid ones."""
+        ns = namespace(client, ns or unique("tenant"))
         dpu_ns = namespace(client, unique("dpus"))
         secrets(client, ns)
         for name, data in (("pull-secret", pull), ("ssh-key", ssh)):
@@ -307,6 +314,17 @@ class Tenant:
         wait_for(f"{self.ns}/{self.name} gone", lambda: self.get() is None, timeout=timeout)
         left = {what: names for what, names in self.owned().items() if names}
         assert not left, f"left behind by {self.ns}/{self.name}: {left}"
+
+
+def discard(client: KubeClient, namespaces: list[str]) -> None:
+    """The namespaces go, with their provisioners at once: their finalizers are dropped, no cleanup
+    runs (an operator still running must not find and adopt them), the rest goes with the namespace."""
+    for ns in namespaces:
+        for obj in client.list(PROVISIONER, ns).get("items") or []:
+            name = obj["metadata"]["name"]
+            client.patch(PROVISIONER, name, {"metadata": {"finalizers": None}}, ns)
+            client.delete(PROVISIONER, name, ns)
+        client.delete(NAMESPACE, ns)
 
 
 def samples(replica: Replica, name: str) -> dict[str, float]:

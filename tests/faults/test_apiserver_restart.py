@@ -4,9 +4,8 @@ once they are back, and approves joining DPUs' CSRs again once the hosted one is
 
 from __future__ import annotations
 
-from fault_harness import Replica, Tenant, healthy, samples
-
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU
+from fault_harness import Replica, Tenant, healthy, samples
 from support import dpu, kubelet_csr, wait_for
 
 DOWN_SECONDS = 3.0

@@ -11,8 +11,6 @@ import json
 import random
 import time
 
-from fault_harness import Replica, Tenant, seed
-
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
@@ -20,6 +18,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     NODE_POOL,
     PROVISIONER,
 )
+from fault_harness import Replica, Tenant, seed
 from support import PULL_SECRET_VALUE, RELEASE, wait_for
 
 RELEASES = [RELEASE, "quay.io/openshift-release-dev/ocp-release:4.18.0-x86_64"]

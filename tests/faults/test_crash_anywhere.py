@@ -10,6 +10,7 @@ import random
 import time
 
 import pytest
+
 from fault_harness import Replica, Tenant, last_tasks, seed
 
 TRIALS = int(os.environ.get("FAULT_TRIALS") or 20)

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import yaml
 from canary import Canaries, Where
-from fault_harness import Replica
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, CSR, EVENT, SECRET
@@ -37,6 +36,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
 from dpf_hcp_dev.certificates import request_pem
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE, Environment
 from dpf_hcp_dev.standins.dpf import render, template_for
+from fault_harness import Replica
 from support import (
     BLUEFIELD_IMAGES,
     PULL_SECRET_VALUE,

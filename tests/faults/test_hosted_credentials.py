@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fault_harness import Replica, Tenant
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import HOSTED_CLUSTER
 from dpf_hcp_operator import pki
+from fault_harness import Replica, Tenant
 from support import condition, standin_settings, wait_for
 
 ATTACKER_TOKEN = "attacker-token-0123456789"

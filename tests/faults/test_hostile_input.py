@@ -11,8 +11,6 @@ import base64
 import json
 import time
 
-from fault_harness import Replica, Tenant, healthy, samples
-
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
@@ -20,6 +18,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     PROVISIONER,
 )
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE
+from fault_harness import Replica, Tenant, healthy, samples
 from support import (
     BLUEFIELD_IMAGES,
     PULL_SECRET_VALUE,

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from fault_harness import Replica, Tenant, descendants, running, skewed_clock
-
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import LEASE
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE
+from fault_harness import Replica, Tenant, descendants, running, skewed_clock
 from support import wait_for, wait_idle
 
 LEASE_SECONDS = 4

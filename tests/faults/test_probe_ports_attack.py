@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+
 from fault_harness import Replica
 
 IDLE = 300

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import time
 
-from fault_harness import Replica, Tenant
-
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import IP_ADDRESS_POOL
+from fault_harness import Replica, Tenant
 from support import metric, wait_for, wait_idle
 
 PERIOD = 5  # seconds

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fault_harness import Replica
 from prometheus_client import REGISTRY
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
@@ -29,6 +28,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
 from dpf_hcp_dev.attackers import Attack
 from dpf_hcp_dev.bench.report import percentile
 from dpf_hcp_operator import https, webhook
+from fault_harness import Replica
 from support import dpucluster, namespace, provisioner_body, secrets, unique, wait_for
 
 DENIED = 'admission webhook "vdpfhcpprovisioner.provisioning.dpu.hcp.io" denied the request'

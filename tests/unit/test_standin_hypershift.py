@@ -219,3 +219,51 @@ def test_the_same_version_under_another_image_is_a_new_entry():
     assert hc["status"]["controlPlaneVersion"]["history"][1]["image"] == release_digest(OLD)
     step(s, hc, StandinConfig({"upgradeAfterSeconds": "0"}))
     assert cp_history(hc) == [("4.19.0", "Completed"), ("4.19.0", "Completed")]
+
+
+class Patches:
+    """The client: records its patches."""
+
+    def __init__(self) -> None:
+        self.patches: list[tuple[Any, ...]] = []
+
+    def patch(self, *args: Any) -> None:
+        self.patches.append(args)
+
+
+def test_an_api_endpoint_setting_is_published_alike_in_the_status_and_the_admin_kubeconfig():
+    """openshift/hypershift: status.controlPlaneEndpoint and the admin kubeconfig's server come from
+    the same APIHost and APIPort (hostedcontrolplane infra status; v2/kas/kubeconfig.go)."""
+    s = standin(Nodes())
+    for value, host, server in (
+        ("127.0.0.1:4444", "127.0.0.1", "https://127.0.0.1:4444"),
+        ("[::1]:4444", "::1", "https://[::1]:4444"),
+    ):
+        config = StandinConfig({"t.hcp.apiEndpoint": value})
+        assert s.api_endpoint("t", "hcp", config) == {"host": host, "port": 4444}
+        assert yaml.safe_load(s._admin_kubeconfig("t", "hcp", config))["clusters"][0]["cluster"]["server"] == server
+    for garbage in ("", "no-port", "127.0.0.1:http", ":4444"):
+        config = StandinConfig({"t.hcp.apiEndpoint": garbage})
+        assert s.api_endpoint("t", "hcp", config) == {"host": "127.0.0.1", "port": 6443}, garbage
+        assert s._admin_kubeconfig("t", "hcp", config) == KUBECONFIG
+
+
+def test_a_moved_endpoint_is_written_to_the_published_admin_kubeconfig_again():
+    """reconcileKubeconfigSync's create-or-update follows the control plane's kubeconfig: the secret
+    never names another address than the status."""
+    client = Patches()
+    published = Secrets(**{"hcp-admin-kubeconfig": {}})
+    s = HyperShiftStandin(client=client, hosted_admin_kubeconfig=KUBECONFIG, secrets=published)  # type: ignore[arg-type]
+    hc = hosted_cluster()
+    s._ensure_control_plane(hc, StandinConfig({}))  # published before: the default endpoint
+    assert client.patches == []
+    moved = StandinConfig({"t.hcp.apiEndpoint": "127.0.0.1:4444"})
+    s._ensure_control_plane(hc, moved)
+    s._ensure_control_plane(hc, moved)  # once per move
+    assert len(client.patches) == 1
+    _, name, body, namespace = client.patches[0]
+    assert (namespace, name) == ("t", "hcp-admin-kubeconfig")
+    assert (
+        yaml.safe_load(body["stringData"]["kubeconfig"])["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:4444"
+    )
+    assert s.desired_status(hc, moved)["controlPlaneEndpoint"] == {"host": "127.0.0.1", "port": 4444}

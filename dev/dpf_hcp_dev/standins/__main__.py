@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
@@ -30,6 +31,7 @@ from dpf_hcp_dev.standins.metallb import MetalLBWebhook
 from dpf_hcp_operator.informers import Informer
 
 LOG = logging.getLogger("standins")
+FAILED = threading.Event()  # a stand-in's loop ended with an error
 
 
 def ensure_settings(client: KubeClient) -> None:
@@ -48,6 +50,72 @@ def ensure_settings(client: KubeClient) -> None:
     except ApiError as exc:
         if not exc.conflict:
             raise
+
+
+def run_loop(
+    body: Callable[[cfg.StandinConfig], None],
+    wake: threading.Event,
+    stop: threading.Event,
+    settings: Informer,
+    tick: float,
+) -> None:
+    """One stand-in's passes: on each change it is told of, and every ``tick`` seconds. An error
+    it does not expect stops them all, as it stopped the one loop they had before (the process
+    exits with 1: a test sees its stand-ins gone, not one of them quietly stuck)."""
+    try:
+        while not stop.is_set():
+            wake.wait(tick)
+            wake.clear()
+            body(cfg.StandinConfig.from_configmap(settings.get((cfg.NAMESPACE, cfg.NAME))))
+    except Exception:
+        LOG.exception("stand-in %s failed", threading.current_thread().name)
+        FAILED.set()
+        stop.set()
+
+
+def reconcile_hypershift(
+    hypershift: HyperShiftStandin,
+    cvo: ClusterVersionOperatorStandin,
+    hcs: Informer,
+    node_pools: Informer,
+    conf: cfg.StandinConfig,
+) -> None:
+    """One pass of HyperShift's controllers and the hosted cluster's CVO."""
+    for hc in hcs.items():
+        try:
+            hypershift.reconcile(hc, conf)
+        except ApiError as exc:
+            LOG.warning("HostedCluster %s/%s: %s", hc["metadata"]["namespace"], hc["metadata"]["name"], exc)
+    try:
+        cvo.reconcile(hcs.items(), conf)
+    except ApiError as exc:
+        LOG.warning("hosted ClusterVersion and ClusterOperators: %s", exc)
+    for node_pool in node_pools.items():
+        spec = node_pool.get("spec") or {}
+        try:
+            hypershift.reconcile_node_pool(
+                node_pool, hcs.get((node_pool["metadata"]["namespace"], str(spec.get("clusterName", "")))), conf
+            )
+        except ApiError as exc:
+            LOG.warning("NodePool %s/%s: %s", node_pool["metadata"]["namespace"], node_pool["metadata"]["name"], exc)
+
+
+def reconcile_dpf(dpf: DPFStandin, clusters: Informer, conf: cfg.StandinConfig) -> None:
+    """One pass of DPF's DPUCluster controllers."""
+    for cluster in clusters.items():
+        try:
+            dpf.reconcile_dpucluster(cluster, conf)
+        except ApiError as exc:
+            LOG.warning("DPUCluster %s: %s", cluster["metadata"]["name"], exc)
+
+
+def reconcile_dpus(walker: DPUWalker, dpus: Informer) -> None:
+    """One pass of the DPUs: each boots, joins the hosted cluster and becomes Ready."""
+    for index, dpu in enumerate(sorted(dpus.items(), key=lambda d: d["metadata"]["name"])):
+        try:
+            walker.reconcile(dpu, index)
+        except ApiError as exc:
+            LOG.warning("DPU %s: %s", dpu["metadata"]["name"], exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,9 +166,18 @@ def main(argv: list[str] | None = None) -> int:
     dpus = Informer(client, DPU)
     walker = DPUWalker(client, args.hosted_kubeconfigs) if args.hosted_kubeconfigs else None
     settings = Informer(client, CONFIGMAP, namespace=cfg.NAMESPACE, field_selector=f"metadata.name={cfg.NAME}")
-    wake = threading.Event()
+    # HyperShift, DPF and the DPUs' kubelets are separate processes upstream: each stand-in has a loop
+    # (a thread) of its own, so one held by a peer (DPF's health check of a DPUCluster whose API
+    # server never answers waits out its deadline) holds no other.
+    loops = {
+        "hypershift": lambda conf: reconcile_hypershift(hypershift, cvo, hcs, node_pools, conf),
+        "dpf": lambda conf: reconcile_dpf(dpf, clusters, conf),
+    }
+    if walker is not None:
+        loops["kubelet"] = lambda conf: reconcile_dpus(walker, dpus)
+    wakes = {name: threading.Event() for name in loops}
     for inf in (hcs, clusters, settings, dpus, secrets, node_pools, hosted_nodes, config_maps):
-        inf.add_handler(lambda *_: wake.set())
+        inf.add_handler(lambda *_: [wake.set() for wake in wakes.values()])
         inf.start(stop)
     for inf in (cluster_operators, cluster_versions):  # read back only: their events need no pass
         inf.start(stop)
@@ -119,43 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         while not inf.synced.wait(0.2) and not stop.is_set():
             pass
     LOG.info("running")
-    while not stop.is_set():
-        wake.wait(args.tick)
-        wake.clear()
-        conf = cfg.StandinConfig.from_configmap(settings.get((cfg.NAMESPACE, cfg.NAME)))
-        for hc in hcs.items():
-            try:
-                hypershift.reconcile(hc, conf)
-            except ApiError as exc:
-                LOG.warning("HostedCluster %s/%s: %s", hc["metadata"]["namespace"], hc["metadata"]["name"], exc)
-        try:
-            cvo.reconcile(hcs.items(), conf)
-        except ApiError as exc:
-            LOG.warning("hosted ClusterVersion and ClusterOperators: %s", exc)
-        for node_pool in node_pools.items():
-            spec = node_pool.get("spec") or {}
-            try:
-                hypershift.reconcile_node_pool(
-                    node_pool, hcs.get((node_pool["metadata"]["namespace"], str(spec.get("clusterName", "")))), conf
-                )
-            except ApiError as exc:
-                LOG.warning(
-                    "NodePool %s/%s: %s", node_pool["metadata"]["namespace"], node_pool["metadata"]["name"], exc
-                )
-        for cluster in clusters.items():
-            try:
-                dpf.reconcile_dpucluster(cluster, conf)
-            except ApiError as exc:
-                LOG.warning("DPUCluster %s: %s", cluster["metadata"]["name"], exc)
-        if walker is not None:
-            for index, dpu in enumerate(sorted(dpus.items(), key=lambda d: d["metadata"]["name"])):
-                try:
-                    walker.reconcile(dpu, index)
-                except ApiError as exc:
-                    LOG.warning("DPU %s: %s", dpu["metadata"]["name"], exc)
+    threads = [
+        threading.Thread(target=run_loop, args=(body, wakes[name], stop, settings, args.tick), name=name, daemon=True)
+        for name, body in loops.items()
+    ]
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    for thread in threads:
+        thread.join(timeout=30)
     metallb.unregister()  # with failurePolicy Fail, a webhook nobody serves would refuse every pool
     metallb.stop()
-    return 0
+    return 1 if FAILED.is_set() else 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ Keys (all optional):
   <ns>.<name>.degraded    "true": that HostedCluster reports Degraded=True, Available=False
   <ns>.<name>.stuckDeletion  "true": that HostedCluster never finishes deleting
   <ns>.<name>.statusFrozen   "true": that HostedCluster's status is left as it is (whoever wrote it)
+  <ns>.<name>.apiEndpoint    "host:port": that HostedCluster's API server is published there (its
+                             status.controlPlaneEndpoint and its admin kubeconfig's server), read
+                             when the kubeconfig is first published: a test's peer playing a hosted
+                             API server gone bad (silent, dripping)
   <ns>.<name>.upgradeHeld    "true": a release change of that HostedCluster stays Partial until unset
                              (its controlPlaneVersion and its version both)
   <ns>.<name>.coreConfigsMissing "true": that NodePool's control plane has not written its core
@@ -43,6 +47,9 @@ class StandinConfig:
 
     def flag(self, namespace: str, name: str, what: str) -> bool:
         return self.data.get(f"{namespace}.{name}.{what}", "").lower() == "true"
+
+    def value(self, namespace: str, name: str, what: str) -> str:
+        return self.data.get(f"{namespace}.{name}.{what}", "")
 
     @property
     def available_after(self) -> float:

@@ -46,7 +46,9 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
 from dpf_hcp_dev.standins.config import StandinConfig
 
 STATIC = "static"
-HEALTH_TIMEOUT = 10.0  # util.GetClientset: 10 s to read the secret; the check uses client-go's default
+# util.GetClientset gives the secret read 10 s; the check itself (ServerVersion) has client-go's
+# transport defaults (a 10 s TLS handshake, no limit on the answer): the stand-in bounds it at 10 s.
+HEALTH_TIMEOUT = 10.0
 # DPF's reconciles are requeued by controller-runtime's rate limiter on error (5 ms doubling, to
 # 1000 s: client-go util/workqueue default_rate_limiters.go); the stand-in caps it lower for tests.
 RETRY_FIRST, RETRY_MAX = 0.05, 5.0

@@ -311,6 +311,8 @@ class HyperShiftStandin:
         self.config_maps = config_maps  # the NodePools' spec.config ConfigMaps
         self._generated_cache: dict[tuple[str, str], tuple[Any, str | None, str]] = {}
         self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
+        # (namespace, name) -> the endpoint its admin kubeconfig names
+        self._published: dict[tuple[str, str], dict[str, Any]] = {}
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
         self._rotated: dict[str, str] = {}  # token secret uid -> its resourceVersion when last rotated
 
@@ -397,7 +399,7 @@ class HyperShiftStandin:
                 if self.ignition
                 else f"ignition-server-{meta['namespace']}-{meta['name']}.apps.example.com"
             )
-            status["controlPlaneEndpoint"] = dict(self.endpoint)
+            status["controlPlaneEndpoint"] = self.api_endpoint(meta["namespace"], meta["name"], config)
         updates = [{"type": t, "status": s, "reason": r, "message": m} for t, (s, r, m) in table.items()]
         status["conditions"] = merge(status.get("conditions"), updates, meta.get("generation"))
         return status
@@ -472,7 +474,7 @@ class HyperShiftStandin:
         if status.get("kubeconfig"):
             # The control plane's namespace and secrets before the status that announces them;
             # a deleted one comes back.
-            self._ensure_control_plane(hc)
+            self._ensure_control_plane(hc, config)
             if self.ignition is not None:
                 self._ensure_ignition(hc, config)
         if status != (hc.get("status") or {}):
@@ -497,15 +499,42 @@ class HyperShiftStandin:
             return False  # "aescbc metadata is nil": logged, the reconcile goes on
         return self.secrets.get((hc["metadata"]["namespace"], name)) is None
 
-    def _ensure_control_plane(self, hc: dict[str, Any]) -> None:
+    def api_endpoint(self, namespace: str, name: str, config: StandinConfig) -> dict[str, Any]:
+        """Where the HostedCluster's API server is published: the one hosted API server of the tests,
+        or the address ``<ns>.<name>.apiEndpoint`` names."""
+        host, _, port = config.value(namespace, name, "apiEndpoint").rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")  # the bare address; brackets only in a URL
+        return {"host": host, "port": int(port)} if host and port.isdigit() else dict(self.endpoint)
+
+    def _admin_kubeconfig(self, namespace: str, name: str, config: StandinConfig) -> str:
+        endpoint = self.api_endpoint(namespace, name, config)
+        if endpoint == self.endpoint:
+            return self.kubeconfig
+        kubeconfig = yaml.safe_load(self.kubeconfig)
+        host = f"[{endpoint['host']}]" if ":" in endpoint["host"] else endpoint["host"]
+        kubeconfig["clusters"][0]["cluster"]["server"] = f"https://{host}:{endpoint['port']}"
+        return yaml.safe_dump(kubeconfig)
+
+    def _ensure_control_plane(self, hc: dict[str, Any], config: StandinConfig) -> None:
         """The hosted control plane namespace and the admin kubeconfig secret HyperShift publishes."""
         ns, name = hc["metadata"]["namespace"], hc["metadata"]["name"]
+        endpoint = self.api_endpoint(ns, name, config)
         if self._missing(ns, f"{name}-admin-kubeconfig"):
             apply(self.client, _control_plane_namespace_object(ns, name))
             # An ownerReference to the HostedCluster, as openshift/hypershift
             # hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go (reconcileKubeconfigSync)
             # sets on the secret manifests.KubeConfigSecret names.
-            self._create_secret(ns, f"{name}-admin-kubeconfig", {"kubeconfig": self.kubeconfig}, owner=hc)
+            kubeconfig = self._admin_kubeconfig(ns, name, config)
+            self._create_secret(ns, f"{name}-admin-kubeconfig", {"kubeconfig": kubeconfig}, owner=hc)
+            self._published[(ns, name)] = endpoint
+        elif self._published.setdefault((ns, name), endpoint) != endpoint:
+            # The endpoint moved: reconcileKubeconfigSync's create-or-update copies the control plane's
+            # kubeconfig (control-plane-operator/controllers/hostedcontrolplane/v2/kas/kubeconfig.go,
+            # its external URL: the same host and port as status.controlPlaneEndpoint) again. Other
+            # writers' content is left to the tests that play them.
+            kubeconfig = self._admin_kubeconfig(ns, name, config)
+            self.client.patch(SECRET, f"{name}-admin-kubeconfig", {"stringData": {"kubeconfig": kubeconfig}}, ns)
+            self._published[(ns, name)] = endpoint
 
     def _ensure_ignition(self, hc: dict[str, Any], config: StandinConfig) -> None:
         """The ignition server's CA, and the NodePool's token for its current config: what
