@@ -56,7 +56,7 @@ def hostile_peer(behaviour: str, tls: ssl.SSLContext | None = None) -> Iterator[
     def serve() -> None:
         while not stop.is_set():
             try:
-                conn, _ = listener.accept()
+                conn, _peer = listener.accept()
             except OSError:
                 return
             conns.append(conn)
