@@ -86,7 +86,7 @@ class HostedWatch:
         credentials = (
             source.credentials if service is None else hosted_kubeconfig.through_service(source, provisioner, service)
         )
-        self.identity = identity.ApproverIdentity(KubeClient(credentials, timeout=10.0))
+        self.identity = identity.ApproverIdentity(approver.hosted_client(credentials))
         self.hosted = self.identity.client()
         self.csrs = Informer(self.hosted, CSR)
         self.nodes = Informer(self.hosted, NODE)

@@ -8,11 +8,17 @@ here by the test's own guard)."""
 from __future__ import annotations
 
 import contextlib
+import gzip
+import http.server
+import json
 import os
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from kubernetes.client import Configuration
@@ -25,15 +31,63 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client imp
     KubeClient,
     connect,
 )
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, NODE, SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import ignition
 from hostile_peers import hostile_peer
 
 
-def client(port: int, scheme: str = "http", timeout: float = 2.0) -> KubeClient:
+def client(port: int, scheme: str = "http", timeout: float = 2.0, **limits: Any) -> KubeClient:
     configuration = Configuration(host=f"{scheme}://127.0.0.1:{port}")
     configuration.verify_ssl = False  # the test's own servers, self-signed
-    return KubeClient(Connection(configuration, ssl._create_unverified_context()), timeout=timeout)  # noqa: S323
+    connection = Connection(configuration, ssl._create_unverified_context())  # noqa: S323
+    return KubeClient(connection, timeout=timeout, **limits)
+
+
+@contextlib.contextmanager
+def slow_but_valid(delay: float) -> Iterator[int]:
+    """An API server that answers every request correctly, each ``delay`` seconds late (just inside
+    a request's deadline): no request of its is ever cut, only their sum can be bounded."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(delay)
+            body = b'{"kind": "Status", "major": "1", "minor": "20"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_pass_of_requests_to_a_slow_but_valid_server_ends_within_its_budget():
+    """The attacker answers each request at 0.8 s of its 1 s deadline: each would succeed, and a pass
+    of many (a hosted cluster's approval pass) would hold a run for their sum. The pass's budget
+    (2 s) gives each request what is left, and refuses to send once it is spent."""
+    with slow_but_valid(0.8) as port:
+        hosted = client(port, timeout=1.0, budget=deadlines.Budget(2.0))
+        started, answered = time.monotonic(), 0
+        with pytest.raises(ApiError) as raised:
+            for _ in range(10):
+                hosted.request("GET", "/version")
+                answered += 1
+        took = time.monotonic() - started
+    print(f"slow but valid: {answered} answered, {took:.1f}s, {raised.value}")
+    assert answered == 2, answered
+    assert raised.value.reason == "Timeout", raised.value
+    assert took < 2.0 + 0.5, took
+    with pytest.raises(ApiError, match="for this pass are spent"):
+        hosted.request("GET", "/version")  # nothing is sent once the budget is spent
 
 
 def timed(call: Callable[[], object]) -> tuple[float, BaseException | None]:
@@ -161,3 +215,105 @@ def test_a_token_with_a_line_break_is_never_quoted_in_the_error():
                 call()
             assert secret not in str(err.value) and "line break" in str(err.value)
             assert secret not in repr(err.value.__cause__)
+
+
+@contextlib.contextmanager
+def answering(head: bytes, body: Callable[[], Iterator[bytes]]) -> Iterator[int]:
+    """A server that answers every request with ``head`` and then ``body``'s chunks."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.wfile.write(head)
+            with contextlib.suppress(OSError):
+                for chunk in body():
+                    self.wfile.write(chunk)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+CAP = 1024 * 1024
+
+
+def test_a_hosted_servers_answer_over_the_limit_is_refused_not_held():
+    """A body without a length that goes on past the limit, one whose length says it is over, and a
+    small gzip body that unpacks to far more (a bomb): refused, with at most the limit held."""
+    bomb = gzip.compress(b" " * (64 * CAP))  # about 64 KiB on the wire
+    plain = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+    cases = {
+        "endless": (plain, lambda: iter([b" " * 65536] * 64)),
+        "long": (f"HTTP/1.1 200 OK\r\nContent-Length: {CAP + 1}\r\n\r\n".encode(), lambda: iter([b" " * (CAP + 1)])),
+        "gzip": (
+            f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(bomb)}\r\n\r\n".encode(),
+            lambda: iter([bomb]),
+        ),
+    }
+    for what, (head, body) in cases.items():
+        with answering(head, body) as port, pytest.raises(ApiError) as raised:
+            client(port, max_answer_bytes=CAP).request("GET", "/api/v1/nodes")
+        print(f"{what}: {raised.value}")
+        assert raised.value.reason == "AnswerRefused", raised.value
+
+
+def test_a_watch_event_over_the_limit_is_refused_and_lines_are_found_in_one_scan():
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+    long_event = [b'{"type": "ADDED", "object": {"a": "' + b"x" * 65536] * 64
+    with answering(head, lambda: iter(long_event)) as port, pytest.raises(ApiError, match="an event over"):
+        list(client(port, max_answer_bytes=CAP).watch(SECRET, "ns", timeout_seconds=5))
+    event = b'{"type": "ADDED", "object": {"metadata": {"name": "a"}}}\n'
+    chunks = [event[:7], event[7:] + event[:3], event[3:], b"\n\n" + event]
+    assert list(kube._lines(iter(chunks), 1000, "x")) == [event[:-1], event[:-1], b"", b"", event[:-1]]
+
+
+@contextlib.contextmanager
+def paging(pages: int | None) -> Iterator[tuple[int, list[str]]]:
+    """A server that lists in pages of one item each: ``pages`` of them, or without end (None)."""
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            n = int(query.get("continue") or 0)
+            more = pages is None or n + 1 < pages
+            meta = {"resourceVersion": "42", **({"continue": str(n + 1)} if more else {})}
+            body = json.dumps({"kind": "NodeList", "metadata": meta, "items": [{"metadata": {"name": f"n{n}"}}]})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_hosted_list_is_read_in_pages_and_an_endless_one_is_refused():
+    with paging(3) as (port, asked):
+        listed = client(port, max_answer_bytes=CAP).list(NODE)
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["n0", "n1", "n2"]
+    assert listed["metadata"] == {"resourceVersion": "42"}
+    assert all(f"limit={kube.LIST_PAGE_ITEMS}" in path for path in asked), asked
+    with paging(None) as (port, asked), pytest.raises(ApiError, match="more than 64 pages"):
+        client(port, max_answer_bytes=CAP).list(NODE)
+    assert len(asked) == kube.LIST_MAX_PAGES
+    with paging(3) as (port, asked):
+        assert len(client(port).list(NODE)["items"]) == 1  # the management cluster's: one request, as before

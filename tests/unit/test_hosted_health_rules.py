@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import events, hosted_health
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import HOSTED_CLUSTER_HEALTHY
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import unreachable
 
 STABLE_CONDS = [
     {"type": "Available", "status": "True"},
@@ -182,3 +184,12 @@ def test_events_normal_when_healthy_warning_only_when_health_is_lost():
     [lost] = events.notices(_status(stable), _status(unstable))
     assert (lost.type, lost.reason) == ("Warning", hosted_health.OPERATORS_NOT_STABLE)
     assert "dns (Available=False)" in lost.message
+
+
+def test_a_hosted_api_servers_error_reaches_the_approval_condition_cut_and_clean():
+    """The error text is the hosted API server's (its Status message): a megabyte of it, with escape
+    sequences, must not become the provisioner's CSRAutoApprovalActive message."""
+    said = unreachable(ApiError(403, "Forbidden", "\x1b[31mno\u202e" + "x" * 1_000_000))
+    assert said["status"] == "False" and said["reason"] == "HostedClusterUnreachable"
+    assert len(said["message"]) < 500, len(said["message"])
+    assert "\x1b" not in said["message"] and "\u202e" not in said["message"]

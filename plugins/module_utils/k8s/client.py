@@ -34,7 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.deadlines import REAPER, with_deadlines, within
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.deadlines import (
+    REAPER,
+    Budget,
+    with_deadlines,
+    within,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.libraries import require
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import KNOWN, Resource
 
@@ -62,6 +67,9 @@ _UNSENDABLE = "the request could not be sent: a header is not valid (is there a 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA_ONLY_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 CONNECT_SECONDS = 10.0  # the TCP connect; the TLS handshake counts toward the request's whole deadline
+LIST_PAGE_ITEMS = 500  # a page of a list from a server that is not ours
+LIST_MAX_PAGES = 64  # and at most this many pages of it
+BUDGET_FLOOR_SECONDS = 0.05  # less than this left of a budget: the request is not sent
 WATCH_SLACK_SECONDS = 30  # a watch ends at its timeoutSeconds; past this more, the peer is not answering
 _PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -621,6 +629,23 @@ def connect(params: Mapping[str, Any]) -> Connection:
     return connection
 
 
+def _lines(chunks: Iterator[bytes], cap: int | None, what: str) -> Iterator[bytes]:
+    """The lines of a stream of chunks, each found in one scan of the bytes (a buffer that grows by
+    appending, searched from where the last search ended); a line longer than ``cap`` is an error."""
+    buf = bytearray()
+    scanned = 0
+    for chunk in chunks:
+        buf += chunk
+        start = 0
+        while (end := buf.find(b"\n", scanned)) >= 0:
+            yield bytes(buf[start:end])
+            start = scanned = end + 1
+        del buf[:start]
+        scanned = len(buf)
+        if cap is not None and len(buf) > cap:
+            raise ApiError(0, "AnswerRefused", f"watch {what}: an event over {cap} bytes")
+
+
 class KubeClient:
     """JSON requests against one API server; one connection pool, safe to share across threads."""
 
@@ -635,8 +660,22 @@ class KubeClient:
     #: (plugins/action/in_controller.py).
     journal: list[dict[str, Any]] | None = None
 
-    def __init__(self, source: Connection | Credentials, timeout: float = 30.0, maxsize: int = 8):
+    def __init__(
+        self,
+        source: Connection | Credentials,
+        timeout: float = 30.0,
+        maxsize: int = 8,
+        budget: Budget | None = None,
+        max_answer_bytes: int | None = None,
+    ):
+        """``budget``: the time all this client's requests (and those of clients made from it with
+        ``with_token``) may take in all; a request gets at most what is left of it.
+        ``max_answer_bytes``: the most an answer's body, or one watch event, may hold (a server that
+        is not ours, e.g. a hosted cluster's); such a server's answers must also come unencoded (a
+        small gzip body can unpack to gigabytes). None: no limit (the management cluster's)."""
         require(IMPORT_ERROR)
+        self.budget = budget
+        self.max_answer_bytes = max_answer_bytes
         self.connection = source if isinstance(source, Connection) else Connection.from_credentials(source)
         #: The in-memory credentials this client was made from, if it was.
         self.credentials = source if isinstance(source, Credentials) else None
@@ -669,7 +708,10 @@ class KubeClient:
         if self.credentials is None:
             raise ValueError("with_token needs a client made from in-memory credentials")
         return KubeClient(
-            Credentials(server=self.server, ca_pem=self.credentials.ca_pem, token_source=token_source), timeout=timeout
+            Credentials(server=self.server, ca_pem=self.credentials.ca_pem, token_source=token_source),
+            timeout=timeout,
+            budget=self.budget,
+            max_answer_bytes=self.max_answer_bytes,
         )
 
     def reset_connections(self) -> None:
@@ -706,27 +748,83 @@ class KubeClient:
             all_headers.add(name, value)
         return self._api.call_api(method, url, all_headers, data, None, _request_timeout=timeout).response
 
+    def _list_in_pages(self, path: str, params: dict[str, Any], accept: str) -> dict[str, Any]:
+        """A list read LIST_PAGE_ITEMS at a time (limit and continue, as client-go's pager), joined:
+        the first page's metadata (its resourceVersion is the list's), every page's items."""
+        listed: dict[str, Any] = {}
+        items: list[Any] = []
+        token: str | None = None
+        for _page in range(LIST_MAX_PAGES):
+            paged = {**params, "limit": LIST_PAGE_ITEMS, "continue": token}
+            page = self.request("GET", path, params=paged, accept=accept)
+            listed = listed or page
+            items.extend(page.get("items") or [])
+            token = str((page.get("metadata") or {}).get("continue") or "") or None
+            if token is None:
+                meta = dict(listed.get("metadata") or {})
+                meta.pop("continue", None)
+                meta.pop("remainingItemCount", None)
+                return {**listed, "metadata": meta, "items": items}
+        raise ApiError(0, "AnswerRefused", f"{self.server}: a list of more than {LIST_MAX_PAGES} pages")
+
+    def _body(self, resp: Any) -> bytes:
+        """The answer's body; within ``max_answer_bytes`` and unencoded when this client has a limit."""
+        cap = self.max_answer_bytes
+        if cap is None:
+            return resp.data
+        encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
+        length = resp.headers.get("Content-Length") or ""
+        if encoding != "identity" or (length.isdigit() and int(length) > cap):
+            resp.close()  # not read to its end: the connection is not reused
+            what = f"an answer encoded {encoding[:20]!r}" if encoding != "identity" else f"{length} bytes"
+            raise ApiError(0, "AnswerRefused", f"{self.server}: {what}; answers of at most {cap} bytes, unencoded")
+        parts, size = [], 0
+        for chunk in resp.stream(65536, decode_content=False):
+            size += len(chunk)
+            if size > cap:
+                resp.close()
+                raise ApiError(0, "AnswerRefused", f"{self.server}: an answer over {cap} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
     def _exchange(
         self, method: str, path: str, body: Any, query: list[tuple[str, str]], ctype: str, seconds: float, accept: str
     ) -> tuple[int, bytes]:
         """(status, body) of one request, over within ``seconds``; ApiError status 0 without an answer."""
         error: Exception | None = None
         status, data = 0, b""
+        cut = ""
+        if self.budget is not None:
+            left = self.budget.left()
+            if left < BUDGET_FLOOR_SECONDS:
+                self._observe(method, 0)
+                raise ApiError(
+                    0, "Timeout", f"{method} {self.server}: its {self.budget.seconds:g}s for this pass are spent"
+                )
+            if left < seconds:
+                seconds = left
+                cut = f" (what was left of its {self.budget.seconds:g}s for this pass)"
         with within(seconds) as exchange:  # the whole exchange, however slowly the peer drips it
             try:
                 resp = self._send(method, path, query, body, ctype, accept, (min(CONNECT_SECONDS, seconds), seconds))
                 try:
-                    status, data = resp.status, resp.data
+                    status, data = resp.status, self._body(resp)
                 finally:
                     resp.release_conn()
+            except ApiError:  # an answer refused (over the limit, encoded)
+                self._observe(method, 0)
+                raise
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
                 error = exc
             except (ValueError, TypeError, http.client.HTTPException) as exc:  # e.g. a token with a line break
                 self._observe(method, 0)
                 raise ApiError(0, "RequestInvalid", f"{method} {self.server}: {_UNSENDABLE}") from type(exc)()
-        if exchange.expired:  # also when the cut read as the end of an answer without a length
+        # Past the deadline: also when the cut read as the end of an answer without a length, or the
+        # socket's own read timeout (the same seconds) went off just before the reaper.
+        if exchange.expired or (error is not None and time.monotonic() >= exchange.deadline - 0.01):
             self._observe(method, 0)
-            raise ApiError(0, "Timeout", f"{method} {self.server}: no whole answer within {seconds:g}s") from error
+            message = f"{method} {self.server}: no whole answer within {seconds:.3g}s{cut}"
+            raise ApiError(0, "Timeout", message) from error
         if error is not None:
             self._observe(method, 0)
             reason = getattr(error, "reason", None) or error
@@ -850,16 +948,12 @@ class KubeClient:
         resource_version: str | None = None,
         metadata_only: bool = False,
     ) -> dict[str, Any]:
-        listed = self.request(
-            "GET",
-            res.path(namespace),
-            params={
-                "labelSelector": label_selector,
-                "fieldSelector": field_selector,
-                "resourceVersion": resource_version,
-            },
-            accept=METADATA_ONLY if metadata_only else "application/json",
-        )
+        params = {"labelSelector": label_selector, "fieldSelector": field_selector, "resourceVersion": resource_version}
+        accept = METADATA_ONLY if metadata_only else "application/json"
+        if self.max_answer_bytes is None:
+            listed = self.request("GET", res.path(namespace), params=params, accept=accept)
+        else:  # a server not ours: in pages, each an answer within the limit, and a bounded number of them
+            listed = self._list_in_pages(res.path(namespace), params, accept)
         if KubeClient.journal is not None:  # what was there, and (without a selector) what was not
             versions = {}
             for item in listed.get("items") or []:
@@ -979,30 +1073,30 @@ class KubeClient:
         self._observe("WATCH", resp.status)
         try:
             if resp.status >= 300:
-                data = resp.read()
+                data = self._body(resp)
                 try:
                     body = json.loads(data) if data else {}
                 except ValueError:
                     body = {}
                 body = body if isinstance(body, dict) else {}
                 raise ApiError(resp.status, body.get("reason", "Error"), body.get("message", ""), body)
-            buf = b""
-            for chunk in resp.stream(65536):
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if not line.strip():
-                        continue
-                    event = json.loads(line)
-                    if event.get("type") == "ERROR":
-                        status = event.get("object", {})
-                        raise ApiError(
-                            status.get("code", 500),
-                            status.get("reason", "Error"),
-                            status.get("message", ""),
-                            status,
-                        )
-                    yield event["type"], event["object"]
+            if self.max_answer_bytes is not None:
+                encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
+                if encoding != "identity":
+                    raise ApiError(0, "AnswerRefused", f"watch {res.plural}: a stream encoded {encoding[:20]!r}")
+            for line in _lines(resp.stream(65536), self.max_answer_bytes, res.plural):
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object", {})
+                    raise ApiError(
+                        status.get("code", 500),
+                        status.get("reason", "Error"),
+                        status.get("message", ""),
+                        status,
+                    )
+                yield event["type"], event["object"]
             if exchange.expired:  # the cut read as the stream's end
                 raise ApiError(0, "Timeout", f"watch {res.plural}: no end within {seconds}s")
         except (urllib3.exceptions.HTTPError, OSError) as exc:

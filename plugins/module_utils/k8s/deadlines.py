@@ -47,6 +47,21 @@ class Exchange:
         self.sockets: list[SocketId] = []
 
 
+class Budget:
+    """Time a series of exchanges with one peer may take in all (e.g. one approval pass in a hosted
+    cluster): a peer that answers each request just inside its own deadline holds the caller no
+    longer than this. Shared by the clients of that peer; each exchange gets what is left."""
+
+    __slots__ = ("seconds", "until")
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.until = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self.until - time.monotonic())
+
+
 SocketId = tuple[int, int, int]  # descriptor, device, inode: one open socket
 
 

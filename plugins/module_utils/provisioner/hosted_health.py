@@ -62,7 +62,7 @@ REASON_SHOWN = 63
 _SPACE = re.compile(r"\s+")
 
 
-def _shown(value: object, limit: int = SHOWN) -> str:
+def shown(value: object, limit: int = SHOWN) -> str:
     """``value`` as one line of at most ``limit`` characters, without control or format characters
     (escape sequences, bidirectional overrides); nothing for what is not text."""
     if not isinstance(value, str):
@@ -100,7 +100,7 @@ class Unstable:
 def unstable(operator: dict[str, Any]) -> Unstable | None:
     """Why ``operator`` is not stable, or None when it is."""
     conds = _conditions(operator)
-    name = _shown(query.field(operator, "metadata.name", str, ""), NAME_SHOWN) or "(unnamed)"
+    name = shown(query.field(operator, "metadata.name", str, ""), NAME_SHOWN) or "(unnamed)"
     for type_, wanted in STABLE_OPERATOR.items():
         found = conds.get(type_)
         status = found.get("status") if found else None
@@ -108,9 +108,9 @@ def unstable(operator: dict[str, Any]) -> Unstable | None:
             return Unstable(
                 name,
                 type_,
-                _shown(status, 10) or "missing",
-                _shown((found or {}).get("reason"), REASON_SHOWN),
-                _shown((found or {}).get("message")),
+                shown(status, 10) or "missing",
+                shown((found or {}).get("reason"), REASON_SHOWN),
+                shown((found or {}).get("message")),
                 str(query.field(operator, "metadata.name", str, "")),
             )
     return None
@@ -118,7 +118,7 @@ def unstable(operator: dict[str, Any]) -> Unstable | None:
 
 def _cluster_version_says(cluster_version: dict[str, Any], type_: str) -> str:
     c = _conditions(cluster_version).get(type_) or {}
-    reason, message = _shown(c.get("reason"), REASON_SHOWN), _shown(c.get("message"))
+    reason, message = shown(c.get("reason"), REASON_SHOWN), shown(c.get("message"))
     return ": ".join(p for p in (reason, message) if p)
 
 
@@ -126,7 +126,7 @@ def _completed(cluster_version: dict[str, Any]) -> str:
     """The version of the newest release the hosted cluster completed ("" when none)."""
     for entry in query.field(cluster_version, "status.history", list, []):
         if isinstance(entry, dict) and entry.get("state") == "Completed":
-            return _shown(entry.get("version"))
+            return shown(entry.get("version"))
     return ""
 
 
@@ -180,7 +180,7 @@ def health(cluster_version: dict[str, Any] | None, operators: list[dict[str, Any
             False,
             CLUSTER_VERSION_NOT_AVAILABLE,
             "Every ClusterOperator is stable but the hosted ClusterVersion is not Available "
-            f"({_shown(available.get('status'), 10) or 'missing'}"
+            f"({shown(available.get('status'), 10) or 'missing'}"
             f"{': ' + why if (why := _cluster_version_says(cluster_version, 'Available')) else ''})",
         )
     version = _completed(cluster_version)
@@ -215,8 +215,8 @@ def compact(obj: dict[str, Any]) -> dict[str, Any]:
         {
             "type": c["type"],
             "status": c["status"][:16] if isinstance(c.get("status"), str) else "",  # compared as written
-            "reason": _shown(c.get("reason"), REASON_SHOWN),
-            "message": _shown(c.get("message")),
+            "reason": shown(c.get("reason"), REASON_SHOWN),
+            "message": shown(c.get("message")),
         }
         for c in _conditions(obj).values()
         if c["type"] in JUDGED
@@ -224,7 +224,7 @@ def compact(obj: dict[str, Any]) -> dict[str, Any]:
     history = []
     for entry in query.field(obj, "status.history", list, [])[:100]:
         if isinstance(entry, dict) and entry.get("state") == "Completed":
-            history = [{"state": "Completed", "version": _shown(entry.get("version"))}]
+            history = [{"state": "Completed", "version": shown(entry.get("version"))}]
             break
     status: dict[str, Any] = {"conditions": conds}
     if history:
@@ -240,7 +240,7 @@ def unreachable(error: str) -> Condition:
         HOSTED_CLUSTER_HEALTHY,
         None,
         UNREACHABLE,
-        f"The hosted cluster's API server does not answer or refuses the approver identity ({_shown(error, 300)}); "
+        f"The hosted cluster's API server does not answer or refuses the approver identity ({shown(error, 300)}); "
         "its health is read again when it does",
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import events, query
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.deadlines import Budget
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, NODE
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_health, hosted_kubeconfig
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import (
@@ -22,13 +23,34 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.cs
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU
 
 APPROVER = "dpf-hcp-provisioner"
+REQUEST_SECONDS = 10.0  # one request to a hosted API server, whole
+# The most one answer (a list of CSRs or Nodes), or one watch event, of a hosted API server may hold,
+# unencoded: the tenant's server must not make the operator hold gigabytes. Kubernetes' own objects
+# are at most about 1.5 MiB (etcd's request limit); a list of a few hundred DPUs' Nodes is far less.
+HOSTED_ANSWER_BYTES = 16 * 1024 * 1024
 
 
-def approver_client(source: hosted_kubeconfig.HostedKubeconfig, check_mode: bool = False) -> tuple[KubeClient, bool]:
+def hosted_client(credentials: Any, budget: Budget | None = None) -> KubeClient:
+    """A client for a hosted cluster's API server: each request whole within REQUEST_SECONDS (and
+    all of them within ``budget``), each answer within HOSTED_ANSWER_BYTES."""
+    return KubeClient(credentials, timeout=REQUEST_SECONDS, budget=budget, max_answer_bytes=HOSTED_ANSWER_BYTES)
+
+
+# One pass in a hosted cluster, all its requests together (the identity's set-up, its tokens, the
+# lists, the health reads, the approvals): a server that answers each just inside its deadline holds
+# the pass, and a run's other provisioners waiting at the task, no longer. What is left undone is
+# done by the next pass.
+PASS_SECONDS = 30.0
+
+
+def approver_client(
+    source: hosted_kubeconfig.HostedKubeconfig, check_mode: bool = False, budget: Budget | None = None
+) -> tuple[KubeClient, bool]:
     """A client for the hosted cluster under the approver identity, and whether that identity had to
     be created or repaired first (with the admin kubeconfig, see identity.py). ApiError when the
-    hosted API server says no."""
-    approver_identity = identity.ApproverIdentity(KubeClient(source.credentials, timeout=10.0))
+    hosted API server says no. ``budget``: the time its requests may take in all."""
+    admin = hosted_client(source.credentials, budget)
+    approver_identity = identity.ApproverIdentity(admin)
     changed = approver_identity.ensure(check_mode)
     return approver_identity.client(), changed
 
@@ -125,6 +147,17 @@ class Pass:
     health: Condition | None = None  # HostedClusterHealthy, read in the same pass when asked for
 
 
+def unreachable(exc: ApiError) -> Condition:
+    return condition(
+        CSR_AUTO_APPROVAL,
+        False,
+        "HostedClusterUnreachable",
+        f"The hosted cluster's API server does not answer or refuses the approver identity "
+        f"({hosted_health.shown(str(exc), 300)}); approval "
+        "resumes when it does",
+    )
+
+
 def approval_pass(
     mgmt: KubeClient,
     provisioner: dict[str, Any],
@@ -146,7 +179,7 @@ def approval_pass(
         )
     ref = (provisioner.get("spec") or {}).get("dpuClusterRef") or {}
     try:
-        hosted, identity_changed = approver_client(source, check_mode)
+        hosted, identity_changed = approver_client(source, check_mode, Budget(PASS_SECONDS))
         csrs = hosted.list(CSR).get("items") or []
         nodes = hosted.list(NODE).get("items") or []
     except ApiError as exc:
@@ -162,16 +195,7 @@ def approval_pass(
                 ),
                 health=read_failed,
             )
-        return Pass(
-            condition(
-                CSR_AUTO_APPROVAL,
-                False,
-                "HostedClusterUnreachable",
-                f"The hosted cluster's API server does not answer or refuses the approver identity ({exc}); approval "
-                "resumes when it does",
-            ),
-            health=read_failed,
-        )
+        return Pass(unreachable(exc), health=read_failed)
     dpus = mgmt.list(DPU, ref.get("namespace")).get("items") or []
     ctx = policy_context(provisioner, dpus, nodes, csrs, source.hosted_cluster, max_age_seconds)
     result = Pass(
@@ -189,7 +213,13 @@ def approval_pass(
         }
         if decision.approve:
             if not check_mode:
-                approve(hosted, csr, decision)
+                try:
+                    approve(hosted, csr, decision)
+                except ApiError as exc:
+                    if exc.status in (0, 401, 403):  # no answer (or the pass's time spent), or refused
+                        result.condition = unreachable(exc)
+                        return result
+                    continue  # approved meanwhile (409: the operator's own watch) or gone (404)
                 report(mgmt, provisioner, csr, decision)
             result.approved.append(entry)
         else:
@@ -213,7 +243,7 @@ def health_pass(mgmt: KubeClient, provisioner: dict[str, Any], check_mode: bool 
     except hosted_kubeconfig.Unavailable as exc:
         return hosted_health.waiting(exc.reason, exc.message)
     try:
-        hosted, _changed = approver_client(source, check_mode)
+        hosted, _changed = approver_client(source, check_mode, Budget(PASS_SECONDS))
     except ApiError as exc:
         return hosted_health.failed_read(exc, check_mode)
     return hosted_health.read(hosted, check_mode)
