@@ -38,6 +38,15 @@ def key_of(obj: dict[str, Any]) -> Key:
     return meta.get("namespace") or "", meta["name"]
 
 
+WATCH_EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK"})
+SHORT_WATCH_SECONDS = 1.0  # a watch over sooner with no event is an error (client-go's reflector)
+
+
+def _short(started: float, timeout: float) -> bool:
+    """Whether a watch begun at ``started`` (asked to last ``timeout`` s) ended too soon."""
+    return time.monotonic() - started < min(SHORT_WATCH_SECONDS, timeout / 2)
+
+
 class Informer:
     def __init__(
         self,
@@ -187,14 +196,14 @@ class Informer:
         need_list = True
         next_resync = time.monotonic() + self.resync_seconds if self.resync_seconds else None
         while not stop.is_set():
+            watched, timeout, fresh = time.monotonic(), self.watch_timeout, need_list
             try:
                 if need_list:
                     self._relist(scope)
                     need_list = False
-                    backoff = 0.2
-                timeout = self.watch_timeout
                 if next_resync is not None:
                     timeout = max(1, min(timeout, int(next_resync - time.monotonic()) + 1))
+                watched = time.monotonic()
                 for kind, obj in self.client.watch(
                     self.res,
                     scope,
@@ -204,18 +213,29 @@ class Informer:
                     self.field_selector,
                     self.metadata_only,
                 ):
+                    if kind not in WATCH_EVENT_TYPES:  # client-go's decoder: "got invalid watch event type"
+                        raise ApiError(0, "BadWatchEvent", f"invalid watch event type {str(kind)[:40]!r}")
                     self._apply(kind, obj, scope)
                     metrics.WATCH_EVENTS.labels(self.name, kind).inc()
                     if stop.is_set():
                         return
+                if _short(watched, timeout):
+                    # As client-go's reflector ("very short watch"): a watch that ends at once is an
+                    # error, and the next list and watch wait the backoff. A server that ends every
+                    # watch at once (after an event or a bookmark, or none) costs a request per
+                    # backoff, not a loop.
+                    raise ApiError(0, "ShortWatch", f"the watch ended within {SHORT_WATCH_SECONDS:g}s")
+                backoff = 0.2  # a watch that lasted: a healthy one
                 if next_resync is not None and time.monotonic() >= next_resync:
                     for obj in [o for o in self.items() if scope is None or key_of(o)[0] == scope]:
                         self._emit("RESYNC", obj, obj)
                     next_resync = time.monotonic() + self.resync_seconds
             except ApiError as exc:
                 need_list = True
-                if exc.status == 410:  # our resourceVersion is too old: start from a fresh list
-                    continue
+                if not fresh and not _short(watched, timeout):
+                    backoff = 0.2  # it ended a watch that lasted: the backoff of failures before is over
+                if exc.status == 410 and not fresh:
+                    continue  # the resourceVersion of an earlier list is too old: a fresh list at once
                 metrics.WATCH_ERRORS.labels(self.name).inc()
                 log(
                     LOG,
@@ -230,6 +250,8 @@ class Informer:
                 backoff = min(backoff * 2, 30.0)
             except Exception:  # a malformed answer must not end the informer: relist later
                 need_list = True
+                if not fresh and not _short(watched, timeout):
+                    backoff = 0.2
                 metrics.WATCH_ERRORS.labels(self.name).inc()
                 LOG.exception(
                     "informer error; relisting",
