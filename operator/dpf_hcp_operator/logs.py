@@ -13,19 +13,25 @@ import time
 from types import TracebackType
 from typing import Any
 
-# key=value or "key": "value" where the key names a credential.
+# key=value or "key": "value" where the key names a credential. A quoted value without its closing
+# quote is taken to the end of the text: redacted whole, and one scan of the text however many keys
+# it repeats (text from the API, a hosted cluster's error or a CSR's name, is the attacker's).
 _SECRET = re.compile(
     r"""(?i)(["']?(?:token|password|passwd|secret|auth|authorization|bearer|dockerconfigjson|"""
-    r"""client-key-data|id_rsa|kubeconfig)["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,}]+)"""
+    r"""client-key-data|id_rsa|kubeconfig)["']?\s*[:=]\s*)("[^"]*(?:"|\Z)|'[^']*(?:'|\Z)|[^\s,}]+)"""
 )
-_PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
+# A PEM block to its END line, or to the end of the text when there is none (a cut or a forged one):
+# one scan of the text, however many BEGIN lines it repeats.
+_PEM = re.compile(r"-----BEGIN [A-Z ]{1,64}-----.*?(?:-----END [A-Z ]{1,64}-----|\Z)", re.S)
+MAX_FIELD = 16384  # characters of a log line's message or field kept: the rest is cut, before redaction
 
 
 _SCHEME = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9\-._~+/]{16,}=*")  # an Authorization value
 
 
 def redact(text: str) -> str:
-    return _PEM.sub("[REDACTED PEM]", _SCHEME.sub(r"\1\2[REDACTED]", _SECRET.sub(r"\1[REDACTED]", text)))
+    # PEM blocks first: a credential's value that holds one is then redacted in whole either way.
+    return _SECRET.sub(r"\1[REDACTED]", _SCHEME.sub(r"\1\2[REDACTED]", _PEM.sub("[REDACTED PEM]", text)))
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,12 +40,20 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _cut(record.getMessage()),
         }
-        entry.update(getattr(record, "fields", {}))
+        entry.update({key: _cut(value) for key, value in getattr(record, "fields", {}).items()})
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+            entry["error"] = _cut(self.formatException(record.exc_info))
         return redact(json.dumps(entry, default=str))
+
+
+def _cut(value: Any) -> Any:
+    """A text longer than MAX_FIELD, cut and said so; anything else as it is (a field's value that is
+    not text is the operator's own: counts, names it chose, lists of them)."""
+    if isinstance(value, str) and len(value) > MAX_FIELD:
+        return f"{value[:MAX_FIELD]}... [{len(value) - MAX_FIELD} characters cut]"
+    return value
 
 
 class WarningOnce(logging.Filter):

@@ -26,6 +26,7 @@ from dpf_hcp_operator.warm import WarmInterpreter
 LOG = logging.getLogger("dpf_hcp_operator.runner")
 CANCELED = "canceled"  # ansible-runner's status for a run stopped by its cancel callback
 TIMED_OUT = "timeout"  # ansible-runner's status for a run stopped at its job timeout (our run deadline)
+MESSAGE_READ = 8192  # characters of a failed task's message read (and redacted); 2000 of them are kept
 # Tasks whose requeue_after asks the operator to look again then: the requeue module (and
 # operator-sdk's), and modules that know they wait for someone else (the ignition payload).
 REQUEUE_ACTIONS = {
@@ -154,7 +155,7 @@ class PlaybookRunner:
                 r = results[host]
                 r.ok = False
                 r.failed_task = data.get("task", "")
-                r.message = redact(str(res.get("msg") or res.get("reason") or "task failed"))[:2000]
+                r.message = redact(str(res.get("msg") or res.get("reason") or "task failed")[:MESSAGE_READ])[:2000]
             elif name == "runner_on_ok":
                 results[host].journal.extend(res.get("api_objects") or [])
                 if res.get("changed"):

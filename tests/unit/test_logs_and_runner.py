@@ -2,6 +2,7 @@ import json
 import logging
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 
@@ -9,7 +10,7 @@ import pytest
 from urllib3.exceptions import InsecureRequestWarning
 
 from dpf_hcp_operator import logs
-from dpf_hcp_operator.logs import JsonFormatter, redact
+from dpf_hcp_operator.logs import MAX_FIELD, JsonFormatter, redact
 from dpf_hcp_operator.runner import host_name, host_vars, inventory, requeue_seconds, snake_case
 
 
@@ -105,3 +106,29 @@ def test_a_requeue_is_a_number_of_seconds_from_zero_to_a_day() -> None:
     a wait without end or a NaN in the work queue's heap: the run fails naming it instead."""
     assert [requeue_seconds(v) for v in (0, "2.5", 86400)] == [0.0, 2.5, 86400.0]
     assert [requeue_seconds(v) for v in (-1, "inf", "nan", 86401, "soon", None, [])] == [None] * 7
+
+
+def test_redaction_takes_one_scan_of_a_hostile_text():
+    """A hosted cluster's error or a CSR's name is the attacker's text, and it reaches the logs:
+    repeated BEGIN lines without an END, or repeated keys with unclosed quotes, must not take time
+    that grows with the square of their length (the interpreter's lock is held throughout)."""
+    for hostile in ("-----BEGIN A-----" * 60000, 'token="' * 150000, "password='" * 100000):
+        started = time.monotonic()
+        redact(hostile)
+        assert time.monotonic() - started < 2.0, hostile[:20]
+    assert redact("x -----BEGIN RSA PRIVATE KEY-----\nMIIE cut here") == "x [REDACTED PEM]"
+    assert redact('a token="abc" b') == "a token=[REDACTED] b"
+    # a quoted credential however long, with a PEM block and spaces in it: redacted whole
+    pem = "-----BEGIN RSA PRIVATE KEY-----\n" + "A" * 5000 + "\n-----END RSA PRIVATE KEY-----"
+    said = redact('{"secret": "' + pem + ' and, more"} after')
+    assert "AAAA" not in said and "more" not in said and said.endswith(" after"), said[:200]
+    assert redact("password='never closed, and on") == "password=[REDACTED]"
+
+
+def test_a_log_line_keeps_at_most_max_field_of_a_message_or_field():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m" * (MAX_FIELD * 4), None, None)
+    record.fields = {"error": "e" * (MAX_FIELD * 4), "count": 3}
+    line = json.loads(JsonFormatter().format(record))
+    assert len(line["msg"]) < MAX_FIELD + 100 and line["msg"].endswith(f"[{MAX_FIELD * 3} characters cut]")
+    assert len(line["error"]) < MAX_FIELD + 100
+    assert line["count"] == 3
