@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -295,17 +296,58 @@ class HostedWatch:
         self.health_wake.set()
 
 
+class EventSpamFilter:
+    """client-go's spam filter for Events, per involved object (a provisioner): a burst of 25, then
+    one Event per 5 minutes (client-go tools/record/events_cache.go, EventSourceObjectSpamFilter:
+    defaultSpamBurst, defaultSpamQPS, an LRU of maxLruCacheEntries objects). A tenant whose hosted
+    cluster makes CSR after CSR under new names gets that many Events on its provisioner, and the
+    other tenants' Events keep their place in the recorder's queue."""
+
+    BURST = 25
+    REFILL_SECONDS = 300.0
+    OBJECTS = 4096
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.lock = threading.Lock()  # the hosted watches' threads share one recorder
+        self.tokens: OrderedDict[str, tuple[float, float]] = OrderedDict()  # uid -> (tokens, when counted)
+
+    def allow(self, uid: str) -> bool:
+        """True when an Event about the object ``uid`` may be recorded now (and count it)."""
+        with self.lock:
+            now = self.clock()
+            tokens, since = self.tokens.pop(uid, (float(self.BURST), now))
+            tokens = min(float(self.BURST), tokens + (now - since) / self.REFILL_SECONDS)
+            allowed = tokens >= 1.0
+            self.tokens[uid] = (tokens - 1.0 if allowed else tokens, now)
+            if len(self.tokens) > self.OBJECTS:
+                self.tokens.popitem(last=False)
+            return allowed
+
+
 class EventRecorder:
     """Writes the CSRApproved/CSRNotApproved Events from a thread of its own, so an approval loop
-    never waits on the management API server between two CSRs. Bounded: when the management API
-    server is slower than the CSRs come, Events beyond the bound are dropped (and logged)."""
+    never waits on the management API server between two CSRs. Bounded: Events about one
+    provisioner pass its spam filter, and when the management API server is slower than the CSRs
+    come, Events beyond the bound are dropped (and logged)."""
 
-    def __init__(self, mgmt: KubeClient, bound: int = 1000):
+    def __init__(self, mgmt: KubeClient, bound: int = 1000, spam: EventSpamFilter | None = None):
         self.mgmt = mgmt
+        self.spam = spam or EventSpamFilter()
+        self.muted: set[str] = set()  # provisioners whose Events the spam filter holds back now: logged once
         self.pending: queue.Queue[tuple[dict[str, Any], dict[str, Any], policy.Decision]] = queue.Queue(bound)
         threading.Thread(target=self._run, name="csr-events", daemon=True).start()
 
     def put(self, provisioner: dict[str, Any], csr: dict[str, Any], decision: policy.Decision) -> None:
+        meta = provisioner.get("metadata") or {}
+        uid = str(meta.get("uid") or "")
+        if not self.spam.allow(uid):
+            if uid not in self.muted:  # a set's add and discard are atomic under the GIL
+                self.muted.add(uid)
+                log(LOG, logging.WARNING, "CSR events held back: too many about one provisioner",
+                    provisioner=f"{meta.get('namespace')}/{meta.get('name')}", csr=csr["metadata"]["name"])  # fmt: skip
+            return
+        self.muted.discard(uid)
         try:
             self.pending.put_nowait((provisioner, csr, decision))
         except queue.Full:
