@@ -16,6 +16,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.cs
 from dpf_hcp_dev.certificates import request_pem
 from dpf_hcp_operator.csr_watcher import HostedWatch
 
+
 def stamp(ago: float) -> str:
     """``ago`` seconds before now, when the test runs (not when it was collected: the whole suite
     runs for over an hour before the unit tests, longer than a pending CSR is decided on)."""
