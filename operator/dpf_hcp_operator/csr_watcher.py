@@ -327,8 +327,8 @@ class EventSpamFilter:
 
 class EventRecorder:
     """Writes the CSRApproved/CSRNotApproved Events from a thread of its own, so an approval loop
-    never waits on the management API server between two CSRs. Bounded: Events about one
-    provisioner pass its spam filter, and when the management API server is slower than the CSRs
+    never waits on the management API server between two CSRs. Bounded: refusals about one
+    provisioner pass its spam filter (approvals always go), and when the management API server is slower than the CSRs
     come, Events beyond the bound are dropped (and logged)."""
 
     def __init__(self, mgmt: KubeClient, bound: int = 1000, spam: EventSpamFilter | None = None):
@@ -341,8 +341,12 @@ class EventRecorder:
     def put(self, provisioner: dict[str, Any], csr: dict[str, Any], decision: policy.Decision) -> None:
         meta = provisioner.get("metadata") or {}
         uid = str(meta.get("uid") or "")
-        if not self.spam.allow(uid):
+        # Approvals are the record of certificates issued: never held back (the policy bounds them,
+        # one bootstrap per join of a known DPU), so refusals cannot spend their place.
+        if not decision.approve and not self.spam.allow(uid):
             if uid not in self.muted:  # a set's add and discard are atomic under the GIL
+                if len(self.muted) >= EventSpamFilter.OBJECTS:  # provisioners gone while held back
+                    self.muted.clear()
                 self.muted.add(uid)
                 log(LOG, logging.WARNING, "CSR events held back: too many about one provisioner",
                     provisioner=f"{meta.get('namespace')}/{meta.get('name')}", csr=csr["metadata"]["name"])  # fmt: skip

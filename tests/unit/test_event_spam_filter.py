@@ -81,3 +81,59 @@ def test_a_flooding_tenant_does_not_crowd_out_another_tenants_events(monkeypatch
     assert len([w for w in written if w.startswith("flood/")]) == 25
     assert logged.count("CSR events held back: too many about one provisioner") == 1
     assert "CSR event dropped: too many waiting" not in logged
+
+
+def test_approvals_are_never_held_back_by_refusals(monkeypatch: Any) -> None:
+    """A tenant spends the burst on junk refusals; the approvals that follow are still told (they
+    are the record of certificates issued)."""
+    written: list[str] = []
+    monkeypatch.setattr(
+        csr_watcher.approver, "report", lambda _m, _p, c, _d: written.append(c["metadata"]["name"]) or True
+    )
+    recorder = EventRecorder(mgmt=None, spam=EventSpamFilter(Clock()))  # type: ignore[arg-type]
+    for i in range(100):
+        recorder.put(provisioner("t"), csr(f"junk-{i}"), Decision(False, "UnknownNode", "no DPU of this name"))
+    for i in range(3):
+        recorder.put(provisioner("t"), csr(f"dpu-{i}"), Decision(True, "DPUJoining", "joins", node=f"dpu-{i}"))
+    until = time.monotonic() + 10
+    while len(written) < 28 and time.monotonic() < until:
+        time.sleep(0.02)
+    assert len([w for w in written if w.startswith("junk-")]) == 25
+    assert [w for w in written if w.startswith("dpu-")] == ["dpu-0", "dpu-1", "dpu-2"]
+
+
+def test_a_run_s_pass_tells_at_most_25_refusals_of_thousands_of_old_csrs(monkeypatch: Any) -> None:
+    """The Ansible path (approver.approval_pass): 2000 pending CSRs over an hour old are not a flood
+    (the flood guard counts recent ones) and each is refused as TooOld; the pass writes 25 Events,
+    not 2000, and still returns every refusal."""
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import approver
+
+    old = "2020-01-01T00:00:00Z"
+    csrs = [
+        {
+            "metadata": {"name": f"csr-{i}", "uid": f"u{i}", "creationTimestamp": old},
+            "spec": {"signerName": "kubernetes.io/kube-apiserver-client-kubelet", "username": "x", "groups": []},
+        }
+        for i in range(2000)
+    ]
+
+    class Hosted:
+        def list(self, resource: Any, *_a: Any, **_k: Any) -> dict[str, Any]:
+            return {"items": csrs if resource.kind == "CertificateSigningRequest" else []}
+
+    class Mgmt:
+        def list(self, *_a: Any, **_k: Any) -> dict[str, Any]:
+            return {"items": []}
+
+    class Source:
+        hosted_cluster: dict[str, Any] = {}
+
+    told: list[str] = []
+    monkeypatch.setattr(approver.hosted_kubeconfig, "read", lambda _m, _p: Source())
+    monkeypatch.setattr(approver, "approver_client", lambda *_a, **_k: (Hosted(), False))
+    monkeypatch.setattr(approver, "report", lambda _m, _p, c, _d: told.append(c["metadata"]["name"]) or True)
+    prov = {**provisioner("t"), "spec": {"dpuClusterRef": {"namespace": "dpus", "name": "c1"}}}
+    result = approver.approval_pass(Mgmt(), prov)  # type: ignore[arg-type]
+    assert len(result.refused) == 2000
+    assert {r["reason"] for r in result.refused} == {"TooOld"}
+    assert len(told) == approver.REFUSALS_TOLD_PER_PASS == 25
