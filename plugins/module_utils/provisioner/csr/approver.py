@@ -41,10 +41,6 @@ def hosted_client(credentials: Any, budget: Budget | None = None) -> KubeClient:
 # the pass, and a run's other provisioners waiting at the task, no longer. What is left undone is
 # done by the next pass.
 PASS_SECONDS = 30.0
-# Refusals told as Events in one pass, at most (as client-go's per-object spam filter's burst; the
-# operator's watches apply that filter itself): a hosted cluster holding thousands of pending CSRs
-# that are not counted as a flood (too old ones) makes a pass write no more than this many.
-REFUSALS_TOLD_PER_PASS = 25
 
 
 def approver_client(
@@ -228,8 +224,7 @@ def approval_pass(
             result.approved.append(entry)
         else:
             flood = decision.reason == policy.FLOOD_REASON
-            told = len(result.refused) < REFUSALS_TOLD_PER_PASS and not (flood and result.refused)
-            if not check_mode and told:  # a flood is told once, by its first CSR
+            if not check_mode and not (flood and result.refused):  # a flood is told once, by its first CSR
                 report(mgmt, provisioner, csr, decision)
             result.refused.append(entry)
     result.condition["message"] = (
