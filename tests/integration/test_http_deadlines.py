@@ -44,6 +44,18 @@ def client(port: int, scheme: str = "http", timeout: float = 2.0, **limits: Any)
 
 
 @contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """``handler`` served on a free port of 127.0.0.1 until the block ends."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
 def slow_but_valid(delay: float) -> Iterator[int]:
     """An API server that answers every request correctly, each ``delay`` seconds late (just inside
     a request's deadline): no request of its is ever cut, only their sum can be bounded."""
@@ -61,13 +73,8 @@ def slow_but_valid(delay: float) -> Iterator[int]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield port
 
 
 def test_a_pass_of_requests_to_a_slow_but_valid_server_ends_within_its_budget():
@@ -233,13 +240,8 @@ def answering(head: bytes, body: Callable[[], Iterator[bytes]]) -> Iterator[int]
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield port
 
 
 CAP = 1024 * 1024
@@ -297,13 +299,8 @@ def paging(pages: int | None) -> Iterator[tuple[int, list[str]]]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1], asked
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield port, asked
 
 
 def test_a_hosted_list_is_read_in_pages_and_an_endless_one_is_refused():
