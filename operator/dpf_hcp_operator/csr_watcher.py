@@ -47,6 +47,8 @@ HEALTH_MIN_GAP = 15.0  # seconds between two changes of the health told to the c
 # after this, doubling up to HEALTH_RETELL_MAX (a run that read the cluster in a blip, or not at all).
 HEALTH_RETELL_FIRST = 30.0
 HEALTH_RETELL_MAX = 600.0  # watches.yaml's reconcilePeriod
+PASS_PACE = 4.0  # a CSR pass that used d seconds of CPU is followed by a wait of PASS_PACE * d (HostedWatch.passes)
+LOGGED_PER_PASS = 25  # refusals a pass logs one by one; the rest are counted in one line (their Events still go)
 
 
 def shown_health(provisioner: dict[str, Any] | None) -> tuple[Any, Any]:
@@ -154,15 +156,28 @@ class HostedWatch:
         self.cluster_versions.start(self.stop)
         self.cluster_operators.start(self.stop)
         threading.Thread(target=self.health_loop, name=f"health-{self.key[0]}-{self.key[1]}", daemon=True).start()
+        self.passes()
+
+    def passes(self) -> None:
+        """A pass on each wake (the events that come meanwhile are one wake), paced by its cost: after a
+        pass that used d seconds of this thread's CPU, the next one waits PASS_PACE * d. A pass over a
+        few CSRs costs a millisecond and waits nothing noticeable; a tenant that keeps thousands of CSRs
+        pending and changes one after another takes at most 1 / (1 + PASS_PACE) of a core through it,
+        not all of the operator's."""
+        spent = 0.0
         while not self.stop.is_set():
             self.wake.wait(30)  # events wake it; the timeout re-checks DPUs that moved on
+            if self.stop.wait(PASS_PACE * spent):
+                return
             self.wake.clear()
-            if self.stop.is_set() or not (self.csrs.synced.is_set() and self.nodes.synced.is_set()):
+            if not (self.csrs.synced.is_set() and self.nodes.synced.is_set()):
                 continue
+            started = time.thread_time()
             try:
                 self.pass_once()
             except Exception:  # never let one bad object stop approvals for the cluster
                 LOG.exception("CSR pass failed", extra={"fields": {"namespace": self.key[0], "name": self.key[1]}})
+            spent = time.thread_time() - started
 
     def health_loop(self) -> None:
         """Once both health informers listed, tell the provisioner's health, then each time it changes:
@@ -249,6 +264,7 @@ class HostedWatch:
         decided = approver.decide_all(pending, ctx)
         if not any(d.reason == policy.FLOOD_REASON for _csr, d in decided):
             self.reported = {r for r in self.reported if r[0] != FLOOD}  # the next flood is told again
+        logged, unlogged = 0, {}  # refusals logged one by one in this pass; the rest by reason
         for csr, decision in decided:
             name = csr["metadata"]["name"]
             if decision.approve:
@@ -277,6 +293,11 @@ class HostedWatch:
             elif (said := refusal_key(name, decision)) not in self.reported:
                 self.reported.add(said)
                 CSR_DECISIONS.labels("refused", decision.reason).inc()
+                self.recorder.put(self.provisioner, csr, decision)
+                logged += 1
+                if logged > LOGGED_PER_PASS:
+                    unlogged[decision.reason] = unlogged.get(decision.reason, 0) + 1
+                    continue
                 log(
                     LOG,
                     logging.INFO if decision.waiting else logging.WARNING,
@@ -288,7 +309,16 @@ class HostedWatch:
                     namespace=self.key[0],
                     name=self.key[1],
                 )
-                self.recorder.put(self.provisioner, csr, decision)
+        if unlogged:  # thousands of junk CSRs must not be thousands of lines
+            log(
+                LOG,
+                logging.WARNING,
+                "more CSRs left pending than are logged one by one",
+                count=sum(unlogged.values()),
+                reasons=",".join(f"{reason}={n}" for reason, n in sorted(unlogged.items())),
+                namespace=self.key[0],
+                name=self.key[1],
+            )
 
     def close(self) -> None:
         self.stop.set()

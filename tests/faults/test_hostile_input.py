@@ -11,12 +11,17 @@ import base64
 import json
 import time
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, CSR, EVENT, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
+    CLIENT_SIGNER,
+    PENDING_MARGIN,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU_CLUSTER,
     HOSTED_CLUSTER,
     PROVISIONER,
 )
+from dpf_hcp_dev.certificates import request_pem
 from dpf_hcp_dev.localcluster.environment import OPERATOR_NAMESPACE
 from fault_harness import Replica, Tenant, healthy, samples
 from support import (
@@ -29,6 +34,7 @@ from support import (
     management_node,
     namespace,
     provisioner_body,
+    run_playbook,
     secrets,
     standin_settings,
     unique,
@@ -301,3 +307,86 @@ def test_a_run_that_keeps_failing_backs_off_visibly_in_the_metrics(fault_env, tm
             tenant.assert_converged(timeout=90, metallb=False)
     finally:
         replica.close()
+
+
+def event_posts(client) -> float:
+    """Event creations the management API server has answered (apiserver_request_total, any code)."""
+    total = 0.0
+    for line in client.text("/metrics").splitlines():
+        if line.startswith("apiserver_request_total{") and 'resource="events"' in line and 'verb="POST"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_a_run_tells_a_new_forgery_and_not_every_old_csr_on_every_pass(fault_env, tmp_path):
+    """Attacker: a tenant (or a pod with a bootstrap token) keeps hundreds of CSRs pending in its
+    hosted cluster until they are old, which the flood guard does not count (cluster-machine-approver
+    counts recent ones only), then sends a forgery. An Ansible pass keeps no memory between runs,
+    and told each refusal by an Event on every pass: one request to the management API server per
+    CSR, per run. Now a pass tells the newest DPUs + 100 (the forgery first); the next pass, with
+    nothing new, asks no more than that. The role runs as the operator runs it (the objects
+    inventory); its CSRs turn old after 2 s here (csr_approval_max_age_seconds)."""
+    client, hosted = fault_env.client(), fault_env.client("hosted")
+    replica = Replica(fault_env, tmp_path / "operator").start()
+    try:
+        tenant = Tenant.create(client)
+        tenant.assert_converged()
+    finally:
+        replica.close()  # from here, only the role's passes tell
+    tag, junk = unique("junk"), 300
+    request = request_pem("system:node:junk", ["system:nodes"])
+
+    def csr(name: str, cn_request: str) -> dict:
+        return {
+            "apiVersion": "certificates.k8s.io/v1",
+            "kind": "CertificateSigningRequest",
+            "metadata": {"name": name},
+            "spec": {
+                "signerName": CLIENT_SIGNER,
+                "request": cn_request,
+                "usages": ["digital signature", "client auth"],
+            },
+        }
+
+    names = [f"{tag}-{i}" for i in range(junk)]
+    try:
+        for name in names:
+            hosted.create(CSR, csr(name, request))
+        time.sleep(3)  # over the 2 s: old
+        forged = f"{tag}-forged"
+        hosted.create(CSR, csr(forged, request_pem("system:node:evil", ["system:masters"])))
+        playbook = tmp_path / "approve.yml"
+        playbook.write_text(APPROVE_ONLY)
+        kubeconfig = fault_env.management.kubeconfig_path("admin")
+        provisioner = tenant.get()
+        before = event_posts(client)
+        first = run_playbook(str(playbook), [provisioner], kubeconfig, tmp_path)
+        assert first.returncode == 0, first.stdout[-3000:]
+        during_first = event_posts(client) - before
+        told = [e for e in client.list(EVENT, tenant.ns).get("items") or [] if tag in e.get("message", "")]
+        assert any(forged in e["message"] and e["reason"] == "CSRNotApproved" for e in told), told
+        assert len(told) <= 1 + PENDING_MARGIN + 1, len(told)  # DPUs (one) + 100, where it was 301
+        before = event_posts(client)
+        again = run_playbook(str(playbook), [provisioner], kubeconfig, tmp_path)
+        assert again.returncode == 0, again.stdout[-3000:]
+        during_again = event_posts(client) - before
+        print(f"Event POSTs: {during_first:.0f} in the first pass, {during_again:.0f} in the next; {len(told)} told")
+        assert during_again <= 1 + PENDING_MARGIN + 1 + 5, during_again  # a few for other Events of the run
+    finally:
+        for name in [*names, f"{tag}-forged"]:
+            hosted.delete(CSR, name)
+
+
+APPROVE_ONLY = """
+- name: The operator's CSR step alone
+  hosts: all
+  connection: local
+  gather_facts: false
+  vars:
+    dpfhcp_provisioner: "{{ _provisioning_dpu_hcp_io_dpfhcpprovisioner }}"
+    csr_approval_max_age_seconds: 2
+  tasks:
+    - name: Approve the CSRs of joining DPUs
+      ansible.builtin.import_role:
+        name: dpf_hcp.provisioner.csr_approval
+"""

@@ -4,6 +4,9 @@ themselves: test_csr_policy.py; through the real API servers: tests/integration/
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +17,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.cs
     Decision,
 )
 from dpf_hcp_dev.certificates import request_pem
-from dpf_hcp_operator.csr_watcher import HostedWatch
+from dpf_hcp_operator.csr_watcher import LOGGED_PER_PASS, PASS_PACE, HostedWatch
 
 
 def stamp(ago: float) -> str:
@@ -107,3 +110,74 @@ def test_a_second_bootstrap_for_the_same_join_is_still_refused_and_told():
     a.pass_once()
     assert a.hosted.approvals == ["dpu-a-bootstrap"]
     assert ("dpu-a-bootstrap-again", "AlreadyBootstrapped") in a.recorder.told
+
+
+def junk(count: int, ago: float) -> list[dict[str, Any]]:
+    """``count`` bootstrap CSRs for nodes no DPU is, made ``ago`` seconds ago: what a tenant (or a
+    pod with a bootstrap token) can keep pending in its hosted cluster."""
+    spec = bootstrap_csr("junk", "")["spec"]  # one key for all: making 20000 would take a minute
+    stamps = [stamp(ago + second) for second in range(600)]
+    return [
+        {"metadata": {"name": f"junk-{i}", "uid": f"junk-uid-{i}", "creationTimestamp": stamps[i % 600]}, "spec": spec}
+        for i in range(count)
+    ]
+
+
+def test_thousands_of_old_csrs_are_told_but_logged_in_a_bounded_number_of_lines(caplog):
+    """Attacker: 3000 CSRs over an hour old (refused as TooOld; the flood guard counts recent ones
+    only, as the machine-approver does) would be 3000 WARNING lines. Each is still told (its
+    Event goes through the recorder's spam filter); the log says 25 and counts the rest."""
+    a = approver(junk(3000, 7200), [])
+    with caplog.at_level(logging.INFO, logger="dpf_hcp_operator.csr"):
+        a.pass_once()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(a.recorder.told) == 3000
+    assert lines.count("CSR left pending") == LOGGED_PER_PASS
+    (summary,) = [r for r in caplog.records if r.getMessage() == "more CSRs left pending than are logged one by one"]
+    assert summary.fields["count"] == 3000 - LOGGED_PER_PASS and summary.fields["reasons"] == "TooOld=2975"
+    caplog.clear()
+    a.pass_once()  # nothing new to tell
+    assert not caplog.records
+
+
+def test_a_pass_over_twenty_thousand_pending_csrs_costs_well_under_a_second_of_cpu():
+    """Attacker: 20000 pending CSRs, and an event after every one. Each pass reads every CSR's
+    creation time (several times: the flood guard, the rules, the bootstrap history), which cost
+    3.7 s of CPU a pass with strptime."""
+    a = approver(junk(20000, 7200), [])
+    a.pass_once()
+    started = time.thread_time()
+    a.pass_once()
+    assert time.thread_time() - started < 1.5
+
+
+def test_a_tenant_that_keeps_waking_the_loop_gets_a_bounded_share_of_a_core():
+    """Attacker: a CSR changed after every pass, so the loop is always woken, and each pass is
+    costly (a huge backlog). Passes are paced by their cost: the loop's thread uses at most about
+    1 / (1 + PASS_PACE) of a core, where it used all of it."""
+    a = approver([], [])
+    a.stop, a.wake = threading.Event(), threading.Event()
+    a.csrs.synced = a.nodes.synced = threading.Event()
+    a.csrs.synced.set()
+    passes = []
+
+    def costly_pass() -> None:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.02:  # 20 ms of CPU
+            pass
+        passes.append(time.monotonic())
+        a.wake.set()  # the next event is already there
+
+    a.pass_once = costly_pass
+    a.wake.set()
+    loop = threading.Thread(target=a.passes, daemon=True)
+    started = time.monotonic()
+    loop.start()
+    time.sleep(2.0)
+    a.stop.set()
+    a.wake.set()
+    loop.join(5)
+    elapsed = time.monotonic() - started
+    busy = len(passes) * 0.02
+    assert not loop.is_alive()
+    assert len(passes) >= 3 and busy / elapsed < 1.5 / (1 + PASS_PACE), (len(passes), elapsed)

@@ -10,11 +10,12 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import decide_all
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import decide_all, told
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
     BOOTSTRAPPER,
     BOOTSTRAPPER_GROUPS,
     CLIENT_SIGNER,
+    PENDING_MARGIN,
     SERVING_SIGNER,
     Context,
     decide,
@@ -288,6 +289,31 @@ def test_old_pending_csrs_do_not_pause_approvals():
     ]
     assert {d.reason for _x, d in decide_all([*recent, fresh], ctx([dpu("dpu-a")]))} == {"TooManyPendingCSRs"}
     assert recently_pending(old + recent, 3600, NOW) == 150
+
+
+def test_a_pass_tells_a_fresh_forgery_and_not_thousands_of_old_refusals():
+    """Attacker (the Ansible path, csr_approve): 2000 CSRs over an hour old beside one forgery made
+    now. The pass keeps no memory, and each Event it tells is a request to the management API server
+    (a conflict once told): it tells the newest DPUs + 100 refusals, the forgery among them, where it
+    told all 2001 on every pass. A flood is told once."""
+    template = bootstrap()
+    old = [
+        dict(template, metadata={"name": f"old-{i}", "creationTimestamp": "2026-01-01T09:00:00Z"}) for i in range(2000)
+    ]
+    forgery = dict(bootstrap(), metadata={"name": "forged", "creationTimestamp": "2026-01-01T11:59:30Z"})
+    forgery["spec"] = dict(forgery["spec"], username="system:serviceaccount:tenant:pod")
+    c = ctx([dpu("dpu-a")])
+    refused = [(x, d) for x, d in decide_all([*old, forgery], c) if not d.approve]
+    assert len(refused) == 2001
+    said = told(refused, len(c.dpus))
+    assert len(said) == 1 + PENDING_MARGIN
+    assert said[0][0] is forgery and said[0][1].reason != "TooOld"
+    recent = [
+        dict(bootstrap(), metadata={"name": f"new-{i}", "creationTimestamp": "2026-01-01T11:30:00Z"})
+        for i in range(150)
+    ]
+    flood = decide_all([*recent, forgery], ctx([dpu("dpu-a")]))
+    assert [d.reason for _x, d in told(flood, 1)] == ["TooManyPendingCSRs"]
 
 
 def test_flood_guard_and_pending():

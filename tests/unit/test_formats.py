@@ -1,6 +1,8 @@
 """The names the webhook, the validate role and the CRD's schema accept: as Kubernetes' apimachinery
 validation and distribution/reference's Parse accept them, no more and no less."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import formats
@@ -99,3 +101,27 @@ def test_image_references_distribution_accepts_pass(image):
 @pytest.mark.parametrize(("image", "why"), IMAGES_BAD.items(), ids=[repr(i)[:40] for i in IMAGES_BAD])
 def test_image_references_distribution_refuses_are_refused_saying_why(image, why):
     assert why in (formats.image_reference_problem(image) or "")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-01T12:00:00",  # no zone
+        "2026-01-01T12:00:00+00:00",  # an offset: the API server writes Z
+        "2026-01-01T12:00:00.5Z",  # a fraction: metav1.Time is to the second
+        "2026-13-01T12:00:00Z",
+        "2026-02-31T12:00:00Z",
+        "2026-01-01T12:00:00Z\n",
+        "\uff12026-01-01T12:00:00Z",  # a fullwidth digit: not ASCII
+        "{{ now() }}",
+        20260101,
+        None,
+        ["2026-01-01T12:00:00Z"],
+    ],
+)
+def test_a_time_not_as_the_api_server_writes_it_is_none(value):
+    assert formats.parse_time(value) is None
+
+
+def test_a_time_as_the_api_server_writes_it_is_read_in_utc():
+    assert formats.parse_time("2026-02-28T23:59:58Z") == datetime(2026, 2, 28, 23, 59, 58, tzinfo=UTC)

@@ -136,6 +136,23 @@ def report(mgmt: KubeClient, provisioner: dict[str, Any], csr: dict[str, Any], d
     )
 
 
+def told(
+    refused: list[tuple[dict[str, Any], policy.Decision]], dpus: int
+) -> list[tuple[dict[str, Any], policy.Decision]]:
+    """The refusals a pass tells by an Event: a flood once (by its first CSR), otherwise the newest
+    DPUs + PENDING_MARGIN. Each telling is a request to the management API server (a conflict once
+    told), and a pass keeps no memory: a tenant's hosted cluster holding thousands of CSRs over an
+    hour old (refused as such, and not counted by the flood guard) would cost thousands per pass.
+    Newest first, every CSR created within the hour is told (more of those is a flood), so a
+    forgery is never hidden behind old ones; the condition counts them all."""
+    if refused and refused[0][1].reason == policy.FLOOD_REASON:
+        return refused[:1]
+    newest = sorted(
+        refused, key=lambda r: (r[0]["metadata"].get("creationTimestamp", ""), r[0]["metadata"]["name"]), reverse=True
+    )
+    return newest[: dpus + policy.PENDING_MARGIN]
+
+
 @dataclass
 class Pass:
     """One approval pass: what was approved, what was not and why, and the condition."""
@@ -203,6 +220,7 @@ def approval_pass(
         identity_changed=identity_changed,
         health=hosted_health.read(hosted, check_mode) if health else None,
     )
+    refused: list[tuple[dict[str, Any], policy.Decision]] = []
     for csr, decision in decide_all([c for c in csrs if policy.is_pending(c)], ctx):
         entry = {
             "name": csr["metadata"]["name"],
@@ -223,10 +241,11 @@ def approval_pass(
                 report(mgmt, provisioner, csr, decision)
             result.approved.append(entry)
         else:
-            flood = decision.reason == policy.FLOOD_REASON
-            if not check_mode and not (flood and result.refused):  # a flood is told once, by its first CSR
-                report(mgmt, provisioner, csr, decision)
+            refused.append((csr, decision))
             result.refused.append(entry)
+    if not check_mode:
+        for csr, decision in told(refused, len(ctx.dpus)):
+            report(mgmt, provisioner, csr, decision)
     result.condition["message"] = (
         f"Approving the CSRs of DPUs joining from DPUCluster {ref.get('namespace')}/"
         f"{ref.get('name')}; {len(ctx.dpus)} DPUs known, {len(result.refused)} CSRs "

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.formats import parse_time
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import SERVICE_ACCOUNT
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
     CLIENT_SIGNER,
@@ -112,11 +112,9 @@ class ApproverIdentity:
         if not isinstance(token, str) or not token:
             raise ApiError(500, "NoToken", f"the TokenRequest for serviceaccount {NAMESPACE}/{NAME} returned no token")
         seconds = float(self.lifetime)
-        try:
-            expires = datetime.strptime(str(status.get("expirationTimestamp")), "%Y-%m-%dT%H:%M:%SZ")
-            seconds = min(seconds, expires.replace(tzinfo=UTC).timestamp() - time.time())
-        except ValueError:
-            pass
+        expires = parse_time(status.get("expirationTimestamp"))
+        if expires is not None:
+            seconds = min(seconds, expires.timestamp() - time.time())
         return token, max(seconds, 1.0)
 
     def client(self, timeout: float = 10.0) -> KubeClient:

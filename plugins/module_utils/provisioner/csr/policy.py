@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.formats import parse_time
+
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -231,15 +233,8 @@ def _read_request(raw: Any) -> Request:
     return Request(str(cns[0]) if cns else "", orgs, dns, ips, other, other_subject, other_extensions)
 
 
-def _stamp(value: Any) -> datetime | None:
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
 def _created(obj: dict[str, Any] | None) -> datetime | None:
-    return _stamp(((obj or {}).get("metadata") or {}).get("creationTimestamp"))
+    return parse_time(((obj or {}).get("metadata") or {}).get("creationTimestamp"))
 
 
 def _age_seconds(csr: dict[str, Any], now: datetime) -> float:
@@ -514,8 +509,7 @@ def bootstrapped(csrs: list[dict[str, Any]]) -> dict[str, datetime]:
     """For each node, the creation time of its latest approved bootstrap CSR."""
     out: dict[str, datetime] = {}
     for csr in csrs:
-        created = _created(csr)
-        if created is None or not is_approved(csr):
+        if not is_approved(csr) or (created := _created(csr)) is None:
             continue
         node = bootstrap_node(csr)
         if node and (node not in out or out[node] < created):
