@@ -324,6 +324,8 @@ class HostedWatch:
         self.stop.set()
         self.wake.set()
         self.health_wake.set()
+        for informer in (self.csrs, self.nodes, self.cluster_versions, self.cluster_operators):
+            informer.abort()
 
 
 class EventSpamFilter:

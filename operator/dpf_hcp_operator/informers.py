@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.deadlines import Abort
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import Resource
 from dpf_hcp_operator import metrics
 from dpf_hcp_operator.logs import log
@@ -76,6 +77,7 @@ class Informer:
         self.watch_timeout = watch_timeout
         self.handlers: list[Handler] = []
         self.synced = threading.Event()
+        self.aborted = Abort()  # abort(): its watches end now, not when the server ends them
         self._cache: dict[Key, dict[str, Any]] = {}
         self._index_fn = index
         # What the cache keeps of each object (after managedFields are dropped): all of it by default;
@@ -212,6 +214,7 @@ class Informer:
                     self.label_selector,
                     self.field_selector,
                     self.metadata_only,
+                    self.aborted,
                 ):
                     if kind not in WATCH_EVENT_TYPES:  # client-go's decoder: "got invalid watch event type"
                         raise ApiError(0, "BadWatchEvent", f"invalid watch event type {str(kind)[:40]!r}")
@@ -231,6 +234,8 @@ class Informer:
                         self._emit("RESYNC", obj, obj)
                     next_resync = time.monotonic() + self.resync_seconds
             except ApiError as exc:
+                if stop.is_set():
+                    return  # stopped (and its watch aborted): not a failure to tell
                 need_list = True
                 if not fresh and not _short(watched, timeout):
                     backoff = 0.2  # it ended a watch that lasted: the backoff of failures before is over
@@ -259,6 +264,10 @@ class Informer:
                 )
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
+
+    def abort(self) -> None:
+        """End its watches now (after its stop is set): their threads and connections go at once."""
+        self.aborted.abort()
 
     def start(self, stop: threading.Event) -> threading.Thread:
         thread = threading.Thread(target=self.run, args=(stop,), name=f"informer-{self.name}", daemon=True)

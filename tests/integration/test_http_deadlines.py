@@ -314,3 +314,35 @@ def test_a_hosted_list_is_read_in_pages_and_an_endless_one_is_refused():
     assert len(asked) == kube.LIST_MAX_PAGES
     with paging(3) as (port, asked):
         assert len(client(port).list(NODE)["items"]) == 1  # the management cluster's: one request, as before
+
+
+@pytest.mark.parametrize("behaviour", ["watch", "silent"])
+def test_a_watch_is_ended_at_once_by_its_abort(behaviour: str):
+    """A hosted cluster dropped (its provisioner deleted) while its informers' watches are open, to
+    a server that keeps a watch alive (blank lines) or says nothing: Informer.abort ends them now,
+    where they held their threads and connections until the server ended them (300 s)."""
+    abort = deadlines.Abort()
+    with hostile_peer(behaviour) as port:
+        ended: list[BaseException | None] = []
+
+        def watch() -> None:
+            try:
+                list(client(port).watch(SECRET, "ns", timeout_seconds=300, abort=abort))
+                ended.append(None)
+            except ApiError as exc:
+                ended.append(exc)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        time.sleep(1.0)  # the watch is open (or waiting for its answer)
+        assert thread.is_alive()
+        started = time.monotonic()
+        abort.abort()
+        thread.join(5)
+        took = time.monotonic() - started
+        assert not thread.is_alive() and took < 1.0, took
+        assert isinstance(ended[0], ApiError), ended
+        later = time.monotonic()  # a watch begun after the abort is cut at once
+        with pytest.raises(ApiError):
+            list(client(port).watch(SECRET, "ns", timeout_seconds=300, abort=abort))
+        assert time.monotonic() - later < 1.0

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.deadlines import (
     REAPER,
+    Abort,
     Budget,
     with_deadlines,
     within,
@@ -148,6 +149,13 @@ _STRICT_FIXES = {
 }
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\r\n]+-----END \1-----")
+
+
+def _over(exchange: Any, abort: Abort | None) -> None:
+    """A watch's exchange is over: the reaper (and its abort, if any) let go of it."""
+    REAPER.finish(exchange)
+    if abort is not None:
+        abort.discard(exchange)
 
 
 def credentials_from_kubeconfig_text(text: str) -> Credentials:
@@ -1041,8 +1049,10 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         metadata_only: bool = False,
+        abort: Abort | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yield (type, object) from a watch until the server ends it. 410 Gone raises ApiError."""
+        """Yield (type, object) from a watch until the server ends it (or ``abort`` does: it raises
+        ApiError as a cut at the deadline does). 410 Gone raises ApiError."""
         params = {
             "watch": "1",
             "resourceVersion": resource_version,
@@ -1056,6 +1066,8 @@ class KubeClient:
         # event, past that and the slack is cut, and the caller watches again.
         seconds = timeout_seconds + WATCH_SLACK_SECONDS
         exchange = REAPER.start(seconds)
+        if abort is not None:
+            abort.add(exchange)
         try:
             accept = METADATA_ONLY_ITEM if metadata_only else "application/json"
             with REAPER.marking(exchange):
@@ -1063,11 +1075,11 @@ class KubeClient:
                     "GET", res.path(namespace), query, None, "application/json", accept, (CONNECT_SECONDS, seconds)
                 )
         except (ValueError, TypeError, http.client.HTTPException) as exc:
-            REAPER.finish(exchange)
+            _over(exchange, abort)
             self._observe("WATCH", 0)
             raise ApiError(0, "RequestInvalid", f"watch {res.plural}: {_UNSENDABLE}") from type(exc)()
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            REAPER.finish(exchange)
+            _over(exchange, abort)
             self._observe("WATCH", 0)
             raise ApiError(0, "Unreachable", f"watch {res.plural}: {getattr(exc, 'reason', None) or exc}") from exc
         self._observe("WATCH", resp.status)
@@ -1104,7 +1116,7 @@ class KubeClient:
                 raise ApiError(0, "Timeout", f"watch {res.plural}: no end within {seconds}s") from exc
             raise ApiError(0, "Unreachable", f"watch {res.plural} ended: {exc}") from exc
         finally:
-            REAPER.finish(exchange)  # first: the reaper lets go of the socket before the pool takes it
+            _over(exchange, abort)  # first: the reaper lets go of the socket before the pool takes it
             if not resp.isclosed():  # left before its end: the stream is not given back to the pool open
                 resp.close()
             resp.release_conn()

@@ -113,6 +113,14 @@ class _Reaper:
         with self._cond:
             exchange.finished = True
 
+    def cut(self, exchange: Exchange) -> None:
+        """End ``exchange`` now, as at its deadline (its sockets shut down), unless it is over."""
+        with self._cond:
+            if not exchange.finished:
+                exchange.expired = True
+                for entry in exchange.sockets:
+                    _shutdown(entry)
+
     @contextlib.contextmanager
     def marking(self, exchange: Exchange) -> Iterator[Exchange]:
         """The sockets this thread connects or sends on meanwhile belong to ``exchange``."""
@@ -193,6 +201,38 @@ def _shutdown(entry: SocketId) -> None:
 
 REAPER = _Reaper()
 within = REAPER.within
+
+
+class Abort:
+    """Ends, from another thread, the exchanges begun under it: an informer's watch of a hosted
+    cluster that is dropped (its provisioner deleted) would otherwise hold its thread and its
+    connection until the server ends it, minutes later. Their sockets are shut down as at a
+    deadline; an exchange begun after ``abort`` is cut at once."""
+
+    __slots__ = ("_lock", "_open", "aborted")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[Exchange] = set()
+        self.aborted = False
+
+    def add(self, exchange: Exchange) -> None:
+        with self._lock:
+            if self.aborted:
+                REAPER.cut(exchange)
+            else:
+                self._open.add(exchange)
+
+    def discard(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._open.discard(exchange)
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            for exchange in self._open:
+                REAPER.cut(exchange)
+            self._open.clear()
 
 
 if urllib3 is not None:
