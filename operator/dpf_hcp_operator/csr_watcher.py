@@ -160,14 +160,14 @@ class HostedWatch:
 
     def passes(self) -> None:
         """A pass on each wake (the events that come meanwhile are one wake), paced by its cost: after a
-        pass that used d seconds of this thread's CPU, the next one waits PASS_PACE * d. A pass over a
-        few CSRs costs a millisecond and waits nothing noticeable; a tenant that keeps thousands of CSRs
-        pending and changes one after another takes at most 1 / (1 + PASS_PACE) of a core through it,
-        not all of the operator's."""
-        spent = 0.0
+        pass that used d seconds of this thread's CPU, the next one begins no sooner than PASS_PACE * d
+        after it ended. A pass over a few CSRs costs a millisecond and waits nothing noticeable; a
+        tenant that keeps thousands of CSRs pending and changes one after another takes at most
+        1 / (1 + PASS_PACE) of a core through this thread, not all of the operator's."""
+        spent, ended = 0.0, time.monotonic()
         while not self.stop.is_set():
             self.wake.wait(30)  # events wake it; the timeout re-checks DPUs that moved on
-            if self.stop.wait(PASS_PACE * spent):
+            if self.stop.wait(max(0.0, ended + PASS_PACE * spent - time.monotonic())):
                 return
             self.wake.clear()
             if not (self.csrs.synced.is_set() and self.nodes.synced.is_set()):
@@ -177,7 +177,7 @@ class HostedWatch:
                 self.pass_once()
             except Exception:  # never let one bad object stop approvals for the cluster
                 LOG.exception("CSR pass failed", extra={"fields": {"namespace": self.key[0], "name": self.key[1]}})
-            spent = time.thread_time() - started
+            spent, ended = time.thread_time() - started, time.monotonic()
 
     def health_loop(self) -> None:
         """Once both health informers listed, tell the provisioner's health, then each time it changes:
@@ -265,15 +265,20 @@ class HostedWatch:
         if not any(d.reason == policy.FLOOD_REASON for _csr, d in decided):
             self.reported = {r for r in self.reported if r[0] != FLOOD}  # the next flood is told again
         logged, unlogged = 0, {}  # refusals logged one by one in this pass; the rest by reason
+        failed: ApiError | None = None  # an approval refused or unanswered: no more are tried this pass
         for csr, decision in decided:
             name = csr["metadata"]["name"]
             if decision.approve:
+                if failed is not None:
+                    continue
                 try:
                     approver.approve(self.hosted, csr, decision)
                 except ApiError as exc:
+                    # Changed meanwhile (the next event brings it back), or refused (a tenant's admission
+                    # policy on approvals, say): the refusals of this pass are told all the same.
                     if not (exc.conflict or exc.not_found):
-                        raise
-                    continue  # changed meanwhile: the next event brings it back
+                        failed = exc
+                    continue
                 if csr["metadata"].get("uid"):  # the API server sets one; without it, nothing to skip by
                     self.approved.add(csr["metadata"]["uid"])
                 if decision.node in ctx.bootstrapped:
@@ -291,9 +296,10 @@ class HostedWatch:
                 )
                 self.recorder.put(self.provisioner, csr, decision)
             elif (said := refusal_key(name, decision)) not in self.reported:
+                if not self.recorder.put(self.provisioner, csr, decision):
+                    continue  # held back: told on a later pass (the oldest refusal first)
                 self.reported.add(said)
                 CSR_DECISIONS.labels("refused", decision.reason).inc()
-                self.recorder.put(self.provisioner, csr, decision)
                 logged += 1
                 if logged > LOGGED_PER_PASS:
                     unlogged[decision.reason] = unlogged.get(decision.reason, 0) + 1
@@ -309,6 +315,15 @@ class HostedWatch:
                     namespace=self.key[0],
                     name=self.key[1],
                 )
+        if failed is not None:
+            log(
+                LOG,
+                logging.WARNING,
+                "CSR approval failed; tried again on the next pass",
+                error=str(failed),
+                namespace=self.key[0],
+                name=self.key[1],
+            )
         if unlogged:  # thousands of junk CSRs must not be thousands of lines
             log(
                 LOG,
@@ -370,7 +385,9 @@ class EventRecorder:
         self.pending: queue.Queue[tuple[dict[str, Any], dict[str, Any], policy.Decision]] = queue.Queue(bound)
         threading.Thread(target=self._run, name="csr-events", daemon=True).start()
 
-    def put(self, provisioner: dict[str, Any], csr: dict[str, Any], decision: policy.Decision) -> None:
+    def put(self, provisioner: dict[str, Any], csr: dict[str, Any], decision: policy.Decision) -> bool:
+        """Queue the Event; False when it is held back (the provisioner's burst spent) or the queue is
+        full: the caller tells it again on a later pass."""
         meta = provisioner.get("metadata") or {}
         uid = str(meta.get("uid") or "")
         # Approvals are the record of certificates issued: never held back (the policy bounds them,
@@ -382,12 +399,14 @@ class EventRecorder:
                 self.muted.add(uid)
                 log(LOG, logging.WARNING, "CSR events held back: too many about one provisioner",
                     provisioner=f"{meta.get('namespace')}/{meta.get('name')}", csr=csr["metadata"]["name"])  # fmt: skip
-            return
+            return False
         self.muted.discard(uid)
         try:
             self.pending.put_nowait((provisioner, csr, decision))
         except queue.Full:
             log(LOG, logging.WARNING, "CSR event dropped: too many waiting", csr=csr["metadata"]["name"])
+            return False
+        return True
 
     def _run(self) -> None:
         while True:

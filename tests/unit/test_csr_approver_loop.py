@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
     BOOTSTRAPPER,
     BOOTSTRAPPER_GROUPS,
@@ -35,11 +36,14 @@ class Cache:
 
 
 class Hosted:
-    def __init__(self) -> None:
+    def __init__(self, refuse: ApiError | None = None) -> None:
         self.approvals: list[str] = []
+        self.refuse = refuse
 
     def replace(self, _res: Any, body: dict[str, Any], subresource: str = "") -> dict[str, Any]:
         assert subresource == "approval"
+        if self.refuse is not None:
+            raise self.refuse
         self.approvals.append(body["metadata"]["name"])
         return body
 
@@ -47,9 +51,14 @@ class Hosted:
 class Recorder:
     def __init__(self) -> None:
         self.told: list[tuple[str, str]] = []
+        self.hold = 0  # refusals to hold back, as the spam filter does when a provisioner's burst is spent
 
-    def put(self, _provisioner: dict[str, Any], csr: dict[str, Any], decision: Decision) -> None:
+    def put(self, _provisioner: dict[str, Any], csr: dict[str, Any], decision: Decision) -> bool:
+        if self.hold and not decision.approve:
+            self.hold -= 1
+            return False
         self.told.append((csr["metadata"]["name"], decision.reason))
+        return True
 
 
 def approver(csrs: list[dict[str, Any]], dpus: list[dict[str, Any]]) -> HostedWatch:
@@ -181,3 +190,40 @@ def test_a_tenant_that_keeps_waking_the_loop_gets_a_bounded_share_of_a_core():
     busy = len(passes) * 0.02
     assert not loop.is_alive()
     assert len(passes) >= 3 and busy / elapsed < 1.5 / (1 + PASS_PACE), (len(passes), elapsed)
+
+
+def forged_csr() -> dict[str, Any]:
+    """A client CSR for a DPU's node sent by a pod, not the node-bootstrapper."""
+    csr = bootstrap_csr("dpu-b", "uid-forged")
+    csr["metadata"]["name"] = "forged"
+    csr["spec"] = dict(csr["spec"], username="system:serviceaccount:tenant:pod")
+    return csr
+
+
+def test_an_approval_the_hosted_cluster_refuses_does_not_hide_the_refusals_of_the_pass():
+    """Attacker: the tenant makes its hosted cluster refuse approvals (an admission webhook or an
+    RBAC change on the approver's role: 403) and keeps one approvable CSR pending beside a forgery.
+    The pass raised at the refused approval and never told the forgery; now the forgery is told and
+    the failure logged, and the approval is tried again on the next pass."""
+    a = approver([bootstrap_csr("dpu-a", "uid-1"), forged_csr()], [joining_dpu("dpu-a")])
+    a.hosted = Hosted(refuse=ApiError(403, "Forbidden", "denied by the tenant's webhook"))
+    a.pass_once()
+    assert a.hosted.approvals == []
+    assert [name for name, _reason in a.recorder.told] == ["forged"]
+    a.hosted.refuse = None
+    a.pass_once()
+    assert a.hosted.approvals == ["dpu-a-bootstrap"]
+
+
+def test_a_refusal_held_back_by_the_spam_filter_is_told_on_a_later_pass():
+    """Attacker: 25 junk refusals spend the provisioner's burst of Events just before a forgery. A
+    refusal held back was marked told all the same, and never told; now it is told once the filter
+    lets an Event through."""
+    a = approver([forged_csr()], [joining_dpu("dpu-a")])
+    a.recorder.hold = 1
+    a.pass_once()
+    assert a.recorder.told == []
+    a.pass_once()
+    assert [name for name, _reason in a.recorder.told] == ["forged"]
+    a.pass_once()
+    assert len(a.recorder.told) == 1  # told once

@@ -1082,6 +1082,9 @@ class KubeClient:
             _over(exchange, abort)
             self._observe("WATCH", 0)
             raise ApiError(0, "Unreachable", f"watch {res.plural}: {getattr(exc, 'reason', None) or exc}") from exc
+        except BaseException:  # a token's renewal failing, say: the exchange is over all the same
+            _over(exchange, abort)
+            raise
         self._observe("WATCH", resp.status)
         try:
             if resp.status >= 300:

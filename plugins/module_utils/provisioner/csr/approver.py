@@ -139,17 +139,19 @@ def report(mgmt: KubeClient, provisioner: dict[str, Any], csr: dict[str, Any], d
 def told(
     refused: list[tuple[dict[str, Any], policy.Decision]], dpus: int
 ) -> list[tuple[dict[str, Any], policy.Decision]]:
-    """The refusals a pass tells by an Event: a flood once (by its first CSR), otherwise the newest
-    DPUs + PENDING_MARGIN. Each telling is a request to the management API server (a conflict once
-    told), and a pass keeps no memory: a tenant's hosted cluster holding thousands of CSRs over an
-    hour old (refused as such, and not counted by the flood guard) would cost thousands per pass.
-    Newest first, every CSR created within the hour is told (more of those is a flood), so a
-    forgery is never hidden behind old ones; the condition counts them all."""
+    """The refusals a pass tells by an Event: a flood once (by its first CSR), otherwise DPUs +
+    PENDING_MARGIN of them, those refused for what they are before those refused for their age, the
+    newest first. Each telling is a request to the management API server (a conflict once told), and
+    a pass keeps no memory: a tenant's hosted cluster holding thousands of CSRs over an hour old
+    (refused as such, and not counted by the flood guard) would cost thousands per pass. Every CSR
+    created within the hour is told (more of those is a flood), so a forgery is never hidden behind
+    old ones; the condition counts them all."""
     if refused and refused[0][1].reason == policy.FLOOD_REASON:
         return refused[:1]
     newest = sorted(
         refused, key=lambda r: (r[0]["metadata"].get("creationTimestamp", ""), r[0]["metadata"]["name"]), reverse=True
     )
+    newest.sort(key=lambda r: r[1].reason == policy.TOO_OLD_REASON)  # stable: newest first within each
     return newest[: dpus + policy.PENDING_MARGIN]
 
 
@@ -221,6 +223,7 @@ def approval_pass(
         health=hosted_health.read(hosted, check_mode) if health else None,
     )
     refused: list[tuple[dict[str, Any], policy.Decision]] = []
+    failed: ApiError | None = None
     for csr, decision in decide_all([c for c in csrs if policy.is_pending(c)], ctx):
         entry = {
             "name": csr["metadata"]["name"],
@@ -230,14 +233,15 @@ def approval_pass(
             "waiting": decision.waiting,
         }
         if decision.approve:
+            if failed is not None:
+                continue
             if not check_mode:
                 try:
                     approve(hosted, csr, decision)
                 except ApiError as exc:
                     if exc.status in (0, 401, 403):  # no answer (or the pass's time spent), or refused
-                        result.condition = unreachable(exc)
-                        return result
-                    continue  # approved meanwhile (409: the operator's own watch) or gone (404)
+                        failed = exc  # no more approvals tried; the refusals are told all the same
+                    continue  # or approved meanwhile (409: the operator's own watch) or gone (404)
                 report(mgmt, provisioner, csr, decision)
             result.approved.append(entry)
         else:
@@ -246,6 +250,9 @@ def approval_pass(
     if not check_mode:
         for csr, decision in told(refused, len(ctx.dpus)):
             report(mgmt, provisioner, csr, decision)
+    if failed is not None:
+        result.condition = unreachable(failed)
+        return result
     result.condition["message"] = (
         f"Approving the CSRs of DPUs joining from DPUCluster {ref.get('namespace')}/"
         f"{ref.get('name')}; {len(ctx.dpus)} DPUs known, {len(result.refused)} CSRs "

@@ -299,7 +299,9 @@ def decide(csr: dict[str, Any], ctx: Context) -> Decision:
     if signer not in (CLIENT_SIGNER, SERVING_SIGNER):
         return Decision(False, "UnsupportedSigner", f"signer {signer!r} is not a kubelet signer")
     if _age_seconds(csr, now) > ctx.max_age_seconds:
-        return Decision(False, "TooOld", f"created more than {ctx.max_age_seconds:.0f}s ago; a kubelet asks again")
+        return Decision(
+            False, TOO_OLD_REASON, f"created more than {ctx.max_age_seconds:.0f}s ago; a kubelet asks again"
+        )
     try:
         req = parse_request(csr)
     except ValueError as exc:
@@ -525,6 +527,7 @@ def note_approval(ctx: Context, csr: dict[str, Any], decision: Decision) -> None
 
 
 FLOOD_REASON = "TooManyPendingCSRs"
+TOO_OLD_REASON = "TooOld"
 
 
 def recently_pending(pending: list[dict[str, Any]], max_age_seconds: float, now: datetime | None = None) -> int:
