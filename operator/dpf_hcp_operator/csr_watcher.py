@@ -48,6 +48,7 @@ HEALTH_MIN_GAP = 15.0  # seconds between two changes of the health told to the c
 HEALTH_RETELL_FIRST = 30.0
 HEALTH_RETELL_MAX = 600.0  # watches.yaml's reconcilePeriod
 PASS_PACE = 4.0  # a CSR pass that used d seconds of CPU is followed by a wait of PASS_PACE * d (HostedWatch.passes)
+APPROVAL_BACKOFF_MAX = 300.0  # seconds: approvals the hosted cluster refuses are tried again 1, 2, 4 ... s later
 LOGGED_PER_PASS = 25  # refusals a pass logs one by one; the rest are counted in one line (their Events still go)
 
 
@@ -115,7 +116,12 @@ class HostedWatch:
         self.secret_name = source.secret_name
         self.stop = threading.Event()
         self.wake = threading.Event()
-        self.reported: set[tuple[str, str]] = set()
+        self.reported: set[tuple[str, str]] = set()  # refusals told by an Event
+        self.logged: set[tuple[str, str]] = set()  # refusals logged and counted (told or held back)
+        # Approvals the hosted cluster refused (its admission, its RBAC) or did not answer: none are
+        # tried before approval_retry_at, the wait doubling up to APPROVAL_BACKOFF_MAX.
+        self.approval_backoff = 0.0
+        self.approval_retry_at = 0.0
         # CSRs this approver approved that its informer still shows pending (the watch event of the
         # approval comes later): they are not decided again (a second look at an approved bootstrap
         # would refuse it as AlreadyBootstrapped, a false Warning).
@@ -252,6 +258,7 @@ class HostedWatch:
         # What was told of CSRs no longer pending is forgotten: the sets stay as small as the backlog.
         names = {c["metadata"]["name"] for c in pending}
         self.reported = {r for r in self.reported if r[0] in names or r[0] == FLOOD}
+        self.logged = {r for r in self.logged if r[0] in names or r[0] == FLOOD}
         self.approved &= {c["metadata"].get("uid") for c in pending}
         pending = [c for c in pending if c["metadata"].get("uid") not in self.approved]
         if not pending:
@@ -264,12 +271,19 @@ class HostedWatch:
         decided = approver.decide_all(pending, ctx)
         if not any(d.reason == policy.FLOOD_REASON for _csr, d in decided):
             self.reported = {r for r in self.reported if r[0] != FLOOD}  # the next flood is told again
+            self.logged = {r for r in self.logged if r[0] != FLOOD}
+        # Approvals in the order decided (one bootstrap per join), then refusals in the order the spam
+        # filter's Events are best spent: a forgery before old junk that would hold it back.
+        decided = [(c, d) for c, d in decided if d.approve] + approver.in_telling_order(
+            [(c, d) for c, d in decided if not d.approve]
+        )
         logged, unlogged = 0, {}  # refusals logged one by one in this pass; the rest by reason
         failed: ApiError | None = None  # an approval refused or unanswered: no more are tried this pass
+        waiting = time.monotonic() < self.approval_retry_at
         for csr, decision in decided:
             name = csr["metadata"]["name"]
             if decision.approve:
-                if failed is not None:
+                if failed is not None or waiting:
                     continue
                 try:
                     approver.approve(self.hosted, csr, decision)
@@ -279,6 +293,7 @@ class HostedWatch:
                     if not (exc.conflict or exc.not_found):
                         failed = exc
                     continue
+                self.approval_backoff = 0.0
                 if csr["metadata"].get("uid"):  # the API server sets one; without it, nothing to skip by
                     self.approved.add(csr["metadata"]["uid"])
                 if decision.node in ctx.bootstrapped:
@@ -296,9 +311,11 @@ class HostedWatch:
                 )
                 self.recorder.put(self.provisioner, csr, decision)
             elif (said := refusal_key(name, decision)) not in self.reported:
-                if not self.recorder.put(self.provisioner, csr, decision):
-                    continue  # held back: told on a later pass (the oldest refusal first)
-                self.reported.add(said)
+                if self.recorder.put(self.provisioner, csr, decision):
+                    self.reported.add(said)  # else held back: offered again on a later pass
+                if said in self.logged:
+                    continue
+                self.logged.add(said)
                 CSR_DECISIONS.labels("refused", decision.reason).inc()
                 logged += 1
                 if logged > LOGGED_PER_PASS:
@@ -316,11 +333,14 @@ class HostedWatch:
                     name=self.key[1],
                 )
         if failed is not None:
+            self.approval_backoff = min(max(1.0, self.approval_backoff * 2), APPROVAL_BACKOFF_MAX)
+            self.approval_retry_at = time.monotonic() + self.approval_backoff
             log(
                 LOG,
                 logging.WARNING,
-                "CSR approval failed; tried again on the next pass",
+                "CSR approval failed; approvals are tried again later",
                 error=str(failed),
+                retry_in=self.approval_backoff,
                 namespace=self.key[0],
                 name=self.key[1],
             )

@@ -51,12 +51,13 @@ class Hosted:
 class Recorder:
     def __init__(self) -> None:
         self.told: list[tuple[str, str]] = []
-        self.hold = 0  # refusals to hold back, as the spam filter does when a provisioner's burst is spent
+        self.tokens: int | None = None  # refusals let through before the rest are held back (None: all)
 
     def put(self, _provisioner: dict[str, Any], csr: dict[str, Any], decision: Decision) -> bool:
-        if self.hold and not decision.approve:
-            self.hold -= 1
-            return False
+        if not decision.approve and self.tokens is not None:
+            if self.tokens == 0:
+                return False  # held back, as the spam filter does when a provisioner's burst is spent
+            self.tokens -= 1
         self.told.append((csr["metadata"]["name"], decision.reason))
         return True
 
@@ -70,7 +71,8 @@ def approver(csrs: list[dict[str, Any]], dpus: list[dict[str, Any]]) -> HostedWa
     a.hosted_cluster = {}
     a.csrs, a.nodes, a.dpus = Cache(csrs), Cache([]), Cache(dpus)
     a.hosted, a.recorder = Hosted(), Recorder()
-    a.bootstrapped, a.reported, a.approved = {}, set(), set()
+    a.bootstrapped, a.reported, a.logged, a.approved = {}, set(), set(), set()
+    a.approval_backoff, a.approval_retry_at = 0.0, 0.0
     return a
 
 
@@ -204,15 +206,19 @@ def test_an_approval_the_hosted_cluster_refuses_does_not_hide_the_refusals_of_th
     """Attacker: the tenant makes its hosted cluster refuse approvals (an admission webhook or an
     RBAC change on the approver's role: 403) and keeps one approvable CSR pending beside a forgery.
     The pass raised at the refused approval and never told the forgery; now the forgery is told and
-    the failure logged, and the approval is tried again on the next pass."""
+    the failure logged, and approvals are tried again after a backoff (1 s, doubling to 300 s), not on
+    every wake."""
     a = approver([bootstrap_csr("dpu-a", "uid-1"), forged_csr()], [joining_dpu("dpu-a")])
     a.hosted = Hosted(refuse=ApiError(403, "Forbidden", "denied by the tenant's webhook"))
     a.pass_once()
     assert a.hosted.approvals == []
     assert [name for name, _reason in a.recorder.told] == ["forged"]
     a.hosted.refuse = None
+    a.pass_once()  # woken at once (a tenant relabelling a CSR in a loop): no approval tried yet
+    assert a.hosted.approvals == [] and a.approval_backoff == 1.0
+    a.approval_retry_at = 0.0  # the backoff's second is over
     a.pass_once()
-    assert a.hosted.approvals == ["dpu-a-bootstrap"]
+    assert a.hosted.approvals == ["dpu-a-bootstrap"] and a.approval_backoff == 0.0
 
 
 def test_a_refusal_held_back_by_the_spam_filter_is_told_on_a_later_pass():
@@ -220,10 +226,27 @@ def test_a_refusal_held_back_by_the_spam_filter_is_told_on_a_later_pass():
     refusal held back was marked told all the same, and never told; now it is told once the filter
     lets an Event through."""
     a = approver([forged_csr()], [joining_dpu("dpu-a")])
-    a.recorder.hold = 1
+    a.recorder.tokens = 0
     a.pass_once()
     assert a.recorder.told == []
+    a.recorder.tokens = 1  # a token again, 300 s later
     a.pass_once()
     assert [name for name, _reason in a.recorder.told] == ["forged"]
     a.pass_once()
     assert len(a.recorder.told) == 1  # told once
+
+
+def test_a_forgery_is_told_before_older_junk_when_events_are_few(caplog):
+    """Attacker: 40 junk CSRs, older than the forgery and not yet told, wait behind a spent burst
+    of Events (one every 300 s after it). Refusals were offered oldest first, so the forgery waited
+    for all of them; now the newest refusal for what it is goes first. Each refusal is logged and
+    counted once, whether its Event went or waits."""
+    a = approver([*junk(40, 120), forged_csr()], [joining_dpu("dpu-a")])
+    a.recorder.tokens = 1
+    with caplog.at_level(logging.INFO, logger="dpf_hcp_operator.csr"):
+        a.pass_once()
+    assert [name for name, _reason in a.recorder.told] == ["forged"]
+    assert [r.getMessage() for r in caplog.records].count("CSR left pending") == LOGGED_PER_PASS
+    caplog.clear()
+    a.pass_once()  # the rest are offered again, and not logged again
+    assert not [r for r in caplog.records if r.getMessage() == "CSR left pending"]

@@ -69,7 +69,10 @@ METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 METADATA_ONLY_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 CONNECT_SECONDS = 10.0  # the TCP connect; the TLS handshake counts toward the request's whole deadline
 LIST_PAGE_ITEMS = 500  # a page of a list from a server that is not ours
-LIST_MAX_PAGES = 64  # and at most this many pages of it
+LIST_MAX_PAGES = 64  # and at most this many pages of it (of LIST_PAGE_ITEMS: LIST_MAX_ITEMS items)
+LIST_MAX_ITEMS = LIST_PAGE_ITEMS * LIST_MAX_PAGES
+LIST_SHRINK = 4  # a page over the answer limit is asked again with a quarter of the items, down to one
+TOO_LARGE = "AnswerTooLarge"
 BUDGET_FLOOR_SECONDS = 0.05  # less than this left of a budget: the request is not sent
 WATCH_SLACK_SECONDS = 30  # a watch ends at its timeoutSeconds; past this more, the peer is not answering
 _PATCH_TYPES = {
@@ -758,22 +761,37 @@ class KubeClient:
 
     def _list_in_pages(self, path: str, params: dict[str, Any], accept: str) -> dict[str, Any]:
         """A list read LIST_PAGE_ITEMS at a time (limit and continue, as client-go's pager), joined:
-        the first page's metadata (its resourceVersion is the list's), every page's items."""
+        the first page's metadata (its resourceVersion is the list's), every page's items. A page over
+        the answer limit (a few hundred objects carrying 256 KiB of annotations each, made by anyone
+        who may create them) is asked again with fewer items, down to one object a page (which etcd
+        holds to 1.5 MiB), so such objects cannot keep the list, and all it serves, from being read."""
         listed: dict[str, Any] = {}
         items: list[Any] = []
         token: str | None = None
-        for _page in range(LIST_MAX_PAGES):
-            paged = {**params, "limit": LIST_PAGE_ITEMS, "continue": token}
-            page = self.request("GET", path, params=paged, accept=accept)
+        limit, pages = LIST_PAGE_ITEMS, 0
+        while pages < LIST_MAX_PAGES * (LIST_PAGE_ITEMS // limit):
+            paged = {**params, "limit": limit, "continue": token}
+            try:
+                page = self.request("GET", path, params=paged, accept=accept)
+            except ApiError as exc:
+                if exc.reason != TOO_LARGE or limit == 1:
+                    raise
+                limit = max(1, limit // LIST_SHRINK)
+                continue
+            pages += 1
             listed = listed or page
             items.extend(page.get("items") or [])
+            if len(items) > LIST_MAX_ITEMS:
+                break
             token = str((page.get("metadata") or {}).get("continue") or "") or None
             if token is None:
                 meta = dict(listed.get("metadata") or {})
                 meta.pop("continue", None)
                 meta.pop("remainingItemCount", None)
                 return {**listed, "metadata": meta, "items": items}
-        raise ApiError(0, "AnswerRefused", f"{self.server}: a list of more than {LIST_MAX_PAGES} pages")
+        raise ApiError(
+            0, "AnswerRefused", f"{self.server}: a list of more than {LIST_MAX_PAGES} pages or {LIST_MAX_ITEMS} items"
+        )
 
     def _body(self, resp: Any) -> bytes:
         """The answer's body; within ``max_answer_bytes`` and unencoded when this client has a limit."""
@@ -785,13 +803,14 @@ class KubeClient:
         if encoding != "identity" or (length.isdigit() and int(length) > cap):
             resp.close()  # not read to its end: the connection is not reused
             what = f"an answer encoded {encoding[:20]!r}" if encoding != "identity" else f"{length} bytes"
-            raise ApiError(0, "AnswerRefused", f"{self.server}: {what}; answers of at most {cap} bytes, unencoded")
+            reason = "AnswerRefused" if encoding != "identity" else TOO_LARGE
+            raise ApiError(0, reason, f"{self.server}: {what}; answers of at most {cap} bytes, unencoded")
         parts, size = [], 0
         for chunk in resp.stream(65536, decode_content=False):
             size += len(chunk)
             if size > cap:
                 resp.close()
-                raise ApiError(0, "AnswerRefused", f"{self.server}: an answer over {cap} bytes")
+                raise ApiError(0, TOO_LARGE, f"{self.server}: an answer over {cap} bytes")
             parts.append(chunk)
         return b"".join(parts)
 

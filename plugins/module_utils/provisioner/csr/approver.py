@@ -148,11 +148,19 @@ def told(
     old ones; the condition counts them all."""
     if refused and refused[0][1].reason == policy.FLOOD_REASON:
         return refused[:1]
+    return in_telling_order(refused)[: dpus + policy.PENDING_MARGIN]
+
+
+def in_telling_order(
+    refused: list[tuple[dict[str, Any], policy.Decision]],
+) -> list[tuple[dict[str, Any], policy.Decision]]:
+    """Refusals for what they are before refusals for their age, the newest first within each: the
+    order in which a bounded number of Events (a pass's, or the spam filter's) is best spent."""
     newest = sorted(
         refused, key=lambda r: (r[0]["metadata"].get("creationTimestamp", ""), r[0]["metadata"]["name"]), reverse=True
     )
     newest.sort(key=lambda r: r[1].reason == policy.TOO_OLD_REASON)  # stable: newest first within each
-    return newest[: dpus + policy.PENDING_MARGIN]
+    return newest
 
 
 @dataclass
