@@ -278,18 +278,14 @@ def test_a_watch_event_over_the_limit_is_refused_and_lines_are_found_in_one_scan
 
 
 @contextlib.contextmanager
-def paging(pages: int | None) -> Iterator[tuple[int, list[str]]]:
-    """A server that lists in pages of one item each: ``pages`` of them, or without end (None)."""
+def listing(page: Callable[[dict[str, str]], dict[str, Any]]) -> Iterator[tuple[int, list[str]]]:
+    """A server that answers each GET with ``page(its query)`` as JSON; yields its port and the paths asked."""
     asked: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             asked.append(self.path)
-            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
-            n = int(query.get("continue") or 0)
-            more = pages is None or n + 1 < pages
-            meta = {"resourceVersion": "42", **({"continue": str(n + 1)} if more else {})}
-            body = json.dumps({"kind": "NodeList", "metadata": meta, "items": [{"metadata": {"name": f"n{n}"}}]})
+            body = json.dumps(page(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))))
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -301,6 +297,18 @@ def paging(pages: int | None) -> Iterator[tuple[int, list[str]]]:
 
     with serving(Handler) as port:
         yield port, asked
+
+
+def paging(pages: int | None) -> contextlib.AbstractContextManager[tuple[int, list[str]]]:
+    """A server that lists in pages of one item each: ``pages`` of them, or without end (None)."""
+
+    def page(query: dict[str, str]) -> dict[str, Any]:
+        n = int(query.get("continue") or 0)
+        more = pages is None or n + 1 < pages
+        meta = {"resourceVersion": "42", **({"continue": str(n + 1)} if more else {})}
+        return {"kind": "NodeList", "metadata": meta, "items": [{"metadata": {"name": f"n{n}"}}]}
+
+    return listing(page)
 
 
 def test_a_hosted_list_is_read_in_pages_and_an_endless_one_is_refused():
@@ -322,28 +330,17 @@ def test_a_page_over_the_answer_limit_is_asked_again_with_fewer_items():
     every approval pass and the operator's CSR informer (forgeries made after it were never told);
     now the page is asked again with a quarter of the items, down to one object a page."""
     fat = "x" * (CAP // 40)  # 40 of these are a limit's worth
-    asked: list[str] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            asked.append(self.path)
-            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
-            start, limit = int(query.get("continue") or 0), int(query["limit"])
-            names = range(start, min(start + limit, 300))
-            more = start + limit < 300
-            meta = {"resourceVersion": "42", **({"continue": str(start + limit)} if more else {})}
-            items = [{"metadata": {"name": f"c{n}", "annotations": {"a": fat}}} for n in names]
-            body = json.dumps({"kind": "CertificateSigningRequestList", "metadata": meta, "items": items})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body.encode())
+    def page(query: dict[str, str]) -> dict[str, Any]:
+        start, limit = int(query.get("continue") or 0), int(query["limit"])
+        more = start + limit < 300
+        meta = {"resourceVersion": "42", **({"continue": str(start + limit)} if more else {})}
+        items = [
+            {"metadata": {"name": f"c{n}", "annotations": {"a": fat}}} for n in range(start, min(start + limit, 300))
+        ]
+        return {"kind": "CertificateSigningRequestList", "metadata": meta, "items": items}
 
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    with serving(Handler) as port:
+    with listing(page) as (port, asked):
         listed = client(port, max_answer_bytes=CAP).list(NODE)
     assert [i["metadata"]["name"] for i in listed["items"]] == [f"c{n}" for n in range(300)]
     limits = [dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query))["limit"] for p in asked]
