@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CSR, NAMESPACE
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU, PROVISIONER
 from dpf_hcp_dev.standins.kubelet import CLIENT_SIGNER, SERVING_SIGNER, csr_common_name
 from dpf_hcp_operator.warm import WarmInterpreter
@@ -54,6 +54,25 @@ def unique(prefix: str) -> str:
 def namespace(client: KubeClient, name: str) -> str:
     apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     return name
+
+
+def namespaces(client: KubeClient) -> set[str]:
+    return {n["metadata"]["name"] for n in client.list(NAMESPACE).get("items") or []}
+
+
+def discard(client: KubeClient, names: list[str]) -> None:
+    """The namespaces go, with their provisioners at once: their finalizers are dropped, no cleanup
+    runs (an operator still running must not find and adopt them), the rest goes with the namespace."""
+    for ns in names:
+        for obj in client.list(PROVISIONER, ns).get("items") or []:
+            name = obj["metadata"]["name"]
+            try:
+                client.patch(PROVISIONER, name, {"metadata": {"finalizers": None}}, ns)
+            except ApiError as exc:
+                if not exc.not_found:
+                    raise
+            client.delete(PROVISIONER, name, ns)
+        client.delete(NAMESPACE, ns)
 
 
 def secrets(

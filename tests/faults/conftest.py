@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NAMESPACE
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import Environment
 from dpf_hcp_dev.processes import start_standins
-from fault_harness import discard
-from support import bluefield_configmap
+from support import bluefield_configmap, discard, namespaces
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +41,9 @@ def discard_tenants(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     client = request.getfixturevalue("fault_env").client()
-    before = {n["metadata"]["name"] for n in client.list(NAMESPACE).get("items") or []}
+    before = namespaces(client)
     yield
-    names = [item["metadata"]["name"] for item in client.list(NAMESPACE).get("items") or []]
-    discard(client, [ns for ns in names if ns not in before and ns.startswith(TENANT_PREFIXES)])
+    discard(client, sorted(ns for ns in namespaces(client) - before if ns.startswith(TENANT_PREFIXES)))
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:

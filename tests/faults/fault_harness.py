@@ -19,7 +19,6 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import (
     CONFIGMAP,
-    NAMESPACE,
     SECRET,
     Resource,
 )
@@ -314,17 +313,6 @@ class Tenant:
         wait_for(f"{self.ns}/{self.name} gone", lambda: self.get() is None, timeout=timeout)
         left = {what: names for what, names in self.owned().items() if names}
         assert not left, f"left behind by {self.ns}/{self.name}: {left}"
-
-
-def discard(client: KubeClient, namespaces: list[str]) -> None:
-    """The namespaces go, with their provisioners at once: their finalizers are dropped, no cleanup
-    runs (an operator still running must not find and adopt them), the rest goes with the namespace."""
-    for ns in namespaces:
-        for obj in client.list(PROVISIONER, ns).get("items") or []:
-            name = obj["metadata"]["name"]
-            client.patch(PROVISIONER, name, {"metadata": {"finalizers": None}}, ns)
-            client.delete(PROVISIONER, name, ns)
-        client.delete(NAMESPACE, ns)
 
 
 def samples(replica: Replica, name: str) -> dict[str, float]:

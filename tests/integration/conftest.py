@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU_CLUSTER, PROVISIONER
 from dpf_hcp_dev.localcluster.controlplane import terminate
 from dpf_hcp_dev.localcluster.environment import Environment
 from dpf_hcp_dev.processes import OperatorProcess, start_operator, start_standins, wait_ready
-from support import bluefield_configmap, management_node, operator_watches
+from support import bluefield_configmap, discard, management_node, namespaces, operator_watches
 
 
 @dataclass
@@ -28,14 +29,39 @@ class Operator:
         return self.log.read_text(errors="replace")
 
 
+# The session's control planes once up, and the namespaces its fixtures made (never discarded).
+SESSION: dict[str, Any] = {"env": None, "namespaces": set()}
+
+
 @pytest.fixture(scope="session")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
     environment = Environment.up(tmp_path_factory.mktemp("env"))
     try:
         bluefield_configmap(environment.client())
+        SESSION.update(env=environment, namespaces=namespaces(environment.client()))
         yield environment
     finally:
+        SESSION.update(env=None, namespaces=set())
         environment.down()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def discard_module_namespaces() -> Iterator[None]:
+    """After each module, the namespaces its tests made for provisioners and DPUClusters go (the
+    provisioners without a cleanup run, the rest by the namespace controller). The session's operator
+    and stand-ins serve every module, and one hosted API server serves every HostedCluster: a change
+    of the hosted cluster's health would otherwise rerun every provisioner every earlier module left,
+    and each module's runs would batch with theirs. Namespaces the session's fixtures made stay."""
+    before = namespaces(SESSION["env"].client()) if SESSION["env"] else set()
+    yield
+    if SESSION["env"] is not None:
+        client = SESSION["env"].client()
+        driving = {
+            item["metadata"]["namespace"]
+            for kind in (PROVISIONER, DPU_CLUSTER)
+            for item in client.list(kind).get("items") or []
+        }
+        discard(client, sorted((driving & namespaces(client)) - before - SESSION["namespaces"]))
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +90,7 @@ def operator(env: Environment, standins: None, tmp_path_factory: pytest.TempPath
     started = start_operator(env, logs / "work", log, "--log-level", "debug", "--watches-file", str(watches))
     try:
         wait_ready(started.health_port, started.process, log)
+        SESSION["namespaces"] |= namespaces(env.client())  # the stand-ins' and the operator's own
         yield Operator(started.health_port, started.metrics_port, log, started)
     finally:
         terminate(started.process.pid)

@@ -45,7 +45,7 @@ def ready(mgmt) -> str:
     return ns
 
 
-def health_says(mgmt, ns: str, status: str, needle: str, timeout: float = 60.0) -> dict[str, Any]:
+def health_says(mgmt, ns: str, status: str, needle: str, timeout: float = 120.0) -> dict[str, Any]:
     seen: list[Any] = [None]
 
     def check() -> dict[str, Any] | None:
