@@ -6,6 +6,7 @@ under namespaced RBAC a cluster-wide one is forbidden)."""
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -198,7 +199,7 @@ class Informer:
         need_list = True
         next_resync = time.monotonic() + self.resync_seconds if self.resync_seconds else None
         while not stop.is_set():
-            watched, timeout, fresh = time.monotonic(), self.watch_timeout, need_list
+            watched, timeout, fresh = time.monotonic(), self.watch_seconds(), need_list
             try:
                 if need_list:
                     self._relist(scope)
@@ -264,6 +265,13 @@ class Informer:
                 )
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
+
+    def watch_seconds(self) -> int:
+        """How long the next watch asks to last: between watch_timeout and twice that, at random, as
+        client-go's reflector does (kubernetes/client-go tools/cache/reflector.go, minWatchTimeout *
+        (rand.Float64() + 1.0)): watches begun together (a hosted cluster's four, a burst's hundreds)
+        end, and are made again, spread over that time rather than all at once."""
+        return int(self.watch_timeout * (1.0 + random.random()))  # noqa: S311 - a spread, not a secret
 
     def abort(self) -> None:
         """End its watches now (after its stop is set): their threads and connections go at once."""

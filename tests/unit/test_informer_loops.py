@@ -27,13 +27,15 @@ class Hostile:
         self.behaviour = behaviour
         self.lists = 0
         self.watches = 0
+        self.timeouts: list[int] = []
 
     def list(self, *_a: Any, **_kw: Any) -> dict[str, Any]:
         self.lists += 1
         return {"metadata": {"resourceVersion": "5"}, "items": []}
 
-    def watch(self, *_a: Any, **_kw: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    def watch(self, *a: Any, **_kw: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         self.watches += 1
+        self.timeouts.append(a[3])  # (resource, namespace, resourceVersion, timeout, ...)
         if self.behaviour == "gone":
             raise ApiError(410, "Gone", "too old resource version")
         if self.behaviour == "odd-type":
@@ -72,3 +74,13 @@ def test_an_event_type_kubernetes_does_not_have_is_refused_not_cached_nor_counte
     assert 1 <= informer.client.watches <= 5, informer.client.watches
     labels = {sample.labels.get("type") for family in metrics.WATCH_EVENTS.collect() for sample in family.samples}
     assert not any(str(label).startswith("X") for label in labels), labels
+
+
+def test_watches_ask_for_a_time_spread_between_the_least_and_twice_it():
+    """As client-go's reflector: watches begun together are not all made again at once."""
+    informer = Informer(Hostile("ends"), SECRET, namespace="t", watch_timeout=300)  # type: ignore[arg-type]
+    asked = [informer.watch_seconds() for _ in range(200)]
+    assert all(300 <= s < 600 for s in asked), asked
+    assert len(set(asked)) > 100 and min(asked) < 350 and max(asked) > 550, sorted(asked)
+    client = run(Hostile("ends")).client
+    assert client.timeouts and all(300 <= s < 600 for s in client.timeouts), client.timeouts
