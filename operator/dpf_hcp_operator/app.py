@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
@@ -20,7 +19,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner im
     scope,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import DPF_NAMESPACE_ENV
-from dpf_hcp_operator import health, logs, memory, metrics, provisioner, watches, webhook
+from dpf_hcp_operator import health, logs, memory, metrics, provisioner, signals, watches, webhook
 from dpf_hcp_operator.controller import Controller
 from dpf_hcp_operator.leader import LeaderElector
 from dpf_hcp_operator.logs import log
@@ -108,13 +107,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     informers = [i for c in controllers for i in c.informers]
     threads: list[threading.Thread] = []
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log(LOG, logging.INFO, "stopping", signal=signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+    restore = signals.stop_on_signals(stop)  # SIGTERM and SIGINT set stop (from a thread of their own)
 
     elector = None
     if config.leader_elect:
@@ -152,7 +145,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
                 f"{config.cert_dir} has no tls.crt and tls.key: mount the serving certificate there "
                 "(--webhook-cert-dir) or pass --webhook-self-signed-hosts to make one",
             )
-            return _shutdown(servers, controllers, runner, [], None, 2, 0.0)
+            return _shutdown(servers, controllers, runner, [], None, 2, 0.0, restore)
         provisioners = next((c.informer for c in controllers if provisioner.serves(c.watch)), None)
         reviewer = webhook.Reviewer(
             client,
@@ -175,7 +168,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     lost = threading.Event()
     if elector is not None:
         if not elector.acquire(stop):
-            return _shutdown(servers, controllers, runner, [], None, 0, 0.0)
+            return _shutdown(servers, controllers, runner, [], None, 0, 0.0, restore)
         keeper = threading.Thread(target=elector.keep, args=(stop, lost), name="leader-lease", daemon=True)
         keeper.start()
     else:
@@ -216,8 +209,8 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             memory.give_back_free_memory()
         if lost.is_set():  # another replica may lead already: abandon the runs now, as controller-runtime does
             stop.set()
-            return _shutdown(servers, controllers, runner, workers, None, 1, 0.0)
-    return _shutdown(servers, controllers, runner, workers, elector, 0, config.graceful_shutdown_timeout)
+            return _shutdown(servers, controllers, runner, workers, None, 1, 0.0, restore)
+    return _shutdown(servers, controllers, runner, workers, elector, 0, config.graceful_shutdown_timeout, restore)
 
 
 def _shutdown(
@@ -228,6 +221,7 @@ def _shutdown(
     elector: LeaderElector | None,
     code: int,
     grace: float,
+    restore: Callable[[], None],
 ) -> int:
     """Stop taking work; let the runs under way finish for ``grace`` seconds, then abandon them
     (the next leader reconciles their objects again); then give up the Lease."""
@@ -252,4 +246,5 @@ def _shutdown(
     if runner.warm is not None:
         runner.warm.stop()
     log(LOG, logging.INFO, "stopped", code=code)
+    restore()
     return code

@@ -107,10 +107,9 @@ def test_webhook_without_certificate_files_stops_with_the_fix(tmp_path, capsys):
     handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), logging.getLogger().handlers[:]
     try:
         assert run(config) == 2
-    finally:  # run() installs signal handlers and a log handler for the process: give pytest its own back
-        signal.signal(signal.SIGTERM, handlers[0])
-        signal.signal(signal.SIGINT, handlers[1])
+    finally:  # run() installs a log handler for the process: give pytest its own back
         logging.getLogger().handlers[:] = handlers[2]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == handlers[:2]  # put back
     assert "--webhook-self-signed-hosts to make one" in capsys.readouterr().err
 
 

@@ -26,7 +26,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     LABEL_NAMESPACE,
     PROVISIONER,
 )
-from dpf_hcp_operator import metrics
+from dpf_hcp_operator import metrics, signals
 from dpf_hcp_operator.informers import Informer
 
 SNAPSHOT_KINDS = [
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics.count_api_requests()
     start_http_server(a.metrics_port, addr="127.0.0.1")
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signals.stop_on_signals(stop, (signal.SIGTERM,))  # never stop.set() in a handler (signals.py)
     floor = Floor(
         KubeClient.from_kubeconfig(a.kubeconfig, maxsize=16),
         KubeClient.from_kubeconfig(a.hosted_kubeconfig),

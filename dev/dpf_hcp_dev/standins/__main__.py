@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from dpf_hcp_dev.standins.hypershift import HyperShiftStandin, by_namespace
 from dpf_hcp_dev.standins.ignition import IgnitionServer
 from dpf_hcp_dev.standins.kubelet import DPUWalker
 from dpf_hcp_dev.standins.metallb import MetalLBWebhook
+from dpf_hcp_operator import signals
 from dpf_hcp_operator.informers import Informer
 
 LOG = logging.getLogger("standins")
@@ -156,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dpf = DPFStandin(client)  # reads key super-admin.conf, as current DPF does
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signals.stop_on_signals(stop)  # not stop.set() in a handler: it can wait for its own thread's lock
     ensure_settings(client)
     metallb = MetalLBWebhook(client, args.metallb_namespace)
     metallb.register()
