@@ -7,7 +7,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,14 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     logs.setup(config.log_level)
     metrics.count_api_requests()
     stop = stop or threading.Event()
+    restore = signals.stop_on_signals(stop)  # SIGTERM and SIGINT set stop (from a thread of their own)
+    try:
+        return _run(config, stop)
+    finally:
+        restore()
+
+
+def _run(config: Config, stop: threading.Event) -> int:
     try:
         watch_list = watches.load(config.watches_file)
         client = KubeClient.from_kubeconfig(config.kubeconfig, maxsize=32)
@@ -107,8 +114,6 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     informers = [i for c in controllers for i in c.informers]
     threads: list[threading.Thread] = []
 
-    restore = signals.stop_on_signals(stop)  # SIGTERM and SIGINT set stop (from a thread of their own)
-
     elector = None
     if config.leader_elect:
         elector = LeaderElector(
@@ -145,7 +150,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
                 f"{config.cert_dir} has no tls.crt and tls.key: mount the serving certificate there "
                 "(--webhook-cert-dir) or pass --webhook-self-signed-hosts to make one",
             )
-            return _shutdown(servers, controllers, runner, [], None, 2, 0.0, restore)
+            return _shutdown(servers, controllers, runner, [], None, 2, 0.0)
         provisioners = next((c.informer for c in controllers if provisioner.serves(c.watch)), None)
         reviewer = webhook.Reviewer(
             client,
@@ -168,7 +173,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     lost = threading.Event()
     if elector is not None:
         if not elector.acquire(stop):
-            return _shutdown(servers, controllers, runner, [], None, 0, 0.0, restore)
+            return _shutdown(servers, controllers, runner, [], None, 0, 0.0)
         keeper = threading.Thread(target=elector.keep, args=(stop, lost), name="leader-lease", daemon=True)
         keeper.start()
     else:
@@ -209,8 +214,8 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
             memory.give_back_free_memory()
         if lost.is_set():  # another replica may lead already: abandon the runs now, as controller-runtime does
             stop.set()
-            return _shutdown(servers, controllers, runner, workers, None, 1, 0.0, restore)
-    return _shutdown(servers, controllers, runner, workers, elector, 0, config.graceful_shutdown_timeout, restore)
+            return _shutdown(servers, controllers, runner, workers, None, 1, 0.0)
+    return _shutdown(servers, controllers, runner, workers, elector, 0, config.graceful_shutdown_timeout)
 
 
 def _shutdown(
@@ -221,7 +226,6 @@ def _shutdown(
     elector: LeaderElector | None,
     code: int,
     grace: float,
-    restore: Callable[[], None],
 ) -> int:
     """Stop taking work; let the runs under way finish for ``grace`` seconds, then abandon them
     (the next leader reconciles their objects again); then give up the Lease."""
@@ -246,5 +250,4 @@ def _shutdown(
     if runner.warm is not None:
         runner.warm.stop()
     log(LOG, logging.INFO, "stopped", code=code)
-    restore()
     return code

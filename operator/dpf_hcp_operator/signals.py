@@ -53,19 +53,26 @@ def stop_on_signals(stop: threading.Event, signums: tuple[signal.Signals, ...] =
                 return
             for number in received:
                 if number in wanted:
+                    stop.set()  # first: a log handler that blocks must not hold the stop back
                     log(LOG, logging.INFO, "stopping", signal=signal.Signals(number).name)
-                    stop.set()
 
     thread = threading.Thread(target=relay, name="signals", daemon=True)
     thread.start()
 
+    restored: list[bool] = []
+
     def restore() -> None:
+        """From the main thread; once (a second call does nothing)."""
+        if restored:
+            return
+        restored.append(True)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         signal.set_wakeup_fd(previous_fd)
         os.close(write)
         thread.join(timeout=5)
-        with contextlib.suppress(OSError):
-            os.close(read)
+        if not thread.is_alive():  # else it still reads: its descriptor stays open (the process ends)
+            with contextlib.suppress(OSError):
+                os.close(read)
 
     return restore

@@ -44,6 +44,7 @@ def test_restore_puts_the_handlers_and_the_wakeup_descriptor_back():
     restore = signals.stop_on_signals(threading.Event())
     assert signal.getsignal(signal.SIGTERM) is not before[0]
     restore()
+    restore()  # a second call does nothing (it closed its pipe once, never a descriptor reused since)
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
     assert signal.set_wakeup_fd(-1) == -1  # none was left installed
     assert not any(t.name == "signals" and t.is_alive() for t in threading.enumerate())
