@@ -151,13 +151,18 @@ class PlaybookRunner:
                 return False
             res = data.get("res") or {}
             name = event.get("event")
+            # A loop's result holds its items' results (each with its own msg and api_objects).
+            items = [item for item in res.get("results") or [] if isinstance(item, dict)]
             if name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
                 r = results[host]
                 r.ok = False
                 r.failed_task = data.get("task", "")
-                r.message = redact(str(res.get("msg") or res.get("reason") or "task failed")[:MESSAGE_READ])[:2000]
+                failed = next((item for item in items if item.get("failed")), res)
+                msg = failed.get("msg") or res.get("msg") or res.get("reason") or "task failed"
+                r.message = redact(str(msg)[:MESSAGE_READ])[:2000]
             elif name == "runner_on_ok":
-                results[host].journal.extend(res.get("api_objects") or [])
+                for one in (res, *items):
+                    results[host].journal.extend(one.get("api_objects") or [])
                 if res.get("changed"):
                     results[host].changed += 1
                 if data.get("task_action") in REQUEUE_ACTIONS and "requeue_after" in res:

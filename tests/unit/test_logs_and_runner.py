@@ -132,3 +132,57 @@ def test_a_log_line_keeps_at_most_max_field_of_a_message_or_field():
     assert len(line["msg"]) < MAX_FIELD + 100 and line["msg"].endswith(f"[{MAX_FIELD * 3} characters cut]")
     assert len(line["error"]) < MAX_FIELD + 100
     assert line["count"] == 3
+
+
+def _run_with_events(monkeypatch, tmp_path, events: list[dict], status: str = "successful"):
+    """One PlaybookRunner.run whose ansible-runner is replaced by one that hands ``events`` to the
+    event handler: the handler's reading of results is pure logic."""
+    from dpf_hcp_operator import runner as runner_module
+
+    class Finished:
+        rc = 0
+
+    Finished.status = status
+
+    def fake_run(**kwargs):
+        for event in events:
+            kwargs["event_handler"](event)
+        return Finished()
+
+    monkeypatch.setattr(runner_module.ansible_runner, "run", fake_run)
+    playbooks = runner_module.PlaybookRunner(tmp_path, "", {})
+    obj = {"metadata": {"name": "p", "namespace": "t"}, "spec": {}}
+    playbook = tmp_path / "reconcile.yml"
+    return playbooks.run(playbook, [obj], "_provisioning_dpu_hcp_io_dpfhcpprovisioner", {}).hosts["t/p"]
+
+
+def _api_object(name: str) -> dict:
+    return {"op": "write", "kind": "Secret", "namespace": "t", "name": name, "resourceVersion": "1"}
+
+
+def test_a_loops_items_reach_the_journal(monkeypatch, tmp_path):
+    """A loop's result holds each item's result: what each item wrote is in the journal, so the
+    operator knows those writes were its own (one task copies both of the HostedCluster's secrets)."""
+    items = [
+        {"changed": True, "api_objects": [_api_object("a")]},
+        {"changed": False, "api_objects": [_api_object("b")]},
+    ]
+    res = {"changed": True, "results": items}
+    event = {"event": "runner_on_ok", "event_data": {"host": "t/p", "task": "Copy", "res": res}}
+    host = _run_with_events(monkeypatch, tmp_path, [event])
+    assert host.ok
+    assert [entry["name"] for entry in host.journal] == ["a", "b"]
+
+
+def test_a_failed_loop_item_gives_its_own_message(monkeypatch, tmp_path):
+    """Ansible's message for a loop is "One or more items failed"; the failed item's own message
+    (a 403, a missing key) is what the condition and the log need."""
+    items = [{"failed": False}, {"failed": True, "msg": "copy_secret: 403 Forbidden: secrets is forbidden"}]
+    res = {"failed": True, "msg": "One or more items failed", "results": items}
+    event = {"event": "runner_on_failed", "event_data": {"host": "t/p", "task": "Copy", "res": res}}
+    host = _run_with_events(monkeypatch, tmp_path, [event], status="failed")
+    assert not host.ok
+    assert host.failed_task == "Copy"
+    # (redacted as every message is: "copy_secret: <value>" reads as a secret's key and value)
+    assert host.message == redact(items[1]["msg"])
+    assert "secrets is forbidden" in host.message
