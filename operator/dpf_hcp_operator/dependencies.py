@@ -345,6 +345,14 @@ class ProvisionerDependencies:
                     name=me[1],
                     object="/".join(key),
                     versions=[c.resource_version for c in changes],
+                    generations=[c.generation for c in changes],
+                    # what the run's steps read and wrote of it, in order: e.g. an early step read a
+                    # version the last step no longer saw
+                    seen_by_run=[
+                        f"{e.get('op', 'write')} {e.get('resourceVersion')}"
+                        for e in (_as_read(j, key) for j in journal)
+                        if e is not None
+                    ],
                 )
                 return None
             expected[key] = changes[-1].resource_version
