@@ -486,6 +486,7 @@ class CSRWatcher:
         self._running: set[Key] = set()  # provisioners a run is under way for (runs_started)
         # Changes told by the watch of a live provisioner that stopped (its kubeconfig became unusable).
         self._told: dict[Key, int] = {}
+        self._closed = False  # closed: a run that ends during the shutdown starts no new watch
         self.lock = threading.Lock()
 
     @property
@@ -515,6 +516,8 @@ class CSRWatcher:
 
     def sync(self, key: Key, provisioner: dict[str, Any] | None) -> None:
         """Start, refresh or stop the approver for ``key`` to match the provisioner as it is now."""
+        if self._closed:
+            return
         live = provisioner is not None and not provisioner["metadata"].get("deletionTimestamp")
         source = None
         versions = None
@@ -555,6 +558,8 @@ class CSRWatcher:
                     error=exc.message,
                 )
         with self.lock:
+            if self._closed:  # the operator is stopping: its threads would outlive it
+                return
             current = self.approvers.get(key)
             if source is None:
                 self._seen.pop(key, None)
@@ -634,7 +639,10 @@ class CSRWatcher:
         return current.health_told if current is not None else 0
 
     def close(self) -> None:
+        """Stop every watch, and start none again: runs that end while the operator stops still
+        report to it, and a watch started then would begin its threads as the interpreter exits."""
         with self.lock:
+            self._closed = True
             for approver in self.approvers.values():
                 approver.close()
             self.approvers.clear()

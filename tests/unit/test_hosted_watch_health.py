@@ -157,6 +157,19 @@ def test_a_change_of_the_health_a_status_shows_wakes_its_watch_and_nothing_else_
     assert w.health_wake.is_set()
 
 
+def bare_watcher() -> Any:
+    """A CSRWatcher with no API behind it: its sync's bookkeeping alone (HostedWatch and the
+    kubeconfig read are the tests' own)."""
+    watcher = csr_watcher.CSRWatcher.__new__(csr_watcher.CSRWatcher)
+    watcher.lock, watcher.approvers, watcher._running, watcher._told, watcher._seen = (
+        threading.Lock(), {}, set(), {}, {}
+    )  # fmt: skip
+    watcher.version, watcher.mgmt, watcher.dpus, watcher.recorder, watcher.service = None, None, None, None, None
+    watcher.on_health = watcher.current = None
+    watcher._closed = False
+    return watcher
+
+
 def test_a_new_watch_of_one_provisioner_goes_on_counting_and_knows_a_run_is_under_way(monkeypatch):
     """The count of changes told is in the provisioner's fingerprint: a watch made again (its
     kubeconfig rotated, or unusable for a while) goes on from the last count, or its first change
@@ -188,12 +201,7 @@ def test_a_new_watch_of_one_provisioner_goes_on_counting_and_knows_a_run_is_unde
     monkeypatch.setattr(csr_watcher, "HostedWatch", Watch)
     monkeypatch.setattr(csr_watcher.hosted_kubeconfig, "read", read)
     monkeypatch.setattr(csr_watcher, "fingerprint", lambda source: source.text)
-    watcher = csr_watcher.CSRWatcher.__new__(csr_watcher.CSRWatcher)
-    watcher.lock, watcher.approvers, watcher._running, watcher._told, watcher._seen = (
-        threading.Lock(), {}, set(), {}, {}
-    )  # fmt: skip
-    watcher.version, watcher.mgmt, watcher.dpus, watcher.recorder, watcher.service = None, None, None, None, None
-    watcher.on_health = watcher.current = None
+    watcher = bare_watcher()
     key, obj = ("ns", "hcp"), {"metadata": {"namespace": "ns", "name": "hcp"}}
     watcher.sync(key, obj)
     made[-1].health_told = 3
@@ -206,3 +214,28 @@ def test_a_new_watch_of_one_provisioner_goes_on_counting_and_knows_a_run_is_unde
     watcher.run_ended(key)
     watcher.sync(key, obj)  # usable again
     assert (made[-1].health_told, made[-1].in_run, len(made)) == (4, False, 3) and watcher._told == {}
+
+
+def test_a_closed_watcher_starts_no_watch_for_a_run_that_ends_during_the_shutdown(monkeypatch):
+    """The operator closes its CSR watcher first, then waits for the runs under way; a run ending
+    then syncs its provisioner. A watch started there began its informers' threads as the
+    interpreter exited ("can't create new thread at interpreter shutdown", logged as critical)."""
+    started: list[Any] = []
+
+    class Watch:
+        def __init__(self, mgmt, provisioner, source, *rest):
+            self.fingerprint, self.health_told, self.in_run, self.secret_name = "k", 0, False, "s"
+            self.hosted = type("Client", (), {"server": "https://hosted"})()
+
+        def start(self) -> None:
+            started.append(self)
+
+        def close(self) -> None: ...
+
+    monkeypatch.setattr(csr_watcher, "HostedWatch", Watch)
+    monkeypatch.setattr(csr_watcher.hosted_kubeconfig, "read", lambda mgmt, provisioner: object())
+    monkeypatch.setattr(csr_watcher, "fingerprint", lambda source: "k")
+    watcher = bare_watcher()
+    watcher.close()
+    watcher.sync(("ns", "hcp"), {"metadata": {"namespace": "ns", "name": "hcp"}})
+    assert started == [] and watcher.approvers == {}
