@@ -346,13 +346,7 @@ class ProvisionerDependencies:
                     object="/".join(key),
                     versions=[c.resource_version for c in changes],
                     generations=[c.generation for c in changes],
-                    # what the run's steps read and wrote of it, in order: e.g. an early step read a
-                    # version the last step no longer saw
-                    seen_by_run=[
-                        f"{e.get('op', 'write')} {e.get('resourceVersion')}"
-                        for e in (_as_read(j, key) for j in journal)
-                        if e is not None
-                    ],
+                    seen_by_run=_seen_by_run(key, journal),
                 )
                 return None
             expected[key] = changes[-1].resource_version
@@ -362,6 +356,20 @@ class ProvisionerDependencies:
                 return None  # changed again since: the next run confirms
             expected[self._bluefield_key] = bluefield_mapping(cr, now, self.operator_namespace)
         return expected
+
+
+def _seen_by_run(key: tuple[str, str, str], journal: list[dict[str, Any]]) -> list[str]:
+    """What a run's steps read and wrote of ``key``, in order (e.g. an early step read a version
+    the last step no longer saw); with the first characters of the digests of the fields a step
+    decided on alone, as each entry recorded them (which one differed from the last version's)."""
+    entries = [e for e in (_as_read(j, key) for j in journal) if e is not None]
+    decided = sorted({f for e in entries for f in e.get("decided_on") or ()})
+    return [
+        f"{e.get('op', 'write')} {e.get('resourceVersion')}"
+        + ("*" if e.get("decided_on") else "")
+        + "".join(f" {f}={(e.get('fields') or {}).get(f, '-')[:8]}" for f in decided)
+        for e in entries
+    ]
 
 
 def _as_read(entry: dict[str, Any], key: tuple[str, str, str]) -> dict[str, Any] | None:
@@ -379,20 +387,35 @@ def _as_read(entry: dict[str, Any], key: tuple[str, str, str]) -> dict[str, Any]
 
 
 def _read_after_last_write(key: tuple[str, str, str], changes: list[Change], journal: list[dict[str, Any]]) -> bool:
-    """Whether the run saw the last of ``changes`` to ``key`` and nothing before it: every read
+    """Whether the run saw the last of ``changes`` to ``key``, or something as good: every read
     after the run's last write of it (or every read, if the run did not write it) returned that
-    version; and a change to an object the run wrote left its generation alone."""
+    version, or was one whose step decided on fields (k8s/journal.py decided_on) that a read of
+    that version in the same run found the same; and a change to an object the run wrote left
+    its generation alone."""
     entries = [e for e in (_as_read(j, key) for j in journal) if e is not None]
     writes = [i for i, j in enumerate(entries) if j.get("op", "write") == "write"]
     if any(c.resource_version is None for c in changes):
         return False  # deleted meanwhile
+    last = changes[-1].resource_version
+    of_last = [e.get("fields") or {} for e in entries if e.get("resourceVersion") == last]
     if writes:
         generation = entries[writes[-1]].get("generation")
         if generation is None or any(c.generation != generation for c in changes):
             return False
         entries = entries[writes[-1] + 1 :]
-    reads = [j["resourceVersion"] for j in entries]
-    return bool(reads) and all(rv == changes[-1].resource_version for rv in reads)
+    return bool(entries) and all(_as_good_as_last(e, last, of_last) for e in entries)
+
+
+def _as_good_as_last(read: dict[str, Any], last: str | None, of_last: list[dict[str, str]]) -> bool:
+    """Whether ``read`` returned the ``last`` version, or its step decided on fields alone whose
+    digests a read of the last version (``of_last``: their recorded digests) has the same."""
+    if read.get("resourceVersion") == last:
+        return True
+    decided = read.get("decided_on")
+    if read.get("resourceVersion") is None or not decided:
+        return False  # seen absent, or nothing said of what the step decided on
+    mine = read.get("fields") or {}
+    return any(all(f in mine and seen.get(f) == mine[f] for f in decided) for seen in of_last)
 
 
 def bluefield_mapping(cr: dict[str, Any], configmap: dict[str, Any] | None, namespace: str) -> str:

@@ -15,7 +15,12 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import reads
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import DPU, PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
+    DPU,
+    HOSTED_KUBECONFIG_FIELDS,
+    IGNITION_ENDPOINT,
+    PROVISIONER,
+)
 from dpf_hcp_operator.dependencies import ProvisionerDependencies
 from dpf_hcp_operator.informers import Informer
 from dpf_hcp_operator.runner import PlaybookRunner, default_collections_path
@@ -32,9 +37,12 @@ from support import (
 FINALIZER = "provisioning.dpu.hcp.io/finalizer"
 
 
-def runs_until(runner: PlaybookRunner, mgmt: KubeClient, ns: str, playbook: str, done: Any) -> set[str]:
+def runs_until(
+    runner: PlaybookRunner, mgmt: KubeClient, ns: str, playbook: str, done: Any, journal: list | None = None
+) -> set[str]:
     """Run ``playbook`` for the provisioner as the operator does until a run leaves ``done(cr,
-    result)`` true, or the provisioner is gone; the kinds in the runs' journals. (The session's
+    result)`` true, or the provisioner is gone; the kinds in the runs' journals (their entries are
+    added to ``journal``, if given). (The session's
     operator may serve the same provisioner meanwhile: a run that loses a race to it still tells
     what it read.)"""
     watch = load(REPO / "watches.yaml")[0]
@@ -47,6 +55,8 @@ def runs_until(runner: PlaybookRunner, mgmt: KubeClient, ns: str, playbook: str,
         result = runner.run(REPO / "playbooks" / playbook, [cr], watch.object_var, {}, snake=False)
         host = result.for_object(cr)
         kinds |= {entry["kind"] for entry in host.journal}
+        if journal is not None:
+            journal.extend(host.journal)
         after = mgmt.get_or_none(PROVISIONER, "hcp", ns)
         if after is None or (host.ok and done(after, host)):
             return kinds
@@ -75,7 +85,8 @@ def test_every_kind_a_run_reads_is_declared_and_each_followed_one_has_an_informe
         return host.requeue_after is None  # the finalizer playbook asks for no other look
 
     mgmt.patch(PROVISIONER, "hcp", {"metadata": {"finalizers": [FINALIZER]}}, ns)
-    kinds = runs_until(runner, mgmt, ns, "reconcile.yml", ready)
+    journal: list[dict[str, Any]] = []
+    kinds = runs_until(runner, mgmt, ns, "reconcile.yml", ready, journal)
     mgmt.delete(PROVISIONER, "hcp", ns)
     kinds |= runs_until(runner, mgmt, ns, "finalize.yml", cleaned_up)
     if mgmt.get_or_none(PROVISIONER, "hcp", ns) is not None:
@@ -88,6 +99,14 @@ def test_every_kind_a_run_reads_is_declared_and_each_followed_one_has_an_informe
         "written"
     )
     assert {"Secret", "DPUCluster", "HostedCluster", "NodePool", "ConfigMap", "DPU"} <= kinds, kinds
+    # What the steps decided on (k8s/journal.py): the ignition step the HostedCluster's ignition
+    # endpoint, the kubeconfig's users where its API server is and which secret holds it; every read
+    # of the HostedCluster records the digests of those fields.
+    hosted = [e for e in journal if e["kind"] == "HostedCluster" and e.get("resourceVersion")]
+    assert hosted and all(set(e["fields"]) == {IGNITION_ENDPOINT, *HOSTED_KUBECONFIG_FIELDS} for e in hosted)
+    decided = [e["decided_on"] for e in hosted if "decided_on" in e]
+    assert [IGNITION_ENDPOINT] in decided and list(HOSTED_KUBECONFIG_FIELDS) in decided, decided
+    assert not any("fields" in e for e in journal if e["kind"] == "Secret")  # no digest of a secret's data
 
     provisioners = Informer(mgmt, PROVISIONER)
     dependencies = ProvisionerDependencies(mgmt, "dpf-hcp-provisioner-system", provisioners, lambda _key: None)

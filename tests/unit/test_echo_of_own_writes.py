@@ -10,7 +10,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     LABEL_NAMESPACE,
     PROVISIONER,
 )
-from dpf_hcp_operator.dependencies import ProvisionerDependencies
+from dpf_hcp_operator.dependencies import ProvisionerDependencies, _seen_by_run
 from dpf_hcp_operator.informers import Informer
 
 OWNER = {LABEL_NAME: "hcp", LABEL_NAMESPACE: "team"}
@@ -154,6 +154,45 @@ def test_hypershift_reporting_on_a_hosted_cluster_the_run_then_read_is_taken_in(
     deps.track([key])
     deps.hosted_clusters._apply("MODIFIED", edited)
     assert deps.expected_after(cr, before, [_write(created), _write(edited, "read")], deps.untrack(key)) is None
+
+
+def _decided(entry: dict[str, Any], decided_on: list[str], fields: dict[str, str] | None = None) -> dict[str, Any]:
+    return {**entry, "decided_on": decided_on, **({"fields": fields} if fields is not None else {})}
+
+
+def test_an_early_read_whose_step_decided_on_a_field_the_last_version_has_the_same_is_taken_in() -> None:
+    """As measured in a burst: the run creates the HostedCluster (914); HyperShift reports on it
+    (1000, 1053, 1134, same generation); the ignition step read 1000 and decided on
+    status.ignitionEndpoint alone, the later steps read 1134. The endpoint is the same in both:
+    no second run. Another endpoint, or no read of 1134 to compare with: run again."""
+    deps, cr = _setup()
+    before = deps.fingerprint(cr)
+    key = ("team", "hcp")
+    created = _obj("HostedCluster", "hcp", "914", OWNER, generation=1)
+    reports = [_obj("HostedCluster", "hcp", rv, OWNER, generation=1) for rv in ("1000", "1053", "1134")]
+    deps.track([key])
+    deps.hosted_clusters._apply("ADDED", created)
+    for obj in reports:
+        deps.hosted_clusters._apply("MODIFIED", obj)
+    seen = deps.untrack(key)
+    endpoint = {"status.ignitionEndpoint": "d1"}
+    ignition = _decided(_write(reports[0], "read"), ["status.ignitionEndpoint"], endpoint)
+    later = {**_write(reports[2], "read"), "fields": endpoint}
+    expected = deps.expected_after(cr, before, [_write(created), ignition, later, later], seen)
+    assert expected is not None and expected[("HostedCluster", "team", "hcp")] == "1134"
+    moved = {**later, "fields": {"status.ignitionEndpoint": "d2"}}
+    assert deps.expected_after(cr, before, [_write(created), ignition, moved], seen) is None
+    assert deps.expected_after(cr, before, [_write(created), ignition], seen) is None  # nothing to compare with
+    unmarked = {**_write(reports[0], "read"), "fields": endpoint}
+    assert deps.expected_after(cr, before, [_write(created), unmarked, later], seen) is None
+    # a field the step decided on that the later read did not record is not the same
+    assert deps.expected_after(cr, before, [_write(created), ignition, _write(reports[2], "read")], seen) is None
+    # the debug line of a confirming run shows the digests compared
+    assert _seen_by_run(("HostedCluster", "team", "hcp"), [_write(created), ignition, moved]) == [
+        "write 914 status.ignitionEndpoint=-",
+        "read 1000* status.ignitionEndpoint=d1",
+        "read 1134 status.ignitionEndpoint=d2",
+    ]
 
 
 def test_a_secret_that_appeared_during_the_run_is_taken_in_only_when_every_read_saw_it() -> None:

@@ -41,6 +41,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.deadlines 
     with_deadlines,
     within,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.journal import field_digests
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.libraries import require
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import KNOWN, Resource
 
@@ -666,9 +667,10 @@ class KubeClient:
     observer: Callable[[str, int, str], None] | None = None
     #: When a list, every object a request of this process read (GET by name) or wrote (created,
     #: replaced or patched; dry runs excepted) is recorded in it, in order, as op (read or write),
-    #: kind, namespace, name, resourceVersion, generation and labels: so the operator knows which
-    #: changes it will see were its own, and which version of an object a run last saw
-    #: (plugins/action/in_controller.py).
+    #: kind, namespace, name, resourceVersion, generation and labels (and the digests of the
+    #: fields journal.FIELDS registers for its kind; journal.decided_on marks a read further): so
+    #: the operator knows which changes it will see were its own, and which version of an object a
+    #: run last saw (plugins/action/in_controller.py).
     journal: list[dict[str, Any]] | None = None
 
     def __init__(
@@ -899,17 +901,19 @@ class KubeClient:
     def _record(op: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         if obj.get("kind") and meta.get("name") and meta.get("resourceVersion") and KubeClient.journal is not None:
-            KubeClient.journal.append(
-                {
-                    "op": op,
-                    "kind": obj["kind"],
-                    "namespace": meta.get("namespace", ""),
-                    "name": meta["name"],
-                    "resourceVersion": meta["resourceVersion"],
-                    "generation": meta.get("generation"),
-                    "labels": dict(meta.get("labels") or {}),
-                }
-            )
+            entry = {
+                "op": op,
+                "kind": obj["kind"],
+                "namespace": meta.get("namespace", ""),
+                "name": meta["name"],
+                "resourceVersion": meta["resourceVersion"],
+                "generation": meta.get("generation"),
+                "labels": dict(meta.get("labels") or {}),
+            }
+            fields = field_digests(obj)
+            if fields:
+                entry["fields"] = fields
+            KubeClient.journal.append(entry)
 
     # -- typed helpers ------------------------------------------------------
     def resource(self, api_version: str, kind: str) -> Resource:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import query
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import journal, query
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import Condition, condition
@@ -52,6 +52,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     DPU,
     DPU_FLAVOR,
     HOSTED_CLUSTER,
+    IGNITION_ENDPOINT,
     LABEL_NAME,
     LABEL_NAMESPACE,
     NODE_POOL,
@@ -387,7 +388,8 @@ def generate(
     if not image:
         return _not_yet(IMAGE_MISSING, IMAGE_MISSING_MESSAGE)
     hosted_cluster = client.get_or_none(HOSTED_CLUSTER, ref["name"], ref["namespace"])
-    endpoint = ((hosted_cluster or {}).get("status") or {}).get("ignitionEndpoint")
+    journal.decided_on(client.journal, HOSTED_CLUSTER.kind, hosted_cluster, (IGNITION_ENDPOINT,))
+    endpoint = query.field(hosted_cluster, IGNITION_ENDPOINT)
     if not endpoint:
         return _not_yet(WAITING, f"HostedCluster {ref['namespace']}/{ref['name']} has no status.ignitionEndpoint yet")
     if not is_endpoint(endpoint):  # host[:port], as HyperShift publishes it: never a path or a query

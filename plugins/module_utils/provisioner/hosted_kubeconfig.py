@@ -18,7 +18,7 @@ import base64
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import query
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import journal, query
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import (
     Credentials,
     KubeClient,
@@ -36,6 +36,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.co
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     HOSTED_CLUSTER,
+    HOSTED_KUBECONFIG_FIELDS,
     LABEL_NAME,
     LABEL_NAMESPACE,
 )
@@ -108,6 +109,7 @@ def read(mgmt: KubeClient, provisioner: dict[str, Any]) -> HostedKubeconfig:
     ref = naming.hosted_cluster_ref(provisioner)
     where = f"HostedCluster {ref['namespace']}/{ref['name']}"
     hc = mgmt.get_or_none(HOSTED_CLUSTER, ref["name"], ref["namespace"])
+    journal.decided_on(mgmt.journal, HOSTED_CLUSTER.kind, hc, HOSTED_KUBECONFIG_FIELDS)
     if hc is None:
         raise Unavailable(NOT_CREATED, f"{where} does not exist yet")
     why = owned(hc, provisioner)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import journal
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import Resource, register
 
 PROVISIONER = Resource("provisioning.dpu.hcp.io", "v1alpha1", "dpfhcpprovisioners", "DPFHCPProvisioner")
@@ -37,6 +38,22 @@ register(
     CLUSTER_VERSION,
     CLUSTER_OPERATOR,
 )
+
+# Fields of these kinds a step decides on alone, recorded (as digests) with every read of one
+# (k8s/journal.py), so that HyperShift's other status writes while a run is under way need no second
+# run to confirm: the ignition step fetches the NodePool's ignition from status.ignitionEndpoint and
+# reads nothing else of the HostedCluster (bfcfg.generate); the steps that use its kubeconfig (the
+# injection, the CSR approval) read whether it is ours, where its API server is and which secret
+# holds the kubeconfig (hosted_kubeconfig.read).
+IGNITION_ENDPOINT = "status.ignitionEndpoint"
+HOSTED_KUBECONFIG_FIELDS = (
+    "metadata.uid",
+    "metadata.labels",
+    "metadata.ownerReferences",
+    "status.kubeconfig",
+    "status.controlPlaneEndpoint",
+)
+journal.FIELDS[HOSTED_CLUSTER.kind] = (IGNITION_ENDPOINT, *HOSTED_KUBECONFIG_FIELDS)
 
 # Labels on every object the provisioner creates: ownerReferences cannot cross namespaces.
 LABEL_NAME = "dpfhcpprovisioner.dpu.hcp.io/name"

@@ -1,0 +1,53 @@
+# Copyright: dpf_hcp.provisioner contributors
+# Apache License 2.0
+"""What a step decided on, in the journal of what a run read and wrote (``KubeClient.journal``).
+
+A run that read an object, and saw it change again before its end, is run again by the operator
+unless it can tell the change made no difference to it. By default only the last version counts:
+every read of the object (after the run's last write of it) must have returned it. A step may say
+that its outcome depended on some fields of the object alone (``decided_on``); a later version with
+the same values there is then as good as the one it read. The values are compared by digest: the
+reads of a kind record the digests of the fields registered for it (``FIELDS``), and a read of the
+last version by another step of the same run supplies the values to compare with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import query
+
+#: kind -> the fields (JMESPath expressions) whose digests every journal entry of the kind
+#: carries. Registered by the collection for what its steps decide on (provisioner/reads.py);
+#: never fields of a Secret's data (a digest of a weak secret can be guessed).
+FIELDS: dict[str, tuple[str, ...]] = {}
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def field_digests(obj: dict[str, Any]) -> dict[str, str]:
+    """The digests of ``obj``'s registered fields (a missing field has the digest of null)."""
+    return {f: digest(query.field(obj, f)) for f in FIELDS.get(str(obj.get("kind", "")), ())}
+
+
+def decided_on(
+    journal: list[dict[str, Any]] | None, kind: str, obj: dict[str, Any] | None, fields: tuple[str, ...]
+) -> None:
+    """Mark the journal's last read of ``obj`` (of ``kind``, by name, at its version) as one whose
+    step's outcome depended on ``fields`` alone (at least one, each registered for the kind in
+    FIELDS). Nothing to mark without a journal, or for an object found absent."""
+    if journal is None or not isinstance(obj, dict):
+        return
+    if not fields or any(f not in FIELDS.get(kind, ()) for f in fields):
+        raise ValueError(f"fields {list(fields)} of {kind} are not all recorded in the journal (journal.FIELDS)")
+    meta = obj.get("metadata") or {}
+    read = (kind, meta.get("namespace", ""), meta.get("name"), meta.get("resourceVersion"))
+    for entry in reversed(journal):
+        seen = (entry.get("kind"), entry.get("namespace"), entry.get("name"), entry.get("resourceVersion"))
+        if entry.get("op") == "read" and seen == read:
+            entry["decided_on"] = list(fields)
+            return
