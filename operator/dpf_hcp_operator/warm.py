@@ -7,9 +7,10 @@ third of a second a run on a 2-CPU machine; see the README's "Speed").
 Ansible itself is not imported ahead: ``ansible.constants`` reads the run's environment when it
 is imported, and that environment (ansible-runner's callback, artifact and cache paths) is the
 run's own. Of Ansible, only module_utils are imported ahead (they read nothing of the run at
-import). What else is read from the environment at import (``INTERPRETER_ENV``: the PYTHON*
-settings, the locale, TZ, OpenSSL's configuration, KUBECONFIG) must be the same for the run as
-it was for the server, or the client runs ansible-playbook itself.
+import), and what parses ansible-core's own routing and settings definitions, which the server
+parses once for every run (warm_parsed.py). What else is read from the environment at import
+(``INTERPRETER_ENV``: the PYTHON* settings, the locale, TZ, OpenSSL's configuration, KUBECONFIG)
+must be the same for the run as it was for the server, or the client runs ansible-playbook itself.
 
 ansible-runner starts ``warm_client.py`` in ansible-playbook's place (its ``binary``); the client
 hands over its arguments, environment, working directory and standard streams, and exits as the
@@ -57,6 +58,7 @@ from typing import Any
 from dpf_hcp_operator import logs
 from dpf_hcp_operator.logs import log
 from dpf_hcp_operator.run_processes import RUN_MARKER, kill_run_processes, run_name
+from dpf_hcp_operator.warm_parsed import parse_ansible_definitions
 
 LOG = logging.getLogger("dpf_hcp_operator.warm")
 # Imported ahead: what an ansible-playbook run of the collection imports besides Ansible and the
@@ -576,6 +578,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the operator's Ctrl-C ends it through the pipe
     logs.setup(log_level)
     missing = preload()
+    parse_ansible_definitions()  # Ansible's own YAML, once for every run (warm_parsed.py)
     gc.collect()
     gc.freeze()  # what every run shares: never traversed by a run's collections, nor copied by them
     if missing:

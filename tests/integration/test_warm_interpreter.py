@@ -329,8 +329,9 @@ def test_a_forked_run_process_is_found_by_its_name_and_only_when_no_other_run_ma
 
 IMPORTED_AHEAD = """
 import ast, json, sys
-from dpf_hcp_operator import warm
+from dpf_hcp_operator import warm, warm_parsed
 missing = warm.preload()
+assert warm_parsed.parse_ansible_definitions() is not None
 found = []
 for name in sorted(m for m in sys.modules if m == "ansible" or m.startswith("ansible.")):
     path = getattr(sys.modules[name], "__file__", None) or ""
@@ -356,18 +357,27 @@ print(json.dumps({"missing": missing, "ansible": ansible, "reads_at_import": fou
 
 
 def test_what_the_warm_interpreter_imports_ahead_reads_nothing_of_a_run_at_import():
-    """ansible.constants reads the run's environment when imported, and the controller's
-    ``ansible._internal`` sets ``is_controller`` (ansible-core lib/ansible/_internal/__init__.py):
-    of Ansible only module_utils are imported ahead, and none of them reads the environment or
-    that flag at import (they read it when called, in the run, after the controller set it)."""
+    """ansible.constants reads the run's environment when imported: of Ansible only module_utils
+    are imported ahead, and what parses ansible-core's routing and settings definitions
+    (warm_parsed.py: the collection loader, the config manager), none of which reads the
+    environment at import. The controller's ``ansible._internal``, which the config manager
+    imports, marks the process as Ansible's controller (ansible-core lib/ansible/_internal/
+    __init__.py), as every run does at its start: no module_utils imported ahead reads that flag
+    at import either (they read it when called, in the run)."""
     shown = subprocess.run(
         [sys.executable, "-c", IMPORTED_AHEAD], capture_output=True, text=True, timeout=60, check=False
     )
     assert shown.returncode == 0, shown.stderr
     seen = json.loads(shown.stdout)
     assert seen["missing"] == []
-    assert seen["ansible"] == ["ansible", "ansible._vendor", "ansible.release"], seen["ansible"]
-    assert seen["reads_at_import"] == ["ansible.module_utils._internal: is_controller: bool = False"]
+    assert "ansible.constants" not in seen["ansible"], seen["ansible"]
+    run_only = ("ansible.cli", "ansible.executor", "ansible.playbook", "ansible.plugins", "ansible.template")
+    assert not [m for m in seen["ansible"] if m.startswith(run_only)], seen["ansible"]
+    assert seen["reads_at_import"] == [
+        "ansible._internal: _internal.import_controller_module = import_controller_module",
+        "ansible._internal: _internal.is_controller = True",
+        "ansible.module_utils._internal: is_controller: bool = False",
+    ]
     assert tuple(sorted(warm.PRELOAD)) == warm.PRELOAD
 
 
@@ -410,3 +420,52 @@ def test_a_work_dir_another_user_may_change_is_not_used_for_the_warm_interpreter
     result, out = run_who(tmp_path / "run", interpreter)
     assert result.status == "successful"
     assert (out / "n_o0").read_text().split()[0] == "none"
+
+
+PARSED_AHEAD = """
+import json, os
+from pathlib import Path
+import ansible
+from ansible.config.manager import ConfigManager
+from ansible.utils.collection_loader import _collection_finder
+from dpf_hcp_operator import warm_parsed
+config = Path(ansible.__file__).parent / "config"
+routing = (config / "ansible_builtin_runtime.yml").read_bytes()
+before = (_collection_finder._meta_yml_to_dict(routing, ("ansible.builtin", "runtime.yml")),
+          ConfigManager._read_config_yaml_file(None, str(config / "base.yml")))
+warm_parsed.parse_ansible_definitions()
+first = (_collection_finder._meta_yml_to_dict(routing, ("ansible.builtin", "runtime.yml")),
+         ConfigManager._read_config_yaml_file(None, str(config / "base.yml")))
+first[1]["CHANGED_BY_THE_RUN"] = {"default": 1}  # as ConfigManager changes what it got
+again = ConfigManager._read_config_yaml_file(None, str(config / "base.yml"))
+pid = os.fork()
+if pid == 0:  # a run
+    in_run = ConfigManager._read_config_yaml_file(None, str(config / "base.yml"))
+    os._exit(0 if in_run == before[1] else 1)
+_, status = os.waitpid(pid, 0)
+other = Path(os.environ["OTHER"])
+other.write_text("A: {b: 1}")
+print(json.dumps({
+    "same": [first[0] == before[0], again == before[1]],
+    "own_object": again is not first[1],
+    "run_gets_the_same": status == 0,
+    "other_content_parsed": ConfigManager._read_config_yaml_file(None, str(other)) == {"A": {"b": 1}},
+}))
+"""
+
+
+def test_ansible_core_definitions_parsed_ahead_are_what_each_run_would_parse(tmp_path: Path):
+    """What the warm interpreter parses once (warm_parsed.py) is what Ansible's own functions give,
+    an object of its own for each call (Ansible changes the definitions it read), in the server
+    and in a run forked from it; another file is parsed as Ansible parses it."""
+    env = {**os.environ, "OTHER": str(tmp_path / "other.yml")}
+    shown = subprocess.run(
+        [sys.executable, "-c", PARSED_AHEAD], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == {
+        "same": [True, True],
+        "own_object": True,
+        "run_gets_the_same": True,
+        "other_content_parsed": True,
+    }
