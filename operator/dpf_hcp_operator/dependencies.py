@@ -396,13 +396,13 @@ def _read_after_last_write(key: tuple[str, str, str], changes: list[Change], jou
     writes = [i for i, j in enumerate(entries) if j.get("op", "write") == "write"]
     if any(c.resource_version is None for c in changes):
         return False  # deleted meanwhile
-    last = changes[-1].resource_version
-    of_last = [e.get("fields") or {} for e in entries if e.get("resourceVersion") == last]
     if writes:
         generation = entries[writes[-1]].get("generation")
         if generation is None or any(c.generation != generation for c in changes):
             return False
         entries = entries[writes[-1] + 1 :]
+    last = changes[-1].resource_version
+    of_last = [e.get("fields") or {} for e in entries if e.get("resourceVersion") == last]
     return bool(entries) and all(_as_good_as_last(e, last, of_last) for e in entries)
 
 

@@ -55,12 +55,14 @@ class ParsedOnce:
 
 def parse_ansible_definitions() -> ParsedOnce | None:
     """Parse ansible-core's routing and settings definitions now, and make Ansible look them up;
-    None (and nothing changed) when this ansible-core lacks one of the functions replaced."""
+    None (and nothing changed) when this ansible-core lacks one of the functions replaced, or its
+    files cannot be read or parsed (each run then parses them and reports it, as before)."""
     try:
         import ansible  # noqa: PLC0415 - the server imports Ansible's parts only here, after its preload
         from ansible.config.manager import ConfigManager  # noqa: PLC0415
         from ansible.utils.collection_loader import _collection_finder  # noqa: PLC0415
-    except ImportError:
+    except Exception as exc:  # a broken install: each run parses them itself (and says what is wrong)
+        log(LOG, logging.INFO, "warm interpreter: ansible-core's definitions not parsed ahead", error=str(exc)[:300])
         return None
     parse_routing = getattr(_collection_finder, "_meta_yml_to_dict", None)
     read_definitions = getattr(ConfigManager, "_read_config_yaml_file", None)
@@ -75,7 +77,7 @@ def parse_ansible_definitions() -> ParsedOnce | None:
         routing_text = routing.read_bytes()
         parsed.learn(routing_text, lambda: parse_routing(routing_text, ("ansible.builtin", "runtime.yml")))
         parsed.learn(definitions.read_bytes(), lambda: read_definitions(None, str(definitions)))
-    except (OSError, ValueError) as exc:  # as a run would find it: let each run say so
+    except Exception as exc:  # as a run would find them (unreadable, not YAML): each run says so
         log(LOG, logging.INFO, "warm interpreter: ansible-core's definitions not parsed ahead", error=str(exc)[:300])
         return None
 

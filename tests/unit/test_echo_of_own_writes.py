@@ -195,6 +195,28 @@ def test_an_early_read_whose_step_decided_on_a_field_the_last_version_has_the_sa
     ]
 
 
+def test_a_version_read_before_the_runs_last_write_is_not_the_one_compared_with() -> None:
+    """HyperShift reported (20) before the run's own write (21); the run's marked read after it
+    returned 21. Its fields are compared with a read of the last change (20) after the write only:
+    there is none, so the run confirms (the world shows 21, not 20)."""
+    deps, cr = _setup()
+    before = deps.fingerprint(cr)
+    key = ("team", "hcp")
+    reported = _obj("HostedCluster", "hcp", "20", OWNER, generation=1)
+    written = _obj("HostedCluster", "hcp", "21", OWNER, generation=1)
+    deps.track([key])
+    deps.hosted_clusters._apply("ADDED", reported)
+    deps.hosted_clusters._apply("MODIFIED", written)
+    seen = deps.untrack(key)
+    endpoint = {"status.ignitionEndpoint": "d1"}
+    journal = [
+        {**_write(reported, "read"), "fields": endpoint},
+        {**_write(written), "fields": endpoint},
+        _decided(_write(written, "read"), ["status.ignitionEndpoint"], endpoint),
+    ]
+    assert deps.expected_after(cr, before, journal, seen) is None
+
+
 def test_a_secret_that_appeared_during_the_run_is_taken_in_only_when_every_read_saw_it() -> None:
     """HyperShift publishes the admin kubeconfig while the run is under way."""
     deps, cr = _setup()

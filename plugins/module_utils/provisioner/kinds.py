@@ -43,13 +43,15 @@ register(
 # (k8s/journal.py), so that HyperShift's other status writes while a run is under way need no second
 # run to confirm: the ignition step fetches the NodePool's ignition from status.ignitionEndpoint and
 # reads nothing else of the HostedCluster (bfcfg.generate); the steps that use its kubeconfig (the
-# injection, the CSR approval) read whether it is ours, where its API server is and which secret
-# holds the kubeconfig (hosted_kubeconfig.read).
+# injection, the CSR approval) read whether it is ours, where its API server is, which secret
+# holds the kubeconfig, and its cluster and service networks (hosted_kubeconfig.read, and the CSR
+# approval's check of the addresses a CSR asks for: csr/approver.py cluster_networks).
 IGNITION_ENDPOINT = "status.ignitionEndpoint"
 HOSTED_KUBECONFIG_FIELDS = (
     "metadata.uid",
     "metadata.labels",
     "metadata.ownerReferences",
+    "spec.networking",
     "status.kubeconfig",
     "status.controlPlaneEndpoint",
 )
