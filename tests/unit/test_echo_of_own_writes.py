@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
+    HOSTED_KUBECONFIG_FIELDS,
     LABEL_NAME,
     LABEL_NAMESPACE,
     PROVISIONER,
 )
 from dpf_hcp_operator.dependencies import ProvisionerDependencies, _seen_by_run
 from dpf_hcp_operator.informers import Informer
+from dpf_hcp_operator.logs import redact
+
+FIELDS = ("status.ignitionEndpoint", *HOSTED_KUBECONFIG_FIELDS)
 
 OWNER = {LABEL_NAME: "hcp", LABEL_NAMESPACE: "team"}
 
@@ -189,10 +193,13 @@ def test_an_early_read_whose_step_decided_on_a_field_the_last_version_has_the_sa
     assert deps.expected_after(cr, before, [_write(created), ignition, _write(reports[2], "read")], seen) is None
     # the debug line of a confirming run shows the digests compared
     assert _seen_by_run(("HostedCluster", "team", "hcp"), [_write(created), ignition, moved]) == [
-        "write 914 status.ignitionEndpoint=-",
-        "read 1000* status.ignitionEndpoint=d1",
-        "read 1134 status.ignitionEndpoint=d2",
+        "write 914 status.ignitionEndpoint#-",
+        "read 1000* status.ignitionEndpoint#d1",
+        "read 1134 status.ignitionEndpoint#d2",
     ]
+    # nothing in it reads as a credential to the log redaction, which would cut the JSON line
+    line = str(_seen_by_run(("HostedCluster", "team", "hcp"), [{**_write(created), "decided_on": list(FIELDS)}]))
+    assert redact(line) == line
 
 
 def test_a_version_read_before_the_runs_last_write_is_not_the_one_compared_with() -> None:
