@@ -5,7 +5,7 @@ ansible-core: the routing of the ansible.builtin collection (config/ansible_buil
 about 370 kB, which the collection loader parses with PyYAML) and the definitions of Ansible's
 settings (config/base.yml, about 90 kB, parsed when ansible.constants is imported). They are the
 same for every run of one installation, and parsing them is a few hundred milliseconds of each run
-(the README's "Speed").
+(the README's "How fast it is").
 
 The server parses them once, before it forks any run, and replaces the two functions Ansible
 parses them with by a lookup keyed by the content (a file that is not what the server parsed is
