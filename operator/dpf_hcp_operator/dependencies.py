@@ -367,6 +367,7 @@ def _seen_by_run(key: tuple[str, str, str], journal: list[dict[str, Any]]) -> li
     return [
         f"{e.get('op', 'write')} {e.get('resourceVersion')}"
         + ("*" if e.get("decided_on") else "")
+        + (f" same as {e['same_as']}" if e.get("same_as") else "")
         # field#digest: "field=value" would read as a credential to the log redaction (logs.py)
         + "".join(f" {f}#{(e.get('fields') or {}).get(f, '-')[:8]}" for f in decided)
         for e in entries
@@ -408,10 +409,11 @@ def _read_after_last_write(key: tuple[str, str, str], changes: list[Change], jou
 
 
 def _as_good_as_last(read: dict[str, Any], last: str | None, of_last: list[dict[str, str]]) -> bool:
-    """Whether ``read`` returned the ``last`` version, or its step decided on fields alone whose
-    digests a read of the last version (``of_last``: their recorded digests) has the same."""
-    if read.get("resourceVersion") == last:
-        return True
+    """Whether ``read`` returned the ``last`` version, or its step read that version again and found
+    the outcome the same, or its step decided on fields alone whose digests a read of the last
+    version (``of_last``: their recorded digests) has the same."""
+    if read.get("resourceVersion") == last or (last is not None and read.get("same_as") == last):
+        return True  # the last version, or one its step found gave the same outcome (journal.same_outcome)
     decided = read.get("decided_on")
     if read.get("resourceVersion") is None or not decided:
         return False  # seen absent, or nothing said of what the step decided on

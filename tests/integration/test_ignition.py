@@ -345,28 +345,31 @@ def test_dpf_selects_one_template_per_bfb_and_flavor_and_renders_the_dpus_hostna
 
 
 def test_the_ignition_server_rotates_a_token_in_place_and_serves_the_old_one_until_the_next(mgmt, operator):
-    """Contract (openshift/hypershift ignition-server/controllers/tokensecret_controller.go,
-    tokenNeedRotation, rotateToken): a token secret without a generation time is rotated at once, then
-    every 5.5 h (here: tokenRotateAfterSeconds): a new UUID in `token`, the previous one in `old_token`
-    and still served, the one before that dropped (511). Our code follows `token` and stays Generated."""
+    """Contract (openshift/hypershift hypershift-operator/controllers/nodepool/token.go,
+    reconcileTokenSecret: the generation time stamped with the token; ignition-server/controllers/
+    tokensecret_controller.go, tokenNeedRotation, rotateToken): a new token is not rotated at once,
+    but 5.5 h after its generation time (here: tokenRotateAfterSeconds): a new UUID in `token`, the
+    previous one in `old_token` and still served, the one before that dropped (511). Our code
+    follows `token` and stays Generated."""
     ns, _ = ready(mgmt)
     control_plane = f"{ns}-hcp"
     version = (mgmt.get(NODE_POOL, "hcp", ns)["metadata"].get("annotations") or {})[NODEPOOL_CURRENT_CONFIG_VERSION]
     name = f"token-hcp-{version}"
-    secret = wait_for(
-        "the first rotation", lambda: (s := mgmt.get(SECRET, name, control_plane))["data"].get("old_token") and s
-    )
+    secret = mgmt.get(SECRET, name, control_plane)
     assert "hypershift.openshift.io/last-token-generation-time" in secret["metadata"]["annotations"]
-    token, old = (base64.b64decode(secret["data"][k]).decode() for k in ("token", "old_token"))
+    assert "old_token" not in secret["data"]  # stamped at creation: nothing to rotate yet
+    first = base64.b64decode(secret["data"]["token"]).decode()
     ca_pem = base64.b64decode(mgmt.get(SECRET, "ignition-server-ca-cert", control_plane)["data"]["tls.crt"]).decode()
     endpoint = mgmt.get(HOSTED_CLUSTER, "hcp", ns)["status"]["ignitionEndpoint"]
-    assert _ask(endpoint, ca_pem, "/ignition", bearer(token))[0] == 200
-    assert _ask(endpoint, ca_pem, "/ignition", bearer(old))[0] == 200
+    assert _ask(endpoint, ca_pem, "/ignition", bearer(first))[0] == 200
     standin_settings(mgmt, tokenRotateAfterSeconds="1")
     try:
-        wait_for(
+        wait_for(  # two rotations at least: the first token is then neither token nor old_token
             "a second rotation",
-            lambda: mgmt.get(SECRET, name, control_plane)["data"]["token"] != secret["data"]["token"],
+            lambda: (
+                (data := mgmt.get(SECRET, name, control_plane)["data"]).get("old_token")
+                and base64.b64decode(data["old_token"]).decode() != first
+            ),
         )
     finally:
         standin_settings(mgmt, tokenRotateAfterSeconds="")
@@ -381,6 +384,6 @@ def test_the_ignition_server_rotates_a_token_in_place_and_serves_the_old_one_unt
     previous = base64.b64decode(rotated["data"]["old_token"]).decode()
     assert _ask(endpoint, ca_pem, "/ignition", bearer(newest))[0] == 200
     assert _ask(endpoint, ca_pem, "/ignition", bearer(previous))[0] == 200
-    assert _ask(endpoint, ca_pem, "/ignition", bearer(old))[0] == 511  # two rotations ago: dropped
+    assert _ask(endpoint, ca_pem, "/ignition", bearer(first))[0] == 511  # two rotations ago: dropped
     wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", "Generated")
     assert bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"]

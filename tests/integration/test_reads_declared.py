@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import os
 import time
+from base64 import b64decode, b64encode
 from pathlib import Path
 from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import NAMESPACE, SECRET
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import reads
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.bfcfg import _token_unchanged
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import (
+    TOKEN_EXPIRATION_ANNOTATION,
+    TOKEN_NODEPOOL_ANNOTATION,
+)
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     DPU,
     HOSTED_KUBECONFIG_FIELDS,
@@ -30,7 +37,9 @@ from support import (
     bluefield_configmap,
     condition,
     dpu,
+    namespace,
     provisioner_of_its_own_dpucluster,
+    unique,
     wait_for,
 )
 
@@ -87,6 +96,11 @@ def test_every_kind_a_run_reads_is_declared_and_each_followed_one_has_an_informe
     mgmt.patch(PROVISIONER, "hcp", {"metadata": {"finalizers": [FINALIZER]}}, ns)
     journal: list[dict[str, Any]] = []
     kinds = runs_until(runner, mgmt, ns, "reconcile.yml", ready, journal)
+    values = [  # the NodePool's tokens (encoded as stored), as the runs saw them
+        s["data"]["token"]
+        for s in mgmt.list(SECRET, f"{ns}-hcp")["items"]
+        if s["metadata"]["name"].startswith("token-")
+    ]
     mgmt.delete(PROVISIONER, "hcp", ns)
     kinds |= runs_until(runner, mgmt, ns, "finalize.yml", cleaned_up)
     if mgmt.get_or_none(PROVISIONER, "hcp", ns) is not None:
@@ -107,6 +121,65 @@ def test_every_kind_a_run_reads_is_declared_and_each_followed_one_has_an_informe
     decided = [e["decided_on"] for e in hosted if "decided_on" in e]
     assert [IGNITION_ENDPOINT] in decided and list(HOSTED_KUBECONFIG_FIELDS) in decided, decided
     assert not any("fields" in e for e in journal if e["kind"] == "Secret")  # no digest of a secret's data
+    # The ignition step read the token secret again once it had written the ignition, and said that
+    # version gave it the same outcome (journal.same_outcome), writing nothing of the token.
+    tokens = [e for e in journal if e["kind"] == "Secret" and e["name"].startswith("token-hcp-")]
+    assert any(e.get("same_as") for e in tokens), tokens
+    assert values and not any(v in str(journal) or b64decode(v).decode() in str(journal) for v in values)
+
+
+def test_a_token_secret_read_again_is_the_same_for_the_ignition_step_only_with_the_same_token_and_release(
+    mgmt: KubeClient,
+) -> None:
+    """bfcfg._token_unchanged marks the ignition step's read of the NodePool's token secret as good
+    as a later version only when that version is still the NodePool's token (its annotation, not
+    being retired) with the token and release the step used; a rotation, an edit of the token or of
+    the release, a retirement, or a secret deleted and made again under the name is a change the
+    next run must see."""
+    ns = namespace(mgmt, unique("same-token"))
+    provisioner = {"metadata": {"name": "hcp", "namespace": ns}}
+    control_plane = namespace(mgmt, f"{ns}-hcp")
+    annotations = {TOKEN_NODEPOOL_ANNOTATION: f"{ns}/hcp"}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "token-hcp-abc", "namespace": control_plane, "annotations": annotations},
+        "stringData": {"token": "t1", "release": "r1"},
+    }
+    edits: list[tuple[str, dict[str, Any]]] = [
+        ("reason", {"stringData": {"reason": "AsExpected", "message": "Payload generated successfully"}}),
+        ("rotation", {"stringData": {"token": "t2", "old_token": "t1"}}),
+        ("release", {"stringData": {"release": "r2"}}),
+        ("retired", {"metadata": {"annotations": {TOKEN_EXPIRATION_ANNOTATION: "2030-01-01T00:00:00Z"}}}),
+        ("nodepool", {"metadata": {"annotations": {TOKEN_NODEPOOL_ANNOTATION: f"{ns}/other"}}}),
+        ("made again", {}),
+    ]
+    try:
+        for what, patch in edits:
+            if mgmt.get_or_none(SECRET, "token-hcp-abc", control_plane) is not None:
+                mgmt.delete(SECRET, "token-hcp-abc", control_plane)
+            mgmt.create(SECRET, body)
+            KubeClient.journal = []
+            try:
+                used = mgmt.get(SECRET, "token-hcp-abc", control_plane)
+                if what == "made again":
+                    mgmt.delete(SECRET, "token-hcp-abc", control_plane)
+                    mgmt.create(SECRET, body)
+                else:
+                    mgmt.patch(SECRET, "token-hcp-abc", patch, control_plane)
+                _token_unchanged(mgmt, provisioner, used, "t1", "r1")
+                first, again = (e for e in KubeClient.journal if e["kind"] == "Secret" and e["op"] == "read")
+            finally:
+                KubeClient.journal = None
+            assert first["resourceVersion"] != again["resourceVersion"], what
+            if what == "reason":
+                assert first.get("same_as") == again["resourceVersion"]
+            else:
+                assert "same_as" not in first, what
+            assert "t1" not in str([first, again]) and b64encode(b"t1").decode() not in str([first, again])
+    finally:
+        mgmt.delete(NAMESPACE, control_plane)
+        mgmt.delete(NAMESPACE, ns)
 
     provisioners = Informer(mgmt, PROVISIONER)
     dependencies = ProvisionerDependencies(mgmt, "dpf-hcp-provisioner-system", provisioners, lambda _key: None)

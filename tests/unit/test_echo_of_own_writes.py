@@ -240,6 +240,33 @@ def test_a_secret_that_appeared_during_the_run_is_taken_in_only_when_every_read_
     assert deps.expected_after(cr, before, [], seen) is None  # never read
 
 
+def test_a_token_secret_the_ignition_server_reported_on_is_taken_in_when_the_step_found_the_same_outcome() -> None:
+    """The ignition step read the NodePool's token secret at 50 and fetched with its token; the
+    ignition server then wrote reason and message (51). The step read it again and found the same
+    token (journal.same_outcome): no run to confirm. Without that mark, or marked the same as a
+    version that is not the last (a rotation came after: 52), the next run confirms."""
+    deps, cr = _setup()
+    token = _obj("Secret", "token-hcp-abc", "50", namespace="team-hcp")
+    deps.secrets._apply("ADDED", token)
+    before = deps.fingerprint(cr)
+    assert before[("Secret", "team-hcp", "token-hcp-abc")] == "50"
+    key = ("team", "hcp")
+    deps.track([key])
+    deps.secrets._apply("MODIFIED", _obj("Secret", "token-hcp-abc", "51", namespace="team-hcp"))
+    seen = deps.untrack(key)
+    first = _write(token, "read")
+    again = {**first, "resourceVersion": "51"}
+    marked = {**first, "same_as": "51"}
+    expected = deps.expected_after(cr, before, [marked, again], seen)
+    assert expected is not None and expected[("Secret", "team-hcp", "token-hcp-abc")] == "51"
+    assert deps.expected_after(cr, before, [first, again], seen) is None  # not marked: confirm
+    deps.track([key])
+    deps.secrets._apply("MODIFIED", _obj("Secret", "token-hcp-abc", "51", namespace="team-hcp"))
+    deps.secrets._apply("MODIFIED", _obj("Secret", "token-hcp-abc", "52", namespace="team-hcp"))
+    seen = deps.untrack(key)
+    assert deps.expected_after(cr, before, [marked, again], seen) is None  # 52 seen by no step
+
+
 def test_a_list_shows_what_was_there_and_what_was_not() -> None:
     """The ignition task finds the NodePool's token by listing the control plane namespace."""
     deps, cr = _setup()

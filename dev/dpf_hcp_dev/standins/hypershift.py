@@ -566,19 +566,26 @@ class HyperShiftStandin:
             data = secret.get("data") or {}
             value = base64.b64decode(data.get("token") or "").decode()
             generated = base64.b64decode(data.get("reason") or "").decode() == PAYLOAD_GENERATED[0]
+            # The payload is generated for the release the token secret names (Reconcile: TokenSecretReleaseKey).
+            made_for = base64.b64decode(data.get("release") or "").decode() or release
             if value and generated and uid not in self._token_secrets:
                 self._token_secrets.add(uid)
-                self.ignition.register(value, name, release, self._ssh_key(hc))
+                self.ignition.register(value, name, made_for, self._ssh_key(hc))
                 old = base64.b64decode(data.get(OLD_TOKEN_KEY) or "").decode()
                 if old:  # after a restart both are cached again (Reconcile)
-                    self.ignition.register(old, name, release, self._ssh_key(hc))
+                    self.ignition.register(old, name, made_for, self._ssh_key(hc))
             if value and generated:
                 self._rotate_if_due(secret, control_plane, config)
             if value and "reason" not in data:
                 # The ignition server, having tried the payload, says how it went (reason, message):
-                # after the NodePool controller made the secret and named it current
-                # (ignition-server/controllers/tokensecret_controller.go, Reconcile).
+                # after the NodePool controller made the secret and named it current. A payload
+                # generated is cached under the token first, then the secret patched: until then the
+                # token gets 511 (ignition-server/controllers/tokensecret_controller.go, Reconcile:
+                # PayloadStore.Set, then Patch with TokenSecretReasonKey).
                 outcome = PAYLOAD_INVALID if config.flag(ns, name, "payloadInvalid") else PAYLOAD_GENERATED
+                if outcome is PAYLOAD_GENERATED and uid not in self._token_secrets:
+                    self._token_secrets.add(uid)
+                    self.ignition.register(value, name, made_for, self._ssh_key(hc))
                 patch = {"data": {"reason": _b64(outcome[0]), "message": _b64(outcome[1])}}
                 try:
                     self.client.patch(SECRET, secret["metadata"]["name"], patch, control_plane)
@@ -597,12 +604,15 @@ class HyperShiftStandin:
         if not any(s["metadata"]["name"] == token_name for s in tokens) and self._missing(control_plane, token_name):
             apply(self.client, _control_plane_namespace_object(ns, name))
             value = str(uuid.uuid4())
-            outcome = PAYLOAD_INVALID if config.flag(ns, name, "payloadInvalid") else PAYLOAD_GENERATED
-            if outcome is PAYLOAD_GENERATED:  # cached, so served; otherwise 511
-                self.ignition.register(value, name, release, self._ssh_key(hc))
-            annotations = {TOKEN_SECRET_ANNOTATION: "true", NODEPOOL_ANNOTATION: node_pool_key}
-            # token.go (reconcileTokenSecret): the token and the release its payload is for; the
-            # ignition server adds reason and message on a later pass (above).
+            # token.go (reconcileTokenSecret): the token, when it was generated (so the ignition
+            # server rotates it ttl/2 later, not at once) and the release its payload is for; the
+            # ignition server caches the payload and adds reason and message on a later pass (above).
+            generated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            annotations = {
+                TOKEN_SECRET_ANNOTATION: "true",
+                NODEPOOL_ANNOTATION: node_pool_key,
+                TOKEN_GENERATION_TIME: generated_at,
+            }
             data = {"token": value, "release": release}
             self._create_secret(control_plane, token_name, data, annotations=annotations)
             expires = (datetime.now(UTC) + OUTDATED_TOKEN_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")

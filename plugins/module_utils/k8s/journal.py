@@ -51,3 +51,25 @@ def decided_on(
         if entry.get("op") == "read" and seen == read:
             entry["decided_on"] = list(fields)
             return
+
+
+def same_outcome(journal: list[dict[str, Any]] | None, earlier: dict[str, Any], later: dict[str, Any]) -> None:
+    """Mark the journal's read of ``earlier`` as one whose step's outcome a later read of the same
+    object (``later``, a newer version the step compared in memory with what it used) leaves as it
+    was: the operator then takes ``later``'s version as seen by the step. For kinds whose fields a
+    digest must not stand for (a Secret's data): nothing of the values is written."""
+    if journal is None:
+        return
+    before, after = earlier.get("metadata") or {}, later.get("metadata") or {}
+    if (before.get("uid"), before.get("namespace"), before.get("name")) != (
+        after.get("uid"),
+        after.get("namespace"),
+        after.get("name"),
+    ):
+        raise ValueError("same_outcome compares two versions of one object")
+    read = (earlier.get("kind"), before.get("namespace", ""), before.get("name"), before.get("resourceVersion"))
+    for entry in reversed(journal):
+        seen = (entry.get("kind"), entry.get("namespace"), entry.get("name"), entry.get("resourceVersion"))
+        if entry.get("op") == "read" and seen == read:
+            entry["same_as"] = after.get("resourceVersion")
+            return

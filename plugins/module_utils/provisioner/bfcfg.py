@@ -127,6 +127,30 @@ def _token_secret(
     return candidates[-1] if candidates else None
 
 
+def _token_unchanged(
+    client: KubeClient, provisioner: dict[str, Any], used: dict[str, Any] | None, token: str, release: str
+) -> None:
+    """Once the ignition fetched with ``used``'s token is written, read the token secret again. The
+    ignition server writes on it while a run goes on (reason and message once it has generated the
+    payload: openshift/hypershift ignition-server/controllers/tokensecret_controller.go, Reconcile);
+    a version that is still the NodePool's token, with the same token and release, gives this step
+    the outcome it had, so the journal says so (journal.same_outcome) and the operator does not run
+    the provisioner again to confirm. Compared here, in memory: nothing of the token is written. Only
+    for a run that keeps a journal (the operator's)."""
+    if client.journal is None or used is None:
+        return
+    meta = used.get("metadata") or {}
+    again = client.get_or_none(SECRET, str(meta.get("name", "")), str(meta.get("namespace", "")))
+    if (
+        again is not None
+        and (again.get("metadata") or {}).get("uid") == meta.get("uid")
+        and _is_our_token(again, provisioner)
+        and _secret_text(again, "token") == token
+        and _secret_text(again, "release", errors="replace") == release
+    ):
+        journal.same_outcome(client.journal, used, again)
+
+
 # What stops HyperShift's NodePool controller before it makes a token for the NodePool's config:
 # openshift/hypershift hypershift-operator/controllers/nodepool/conditions.go (validMachineConfigCondition:
 # False/ValidationFailed, and the reconcile returns). It also says so for a while in normal operation:
@@ -499,6 +523,7 @@ def _fetch_and_write(
         )
     changed = write_templates(client, provisioner, dpf_namespace, text, check_mode, used)
     others = conflicts(client, provisioner, dpf_namespace, used)
+    _token_unchanged(client, provisioner, token_secret, token, made_for)
     if others:
         return Generation(
             condition(
