@@ -385,5 +385,15 @@ def test_the_ignition_server_rotates_a_token_in_place_and_serves_the_old_one_unt
     assert _ask(endpoint, ca_pem, "/ignition", bearer(newest))[0] == 200
     assert _ask(endpoint, ca_pem, "/ignition", bearer(previous))[0] == 200
     assert _ask(endpoint, ca_pem, "/ignition", bearer(first))[0] == 511  # two rotations ago: dropped
+    # A token secret without a generation time is rotated at once (tokenNeedRotation: no time lived).
+    generated_at = "hypershift.openshift.io/last-token-generation-time"
+    mgmt.patch(SECRET, name, {"metadata": {"annotations": {generated_at: None}}}, control_plane)
+    wait_for(
+        "the rotation of a token without a generation time",
+        lambda: (
+            generated_at in ((s := mgmt.get(SECRET, name, control_plane))["metadata"].get("annotations") or {})
+            and s["data"]["token"] != rotated["data"]["token"]
+        ),
+    )
     wait_condition(mgmt, ns, "hcp", "IgnitionConfigured", "True", "Generated")
     assert bfcfg_image(mgmt, ns) == BLUEFIELD_IMAGES["4.19.0-ec.5"]

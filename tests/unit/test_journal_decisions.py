@@ -56,3 +56,30 @@ def test_a_field_the_reads_do_not_record_cannot_be_decided_on() -> None:
         journal.decided_on([], "HostedCluster", _hosted_cluster("1", "x"), ("status.conditions",))
     with pytest.raises(ValueError, match="not all recorded"):  # none: the step would decide on nothing
         journal.decided_on([], "HostedCluster", _hosted_cluster("1", "x"), ())
+
+
+def _secret(rv: str, uid: str = "u1") -> dict[str, Any]:
+    return {
+        "kind": "Secret",
+        "metadata": {"name": "token-hcp-abc", "namespace": "cp", "uid": uid, "resourceVersion": rv},
+    }
+
+
+def test_same_outcome_marks_the_read_of_the_earlier_version_with_the_later_one_and_nothing_of_the_data() -> None:
+    listed = {"op": "list", "kind": "Secret", "namespace": "cp", "name": "", "items": {"cp/token-hcp-abc": "5"}}
+    journal_ = [
+        listed,
+        {"op": "read", "kind": "Secret", "namespace": "cp", "name": "token-hcp-abc", "resourceVersion": "6"},
+        {"op": "read", "kind": "Secret", "namespace": "cp", "name": "token-hcp-abc", "resourceVersion": "7"},
+    ]
+    earlier, later = {**_secret("6"), "data": {"token": "dDE="}}, {**_secret("7"), "data": {"token": "dDE="}}
+    journal.same_outcome(journal_, "Secret", earlier, later)
+    assert journal_[1]["same_as"] == "7" and "same_as" not in journal_[2]
+    assert "dDE=" not in str(journal_)
+    journal.same_outcome(journal_, "Secret", _secret("5"), _secret("7"))  # a list's item: no GET to mark
+    assert "same_as" not in journal_[0]
+    journal.same_outcome(journal_, "Secret", _secret("7"), _secret("7"))  # the same version: nothing to say
+    assert "same_as" not in journal_[2]
+    journal.same_outcome(None, "Secret", earlier, later)  # no journal: nothing to mark
+    with pytest.raises(ValueError, match="two versions of one object"):
+        journal.same_outcome(journal_, "Secret", earlier, _secret("8", uid="u2"))  # made again: another object

@@ -44,22 +44,33 @@ def decided_on(
         return
     if not fields or any(f not in FIELDS.get(kind, ()) for f in fields):
         raise ValueError(f"fields {list(fields)} of {kind} are not all recorded in the journal (journal.FIELDS)")
+    entry = read_of(journal, kind, obj)
+    if entry is not None:
+        entry["decided_on"] = list(fields)
+
+
+def read_of(journal: list[dict[str, Any]] | None, kind: str, obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The journal's last entry of a read (a GET) that returned ``obj`` (of ``kind``, by name, at its
+    version); None without a journal, for no object, or for one a list returned."""
+    if journal is None or not isinstance(obj, dict):
+        return None
     meta = obj.get("metadata") or {}
     read = (kind, meta.get("namespace", ""), meta.get("name"), meta.get("resourceVersion"))
     for entry in reversed(journal):
         seen = (entry.get("kind"), entry.get("namespace"), entry.get("name"), entry.get("resourceVersion"))
         if entry.get("op") == "read" and seen == read:
-            entry["decided_on"] = list(fields)
-            return
+            return entry
+    return None
 
 
-def same_outcome(journal: list[dict[str, Any]] | None, earlier: dict[str, Any], later: dict[str, Any]) -> None:
-    """Mark the journal's read of ``earlier`` as one whose step's outcome a later read of the same
-    object (``later``, a newer version the step compared in memory with what it used) leaves as it
-    was: the operator then takes ``later``'s version as seen by the step. For kinds whose fields a
-    digest must not stand for (a Secret's data): nothing of the values is written."""
-    if journal is None:
-        return
+def same_outcome(
+    journal: list[dict[str, Any]] | None, kind: str, earlier: dict[str, Any], later: dict[str, Any]
+) -> None:
+    """Mark the journal's read of ``earlier`` as one whose step's outcome a newer version of the same
+    object (``later``, read by the step after it, and compared in memory with what it used) leaves
+    as it was: the operator then takes ``later``'s version as seen by the step. For kinds whose
+    fields a digest must not stand for (a Secret's data): nothing of the values is written. Nothing
+    to mark for the same version, or where a list returned ``earlier``."""
     before, after = earlier.get("metadata") or {}, later.get("metadata") or {}
     if (before.get("uid"), before.get("namespace"), before.get("name")) != (
         after.get("uid"),
@@ -67,9 +78,6 @@ def same_outcome(journal: list[dict[str, Any]] | None, earlier: dict[str, Any], 
         after.get("name"),
     ):
         raise ValueError("same_outcome compares two versions of one object")
-    read = (earlier.get("kind"), before.get("namespace", ""), before.get("name"), before.get("resourceVersion"))
-    for entry in reversed(journal):
-        seen = (entry.get("kind"), entry.get("namespace"), entry.get("name"), entry.get("resourceVersion"))
-        if entry.get("op") == "read" and seen == read:
-            entry["same_as"] = after.get("resourceVersion")
-            return
+    entry = read_of(journal, kind, earlier)
+    if entry is not None and after.get("resourceVersion") != before.get("resourceVersion"):
+        entry["same_as"] = after.get("resourceVersion")

@@ -127,28 +127,35 @@ def _token_secret(
     return candidates[-1] if candidates else None
 
 
-def _token_unchanged(
-    client: KubeClient, provisioner: dict[str, Any], used: dict[str, Any] | None, token: str, release: str
-) -> None:
+def _token_unchanged(client: KubeClient, provisioner: dict[str, Any], used: dict[str, Any] | None) -> None:
     """Once the ignition fetched with ``used``'s token is written, read the token secret again. The
     ignition server writes on it while a run goes on (reason and message once it has generated the
     payload: openshift/hypershift ignition-server/controllers/tokensecret_controller.go, Reconcile);
-    a version that is still the NodePool's token, with the same token and release, gives this step
-    the outcome it had, so the journal says so (journal.same_outcome) and the operator does not run
-    the provisioner again to confirm. Compared here, in memory: nothing of the token is written. Only
-    for a run that keeps a journal (the operator's)."""
-    if client.journal is None or used is None:
+    a version that is still the NodePool's token with the same data but those two keys (the token,
+    the release, the hashes the ignition server generates the payload from) gives this step the
+    outcome it had, so the journal says so (journal.same_outcome) and the operator does not run the
+    provisioner again to confirm. Compared here, in memory, as stored: nothing of the data is
+    written. Only where the journal holds the step's GET of ``used`` (not a list's item: the
+    NodePool names no current config yet); an answer other than the secret marks nothing."""
+    if used is None or journal.read_of(client.journal, SECRET.kind, used) is None:
         return
     meta = used.get("metadata") or {}
-    again = client.get_or_none(SECRET, str(meta.get("name", "")), str(meta.get("namespace", "")))
+    try:
+        again = client.get_or_none(SECRET, str(meta.get("name", "")), str(meta.get("namespace", "")))
+    except ApiError:
+        return  # the ignition is written; whether it is current is the next run's to tell
     if (
         again is not None
         and (again.get("metadata") or {}).get("uid") == meta.get("uid")
         and _is_our_token(again, provisioner)
-        and _secret_text(again, "token") == token
-        and _secret_text(again, "release", errors="replace") == release
+        and _payload_inputs(again) == _payload_inputs(used)
     ):
-        journal.same_outcome(client.journal, used, again)
+        journal.same_outcome(client.journal, SECRET.kind, used, again)
+
+
+def _payload_inputs(secret: dict[str, Any]) -> dict[str, Any]:
+    """A token secret's data but what the ignition server reports in it (reason, message), as stored."""
+    return {k: v for k, v in (secret.get("data") or {}).items() if k not in ("reason", "message")}
 
 
 # What stops HyperShift's NodePool controller before it makes a token for the NodePool's config:
@@ -523,7 +530,7 @@ def _fetch_and_write(
         )
     changed = write_templates(client, provisioner, dpf_namespace, text, check_mode, used)
     others = conflicts(client, provisioner, dpf_namespace, used)
-    _token_unchanged(client, provisioner, token_secret, token, made_for)
+    _token_unchanged(client, provisioner, token_secret)
     if others:
         return Generation(
             condition(
