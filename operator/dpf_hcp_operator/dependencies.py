@@ -383,8 +383,9 @@ def _as_read(entry: dict[str, Any], key: tuple[str, str, str]) -> dict[str, Any]
     if entry["kind"] != kind or entry["namespace"] not in ("", namespace):
         return None
     items = entry.get("items") or {}
-    if f"{namespace}/{name}" in items:
-        return {"op": "read", "resourceVersion": items[f"{namespace}/{name}"]}
+    if f"{namespace}/{name}" in items:  # as a read of the item, with its step's mark (journal.same_outcome)
+        same_as = (entry.get("same_as") or {}).get(f"{namespace}/{name}")
+        return {"op": "read", "resourceVersion": items[f"{namespace}/{name}"], "same_as": same_as}
     return None if entry.get("selector") else {"op": "read", "resourceVersion": None}
 
 

@@ -193,6 +193,21 @@ def test_a_token_secret_read_again_is_the_same_for_the_ignition_step_only_with_t
             # What the operator makes of it: the last version seen, or a confirming run.
             change = Change("Secret", control_plane, "token-hcp-abc", again["resourceVersion"], None)
             assert _read_after_last_write(change.object, [change], [first, again]) is same, what
+        # Found by listing (the NodePool names no current config yet): the list's item is marked.
+        mgmt.delete(SECRET, "token-hcp-abc", control_plane)
+        mgmt.create(SECRET, body)
+        KubeClient.journal = []
+        try:
+            listed = mgmt.list(SECRET, control_plane)
+            (used,) = [i for i in listed["items"] if i["metadata"]["name"] == "token-hcp-abc"]
+            mgmt.patch(SECRET, "token-hcp-abc", reason, control_plane)
+            _token_unchanged(mgmt, provisioner, used)
+            listing, again = (e for e in KubeClient.journal if e["kind"] == "Secret" and e["op"] != "write")
+        finally:
+            KubeClient.journal = None
+        assert listing["same_as"] == {f"{control_plane}/token-hcp-abc": again["resourceVersion"]}
+        change = Change("Secret", control_plane, "token-hcp-abc", again["resourceVersion"], None)
+        assert _read_after_last_write(change.object, [change], [listing, again])
     finally:
         mgmt.delete(NAMESPACE, control_plane)
         mgmt.delete(NAMESPACE, ns)

@@ -265,6 +265,17 @@ def test_a_token_secret_the_ignition_server_reported_on_is_taken_in_when_the_ste
     deps.secrets._apply("MODIFIED", _obj("Secret", "token-hcp-abc", "52", namespace="team-hcp"))
     seen = deps.untrack(key)
     assert deps.expected_after(cr, before, [marked, again], seen) is None  # 52 seen by no step
+    # Found by listing (the NodePool named no current config yet): the list's item carries the mark.
+    deps.track([key])
+    deps.secrets._apply("MODIFIED", _obj("Secret", "token-hcp-abc", "53", namespace="team-hcp"))
+    seen = deps.untrack(key)
+    listed = {"op": "list", "kind": "Secret", "namespace": "team-hcp", "name": "", "selector": False}
+    items = {"items": {"team-hcp/token-hcp-abc": "50"}}
+    again = {**first, "resourceVersion": "53"}
+    assert deps.expected_after(
+        cr, before, [{**listed, **items, "same_as": {"team-hcp/token-hcp-abc": "53"}}, again], seen
+    )
+    assert deps.expected_after(cr, before, [{**listed, **items}, again], seen) is None
 
 
 def test_a_list_shows_what_was_there_and_what_was_not() -> None:

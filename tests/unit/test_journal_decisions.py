@@ -76,8 +76,8 @@ def test_same_outcome_marks_the_read_of_the_earlier_version_with_the_later_one_a
     journal.same_outcome(journal_, "Secret", earlier, later)
     assert journal_[1]["same_as"] == "7" and "same_as" not in journal_[2]
     assert "dDE=" not in str(journal_)
-    journal.same_outcome(journal_, "Secret", _secret("5"), _secret("7"))  # a list's item: no GET to mark
-    assert "same_as" not in journal_[0]
+    journal.same_outcome(journal_, "Secret", _secret("5"), _secret("7"))  # a list's item: the list says it
+    assert journal_[0]["same_as"] == {"cp/token-hcp-abc": "7"}
     journal.same_outcome(journal_, "Secret", _secret("7"), _secret("7"))  # the same version: nothing to say
     assert "same_as" not in journal_[2]
     journal.same_outcome(None, "Secret", earlier, later)  # no journal: nothing to mark

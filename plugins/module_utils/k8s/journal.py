@@ -63,14 +63,27 @@ def read_of(journal: list[dict[str, Any]] | None, kind: str, obj: dict[str, Any]
     return None
 
 
+def _listed_in(journal: list[dict[str, Any]], kind: str, obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The journal's last list of ``kind`` that returned ``obj`` at its version (KubeClient.list records
+    its items as "namespace/name": resourceVersion)."""
+    meta = obj.get("metadata") or {}
+    key = f"{meta.get('namespace', '')}/{meta.get('name')}"
+    for entry in reversed(journal):
+        listed = entry.get("op") == "list" and entry.get("kind") == kind
+        if listed and (entry.get("items") or {}).get(key) == meta.get("resourceVersion"):
+            return entry
+    return None
+
+
 def same_outcome(
     journal: list[dict[str, Any]] | None, kind: str, earlier: dict[str, Any], later: dict[str, Any]
 ) -> None:
     """Mark the journal's read of ``earlier`` as one whose step's outcome a newer version of the same
     object (``later``, read by the step after it, and compared in memory with what it used) leaves
     as it was: the operator then takes ``later``'s version as seen by the step. For kinds whose
-    fields a digest must not stand for (a Secret's data): nothing of the values is written. Nothing
-    to mark for the same version, or where a list returned ``earlier``."""
+    fields a digest must not stand for (a Secret's data): nothing of the values is written. The read
+    marked is the step's GET of ``earlier``, else the list that returned it (its item is marked);
+    nothing for the same version."""
     before, after = earlier.get("metadata") or {}, later.get("metadata") or {}
     if (before.get("uid"), before.get("namespace"), before.get("name")) != (
         after.get("uid"),
@@ -78,6 +91,13 @@ def same_outcome(
         after.get("name"),
     ):
         raise ValueError("same_outcome compares two versions of one object")
+    if journal is None or after.get("resourceVersion") == before.get("resourceVersion"):
+        return
     entry = read_of(journal, kind, earlier)
-    if entry is not None and after.get("resourceVersion") != before.get("resourceVersion"):
+    if entry is not None:
         entry["same_as"] = after.get("resourceVersion")
+        return
+    listed = _listed_in(journal, kind, earlier)
+    if listed is not None:  # the list's item: "namespace/name" -> the version it is as good as
+        item = f"{before.get('namespace', '')}/{before.get('name')}"
+        listed.setdefault("same_as", {})[item] = after.get("resourceVersion")
