@@ -236,8 +236,18 @@ class Controller:
                 continue
             fp = self.fingerprint(obj)
             with self._state_lock:
-                unchanged = self._last_ok.get(key) == fp
+                last = self._last_ok.get(key)
+                unchanged = last == fp
                 pending = self._last_pending.get(key)
+            if last is not None and not unchanged and LOG.isEnabledFor(logging.DEBUG):
+                log(
+                    LOG,
+                    logging.DEBUG,
+                    "changed since its last run",
+                    namespace=key[0],
+                    name=key[1],
+                    objects=changed(last, fp),
+                )
             # Only until this run's own timer is due: an older, later timer does not hold it back.
             echo_of_pending = pending is not None and pending[0] == fp and time.monotonic() < pending[1]
             if unchanged and self.skip_unchanged and not deleting:
@@ -440,3 +450,9 @@ def _add_finalizer_ops(meta: dict[str, Any], finalizer: str) -> list[dict[str, A
     if meta.get("finalizers"):
         return [*ops, {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]
     return [*ops, {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}]
+
+
+def changed(last: Fingerprint, now: Fingerprint) -> list[str]:
+    """What differs between two fingerprints (versions, generations, digests: nothing of a secret)."""
+    keys = sorted(set(last) | set(now), key=str)
+    return [f"{'/'.join(k)}: {last.get(k)} -> {now.get(k)}" for k in keys if last.get(k) != now.get(k)][:10]

@@ -316,10 +316,19 @@ class ProvisionerDependencies:
         change (a later write of ours could even hide it), so the playbook runs again."""
         writes = [j for j in journal if j.get("op", "write") == "write"]
         ours = {(w["kind"], w["namespace"], w["name"], w["resourceVersion"]) for w in writes}
+        last_write = {(w["kind"], w["namespace"], w["name"]): w["resourceVersion"] for w in writes}
         others: dict[tuple[str, str, str], list[Change]] = {}
+        # The changes that came before the echo of the run's last write of their object: a watch
+        # delivers an object's versions in order, so they were made before that write.
+        early: set[Change] = set()
+        echoed: set[tuple[str, str, str]] = set()
         for change in seen:
+            if last_write.get(change.object) == change.resource_version:
+                echoed.add(change.object)
             if (*change.object, change.resource_version) not in ours:
                 others.setdefault(change.object, []).append(change)
+                if change.object in last_write and change.object not in echoed:
+                    early.add(change)
         me = (cr["metadata"]["namespace"], cr["metadata"]["name"])
         expected = dict(before)
         for w in writes:
@@ -336,7 +345,7 @@ class ProvisionerDependencies:
             if not others[key]:
                 del others[key]
         for key, changes in others.items():  # each key a change was seen for is one the fingerprint follows
-            if not _read_after_last_write(key, changes, journal):
+            if not _read_after_last_write(key, changes, journal, early):
                 log(
                     LOG,
                     logging.DEBUG,
@@ -349,7 +358,12 @@ class ProvisionerDependencies:
                     seen_by_run=_seen_by_run(key, journal),
                 )
                 return None
-            expected[key] = changes[-1].resource_version
+            latest = [c for c in changes if c not in early]
+            if latest:  # else the run's own write, which came after them, is the last version
+                last = latest[-1]
+                expected[key] = (
+                    spec_version({"generation": last.generation}) if key[0] in BY_SPEC else last.resource_version
+                )
         if self._bluefield_key in others:  # the map is followed by what it says of this release
             now = self.configmaps.get(self._bluefield_key[1:])
             if (now or {}).get("metadata", {}).get("resourceVersion") != expected[self._bluefield_key]:
@@ -389,16 +403,34 @@ def _as_read(entry: dict[str, Any], key: tuple[str, str, str]) -> dict[str, Any]
     return None if entry.get("selector") else {"op": "read", "resourceVersion": None}
 
 
-def _read_after_last_write(key: tuple[str, str, str], changes: list[Change], journal: list[dict[str, Any]]) -> bool:
+def _read_after_last_write(
+    key: tuple[str, str, str], changes: list[Change], journal: list[dict[str, Any]], early: set[Change] = frozenset()
+) -> bool:
     """Whether the run saw the last of ``changes`` to ``key``, or something as good: every read
     after the run's last write of it (or every read, if the run did not write it) returned that
     version, or was one whose step decided on fields (k8s/journal.py decided_on) that a read of
-    that version in the same run found the same; and a change to an object the run wrote left
-    its generation alone."""
+    that version in the same run found the same, or whose step found it gave the same outcome
+    (journal.same_outcome); and a change to an object the run wrote left its generation alone.
+
+    Changes in ``early`` came before the run's last write of the object: the run must have read
+    the last of them before it wrote (every read before that write returned it, or one as good),
+    so that what it wrote was decided on it; a spec edit among them was then applied by that write."""
     entries = [e for e in (_as_read(j, key) for j in journal) if e is not None]
     writes = [i for i, j in enumerate(entries) if j.get("op", "write") == "write"]
     if any(c.resource_version is None for c in changes):
         return False  # deleted meanwhile
+    made_before = [c for c in changes if c in early]
+    changes = [c for c in changes if c not in early]
+    if made_before:
+        if not writes:
+            return False  # cannot be: early changes are of an object the run wrote
+        read = [e for e in entries[: writes[-1]] if e.get("op", "write") != "write"]
+        last = made_before[-1].resource_version
+        of_last = [e.get("fields") or {} for e in read if e.get("resourceVersion") == last]
+        if not (read and all(_as_good_as_last(e, last, of_last) for e in read)):
+            return False
+        if not changes:
+            return True
     if writes:
         generation = entries[writes[-1]].get("generation")
         if generation is None or any(c.generation != generation for c in changes):

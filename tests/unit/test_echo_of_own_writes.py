@@ -204,24 +204,27 @@ def test_an_early_read_whose_step_decided_on_a_field_the_last_version_has_the_sa
 
 def test_a_version_read_before_the_runs_last_write_is_not_the_one_compared_with() -> None:
     """HyperShift reported (20) before the run's own write (21); the run's marked read after it
-    returned 21. Its fields are compared with a read of the last change (20) after the write only:
-    there is none, so the run confirms (the world shows 21, not 20)."""
+    returned 21. A change made before the run's write is judged by the reads before that write: the
+    run that read 20 and wrote on it saw it; one that read only 19 did not, and the marked read of
+    21 after the write does not stand in for it (its fields are compared with reads of a change
+    made after the write only), so it confirms."""
     deps, cr = _setup()
     before = deps.fingerprint(cr)
     key = ("team", "hcp")
     reported = _obj("HostedCluster", "hcp", "20", OWNER, generation=1)
     written = _obj("HostedCluster", "hcp", "21", OWNER, generation=1)
-    deps.track([key])
-    deps.hosted_clusters._apply("ADDED", reported)
-    deps.hosted_clusters._apply("MODIFIED", written)
-    seen = deps.untrack(key)
     endpoint = {"status.ignitionEndpoint": "d1"}
-    journal = [
-        {**_write(reported, "read"), "fields": endpoint},
-        {**_write(written), "fields": endpoint},
-        _decided(_write(written, "read"), ["status.ignitionEndpoint"], endpoint),
-    ]
-    assert deps.expected_after(cr, before, journal, seen) is None
+    for read_before_write, taken_in in (("20", True), ("19", False)):
+        deps.track([key])
+        deps.hosted_clusters._apply("ADDED", reported)
+        deps.hosted_clusters._apply("MODIFIED", written)
+        seen = deps.untrack(key)
+        journal = [
+            {**_write(reported, "read"), "resourceVersion": read_before_write, "fields": endpoint},
+            {**_write(written), "fields": endpoint},
+            _decided(_write(written, "read"), ["status.ignitionEndpoint"], endpoint),
+        ]
+        assert (deps.expected_after(cr, before, journal, seen) is not None) is taken_in, read_before_write
 
 
 def test_a_secret_that_appeared_during_the_run_is_taken_in_only_when_every_read_saw_it() -> None:
@@ -317,6 +320,35 @@ def test_dpf_reporting_on_the_dpucluster_runs_nothing() -> None:
     deps.dpuclusters._apply("MODIFIED", _obj("DPUCluster", "dpus", "6", generation=2))  # DPF: Ready
     expected = deps.expected_after(cr, before, [_write(ours)], deps.untrack(key))
     assert expected is not None and deps.fingerprint(cr) == expected
+
+
+def test_dpf_reporting_on_the_dpucluster_before_the_runs_write_is_taken_in_when_the_run_read_it() -> None:
+    """DPF writes the DPUCluster's status (4, generation 1) while the run is under way and before the
+    run writes its spec (5, generation 2). The watch delivers the object's versions in order, so a
+    change seen before the echo of the run's last write was made before it: the run saw it when
+    every read before that write returned it (it wrote on what it read). A run that read only the
+    version before it, or a change after its write's echo that it never read, is run again."""
+    deps, cr = _setup()
+    before = deps.fingerprint(cr)
+    key = ("team", "hcp")
+    dpf = _obj("DPUCluster", "dpus", "4", generation=1)
+    ours = _obj("DPUCluster", "dpus", "5", generation=2)
+
+    def run(reads: list[str], changes: list[dict[str, Any]]) -> dict[str, Any] | None:
+        deps.track([key])
+        for obj in changes:
+            deps.dpuclusters._apply("MODIFIED", obj)
+        journal = [{**_write(dpf, "read"), "resourceVersion": rv} for rv in reads] + [_write(ours)]
+        return deps.expected_after(cr, before, journal, deps.untrack(key))
+
+    assert run(["4", "4"], [dpf, ours]) == deps.fingerprint(cr)  # the world as the run left it: skipped
+    assert run(["4", "4"], [dpf]) is not None  # our write's echo not delivered yet: DPF's came before it
+    assert run(["3", "4"], [dpf, ours]) is None  # an earlier step read the version before DPF's
+    assert run(["3"], [dpf, ours]) is None  # never read
+    spec_edit = _obj("DPUCluster", "dpus", "6", generation=3)  # someone's spec edit after our write
+    assert run(["4"], [dpf, ours, spec_edit]) is None
+    status = _obj("DPUCluster", "dpus", "7", generation=2)  # DPF reporting after our write: no concern
+    assert run(["4"], [dpf, ours, status]) == deps.fingerprint(cr)
 
 
 OPERATOR_NS = "dpf-hcp-provisioner-system"
