@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 export ANSIBLE_COLLECTIONS_PATH := $(VENV)/collections
 DEMO_DIR ?= $(REPO)/.build/demo
 PYTEST_ARGS ?=
+# `make test` runs the test modules on this many pytest-xdist workers, each module whole on one
+# (its control planes, stand-ins and operator are its worker's own): 2, the cores CI has.
+TEST_WORKERS ?= 2
 
 .PHONY: help venv kube tools demo demo-down bench test test-faults lint sanity unit integration molecule cluster-up cluster-down clean
 
@@ -33,7 +36,7 @@ bench: kube  ## the benchmark: operator vs floor (no Ansible) vs naive (one run 
 	@$(PY) -m dpf_hcp_dev.bench --json $(BENCH_JSON) $(BENCH_ARGS)
 
 test: kube tools lint sanity  ## everything: lint, ansible-test sanity, unit, integration (real API servers), conformance, faults
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-faults: kube  ## the fault tests only (kills, restarts, hostile input); FAULT_SEED=<n> replays a run, FAULT_TRIALS=<n>
 	@$(PY) -m pytest tests/faults $(PYTEST_ARGS)

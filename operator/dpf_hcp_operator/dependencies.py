@@ -54,6 +54,8 @@ class Change(NamedTuple):
 BY_SPEC = reads.BY_SPEC  # kinds a run depends on by their spec alone (provisioner/reads.py)
 # The fingerprint's entry for the BFB and DPUFlavor combinations of a DPUCluster's DPUs.
 COMBINATIONS = "DPUCombinations"
+# The change untrack adds when an informer relisted during the run: some versions may be missing.
+RELISTED = "Relisted"
 
 
 class ProvisionerDependencies:
@@ -120,6 +122,7 @@ class ProvisionerDependencies:
             "ConfigMap": self.owned_configmaps,
         }
         self._tracked: dict[Key, list[Change]] = {}  # provisioners in a run: the changes seen meanwhile
+        self._relists_at: dict[Key, tuple[int, int]] = {}  # relists begun and done when tracking began
         self._tracked_lock = threading.Lock()
 
     @property
@@ -141,14 +144,28 @@ class ProvisionerDependencies:
     # -- changes seen while a provisioner's playbook runs -----------------------------------
     def track(self, keys: list[Key]) -> None:
         """Start recording the changes that concern ``keys`` (their playbook is about to run)."""
+        relists = self._relists()
         with self._tracked_lock:
             for key in keys:
                 self._tracked[key] = []
+                self._relists_at[key] = relists
 
     def untrack(self, key: Key) -> list[Change]:
-        """Stop recording for ``key``; the changes seen since ``track``."""
+        """Stop recording for ``key``; the changes seen since ``track``, ending with a RELISTED
+        change when an informer relisted meanwhile (or was relisting when tracking began): versions
+        made in between may never have been delivered."""
+        relists = self._relists()
         with self._tracked_lock:
-            return self._tracked.pop(key, [])
+            changes = self._tracked.pop(key, [])
+            begun, done = self._relists_at.pop(key, relists)
+        if relists[0] != begun or begun != done:
+            changes.append(Change(RELISTED, "", "", None, None))
+        return changes
+
+    def _relists(self) -> tuple[int, int]:
+        """Relists begun and done, over the informers a run's outcome depends on."""
+        informers = [*self.by_name.values(), self.provisioners]
+        return sum(i.relists_begun for i in informers), sum(i.relists_done for i in informers)
 
     def _enqueue(self, key: Key, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         """Queue provisioner ``key`` for a change of a ``kind`` object; a deletion has no resourceVersion."""
@@ -314,6 +331,16 @@ class ProvisionerDependencies:
         a spec edit must be applied over again). The modules read what their outcome depends on,
         and a read finding nothing is recorded too. Otherwise None: the run may have missed the
         change (a later write of ours could even hide it), so the playbook runs again."""
+        me = (cr["metadata"]["namespace"], cr["metadata"]["name"])
+        if any(c.kind == RELISTED for c in seen):
+            log(
+                LOG,
+                logging.DEBUG,
+                "an informer relisted during the run: the next run confirms",
+                namespace=me[0],
+                name=me[1],
+            )
+            return None
         writes = [j for j in journal if j.get("op", "write") == "write"]
         ours = {(w["kind"], w["namespace"], w["name"], w["resourceVersion"]) for w in writes}
         last_write = {(w["kind"], w["namespace"], w["name"]): w["resourceVersion"] for w in writes}
@@ -329,7 +356,6 @@ class ProvisionerDependencies:
                 others.setdefault(change.object, []).append(change)
                 if change.object in last_write and change.object not in echoed:
                     early.add(change)
-        me = (cr["metadata"]["namespace"], cr["metadata"]["name"])
         expected = dict(before)
         for w in writes:
             key = (w["kind"], w["namespace"], w["name"])
@@ -337,10 +363,15 @@ class ProvisionerDependencies:
             if key in before or mine:
                 expected[key] = spec_version(w) if w["kind"] in BY_SPEC else w["resourceVersion"]
         for key in [k for k in others if k[0] in BY_SPEC]:  # a status change there concerns no run
+            # A status change leaves the generation as it was: after the run's write, the generation
+            # it wrote; before it, the generation the run last read before writing (a write that
+            # leaves the generation alone would hide a spec edit made between that read and it).
+            read = _generation_read_before_write(key, journal)
             others[key] = [
                 c
                 for c in others[key]
-                if c.resource_version is None or spec_version({"generation": c.generation}) != expected.get(key)
+                if c.resource_version is None
+                or spec_version({"generation": c.generation}) != (read if c in early else expected.get(key))
             ]
             if not others[key]:
                 del others[key]
@@ -370,6 +401,14 @@ class ProvisionerDependencies:
                 return None  # changed again since: the next run confirms
             expected[self._bluefield_key] = bluefield_mapping(cr, now, self.operator_namespace)
         return expected
+
+
+def _generation_read_before_write(key: tuple[str, str, str], journal: list[dict[str, Any]]) -> str | None:
+    """spec_version of the run's last read of ``key`` before its last write of it; None if none."""
+    entries = [e for e in (_as_read(j, key) for j in journal) if e is not None]
+    writes = [i for i, e in enumerate(entries) if e.get("op", "write") == "write"]
+    reads = [e for e in entries[: writes[-1]] if e.get("op") == "read" and e.get("generation")] if writes else []
+    return spec_version({"generation": reads[-1]["generation"]}) if reads else None
 
 
 def _seen_by_run(key: tuple[str, str, str], journal: list[dict[str, Any]]) -> list[str]:

@@ -88,6 +88,10 @@ class Informer:
         self._lock = threading.Lock()
         self._resource_version: dict[str | None, str | None] = {}
         self._listed: set[str | None] = set()
+        # Relists begun and done (the first list, and after a watch ends in error or 410 Gone): a
+        # relist delivers each object's version now, not the versions in between.
+        self.relists_begun = 0
+        self.relists_done = 0
 
     @property
     def name(self) -> str:
@@ -132,6 +136,15 @@ class Informer:
                 LOG.exception("informer handler failed", extra={"fields": {"informer": self.name}})
 
     def _relist(self, scope: str | None) -> None:
+        with self._lock:
+            self.relists_begun += 1
+        try:
+            self._relist_scope(scope)
+        finally:
+            with self._lock:
+                self.relists_done += 1
+
+    def _relist_scope(self, scope: str | None) -> None:
         listing = self.client.list(
             self.res,
             scope,

@@ -220,7 +220,11 @@ def test_a_version_read_before_the_runs_last_write_is_not_the_one_compared_with(
         deps.hosted_clusters._apply("MODIFIED", written)
         seen = deps.untrack(key)
         journal = [
-            {**_write(reported, "read"), "resourceVersion": read_before_write, "fields": endpoint},
+            _decided(
+                {**_write(reported, "read"), "resourceVersion": read_before_write},
+                ["status.ignitionEndpoint"],
+                endpoint,
+            ),
             {**_write(written), "fields": endpoint},
             _decided(_write(written, "read"), ["status.ignitionEndpoint"], endpoint),
         ]
@@ -325,9 +329,9 @@ def test_dpf_reporting_on_the_dpucluster_runs_nothing() -> None:
 def test_dpf_reporting_on_the_dpucluster_before_the_runs_write_is_taken_in_when_the_run_read_it() -> None:
     """DPF writes the DPUCluster's status (4, generation 1) while the run is under way and before the
     run writes its spec (5, generation 2). The watch delivers the object's versions in order, so a
-    change seen before the echo of the run's last write was made before it: the run saw it when
-    every read before that write returned it (it wrote on what it read). A run that read only the
-    version before it, or a change after its write's echo that it never read, is run again."""
+    change seen before the echo of the run's last write was made before it, and is measured by the
+    generation the run read before writing: a status change, taken in. A spec edit after the
+    write's echo is run again (the next test: spec edits before the write)."""
     deps, cr = _setup()
     before = deps.fingerprint(cr)
     key = ("team", "hcp")
@@ -343,12 +347,47 @@ def test_dpf_reporting_on_the_dpucluster_before_the_runs_write_is_taken_in_when_
 
     assert run(["4", "4"], [dpf, ours]) == deps.fingerprint(cr)  # the world as the run left it: skipped
     assert run(["4", "4"], [dpf]) is not None  # our write's echo not delivered yet: DPF's came before it
-    assert run(["3", "4"], [dpf, ours]) is None  # an earlier step read the version before DPF's
-    assert run(["3"], [dpf, ours]) is None  # never read
+    # DPF's write left the generation the run read: status, which concerns no run, read or not
+    assert run(["3", "4"], [dpf, ours]) == deps.fingerprint(cr)
+    assert run(["3"], [dpf, ours]) == deps.fingerprint(cr)
     spec_edit = _obj("DPUCluster", "dpus", "6", generation=3)  # someone's spec edit after our write
     assert run(["4"], [dpf, ours, spec_edit]) is None
     status = _obj("DPUCluster", "dpus", "7", generation=2)  # DPF reporting after our write: no concern
     assert run(["4"], [dpf, ours, status]) == deps.fingerprint(cr)
+
+
+def test_what_a_run_wrote_on_is_judged_by_what_it_read_and_a_gap_in_the_watch_is_not_taken_in() -> None:
+    """Changes of an object the run wrote, made before its write (review of the rule above): a
+    spec edit the run read before writing is taken in; one made between its read and a write that
+    left the generation alone is not (the generation the run read is the measure before its write,
+    not the one it wrote); nor is anything when the write's echo never came but a later version
+    did, or when an informer relisted during the run (a relist delivers the version now, not those
+    in between)."""
+    deps, cr = _setup()
+    before = deps.fingerprint(cr)
+    key = ("team", "hcp")
+
+    def cluster(rv: str, generation: int) -> dict[str, Any]:
+        return _obj("DPUCluster", "dpus", rv, generation=generation)
+
+    def run(reads: list[dict[str, Any]], ours: dict[str, Any], changes: list[dict[str, Any]], relist: bool = False):
+        deps.track([key])
+        for obj in changes:
+            deps.dpuclusters._apply("MODIFIED", obj)
+        if relist:
+            deps.dpuclusters.relists_begun += 1
+            deps.dpuclusters.relists_done += 1
+        journal = [_write(r, "read") for r in reads] + [_write(ours)]
+        return deps.expected_after(cr, before, journal, deps.untrack(key))
+
+    edit, ours = cluster("4", 2), cluster("5", 3)
+    assert run([edit], ours, [edit, ours]) == deps.fingerprint(cr)  # read the edit, then wrote on it
+    assert run([edit], ours, [edit, ours], relist=True) is None
+    labels_only = cluster("5", 2)  # our write left the generation alone
+    assert run([cluster("3", 1)], labels_only, [edit, labels_only]) is None  # the edit came after our read
+    assert run([edit], labels_only, [edit, labels_only]) == deps.fingerprint(cr)
+    later = cluster("6", 3)  # our write's echo never came; a later version did
+    assert run([cluster("4", 2)], ours, [edit, later]) is None
 
 
 OPERATOR_NS = "dpf-hcp-provisioner-system"
