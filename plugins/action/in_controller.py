@@ -38,6 +38,30 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client imp
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import kinds  # noqa: F401 pylint: disable=unused-import
 
 COLLECTION = "dpf_hcp.provisioner."
+
+
+def plain(value: Any) -> Any:
+    """``value`` as Python's own types: Ansible hands a task's arguments over as tagged strings,
+    mappings and lists (their origin, their trust), which the validator copies deeply one object at
+    a time (a rendered HostedCluster: tens of milliseconds, against under one as plain data). A
+    module takes its arguments as data, never as templates, so nothing it needs is dropped."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return {plain(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(plain(item) for item in value)
+    return value
+
+
 MODULES = "ansible_collections.dpf_hcp.provisioner.plugins.modules."
 
 
@@ -81,7 +105,7 @@ class ActionModule(ActionBase):
         KubeClient.journal = []
         try:
             with task_environment(task_env):  # also for the arguments' ~ and $VARIABLES
-                validated = ArgumentSpecValidator(module.ARGUMENT_SPEC).validate(self._local_kubeconfig())
+                validated = ArgumentSpecValidator(module.ARGUMENT_SPEC).validate(plain(self._local_kubeconfig()))
                 if validated.error_messages:
                     result.update(failed=True, msg="; ".join(validated.error_messages))
                     return result
