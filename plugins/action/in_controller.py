@@ -41,10 +41,12 @@ COLLECTION = "dpf_hcp.provisioner."
 
 
 def plain(value: Any) -> Any:
-    """``value`` as Python's own types: Ansible hands a task's arguments over as tagged strings,
-    mappings and lists (their origin, their trust), which the validator copies deeply one object at
-    a time (a rendered HostedCluster: tens of milliseconds, against under one as plain data). A
-    module takes its arguments as data, never as templates, so nothing it needs is dropped."""
+    """``value`` with its strings, numbers, mappings, lists and tuples as Python's own types; other
+    values (a date, bytes, a vaulted string) as they are. Ansible hands a task's arguments over as
+    tagged strings, mappings and lists (their origin, their trust), which the validator copies
+    deeply one object at a time (a rendered HostedCluster: tens of milliseconds, against under one
+    as plain data). A module takes its arguments as data, never as templates: the tags it loses
+    only ever granted trust, never took it away."""
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, bool):

@@ -16,10 +16,11 @@ description:
     C(module_utils) when the run starts, so every worker inherits them already imported.
   - When the play starts it also loads the default connection (kubernetes.core's C(K8S_AUTH_*)
     variables, in-cluster, then the kubeconfig) and builds its TLS context once; loads the
-    plugins the play's tasks name (their action plugins and lookups, this collection's filters)
-    and Ansible's own filters and tests, and evaluates one expression, so that no worker loads
-    them or builds the template lexer again (each of those costs the first template a worker
-    evaluates about a tenth of a second);
+    plugins the play's tasks name (their action plugins and lookups, when named by fully qualified
+    names of C(ansible.builtin), C(ansible.legacy) or this collection, whose routing deprecates
+    nothing to warn about), this collection's filters and Ansible's own filters and tests, and
+    evaluates one expression, so that no worker loads them or builds the template lexer again
+    (each of those costs the first template a worker evaluates about a tenth of a second);
     and freezes the objects the controller holds (C(gc.freeze)), so the workers' garbage
     collector does not copy the controller's memory page by page.
   - It changes no output and no result. The operator enables it for its runs; enable it for
@@ -58,6 +59,9 @@ def warm_default_credentials() -> None:
 
 # A lookup named in a template: lookup('ansible.builtin.env', ...), query("template", ...).
 LOOKUP = re.compile(r"""\b(?:lookup|query|q)\(\s*['"]([A-Za-z0-9_.]+)['"]""")
+# Plugins loaded ahead only under these names: resolving a name another collection routes can
+# print its deprecation, which the play would then show once more, and for tasks that never run.
+WARMED = ("ansible.builtin.", "ansible.legacy.", "dpf_hcp.provisioner.")
 
 
 def _tasks(blocks: list[Any]) -> Iterator[Any]:
@@ -107,12 +111,14 @@ def warm_plugins(play: Any, filters: list[str]) -> None:
     with contextlib.suppress(Exception):
         tasks = list(_tasks(play.compile()))
         for task in tasks:
-            with contextlib.suppress(Exception):
-                _load_action(task)
+            if str(task.action).startswith(WARMED):
+                with contextlib.suppress(Exception):
+                    _load_action(task)
             for text in _strings([task.args, task.when, task.vars]):
                 for lookup in LOOKUP.findall(text):
-                    with contextlib.suppress(Exception):
-                        lookup_loader.get(lookup, class_only=True)
+                    if lookup.startswith(WARMED):
+                        with contextlib.suppress(Exception):
+                            lookup_loader.get(lookup, class_only=True)
 
 
 def collection_filters() -> list[str]:

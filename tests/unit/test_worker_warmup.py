@@ -33,14 +33,17 @@ WORKER = textwrap.dedent(
     from ansible_collections.dpf_hcp.provisioner.plugins.callback import preload
 
     loader = DataLoader()
+    HOME = "{{ lookup('ansible.builtin.env', 'HOME') }}"
     play = Play.load(
         {
             "hosts": "all",
             "gather_facts": False,
             "tasks": [
-                {"name": "a lookup", "set_fact": {"home": "{{ lookup('ansible.builtin.env', 'HOME') }}"}},
+                {"name": "a lookup", "ansible.builtin.set_fact": {"home": HOME}},
                 {"name": "one of ours", "dpf_hcp.provisioner.requeue_after": {"seconds": 1}, "when": "x is defined"},
                 {"name": "a plain module", "ansible.builtin.command": "true"},
+                # Another collection's: resolved by its task only (its routing may warn).
+                {"name": "another collection's", "kubernetes.core.k8s_info": {"kind": "Pod"}},
             ],
         },
         variable_manager=VariableManager(loader=loader),
@@ -66,7 +69,7 @@ WORKER = textwrap.dedent(
         templar.evaluate_conditional(trust_as_template("x is defined and x | int > 1"))
         templar.template(trust_as_template("{{ x | dpf_hcp.provisioner.backoff_seconds(1, 300) }}"))
         templar.template(trust_as_template("{{ lookup('ansible.builtin.env', 'HOME') }}"))
-        for name in ("ansible.builtin.set_fact", "dpf_hcp.provisioner.requeue_after", "ansible.legacy.normal"):
+        for name in ("ansible.builtin.set_fact", "dpf_hcp.provisioner.requeue_after", "ansible.builtin.command"):
             action_loader.get(name, class_only=True)
         with os.fdopen(write, "w") as pipe:
             pipe.write(json.dumps(loads))
@@ -87,6 +90,7 @@ def test_a_worker_forked_after_the_play_starts_loads_no_plugin_again():
     # action plugins: the check has something to find.
     assert any("filter" in path for path in loads["cold"]) and any("lookup" in path for path in loads["cold"])
     assert loads["warm"] == []
+    assert "WARNING" not in out.stderr and "DEPRECAT" not in out.stderr, out.stderr
 
 
 def _tagged_definition() -> dict:
@@ -113,3 +117,64 @@ def test_task_arguments_reach_a_module_as_plain_data_equal_to_what_ansible_gave(
     assert type(converted["definition"]["k1"]["enabled"]) is bool
     validated = ArgumentSpecValidator(k8s_apply.ARGUMENT_SPEC).validate({"definition": converted["definition"]})
     assert validated.validated_parameters["definition"] == tagged
+
+
+# The action plugin as a worker runs it, in a fresh interpreter (the plugin loaders are process-wide),
+# with the module's execute replaced by one that reports the types it was given.
+ACTION = textwrap.dedent(
+    """
+    import json
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.playbook.play_context import PlayContext
+    from ansible.playbook.task import Task
+    from ansible.plugins.loader import action_loader, connection_loader, init_plugin_loader
+    from ansible.template import Templar, trust_as_template
+
+    init_plugin_loader()
+    from ansible_collections.dpf_hcp.provisioner.plugins.modules import k8s_apply
+
+    loader = DataLoader()
+    text = "kind: ConfigMap\\ndata: {a: b}\\nitems: [x, {n: 1, on_: true}]"
+    tagged = Templar(loader=loader, variables={"s": text}).template(trust_as_template("{{ s | from_yaml }}"))
+    seen = {}
+
+    def types(value):
+        if isinstance(value, dict):
+            return [type(value).__name__] + [t for k, v in value.items() for t in types(k) + types(v)]
+        if isinstance(value, list):
+            return [type(value).__name__] + [t for v in value for t in types(v)]
+        return [type(value).__name__]
+
+    def execute(params, check_mode):
+        seen["equal"] = params["definition"] == tagged
+        seen["given"] = sorted(set(types(tagged)))
+        seen["types"] = sorted(set(types(params["definition"])))
+        return {"changed": False}
+
+    k8s_apply.execute = execute
+    task = Task()
+    task.action = "dpf_hcp.provisioner.k8s_apply"
+    task.args = {"definition": tagged}
+    context = PlayContext()
+    action = action_loader.get(
+        task.action,
+        task=task,
+        connection=connection_loader.get("local", context, None),
+        play_context=context,
+        loader=loader,
+        templar=Templar(loader=loader),
+        shared_loader_obj=None,
+    )
+    seen["result"] = action.run(task_vars={})
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_the_action_plugin_hands_the_module_plain_data_equal_to_what_ansible_gave():
+    out = subprocess.run([sys.executable, "-c", ACTION], capture_output=True, text=True, timeout=120, check=True)
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not seen["result"].get("failed"), seen["result"]
+    assert seen["equal"]
+    assert set(seen["given"]) - {"dict", "list", "str", "int", "bool"}  # Ansible's tagged types: the case in question
+    assert set(seen["types"]) <= {"dict", "list", "str", "int", "bool"}
