@@ -92,8 +92,8 @@ class HostedWatch:
         )
         self.identity = identity.ApproverIdentity(approver.hosted_client(credentials))
         self.hosted = self.identity.client()
-        self.csrs = Informer(self.hosted, CSR)
-        self.nodes = Informer(self.hosted, NODE)
+        self.csrs = Informer(self.hosted, CSR, transform=approver.cached)
+        self.nodes = Informer(self.hosted, NODE, metadata_only=True, transform=approver.cached_node)
         # What the health is judged by, cached only as far as it is read (hosted_health.compact).
         self.cluster_versions = Informer(
             self.hosted,
@@ -126,10 +126,15 @@ class HostedWatch:
         # approval comes later): they are not decided again (a second look at an approved bootstrap
         # would refuse it as AlreadyBootstrapped, a false Warning).
         self.approved: set[str | None] = set()
-        for informer in (self.csrs, self.nodes):
-            informer.add_handler(lambda *_: self.wake.set())
+        self.csrs.add_handler(lambda *_: self.wake.set())
+        self.nodes.add_handler(self._on_node)
         for informer in (self.cluster_versions, self.cluster_operators):
             informer.add_handler(lambda *_: self.health_wake.set())  # looked at by health_loop, not here
+
+    def _on_node(self, kind: str, old: dict[str, Any] | None, _new: dict[str, Any] | None) -> None:
+        """A Node made or gone changes what the approver decides; its status updates do not."""
+        if kind != "MODIFIED" or old is None:
+            self.wake.set()
 
     @property
     def key(self) -> Key:

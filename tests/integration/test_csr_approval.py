@@ -24,9 +24,10 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources 
     SERVICE_ACCOUNT,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import hosted_kubeconfig
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import identity
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr import approver, identity, policy
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.policy import (
     BOOTSTRAPPER,
+    BOOTSTRAPPER_GROUPS,
     CLIENT_SIGNER,
 )
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
@@ -229,11 +230,54 @@ def test_the_csr_watch_reaches_the_hosted_api_server_through_its_service_when_as
         hosted_kubeconfig.through_service(source, obj).server
         == f"https://kube-apiserver.{ns}-hcp.svc.cluster.local:6443"
     )
-    for approver in (through, dead):
-        approver.start()
+    for watch in (through, dead):
+        watch.start()
     try:
         assert through.csrs.synced.wait(30), "the watch through the Service name did not sync"
         assert not dead.csrs.synced.wait(3), "a Service that does not resolve must not fall back to the endpoint"
     finally:
-        for approver in (through, dead):
-            approver.close()
+        for watch in (through, dead):
+            watch.close()
+
+
+def test_the_csr_watch_keeps_of_csrs_and_nodes_what_the_approver_reads(env, mgmt, operator):
+    """A hosted cluster's admin decides how big its CSRs and Nodes are, and every provisioner's watch
+    caches them: of a CSR the watch keeps all but the issued certificate (no decision reads it; an
+    approval sends only conditions), of a Node its name. A bootstrap for a Node that exists is still
+    refused (the name is what the rule reads), and the issued certificate stays on the server."""
+    hosted = env.client("hosted")
+    ns, _ = provisioner(mgmt)
+    wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)
+    obj = mgmt.get(PROVISIONER, "hcp", ns)
+    name = unique("dpu-node-cached")
+    big = {f"example.com/junk-{i}": "x" * 60_000 for i in range(4)}  # 240 kB: under the API server's 256 kB
+    hosted.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "annotations": big}})
+    issued = unique("csr-cached")
+    hosted.create(CSR, csr_object(issued, CLIENT_SIGNER, request_pem(f"system:node:{name}", ["system:nodes"]), CLIENT))
+    body = hosted.get(CSR, issued)
+    body["status"] = {"conditions": [{"type": "Approved", "status": "True", "reason": "Test", "message": "by test"}]}
+    hosted.replace(CSR, body, subresource="approval")
+    wait_for(
+        "the controller-manager signs it", lambda: (hosted.get(CSR, issued).get("status") or {}).get("certificate")
+    )
+    watch = HostedWatch(mgmt, obj, hosted_kubeconfig.read(mgmt, obj), Informer(mgmt, DPU))
+    watch.start()
+    try:
+        assert watch.csrs.synced.wait(30) and watch.nodes.synced.wait(30), "the watch did not sync"
+        csr = watch.csrs.get(("", issued))
+        assert csr is not None and approved(csr) and csr["spec"]["request"], csr
+        assert "certificate" not in csr["status"], "the issued certificate is not cached"
+        node = watch.nodes.get(("", name))
+        assert node is not None and node["metadata"]["name"] == name, node
+        assert set(node) == {"metadata"} and set(node["metadata"]) <= {"name", "uid", "resourceVersion"}, node
+        assert hosted.get(CSR, issued)["status"].get("certificate"), "the certificate stays on the server"
+        bootstrap = {
+            "metadata": {"name": "forged", "creationTimestamp": csr["metadata"]["creationTimestamp"]},
+            "spec": {**csr["spec"], "username": BOOTSTRAPPER, "groups": list(BOOTSTRAPPER_GROUPS)},
+        }
+        ctx = approver.policy_context(obj, [], watch.nodes.items(), watch.csrs.items(), watch.hosted_cluster)
+        assert policy.decide(bootstrap, ctx).reason == "NodeExists"
+    finally:
+        watch.close()
+        hosted.delete(NODE, name)
+        hosted.delete(CSR, issued)

@@ -250,3 +250,40 @@ def test_a_forgery_is_told_before_older_junk_when_events_are_few(caplog):
     caplog.clear()
     a.pass_once()  # the rest are offered again, and not logged again
     assert not [r for r in caplog.records if r.getMessage() == "CSR left pending"]
+
+
+def test_the_cache_keeps_of_a_csr_all_but_its_certificate_and_of_a_node_its_name() -> None:
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.csr.approver import (
+        cached,
+        cached_node,
+    )
+
+    conditions = [{"type": "Approved", "status": "True", "reason": "Custom", "message": "kept as written"}]
+    csr = {
+        "metadata": {"name": "c"},
+        "spec": {"request": "UkVR"},
+        "status": {"conditions": conditions, "certificate": "Q0VSVA=="},
+    }
+    kept = cached(csr)
+    assert kept == {"metadata": {"name": "c"}, "spec": {"request": "UkVR"}, "status": {"conditions": conditions}}
+    assert csr["status"]["certificate"] == "Q0VSVA==", "the object handed in is not changed"
+    pending = {"metadata": {"name": "p"}, "spec": {}}
+    assert cached(pending) is pending
+    node = {
+        "metadata": {"name": "n", "uid": "u", "resourceVersion": "7", "annotations": {"a": "x" * 1000}, "labels": {}},
+        "spec": {"taints": []},
+        "status": {"images": [{"names": ["x" * 1000]}]},
+    }
+    assert cached_node(node) == {"metadata": {"name": "n", "uid": "u", "resourceVersion": "7"}}
+
+
+def test_a_nodes_status_updates_do_not_wake_the_approver_but_a_node_made_or_gone_does() -> None:
+    a = approver([], [])
+    a.wake = threading.Event()
+    node = {"metadata": {"name": "n", "resourceVersion": "1"}}
+    a._on_node("MODIFIED", node, node)
+    assert not a.wake.is_set()
+    for kind, old, new in (("ADDED", None, node), ("DELETED", node, None), ("MODIFIED", None, node)):
+        a._on_node(kind, old, new)
+        assert a.wake.is_set(), kind
+        a.wake.clear()

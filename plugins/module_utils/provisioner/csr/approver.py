@@ -88,6 +88,26 @@ def policy_context(
     )
 
 
+def cached(csr: dict[str, Any]) -> dict[str, Any]:
+    """What the operator's cache keeps of a CSR: all but the issued certificate, which no decision
+    reads and an approval never sends (the approval subresource takes only the conditions and keeps
+    the stored status: kubernetes pkg/registry/certificates/certificates/strategy.go,
+    csrApprovalStrategy.PrepareForUpdate). A hosted cluster holds one per kubelet certificate ever
+    issued, until the API server collects it."""
+    status = csr.get("status")
+    if isinstance(status, dict) and "certificate" in status:
+        return {**csr, "status": {k: v for k, v in status.items() if k != "certificate"}}
+    return csr
+
+
+def cached_node(node: dict[str, Any]) -> dict[str, Any]:
+    """What the operator's cache keeps of a hosted Node: its name and version. The approver asks only
+    whether a Node of a name exists (policy.Context.nodes); its labels, annotations and status are the
+    hosted cluster's to make as big as it likes."""
+    meta = node.get("metadata") or {}
+    return {"metadata": {k: meta[k] for k in ("name", "uid", "resourceVersion") if k in meta}}
+
+
 def approve(hosted: KubeClient, csr: dict[str, Any], decision: policy.Decision) -> None:
     """Add the Approved condition through the /approval subresource."""
     conds = query.items(csr, "status.conditions")
