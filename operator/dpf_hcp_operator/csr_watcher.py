@@ -48,6 +48,7 @@ HEALTH_MIN_GAP = 15.0  # seconds between two changes of the health told to the c
 HEALTH_RETELL_FIRST = 30.0
 HEALTH_RETELL_MAX = 600.0  # watches.yaml's reconcilePeriod
 PASS_PACE = 4.0  # a CSR pass that used d seconds of CPU is followed by a wait of PASS_PACE * d (HostedWatch.passes)
+IDLE_PASS_SECONDS = 30.0  # a pass without an event: DPUs that moved on, CSRs grown too old
 APPROVAL_BACKOFF_MAX = 300.0  # seconds: approvals the hosted cluster refuses are tried again 1, 2, 4 ... s later
 LOGGED_PER_PASS = 25  # refusals a pass logs one by one; the rest are counted in one line (their Events still go)
 
@@ -177,7 +178,10 @@ class HostedWatch:
         1 / (1 + PASS_PACE) of a core through this thread, not all of the operator's."""
         spent, ended = 0.0, time.monotonic()
         while not self.stop.is_set():
-            self.wake.wait(30)  # events wake it; the timeout re-checks DPUs that moved on
+            # Events wake it; so does the end of an approval backoff, and every 30 s a look at DPUs that
+            # moved on and at CSRs grown too old.
+            retry_in = self.approval_retry_at - time.monotonic()
+            self.wake.wait(min(IDLE_PASS_SECONDS, retry_in) if retry_in > 0 else IDLE_PASS_SECONDS)
             if self.stop.wait(max(0.0, ended + PASS_PACE * spent - time.monotonic())):
                 return
             self.wake.clear()

@@ -7,6 +7,8 @@ approved, and the forged requests come from real identities too.
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import (
@@ -37,7 +39,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ki
     LABEL_NAMESPACE,
     PROVISIONER,
 )
-from dpf_hcp_dev.certificates import csr_object, request_pem
+from dpf_hcp_dev.certificates import client_certificate, csr_object, request_pem
 from dpf_hcp_operator.csr_watcher import HostedWatch
 from dpf_hcp_operator.informers import Informer
 from support import (
@@ -242,35 +244,48 @@ def test_the_csr_watch_reaches_the_hosted_api_server_through_its_service_when_as
 
 def test_the_csr_watch_keeps_of_csrs_and_nodes_what_the_approver_reads(env, mgmt, operator):
     """A hosted cluster's admin decides how big its CSRs and Nodes are, and every provisioner's watch
-    caches them: of a CSR the watch keeps all but the issued certificate (no decision reads it; an
-    approval sends only conditions), of a Node its name. A bootstrap for a Node that exists is still
-    refused (the name is what the rule reads), and the issued certificate stays on the server."""
+    caches them: of a CSR the watch keeps all but the certificate (no decision reads it), of a Node
+    its name, uid and version, listed and watched as metadata (a Node made or changed after the watch
+    synced is cached the same way). An approval sent from the cached CSR leaves the stored
+    certificate alone (the approval subresource takes only the conditions); a bootstrap for a Node
+    that exists is still refused (the name is what that rule reads)."""
     hosted = env.client("hosted")
     ns, _ = provisioner(mgmt)
     wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)
     obj = mgmt.get(PROVISIONER, "hcp", ns)
-    name = unique("dpu-node-cached")
+    name, later, pending = unique("dpu-node-cached"), unique("dpu-node-later"), unique("csr-cached")
     big = {f"example.com/junk-{i}": "x" * 60_000 for i in range(4)}  # 240 kB: under the API server's 256 kB
-    hosted.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "annotations": big}})
-    issued = unique("csr-cached")
-    hosted.create(CSR, csr_object(issued, CLIENT_SIGNER, request_pem(f"system:node:{name}", ["system:nodes"]), CLIENT))
-    body = hosted.get(CSR, issued)
-    body["status"] = {"conditions": [{"type": "Approved", "status": "True", "reason": "Test", "message": "by test"}]}
-    hosted.replace(CSR, body, subresource="approval")
-    wait_for(
-        "the controller-manager signs it", lambda: (hosted.get(CSR, issued).get("status") or {}).get("certificate")
-    )
     watch = HostedWatch(mgmt, obj, hosted_kubeconfig.read(mgmt, obj), Informer(mgmt, DPU))
-    watch.start()
     try:
+        hosted.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "annotations": big}})
+        request = request_pem(f"system:node:{name}", ["system:nodes"])
+        hosted.create(CSR, csr_object(pending, CLIENT_SIGNER, request, CLIENT))
+        # A certificate on a CSR not approved: the /status subresource lets a signer set one (kubernetes
+        # pkg/apis/certificates/validation, allowSettingCertificate), as the cluster's admin may.
+        ca = env.hosted.directory / "pki"
+        cert, _key = client_certificate((ca / "ca.crt").read_bytes(), (ca / "ca.key").read_bytes(), "x", ["y"])
+        stored = {**hosted.get(CSR, pending), "status": {"certificate": base64.b64encode(cert).decode()}}
+        hosted.replace(CSR, stored, subresource="status")
+        watch.start()
         assert watch.csrs.synced.wait(30) and watch.nodes.synced.wait(30), "the watch did not sync"
-        csr = watch.csrs.get(("", issued))
-        assert csr is not None and approved(csr) and csr["spec"]["request"], csr
-        assert "certificate" not in csr["status"], "the issued certificate is not cached"
-        node = watch.nodes.get(("", name))
-        assert node is not None and node["metadata"]["name"] == name, node
-        assert set(node) == {"metadata"} and set(node["metadata"]) <= {"name", "uid", "resourceVersion"}, node
-        assert hosted.get(CSR, issued)["status"].get("certificate"), "the certificate stays on the server"
+        assert watch.nodes.metadata_only
+        hosted.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": later, "annotations": big}})
+        hosted.patch(NODE, name, {"metadata": {"labels": {"example.com/changed": "yes"}}})
+        changed = hosted.get(NODE, name)["metadata"]["resourceVersion"]
+        wait_for(
+            "the watch sees the Node made and the Node changed",
+            lambda: (
+                watch.nodes.get(("", later))
+                and ((watch.nodes.get(("", name)) or {}).get("metadata", {}).get("resourceVersion") == changed)
+            ),
+        )
+        for node in (watch.nodes.get(("", name)), watch.nodes.get(("", later))):
+            assert set(node) == {"metadata"} and set(node["metadata"]) <= {"name", "uid", "resourceVersion"}, node
+        csr = watch.csrs.get(("", pending))
+        assert csr is not None and csr["spec"]["request"] == request and "certificate" not in csr["status"], csr
+        approver.approve(hosted, csr, policy.Decision(True, "Test", "by the test"))
+        after = hosted.get(CSR, pending)
+        assert approved(after) and after["status"]["certificate"] == stored["status"]["certificate"]
         bootstrap = {
             "metadata": {"name": "forged", "creationTimestamp": csr["metadata"]["creationTimestamp"]},
             "spec": {**csr["spec"], "username": BOOTSTRAPPER, "groups": list(BOOTSTRAPPER_GROUPS)},
@@ -279,5 +294,6 @@ def test_the_csr_watch_keeps_of_csrs_and_nodes_what_the_approver_reads(env, mgmt
         assert policy.decide(bootstrap, ctx).reason == "NodeExists"
     finally:
         watch.close()
-        hosted.delete(NODE, name)
-        hosted.delete(CSR, issued)
+        for node_name in (name, later):
+            hosted.delete(NODE, node_name)
+        hosted.delete(CSR, pending)

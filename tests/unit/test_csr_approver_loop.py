@@ -287,3 +287,27 @@ def test_a_nodes_status_updates_do_not_wake_the_approver_but_a_node_made_or_gone
         a._on_node(kind, old, new)
         assert a.wake.is_set(), kind
         a.wake.clear()
+
+
+def test_approvals_held_back_are_tried_again_when_the_backoff_ends_without_an_event():
+    """A refused approval is tried again when its backoff ends, not at the next event or the next
+    idle pass 30 s later (a Node's status updates, which used to wake the loop, no longer do)."""
+    a = approver([], [])
+    a.stop, a.wake = threading.Event(), threading.Event()
+    a.csrs.synced = a.nodes.synced = threading.Event()
+    a.csrs.synced.set()
+    passes: list[float] = []
+    a.pass_once = lambda: passes.append(time.monotonic())
+    a.approval_retry_at = time.monotonic() + 0.3
+    loop = threading.Thread(target=a.passes, daemon=True)
+    started = time.monotonic()
+    loop.start()
+    try:
+        wait_until = started + 5
+        while not passes and time.monotonic() < wait_until:
+            time.sleep(0.02)
+        assert passes and 0.25 <= passes[0] - started < 2.0, [p - started for p in passes]
+    finally:
+        a.stop.set()
+        a.wake.set()
+        loop.join(5)

@@ -261,3 +261,88 @@ def test_bearer_tokens_are_redacted_in_logs():
     line = f"GET failed: Invalid header value b'Bearer eyJhbGciOiJSUzI1NiJ9.{SECRET}payload'"
     assert SECRET not in redact(line)
     assert redact("basic authentication is not sent") == "basic authentication is not sent"
+
+
+def _count_proxy_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each time the client's Configuration reads the proxy variables (its host setter does)."""
+    from kubernetes.client import configuration as client_configuration
+
+    calls: list[int] = []
+    real = client_configuration.getproxies
+    monkeypatch.setattr(client_configuration, "getproxies", lambda: calls.append(1) or real())
+    return calls
+
+
+def test_a_host_given_over_a_kubeconfig_holds_for_every_request(tmp_path: Path, material, monkeypatch):
+    """kubernetes.core's options override what the kubeconfig says, for every request. The client's
+    loader installs a hook that sets the kubeconfig's token, server, CA and proxy again before each
+    request: the host given was lost at the first one, and every request read each proxy variable
+    of the environment. A token that never expires is now left as loaded."""
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(hypershift_like(material, token=SECRET)))
+    reads = _count_proxy_reads(monkeypatch)
+    connection = connect({"kubeconfig": str(path), "host": "https://10.0.0.9:6443"})
+    reads.clear()
+    for _ in range(3):  # what each request asks before it is sent (ApiClient.update_params_for_auth)
+        assert connection.configuration.auth_settings()["BearerToken"]["value"] == f"Bearer {SECRET}"
+    assert connection.server == "https://10.0.0.9:6443"
+    assert reads == []
+
+
+def test_an_expiring_token_is_fetched_again_and_the_host_given_still_holds(tmp_path: Path, material):
+    """An exec credential plugin's token that has expired is fetched again before the next request,
+    as the client's loader does; the settings given over the kubeconfig stay."""
+    runs = tmp_path / "runs"
+    plugin = tmp_path / "plugin.sh"
+    plugin.write_text(
+        "#!/bin/sh\n"
+        f'echo x >> "{runs}"\n'
+        f'n=$(wc -l < "{runs}")\n'
+        'printf \'{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential",'
+        '"status":{"token":"t%s","expirationTimestamp":"2000-01-01T00:00:00Z"}}\' "$n"\n'
+    )
+    plugin.chmod(0o700)
+    exec_user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin)}}
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(hypershift_like(material, **exec_user)))  # type: ignore[arg-type]
+    connection = connect({"kubeconfig": str(path), "host": "https://10.0.0.9:6443"})
+    first = connection.configuration.auth_settings()["BearerToken"]["value"]
+    second = connection.configuration.auth_settings()["BearerToken"]["value"]
+    assert first != second and second.startswith("Bearer t")
+    assert connection.server == "https://10.0.0.9:6443"
+
+
+def test_the_in_cluster_token_is_read_again_when_due_and_not_before(tmp_path: Path, monkeypatch):
+    """In a pod, the client's loader reads the service account token file again a minute after it
+    last did (bound tokens rotate); in between, a request neither reads it nor sets anything else."""
+    import datetime as dt
+    import types
+
+    from kubernetes.config import incluster_config
+
+    from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s import client as client_module
+
+    token, ca = tmp_path / "token", tmp_path / "ca.crt"
+    token.write_text("first")
+    ca.write_text("not read here")
+    monkeypatch.setattr(client_module, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(client_module, "SERVICE_CERT_FILENAME", str(ca))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    reads = _count_proxy_reads(monkeypatch)
+    cfg, _memory, _reusable = client_module._configuration({"verify_ssl": False})
+    reads.clear()
+    token.write_text("second")
+    assert cfg.auth_settings()["BearerToken"]["value"] == "bearer first"
+    assert reads == []
+
+    class Later(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def,override]
+            return dt.datetime.now(tz) + dt.timedelta(minutes=2)
+
+    monkeypatch.setattr(client_module, "datetime", Later)
+    monkeypatch.setattr(incluster_config, "datetime", types.SimpleNamespace(datetime=Later, timedelta=dt.timedelta))
+    assert cfg.auth_settings()["BearerToken"]["value"] == "bearer second"
+    assert cfg.host == "https://10.0.0.1:443" and cfg.verify_ssl is False

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -522,6 +523,34 @@ def _private_dir() -> str:
     return tempfile.mkdtemp(prefix="dpfhcp-kubeconfig-", dir=shm if os.access(shm, os.W_OK) else None)
 
 
+# What the client's loaders set on a Configuration besides the token (kubernetes config
+# kube_config.py and incluster_config.py, _set_config).
+_LOADED_SETTINGS = ("host", "ssl_ca_cert", "cert_file", "key_file", "verify_ssl", "tls_server_name", "proxy")
+
+
+def _refresh_when_due(cfg: Configuration, due: Callable[[], bool]) -> None:
+    """The loader's refresh hook, run only when ``due`` (its token has expired, or is to be read
+    again from its file), and then for the token alone. The client's loaders install a hook that
+    sets the token, host, CA, client certificate and proxy again before every request (their
+    _set_config): a host, proxy or CA given over the loaded ones was lost at the first request,
+    and every request paid for the host setter reading each proxy variable of the environment."""
+    hook = cfg.refresh_api_key_hook
+    if hook is None:
+        return
+
+    def refresh(configuration: Configuration) -> None:
+        if not due():
+            return
+        kept = {name: getattr(configuration, name) for name in _LOADED_SETTINGS}
+        hook(configuration)
+        configuration.refresh_api_key_hook = refresh  # the loader's _set_config installed its own again
+        for name, value in kept.items():
+            if getattr(configuration, name) != value:
+                setattr(configuration, name, value)
+
+    cfg.refresh_api_key_hook = refresh
+
+
 def _load_kubeconfig(cfg: Configuration, auth: Mapping[str, Any], memory: dict[str, bytes]) -> bool:
     """The client's kubeconfig loader, for kubeconfig (a path, several joined by ':', or the
     content as a mapping) or $KUBECONFIG, else ~/.kube/config (kubernetes.core
@@ -539,6 +568,7 @@ def _load_kubeconfig(cfg: Configuration, auth: Mapping[str, Any], memory: dict[s
             temp_file_path=scratch,
         )
         loader.load_and_set(cfg)
+        _refresh_when_due(cfg, lambda: "expiry" in loader.__dict__ and kube_config._is_expired(loader.expiry))
         user = loader._user or {}
         return not any(key in user for key in ("exec", "auth-provider", "tokenFile"))
     finally:
@@ -575,7 +605,9 @@ def _configuration(auth: dict[str, Any]) -> tuple[Configuration, dict[str, bytes
         reusable = _load_kubeconfig(cfg, auth, memory)
     else:
         try:
-            InClusterConfigLoader(SERVICE_TOKEN_FILENAME, SERVICE_CERT_FILENAME).load_and_set(cfg)
+            in_cluster = InClusterConfigLoader(SERVICE_TOKEN_FILENAME, SERVICE_CERT_FILENAME)
+            in_cluster.load_and_set(cfg)
+            _refresh_when_due(cfg, lambda: in_cluster.token_expires_at <= datetime.now())
         except ConfigException:
             reusable = _load_kubeconfig(cfg, auth, memory)
     for name, value in auth.items():
