@@ -314,7 +314,8 @@ def test_an_expiring_token_is_fetched_again_and_the_host_given_still_holds(tmp_p
 
 def test_the_in_cluster_token_is_read_again_when_due_and_not_before(tmp_path: Path, monkeypatch):
     """In a pod, the client's loader reads the service account token file again a minute after it
-    last did (bound tokens rotate); in between, a request neither reads it nor sets anything else."""
+    last did (bound tokens rotate); in between a request sets nothing (the proxy variables are not
+    read again), and the read sets the token alone (a host given stays)."""
     import datetime as dt
     import types
 
@@ -331,7 +332,7 @@ def test_the_in_cluster_token_is_read_again_when_due_and_not_before(tmp_path: Pa
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     monkeypatch.delenv("KUBECONFIG", raising=False)
     reads = _count_proxy_reads(monkeypatch)
-    cfg, _memory, _reusable = client_module._configuration({"verify_ssl": False})
+    cfg, _memory, _reusable = client_module._configuration({"host": "https://10.0.0.9:6443"})
     reads.clear()
     token.write_text("second")
     assert cfg.auth_settings()["BearerToken"]["value"] == "bearer first"
@@ -345,4 +346,49 @@ def test_the_in_cluster_token_is_read_again_when_due_and_not_before(tmp_path: Pa
     monkeypatch.setattr(client_module, "datetime", Later)
     monkeypatch.setattr(incluster_config, "datetime", types.SimpleNamespace(datetime=Later, timedelta=dt.timedelta))
     assert cfg.auth_settings()["BearerToken"]["value"] == "bearer second"
-    assert cfg.host == "https://10.0.0.1:443" and cfg.verify_ssl is False
+    assert cfg.host == "https://10.0.0.9:6443"  # the host given, not the loader's service address
+
+
+def test_threads_refreshing_an_expired_token_never_send_a_request_elsewhere(tmp_path: Path, material):
+    """Many threads ask for the token while it keeps expiring: the loader's hook runs on a scratch
+    object, so the server the requests are sent to never changes, not even for a moment."""
+    import sys
+    import threading
+
+    plugin = tmp_path / "plugin.sh"
+    plugin.write_text(
+        "#!/bin/sh\n"
+        'printf \'{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential",'
+        '"status":{"token":"t","expirationTimestamp":"2000-01-01T00:00:00Z"}}\'\n'
+    )
+    plugin.chmod(0o700)
+    exec_user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin)}}
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(hypershift_like(material, **exec_user)))  # type: ignore[arg-type]
+    cfg = connect({"kubeconfig": str(path), "host": "https://10.0.0.9:6443"}).configuration
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch_the_server() -> None:
+        while not done.is_set():
+            seen.add(cfg.host)
+
+    def ask() -> None:
+        for _ in range(10):
+            assert cfg.auth_settings()["BearerToken"]["value"] == "Bearer t"
+
+    watcher = threading.Thread(target=watch_the_server)
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as the interpreter lets them
+    try:
+        watcher.start()
+        for t in askers:
+            t.start()
+        for t in askers:
+            t.join(30)
+    finally:
+        done.set()
+        watcher.join(5)
+        sys.setswitchinterval(interval)
+    assert seen == {"https://10.0.0.9:6443"}

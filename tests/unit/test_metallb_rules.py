@@ -200,3 +200,38 @@ def test_left_to_the_platform_metallb_is_true_not_managed_and_asks_for_no_rechec
         needed=False, vip="", namespace="m", name="n", control_plane_namespace="c", recheck_seconds=60, managed=False
     )
     assert node_ports["reason"] == "NotRequired"
+
+
+def test_the_standin_webhook_keeps_the_api_servers_connection_open_between_calls(tmp_path):
+    """Two admission reviews on one TLS connection, as the API server sends them: MetalLB's webhook
+    server (controller-runtime's, Go's net/http) keeps the connection; HTTP/1.0 closed it after each."""
+    import http.client
+    import json
+    import ssl
+
+    from dpf_hcp_dev.standins.metallb import POOL_PATH, MetalLBWebhook
+
+    class Pools:
+        def list(self, *_args, **_kw):
+            return {"items": []}
+
+    webhook = MetalLBWebhook(Pools())  # type: ignore[arg-type]
+    try:
+        (tmp_path / "ca.crt").write_bytes(webhook.ca_pem)
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+        host, port = webhook.url.removeprefix("https://").split(":")
+        conn = http.client.HTTPSConnection(host, int(port), context=context, timeout=10)
+        for uid in ("a", "b"):
+            obj = {
+                "metadata": {"name": f"p-{uid}", "namespace": "metallb-system"},
+                "spec": {"addresses": ["10.9.0.1/32"]},
+            }
+            review = {"request": {"uid": uid, "operation": "CREATE", "object": obj}}
+            conn.request("POST", POOL_PATH, body=json.dumps(review), headers={"Content-Type": "application/json"})
+            answer = conn.getresponse()
+            assert answer.version == 11 and not answer.will_close
+            assert json.loads(answer.read())["response"] == {"uid": uid, "allowed": True}
+        assert conn.sock is not None, "the same connection served both"
+        conn.close()
+    finally:
+        webhook.stop()

@@ -212,6 +212,11 @@ class MetalLBWebhook:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # The API server keeps its connections to a webhook open between calls, and MetalLB's
+            # webhook server (controller-runtime's, on Go's net/http) keeps them: one TLS handshake
+            # per connection, not one per call as HTTP/1.0 made it.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 review = json.loads(self.rfile.read(length) or b"{}")

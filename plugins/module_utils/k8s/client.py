@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -523,30 +524,30 @@ def _private_dir() -> str:
     return tempfile.mkdtemp(prefix="dpfhcp-kubeconfig-", dir=shm if os.access(shm, os.W_OK) else None)
 
 
-# What the client's loaders set on a Configuration besides the token (kubernetes config
-# kube_config.py and incluster_config.py, _set_config).
-_LOADED_SETTINGS = ("host", "ssl_ca_cert", "cert_file", "key_file", "verify_ssl", "tls_server_name", "proxy")
-
-
 def _refresh_when_due(cfg: Configuration, due: Callable[[], bool]) -> None:
     """The loader's refresh hook, run only when ``due`` (its token has expired, or is to be read
     again from its file), and then for the token alone. The client's loaders install a hook that
     sets the token, host, CA, client certificate and proxy again before every request (their
     _set_config): a host, proxy or CA given over the loaded ones was lost at the first request,
-    and every request paid for the host setter reading each proxy variable of the environment."""
+    and every request paid for the host setter reading each proxy variable of the environment.
+    The hook writes on a scratch object, one thread at a time: the Configuration the requests
+    read changes only in its token, never for a moment in its server."""
     hook = cfg.refresh_api_key_hook
     if hook is None:
         return
+    lock = threading.Lock()
 
     def refresh(configuration: Configuration) -> None:
         if not due():
             return
-        kept = {name: getattr(configuration, name) for name in _LOADED_SETTINGS}
-        hook(configuration)
-        configuration.refresh_api_key_hook = refresh  # the loader's _set_config installed its own again
-        for name, value in kept.items():
-            if getattr(configuration, name) != value:
-                setattr(configuration, name, value)
+        with lock:
+            if not due():  # another thread refreshed it meanwhile
+                return
+            scratch = SimpleNamespace(api_key={}, refresh_api_key_hook=None)
+            hook(scratch)
+        token = scratch.api_key.get("BearerToken")
+        if token is not None:
+            configuration.api_key["BearerToken"] = token
 
     cfg.refresh_api_key_hook = refresh
 
