@@ -234,7 +234,13 @@ DEGRADED = {
 def _age(stamp: str | None) -> float:
     if not stamp:
         return 0.0
-    return time.time() - datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    return time.time() - _epoch(stamp)
+
+
+@functools.lru_cache(maxsize=4096)
+def _epoch(stamp: str) -> float:
+    """A time stamp's seconds since the epoch, parsed once (each pass asks again for every object)."""
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def release_digest(image: str) -> str:

@@ -29,6 +29,7 @@ import ssl
 import tempfile
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,9 @@ class GoNet:
     ip: bytes
     mask: bytes
 
-    @property
-    def ones(self) -> int:
-        return sum(bin(b).count("1") for b in self.mask)
+    @cached_property
+    def ones(self) -> int:  # net.IPMask.Size of a canonical mask; counted once (every pair of pools asks)
+        return int.from_bytes(self.mask, "big").bit_count()
 
     def __str__(self) -> str:  # Go's IPNet.String
         address = ipaddress.ip_address(self.ip)
