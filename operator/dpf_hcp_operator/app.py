@@ -151,13 +151,14 @@ def _run(config: Config, stop: threading.Event) -> int:
                 "(--webhook-cert-dir) or pass --webhook-self-signed-hosts to make one",
             )
             return _shutdown(servers, controllers, runner, [], None, 2, 0.0)
-        provisioners = next((c.informer for c in controllers if provisioner.serves(c.watch)), None)
+        served = next((c for c in controllers if provisioner.serves(c.watch)), None)
         reviewer = webhook.Reviewer(
             client,
             config.operator_namespace,
-            provisioners,
+            served.informer if served else None,
             config.watch_namespaces,
             config.allowed_release_repositories,
+            secrets=served.followers.dependencies.secrets if served and served.followers else None,
         )
         servers.append(webhook.serve(config.webhook_bind_address, reviewer, config.cert_dir, stop))
     servers.append(

@@ -73,10 +73,12 @@ class Reviewer:
         provisioners: Informer | None = None,
         watch_namespaces: scope.Scope = (),
         release_repositories: tuple[str, ...] = DEFAULT_RELEASE_REPOSITORIES,
+        secrets: Informer | None = None,
     ):
         self.client = client
         self.operator_namespace = operator_namespace
         self.provisioners = provisioners
+        self.secrets = secrets  # the operator's cache of Secrets' metadata (dependencies.py), if it keeps one
         self.scope = watch_namespaces
         self.release_repositories = release_repositories
         # The objects one review needs are read side by side: a review waits for the slowest
@@ -95,6 +97,16 @@ class Reviewer:
             slow = ", ".join(name for name, future in pending.items() if future in late)
             raise ApiError(0, "Timeout", f"no answer within {READS_SECONDS:g}s reading {slow}")
         return {name: future.result() for name, future in pending.items()}
+
+    def _secret(self, name: str, namespace: str) -> dict[str, Any] | None:
+        """The Secret's metadata, or None. Only whether it exists is read (a warning when it does not):
+        from the operator's cache when that holds it, else from the API server (a cache not synced on
+        this replica, or not yet holding a Secret made a moment ago: no warning on a stale miss)."""
+        if self.secrets is not None and self.secrets.synced.is_set():
+            cached = self.secrets.get((namespace, name))
+            if cached is not None:
+                return cached
+        return self.client.get_or_none(SECRET, name, namespace, READ_SECONDS)
 
     def _provisioners(self) -> list[dict[str, Any]]:
         if self.provisioners is not None and self.provisioners.synced.is_set():
@@ -173,7 +185,7 @@ class Reviewer:
         }
         secrets = {(spec.get(f) or {}).get("name") for f in ("pullSecretRef", "sshKeySecretRef")}
         for name in sorted(s for s in secrets if s):
-            reads[f"secret {name}"] = lambda name=name: self.client.get_or_none(SECRET, name, ns, READ_SECONDS)
+            reads[f"secret {name}"] = lambda name=name: self._secret(name, ns)
         if old is None:  # the provisioners, to see who holds the DPUCluster or the control plane's namespace
             reads["provisioners"] = self._provisioners
         derived = old is None and _derives_names(meta)  # metadata.name and namespace never change: judged once

@@ -98,3 +98,40 @@ def test_a_huge_user_info_is_a_malformed_review():
         webhook.admission_request(review)
     request["userInfo"]["groups"] = groups[:100]
     assert webhook.admission_request(review)["userInfo"]["username"] == "system:admin"
+
+
+class _Secrets:
+    """The operator's cache of Secrets' metadata: synced, holding ``names`` in namespace team."""
+
+    def __init__(self, *names: str, synced: bool = True):
+        self.synced = threading.Event()
+        if synced:
+            self.synced.set()
+        self.objs = {("team", n): {"metadata": {"name": n, "namespace": "team"}} for n in names}
+
+    def get(self, key):
+        return self.objs.get(key)
+
+
+class _Counting:
+    """Counts the Secrets asked of the API server; ``present`` exist there."""
+
+    def __init__(self, *present: str):
+        self.present, self.asked = set(present), []
+
+    def get_or_none(self, res, name, namespace=None, timeout=None):
+        self.asked.append(name)
+        return {"metadata": {"name": name}} if name in self.present else None
+
+
+def test_a_secret_the_operators_cache_holds_is_not_asked_of_the_api_server_and_a_miss_is():
+    """Whether the pull and SSH secrets exist (a warning when not) comes from the operator's cache of
+    Secrets' metadata when it holds them; a Secret it does not hold yet (made a moment ago) or a cache
+    not synced on this replica is asked of the API server, so a stale miss never warns."""
+    client = _Counting("made-just-now", "pull")
+    reviewer = webhook.Reviewer(client, "ns", secrets=_Secrets("pull"))  # type: ignore[arg-type]
+    assert reviewer._secret("pull", "team") is not None and client.asked == []
+    assert reviewer._secret("made-just-now", "team") is not None and client.asked == ["made-just-now"]
+    assert reviewer._secret("missing", "team") is None and client.asked == ["made-just-now", "missing"]
+    cold = webhook.Reviewer(client, "ns", secrets=_Secrets("pull", synced=False))  # type: ignore[arg-type]
+    assert cold._secret("pull", "team") is not None and client.asked[-1] == "pull"
