@@ -78,6 +78,8 @@ class Reviewer:
         self.client = client
         self.operator_namespace = operator_namespace
         self.provisioners = provisioners
+        if secrets is not None and not secrets.metadata_only:
+            raise ValueError("the admission webhook reads Secrets' metadata only: give a metadata-only informer")
         self.secrets = secrets  # the operator's cache of Secrets' metadata (dependencies.py), if it keeps one
         self.scope = watch_namespaces
         self.release_repositories = release_repositories
@@ -106,7 +108,7 @@ class Reviewer:
             cached = self.secrets.get((namespace, name))
             if cached is not None:
                 return cached
-        return self.client.get_or_none(SECRET, name, namespace, READ_SECONDS)
+        return self.client.get_or_none(SECRET, name, namespace, READ_SECONDS, metadata_only=True)
 
     def _provisioners(self) -> list[dict[str, Any]]:
         if self.provisioners is not None and self.provisioners.synced.is_set():

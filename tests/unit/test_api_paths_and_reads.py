@@ -103,6 +103,8 @@ def test_a_huge_user_info_is_a_malformed_review():
 class _Secrets:
     """The operator's cache of Secrets' metadata: synced, holding ``names`` in namespace team."""
 
+    metadata_only = True
+
     def __init__(self, *names: str, synced: bool = True):
         self.synced = threading.Event()
         if synced:
@@ -119,7 +121,8 @@ class _Counting:
     def __init__(self, *present: str):
         self.present, self.asked = set(present), []
 
-    def get_or_none(self, res, name, namespace=None, timeout=None):
+    def get_or_none(self, res, name, namespace=None, timeout=None, metadata_only=False):
+        assert metadata_only, "a Secret's data is never read to see whether it exists"
         self.asked.append(name)
         return {"metadata": {"name": name}} if name in self.present else None
 
@@ -135,3 +138,7 @@ def test_a_secret_the_operators_cache_holds_is_not_asked_of_the_api_server_and_a
     assert reviewer._secret("missing", "team") is None and client.asked == ["made-just-now", "missing"]
     cold = webhook.Reviewer(client, "ns", secrets=_Secrets("pull", synced=False))  # type: ignore[arg-type]
     assert cold._secret("pull", "team") is not None and client.asked[-1] == "pull"
+    full = _Secrets("pull")
+    full.metadata_only = False  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        webhook.Reviewer(client, "ns", secrets=full)  # type: ignore[arg-type]

@@ -217,6 +217,8 @@ class MetalLBWebhook:
             # webhook server (controller-runtime's, on Go's net/http) keeps them: one TLS handshake
             # per connection, not one per call as HTTP/1.0 made it.
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: the body must not wait for an ACK
+            timeout = 90  # controller-runtime pkg/internal/httpserver/server.go: IdleTimeout 90 s
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

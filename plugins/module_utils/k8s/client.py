@@ -977,15 +977,27 @@ class KubeClient:
         return any(r.get("name") == res.plural for r in listing.get("resources") or [])
 
     def get(
-        self, res: Resource, name: str, namespace: str | None = None, timeout: float | None = None
+        self,
+        res: Resource,
+        name: str,
+        namespace: str | None = None,
+        timeout: float | None = None,
+        metadata_only: bool = False,
     ) -> dict[str, Any]:
-        return self.request("GET", res.path(namespace, name), timeout=timeout)
+        """The object; with ``metadata_only`` its PartialObjectMetadata (never a Secret's data)."""
+        accept = METADATA_ONLY_ITEM if metadata_only else "application/json"
+        return self.request("GET", res.path(namespace, name), timeout=timeout, accept=accept)
 
     def get_or_none(
-        self, res: Resource, name: str, namespace: str | None = None, timeout: float | None = None
+        self,
+        res: Resource,
+        name: str,
+        namespace: str | None = None,
+        timeout: float | None = None,
+        metadata_only: bool = False,
     ) -> dict[str, Any] | None:
         try:
-            return self.get(res, name, namespace, timeout)
+            return self.get(res, name, namespace, timeout, metadata_only)
         except ApiError as exc:
             if exc.not_found:
                 if KubeClient.journal is not None:  # seen absent: a read without a version
