@@ -100,6 +100,15 @@ def reconcile_hypershift(
             LOG.warning("NodePool %s/%s: %s", node_pool["metadata"]["namespace"], node_pool["metadata"]["name"], exc)
 
 
+def reconcile_ignition(hypershift: HyperShiftStandin, hcs: Informer, conf: cfg.StandinConfig) -> None:
+    """One pass of HyperShift's ignition server over the NodePools' token secrets."""
+    for hc in hcs.items():
+        try:
+            hypershift.serve_tokens(hc, conf)
+        except ApiError as exc:
+            LOG.warning("tokens of HostedCluster %s/%s: %s", hc["metadata"]["namespace"], hc["metadata"]["name"], exc)
+
+
 def reconcile_dpf(dpf: DPFStandin, clusters: Informer, conf: cfg.StandinConfig) -> None:
     """One pass of DPF's DPUCluster controllers."""
     for cluster in clusters.items():
@@ -165,11 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     dpus = Informer(client, DPU)
     walker = DPUWalker(client, args.hosted_kubeconfigs) if args.hosted_kubeconfigs else None
     settings = Informer(client, CONFIGMAP, namespace=cfg.NAMESPACE, field_selector=f"metadata.name={cfg.NAME}")
-    # HyperShift, DPF and the DPUs' kubelets are separate processes upstream: each stand-in has a loop
+    # HyperShift, its ignition server, DPF and the DPUs' kubelets are separate processes upstream: each has a loop
     # (a thread) of its own, so one held by a peer (DPF's health check of a DPUCluster whose API
     # server never answers waits out its deadline) holds no other.
     loops = {
         "hypershift": lambda conf: reconcile_hypershift(hypershift, cvo, hcs, node_pools, conf),
+        "ignition-server": lambda conf: reconcile_ignition(hypershift, hcs, conf),
         "dpf": lambda conf: reconcile_dpf(dpf, clusters, conf),
     }
     if walker is not None:

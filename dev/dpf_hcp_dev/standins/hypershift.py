@@ -542,32 +542,37 @@ class HyperShiftStandin:
             self.client.patch(SECRET, f"{name}-admin-kubeconfig", {"stringData": {"kubeconfig": kubeconfig}}, ns)
             self._published[(ns, name)] = endpoint
 
-    def _ensure_ignition(self, hc: dict[str, Any], config: StandinConfig) -> None:
-        """The ignition server's CA, and the NodePool's token for its current config: what
-        HyperShift's NodePool controller does for a NodePool of platform None (openshift/hypershift
-        hypershift-operator/controllers/nodepool/token.go, reconcileTokenSecret and cleanupOutdated;
-        nodepool_controller.go, reconcile): secret token-<nodepool>-<config hash> with a UUID token,
-        annotated with the NodePool; older ones of the NodePool marked to expire in 2 hours; the
-        hash written on the NodePool as nodePoolCurrentConfigVersion. Created when missing (never
-        overwritten); the tokens found are served (tokens issued before a restart too)."""
-        assert self.ignition is not None
-        meta = hc["metadata"]
-        ns, name = meta["namespace"], meta["name"]
-        control_plane = control_plane_namespace(ns, name)
-        release = ((hc.get("spec") or {}).get("release") or {}).get("image", "")
-        prefix = f"token-{name}-"
-        node_pool_key = f"{ns}/{name}"  # the provisioner's NodePool is named like its HostedCluster
-        node_pool = self.node_pools.get((ns, name)) if self.node_pools is not None else {"metadata": {}}
-        if self._missing(control_plane, CA_SECRET):
-            apply(self.client, _control_plane_namespace_object(ns, name))
-            self._create_secret(control_plane, CA_SECRET, {"tls.crt": self.ignition.ca_pem})
-        tokens = [
+    def _tokens(self, ns: str, name: str) -> list[dict[str, Any]]:
+        """The token secrets of the provisioner's NodePool (named like its HostedCluster) in the
+        control plane's namespace."""
+        prefix, node_pool_key = f"token-{name}-", f"{ns}/{name}"
+        return [
             s
-            for s in self.secrets.indexed((control_plane, ""))
+            for s in self.secrets.indexed((control_plane_namespace(ns, name), ""))
             if s["metadata"]["name"].startswith(prefix)
             and (s["metadata"].get("annotations") or {}).get(NODEPOOL_ANNOTATION) == node_pool_key
         ]
-        for secret in tokens:  # tokens issued before a restart; a token edited later is not trusted
+
+    def serve_tokens(self, hc: dict[str, Any], config: StandinConfig) -> None:
+        """HyperShift's ignition server, its own process upstream (a loop of its own here, woken by
+        the token secrets' events, not held by a pass over every HostedCluster): each NodePool token
+        of ``hc`` gets its payload cached and served, the outcome written on the secret, and is
+        rotated when due (openshift/hypershift ignition-server/controllers/tokensecret_controller.go,
+        Reconcile). Tokens found are served again after a restart. Not while the HostedCluster is
+        deleted, its status frozen by a test, or its etcd key missing (no token is made then either)."""
+        if self.ignition is None:
+            return
+        meta = hc["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        if meta.get("deletionTimestamp") or FINALIZER not in (meta.get("finalizers") or []):
+            return
+        if config.flag(ns, name, "statusFrozen") or self._encryption_key_missing(hc):
+            return
+        if not (hc.get("status") or {}).get("kubeconfig"):
+            return  # the control plane, and the ignition server in it, is not up
+        control_plane = control_plane_namespace(ns, name)
+        release = ((hc.get("spec") or {}).get("release") or {}).get("image", "")
+        for secret in self._tokens(ns, name):  # tokens issued before a restart; a token edited later is not trusted
             uid = secret["metadata"]["uid"]
             data = secret.get("data") or {}
             value = base64.b64decode(data.get("token") or "").decode()
@@ -598,6 +603,27 @@ class HyperShiftStandin:
                 except ApiError as exc:
                     if not (exc.conflict or exc.not_found):
                         raise
+
+    def _ensure_ignition(self, hc: dict[str, Any], config: StandinConfig) -> None:
+        """The ignition server's CA, and the NodePool's token for its current config: what
+        HyperShift's NodePool controller does for a NodePool of platform None (openshift/hypershift
+        hypershift-operator/controllers/nodepool/token.go, reconcileTokenSecret and cleanupOutdated;
+        nodepool_controller.go, reconcile): secret token-<nodepool>-<config hash> with a UUID token,
+        annotated with the NodePool; older ones of the NodePool marked to expire in 2 hours; the
+        hash written on the NodePool as nodePoolCurrentConfigVersion. Created when missing (never
+        overwritten); the ignition server serves them (serve_tokens)."""
+        assert self.ignition is not None
+        meta = hc["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        control_plane = control_plane_namespace(ns, name)
+        release = ((hc.get("spec") or {}).get("release") or {}).get("image", "")
+        prefix = f"token-{name}-"
+        node_pool_key = f"{ns}/{name}"  # the provisioner's NodePool is named like its HostedCluster
+        node_pool = self.node_pools.get((ns, name)) if self.node_pools is not None else {"metadata": {}}
+        if self._missing(control_plane, CA_SECRET):
+            apply(self.client, _control_plane_namespace_object(ns, name))
+            self._create_secret(control_plane, CA_SECRET, {"tls.crt": self.ignition.ca_pem})
+        tokens = self._tokens(ns, name)
         if node_pool is None or (node_pool.get("metadata") or {}).get("deletionTimestamp"):
             return  # HyperShift's NodePool controller makes tokens for a NodePool that exists (delete runs otherwise)
         problem, text = self._generated(node_pool, config)
