@@ -267,3 +267,76 @@ def test_a_moved_endpoint_is_written_to_the_published_admin_kubeconfig_again():
         yaml.safe_load(body["stringData"]["kubeconfig"])["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:4444"
     )
     assert s.desired_status(hc, moved)["controlPlaneEndpoint"] == {"host": "127.0.0.1", "port": 4444}
+
+
+class _Ignition:
+    """The ignition server's payload cache: which tokens it serves."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, tuple[str, ...]] = {}
+
+    def register(self, token: str, *payload: str) -> None:
+        self.tokens[token] = payload
+
+    def forget(self, token: str) -> None:
+        self.tokens.pop(token, None)
+
+
+class _Secrets:
+    def __init__(self, *secrets: dict[str, Any]) -> None:
+        self.secrets = list(secrets)
+
+    def indexed(self, key: tuple[str, str]) -> list[dict[str, Any]]:
+        return [s for s in self.secrets if s["metadata"]["namespace"] == key[0]]
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        return None
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def patch(self, _res: Any, name: str, *_args: Any, **_kw: Any) -> dict[str, Any]:
+        self.calls.append(("patch", name))
+        return {}
+
+    def delete(self, _res: Any, name: str, *_args: Any, **_kw: Any) -> None:
+        self.calls.append(("delete", name))
+
+
+def _token_secret(uid: str, token: str) -> dict[str, Any]:
+    import base64
+
+    from dpf_hcp_dev.standins.hypershift import NODEPOOL_ANNOTATION, control_plane_namespace
+
+    return {
+        "metadata": {
+            "name": f"token-hcp-{uid}",
+            "namespace": control_plane_namespace("t", "hcp"),
+            "uid": uid,
+            "annotations": {NODEPOOL_ANNOTATION: "t/hcp"},
+        },
+        "data": {"token": base64.b64encode(token.encode()).decode()},
+    }
+
+
+def test_a_revoked_token_is_not_served_while_the_informer_still_shows_its_secret():
+    """The ignition server's loop and the NodePool controller's run on two threads: a token secret
+    revoked with its NodePool (its tokens forgotten, the secret deleted) is never served afterwards,
+    also by a pass that still sees the secret in the informer's cache."""
+    from dpf_hcp_dev.standins.hypershift import FINALIZER
+
+    first, second = _token_secret("u1", "tok-1"), _token_secret("u2", "tok-2")
+    ignition, client = _Ignition(), _Client()
+    s = HyperShiftStandin(client, KUBECONFIG, _Secrets(first, second), ignition)  # type: ignore[arg-type]
+    hc = hosted_cluster()
+    hc["metadata"]["finalizers"] = [FINALIZER]
+    hc["status"] = {"kubeconfig": {"name": "hcp-admin-kubeconfig"}}
+    s._revoke(second)  # the NodePool controller, before the ignition server's first look at it
+    s.serve_tokens(hc, StandinConfig({}))
+    assert set(ignition.tokens) == {"tok-1"}, "the revoked token is not served"
+    assert ("patch", "token-hcp-u1") in client.calls and ("patch", "token-hcp-u2") not in client.calls
+    s._revoke(first)
+    s.serve_tokens(hc, StandinConfig({}))
+    assert ignition.tokens == {}

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     # server never answers waits out its deadline) holds no other.
     loops = {
         "hypershift": lambda conf: reconcile_hypershift(hypershift, cvo, hcs, node_pools, conf),
-        "ignition-server": lambda conf: reconcile_ignition(hypershift, hcs, conf),
+        "ignition-tokens": lambda conf: reconcile_ignition(hypershift, hcs, conf),
         "dpf": lambda conf: reconcile_dpf(dpf, clusters, conf),
     }
     if walker is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -320,7 +321,12 @@ class HyperShiftStandin:
         # (namespace, name) -> the endpoint its admin kubeconfig names
         self._published: dict[tuple[str, str], dict[str, Any]] = {}
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
-        self._rotated: dict[str, str] = {}  # token secret uid -> its resourceVersion when last rotated
+        self._rotated: dict[str, str] = {}  # token secret uid -> the token its last rotation replaced
+        # The ignition server's loop serves and rotates tokens while the HostedCluster loop revokes
+        # them (a NodePool deleted): one at a time, and a revoked secret's tokens are never served
+        # again, also while the informer still shows the secret.
+        self._token_lock = threading.RLock()
+        self._revoked: set[str] = set()  # uids of the token secrets revoked
 
     def workers_joined(self) -> bool:
         """Whether the hosted cluster has a Ready node that is not cordoned (one hosted API server serves
@@ -573,36 +579,39 @@ class HyperShiftStandin:
         control_plane = control_plane_namespace(ns, name)
         release = ((hc.get("spec") or {}).get("release") or {}).get("image", "")
         for secret in self._tokens(ns, name):  # tokens issued before a restart; a token edited later is not trusted
-            uid = secret["metadata"]["uid"]
-            data = secret.get("data") or {}
-            value = base64.b64decode(data.get("token") or "").decode()
-            generated = base64.b64decode(data.get("reason") or "").decode() == PAYLOAD_GENERATED[0]
-            # The payload is generated for the release the token secret names (Reconcile: TokenSecretReleaseKey).
-            made_for = base64.b64decode(data.get("release") or "").decode() or release
-            if value and generated and uid not in self._token_secrets:
-                self._token_secrets.add(uid)
-                self.ignition.register(value, name, made_for, self._ssh_key(hc))
-                old = base64.b64decode(data.get(OLD_TOKEN_KEY) or "").decode()
-                if old:  # after a restart both are cached again (Reconcile)
-                    self.ignition.register(old, name, made_for, self._ssh_key(hc))
-            if value and generated:
-                self._rotate_if_due(secret, control_plane, config)
-            if value and "reason" not in data:
-                # The ignition server, having tried the payload, says how it went (reason, message):
-                # after the NodePool controller made the secret and named it current. A payload
-                # generated is cached under the token first, then the secret patched: until then the
-                # token gets 511 (ignition-server/controllers/tokensecret_controller.go, Reconcile:
-                # PayloadStore.Set, then Patch with TokenSecretReasonKey).
-                outcome = PAYLOAD_INVALID if config.flag(ns, name, "payloadInvalid") else PAYLOAD_GENERATED
-                if outcome is PAYLOAD_GENERATED and uid not in self._token_secrets:
+            with self._token_lock:
+                if secret["metadata"]["uid"] in self._revoked:
+                    continue  # revoked while the informer still shows it
+                uid = secret["metadata"]["uid"]
+                data = secret.get("data") or {}
+                value = base64.b64decode(data.get("token") or "").decode()
+                generated = base64.b64decode(data.get("reason") or "").decode() == PAYLOAD_GENERATED[0]
+                # The payload is generated for the release the token secret names (Reconcile: TokenSecretReleaseKey).
+                made_for = base64.b64decode(data.get("release") or "").decode() or release
+                if value and generated and uid not in self._token_secrets:
                     self._token_secrets.add(uid)
                     self.ignition.register(value, name, made_for, self._ssh_key(hc))
-                patch = {"data": {"reason": _b64(outcome[0]), "message": _b64(outcome[1])}}
-                try:
-                    self.client.patch(SECRET, secret["metadata"]["name"], patch, control_plane)
-                except ApiError as exc:
-                    if not (exc.conflict or exc.not_found):
-                        raise
+                    old = base64.b64decode(data.get(OLD_TOKEN_KEY) or "").decode()
+                    if old:  # after a restart both are cached again (Reconcile)
+                        self.ignition.register(old, name, made_for, self._ssh_key(hc))
+                if value and generated:
+                    self._rotate_if_due(secret, control_plane, config)
+                if value and "reason" not in data:
+                    # The ignition server, having tried the payload, says how it went (reason, message):
+                    # after the NodePool controller made the secret and named it current. A payload
+                    # generated is cached under the token first, then the secret patched: until then the
+                    # token gets 511 (ignition-server/controllers/tokensecret_controller.go, Reconcile:
+                    # PayloadStore.Set, then Patch with TokenSecretReasonKey).
+                    outcome = PAYLOAD_INVALID if config.flag(ns, name, "payloadInvalid") else PAYLOAD_GENERATED
+                    if outcome is PAYLOAD_GENERATED and uid not in self._token_secrets:
+                        self._token_secrets.add(uid)
+                        self.ignition.register(value, name, made_for, self._ssh_key(hc))
+                    patch = {"data": {"reason": _b64(outcome[0]), "message": _b64(outcome[1])}}
+                    try:
+                        self.client.patch(SECRET, secret["metadata"]["name"], patch, control_plane)
+                    except ApiError as exc:
+                        if not (exc.conflict or exc.not_found):
+                            raise
 
     def _ensure_ignition(self, hc: dict[str, Any], config: StandinConfig) -> None:
         """The ignition server's CA, and the NodePool's token for its current config: what
@@ -846,10 +855,12 @@ class HyperShiftStandin:
     def _revoke(self, secret: dict[str, Any]) -> None:
         """A token secret deleted with its NodePool: its tokens are no longer served."""
         data = secret.get("data") or {}
-        for key in ("token", OLD_TOKEN_KEY):
-            value = base64.b64decode(data.get(key) or "").decode(errors="replace")
-            if value and self.ignition is not None:
-                self.ignition.forget(value)
+        with self._token_lock:
+            self._revoked.add(secret["metadata"].get("uid", ""))
+            for key in ("token", OLD_TOKEN_KEY):
+                value = base64.b64decode(data.get(key) or "").decode(errors="replace")
+                if value and self.ignition is not None:
+                    self.ignition.forget(value)
         try:
             self.client.delete(SECRET, secret["metadata"]["name"], secret["metadata"]["namespace"])
         except ApiError as exc:
@@ -862,8 +873,10 @@ class HyperShiftStandin:
         stand-ins' tokenRotateAfterSeconds), a new token, the current one kept as old_token."""
         assert self.ignition is not None
         meta = secret["metadata"]
-        if self._rotated.get(meta["uid"]) == meta.get("resourceVersion"):
-            return  # the cache has not shown our last rotation yet
+        data = secret.get("data") or {}
+        current = base64.b64decode(data.get("token") or "").decode()
+        if self._rotated.get(meta["uid"]) == current:
+            return  # the cache has not shown our last rotation yet (whatever else changed the secret)
         stamp = (meta.get("annotations") or {}).get(TOKEN_GENERATION_TIME)
         now = datetime.now(UTC)
         if stamp:
@@ -873,8 +886,6 @@ class HyperShiftStandin:
                 return  # the reconcile errors on an unparsable time and tries again: no rotation
             if lived < config.number("tokenRotateAfterSeconds", TOKEN_ROTATE_AFTER.total_seconds()):
                 return
-        data = secret.get("data") or {}
-        current = base64.b64decode(data.get("token") or "").decode()
         served = self.ignition.tokens.get(current)
         if served is None:
             return  # not in the cache: the server generates the payload first
@@ -887,12 +898,17 @@ class HyperShiftStandin:
             "metadata": {"annotations": {TOKEN_GENERATION_TIME: now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}},
             "data": {"token": _b64(new), OLD_TOKEN_KEY: _b64(current)},
         }
-        self._rotated[meta["uid"]] = meta.get("resourceVersion", "")
         try:
             self.client.patch(SECRET, meta["name"], patch, control_plane)
         except ApiError as exc:
             if not (exc.conflict or exc.not_found):
                 raise
+            # rotateToken: a patch that fails puts the cache back as it was
+            self.ignition.forget(new)
+            if old:
+                self.ignition.register(old, *served)
+            return
+        self._rotated[meta["uid"]] = current
 
     def _ssh_key(self, hc: dict[str, Any]) -> str:
         """The public key in the secret HostedCluster.spec.sshKey names (key id_rsa.pub), or ""."""
