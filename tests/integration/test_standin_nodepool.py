@@ -19,9 +19,14 @@ writes.
 
 from __future__ import annotations
 
+import base64
+import ssl
 import time
 
+import urllib3
+
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import CONFIGMAP, EVENT, SECRET
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.ignition import bearer
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import (
     HOSTED_CLUSTER,
     NODE_POOL,
@@ -42,6 +47,12 @@ from support import (
 )
 
 FINALIZER = "hypershift.openshift.io/finalizer"
+
+
+def _ignition_status(endpoint: str, ca_pem: str, token: str) -> int:
+    """The ignition server's answer to the token, as our code asks it (Bearer + base64)."""
+    pool = urllib3.PoolManager(ssl_context=ssl.create_default_context(cadata=ca_pem), retries=False, timeout=10)
+    return pool.request("GET", f"https://{endpoint}/ignition", headers={"Authorization": bearer(token)}).status
 
 
 def conditions(obj):
@@ -151,14 +162,23 @@ def test_a_nodepool_config_hypershift_refuses_is_valid_machine_config_false_and_
     wait_for(
         "the NodePool's token", lambda: (mgmt.get(NODE_POOL, "hc", ns).get("status") or {}).get("version"), timeout=60
     )
-    assert [
+    issued = [
         s for s in mgmt.list(SECRET, f"{ns}-hc").get("items") or [] if s["metadata"]["name"].startswith("token-hc-")
     ]
+    assert issued
+    # The ignition server serves the token until the NodePool's deletion revokes it (its own loop
+    # here, as its own process upstream: a revoked token is not served again by a later look).
+    token = base64.b64decode(issued[0]["data"]["token"]).decode()
+    ca_pem = base64.b64decode(mgmt.get(SECRET, "ignition-server-ca-cert", f"{ns}-hc")["data"]["tls.crt"]).decode()
+    endpoint = mgmt.get(HOSTED_CLUSTER, "hc", ns)["status"]["ignitionEndpoint"]
+    wait_for("the token served", lambda: _ignition_status(endpoint, ca_pem, token) == 200, timeout=30)
     mgmt.delete(NODE_POOL, "hc", ns)
     wait_for("the NodePool gone", lambda: mgmt.get_or_none(NODE_POOL, "hc", ns) is None, timeout=60)
     assert [
         s for s in mgmt.list(SECRET, f"{ns}-hc").get("items") or [] if s["metadata"]["name"].startswith("token-hc-")
     ] == []
+    time.sleep(1)  # a few passes of the ignition server's loop
+    assert _ignition_status(endpoint, ca_pem, token) == 511
     mgmt.delete(HOSTED_CLUSTER, "hc", ns)
 
 
