@@ -289,27 +289,36 @@ def test_a_host_given_over_a_kubeconfig_holds_for_every_request(tmp_path: Path, 
     assert reads == []
 
 
-def test_an_expiring_token_is_fetched_again_and_the_host_given_still_holds(tmp_path: Path, material):
-    """An exec credential plugin's token that has expired is fetched again before the next request,
-    as the client's loader does; the settings given over the kubeconfig stay."""
-    runs = tmp_path / "runs"
+HOST = "https://10.0.0.9:6443"  # given beside a kubeconfig that names another server
+
+
+def _expired_exec_kubeconfig(tmp_path: Path, material, before: str, token: str) -> str:
+    """A kubeconfig whose user is an exec credential plugin (shell ``before``, then an ExecCredential
+    of ``token``, expanded by the shell) that says its token expired long ago."""
     plugin = tmp_path / "plugin.sh"
-    plugin.write_text(
-        "#!/bin/sh\n"
-        f'echo x >> "{runs}"\n'
-        f'n=$(wc -l < "{runs}")\n'
-        'printf \'{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential",'
-        '"status":{"token":"t%s","expirationTimestamp":"2000-01-01T00:00:00Z"}}\' "$n"\n'
+    credential = (
+        '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential",'
+        f'"status":{{"token":"{token}","expirationTimestamp":"2000-01-01T00:00:00Z"}}}}'
     )
+    quoted = credential.replace('"', '\\"')  # inside the shell's double quotes, so that $n expands
+    plugin.write_text(f"#!/bin/sh\n{before}printf '%s' \"{quoted}\"\n")
     plugin.chmod(0o700)
     exec_user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin)}}
     path = tmp_path / "config"
     path.write_text(yaml.safe_dump(hypershift_like(material, **exec_user)))  # type: ignore[arg-type]
-    connection = connect({"kubeconfig": str(path), "host": "https://10.0.0.9:6443"})
+    return str(path)
+
+
+def test_an_expiring_token_is_fetched_again_and_the_host_given_still_holds(tmp_path: Path, material):
+    """An exec credential plugin's token that has expired is fetched again before the next request,
+    as the client's loader does; the settings given over the kubeconfig stay."""
+    runs = tmp_path / "runs"
+    count = f'echo x >> "{runs}"\nn=$(wc -l < "{runs}")\n'
+    connection = connect({"kubeconfig": _expired_exec_kubeconfig(tmp_path, material, count, "t$n"), "host": HOST})
     first = connection.configuration.auth_settings()["BearerToken"]["value"]
     second = connection.configuration.auth_settings()["BearerToken"]["value"]
     assert first != second and second.startswith("Bearer t")
-    assert connection.server == "https://10.0.0.9:6443"
+    assert connection.server == HOST
 
 
 def test_the_in_cluster_token_is_read_again_when_due_and_not_before(tmp_path: Path, monkeypatch):
@@ -355,17 +364,7 @@ def test_threads_refreshing_an_expired_token_never_send_a_request_elsewhere(tmp_
     import sys
     import threading
 
-    plugin = tmp_path / "plugin.sh"
-    plugin.write_text(
-        "#!/bin/sh\n"
-        'printf \'{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential",'
-        '"status":{"token":"t","expirationTimestamp":"2000-01-01T00:00:00Z"}}\'\n'
-    )
-    plugin.chmod(0o700)
-    exec_user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin)}}
-    path = tmp_path / "config"
-    path.write_text(yaml.safe_dump(hypershift_like(material, **exec_user)))  # type: ignore[arg-type]
-    cfg = connect({"kubeconfig": str(path), "host": "https://10.0.0.9:6443"}).configuration
+    cfg = connect({"kubeconfig": _expired_exec_kubeconfig(tmp_path, material, "", "t"), "host": HOST}).configuration
     seen: set[str] = set()
     done = threading.Event()
 
@@ -391,4 +390,4 @@ def test_threads_refreshing_an_expired_token_never_send_a_request_elsewhere(tmp_
         done.set()
         watcher.join(5)
         sys.setswitchinterval(interval)
-    assert seen == {"https://10.0.0.9:6443"}
+    assert seen == {HOST}
