@@ -152,13 +152,15 @@ def _run(config: Config, stop: threading.Event) -> int:
             )
             return _shutdown(servers, controllers, runner, [], None, 2, 0.0)
         served = next((c for c in controllers if provisioner.serves(c.watch)), None)
+        followers = served.followers if served else None
         reviewer = webhook.Reviewer(
             client,
             config.operator_namespace,
             served.informer if served else None,
             config.watch_namespaces,
             config.allowed_release_repositories,
-            secrets=served.followers.dependencies.secrets if served and served.followers else None,
+            # the cache of Secrets' metadata the provisioners' runs are followed by, when they are
+            secrets=followers.dependencies.secrets if isinstance(followers, provisioner.Followers) else None,
         )
         servers.append(webhook.serve(config.webhook_bind_address, reviewer, config.cert_dir, stop))
     servers.append(
