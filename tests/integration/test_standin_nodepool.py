@@ -177,8 +177,7 @@ def test_a_nodepool_config_hypershift_refuses_is_valid_machine_config_false_and_
     assert [
         s for s in mgmt.list(SECRET, f"{ns}-hc").get("items") or [] if s["metadata"]["name"].startswith("token-hc-")
     ] == []
-    time.sleep(1)  # a few passes of the ignition server's loop
-    assert _ignition_status(endpoint, ca_pem, token) == 511
+    wait_for("the revoked token refused", lambda: _ignition_status(endpoint, ca_pem, token) == 511, timeout=10)
     mgmt.delete(HOSTED_CLUSTER, "hc", ns)
 
 

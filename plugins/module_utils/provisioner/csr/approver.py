@@ -90,7 +90,7 @@ def policy_context(
 
 def cached(csr: dict[str, Any]) -> dict[str, Any]:
     """What the operator's cache keeps of a CSR: all but the issued certificate, which no decision
-    reads and an approval never sends (the approval subresource takes only the conditions and keeps
+    reads and an approval need not send (the approval subresource takes only the conditions and keeps
     the stored status: kubernetes pkg/registry/certificates/certificates/strategy.go,
     csrApprovalStrategy.PrepareForUpdate). A hosted cluster holds one per kubelet certificate ever
     issued, until the API server collects it."""
