@@ -51,8 +51,8 @@ def render(role: str) -> str:
         "",
         "Used by "
         + PLAYBOOK_USE.get(role, "`playbooks/reconcile.yml` (the operator) and `playbooks/provision.yml` (one-off)")
-        + ". It talks to the Kubernetes API itself: no other collection and no Python client package beyond"
-        " the collection's own requirements (urllib3, PyYAML; cryptography for CSRs).",
+        + ". Its tasks run on the controller and connect as kubernetes.core does (the collection's dependency),"
+        " through the kubernetes Python client: see `requirements.txt`.",
         "",
         "## Variables",
         "",
