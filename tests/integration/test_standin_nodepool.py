@@ -106,8 +106,8 @@ def test_a_platform_none_nodepool_gets_hypershifts_status_and_our_apply_leaves_i
     annotations = pool["metadata"]["annotations"]
     assert annotations["hypershift.openshift.io/nodePoolCurrentConfig"]
     assert annotations["hypershift.openshift.io/nodePoolCurrentConfigVersion"]
-    # The NodePool is applied before its MachineConfig ConfigMap, so HyperShift may briefly say the
-    # ConfigMap is missing; that never reaches the provisioner's story.
+    # The MachineConfig ConfigMap is applied before the NodePool that names it, so HyperShift has no
+    # missing ConfigMap to say; NodePoolConfigInvalid never reaches the provisioner's story.
     reasons = {e.get("reason") for e in mgmt.list(EVENT, ns).get("items") or []}
     assert "NodePoolConfigInvalid" not in reasons, reasons
     # Our runs and HyperShift's writes settle: nobody rewrites the NodePool over and over.

@@ -13,6 +13,12 @@ VALID = [
     condition("ClusterTypeValid", True, "S", ""),
     condition("DPUClusterInUse", False, "NotInUse", ""),
 ]
+# Every step of a run reported and succeeded.
+STEPS_DONE = [
+    condition("MetalLBConfigured", True, "PoolApplied", ""),
+    condition("IgnitionConfigured", True, "IgnitionConfigured", ""),
+    condition("KubeConfigInjected", True, "KubeConfigInjected", ""),
+]
 
 
 def test_last_transition_time_changes_only_with_status():
@@ -70,6 +76,7 @@ def test_an_absent_etcd_recovery_condition_means_no_recovery_ran():
 def test_ready_needs_valid_input_and_an_available_healthy_hosted_cluster():
     available = [
         *VALID,
+        *STEPS_DONE,
         condition("HostedClusterAvailable", True, "AsExpected", ""),
         condition("HostedClusterDegraded", False, "AsExpected", ""),
     ]
@@ -84,6 +91,7 @@ def test_ready_needs_valid_input_and_an_available_healthy_hosted_cluster():
     # HyperShift says Degraded while any control-plane deployment rolls, and keeps Available True.
     rolling = [
         *VALID,
+        *STEPS_DONE,
         condition("HostedClusterAvailable", True, "AsExpected", ""),
         condition("HostedClusterDegraded", True, "UnavailableReplicas", "kube-apiserver has 1 unavailable replica"),
     ]
@@ -93,6 +101,28 @@ def test_ready_needs_valid_input_and_an_available_healthy_hosted_cluster():
     ready = compute_ready(invalid, True)
     assert (ready["status"], ready["reason"]) == ("False", "ValidationFailed")
     assert "no secret" in ready["message"]
+
+
+def test_a_step_no_run_reached_holds_ready_back():
+    """A run that stopped after the HostedCluster was made (its MachineConfig ConfigMap or NodePool
+    refused) reported no IgnitionConfigured nor KubeConfigInjected: not Ready, however Available
+    the control plane is."""
+    stopped = [
+        *VALID,
+        STEPS_DONE[0],
+        condition("HostedClusterAvailable", True, "AsExpected", ""),
+        condition("HostedClusterDegraded", False, "AsExpected", ""),
+    ]
+    ready = compute_ready(stopped, True)
+    assert (ready["status"], ready["reason"]) == ("False", "StepNotReported")
+    assert ready["message"].startswith("KubeConfigInjected: not reported yet")
+    ready = compute_ready([*stopped, STEPS_DONE[2]], True)
+    assert ready["message"].startswith("IgnitionConfigured: not reported yet")
+    assert compute_ready([*stopped, *STEPS_DONE[1:]], True)["status"] == "True"
+    # Before the HostedCluster, and while it comes up, the reason stays what it was.
+    assert compute_ready(VALID, False)["reason"] == "HostedClusterNotCreated"
+    coming = [*VALID, condition("HostedClusterAvailable", False, "WaitingForAvailable", "")]
+    assert compute_ready(coming, True)["reason"] == "HostedClusterNotAvailable"
 
 
 def test_phase_follows_validation_creation_readiness_and_deletion():

@@ -10,9 +10,11 @@ from typing import Any
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.conditions import condition, find
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import status as st
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner import versions
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.conditions import STEP_CONDITIONS
 
 TAGGED = "quay.io/openshift-release-dev/ocp-release:4.19.1-x86_64"
 DIGEST = "quay.io/openshift-release-dev/ocp-release@sha256:" + "b" * 64
+STEPS_DONE = [condition(step, True, "Done", "") for step in STEP_CONDITIONS]  # every step of a run succeeded
 
 
 def hc(image: str = TAGGED, cp: list[dict[str, Any]] | None = None, cv: list[dict[str, Any]] | None = None) -> dict:
@@ -61,18 +63,18 @@ def test_nothing_reported_is_unknown_and_does_not_hold_ready_back():
     found = by_type(hc())
     assert found["ControlPlaneRolledOut"][:2] == ("Unknown", "NotReported")
     assert by_type(None)["DataPlaneRolledOut"] == ("Unknown", "NotReported", "The HostedCluster does not exist yet")
-    conditions = [condition("HostedClusterAvailable", True, "AsExpected", ""), *versions.conditions(hc())]
+    conditions = [condition("HostedClusterAvailable", True, "AsExpected", ""), *STEPS_DONE, *versions.conditions(hc())]
     assert st.compute_ready(conditions, True)["status"] == "True"
 
 
 def test_ready_waits_for_the_control_plane_at_the_desired_release():
     available = condition("HostedClusterAvailable", True, "AsExpected", "")
     rolling = versions.conditions(hc(cp=[entry("4.19.1", "Partial"), entry("4.19.0", "Completed")]))
-    ready = st.compute_ready([available, *rolling], True)
+    ready = st.compute_ready([available, *STEPS_DONE, *rolling], True)
     assert (ready["status"], ready["reason"]) == ("False", "ControlPlaneRollingOut")
     assert ready["message"].startswith("ControlPlaneRolledOut: The control plane is rolling out 4.19.1")
     done = versions.conditions(hc(cp=[entry("4.19.1", "Completed")], cv=[entry("4.19.1", "Partial")]))
-    assert st.compute_ready([available, *done], True)["status"] == "True"  # the DPUs join after Ready
+    assert st.compute_ready([available, *STEPS_DONE, *done], True)["status"] == "True"  # the DPUs join after Ready
     assert find(done, "DataPlaneRolledOut")["status"] == "False"
 
 

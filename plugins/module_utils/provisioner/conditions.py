@@ -53,6 +53,8 @@ WAITING_FOR_KUBECONFIG = "WaitingForKubeconfig"
 HOSTED_CLUSTER_NOT_CREATED = "HostedClusterNotCreated"
 WAITING_FOR_IGNITION_ENDPOINT = "WaitingForIgnitionEndpoint"
 WAITING_FOR_IGNITION_PAYLOAD = "WaitingForIgnitionPayload"
+# Ready's reason while a step has never reported its condition (a run stopped before it).
+STEP_NOT_REPORTED = "StepNotReported"
 WAITING_REASONS = frozenset(
     {WAITING_FOR_KUBECONFIG, HOSTED_CLUSTER_NOT_CREATED, WAITING_FOR_IGNITION_ENDPOINT, WAITING_FOR_IGNITION_PAYLOAD}
 )

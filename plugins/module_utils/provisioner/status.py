@@ -24,6 +24,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.co
     SECRETS_VALID,
     SPEC_VALID,
     STEP_CONDITIONS,
+    STEP_NOT_REPORTED,
     UPGRADE_ALLOWED,
     UPGRADING,
     WAITING_REASONS,
@@ -194,7 +195,9 @@ def validation_failures(conditions: list[Condition]) -> list[Condition]:
 def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> Condition:
     """Ready is True when the input is valid, the HostedCluster is Available and not Degraded, its
     control plane completed the desired release (when HyperShift reports controlPlaneVersion), and
-    every step that reported a condition succeeded.
+    every step reported a condition and succeeded. A step that never reported is a run that stopped
+    before it (a write refused after the HostedCluster was made, say: the NodePool's MachineConfig
+    ConfigMap, the NodePool itself): the provisioner is not Ready while it is missing.
 
     When it is not, the reason is the most useful one: bad input, then a broken hosted cluster
     or a step that failed (something to act on), then what is still on its way.
@@ -225,6 +228,15 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
         return condition(READY, False, CONTROL_PLANE_ROLLING_OUT, f"{CONTROL_PLANE_ROLLED_OUT}: {rollout['message']}")
     if steps:
         return condition(READY, False, steps[0]["reason"], f"{steps[0]['type']}: {steps[0]['message']}")
+    missing = [step for step in STEP_CONDITIONS if find(conditions, step) is None]
+    if missing:
+        return condition(
+            READY,
+            False,
+            STEP_NOT_REPORTED,
+            f"{missing[0]}: not reported yet; no run has reached this step (a failed run says why in the"
+            " provisioner's Events)",
+        )
     degraded = find(conditions, HOSTED_CLUSTER_DEGRADED)
     if degraded and degraded["status"] == "True":  # replicas rolling while the control plane serves
         return condition(
