@@ -6,7 +6,7 @@ from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import KubeClient
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.resources import EVENT, Resource
-from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import NODE_POOL, PROVISIONER
 from support import (
     dpucluster,
     namespace,
@@ -131,3 +131,32 @@ def test_a_run_that_fails_outright_is_one_warning_however_often_retried_and_its_
     assert (
         recovered[0]["message"] == f"A run succeeded again after: {failure['message'].removeprefix('A run failed: ')}"
     )
+
+
+def test_a_machineconfig_the_api_refuses_holds_ready_back_and_makes_no_nodepool(mgmt, operator):
+    """The HostedCluster is made before the MachineConfig ConfigMap its NodePool names. When the API
+    server refuses that ConfigMap (a ResourceQuota of no ConfigMaps in the namespace), every run stops
+    there: the control plane comes up Available, but no NodePool is made, no step after it reports,
+    and Ready stays False naming the step no run reached. Once the quota goes, it becomes Ready."""
+    ns = namespace(mgmt, unique("tenant"))
+    dpu_ns = namespace(mgmt, unique("dpus"))
+    secrets(mgmt, ns)
+    dpucluster(mgmt, dpu_ns, "dpucluster")
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-configmaps", "namespace": ns},
+        "spec": {"hard": {"configmaps": "0"}},
+    }
+    mgmt.create(RESOURCE_QUOTA, quota)
+    mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    wait_condition(mgmt, ns, "hcp", "HostedClusterAvailable", "True", timeout=120)
+    wait_for("two failed runs", lambda: failed_runs(operator.log_text(), ns) >= 2, timeout=90)
+    obj = wait_condition(mgmt, ns, "hcp", "Ready", "False", "StepNotReported", timeout=90)
+    ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["message"].startswith("KubeConfigInjected: not reported yet"), ready
+    assert mgmt.list(NODE_POOL, ns).get("items") == []
+
+    mgmt.delete(RESOURCE_QUOTA, "no-configmaps", ns)  # the fix
+    wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)
+    assert len(mgmt.list(NODE_POOL, ns).get("items") or []) == 1
