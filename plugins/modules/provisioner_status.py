@@ -150,9 +150,10 @@ def desired_status(
             found.append(upgrade)
             upgrading = upgrade["status"] == "True"
     merged = conds.merge(old.get("conditions"), found, generation)
-    ready = st.compute_ready(merged, hosted_cluster is not None)
-    merged = conds.merge(merged, [ready], generation)
     deleting = bool(current["metadata"].get("deletionTimestamp"))
+    # Steps are judged against this run's spec; not while deleting (the deletion raised the generation).
+    ready = st.compute_ready(merged, hosted_cluster is not None, None if deleting else generation)
+    merged = conds.merge(merged, [ready], generation)
     new = {**old, **{k: v for k, v in fields.items() if v is not None}}
     if hosted_cluster is not None:
         hc_meta = hosted_cluster["metadata"]

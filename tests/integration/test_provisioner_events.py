@@ -149,13 +149,16 @@ def test_a_machineconfig_the_api_refuses_holds_ready_back_and_makes_no_nodepool(
         "spec": {"hard": {"configmaps": "0"}},
     }
     mgmt.create(RESOURCE_QUOTA, quota)
-    mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    cr = mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
     wait_condition(mgmt, ns, "hcp", "HostedClusterAvailable", "True", timeout=120)
     wait_for("two failed runs", lambda: failed_runs(operator.log_text(), ns) >= 2, timeout=90)
     obj = wait_condition(mgmt, ns, "hcp", "Ready", "False", "StepNotReported", timeout=90)
     ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
-    assert ready["message"].startswith("KubeConfigInjected: not reported yet"), ready
+    assert ready["message"].startswith("IgnitionConfigured: no run has completed this step"), ready
     assert mgmt.list(NODE_POOL, ns).get("items") == []
+    # Where the message points: the failure, once, naming the ConfigMap the quota refused.
+    failures = [e for e in provisioner_events(mgmt, ns, cr["metadata"]["uid"]) if e["reason"] == "ReconcileFailed"]
+    assert len(failures) == 1 and "no-configmaps" in failures[0]["message"], told(failures)
 
     mgmt.delete(RESOURCE_QUOTA, "no-configmaps", ns)  # the fix
     wait_condition(mgmt, ns, "hcp", "Ready", "True", timeout=120)

@@ -5,6 +5,7 @@ from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.st
     compute_ready,
     mirror_hosted_cluster,
 )
+from ansible_collections.dpf_hcp.provisioner.plugins.modules.provisioner_status import desired_status
 
 VALID = [
     condition("SecretsValid", True, "SecretsValid", ""),
@@ -115,14 +116,41 @@ def test_a_step_no_run_reached_holds_ready_back():
     ]
     ready = compute_ready(stopped, True)
     assert (ready["status"], ready["reason"]) == ("False", "StepNotReported")
-    assert ready["message"].startswith("KubeConfigInjected: not reported yet")
-    ready = compute_ready([*stopped, STEPS_DONE[2]], True)
-    assert ready["message"].startswith("IgnitionConfigured: not reported yet")
+    # The first step the run did not complete, in the order a run goes.
+    assert ready["message"].startswith("IgnitionConfigured: no run has completed this step"), ready
+    ready = compute_ready([*stopped, STEPS_DONE[1]], True)
+    assert ready["message"].startswith("KubeConfigInjected: no run has completed this step"), ready
     assert compute_ready([*stopped, *STEPS_DONE[1:]], True)["status"] == "True"
-    # Before the HostedCluster, and while it comes up, the reason stays what it was.
+    # Something to act on: told before the control plane's own progress.
+    coming = [*VALID, STEPS_DONE[0], condition("HostedClusterAvailable", False, "WaitingForAvailable", "")]
+    assert compute_ready(coming, True)["reason"] == "StepNotReported"
+    assert compute_ready([*coming, *STEPS_DONE[1:]], True)["reason"] == "HostedClusterNotAvailable"
+    # A step that failed says so itself; before the HostedCluster, nothing is missing yet.
+    failed = [*stopped, condition("IgnitionConfigured", False, "ImageMissing", "map the release")]
+    assert compute_ready(failed, True)["reason"] == "ImageMissing"
     assert compute_ready(VALID, False)["reason"] == "HostedClusterNotCreated"
-    coming = [*VALID, condition("HostedClusterAvailable", False, "WaitingForAvailable", "")]
-    assert compute_ready(coming, True)["reason"] == "HostedClusterNotAvailable"
+
+
+def test_steps_left_from_an_earlier_spec_hold_ready_back_until_a_run_completes_them():
+    """A spec changed (an upgrade), and the run for it stopped after the HostedCluster (the new
+    MachineConfig ConfigMap refused): the steps still say what a run did for the old spec."""
+    provisioner = {"metadata": {"name": "hcp", "namespace": "t", "generation": 2}, "spec": {}}
+    old_steps = [{**c, "observedGeneration": 1} for c in STEPS_DONE]
+    current = {**provisioner, "status": {"conditions": [*VALID, *old_steps]}}
+    hc = {
+        "metadata": {"name": "hcp", "namespace": "t"},
+        "status": {"conditions": [{"type": "Available", "status": "True", "reason": "AsExpected", "message": ""}]},
+    }
+    new = desired_status(current, [*VALID, STEPS_DONE[0]], hc, True, {}, 2)
+    ready = next(c for c in new["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "StepNotReported"), ready
+    assert ready["message"].startswith("IgnitionConfigured:"), ready
+    done = desired_status({**provisioner, "status": new}, [*VALID, *STEPS_DONE], hc, True, {}, 2)
+    assert next(c for c in done["conditions"] if c["type"] == "Ready")["status"] == "True"
+    # Deleting raises the generation and runs no step: not held against the provisioner.
+    deleting = {"metadata": {**provisioner["metadata"], "generation": 3, "deletionTimestamp": "2026-12-05T00:00:00Z"}}
+    gone = desired_status({**deleting, "status": done}, [], hc, True, {}, 3)
+    assert next(c for c in gone["conditions"] if c["type"] == "Ready")["reason"] != "StepNotReported"
 
 
 def test_phase_follows_validation_creation_readiness_and_deletion():
@@ -146,15 +174,20 @@ def test_phase_follows_validation_creation_readiness_and_deletion():
 def test_a_failed_step_explains_ready_before_waiting_for_availability():
     waiting = [
         *VALID,
+        *STEPS_DONE[:2],
         condition("HostedClusterAvailable", False, "WaitingForAvailable", ""),
         condition("KubeConfigInjected", False, "WaitingForKubeconfig", "not yet"),
     ]
     assert compute_ready(waiting, True)["reason"] == "HostedClusterNotAvailable"
-    broken = [*waiting, condition("MetalLBConfigured", False, "MetalLBNotInstalled", "install MetalLB")]
+    broken = [
+        *(c for c in waiting if c["type"] != "MetalLBConfigured"),
+        condition("MetalLBConfigured", False, "MetalLBNotInstalled", "install MetalLB"),
+    ]
     ready = compute_ready(broken, True)
     assert (ready["reason"], ready["message"]) == ("MetalLBNotInstalled", "MetalLBConfigured: install MetalLB")
     available = [
         *VALID,
+        *STEPS_DONE[:2],
         condition("HostedClusterAvailable", True, "AsExpected", ""),
         condition("KubeConfigInjected", False, "WaitingForKubeconfig", "not yet"),
     ]

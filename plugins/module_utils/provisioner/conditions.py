@@ -31,7 +31,7 @@ VALIDATION_CONDITIONS = (
 KUBECONFIG_INJECTED = "KubeConfigInjected"
 METALLB_CONFIGURED = "MetalLBConfigured"
 IGNITION_CONFIGURED = "IgnitionConfigured"
-STEP_CONDITIONS = (KUBECONFIG_INJECTED, METALLB_CONFIGURED, IGNITION_CONFIGURED)
+STEP_CONDITIONS = (METALLB_CONFIGURED, IGNITION_CONFIGURED, KUBECONFIG_INJECTED)  # in the order a run reports them
 CSR_AUTO_APPROVAL = "CSRAutoApprovalActive"
 HOSTED_CLUSTER_HEALTHY = "HostedClusterHealthy"  # the hosted cluster's ClusterVersion and ClusterOperators
 CLEANUP = "HostedClusterCleanup"
@@ -53,7 +53,8 @@ WAITING_FOR_KUBECONFIG = "WaitingForKubeconfig"
 HOSTED_CLUSTER_NOT_CREATED = "HostedClusterNotCreated"
 WAITING_FOR_IGNITION_ENDPOINT = "WaitingForIgnitionEndpoint"
 WAITING_FOR_IGNITION_PAYLOAD = "WaitingForIgnitionPayload"
-# Ready's reason while a step has never reported its condition (a run stopped before it).
+# Ready's reason while a step has not reported its condition for the current spec (a run stopped before
+# it, or failed in it).
 STEP_NOT_REPORTED = "StepNotReported"
 WAITING_REASONS = frozenset(
     {WAITING_FOR_KUBECONFIG, HOSTED_CLUSTER_NOT_CREATED, WAITING_FOR_IGNITION_ENDPOINT, WAITING_FOR_IGNITION_PAYLOAD}

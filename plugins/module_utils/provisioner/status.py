@@ -82,7 +82,7 @@ GOOD_WHEN_FALSE = frozenset(
 # while a recovery is in progress (openshift/hypershift, "Copy conditions from hostedcontrolplane").
 GOOD_WHEN_UNKNOWN = frozenset({RESTORED_FROM_BACKUP})
 GOOD, BAD, UNKNOWN = "good", "bad", "unknown"
-# Our own step conditions: when a step has reported, it must be True for Ready.
+# The input's checks: when one has reported, it must have this status for Ready.
 VALIDATION_PASS = {
     SPEC_VALID: "True",
     SECRETS_VALID: "True",
@@ -192,15 +192,17 @@ def validation_failures(conditions: list[Condition]) -> list[Condition]:
     return [c for c in conditions if c["type"] in VALIDATION_PASS and c["status"] != VALIDATION_PASS[c["type"]]]
 
 
-def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> Condition:
+def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool, generation: int | None = None) -> Condition:
     """Ready is True when the input is valid, the HostedCluster is Available and not Degraded, its
     control plane completed the desired release (when HyperShift reports controlPlaneVersion), and
-    every step reported a condition and succeeded. A step that never reported is a run that stopped
-    before it (a write refused after the HostedCluster was made, say: the NodePool's MachineConfig
-    ConfigMap, the NodePool itself): the provisioner is not Ready while it is missing.
+    every step reported a condition for the spec of ``generation`` and succeeded. Every run that
+    passes validation reports each step; one missing, or left from an earlier spec, is a run that
+    stopped before it or in it (a write refused after the HostedCluster was made, say: the NodePool's
+    MachineConfig ConfigMap, the NodePool itself). ``generation`` None: any generation counts (a
+    provisioner being deleted, whose generation the deletion raised).
 
-    When it is not, the reason is the most useful one: bad input, then a broken hosted cluster
-    or a step that failed (something to act on), then what is still on its way.
+    When it is not, the reason is the most useful one: bad input, then a broken hosted cluster,
+    a step that failed or that no run completed (something to act on), then what is still on its way.
     """
     failed = validation_failures(conditions)
     if failed:
@@ -215,6 +217,15 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
     broken = [c for c in steps if c["reason"] not in WAITING_REASONS]
     if broken:
         return condition(READY, False, broken[0]["reason"], f"{broken[0]['type']}: {broken[0]['message']}")
+    missing = [step for step in STEP_CONDITIONS if not _reported(find(conditions, step), generation)]
+    if missing:
+        return condition(
+            READY,
+            False,
+            STEP_NOT_REPORTED,
+            f"{missing[0]}: no run has completed this step for the current spec (a run that fails is told"
+            " in a ReconcileFailed Event)",
+        )
     available = find(conditions, HOSTED_CLUSTER_AVAILABLE)
     if not available or available["status"] != "True":
         return condition(
@@ -228,15 +239,6 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
         return condition(READY, False, CONTROL_PLANE_ROLLING_OUT, f"{CONTROL_PLANE_ROLLED_OUT}: {rollout['message']}")
     if steps:
         return condition(READY, False, steps[0]["reason"], f"{steps[0]['type']}: {steps[0]['message']}")
-    missing = [step for step in STEP_CONDITIONS if find(conditions, step) is None]
-    if missing:
-        return condition(
-            READY,
-            False,
-            STEP_NOT_REPORTED,
-            f"{missing[0]}: not reported yet; no run has reached this step (a failed run says why in the"
-            " provisioner's Events)",
-        )
     degraded = find(conditions, HOSTED_CLUSTER_DEGRADED)
     if degraded and degraded["status"] == "True":  # replicas rolling while the control plane serves
         return condition(
@@ -246,6 +248,14 @@ def compute_ready(conditions: list[Condition], hosted_cluster_exists: bool) -> C
             f"The hosted cluster is available and every step succeeded; HyperShift reports: {degraded['message']}",
         )
     return condition(READY, True, "Ready", "The hosted cluster is available and every step succeeded")
+
+
+def _reported(step: Condition | None, generation: int | None) -> bool:
+    """Whether a step's condition was reported for the spec of ``generation`` (any, when None)."""
+    if step is None:
+        return False
+    seen = step.get("observedGeneration")
+    return generation is None or not isinstance(seen, int) or seen >= generation
 
 
 def _degraded_and_down(conditions: list[Condition]) -> bool:
