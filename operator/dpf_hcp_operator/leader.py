@@ -55,6 +55,11 @@ class LeaderElector:
         self.clock = clock  # monotonic: the only clock expiry is judged by
         self._observed: dict[str, Any] | None = None  # the Lease's spec as last read or written
         self._observed_at = 0.0  # self.clock() when it last changed (client-go's observedTime)
+        # A renewal and the release never overlap, and nothing is renewed once released: client-go
+        # stops its renew loop before it releases (ReleaseOnCancel). A release that read the Lease
+        # while a renewal wrote it would be refused (409) and leave the Lease held until it expires.
+        self._writing = threading.Lock()
+        self._released = False
 
     def _observe(self, record: dict[str, Any], written: bool = False) -> None:
         """client-go's setObservedRecord: the clock restarts when the record changes (a renewal by
@@ -139,7 +144,11 @@ class LeaderElector:
         last_renewed = self.clock()
         while not stop.wait(self.retry_period):
             try:
-                if self._try():
+                with self._writing:
+                    if self._released:
+                        return
+                    renewed = self._try()
+                if renewed:
                     last_renewed = self.clock()
                     continue
             except ApiError as exc:
@@ -155,17 +164,19 @@ class LeaderElector:
         """Give the Lease up at once (a clean stop), so another replica need not wait for it to expire."""
         if not self.leading.is_set():
             return
-        try:
-            lease = self.client.get(LEASE, self.name, self.namespace)
-            if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
-                # client-go's tryRelease (ReleaseOnCancel): no holder, a duration of 1 s
-                now = _now()
-                spec = {**lease["spec"], "holderIdentity": "", "leaseDurationSeconds": 1}
-                spec.update(acquireTime=now, renewTime=now)
-                self.client.replace(LEASE, {**lease, "spec": spec})
-                self._observe(spec, written=True)
-                log(LOG, logging.INFO, "released the leader Lease", lease=f"{self.namespace}/{self.name}")
-        except ApiError as exc:
-            log(LOG, logging.WARNING, "could not release the leader Lease", error=str(exc))
+        with self._writing:  # waits for a renewal under way; none follows
+            self._released = True
+            try:
+                lease = self.client.get(LEASE, self.name, self.namespace)
+                if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
+                    # client-go's tryRelease (ReleaseOnCancel): no holder, a duration of 1 s
+                    now = _now()
+                    spec = {**lease["spec"], "holderIdentity": "", "leaseDurationSeconds": 1}
+                    spec.update(acquireTime=now, renewTime=now)
+                    self.client.replace(LEASE, {**lease, "spec": spec})
+                    self._observe(spec, written=True)
+                    log(LOG, logging.INFO, "released the leader Lease", lease=f"{self.namespace}/{self.name}")
+            except ApiError as exc:
+                log(LOG, logging.WARNING, "could not release the leader Lease", error=str(exc))
         self.leading.clear()
         metrics.LEADER.set(0)

@@ -6,6 +6,7 @@ replica's wall clock. LeaderElector._try against an in-memory Lease and a fake c
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
 import pytest
@@ -184,3 +185,37 @@ def test_a_failed_write_does_not_change_what_was_observed() -> None:
         b._try()
     del leases.replace
     assert b._try()  # still expired as first observed: no fresh wait after an error
+
+
+def test_the_release_waits_for_a_renewal_under_way_and_no_renewal_follows_it() -> None:
+    """SIGTERM while the keeper thread renews: the release read the Lease before the renewal wrote
+    it, got 409 and left the Lease held until it expired (a fault test caught it once in six runs)."""
+    leases, clock = Leases(), Clock()
+    a = elector(leases, clock, "a")
+    assert a._try()
+    a.leading.set()
+    renewing, go_on = threading.Event(), threading.Event()
+    replace = leases.replace
+
+    def slow_renewal(res: Any, body: dict[str, Any]) -> dict[str, Any]:
+        if body["spec"]["holderIdentity"] == "a":  # the keeper's renewal, not the release
+            renewing.set()
+            go_on.wait(5)
+        return replace(res, body)
+
+    leases.replace = slow_renewal  # type: ignore[method-assign]
+    a.retry_period = 0.01
+    stop, lost = threading.Event(), threading.Event()
+    keeper = threading.Thread(target=a.keep, args=(stop, lost), daemon=True)
+    keeper.start()
+    assert renewing.wait(5)
+    releasing = threading.Thread(target=a.release, daemon=True)
+    releasing.start()
+    releasing.join(0.2)
+    assert releasing.is_alive()  # waits for the renewal under way
+    go_on.set()
+    releasing.join(5)
+    assert leases.holder == "" and leases.lease["spec"]["leaseDurationSeconds"] == 1  # type: ignore[index]
+    keeper.join(5)
+    assert not keeper.is_alive()  # it stopped renewing: the Lease stays released
+    assert leases.holder == "" and not lost.is_set()
