@@ -97,22 +97,23 @@ def failed_runs(log_text: str, ns: str) -> int:
     )
 
 
-def test_a_run_that_fails_outright_is_one_warning_however_often_retried_and_its_recovery_is_told(mgmt, operator):
-    """The API server refuses the HostedCluster (a ResourceQuota of none in the namespace): the
-    step fails outright, not as a condition of the status, so the Event is the only place a person
-    sees it. Retried with backoff, it is told once; once the quota goes, the recovery is told."""
+def provisioner_under_quota(mgmt: KubeClient, quota: str, hard: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """A tenant namespace with its secrets and a DPUCluster, a ResourceQuota ``quota`` of ``hard``
+    in it, then a provisioner: its namespace and the created object."""
     ns = namespace(mgmt, unique("tenant"))
     dpu_ns = namespace(mgmt, unique("dpus"))
     secrets(mgmt, ns)
     dpucluster(mgmt, dpu_ns, "dpucluster")
-    quota = {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": {"name": "no-hosted-clusters", "namespace": ns},
-        "spec": {"hard": {"count/hostedclusters.hypershift.openshift.io": "0"}},
-    }
-    mgmt.create(RESOURCE_QUOTA, quota)
-    cr = mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    body = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": quota, "namespace": ns}}
+    mgmt.create(RESOURCE_QUOTA, {**body, "spec": {"hard": hard}})
+    return ns, mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+
+
+def test_a_run_that_fails_outright_is_one_warning_however_often_retried_and_its_recovery_is_told(mgmt, operator):
+    """The API server refuses the HostedCluster (a ResourceQuota of none in the namespace): the
+    step fails outright, not as a condition of the status, so the Event is the only place a person
+    sees it. Retried with backoff, it is told once; once the quota goes, the recovery is told."""
+    ns, cr = provisioner_under_quota(mgmt, "no-hosted-clusters", {"count/hostedclusters.hypershift.openshift.io": "0"})
     wait_for("three failed runs", lambda: failed_runs(operator.log_text(), ns) >= 3, timeout=90)
 
     failures = [e for e in provisioner_events(mgmt, ns, cr["metadata"]["uid"]) if e["reason"] == "ReconcileFailed"]
@@ -138,18 +139,7 @@ def test_a_machineconfig_the_api_refuses_holds_ready_back_and_makes_no_nodepool(
     server refuses that ConfigMap (a ResourceQuota of no ConfigMaps in the namespace), every run stops
     there: the control plane comes up Available, but no NodePool is made, no step after it reports,
     and Ready stays False naming the step no run reached. Once the quota goes, it becomes Ready."""
-    ns = namespace(mgmt, unique("tenant"))
-    dpu_ns = namespace(mgmt, unique("dpus"))
-    secrets(mgmt, ns)
-    dpucluster(mgmt, dpu_ns, "dpucluster")
-    quota = {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": {"name": "no-configmaps", "namespace": ns},
-        "spec": {"hard": {"configmaps": "0"}},
-    }
-    mgmt.create(RESOURCE_QUOTA, quota)
-    cr = mgmt.create(PROVISIONER, provisioner_body(ns, "hcp", dpu_ns, "dpucluster"))
+    ns, cr = provisioner_under_quota(mgmt, "no-configmaps", {"configmaps": "0"})
     wait_condition(mgmt, ns, "hcp", "HostedClusterAvailable", "True", timeout=120)
     wait_for("two failed runs", lambda: failed_runs(operator.log_text(), ns) >= 2, timeout=90)
     obj = wait_condition(mgmt, ns, "hcp", "Ready", "False", "StepNotReported", timeout=90)
