@@ -56,7 +56,8 @@ class LeaderElector:
         self._observed: dict[str, Any] | None = None  # the Lease's spec as last read or written
         self._observed_at = 0.0  # self.clock() when it last changed (client-go's observedTime)
         # A renewal and the release never overlap, and nothing is renewed once released: client-go
-        # stops its renew loop before it releases (ReleaseOnCancel). A release that read the Lease
+        # stops its renew loop before it releases (ReleaseOnCancel; kubernetes/client-go
+        # tools/leaderelection/leaderelection.go, Run and release). A release that read the Lease
         # while a renewal wrote it would be refused (409) and leave the Lease held until it expires.
         self._writing = threading.Lock()
         self._released = False
