@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.apply import apply
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError, KubeClient
@@ -73,31 +74,70 @@ def run_loop(
         stop.set()
 
 
+class Passes:
+    """What each object's last completed pass read (``inputs``): an object whose inputs are the
+    same again is passed over, as a controller that is not sent an event does not reconcile. An
+    object whose inputs are None (it may change with time alone) is passed every time; one whose
+    pass failed is passed again."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, ...], tuple[Any, ...]] = {}
+        self._seen: set[tuple[str, ...]] = set()
+
+    def due(self, key: tuple[str, ...], inputs: tuple[Any, ...] | None) -> bool:
+        self._seen.add(key)
+        return inputs is None or self._done.get(key) != inputs
+
+    def done(self, key: tuple[str, ...], inputs: tuple[Any, ...] | None) -> None:
+        if inputs is None:
+            self._done.pop(key, None)
+        else:
+            self._done[key] = inputs
+
+    def end(self) -> None:
+        """Forget the objects this pass did not see (deleted)."""
+        self._done = {k: v for k, v in self._done.items() if k in self._seen}
+        self._seen = set()
+
+
 def reconcile_hypershift(
     hypershift: HyperShiftStandin,
     cvo: ClusterVersionOperatorStandin,
     hcs: Informer,
     node_pools: Informer,
+    passes: Passes,
     conf: cfg.StandinConfig,
 ) -> None:
-    """One pass of HyperShift's controllers and the hosted cluster's CVO."""
+    """One pass of HyperShift's controllers and the hosted cluster's CVO, over the objects whose
+    inputs changed since their last pass (HostedCluster.hosted_cluster_inputs, node_pool_inputs)."""
     for hc in hcs.items():
+        meta = hc["metadata"]
+        key, inputs = ("HostedCluster", meta["namespace"], meta["name"]), hypershift.hosted_cluster_inputs(hc, conf)
+        if not passes.due(key, inputs):
+            continue
         try:
             hypershift.reconcile(hc, conf)
+            passes.done(key, inputs)
         except ApiError as exc:
-            LOG.warning("HostedCluster %s/%s: %s", hc["metadata"]["namespace"], hc["metadata"]["name"], exc)
+            passes.done(key, None)
+            LOG.warning("HostedCluster %s/%s: %s", meta["namespace"], meta["name"], exc)
     try:
         cvo.reconcile(hcs.items(), conf)
     except ApiError as exc:
         LOG.warning("hosted ClusterVersion and ClusterOperators: %s", exc)
     for node_pool in node_pools.items():
-        spec = node_pool.get("spec") or {}
+        meta, spec = node_pool["metadata"], node_pool.get("spec") or {}
+        hc = hcs.get((meta["namespace"], str(spec.get("clusterName", ""))))
+        key, inputs = ("NodePool", meta["namespace"], meta["name"]), hypershift.node_pool_inputs(node_pool, hc, conf)
+        if not passes.due(key, inputs):
+            continue
         try:
-            hypershift.reconcile_node_pool(
-                node_pool, hcs.get((node_pool["metadata"]["namespace"], str(spec.get("clusterName", "")))), conf
-            )
+            hypershift.reconcile_node_pool(node_pool, hc, conf)
+            passes.done(key, inputs)
         except ApiError as exc:
-            LOG.warning("NodePool %s/%s: %s", node_pool["metadata"]["namespace"], node_pool["metadata"]["name"], exc)
+            passes.done(key, None)
+            LOG.warning("NodePool %s/%s: %s", meta["namespace"], meta["name"], exc)
+    passes.end()
 
 
 def reconcile_ignition(hypershift: HyperShiftStandin, hcs: Informer, conf: cfg.StandinConfig) -> None:
@@ -177,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     # HyperShift, its ignition server, DPF and the DPUs' kubelets are separate processes upstream: each has a loop
     # (a thread) of its own, so one held by a peer (DPF's health check of a DPUCluster whose API
     # server never answers waits out its deadline) holds no other.
+    passes = Passes()
     loops = {
-        "hypershift": lambda conf: reconcile_hypershift(hypershift, cvo, hcs, node_pools, conf),
+        "hypershift": lambda conf: reconcile_hypershift(hypershift, cvo, hcs, node_pools, passes, conf),
         "ignition-tokens": lambda conf: reconcile_ignition(hypershift, hcs, conf),
         "dpf": lambda conf: reconcile_dpf(dpf, clusters, conf),
     }

@@ -318,6 +318,7 @@ class HyperShiftStandin:
         self.config_maps = config_maps  # the NodePools' spec.config ConfigMaps
         self._generated_cache: dict[tuple[str, str], tuple[Any, str | None, str]] = {}
         self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
+        self._last_created = -self.GRACE  # when the newest of them was created (monotonic)
         # (namespace, name) -> the endpoint its admin kubeconfig names
         self._published: dict[tuple[str, str], dict[str, Any]] = {}
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
@@ -495,6 +496,74 @@ class HyperShiftStandin:
             except ApiError as exc:
                 if not (exc.conflict or exc.not_found):
                     raise
+
+    def hosted_cluster_inputs(self, hc: dict[str, Any], config: StandinConfig) -> tuple[Any, ...] | None:
+        """What ``reconcile`` reads, by resourceVersion, or None when a pass may change something
+        while none of it changes: a deletion or an install still waiting out ``availableAfterSeconds``,
+        an upgrade waiting out ``upgradeAfterSeconds``, a secret created moments ago that has not
+        reached the cache (``GRACE``). A pass whose inputs equal the last completed pass's has nothing
+        to do: HyperShift's controllers run on watch events of what they read (openshift/hypershift
+        hypershift-operator/controllers/hostedcluster/hostedcluster_controller.go, SetupWithManager;
+        nodepool/nodepool_controller.go, SetupWithManager, which also watches Secrets and ConfigMaps)."""
+        meta = hc["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        if meta.get("deletionTimestamp") or not self._settled(hc, config):
+            return None
+        encryption = (hc.get("spec") or {}).get("secretEncryption") or {}
+        key_name = ((encryption.get("aescbc") or {}).get("activeKey") or {}).get("name")
+        node_pool = self.node_pools.get((ns, name)) if self.node_pools is not None else None
+        return (
+            meta.get("resourceVersion"),
+            config.data,
+            self.workers_joined(),
+            _version(self.secrets.get((ns, key_name))) if key_name else None,
+            _version(self.secrets.get((ns, f"{name}-admin-kubeconfig"))),
+            self._secret_versions(control_plane_namespace(ns, name)),
+            _version(node_pool),
+            self._config_map_versions(node_pool),
+        )
+
+    def node_pool_inputs(
+        self, node_pool: dict[str, Any], hc: dict[str, Any] | None, config: StandinConfig
+    ) -> tuple[Any, ...] | None:
+        """What ``reconcile_node_pool`` reads, by resourceVersion (see ``hosted_cluster_inputs``); None
+        while the NodePool is deleting. Nothing in it depends on the time."""
+        meta = node_pool["metadata"]
+        if meta.get("deletionTimestamp"):
+            return None
+        cluster = str((node_pool.get("spec") or {}).get("clusterName", ""))
+        return (
+            meta.get("resourceVersion"),
+            _version(hc),
+            config.data,
+            self._secret_versions(control_plane_namespace(meta["namespace"], cluster)),
+            self._config_map_versions(node_pool),
+        )
+
+    def _settled(self, hc: dict[str, Any], config: StandinConfig) -> bool:
+        """Whether time alone can no longer change what a pass does: the control plane is up, no
+        upgrade is Partial (the first install's entries wait for workers and the control plane, not
+        for time), and no secret created moments ago may have to be created again."""
+        if _age(hc["metadata"].get("creationTimestamp")) < config.available_after:
+            return False
+        if time.monotonic() - self._last_created < self.GRACE:
+            return False
+        status = hc.get("status") or {}
+        for version in (status.get("version"), status.get("controlPlaneVersion")):
+            history = (version or {}).get("history") or []
+            if len(history) > 1 and history[0].get("state") == "Partial":
+                return False
+        return True
+
+    def _secret_versions(self, namespace: str) -> tuple[tuple[str, str | None], ...]:
+        return tuple(sorted((s["metadata"]["name"], _version(s)) for s in self.secrets.indexed((namespace, ""))))
+
+    def _config_map_versions(self, node_pool: dict[str, Any] | None) -> tuple[str | None, ...]:
+        if node_pool is None or self.config_maps is None:
+            return ()
+        ns = node_pool["metadata"]["namespace"]
+        refs = [str((r or {}).get("name", "")) for r in (node_pool.get("spec") or {}).get("config") or []]
+        return tuple(_version(self.config_maps.get((ns, r))) for r in refs)
 
     def _encryption_key_missing(self, hc: dict[str, Any]) -> bool:
         """HyperShift copies spec.secretEncryption.aescbc.activeKey's ``key`` into the control plane
@@ -680,13 +749,7 @@ class HyperShiftStandin:
         and the config text, worked out again only when the NodePool or one of its ConfigMaps
         changed (every pass asks; the parse and hash are not free with many NodePools)."""
         meta = node_pool["metadata"]
-        refs = [str((r or {}).get("name", "")) for r in (node_pool.get("spec") or {}).get("config") or []]
-        versions = tuple(
-            ((self.config_maps.get((meta["namespace"], r)) or {}).get("metadata") or {}).get("resourceVersion")
-            if self.config_maps is not None
-            else None
-            for r in refs
-        )
+        versions = self._config_map_versions(node_pool)
         flag = config is not None and config.flag(meta["namespace"], meta["name"], "coreConfigsMissing")
         key = (meta.get("uid"), meta.get("generation"), versions, flag)
         cached = self._generated_cache.get((meta["namespace"], meta["name"]))
@@ -930,7 +993,7 @@ class HyperShiftStandin:
         owner: dict[str, Any] | None = None,
         annotations: dict[str, str] | None = None,
     ) -> None:
-        self._created[(namespace, name)] = time.monotonic()
+        self._created[(namespace, name)] = self._last_created = time.monotonic()
         meta: dict[str, Any] = {"name": name, "namespace": namespace}
         if annotations:
             meta["annotations"] = annotations
@@ -968,6 +1031,10 @@ class HyperShiftStandin:
         except ApiError as exc:
             if not (exc.not_found or exc.status in (409, 422)):
                 raise
+
+
+def _version(obj: dict[str, Any] | None) -> str | None:
+    return None if obj is None else obj["metadata"].get("resourceVersion")
 
 
 def _b64(text: str) -> str:

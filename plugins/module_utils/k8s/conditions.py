@@ -44,7 +44,7 @@ def merge(
     ``lastTransitionTime`` changes only when a condition's status changes;
     ``observedGeneration`` is the generation the update was computed from.
     """
-    stamp = now or now_rfc3339()
+    stamp = now  # the time is asked once, and only when a condition transitions
     by_type = {c["type"]: dict(c) for c in existing or [] if isinstance(c, dict) and c.get("type")}
     for upd in updates:
         old = by_type.get(upd["type"])
@@ -54,11 +54,11 @@ def merge(
             "reason": upd["reason"],
             "message": upd.get("message", ""),
         }
-        new["lastTransitionTime"] = (
-            old["lastTransitionTime"]
-            if old and old.get("status") == new["status"] and old.get("lastTransitionTime")
-            else upd.get("lastTransitionTime") or stamp
-        )
+        if old and old.get("status") == new["status"] and old.get("lastTransitionTime"):
+            new["lastTransitionTime"] = old["lastTransitionTime"]
+        else:
+            stamp = stamp or now_rfc3339()
+            new["lastTransitionTime"] = upd.get("lastTransitionTime") or stamp
         if generation is not None:
             new["observedGeneration"] = generation
         by_type[upd["type"]] = new
