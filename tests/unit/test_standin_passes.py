@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from dpf_hcp_dev.standins.__main__ import Passes
+from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.k8s.client import ApiError
+from dpf_hcp_dev.standins.__main__ import Passes, reconcile_hypershift
 from dpf_hcp_dev.standins.config import StandinConfig
 from dpf_hcp_dev.standins.hypershift import HyperShiftStandin
 
@@ -87,7 +88,11 @@ def test_a_hosted_cluster_time_can_still_change_is_passed_every_time():
     deleting = hosted_cluster()
     deleting["metadata"]["deletionTimestamp"] = "2026-12-05T00:00:00Z"
     assert standin.hosted_cluster_inputs(deleting, conf) is None
-    standin._last_created = time.monotonic()  # a secret created moments ago may not be in the cache yet
+    standin._last_created[CONTROL_PLANE] = time.monotonic()  # a secret created moments ago may not be cached yet
+    assert standin.hosted_cluster_inputs(hosted_cluster(), conf) is None
+    standin._last_created = {"t-other": time.monotonic()}  # another cluster's secret: no matter
+    assert standin.hosted_cluster_inputs(hosted_cluster(), conf) is not None
+    standin._last_created = {"t": time.monotonic()}
     assert standin.hosted_cluster_inputs(hosted_cluster(), conf) is None
 
 
@@ -158,3 +163,56 @@ def test_passes_skip_what_is_unchanged_retry_what_failed_and_forget_what_is_gone
     passes.end()
     passes.end()  # not seen in a pass: forgotten
     assert passes.due(key, ("2",))
+
+
+class Recorder:
+    """The stand-in as the loop sees it: the inputs it is told, and the passes it is given."""
+
+    def __init__(self) -> None:
+        self.inputs: dict[str, tuple[Any, ...] | None] = {"hcp": ("1",)}
+        self.failing: set[str] = set()
+        self.passed: list[str] = []
+
+    def hosted_cluster_inputs(self, hc: dict[str, Any], conf: StandinConfig) -> tuple[Any, ...] | None:
+        return self.inputs[hc["metadata"]["name"]]
+
+    def node_pool_inputs(self, node_pool: dict[str, Any], hc: Any, conf: StandinConfig) -> tuple[Any, ...] | None:
+        return self.inputs[node_pool["metadata"]["name"]]
+
+    def reconcile(self, hc: dict[str, Any], conf: StandinConfig) -> None:
+        self.passed.append(hc["metadata"]["name"])
+        if hc["metadata"]["name"] in self.failing:
+            raise ApiError(500, "InternalError", "etcd is away")
+
+    def reconcile_node_pool(self, node_pool: dict[str, Any], hc: Any, conf: StandinConfig) -> None:
+        self.passed.append("np-" + node_pool["metadata"]["name"])
+
+
+class NoCVO:
+    def reconcile(self, hcs: list[dict[str, Any]], conf: StandinConfig) -> None:
+        pass
+
+
+def test_the_loop_passes_what_changed_or_failed_and_skips_the_rest():
+    recorder, passes = Recorder(), Passes()
+    hcs, node_pools = Cache(obj("t", "hcp", "1")), Cache(obj("t", "np", "1", spec={"clusterName": "hcp"}))
+    recorder.inputs["np"] = ("1",)
+
+    def one_pass() -> list[str]:
+        recorder.passed = []
+        reconcile_hypershift(recorder, NoCVO(), hcs, node_pools, passes, StandinConfig({}))  # type: ignore[arg-type]
+        return recorder.passed
+
+    assert one_pass() == ["hcp", "np-np"]
+    assert one_pass() == []  # nothing changed
+    recorder.inputs["np"] = ("2",)
+    assert one_pass() == ["np-np"]
+    recorder.inputs["hcp"], recorder.failing = ("2",), {"hcp"}
+    assert one_pass() == ["hcp"]
+    assert one_pass() == ["hcp"]  # a failed pass is tried again
+    recorder.failing = set()
+    assert one_pass() == ["hcp"]
+    assert one_pass() == []
+    recorder.inputs["hcp"] = None  # time may change it
+    assert one_pass() == ["hcp"]
+    assert one_pass() == ["hcp"]

@@ -318,7 +318,7 @@ class HyperShiftStandin:
         self.config_maps = config_maps  # the NodePools' spec.config ConfigMaps
         self._generated_cache: dict[tuple[str, str], tuple[Any, str | None, str]] = {}
         self._created: dict[tuple[str, str], float] = {}  # (namespace, name or prefix) -> when created
-        self._last_created = -self.GRACE  # when the newest of them was created (monotonic)
+        self._last_created: dict[str, float] = {}  # namespace -> when its newest of them was created
         # (namespace, name) -> the endpoint its admin kubeconfig names
         self._published: dict[tuple[str, str], dict[str, Any]] = {}
         self._token_secrets: set[str] = set()  # uids of the token secrets whose token is served
@@ -462,6 +462,7 @@ class HyperShiftStandin:
         return _age(history[0].get("startedTime")) >= config.upgrade_after
 
     def reconcile(self, hc: dict[str, Any], config: StandinConfig) -> None:
+        # What this reads and when time changes it: keep hosted_cluster_inputs and _settled in step.
         meta = hc["metadata"]
         ns, name = meta["namespace"], meta["name"]
         if meta.get("deletionTimestamp"):
@@ -544,10 +545,12 @@ class HyperShiftStandin:
         """Whether time alone can no longer change what a pass does: the control plane is up, no
         upgrade is Partial (the first install's entries wait for workers and the control plane, not
         for time), and no secret created moments ago may have to be created again."""
-        if _age(hc["metadata"].get("creationTimestamp")) < config.available_after:
+        meta = hc["metadata"]
+        if _age(meta.get("creationTimestamp")) < config.available_after:
             return False
-        if time.monotonic() - self._last_created < self.GRACE:
-            return False
+        for namespace in (meta["namespace"], control_plane_namespace(meta["namespace"], meta["name"])):
+            if time.monotonic() - self._last_created.get(namespace, -self.GRACE) < self.GRACE:
+                return False
         status = hc.get("status") or {}
         for version in (status.get("version"), status.get("controlPlaneVersion")):
             history = (version or {}).get("history") or []
@@ -770,6 +773,7 @@ class HyperShiftStandin:
         or a spec.config the config generator refuses (ValidMachineConfig False); then, with the
         token of the current config in place, status.version and nodePoolCurrentConfig. Deleted:
         its token secrets go (revoked at once), then the finalizer (delete, ensureMachineDeletion)."""
+        # What this reads: keep node_pool_inputs in step.
         meta = node_pool["metadata"]
         ns, name = meta["namespace"], meta["name"]
         spec = node_pool.get("spec") or {}
@@ -993,7 +997,7 @@ class HyperShiftStandin:
         owner: dict[str, Any] | None = None,
         annotations: dict[str, str] | None = None,
     ) -> None:
-        self._created[(namespace, name)] = self._last_created = time.monotonic()
+        self._created[(namespace, name)] = self._last_created[namespace] = time.monotonic()
         meta: dict[str, Any] = {"name": name, "namespace": namespace}
         if annotations:
             meta["annotations"] = annotations
