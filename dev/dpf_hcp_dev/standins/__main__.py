@@ -94,6 +94,19 @@ class Passes:
         else:
             self._done[key] = inputs
 
+    def run(self, key: tuple[str, ...], inputs: tuple[Any, ...] | None, work: Callable[[], None]) -> None:
+        """``work`` (one object's pass) when the object is due; an API error is logged and the
+        object is passed again next time."""
+        if not self.due(key, inputs):
+            return
+        try:
+            work()
+        except ApiError as exc:
+            self.done(key, None)
+            LOG.warning("%s %s/%s: %s", *key, exc)
+            return
+        self.done(key, inputs)
+
     def end(self) -> None:
         """Forget the objects this pass did not see (deleted)."""
         self._done = {k: v for k, v in self._done.items() if k in self._seen}
@@ -112,15 +125,11 @@ def reconcile_hypershift(
     inputs changed since their last pass (HostedCluster.hosted_cluster_inputs, node_pool_inputs)."""
     for hc in hcs.items():
         meta = hc["metadata"]
-        key, inputs = ("HostedCluster", meta["namespace"], meta["name"]), hypershift.hosted_cluster_inputs(hc, conf)
-        if not passes.due(key, inputs):
-            continue
-        try:
-            hypershift.reconcile(hc, conf)
-            passes.done(key, inputs)
-        except ApiError as exc:
-            passes.done(key, None)
-            LOG.warning("HostedCluster %s/%s: %s", meta["namespace"], meta["name"], exc)
+        passes.run(
+            ("HostedCluster", meta["namespace"], meta["name"]),
+            hypershift.hosted_cluster_inputs(hc, conf),
+            lambda hc=hc: hypershift.reconcile(hc, conf),
+        )
     try:
         cvo.reconcile(hcs.items(), conf)
     except ApiError as exc:
@@ -128,15 +137,11 @@ def reconcile_hypershift(
     for node_pool in node_pools.items():
         meta, spec = node_pool["metadata"], node_pool.get("spec") or {}
         hc = hcs.get((meta["namespace"], str(spec.get("clusterName", ""))))
-        key, inputs = ("NodePool", meta["namespace"], meta["name"]), hypershift.node_pool_inputs(node_pool, hc, conf)
-        if not passes.due(key, inputs):
-            continue
-        try:
-            hypershift.reconcile_node_pool(node_pool, hc, conf)
-            passes.done(key, inputs)
-        except ApiError as exc:
-            passes.done(key, None)
-            LOG.warning("NodePool %s/%s: %s", meta["namespace"], meta["name"], exc)
+        passes.run(
+            ("NodePool", meta["namespace"], meta["name"]),
+            hypershift.node_pool_inputs(node_pool, hc, conf),
+            lambda node_pool=node_pool, hc=hc: hypershift.reconcile_node_pool(node_pool, hc, conf),
+        )
     passes.end()
 
 
