@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dpf_hcp_dev.bench import report
 
 
@@ -49,3 +51,25 @@ def test_admission_under_attack_is_shown_as_its_shift_with_the_target() -> None:
     results["operator"]["f_admission_attacked"]["p95"] = 0.1
     shift = next(x for x in report.table(results).splitlines() if "p95 shift" in x)
     assert "NOT MET" in shift
+
+
+def test_longest_run_is_read_from_the_operators_log(tmp_path) -> None:
+    """(h) reports the longest Ansible run that served the full batch (what --run-deadline is sized
+    from): each provisioner's "reconciled" line names its run's duration and size."""
+    from dpf_hcp_dev.bench import workloads
+
+    log = tmp_path / "operator.log"
+    lines = [
+        {"msg": "reconciled", "namespace": "b-memory50-000", "duration": 56.8, "batch": 25, "ts": "t1"},
+        {"msg": "reconciled", "namespace": "b-memory50-001", "duration": 56.8, "batch": 25, "ts": "t1"},
+        {"msg": "reconciled", "namespace": "b-memory50-030", "duration": 30.0, "batch": 13, "ts": "t2"},
+        {"msg": "reconciled", "namespace": "b-burst10-000", "duration": 99.0, "batch": 5, "ts": "t0"},  # not the batch
+        {"msg": "watching CSRs", "namespace": "b-memory50-000", "ts": "t1"},
+    ]
+    log.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
+    ours = {"b-memory50-000", "b-memory50-001", "b-memory50-030"}
+    assert workloads.run_durations(log, ours) == [(56.8, 25), (30.0, 13)]
+    assert workloads.run_durations(tmp_path / "missing.log", ours) == []
+    results = {"operator": {"h_memory": {"longest_run_seconds": 56.8, "longest_run_provisioners": 25}}}
+    line = next(x for x in report.table(results).splitlines() if x.startswith("(h) full batch: longest Ansible run"))
+    assert "56.80s" in line and "<= 300.00s met" in line

@@ -81,6 +81,7 @@ class Mode:
         )
         self.standins = start_standins(self.env, logs / "standins.log")
         self.metrics_port = 0
+        self.log: Path | None = None  # the operator's log (its runs' durations), where one runs
         self.webhook: tuple[int, Path] | None = None  # the port and CA of the webhook, where one serves
         if name == "floor":
             assert snapshot is not None
@@ -108,7 +109,8 @@ class Mode:
             extra = ["--watches-file", str(watches_file(directory, args.resync if name == "operator" else "30s"))]
             if name == "naive":
                 extra += ["--no-skip-unchanged", "--max-batch", "1", "--no-csr-watch", "--no-warm-interpreter"]
-            operator = start_operator(self.env, directory / "operator", logs / "operator.log", *extra)
+            self.log = logs / "operator.log"
+            operator = start_operator(self.env, directory / "operator", self.log, *extra)
             wait_ready(operator.health_port, operator.process, logs / "operator.log", timeout=60)
             apply(self.client, operator.webhook_configuration())
             self.process, self.metrics_port = operator.process, operator.metrics_port
@@ -220,9 +222,11 @@ def memory_burst(mode: Mode, size: int, timeout: float) -> dict[str, Any]:
     """The memory a full batch takes: the PSS of the operator's whole process tree (the operator,
     each ansible-playbook run, its forked workers) sampled while ``size`` provisioners are made."""
     baseline = workloads.pss_mib(mode.process.pid)
+    names = mode.names.take(f"memory{size}", size)
     with workloads.TreeMemory(mode.process.pid) as memory:
-        result = workloads.burst(mode.client, mode.stamps, mode.names.take(f"memory{size}", size), timeout)
+        result = workloads.burst(mode.client, mode.stamps, names, timeout)
     ansible = max(memory.processes_at_peak - 1, 1)
+    runs = workloads.run_durations(mode.log, {ns for ns, _ in names}) if mode.log is not None else []
     return {
         "count": size,
         "ready": result["ready"],
@@ -233,6 +237,10 @@ def memory_burst(mode: Mode, size: int, timeout: float) -> dict[str, Any]:
         "samples": memory.samples,
         # What each Ansible process (a run's ansible-playbook or one of its forked workers) adds, at the peak.
         "mib_per_ansible_process": (memory.peak_mib - baseline) / ansible,
+        # The longest Ansible run serving these provisioners, and how many it served: what the
+        # operator's --run-deadline (default 600 s) must stay well above.
+        "longest_run_seconds": runs[0][0] if runs else None,
+        "longest_run_provisioners": runs[0][1] if runs else None,
     }
 
 

@@ -121,6 +121,9 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Getter, str, float | None, 
         ("(h) full batch: peak PSS, operator + Ansible", _get("h_memory", "peak_tree_pss_mib"), "MiB", 512.0, "max"),
         ("(h) full batch: processes at the peak", _get("h_memory", "processes_at_peak"), "", None, ""),
         ("(h) full batch: MiB per Ansible process", _get("h_memory", "mib_per_ansible_process"), "MiB", None, ""),
+        # --run-deadline (default 600 s) is sized from this: well above the longest run, on a slower machine too.
+        ("(h) full batch: longest Ansible run", _get("h_memory", "longest_run_seconds"), "s", 300.0, "max"),
+        ("(h) full batch: provisioners in that run", _get("h_memory", "longest_run_provisioners"), "", None, ""),
     ]
     return out
 

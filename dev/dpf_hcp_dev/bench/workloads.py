@@ -4,6 +4,7 @@ created one at a time and in bursts, CSRs, admission reviews, and a quiet steady
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 import urllib.request
@@ -321,6 +322,23 @@ def _sum_series(text: str, names: tuple[str, ...]) -> dict[str, float]:
         if metric in sums:
             sums[metric] += float(line.rsplit(" ", 1)[1])
     return sums
+
+
+def run_durations(log: Path, namespaces: set[str]) -> list[tuple[float, int]]:
+    """(seconds, provisioners) of the Ansible runs that served any of ``namespaces``, longest first,
+    from the operator's "reconciled" log lines (each provisioner's names its run's duration and size)."""
+    runs: set[tuple[float, int]] = set()
+    with contextlib.suppress(OSError), log.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if '"reconciled"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("msg") == "reconciled" and entry.get("namespace") in namespaces and "duration" in entry:
+                runs.add((float(entry["duration"]), int(entry.get("batch", 1))))
+    return sorted(runs, reverse=True)
 
 
 def apiserver_requests(client: KubeClient) -> float:
