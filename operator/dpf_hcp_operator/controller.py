@@ -214,6 +214,8 @@ class Controller:
         delay = self.queue.add_rate_limited(key)
         metrics.RETRIES.labels(self.watch.kind).inc()
         metrics.BACKOFF_SECONDS.labels(self.watch.kind).observe(delay)
+        # The backoff doubles per failure up to its cap (queue.py): when the object is tried again.
+        log(LOG, logging.INFO, "retry scheduled", namespace=key[0], name=key[1], retry_in=round(delay, 3))
         return delay
 
     def process(self, batch: list[Key], slot: str) -> dict[Key, Outcome]:

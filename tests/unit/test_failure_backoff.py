@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.dpf_hcp.provisioner.plugins.module_utils.provisioner.kinds import PROVISIONER
 from dpf_hcp_operator.controller import Controller
-from dpf_hcp_operator.runner import HostResult, RunResult, host_name
+from dpf_hcp_operator.runner import TIMED_OUT, HostResult, RunResult, host_name
 from dpf_hcp_operator.watches import Finalizer
 from support import provisioner_watch
 
@@ -122,3 +122,44 @@ def test_the_retry_timer_itself_is_never_taken_for_an_echo() -> None:
         with pytest.MonkeyPatch.context() as mp:  # the worker takes the key the instant its timer fires
             mp.setattr(time, "monotonic", lambda t=timer: t)
             assert controller.process([key], "0")[key].result == "failed"  # run again, not skipped
+
+
+def test_a_retry_says_when_it_will_be(caplog: pytest.LogCaptureFixture) -> None:
+    """Each retry is logged with its backoff, which doubles per failure of the same object."""
+    controller = Controller(Client(), provisioner_watch(), AlwaysFails())  # type: ignore[arg-type]
+    key = ("team", "hcp")
+    with caplog.at_level("INFO", logger="dpf_hcp_operator.controller"):
+        first, second = controller._retry(key), controller._retry(key)
+    said = [r for r in caplog.records if r.getMessage() == "retry scheduled"]
+    assert [r.fields["retry_in"] for r in said] == [round(first, 3), round(second, 3)]  # type: ignore[attr-defined]
+    assert second > first and all(r.fields["namespace"] == "team" for r in said)  # type: ignore[attr-defined]
+
+
+class StoppedAtDeadline:
+    """A run the runner stopped at --run-deadline (runner.py: every host failed, naming the deadline)."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def run(self, _playbook: Path, objects: list[dict[str, Any]], *_args: Any, **_kw: Any) -> RunResult:
+        self.runs += 1
+        stopped = HostResult(ok=False, failed_task="(run deadline)", message="stopped after its deadline of 600s")
+        return RunResult(TIMED_OUT, 600.0, {host_name(o): stopped for o in objects})
+
+
+def test_a_run_stopped_at_its_deadline_is_retried_with_backoff_not_abandoned(caplog: pytest.LogCaptureFixture) -> None:
+    """Unlike a run abandoned at shutdown (the next leader takes it), a run stopped by its deadline
+    fails its objects, which are retried after a backoff that grows with each stop."""
+    runner = StoppedAtDeadline()
+    controller = Controller(Client(), provisioner_watch(), runner)  # type: ignore[arg-type]
+    key = ("team", "hcp")
+    controller.informer._apply("ADDED", _cr("1", 1))
+    with caplog.at_level("INFO", logger="dpf_hcp_operator.controller"):
+        outcome = controller.process([key], "0")[key]
+        assert (outcome.result, runner.runs) == ("failed", 1)
+        assert "(run deadline)" in outcome.detail and controller.queue.backing_off(key)
+        controller.queue._delayed.clear()  # the backoff is over: tried again, and stopped again
+        controller.informer._apply("MODIFIED", _cr("2", 2))
+        assert controller.process([key], "0")[key].result == "failed"
+    delays = [r.fields["retry_in"] for r in caplog.records if r.getMessage() == "retry scheduled"]  # type: ignore[attr-defined]
+    assert len(delays) == 2 and delays[1] > delays[0], delays
