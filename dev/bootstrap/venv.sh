@@ -5,10 +5,13 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 VENV="$REPO/.venv"
-# ansible-core 2.20 needs Python 3.12 or newer: pyenv's when the system's is older.
+# ansible-core 2.20 needs Python 3.12 or newer: 3.12 first, as the Containerfile's image has
+# (pyenv's when the system has none), then a newer one.
 find_python() {
-  local candidate
-  for candidate in "${PYTHON:-}" python3.13 python3.12 "$(pyenv root 2>/dev/null)"/versions/3.1[23]*/bin/python3 python3; do
+  local candidate pyenv_root
+  pyenv_root="$(pyenv root 2>/dev/null || true)"
+  for candidate in "${PYTHON:-}" python3.12 "$pyenv_root"/versions/3.12*/bin/python3 python3.13 \
+    "$pyenv_root"/versions/3.1[3-9]*/bin/python3 python3; do
     [[ -n "$candidate" ]] || continue
     if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
       command -v "$candidate"
