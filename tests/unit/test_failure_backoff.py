@@ -18,15 +18,19 @@ from support import provisioner_watch
 
 
 class AlwaysFails:
-    def __init__(self) -> None:
+    """A runner whose every run fails each of its hosts (by default a step failing; ``status`` and
+    ``failed`` say otherwise, a run stopped at its deadline for one)."""
+
+    def __init__(self, status: str = "failed", failed: HostResult | None = None) -> None:
         self.runs = 0
+        self.status = status
+        # changed=0: what its writes do to the fingerprint is ProvisionerDependencies' business
+        # (test_echo_of_own_writes.py); here the echo is the provisioner's own status.
+        self.failed = failed or HostResult(ok=False, failed_task="Find the NodePort address", message="no Ready Node")
 
     def run(self, _playbook: Path, objects: list[dict[str, Any]], *_args: Any, **_kw: Any) -> RunResult:
         self.runs += 1
-        # changed=0: what its writes do to the fingerprint is ProvisionerDependencies' business
-        # (test_echo_of_own_writes.py); here the echo is the provisioner's own status.
-        failed = HostResult(ok=False, failed_task="Find the NodePort address", message="no Ready Node")
-        return RunResult("failed", 0.1, {host_name(o): failed for o in objects})
+        return RunResult(self.status, 0.1, {host_name(o): self.failed for o in objects})
 
 
 class Client:
@@ -135,22 +139,12 @@ def test_a_retry_says_when_it_will_be(caplog: pytest.LogCaptureFixture) -> None:
     assert second > first and all(r.fields["namespace"] == "team" for r in said)  # type: ignore[attr-defined]
 
 
-class StoppedAtDeadline:
-    """A run the runner stopped at --run-deadline (runner.py: every host failed, naming the deadline)."""
-
-    def __init__(self) -> None:
-        self.runs = 0
-
-    def run(self, _playbook: Path, objects: list[dict[str, Any]], *_args: Any, **_kw: Any) -> RunResult:
-        self.runs += 1
-        stopped = HostResult(ok=False, failed_task="(run deadline)", message="stopped after its deadline of 600s")
-        return RunResult(TIMED_OUT, 600.0, {host_name(o): stopped for o in objects})
-
-
 def test_a_run_stopped_at_its_deadline_is_retried_with_backoff_not_abandoned(caplog: pytest.LogCaptureFixture) -> None:
     """Unlike a run abandoned at shutdown (the next leader takes it), a run stopped by its deadline
     fails its objects, which are retried after a backoff that grows with each stop."""
-    runner = StoppedAtDeadline()
+    # what runner.py makes of a run it stopped at --run-deadline: every host failed, naming the deadline
+    stopped = HostResult(ok=False, failed_task="(run deadline)", message="stopped after its deadline of 600s")
+    runner = AlwaysFails(TIMED_OUT, stopped)
     controller = Controller(Client(), provisioner_watch(), runner)  # type: ignore[arg-type]
     key = ("team", "hcp")
     controller.informer._apply("ADDED", _cr("1", 1))
