@@ -7,15 +7,13 @@ in the usual time; the three say what is wrong, and the operator stays healthy a
 
 What would hold them: a request to the bad peer with no deadline for the whole exchange (the dripping
 peer resets a per-read timeout with each byte) holds its task, its run and the run's other provisioners
-until the run deadline (RUN_DEADLINE, the operator's default), and then they wait out a requeue. With
-the deadlines (``k8s/deadlines.py``) a run with a bad peer in it pays at most a request deadline (10 s)
-per request to it.
+until the run deadline, and then they wait out a requeue. With the deadlines (``k8s/deadlines.py``) a
+run with a bad peer in it pays at most its hosted cluster pass's 30 s for it.
 
-"The usual time" is a bound, not a baseline measured beside it (a second batch of fifty cost this suite
-four minutes): fifty healthy ones reach Ready in 98 to 186 s on this 2-CPU machine, by its load, and the
-47 beside the three bad ones in 289 s alone on it (a run with a bad peer in it waits out its request
-deadlines, and the run's other provisioners with it). The bound is three quarters of the run deadline:
-above those, and below any batch held to its deadline, whose provisioners are Ready only after it."""
+The bad ones are made after the first few, so that they share the runs of the rest (the first few
+made are served by runs of their own). "The usual time" is measured beside it: fifty healthy ones
+created at once afterwards, in the same operator; the 47 may take at most half as long again. Measured
+on this 2-CPU machine: 47 beside the three in 71 s, fifty healthy ones in 98 s."""
 
 from __future__ import annotations
 
@@ -39,7 +37,8 @@ COUNT = 50
 # exchange ends that one; a silent peer and a dripped handshake also meet a socket's timeout)
 PEERS = {"silent": ("silent", False), "handshake-dripping": ("tls-handshake", False), "answer-dripping": ("body", True)}
 RUN_DEADLINE = 600  # the operator's --run-deadline (its default, settings.py), given explicitly
-USUAL = RUN_DEADLINE * 3 / 4  # seconds in which the 47 reach Ready (the module's docstring)
+FIRST = 5  # healthy ones made before the bad ones
+SLACK = 1.5  # the 47 beside the bad ones take at most this many times as long as fifty healthy ones
 
 
 def hosted_server_context(env: Environment, directory: Path) -> ssl.SSLContext:
@@ -53,9 +52,8 @@ def hosted_server_context(env: Environment, directory: Path) -> ssl.SSLContext:
     return context
 
 
-def all_ready(client, tenants: list[Tenant], timeout: float) -> float:
-    """Seconds until every one of ``tenants`` is Ready (from the call)."""
-    started = time.monotonic()
+def all_ready(client, tenants: list[Tenant], timeout: float, started: float) -> float:
+    """Seconds from ``started`` (time.monotonic) until every one of ``tenants`` is Ready."""
     waiting = {t.ns for t in tenants}
 
     def done() -> bool:
@@ -69,7 +67,7 @@ def all_ready(client, tenants: list[Tenant], timeout: float) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1500)
 def test_three_bad_hosted_api_servers_do_not_hold_a_batch_of_fifty(fault_env, tmp_path):
     client = fault_env.client()
     replica = Replica(fault_env, tmp_path / "operator", flags=("--run-deadline", str(RUN_DEADLINE))).start()
@@ -86,13 +84,14 @@ def test_three_bad_hosted_api_servers_do_not_hold_a_batch_of_fifty(fault_env, tm
         standin_settings(client, **endpoints)
         stack.callback(lambda: standin_settings(client, **dict.fromkeys(endpoints, "")))
         started = time.monotonic()
+        # The bad ones among the others: the first few made are served by runs of their own (the
+        # workers start on them at once); those made next share the two runs of the rest.
+        others = [Tenant.create(client) for _ in range(FIRST)]
         hostile = {what: Tenant.create(client, ns=ns) for what, ns in hostile_ns.items()}
-        others = [Tenant.create(client) for _ in range(COUNT - len(hostile))]
-        all_ready(client, others, timeout=2 * USUAL)
-        took = time.monotonic() - started
+        others += [Tenant.create(client) for _ in range(COUNT - len(hostile) - FIRST)]
+        took = all_ready(client, others, timeout=RUN_DEADLINE, started=started)
         print(f"{replica.metric('dpfhcp_ansible_runs_total'):.0f} Ansible runs")
-        print(f"47 beside three bad hosted API servers: {took:.1f}s to Ready (bound {USUAL:.0f}s)")
-        assert took <= USUAL, took
+        print(f"47 beside three bad hosted API servers: {took:.1f}s to Ready")
 
         # The three say why they are not served, and nothing storms.
         for what, tenant in hostile.items():
@@ -111,4 +110,10 @@ def test_three_bad_hosted_api_servers_do_not_hold_a_batch_of_fifty(fault_env, tm
         more = replica.metric("dpfhcp_ansible_runs_total") - runs
         print(f"Ansible runs in the 30 s after: {more}")
         assert more <= 2 * len(PEERS), more
+
+        # The usual time: fifty healthy ones, created at once in the same operator.
+        started = time.monotonic()
+        usual = all_ready(client, [Tenant.create(client) for _ in range(COUNT)], RUN_DEADLINE, started)
+        print(f"fifty healthy ones: {usual:.1f}s to Ready")
+        assert took <= SLACK * usual, (took, usual)
         assert healthy(replica) and replica.starts == 1 and replica.process.poll() is None
