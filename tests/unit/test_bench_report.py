@@ -73,3 +73,19 @@ def test_longest_run_is_read_from_the_operators_log(tmp_path) -> None:
     results = {"operator": {"h_memory": {"longest_run_seconds": 56.8, "longest_run_provisioners": 25}}}
     line = next(x for x in report.table(results).splitlines() if x.startswith("(h) full batch: longest Ansible run"))
     assert "56.80s" in line and "<= 300.00s met" in line
+
+
+def test_the_memory_target_is_judged_at_the_forks_the_charts_limit_gives() -> None:
+    """The bench's operator has no memory limit, so its full batch forks a worker per host: that peak
+    is shown without a target; the chart's 512 MiB is judged on the tree the forks it gives would
+    make (memory.forks_within), from the operator's and each Ansible process's measured PSS."""
+    from dpf_hcp_operator import memory
+
+    h = {"peak_tree_pss_mib": 718.1, "operator_pss_mib_before": 94.0, "mib_per_ansible_process": 16.0}
+    lines = report.table({"operator": {"h_memory": h}}).splitlines()
+    assert "<=" not in next(x for x in lines if x.startswith("(h) full batch, no limit: peak PSS"))
+    forks = memory.forks_within(512.0, 2, 50, warm=True)
+    assert f" {forks} " in next(x for x in lines if x.startswith("(h) forks per run the chart's 512 MiB gives"))
+    predicted = 94.0 + (2 * (forks + 1) + 1) * 16.0
+    line = next(x for x in lines if x.startswith("(h) peak PSS at those forks, predicted"))
+    assert f"{predicted:.1f}MiB" in line and "<= 512.0MiB met" in line
