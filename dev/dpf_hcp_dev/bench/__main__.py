@@ -111,7 +111,7 @@ class Mode:
                 extra += ["--no-skip-unchanged", "--max-batch", "1", "--no-csr-watch", "--no-warm-interpreter"]
             self.log = logs / "operator.log"
             operator = start_operator(self.env, directory / "operator", self.log, *extra)
-            wait_ready(operator.health_port, operator.process, logs / "operator.log", timeout=60)
+            wait_ready(operator.health_port, operator.process, self.log, timeout=60)
             apply(self.client, operator.webhook_configuration())
             self.process, self.metrics_port = operator.process, operator.metrics_port
             self.webhook = operator.webhook_port, operator.webhook_ca

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dpf_hcp_operator import memory
-from dpf_hcp_operator.settings import Config
+from dpf_hcp_operator.controller import DEFAULTS
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -136,7 +136,6 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Getter, str, float | None, 
 
 
 CHART_MEMORY_MIB = 512.0  # helm values resources.limits.memory
-DEFAULTS = Config()  # the operator's defaults: runs at once, batch size
 
 
 def _chart_forks() -> int:
