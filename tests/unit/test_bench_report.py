@@ -89,3 +89,27 @@ def test_the_memory_target_is_judged_at_the_forks_the_charts_limit_gives() -> No
     predicted = 94.0 + (2 * (forks + 1) + 1) * 16.0
     line = next(x for x in lines if x.startswith("(h) peak PSS at those forks, predicted"))
     assert f"{predicted:.1f}MiB" in line and "<= 512.0MiB met" in line
+
+
+def test_a_baseline_checkout_is_compared_figure_by_figure_and_regressions_are_flagged() -> None:
+    """With --baseline, the table shows the other checkout's figures beside the operator's and
+    operator/baseline; a cost more than 10% above the baseline carries a '*', a count never does."""
+    results = _results(1.2, 70.0)
+    results["baseline"] = {
+        "a_cr_to_hosted_cluster": {"p50": 1.0},  # the operator's 1.2 is 20% slower
+        "d_g_bursts": [
+            {"count": 10, "all_hosted_clusters_seconds": 5.0, "all_ready_seconds": 7.5},  # 8.0: 6.7% slower
+            {"count": 100, "all_hosted_clusters_seconds": 50.0, "all_ready_seconds": 70.0},
+        ],
+        "e_steady": {"seconds": 60, "ready_provisioners": 10, "cpu_seconds": 3.0},
+    }
+    results["operator"]["e_steady"] = {"seconds": 60, "ready_provisioners": 20, "cpu_seconds": 3.0}
+    results["machine_before"]["baseline_commit"] = "7c781de"
+    lines = report.table(results).splitlines()
+    assert "baseline" in lines[0] and "op/base" in lines[0]
+    assert "1.20x*" in next(x for x in lines if x.startswith("(a) CR -> HostedCluster p50"))
+    ready10 = next(x for x in lines if x.startswith("(d) 10 at once: all Ready"))
+    assert "1.07x" in ready10 and "*" not in ready10
+    assert "*" not in next(x for x in lines if x.startswith("(e) steady: Ready provisioners"))
+    assert "baseline: commit 7c781de" in lines[-1]
+    assert "op/base" not in report.table(_results(1.2, 70.0))  # no baseline, no column

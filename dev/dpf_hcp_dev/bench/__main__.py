@@ -4,7 +4,10 @@ reference points measured in the same run:
   floor     the same objects written by a plain Python client, no Ansible (dpf_hcp_dev.bench.floor);
   operator  the operator as shipped;
   naive     the operator with nothing skipped or batched: one ansible-runner run per reconcile
-            request, CSRs approved only by the playbook, on a 30 s poll (operator-sdk's manner).
+            request, CSRs approved only by the playbook, on a 30 s poll (operator-sdk's manner);
+  baseline  (with --baseline DIR) the operator and collection of another checkout, e.g. the commit
+            before a change, run by that checkout's own venv against this checkout's control plane
+            and stand-ins: a change's before and after, measured in one run on the same environment.
 
 Each mode gets a fresh management and hosted control plane. Prints a table; --json writes every
 figure. Nothing here asserts: the targets are printed next to the figures."""
@@ -36,17 +39,33 @@ from dpf_hcp_dev.standins import config as standin_config
 WATCHES = REPO / "watches.yaml"
 
 
-def watches_file(directory: Path, reconcile_period: str) -> Path:
-    """The collection's watches.yaml with another reconcilePeriod, its paths made absolute."""
-    docs = yaml.safe_load(WATCHES.read_text())
+def watches_file(directory: Path, reconcile_period: str, repo: Path = REPO) -> Path:
+    """``repo``'s watches.yaml with another reconcilePeriod, its paths made absolute."""
+    docs = yaml.safe_load((repo / WATCHES.name).read_text())
     for doc in docs:
         doc["reconcilePeriod"] = reconcile_period
-        doc["playbook"] = str(REPO / doc["playbook"])
+        doc["playbook"] = str(repo / doc["playbook"])
         if doc.get("finalizer", {}).get("playbook"):
-            doc["finalizer"]["playbook"] = str(REPO / doc["finalizer"]["playbook"])
+            doc["finalizer"]["playbook"] = str(repo / doc["finalizer"]["playbook"])
     path = directory / "watches.yaml"
     path.write_text(yaml.safe_dump(docs))
     return path
+
+
+def baseline_installation(repo: Path) -> dict[str, Any]:
+    """How to run the operator of another checkout: its venv's Python, with the collection that venv
+    links (``make venv`` there) and that venv's programs (ansible-playbook) first on the PATH."""
+    venv = repo / ".venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"--baseline {repo}: no {python}; run `make venv` in that checkout first")
+    environ = {  # nothing of this checkout's imports: that venv's own .pth files say where its code is
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        "ANSIBLE_COLLECTIONS_PATH": str(venv / "collections"),
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(venv),
+    }
+    return {"python": str(python), "environ": environ}
 
 
 class Mode:
@@ -106,11 +125,14 @@ class Mode:
             )
             time.sleep(2.0)
         else:
-            extra = ["--watches-file", str(watches_file(directory, args.resync if name == "operator" else "30s"))]
+            repo = args.baseline if name == "baseline" else REPO
+            resync = "30s" if name == "naive" else args.resync
+            extra = ["--watches-file", str(watches_file(directory, resync, repo))]
             if name == "naive":
                 extra += ["--no-skip-unchanged", "--max-batch", "1", "--no-csr-watch", "--no-warm-interpreter"]
             self.log = logs / "operator.log"
-            operator = start_operator(self.env, directory / "operator", self.log, *extra)
+            installation = baseline_installation(repo) if name == "baseline" else {}
+            operator = start_operator(self.env, directory / "operator", self.log, *extra, **installation)
             wait_ready(operator.health_port, operator.process, self.log, timeout=60)
             apply(self.client, operator.webhook_configuration())
             self.process, self.metrics_port = operator.process, operator.metrics_port
@@ -173,9 +195,12 @@ class Mode:
         }
 
 
+OPERATORS = ("operator", "baseline")  # the modes measured in full
+
+
 def measure(mode: Mode, a: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    reference = mode.name != "operator"
+    reference = mode.name not in OPERATORS
     count = a.naive_count if mode.name == "naive" else a.count
     say(mode, f"(a, b) {count} provisioners, one at a time")
     to_hc, to_ready = workloads.one_at_a_time(mode.client, mode.stamps, mode.names.take("one", count))
@@ -248,17 +273,24 @@ def say(mode: Mode, text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {mode.name:8s} {text}", flush=True)
 
 
-def machine() -> dict[str, Any]:
+def commit(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+def machine(baseline: Path | None = None) -> dict[str, Any]:
     load = os.getloadavg()
-    return {
+    out = {
         "cpus": os.cpu_count(),
         "loadavg_1_5_15": [round(x, 2) for x in load],
         "python": platform.python_version(),
         "kernel": platform.release(),
-        "commit": subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip(),
+        "commit": commit(REPO),
     }
+    if baseline is not None:
+        out["baseline_commit"] = commit(baseline)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,11 +312,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--naive-count", type=int, default=5, help="(a, b) for the naive mode")
     p.add_argument("--naive-csrs", type=int, default=3, help="(c) for the naive mode, created at once")
     p.add_argument("--naive-sizes", default="10", help="(d, g) burst sizes for the naive mode")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (with its .venv) whose operator the baseline mode runs, added after the operator "
+        "unless --modes names it",
+    )
     a = p.parse_args(argv)
     a.sizes = [int(x) for x in a.sizes.split(",") if x]
     a.naive_sizes = [int(x) for x in a.naive_sizes.split(",") if x]
     modes = [m for m in a.modes.split(",") if m]
-    results: dict[str, Any] = {"machine_before": machine(), "settings": {k: str(v) for k, v in vars(a).items()}}
+    if a.baseline is not None:
+        a.baseline = a.baseline.resolve()
+        if "baseline" not in modes:
+            modes.insert(modes.index("operator") + 1 if "operator" in modes else 0, "baseline")
+    elif "baseline" in modes:
+        p.error("the baseline mode needs --baseline DIR")
+    results: dict[str, Any] = {
+        "machine_before": machine(a.baseline),
+        "settings": {k: str(v) for k, v in vars(a).items()},
+    }
     snapshot = None
     started = time.monotonic()
     for name in modes:
@@ -294,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             mode.close()
         snapshot = results[name].pop("snapshot", snapshot)
-    results["machine_after"] = machine()
+    results["machine_after"] = machine(a.baseline)
     results["bench_seconds"] = time.monotonic() - started
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(results, indent=2))

@@ -1,5 +1,6 @@
-"""Percentiles, and the table `make bench` prints: each figure for the floor, the operator and
-the naive mode, the ratios operator/floor and naive/operator, and the issue's target."""
+"""Percentiles, and the table `make bench` prints: each figure for the floor, the operator, the
+baseline (another checkout's operator, where one ran) and the naive mode, the ratios operator/floor,
+naive/operator and operator/baseline, and the issue's target."""
 
 from __future__ import annotations
 
@@ -76,9 +77,7 @@ def _attack_shift(mode: dict[str, Any]) -> float | None:
 
 def rows(results: dict[str, Any]) -> list[tuple[str, Getter, str, float | None, str]]:
     """(label, getter, unit, target, 'max'|'min') for every figure."""
-    sizes = sorted(
-        {b["count"] for m in ("floor", "operator", "naive") for b in results.get(m, {}).get("d_g_bursts", [])}
-    )
+    sizes = sorted({b["count"] for m in MODES for b in results.get(m, {}).get("d_g_bursts", [])})
     out: list[tuple[str, Getter, str, float | None, str]] = [
         ("(a) CR -> HostedCluster p50", _get("a_cr_to_hosted_cluster", "p50"), "s", 1.5, "max"),
         ("(a) CR -> HostedCluster p95", _get("a_cr_to_hosted_cluster", "p95"), "s", None, ""),
@@ -135,6 +134,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Getter, str, float | None, 
     return out
 
 
+MODES = ("floor", "operator", "baseline", "naive")
+# A change's before and after: operator/baseline above this is flagged, for the figures where less
+# is better (times, CPU, memory; not counts).
+BASELINE_TOLERANCE = 1.10
+COSTS = ("s", "ms", "MiB", "x")
+
 CHART_MEMORY_MIB = 512.0  # helm values resources.limits.memory
 
 
@@ -183,23 +188,43 @@ def _ratio(num: float | None, den: float | None) -> str:
     return f"{num / den:.1f}x"
 
 
+def _versus_baseline(op: float | None, base: float | None, unit: str) -> str:
+    """operator/baseline to two places; '*' where a cost is worse by more than the tolerance."""
+    if op is None or base is None or base == 0:
+        return "-"
+    ratio = op / base
+    flag = "*" if unit in COSTS and ratio > BASELINE_TOLERANCE else " "
+    return f"{ratio:.2f}x{flag}"
+
+
 def table(results: dict[str, Any]) -> str:
-    head = f"{'figure':44s} {'floor':>10s} {'operator':>10s} {'naive':>10s} {'op/floor':>9s} {'naive/op':>9s}  target"
+    baseline = "baseline" in results
+    head = f"{'figure':44s} {'floor':>10s} {'operator':>10s}"
+    head += f" {'baseline':>10s}" if baseline else ""
+    head += f" {'naive':>10s} {'op/floor':>9s} {'naive/op':>9s}"
+    head += f" {'op/base':>9s}" if baseline else ""
+    head += "  target"
     lines = [head, "-" * len(head)]
     for label, get, unit, target, kind in rows(results):
-        floor, op, naive = (get(results[m]) if m in results else None for m in ("floor", "operator", "naive"))
+        floor, op, base, naive = (get(results[m]) if m in results else None for m in MODES)
         goal = ""
         if target is not None and kind == "max":
             met = op is not None and op <= target
             goal = f"<= {_fmt(target, unit)} {'met' if met else 'NOT MET'}"
-        lines.append(
-            f"{label:44s} {_fmt(floor, unit):>10s} {_fmt(op, unit):>10s} {_fmt(naive, unit):>10s} "
-            f"{_ratio(op, floor):>9s} {_ratio(naive, op):>9s}  {goal}"
-        )
+        line = f"{label:44s} {_fmt(floor, unit):>10s} {_fmt(op, unit):>10s}"
+        line += f" {_fmt(base, unit):>10s}" if baseline else ""
+        line += f" {_fmt(naive, unit):>10s} {_ratio(op, floor):>9s} {_ratio(naive, op):>9s}"
+        line += f" {_versus_baseline(op, base, unit):>9s}" if baseline else ""
+        lines.append(f"{line}  {goal}")
     before, after = results.get("machine_before", {}), results.get("machine_after", {})
     lines.append(
         f"machine: {before.get('cpus')} CPUs, load {before.get('loadavg_1_5_15')} before, "
         f"{after.get('loadavg_1_5_15')} after; commit {before.get('commit')}; "
         f"bench took {results.get('bench_seconds', 0):.0f}s"
     )
+    if baseline:
+        lines.append(
+            f"baseline: commit {before.get('baseline_commit')}, on this run's control plane and stand-ins; "
+            f"op/base * : worse than the baseline by more than {BASELINE_TOLERANCE - 1:.0%}"
+        )
     return "\n".join(lines)
