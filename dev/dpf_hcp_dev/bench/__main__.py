@@ -169,13 +169,13 @@ class Mode:
             workloads.reset_peak_rss(pid)
         before, cpu0, server0 = (
             workloads.scrape(self.metrics_url, series),
-            workloads.cpu_seconds(self.process.pid),
+            workloads.tree_cpu_seconds(self.process.pid),
             workloads.apiserver_requests(self.client),
         )
         time.sleep(seconds)
         after, cpu1, server1 = (
             workloads.scrape(self.metrics_url, series),
-            workloads.cpu_seconds(self.process.pid),
+            workloads.tree_cpu_seconds(self.process.pid),
             workloads.apiserver_requests(self.client),
         )
         minutes = seconds / 60
@@ -279,18 +279,44 @@ def commit(repo: Path) -> str:
     ).stdout.strip()
 
 
-def machine(baseline: Path | None = None) -> dict[str, Any]:
+PROBE = (
+    "import json, platform, ansible.release, dpf_hcp_operator; "
+    "print(json.dumps({'python': platform.python_version(), 'ansible_core': ansible.release.__version__, "
+    "'operator': dpf_hcp_operator.__file__}))"
+)
+
+
+def describe_baseline(repo: Path) -> dict[str, Any]:
+    """What the baseline mode will run: its commit, whether its checkout has uncommitted changes, its
+    venv's Python and ansible-core; refused when that venv imports the operator from elsewhere (a
+    venv copied from another checkout would measure that one)."""
+    installation = baseline_installation(repo)
+    probe = subprocess.run(
+        [installation["python"], "-c", PROBE], env=installation["environ"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        raise SystemExit(f"--baseline {repo}: its venv cannot import the operator: {probe.stderr.strip()[-500:]}")
+    found = json.loads(probe.stdout)
+    if not Path(found.pop("operator")).resolve().is_relative_to(repo.resolve()):
+        raise SystemExit(f"--baseline {repo}: its venv imports the operator from outside it; run `make venv` there")
+    dirty = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {"commit": commit(repo), "dirty": bool(dirty), **found}
+
+
+def machine() -> dict[str, Any]:
     load = os.getloadavg()
-    out = {
+    return {
         "cpus": os.cpu_count(),
         "loadavg_1_5_15": [round(x, 2) for x in load],
         "python": platform.python_version(),
         "kernel": platform.release(),
         "commit": commit(REPO),
     }
-    if baseline is not None:
-        out["baseline_commit"] = commit(baseline)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,16 +348,16 @@ def main(argv: list[str] | None = None) -> int:
     a.sizes = [int(x) for x in a.sizes.split(",") if x]
     a.naive_sizes = [int(x) for x in a.naive_sizes.split(",") if x]
     modes = [m for m in a.modes.split(",") if m]
+    if a.baseline is not None and "baseline" not in modes:
+        modes.insert(modes.index("operator") + 1 if "operator" in modes else 0, "baseline")
+    if "baseline" in modes and a.baseline is None:
+        p.error("the baseline mode needs --baseline DIR")
+    if "floor" in modes and "operator" not in modes[: modes.index("floor")]:
+        p.error("--modes: the floor writes what the operator made: put operator before floor")
+    results: dict[str, Any] = {"machine_before": machine(), "settings": {k: str(v) for k, v in vars(a).items()}}
     if a.baseline is not None:
         a.baseline = a.baseline.resolve()
-        if "baseline" not in modes:
-            modes.insert(modes.index("operator") + 1 if "operator" in modes else 0, "baseline")
-    elif "baseline" in modes:
-        p.error("the baseline mode needs --baseline DIR")
-    results: dict[str, Any] = {
-        "machine_before": machine(a.baseline),
-        "settings": {k: str(v) for k, v in vars(a).items()},
-    }
+        results["baseline_installation"] = describe_baseline(a.baseline)
     snapshot = None
     started = time.monotonic()
     for name in modes:
@@ -341,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             mode.close()
         snapshot = results[name].pop("snapshot", snapshot)
-    results["machine_after"] = machine(a.baseline)
+    results["machine_after"] = machine()
     results["bench_seconds"] = time.monotonic() - started
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(results, indent=2))

@@ -275,6 +275,16 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime + cutime + cstime) / CLOCK_TICKS
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of the process and of its live descendants, each with what it waited for: the operator,
+    its warm interpreter and the runs that forks (an operator without one waits for its runs itself)."""
+    try:
+        own = cpu_seconds(pid)
+    except OSError:  # gone meanwhile: its CPU is its parent's now
+        return 0.0
+    return own + sum(tree_cpu_seconds(child) for child in children(pid))
+
+
 def reset_peak_rss(pid: int) -> None:
     """Start the process's peak RSS (VmHWM) over from its current RSS (proc(5), clear_refs "5")."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
