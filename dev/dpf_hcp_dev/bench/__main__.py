@@ -203,8 +203,9 @@ def measure(mode: Mode, a: argparse.Namespace) -> dict[str, Any]:
     reference = mode.name not in OPERATORS
     count = a.naive_count if mode.name == "naive" else a.count
     say(mode, f"(a, b) {count} provisioners, one at a time")
-    to_hc, to_ready = workloads.one_at_a_time(mode.client, mode.stamps, mode.names.take("one", count))
+    to_hc, to_served, to_ready = workloads.one_at_a_time(mode.client, mode.stamps, mode.names.take("one", count))
     out["a_cr_to_hosted_cluster"] = report.stats(to_hc)
+    out["b_cr_to_served"] = report.stats(to_served)
     out["b_cr_to_ready"] = report.stats(to_ready)
     first_ns = f"bench-{mode.names.run}-one-000"
     if mode.name == "operator":
