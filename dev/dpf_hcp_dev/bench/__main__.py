@@ -256,6 +256,9 @@ def memory_burst(mode: Mode, size: int, timeout: float) -> dict[str, Any]:
     return {
         "count": size,
         "ready": result["ready"],
+        # timed with the memory sampled meanwhile: compare it with another mode's (h), not with (d)
+        "all_served_seconds": result["all_served_seconds"],
+        "all_ready_seconds": result["all_ready_seconds"],
         "operator_pss_mib_before": baseline,
         "peak_tree_pss_mib": memory.peak_mib,
         "processes_at_peak": memory.processes_at_peak,

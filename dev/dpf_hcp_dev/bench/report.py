@@ -137,6 +137,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
         Row("(h) full batch: processes at the peak", _get("h_memory", "processes_at_peak")),
         Row("(h) full batch: MiB per Ansible process", _get("h_memory", "mib_per_ansible_process"), "MiB"),
         Row("(h) full batch: Ready", _get("h_memory", "ready"), compare="count"),
+        Row("(h) full batch: all Available, steps done", _get("h_memory", "all_served_seconds"), "s"),
+        Row("(h) full batch: all Ready", _get("h_memory", "all_ready_seconds"), "s"),
         # Under the chart's limit (helm values resources.limits.memory) the operator forks fewer
         # (memory.forks_within): the tree those forks make, from the figures measured above. This
         # checkout's model of its own operator: not applied to a baseline.
