@@ -277,10 +277,12 @@ def say(mode: Mode, text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {mode.name:8s} {text}", flush=True)
 
 
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def commit(repo: Path) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    return _git(repo, "rev-parse", "--short", "HEAD")
 
 
 PROBE = (
@@ -303,12 +305,7 @@ def describe_baseline(repo: Path) -> dict[str, Any]:
     found = json.loads(probe.stdout)
     if not Path(found.pop("operator")).resolve().is_relative_to(repo.resolve()):
         raise SystemExit(f"--baseline {repo}: its venv imports the operator from outside it; run `make venv` there")
-    dirty = subprocess.run(
-        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
     return {"commit": commit(repo), "dirty": bool(dirty), **found}
 
 
