@@ -296,13 +296,16 @@ def cpu_seconds(pid: int) -> float:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """CPU of the process and of its live descendants, each with what it waited for: the operator,
-    its warm interpreter and the runs that forks (an operator without one waits for its runs itself)."""
+    """CPU of the process and of its descendants, each with what it waited for: the operator, its
+    warm interpreter and the runs that forks (an operator without one waits for its runs itself).
+    A descendant that ended and is not yet waited for (a zombie: the warm interpreter that ended
+    after its idle time, until the operator next looks) still counts; once waited for, its CPU is
+    its parent's."""
     try:
         own = cpu_seconds(pid)
     except OSError:  # gone meanwhile: its CPU is its parent's now
         return 0.0
-    return own + sum(tree_cpu_seconds(child) for child in children(pid))
+    return own + sum(tree_cpu_seconds(child) for child in children(pid, ended=True))
 
 
 def reset_peak_rss(pid: int) -> None:
@@ -310,8 +313,9 @@ def reset_peak_rss(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def children(pid: int) -> list[int]:
-    """The live child processes of ``pid`` (the operator's: its warm interpreter, when idle)."""
+def children(pid: int, ended: bool = False) -> list[int]:
+    """The live child processes of ``pid`` (the operator's: its warm interpreter, when idle); with
+    ``ended``, also those that ended and are not waited for yet (zombies)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -319,9 +323,24 @@ def children(pid: int) -> list[int]:
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(stat[1]) == pid and stat[0] != "Z":
+            if int(stat[1]) == pid and (ended or stat[0] != "Z"):
                 found.append(int(entry.name))
     return found
+
+
+def helper_peaks_mib(pid: int, seconds: float, every: float = 1.0) -> dict[int, float]:
+    """Watch ``pid``'s children for ``seconds``: the peak RSS of each seen meanwhile, looked at
+    every ``every`` seconds, so that a helper that ends within the window (the warm interpreter
+    after its idle time) counts with its last reading, and one started within it counts too."""
+    peaks: dict[int, float] = {}
+    deadline = time.monotonic() + seconds
+    while True:
+        for child in children(pid):
+            peaks[child] = max(peaks.get(child, 0.0), peak_rss_mib(child))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return peaks
+        time.sleep(min(every, left))
 
 
 def peak_rss_mib(pid: int) -> float:
